@@ -1,0 +1,165 @@
+// End-to-end: the built studio in Debian chromium with WebGPU on SwiftShader (see playwright.config.ts).
+import { expect, test, type Page } from '@playwright/test';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseReceipt } from '../src/engine/receipt';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const data = join(root, 'public/data/god-synth');
+const shots = join(root, 'docs/screenshots');
+
+async function shot(page: Page, name: string): Promise<void> {
+  const path = join(root, 'test-results', `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  mkdirSync(shots, { recursive: true });
+  copyFileSync(path, join(shots, `${name}.png`));
+}
+
+/** Drop files on the page the way a user's drag does (a DataTransfer with File objects). */
+async function dropFiles(page: Page, files: { name: string; url: string }[]): Promise<void> {
+  await page.evaluate(async (list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([await (await fetch(f.url)).blob()], f.name));
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  }, files);
+}
+
+async function setNumber(page: Page, label: string, value: number): Promise<void> {
+  await page.getByLabel(label, { exact: true }).fill(String(value));
+}
+
+test('studio: load, decode, scrub, export, errors, cancel', async ({ page }) => {
+  test.setTimeout(480_000);
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  const remote: string[] = [];
+  page.on('request', (r) => { if (!r.url().startsWith('http://127.0.0.1:4173/') && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url()); });
+
+  await page.goto('/');
+  // Backend and adapter, then the embedded default model.
+  await expect(page.getByTestId('backend')).toHaveText('webgpu', { timeout: 60_000 });
+  await expect(page.getByTestId('adapter')).toContainText('swiftshader');
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('model-status')).toContainText('Ready');
+  await expect(page.getByTestId('fallback-banner')).toHaveCount(0);
+
+  // The GOD-layout file through the picker: splits, ground truth, preprocessing summary.
+  await page.getByTestId('fmri-input').setInputFiles(join(data, 'sbj_3.npz'));
+  await expect(page.getByTestId('file-info')).toContainText('sbj_3.npz', { timeout: 60_000 });
+  await expect(page.getByTestId('file-info').getByTestId('synthetic-label')).toContainText(/synthetic/i);
+  await expect(page.getByTestId('sample-info')).toBeVisible();
+  await expect(page.getByTestId('ground-truth')).not.toHaveClass(/empty/);
+  await expect(page.getByTestId('preprocess')).toContainText('wrap padding');
+  await page.getByLabel('Split').selectOption('train');
+  await setNumber(page, 'Sample', 7);
+  await expect(page.getByTestId('ground-truth')).not.toHaveClass(/empty/);
+  await shot(page, 'studio-data');
+
+  // A single-sample file by drag and drop.
+  await dropFiles(page, [{ name: 'sample_test0.npy', url: '/data/god-synth/sample_test0.npy' }]);
+  await expect(page.getByTestId('file-info')).toContainText('sample_test0.npy', { timeout: 60_000 });
+  await expect(page.getByTestId('sample-info')).toBeVisible();
+
+  // Decode: DDIM, 5 steps, one sample, watching for main-thread long tasks.
+  await page.getByLabel('Sampler', { exact: true }).selectOption('ddim');
+  await setNumber(page, 'Steps', 5);
+  await setNumber(page, 'Samples', 1);
+  await setNumber(page, 'Seed', 3);
+  await page.evaluate(() => {
+    const w = window as unknown as { longTasks: number[] };
+    w.longTasks = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) w.longTasks.push(e.duration); }).observe({ type: 'longtask' });
+  });
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByTestId('run-status')).toContainText('Done: 5 steps', { timeout: 300_000 });
+  const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+  expect(Math.max(0, ...longTasks), `main-thread long tasks: ${longTasks.join(', ')}`).toBeLessThanOrEqual(100);
+  await expect(page.getByTestId('x0-0')).not.toHaveClass(/empty/);
+  await expect(page.getByTestId('xt-0')).not.toHaveClass(/empty/);
+  await expect(page.getByTestId('metrics-0')).toContainText(/PCC -?\d\.\d{3} · SSIM -?\d\.\d{3}/);
+  await expect(page.getByTestId('ms-per-step')).toContainText(/\d/);
+  await expect(page.getByTestId('position-label')).toContainText('final image');
+  await shot(page, 'studio-decoded');
+
+  // Scrub with the keyboard and the mouse.
+  const scrubber = page.getByTestId('scrubber');
+  const label = page.getByTestId('position-label');
+  await scrubber.focus();
+  await page.keyboard.press('Home');
+  await expect(label).toContainText('step 1 of 5');
+  await page.keyboard.press('ArrowRight');
+  await expect(label).toContainText('step 2 of 5');
+  await page.keyboard.press('End');
+  await expect(label).toContainText('final image');
+  await page.keyboard.press('ArrowLeft');
+  await expect(label).toContainText('step 5 of 5');
+  const box = (await scrubber.boundingBox())!;
+  await page.mouse.click(box.x + 2, box.y + box.height / 2);
+  await expect(label).toContainText('step 1 of 5');
+  await expect(page.getByTestId('x0-0')).not.toHaveClass(/empty/);
+  await page.mouse.click(box.x + box.width - 2, box.y + box.height / 2);
+  await expect(label).toContainText('final image');
+
+  // Exports: PNG of this position, and the receipt.
+  const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /Export PNG of sample 1/ }).click()]);
+  expect(png.suggestedFilename()).toMatch(/\.png$/);
+  expect(Array.from(readFileSync((await png.path())!).subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
+  const [rec] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-receipt').click()]);
+  const receiptPath = (await rec.path())!;
+  const receipt = parseReceipt(readFileSync(receiptPath, 'utf8'));
+  expect(receipt).toMatchObject({ sampler: 'ddim', steps: 5, seed: 3, numSamples: 1, backend: 'webgpu' });
+  expect(receipt.fmri).toMatchObject({ fileName: 'sample_test0.npy', sampleIndex: 0 });
+
+  // The trajectory as an animated GIF (5 steps + the final image).
+  const [gif] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /Export trajectory GIF of sample 1/ }).click()]);
+  expect(gif.suggestedFilename()).toMatch(/trajectory-sample0\.gif$/);
+  expect(readFileSync((await gif.path())!).subarray(0, 6).toString('latin1')).toBe('GIF89a');
+
+  // Replaying the receipt restores its settings.
+  await setNumber(page, 'Seed', 99);
+  await page.getByTestId('fmri-input').setInputFiles({ name: 'receipt.json', mimeType: 'application/json', buffer: readFileSync(receiptPath) });
+  await expect(page.getByTestId('notice')).toContainText('Receipt settings applied');
+  await expect(page.getByLabel('Seed', { exact: true })).toHaveValue('3');
+
+  // A malformed file gets its specific error inline.
+  await page.getByTestId('fmri-input').setInputFiles({ name: 'broken.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not numpy') });
+  await expect(page.getByTestId('file-error')).toContainText('FmriFormatError');
+  await expect(page.getByTestId('file-error')).toContainText('broken.npy');
+  await shot(page, 'studio-error');
+
+  // Cancel in the middle of a longer run (bundled sample opened from the keyboard).
+  await page.getByRole('button', { name: 'test0 .npy' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('sample-info')).toBeVisible({ timeout: 60_000 });
+  await setNumber(page, 'Steps', 40);
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByTestId('run-status')).toContainText(/Running: step [2-9]/, { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByTestId('run-status')).toContainText('Cancelled after');
+  await expect(page.getByRole('button', { name: 'Run' })).toBeEnabled();
+
+  // A bundle dropped as loose files (manifest.json + shards) loads, is kept in OPFS, listed, and deleted.
+  await page.evaluate(async () => {
+    const base = '/models/default/';
+    const manifest = await (await fetch(`${base}manifest.json`)).json() as { shards: { file: string }[] };
+    const dt = new DataTransfer();
+    for (const name of ['manifest.json', ...manifest.shards.map((s) => s.file)]) {
+      dt.items.add(new File([await (await fetch(base + name)).blob()], name));
+    }
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  });
+  await expect(page.getByTestId('saved-models')).toContainText('dropped bundle', { timeout: 120_000 });
+  await expect(page.getByTestId('model-status')).toContainText('Ready: dropped bundle');
+  await page.getByRole('button', { name: 'Delete dropped bundle' }).click();
+  await expect(page.getByTestId('saved-models')).toHaveCount(0);
+
+  expect(consoleErrors).toEqual([]);
+  expect(remote).toEqual([]);
+});

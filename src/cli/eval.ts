@@ -1,0 +1,109 @@
+// npm run eval -- --data public/data/god-synth (--baseline ridge|shuffled | --model <bundle>) [--json out.json]
+// Scores reconstructions of the 50 test images of the SYNTHETIC god-synth set (simulated responses,
+// not brain data) with the authors' metrics (src/eval/metrics.ts), prints a table and writes JSON.
+import { writeFile } from 'node:fs/promises';
+import { parseArgs, usage, UsageError, type FlagSpec } from './args';
+import { loadReferenceModels, loadSynthDataset, SYNTHETIC_LABEL, type SynthDataset } from '../eval/data';
+import { runBaselines, testGroundTruth, type BaselineName } from '../eval/baselines';
+import { evaluateReconstructions, meanMetrics, toGrey, type GreyImage, type ReconstructionMetrics } from '../eval/metrics';
+import type { SamplerName } from '../engine/types';
+
+const SPEC: Record<string, FlagSpec> = {
+  data: { type: 'string', help: 'synthetic data set directory (meta.json, sbj_N.npz, images_32.npz, classifier.npz, pca64.npz)', default: 'public/data/god-synth' },
+  subject: { type: 'number', help: 'subject N of sbj_N.npz (default: meta.json default_subject)' },
+  model: { type: 'string', help: 'converted model bundle directory to evaluate (needs src/engine/pipeline.ts reconstructBatch)' },
+  baseline: { type: 'string', help: 'evaluate a reference decoder instead of a model', choices: ['ridge', 'shuffled'] },
+  alpha: { type: 'number', help: 'baselines: fixed ridge penalty instead of the leave-one-out choice' },
+  steps: { type: 'number', help: 'model: sampler steps', default: 50 },
+  sampler: { type: 'string', help: 'model: sampler', default: 'plms', choices: ['plms', 'ddim'] },
+  eta: { type: 'number', help: 'model: DDIM eta (PLMS requires 0)', default: 0 },
+  samples: { type: 'number', help: 'model: samples per fMRI; with >1 every metric is the mean over samples', default: 1 },
+  seed: { type: 'number', help: 'model: sampler seed; shuffled baseline: permutation seed', default: 0 },
+  backend: { type: 'string', help: 'model: tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
+  json: { type: 'string', help: 'write the results as JSON to this file' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const CHANCE: Record<keyof Omit<ReconstructionMetrics, 'n_test'>, string> = {
+  top1_50way: '0.02', pair2way_pcc: '0.50', pair2way_ssim: '0.50', class_acc: '0.10', pcc: '–', ssim: '–',
+};
+
+export interface EvalReport extends ReconstructionMetrics {
+  method: string;
+  data: 'synthetic';
+  data_label: string;
+  subject: number;
+  details: Record<string, unknown>;
+}
+
+async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: Parameters<typeof evaluateReconstructions>[3],
+  args: Record<string, unknown>): Promise<{ metrics: ReconstructionMetrics; details: Record<string, unknown> }> {
+  // Imported on demand so the baselines run without loading the engine.
+  const { reconstructBatch } = await import('./reconstruct');
+  const { initNodeBackend } = await import('./nodeBackend');
+  await initNodeBackend(args.backend as 'wasm' | 'cpu' | 'webgpu');
+  const V = ds.numVoxels, n = ds.numTest, numSamples = Number(args.samples);
+  if (!Number.isInteger(numSamples) || numSamples < 1) throw new UsageError(`--samples must be a positive integer (got ${args.samples})`);
+  const fmri = Array.from({ length: n }, (_, i) => ds.testAvg.slice(i * V, (i + 1) * V));
+  const opts = { sampler: args.sampler as SamplerName, steps: Number(args.steps), seed: Number(args.seed), numSamples, eta: Number(args.eta) };
+  const t0 = performance.now();
+  const images = await reconstructBatch(String(args.model), fmri, {
+    ...opts, onProgress: (d, t) => process.stderr.write(`\rdecoded ${d}/${t}`),
+  });
+  process.stderr.write('\n');
+  const seconds = (performance.now() - t0) / 1000;
+  if (images.length !== n) throw new Error(`reconstructBatch returned ${images.length} results for ${n} fMRI samples`);
+  // Each result holds numSamples images [H, W, 3] back to back; the images are square.
+  const side = Math.sqrt(images[0].length / (3 * numSamples));
+  if (!Number.isInteger(side)) throw new Error(`reconstructBatch result of ${images[0].length} values is not ${numSamples} square RGB image(s)`);
+  const perSample: ReconstructionMetrics[] = [];
+  const size = side * side * 3;
+  for (let s = 0; s < numSamples; s++) {
+    const recons = images.map((img) => toGrey(img.subarray(s * size, (s + 1) * size), side, side, 3, ds.imageSize, ds.imageSize));
+    perSample.push(evaluateReconstructions(recons, gt, ds.testLabels, clf));
+  }
+  return {
+    metrics: meanMetrics(perSample),
+    details: { model: args.model, ...opts, output_size: side, seconds, per_sample: numSamples > 1 ? perSample : undefined },
+  };
+}
+
+function table(r: EvalReport): string {
+  const rows = (Object.keys(CHANCE) as (keyof typeof CHANCE)[]).map((k) => `  ${k.padEnd(14)} ${r[k].toFixed(3).padStart(7)}   ${CHANCE[k].padStart(6)}`);
+  return [`${r.data_label}`, `method ${r.method}, subject ${r.subject}, ${r.n_test} test images (trial-averaged)`,
+    `  ${'metric'.padEnd(14)} ${'value'.padStart(7)}   ${'chance'.padStart(6)}`, ...rows].join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2), SPEC);
+  if (args.help) {
+    process.stdout.write(usage('npm run eval --', '[--data <dir>] (--baseline ridge|shuffled | --model <bundle>) [options]', SPEC));
+    return;
+  }
+  if (!args.model === !args.baseline) throw new UsageError('give exactly one of --model <bundle> or --baseline ridge|shuffled');
+  const ds = await loadSynthDataset(String(args.data), { subject: args.subject as number | undefined });
+  const refs = await loadReferenceModels(ds.dir, ds.meta);
+  const gt = testGroundTruth(ds);
+  let metrics: ReconstructionMetrics, details: Record<string, unknown>, method: string;
+  if (args.baseline) {
+    const name = args.baseline as BaselineName;
+    const [run] = runBaselines(ds, refs, [name], { seed: Number(args.seed), alphas: args.alpha !== undefined ? [Number(args.alpha)] : undefined });
+    metrics = evaluateReconstructions(run.recons, gt, ds.testLabels, refs.classifier);
+    details = { alpha: run.alpha, alpha_choice: args.alpha !== undefined ? 'fixed' : 'leave-one-out on the training set', loo_mse: run.looMse,
+      target: '64 image PCs (fitted on pretraining-pool images)', seed: name === 'shuffled' ? Number(args.seed) : undefined };
+    method = name === 'ridge' ? 'ridge→64 PCs' : 'ridge→64 PCs, shuffled pairing (control)';
+  } else {
+    ({ metrics, details } = await evaluateModel(ds, gt, refs.classifier, args));
+    method = `model ${args.model}`;
+  }
+  const report: EvalReport = { method, data: 'synthetic', data_label: SYNTHETIC_LABEL, subject: ds.subject, ...metrics, details };
+  process.stdout.write(table(report));
+  if (args.json) await writeFile(String(args.json), JSON.stringify(report, null, 1) + '\n');
+}
+
+main().catch((e: unknown) => {
+  const err = e as Error;
+  process.stderr.write(`eval: ${err.name === 'UsageError' ? '' : `${err.name}: `}${err.message}\n`);
+  if (err.name === 'UsageError') process.stderr.write(`run with --help for the options\n`);
+  process.exit(err.name === 'UsageError' ? 2 : 1);
+});

@@ -1,0 +1,6 @@
+// Noise schedule, seeded noise and the step iterators of the two samplers.
+export { makeSchedule, uniformTimesteps, stepCoefficients, SamplerOptionsError, type Schedule, type StepCoefficients } from './schedule';
+export { gaussian, Xoshiro128ss } from './rng';
+export { ddimUpdate, type EpsFn, type Sampler, type SamplerOptions, type SamplerStep } from './sampler';
+export { plmsSampler, type PlmsOptions } from './plms';
+export { ddimSampler, type DdimOptions } from './ddim';

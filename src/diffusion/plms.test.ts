@@ -1,0 +1,187 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { goldenDir, goldenNpy } from '../../test/golden';
+import { npyToFloat32 } from '../io/npy';
+import { makeSchedule, SamplerOptionsError, uniformTimesteps, type Schedule } from './schedule';
+import { plmsSampler } from './plms';
+import type { EpsFn, SamplerStep } from './sampler';
+
+/** max|a − b| / max|b| */
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  return d / m;
+}
+
+const SHAPE: [number, number, number, number] = [2, 3, 8, 8];
+const SIZE = 2 * 3 * 8 * 8;
+type Traj = Record<'xT' | 'x_t' | 'eps' | 'x0' | 'final', Float32Array> & { timesteps: number[] };
+
+let schedule: Schedule;
+/** ᾱ as stored in the PyTorch checkpoint: the oracle's coefficients come from here, not from makeSchedule. */
+let acTorch: Float32Array;
+let g: Traj;
+let steps: number;
+
+beforeAll(async () => {
+  const dir = await goldenDir('tiny');
+  const cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as { schedule: Parameters<typeof makeSchedule>[0] };
+  schedule = makeSchedule(cfg.schedule);
+  steps = (JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8')) as { plms: { steps: number } }).plms.steps;
+  acTorch = npyToFloat32(await goldenNpy(dir, 'tensors/alphas_cumprod'));
+  const load = async (n: string): Promise<Float32Array> => npyToFloat32(await goldenNpy(dir, `plms_${n}`));
+  g = {
+    xT: await load('xT'), x_t: await load('x_t'), eps: await load('eps'), x0: await load('x0'), final: await load('final'),
+    timesteps: Array.from((await goldenNpy(dir, 'plms_timesteps')).data, Number),
+  };
+});
+
+const at = (a: Float32Array, i: number): Float32Array => a.subarray(i * SIZE, (i + 1) * SIZE);
+const map = (n: number, f: (j: number) => number): Float64Array => Float64Array.from({ length: n }, (_, j) => f(j));
+
+/** DDIM update (eta 0) in float64: returns [x0, next]. */
+function ddim64(x: ArrayLike<number>, e: ArrayLike<number>, a: number, aPrev: number): [Float64Array, Float64Array] {
+  const x0 = map(x.length, (j) => (x[j] - Math.sqrt(1 - a) * e[j]) / Math.sqrt(a));
+  return [x0, map(x.length, (j) => Math.sqrt(aPrev) * x0[j] + Math.sqrt(1 - aPrev) * e[j])];
+}
+
+/** Pulls every step, handing a copy of each to `onStep`; returns the final latent. */
+async function drain(it: AsyncGenerator<SamplerStep, tf.Tensor4D>, onStep: (s: Record<'xt' | 'eps' | 'x0' | 'next', Float32Array> & SamplerStep) => void): Promise<Float32Array> {
+  for (;;) {
+    const r = await it.next();
+    if (r.done) {
+      const out = await r.value.data() as Float32Array;
+      r.value.dispose();
+      return out;
+    }
+    const s = r.value;
+    onStep({ ...s, xt: s.xt.dataSync() as Float32Array, eps: s.eps.dataSync() as Float32Array, x0: s.x0.dataSync() as Float32Array, next: s.next.dataSync() as Float32Array } as never);
+  }
+}
+
+describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
+  beforeAll(async () => { expect(await tf.setBackend(backend)).toBe(true); });
+
+  it('follows the PyTorch trajectory when replaying the golden ε', async () => {
+    // Call 0 is ε(x_T); call 1 is the first step's extra ε at t_next on the DDIM guess, which the goldens do
+    // not store: the replay checks that guess against a float64 derivation and answers with the ε that
+    // makes the averaged ε reproduce golden x_t[1]. Calls k ≥ 2 are step k − 1 with the golden ε.
+    const ts = g.timesteps;
+    const [, guess] = ddim64(at(g.xT, 0), at(g.eps, 0), acTorch[ts[0]], acTorch[ts[1]]);
+    const k1 = Math.sqrt(acTorch[ts[1]] / acTorch[ts[0]]);
+    const k2 = Math.sqrt(1 - acTorch[ts[1]]) - Math.sqrt(acTorch[ts[1]]) * Math.sqrt(1 - acTorch[ts[0]]) / Math.sqrt(acTorch[ts[0]]);
+    const averaged = map(SIZE, (j) => (at(g.x_t, 1)[j] - k1 * g.xT[j]) / k2);
+    const extra = Float32Array.from(averaged, (v, j) => 2 * v - g.eps[j]);
+
+    const xT = tf.tensor4d(g.xT, SHAPE);
+    const base = tf.memory().numTensors;
+    const calls: { t: number; err: number }[] = [];
+    const eps: EpsFn = (x, t) => {
+      const k = calls.length;
+      const want = k === 1 ? guess : at(g.x_t, k === 0 ? 0 : k - 1);
+      calls.push({ t, err: maxRel(x.dataSync(), want) });
+      return tf.tensor4d(k === 1 ? extra : at(g.eps, k === 0 ? 0 : k - 1), SHAPE);
+    };
+    let worst = 0, n = 0;
+    const final = await drain(plmsSampler({ schedule, steps, eps, xT }), (s) => {
+      expect([s.index, s.total, s.t]).toEqual([n, ts.length, ts[n]]);
+      expect(Array.from(s.eps)).toEqual(Array.from(at(g.eps, n))); // the raw ε, not the combination
+      worst = Math.max(worst, maxRel(s.xt, at(g.x_t, n)), maxRel(s.x0, at(g.x0, n)),
+        maxRel(s.next, n + 1 < ts.length ? at(g.x_t, n + 1) : g.final));
+      n++;
+    });
+    expect(n).toBe(10);
+    expect(calls.map((c) => c.t)).toEqual([ts[0], ts[1], ...ts.slice(1)]);
+    expect(Math.max(...calls.map((c) => c.err))).toBeLessThanOrEqual(1e-4);
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    expect(maxRel(final, g.final)).toBeLessThanOrEqual(1e-4);
+    expect(tf.memory().numTensors).toBe(base);
+    xT.dispose();
+  });
+
+  it('matches a float64 PLMS on a nonlinear toy ε, first-step correction included', async () => {
+    const shape: [number, number, number, number] = [2, 2, 3, 3];
+    const size = 36, S = 7;
+    const x0Init = Float32Array.from({ length: size }, (_, j) => Math.sin(1.3 * j) * 1.5);
+    const toy = (x: number, t: number): number => Math.sin(x) * (t / 1000) + 0.1 * Math.cos(0.01 * t);
+    const eps: EpsFn = (x, t) => tf.tidy(() => tf.add(tf.mul(tf.sin(x), t / 1000), 0.1 * Math.cos(0.01 * t)) as tf.Tensor4D);
+
+    // Oracle: CompVis PLMS in float64 with ᾱ from the PyTorch buffer.
+    const ts = uniformTimesteps(S).reverse();
+    const want: { x0: Float64Array; next: Float64Array }[] = [];
+    let x: Float64Array = Float64Array.from(x0Init);
+    const old: Float64Array[] = [];
+    let calls64 = 0;
+    ts.forEach((t, i) => {
+      const a = acTorch[t], aPrev = i + 1 < ts.length ? acTorch[ts[i + 1]] : acTorch[0];
+      const e = map(size, (j) => toy(x[j], t));
+      calls64++;
+      let ep: Float64Array;
+      if (old.length === 0) {
+        const [, xg] = ddim64(x, e, a, aPrev);
+        const tn = ts[Math.min(i + 1, ts.length - 1)];
+        ep = map(size, (j) => (e[j] + toy(xg[j], tn)) / 2);
+        calls64++;
+      } else if (old.length === 1) ep = map(size, (j) => (3 * e[j] - old[0][j]) / 2);
+      else if (old.length === 2) ep = map(size, (j) => (23 * e[j] - 16 * old[1][j] + 5 * old[0][j]) / 12);
+      else ep = map(size, (j) => (55 * e[j] - 59 * old[2][j] + 37 * old[1][j] - 9 * old[0][j]) / 24);
+      const [x0, next] = ddim64(x, ep, a, aPrev);
+      want.push({ x0, next });
+      old.push(e);
+      if (old.length > 3) old.shift();
+      x = next;
+    });
+
+    const xT = tf.tensor4d(x0Init, shape);
+    let calls = 0, worst = 0, n = 0;
+    const counted: EpsFn = (xx, t) => { calls++; return eps(xx, t); };
+    const final = await drain(plmsSampler({ schedule, steps: S, eps: counted, xT }), (s) => {
+      worst = Math.max(worst, maxRel(s.x0, want[n].x0), maxRel(s.next, want[n].next));
+      n++;
+    });
+    expect(n).toBe(8); // 1000 // 7 = 142 → 8 timesteps
+    expect(calls).toBe(calls64);
+    expect(calls).toBe(n + 1);
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    expect(maxRel(final, x)).toBeLessThanOrEqual(1e-4);
+    xT.dispose();
+  });
+
+  it('rejects eta ≠ 0 and ε of the wrong shape', async () => {
+    const xT = tf.tensor4d(g.xT, SHAPE);
+    const base = tf.memory().numTensors;
+    const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
+    await expect(plmsSampler({ schedule, steps, eps, xT, eta: 0.5 }).next()).rejects.toThrow(SamplerOptionsError);
+    const bad: EpsFn = () => tf.zeros([1, 3, 8, 8]);
+    await expect(plmsSampler({ schedule, steps, eps: bad, xT }).next()).rejects.toThrow(/returned shape \[1,3,8,8\] for a latent of shape \[2,3,8,8\]/);
+    expect(tf.memory().numTensors).toBe(base);
+    xT.dispose();
+  });
+
+  it('releases everything when the consumer stops early or the signal aborts', async () => {
+    const xT = tf.tensor4d(g.xT, SHAPE);
+    const base = tf.memory().numTensors;
+    const eps: EpsFn = (x, t) => tf.mul(x, t / 2000) as tf.Tensor4D;
+    let seen = 0;
+    for await (const s of plmsSampler({ schedule, steps, eps, xT })) {
+      if (++seen === 5) { expect(s.index).toBe(4); break; }
+    }
+    expect(tf.memory().numTensors).toBe(base);
+
+    const ctl = new AbortController();
+    const it = plmsSampler({ schedule, steps, eps, xT, signal: ctl.signal });
+    await it.next();
+    await it.next();
+    ctl.abort();
+    const err = await it.next().then(() => null, (e: unknown) => e as Error);
+    expect(err?.name).toBe('AbortError');
+    expect(err?.message).toBe('sampling cancelled before step 3 of 10');
+    expect(tf.memory().numTensors).toBe(base);
+    expect(xT.isDisposed).toBe(false);
+    xT.dispose();
+  });
+});

@@ -1,0 +1,58 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { goldenDir, goldenNpy } from '../../test/golden';
+import { npyToFloat32 } from '../io/npy';
+import { makeSchedule, SamplerOptionsError, stepCoefficients, uniformTimesteps } from './schedule';
+
+const CFG = { numTimesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 };
+
+describe('noise schedule', () => {
+  let dir: string;
+  beforeAll(async () => { dir = await goldenDir('tiny'); });
+
+  it('matches the PyTorch buffers betas and alphas_cumprod', async () => {
+    const s = makeSchedule(CFG);
+    const betas = npyToFloat32(await goldenNpy(dir, 'tensors/betas'));
+    const ac = npyToFloat32(await goldenNpy(dir, 'tensors/alphas_cumprod'));
+    expect(Array.from(Float32Array.from(s.betas))).toEqual(Array.from(betas));
+    let worst = 0;
+    for (let i = 0; i < ac.length; i++) worst = Math.max(worst, Math.abs(s.alphasCumprod[i] - ac[i]) / ac[i]);
+    expect(worst).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('has the published LDM values', () => {
+    const s = makeSchedule(CFG);
+    expect(s.betas[0]).toBeCloseTo(0.0015, 12);
+    expect(s.betas[999]).toBeCloseTo(0.0195, 12);
+    expect(s.alphasCumprod[250]).toBeCloseTo(0.50842, 5);
+    expect(s.alphasCumprod[999]).toBeCloseTo(1.42304e-4, 8);
+  });
+
+  it("discretises 'uniform' as the authors: range(0, 1000, 1000 // S) + 1", async () => {
+    const plms = Array.from(await goldenNpy(dir, 'plms_timesteps').then((a) => a.data), Number);
+    const ddim = Array.from(await goldenNpy(dir, 'ddim_timesteps').then((a) => a.data), Number);
+    expect(uniformTimesteps(10).reverse()).toEqual(plms);
+    expect(uniformTimesteps(12)).toHaveLength(13);
+    expect(uniformTimesteps(12).reverse()).toEqual(ddim);
+    const t250 = uniformTimesteps(250);
+    expect([t250.length, t250[0], t250[1], t250[249]]).toEqual([250, 1, 5, 997]);
+    expect(() => uniformTimesteps(0)).toThrow(SamplerOptionsError);
+    expect(() => uniformTimesteps(2.5)).toThrow(/integer in 1\.\.1000/);
+  });
+
+  it('derives DDIM sigmas from the float64 formula, ᾱ[0] as the last step’s ᾱ_prev', () => {
+    const s = makeSchedule(CFG);
+    const c = stepCoefficients(s, 12, 0.5);
+    const ts = uniformTimesteps(12).reverse();
+    expect(c.timesteps).toEqual(ts);
+    ts.forEach((t, i) => {
+      const a = s.alphasCumprod[t];
+      const prev = i === ts.length - 1 ? s.alphasCumprod[0] : s.alphasCumprod[ts[i + 1]];
+      expect(c.alphasPrev[i]).toBe(prev);
+      const sigma = 0.5 * Math.sqrt((1 - prev) / (1 - a) * (1 - a / prev));
+      expect(Math.abs(c.sigmas[i] - sigma) / sigma).toBeLessThan(1e-6);
+      expect(c.sqrtOneMinusAlphas[i]).toBeCloseTo(Math.sqrt(1 - a), 6);
+    });
+    expect(stepCoefficients(s, 12, 0).sigmas.every((v) => v === 0)).toBe(true);
+    expect(() => stepCoefficients(s, 12, -1)).toThrow(SamplerOptionsError);
+  });
+});

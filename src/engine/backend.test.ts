@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend, watchDeviceLost } from './backend';
+
+// test/setup-webgpu.ts gives Node a navigator.gpu backed by Dawn + SwiftShader; without a Vulkan loader
+// (Debian libvulkan1) Dawn finds no adapter and the WebGPU case is skipped.
+const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+const hasAdapter = !!(await gpu?.requestAdapter());
+
+describe('initBackend', () => {
+  afterAll(async () => { await initBackend(['cpu']); });
+
+  it.skipIf(!hasAdapter)('picks WebGPU first and reports the adapter', async () => {
+    const info = await initBackend();
+    expect(info.backend).toBe('webgpu');
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(info.adapter?.architecture).toBe('swiftshader');
+    expect(info.fallbackReason).toBeUndefined();
+    expect(watchDeviceLost(() => undefined)).toBe(true);
+    expect(Array.from(await tf.add(tf.tensor1d([1, 2]), 1).data())).toEqual([2, 3]);
+  });
+
+  it('falls back with a reason when WebGPU is missing', async () => {
+    const nav = globalThis.navigator as unknown as Record<string, unknown>;
+    const saved = Object.getOwnPropertyDescriptor(nav, 'gpu');
+    Object.defineProperty(nav, 'gpu', { value: undefined, configurable: true });
+    try {
+      const info = await initBackend(['webgpu', 'cpu']);
+      expect(info.backend).toBe('cpu');
+      expect(info.adapter).toBeUndefined();
+      expect(info.fallbackReason).toMatch(/webgpu: navigator\.gpu is missing/);
+      expect(watchDeviceLost(() => undefined)).toBe(false);
+    } finally {
+      if (saved) Object.defineProperty(nav, 'gpu', saved);
+    }
+  });
+
+  it('runs on wasm when asked', async () => {
+    const info = await initBackend(['wasm']);
+    expect(info.backend).toBe('wasm');
+    expect(Array.from(await tf.mul(tf.tensor1d([2, 3]), 2).data())).toEqual([4, 6]);
+  });
+});

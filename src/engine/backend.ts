@@ -1,0 +1,75 @@
+// tfjs backend selection with a reason for every fallback, and WebGPU device-loss notification.
+// No bundler-only imports here so Node CLIs can use it; the browser sets the wasm file paths in
+// src/worker/wasmPaths.ts before calling initBackend.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { AdapterInfo, BackendInfo } from './protocol';
+import type { BackendName } from './types';
+
+export type { AdapterInfo, BackendInfo };
+
+type GpuNavigator = { gpu?: GPU };
+
+async function probeWebGpu(): Promise<{ adapter?: AdapterInfo; problem?: string }> {
+  const gpu = (globalThis.navigator as GpuNavigator | undefined)?.gpu;
+  if (!gpu) {
+    return { problem: 'navigator.gpu is missing (this browser has no WebGPU, or the page is not a secure context)' };
+  }
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return { problem: 'no WebGPU adapter is available (GPU blocklisted or disabled)' };
+  const info = adapter.info;
+  return { adapter: { vendor: info.vendor, architecture: info.architecture, description: info.description } };
+}
+
+/**
+ * Activate the first backend of `prefer` that initialises. The result names the adapter for WebGPU and,
+ * when a preferred backend was skipped, why (the UI shows it as a banner).
+ */
+export async function initBackend(prefer: BackendName[] = ['webgpu', 'wasm', 'cpu']): Promise<BackendInfo> {
+  const reasons: string[] = [];
+  for (const name of prefer) {
+    let adapter: AdapterInfo | undefined;
+    if (name === 'webgpu') {
+      const probe = await probeWebGpu();
+      if (probe.problem) { reasons.push(`webgpu: ${probe.problem}`); continue; }
+      adapter = probe.adapter;
+    }
+    try {
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return { backend: name, ...(adapter ? { adapter } : {}), ...(reasons.length ? { fallbackReason: reasons.join('; ') } : {}) };
+      }
+      reasons.push(`${name}: initialisation failed`);
+    } catch (e) {
+      reasons.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`no tfjs backend could be initialised (${reasons.join('; ')})`);
+}
+
+/**
+ * Call `onLost` once if the active WebGPU device is lost (driver reset, GPU process crash, destroy()).
+ * Returns false when the active backend is not WebGPU (nothing to watch).
+ */
+export function watchDeviceLost(onLost: (message: string) => void): boolean {
+  const backend = tf.backend();
+  if (!(backend instanceof WebGPUBackend)) return false;
+  void backend.device.lost.then((info) => {
+    // reason 'destroyed' with our own dispose is not a loss the user needs to hear about.
+    if (tf.getBackend() !== 'webgpu') return;
+    onLost(`WebGPU device lost (${info.reason}): ${info.message || 'no message'}`);
+  });
+  return true;
+}
+
+/** Forget the WebGPU backend so a later initBackend starts from a fresh device. */
+export function dropWebGpu(): void {
+  if (!tf.findBackend('webgpu')) return;
+  try {
+    tf.removeBackend('webgpu');
+  } catch {
+    // Disposing buffers of a lost device may throw; the registry entry is gone either way.
+  }
+}

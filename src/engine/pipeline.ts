@@ -1,0 +1,179 @@
+// The decode pipeline: validated fMRI vector → encoder → conditioning → sampler steps → latents → images.
+// Every stage is a function of the loaded model and its input; the worker, the CLIs and the tests all
+// go through here, so what the studio shows is what `npm run decode --dump` writes.
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from '../model/config';
+import { latentShape } from '../model/config';
+import type { WeightMap } from '../model/weights';
+import { preprocessFmri } from '../model/preprocess';
+import { prepareFmriEncoder, fmriEncoder, type FmriEncoderParams } from '../model/fmriEncoder';
+import { condStage } from '../model/condStage';
+import { prepareUNet, unet, type UNetParams } from '../model/unet';
+import { prepareVQ, vqDecode, toImage, type VQParams } from '../model/vq';
+import { makeSchedule, type Schedule } from '../diffusion/schedule';
+import { plmsSampler } from '../diffusion/plms';
+import { ddimSampler } from '../diffusion/ddim';
+import { gaussian } from '../diffusion/rng';
+import { loadBundle, sha256Hex, type BundleSource, type LoadOptions } from '../io/bundle';
+import type { ConditioningResult, DecodeOptions, ImageBatch, ModelCard, StepEvent } from './types';
+
+export interface EngineModel {
+  config: ModelConfig;
+  card: ModelCard;
+  weights: WeightMap;
+  encoder: FmriEncoderParams;
+  unet: UNetParams;
+  vq: VQParams;
+  schedule: Schedule;
+  dispose(): void;
+}
+
+/** Parameters per network, counted from the weight names. */
+export function countParams(weights: WeightMap): Record<string, number> {
+  const groups: Record<string, number> = { fmriEncoder: 0, condMappers: 0, unet: 0, vqDecoder: 0, other: 0 };
+  for (const [name, t] of Object.entries(weights)) {
+    const key = name.startsWith('cond_stage_model.mae.') ? 'fmriEncoder'
+      : name.startsWith('cond_stage_model.') ? 'condMappers'
+        : name.startsWith('model.diffusion_model.') ? 'unet'
+          : name.startsWith('first_stage_model.') ? 'vqDecoder' : 'other';
+    groups[key] += t.size;
+  }
+  groups.total = Object.values(groups).reduce((a, b) => a + b, 0);
+  return groups;
+}
+
+/** Builds the runnable model from a config and its weights (tensors stay owned by the model). */
+export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?: Partial<ModelCard>): EngineModel {
+  const encoder = prepareFmriEncoder(config, weights);
+  const unetParams = prepareUNet(config, weights);
+  const vq = prepareVQ(config, weights);
+  const schedule = makeSchedule(config.schedule);
+  const params = countParams(weights);
+  return {
+    config,
+    card: { config, params, dtype: card?.dtype ?? 'float32', bytes: card?.bytes ?? params.total * 4, sha256: card?.sha256 },
+    weights, encoder, unet: unetParams, vq, schedule,
+    dispose() {
+      for (const t of Object.values(weights)) t.dispose();
+      for (const p of [encoder, unetParams, vq]) disposeDerived(p, weights);
+    },
+  };
+}
+
+/** Disposes tensors that a prepare step created (re-laid-out copies), not the shared weights. */
+function disposeDerived(params: unknown, weights: WeightMap): void {
+  const owned = new Set(Object.values(weights));
+  const seen = new Set<unknown>();
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof tf.Tensor) { if (!owned.has(v) && !v.isDisposed) v.dispose(); return; }
+    for (const x of Object.values(v as Record<string, unknown>)) walk(x);
+  };
+  walk(params);
+}
+
+/** Loads a weight bundle (byte progress, cancellable) and prepares every network. */
+export async function loadModel(source: BundleSource, opts: LoadOptions = {}): Promise<EngineModel> {
+  const { manifest, manifestBytes, tensors } = await loadBundle(source, opts);
+  const weights: Record<string, tf.Tensor> = {};
+  try {
+    for (const [name, t] of Object.entries(tensors)) weights[name] = tf.tensor(t.data, t.shape, 'float32');
+    const bytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
+    return modelFromWeights(manifest.config, weights, { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) });
+  } catch (e) {
+    for (const t of Object.values(weights)) t.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Stage 1–2: preprocessing, the fMRI encoder and the mappers, for one or more fMRI vectors.
+ * Returns tensors (the caller disposes them): encoder output [B, L, D] and conditioning c [B, 77, condDim].
+ */
+export function conditioning(model: EngineModel, fmriRaw: Float32Array | Float32Array[])
+  : { fmri: Float32Array; encoderOut: tf.Tensor3D; c: tf.Tensor3D } {
+  const rows = Array.isArray(fmriRaw) ? fmriRaw : [fmriRaw];
+  const fmri = preprocessFmri(model.config, rows);
+  const [encoderOut, c] = tf.tidy(() => {
+    const e = fmriEncoder(model.config, model.encoder, tf.tensor2d(fmri, [rows.length, model.config.encoder.numVoxels]));
+    return [e, condStage(model.config, model.weights, e)];
+  });
+  return { fmri, encoderOut, c };
+}
+
+/** The conditioning stages read back to the CPU (for `decode --dump` and inspection). */
+export async function conditioningResult(model: EngineModel, fmriRaw: Float32Array): Promise<ConditioningResult> {
+  const { fmri, encoderOut, c } = conditioning(model, fmriRaw);
+  const [e, cc] = await Promise.all([encoderOut.data(), c.data()]) as Float32Array[];
+  tf.dispose([encoderOut, c]);
+  return { fmri, encoderOut: e, cond: cc };
+}
+
+/** x_T for `n` samples: the given noise, or seeded unit Gaussians. */
+export function initialNoise(config: ModelConfig, opts: Pick<DecodeOptions, 'numSamples' | 'seed' | 'noise'>): Float32Array {
+  const [ch, h, w] = latentShape(config);
+  const size = opts.numSamples * ch * h * w;
+  if (opts.noise) {
+    if (opts.noise.length !== size) {
+      throw new Error(`noise has ${opts.noise.length} values; ${opts.numSamples} sample(s) of [${ch},${h},${w}] need ${size}`);
+    }
+    return opts.noise;
+  }
+  return gaussian(opts.seed, size);
+}
+
+/**
+ * Runs the sampler for one fMRI vector, yielding every step with its latents read back to the CPU.
+ * Each step's tensors are released before the next is computed, so memory stays flat over 250 steps.
+ */
+export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, opts: DecodeOptions, signal?: AbortSignal)
+  : AsyncGenerator<StepEvent, Float32Array> {
+  const cfg = model.config;
+  const n = opts.numSamples;
+  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`samples must be an integer in 1..64 (got ${n})`);
+  const [ch, h, w] = latentShape(cfg);
+  const { encoderOut, c } = conditioning(model, fmriRaw);
+  const cRep = tf.tidy(() => tf.tile(c, [n, 1, 1]) as tf.Tensor3D);
+  tf.dispose([encoderOut, c]);
+  const xT = tf.tensor4d(initialNoise(cfg, opts), [n, ch, h, w]);
+  const eps = (x: tf.Tensor4D, t: number): tf.Tensor4D => unet(cfg, model.unet, x, t, cRep);
+  const common = { schedule: model.schedule, steps: opts.steps, eps, xT, signal };
+  const noiseSeed = opts.seed + 1;
+  const sampler = opts.sampler === 'plms'
+    ? plmsSampler({ ...common, eta: opts.eta })
+    : ddimSampler({
+      ...common, eta: opts.eta,
+      noise: (i: number) => tf.tensor4d(gaussian(noiseSeed * 100_003 + i, n * ch * h * w), [n, ch, h, w]),
+    });
+  try {
+    let started = performance.now();
+    for (;;) {
+      const r = await sampler.next();
+      if (r.done) {
+        const final = await r.value.data() as Float32Array;
+        r.value.dispose();
+        return final;
+      }
+      const s = r.value;
+      const [xt, e, x0, next] = await Promise.all([s.xt.data(), s.eps.data(), s.x0.data(), s.next.data()]) as Float32Array[];
+      const now = performance.now();
+      yield { index: s.index, total: s.total, t: s.t, xt, eps: e, x0, next, ms: now - started };
+      started = performance.now();
+    }
+  } finally {
+    await sampler.return?.(undefined as never);
+    xT.dispose();
+    cRep.dispose();
+  }
+}
+
+/** VQ-decodes latents NCHW [n, C, h, w] to images [n, H, W, 3] in [0, 1]. */
+export async function decodeLatents(model: EngineModel, latents: Float32Array, n: number): Promise<ImageBatch> {
+  const [ch, h, w] = latentShape(model.config);
+  const img = tf.tidy(() => toImage(vqDecode(model.config, model.vq, tf.tensor4d(latents, [n, ch, h, w]))));
+  const [, height, width] = img.shape;
+  const data = await img.data() as Float32Array;
+  img.dispose();
+  return { n, height, width, data };
+}

@@ -1,0 +1,217 @@
+// Messages between the studio (main thread) and the engine worker.
+// Requests are RPCs: {id, op, args} answered by exactly one {id, ok, result|error}. While an op runs the
+// worker may also post events (byte progress, sampler steps, device loss) that carry no id.
+// Everything here is structured-clone friendly; large arrays travel as transferables.
+import type { ModelConfig } from '../model/config';
+import type { BackendName, DecodeOptions, ModelCard, SamplerName } from './types';
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+}
+
+export interface BackendInfo {
+  backend: BackendName;
+  adapter?: AdapterInfo;
+  /** Why a preferred backend was skipped (shown as a banner). */
+  fallbackReason?: string;
+}
+
+/** A structured error that the UI shows inline. `code` is the thrown error's class name or an engine code. */
+export interface EngineError {
+  code: string;
+  message: string;
+  detail?: string;
+}
+
+/**
+ * Where a model bundle comes from. Folder files are keyed by path relative to the bundle root
+ * (manifest.json, shards). Files travel as Blobs: the worker reads them, the main thread never does.
+ */
+export type ModelSourceSpec =
+  | { kind: 'url'; base: string; label?: string }
+  | { kind: 'files'; files: Record<string, Blob>; label: string }
+  | { kind: 'zip'; file: Blob; label: string }
+  | { kind: 'saved'; id: string };
+
+export interface ModelInfo {
+  /** Stable key of the loaded bundle (saved-model id, or the URL). */
+  key: string;
+  label: string;
+  config: ModelConfig;
+  card: ModelCard;
+  /** sha256 of the bundle's manifest.json (with it, of every shard it lists), for receipts. */
+  sha256: string;
+  /** Trained on simulated data, or an untrained stand-in: the UI labels it. */
+  syntheticLabel?: string;
+  /** Estimated bytes of weights held on the device. */
+  memoryBytes: number;
+}
+
+export interface SavedModel {
+  id: string;
+  label: string;
+  bytes: number;
+  savedAt: string;
+}
+
+/** A split of a file (GOD npz: train, test-single, test-avg; other formats: one split). */
+export interface SplitInfo {
+  name: string;
+  count: number;
+  /** Whether samples of this split have a ground-truth image available. */
+  hasGroundTruth: boolean;
+}
+
+export interface FileInfo {
+  name: string;
+  format: string;
+  sha256: string;
+  bytes: number;
+  /** Voxels per sample after the default ROI. */
+  voxels: number;
+  splits: SplitInfo[];
+  defaultSplit: string;
+  /** ROI applied by default, and every ROI mask in the file. */
+  roi?: string;
+  roiNames: string[];
+  /** The reader's account of its choices (dataset picked, scale applied, ...). */
+  note?: string;
+  /** Set for the bundled synthetic set: label every view of it. */
+  syntheticLabel?: string;
+}
+
+/** Which sample: a row of a split, optionally with another ROI than the file's default. */
+export interface SampleRef {
+  split: string;
+  index: number;
+  roi?: string;
+}
+
+export interface PreprocessInfo {
+  rawVoxels: number;
+  paddedVoxels: number;
+  pad: number;
+  mean: number;
+  std: number;
+  roi?: string;
+}
+
+export interface SampleInfo {
+  ref: SampleRef;
+  /** Voxels after the ROI. */
+  voxelCount: number;
+  /** The raw voxel vector (what the plot shows). */
+  voxels: Float32Array;
+  /** Null until a model is loaded (the summary depends on its preprocessing). */
+  preprocess: PreprocessInfo | null;
+  /** Error from preprocessing against the loaded model (e.g. voxel count mismatch). */
+  preprocessError?: EngineError;
+  groundTruth?: RgbaImage;
+}
+
+/** An RGBA8 image, row-major, ready for `new ImageData(pixels, width, height)`. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  pixels: Uint8ClampedArray;
+}
+
+export interface RunSettings {
+  sampler: SamplerName;
+  steps: number;
+  eta: number;
+  seed: number;
+  numSamples: number;
+}
+
+export interface SampleMetrics {
+  pcc: number;
+  ssim: number;
+}
+
+/** Images of one timeline position: decoded predicted x0 and the latent x_t as RGB, one per sample. */
+export interface StepPreview {
+  position: number;
+  x0: RgbaImage[];
+  xt: RgbaImage[];
+  /** Against the ground truth, when the sample has one. */
+  metrics?: SampleMetrics[];
+}
+
+export interface StepMeta {
+  index: number;
+  total: number;
+  t: number;
+  ms: number;
+}
+
+export type RunEndReason = 'done' | 'cancelled' | 'error';
+
+export type ExportFormat = 'png' | 'gif';
+
+export interface ExportResult {
+  fileName: string;
+  mime: string;
+  bytes: Uint8Array;
+}
+
+/** op name → [args, result]. */
+export interface Ops {
+  init: [{ prefer: BackendName[] }, BackendInfo];
+  loadModel: [{ source: ModelSourceSpec; save: boolean }, ModelInfo];
+  cancelLoad: [Record<string, never>, void];
+  listSaved: [Record<string, never>, SavedModel[]];
+  deleteSaved: [{ id: string }, SavedModel[]];
+  /** `mask`: a NIfTI/.npy mask file given with the data (needed for 3-D NIfTI volumes). */
+  readFile: [{ name: string; file: Blob; mask?: { name: string; file: Blob } }, FileInfo];
+  selectSample: [SampleRef, SampleInfo];
+  /** Resolves when the run ends; steps arrive as events meanwhile. */
+  run: [{ settings: RunSettings; sample: SampleRef }, { reason: RunEndReason; steps: number }];
+  pause: [Record<string, never>, void];
+  resume: [Record<string, never>, void];
+  step: [Record<string, never>, void];
+  cancel: [Record<string, never>, void];
+  /** Timeline position p in [0, total]: p < total shows step p's x_t and predicted x0, p = total the final latent. */
+  preview: [{ position: number }, StepPreview];
+  export: [{ format: ExportFormat; position: number; sample: number; baseName: string }, ExportResult];
+}
+
+export type OpName = keyof Ops;
+export type OpArgs<K extends OpName> = Ops[K][0];
+export type OpResult<K extends OpName> = Ops[K][1];
+
+export type Request = { [K in OpName]: { id: number; op: K; args: OpArgs<K> } }[OpName];
+
+export type Response =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: EngineError };
+
+export type EngineEvent =
+  | { event: 'loadProgress'; done: number; total: number }
+  | { event: 'runStarted'; total: number; settings: RunSettings; sample: SampleRef }
+  | { event: 'step'; step: StepMeta; preview: StepPreview }
+  | { event: 'deviceLost'; message: string; backend: BackendInfo }
+  | { event: 'modelReloaded'; model: ModelInfo };
+
+export type WorkerMessage = Response | EngineEvent;
+
+export function isEvent(m: WorkerMessage): m is EngineEvent {
+  return 'event' in m;
+}
+
+/** Any thrown value → EngineError (class name as code, so callers can switch on FmriShapeError etc.). */
+export function toEngineError(e: unknown, code?: string): EngineError {
+  if (e instanceof Error) {
+    const errCode = code ?? (e.name && e.name !== 'Error' ? e.name : 'EngineError');
+    const detail = (e as Error & { detail?: string }).detail;
+    return { code: errCode, message: e.message, ...(detail ? { detail } : {}) };
+  }
+  return { code: code ?? 'EngineError', message: String(e) };
+}
+
+/** Options the engine's decodeSteps takes for these settings. */
+export function decodeOptions(s: RunSettings): DecodeOptions {
+  return { sampler: s.sampler, steps: s.steps, eta: s.sampler === 'plms' ? 0 : s.eta, seed: s.seed, numSamples: s.numSamples };
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { makeReceipt, parseReceipt, RECEIPT_KIND, RECEIPT_VERSION, ReceiptError, receiptToJson } from './receipt';
+
+const HEX = 'ab'.repeat(32);
+const valid = () => ({
+  kind: RECEIPT_KIND,
+  receiptVersion: RECEIPT_VERSION,
+  appVersion: '0.1.0',
+  createdAt: '2026-11-24T12:00:00.000Z',
+  model: { name: 'tiny', sha256: HEX, synthetic: true },
+  fmri: { fileName: 'sbj_3.npz', sha256: 'cd'.repeat(32), split: 'test-avg', sampleIndex: 3 },
+  sampler: 'ddim',
+  steps: 12,
+  eta: 0.5,
+  seed: 7,
+  numSamples: 2,
+  backend: 'webgpu',
+});
+
+function errorOf(v: unknown): ReceiptError {
+  try { parseReceipt(v); } catch (e) { return e as ReceiptError; }
+  throw new Error('parseReceipt accepted an invalid receipt');
+}
+
+describe('decode receipt', () => {
+  it('round-trips through JSON unchanged', () => {
+    const { kind: _k, receiptVersion: _v, createdAt: _c, ...fields } = valid();
+    const r = makeReceipt(fields as Parameters<typeof makeReceipt>[0], new Date('2026-01-02T03:04:05Z'));
+    expect(r.createdAt).toBe('2026-01-02T03:04:05.000Z');
+    expect(parseReceipt(receiptToJson(r))).toEqual(r);
+  });
+
+  it('keeps the optional ROI and drops unknown fields', () => {
+    const v = { ...valid(), extra: 1, fmri: { ...valid().fmri, roi: 'V1' } };
+    const r = parseReceipt(v);
+    expect(r.fmri.roi).toBe('V1');
+    expect('extra' in r).toBe(false);
+  });
+
+  it.each([
+    ['kind', { kind: 'something-else' }, /kind must be/],
+    ['version', { receiptVersion: 2 }, /receiptVersion must be 1, found 2/],
+    ['sampler', { sampler: 'euler' }, /sampler must be one of plms, ddim, found "euler"/],
+    ['steps 0', { steps: 0 }, /steps must be an integer in \[1, 1000\], found 0/],
+    ['steps fractional', { steps: 2.5 }, /steps must be an integer/],
+    ['eta > 1', { eta: 1.5 }, /eta must be a number in \[0, 1\]/],
+    ['plms with eta', { sampler: 'plms', eta: 0.3 }, /eta must be 0 for the PLMS sampler, found 0.3/],
+    ['seed negative', { seed: -1 }, /seed must be an integer/],
+    ['samples', { numSamples: 17 }, /numSamples must be an integer in \[1, 16\]/],
+    ['backend', { backend: 'webgl' }, /backend must be one of webgpu, wasm, cpu/],
+    ['date', { createdAt: 'yesterday' }, /createdAt must be an ISO date/],
+    ['model hash', { model: { name: 'x', sha256: 'ABC', synthetic: false } }, /model.sha256 must be 64 lowercase hex digits, found "ABC"/],
+    ['model synthetic', { model: { name: 'x', sha256: HEX } }, /model.synthetic must be a boolean, found nothing/],
+    ['fmri missing', { fmri: undefined }, /fmri must be an object/],
+    ['fmri split', { fmri: { fileName: 'a.npy', sha256: HEX, sampleIndex: 0 } }, /fmri.split must be a non-empty string/],
+  ])('rejects a bad %s with a message naming the field', (_what, patch, message) => {
+    const e = errorOf({ ...valid(), ...patch });
+    expect(e).toBeInstanceOf(ReceiptError);
+    expect(e.message).toMatch(message);
+  });
+
+  it('rejects text that is not JSON and values that are not objects', () => {
+    expect(errorOf('{not json').message).toMatch(/must be valid JSON/);
+    expect(errorOf([1, 2]).message).toMatch(/\(document\) must be an object/);
+  });
+
+  it('PLMS with eta 0 is accepted', () => {
+    expect(parseReceipt({ ...valid(), sampler: 'plms', eta: 0 }).sampler).toBe('plms');
+  });
+});

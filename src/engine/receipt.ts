@@ -1,0 +1,128 @@
+// Decode receipt: everything needed to reproduce a decode (which model, which fMRI sample, which sampler
+// settings, which backend). The studio writes one on export, replays a dropped one, and `npm run decode`
+// accepts it. Parsing validates every field and names the first bad one.
+import type { BackendName, SamplerName } from './types';
+
+export const RECEIPT_KIND = 'decoding-studio/decode-receipt';
+export const RECEIPT_VERSION = 1;
+
+export interface DecodeReceipt {
+  kind: typeof RECEIPT_KIND;
+  receiptVersion: typeof RECEIPT_VERSION;
+  /** App version that wrote it (package.json version). */
+  appVersion: string;
+  createdAt: string;
+  model: { name: string; sha256: string; synthetic: boolean };
+  /** `sampleIndex` is the row within `split` (GOD npz: train, test-single, test-avg; other files: their split name). */
+  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string };
+  sampler: SamplerName;
+  steps: number;
+  eta: number;
+  seed: number;
+  numSamples: number;
+  backend: BackendName;
+}
+
+export class ReceiptError extends Error {
+  constructor(readonly field: string, expected: string, found: unknown) {
+    super(`decode receipt: ${field} must be ${expected}, found ${describe(found)}`);
+    this.name = 'ReceiptError';
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (missing)';
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+export const MAX_SAMPLES = 16;
+const SHA256 = /^[0-9a-f]{64}$/;
+const SAMPLERS: readonly SamplerName[] = ['plms', 'ddim'];
+const BACKENDS: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, field: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ReceiptError(field, 'an object', v);
+  return v as Obj;
+}
+function str(o: Obj, key: string, prefix: string, pattern?: RegExp, what = 'a non-empty string'): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0 || (pattern && !pattern.test(v))) throw new ReceiptError(prefix + key, what, v);
+  return v;
+}
+function int(o: Obj, key: string, prefix: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ReceiptError(prefix + key, `an integer in [${min}, ${max}]`, v);
+  }
+  return v;
+}
+function oneOf<T extends string>(o: Obj, key: string, options: readonly T[]): T {
+  const v = o[key];
+  if (typeof v !== 'string' || !options.includes(v as T)) throw new ReceiptError(key, `one of ${options.join(', ')}`, v);
+  return v as T;
+}
+
+/** Validate a receipt given as JSON text or an already parsed value. */
+export function parseReceipt(input: string | unknown): DecodeReceipt {
+  let value: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (e) {
+      throw new ReceiptError('(document)', 'valid JSON', (e as Error).message);
+    }
+  }
+  const o = obj(value, '(document)');
+  if (o.kind !== RECEIPT_KIND) throw new ReceiptError('kind', `"${RECEIPT_KIND}"`, o.kind);
+  if (o.receiptVersion !== RECEIPT_VERSION) throw new ReceiptError('receiptVersion', String(RECEIPT_VERSION), o.receiptVersion);
+  const appVersion = str(o, 'appVersion', '');
+  const createdAt = str(o, 'createdAt', '');
+  if (Number.isNaN(Date.parse(createdAt))) throw new ReceiptError('createdAt', 'an ISO date', createdAt);
+
+  const m = obj(o.model, 'model');
+  if (typeof m.synthetic !== 'boolean') throw new ReceiptError('model.synthetic', 'a boolean', m.synthetic);
+  const model = { name: str(m, 'name', 'model.'), sha256: str(m, 'sha256', 'model.', SHA256, '64 lowercase hex digits'), synthetic: m.synthetic };
+
+  const f = obj(o.fmri, 'fmri');
+  const fmri: DecodeReceipt['fmri'] = {
+    fileName: str(f, 'fileName', 'fmri.'),
+    sha256: str(f, 'sha256', 'fmri.', SHA256, '64 lowercase hex digits'),
+    split: str(f, 'split', 'fmri.'),
+    sampleIndex: int(f, 'sampleIndex', 'fmri.', 0, Number.MAX_SAFE_INTEGER),
+  };
+  if (f.roi !== undefined) fmri.roi = str(f, 'roi', 'fmri.');
+
+  const sampler = oneOf(o, 'sampler', SAMPLERS);
+  const steps = int(o, 'steps', '', 1, 1000);
+  const eta = o.eta;
+  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0 || eta > 1) throw new ReceiptError('eta', 'a number in [0, 1]', eta);
+  // The authors' PLMS refuses eta ≠ 0; a receipt claiming otherwise cannot be replayed faithfully.
+  if (sampler === 'plms' && eta !== 0) throw new ReceiptError('eta', '0 for the PLMS sampler', eta);
+  return {
+    kind: RECEIPT_KIND,
+    receiptVersion: RECEIPT_VERSION,
+    appVersion,
+    createdAt,
+    model,
+    fmri,
+    sampler,
+    steps,
+    eta,
+    seed: int(o, 'seed', '', 0, MAX_SEED),
+    numSamples: int(o, 'numSamples', '', 1, MAX_SAMPLES),
+    backend: oneOf(o, 'backend', BACKENDS),
+  };
+}
+
+export function makeReceipt(fields: Omit<DecodeReceipt, 'kind' | 'receiptVersion' | 'createdAt'>, now = new Date()): DecodeReceipt {
+  // Round-trip through the validator so a receipt we write is always one we (and the CLI) accept.
+  return parseReceipt({ kind: RECEIPT_KIND, receiptVersion: RECEIPT_VERSION, createdAt: now.toISOString(), ...fields });
+}
+
+export function receiptToJson(r: DecodeReceipt): string {
+  return `${JSON.stringify(r, null, 2)}\n`;
+}

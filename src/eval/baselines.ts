@@ -1,0 +1,95 @@
+// Reference decoders on the synthetic set (spec data.md §3.9): ridge from voxels to the 64 image PCs
+// (PCA fitted on pretraining-pool images by the generator), and the same decoder trained with the
+// image↔fMRI pairing shuffled, which must land at chance.
+import { mat, type Mat } from './linalg';
+import { fitRidgeMulti, DEFAULT_ALPHAS } from './ridge';
+import type { GreyImage } from './metrics';
+import type { ReferenceModels, SynthDataset } from './data';
+
+export type BaselineName = 'ridge' | 'shuffled';
+
+export interface BaselineRun {
+  method: BaselineName;
+  alpha: number;
+  looMse: Record<string, number>;
+  recons: GreyImage[];
+}
+
+/** mulberry32: a tiny seeded PRNG, enough for a reproducible permutation. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function permutation(n: number, seed: number): Int32Array {
+  const rand = mulberry32(seed), p = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+function pcaCoordinates(ds: SynthDataset, models: ReferenceModels): Mat {
+  const { mean, components, numComponents: k, numPixels: p } = models.pca;
+  if (p !== ds.imageSize * ds.imageSize) throw new Error(`pca64.npz has ${p} pixels, images are ${ds.imageSize}×${ds.imageSize}`);
+  const out = mat(ds.numTrain, k), centred = new Float64Array(p);
+  for (let s = 0; s < ds.numTrain; s++) {
+    const off = ds.trainImageIndex[s] * p;
+    for (let i = 0; i < p; i++) centred[i] = ds.trainImages[off + i] / 255 - mean[i];
+    for (let c = 0; c < k; c++) {
+      let v = 0;
+      for (let i = 0; i < p; i++) v += components[c * p + i] * centred[i];
+      out.data[s * k + c] = v;
+    }
+  }
+  return out;
+}
+
+function toImages(coords: Mat, models: ReferenceModels, size: number): GreyImage[] {
+  const { mean, components, numComponents: k, numPixels: p } = models.pca;
+  return Array.from({ length: coords.rows }, (_, r) => {
+    const img = Float64Array.from(mean);
+    for (let c = 0; c < k; c++) {
+      const v = coords.data[r * k + c];
+      for (let i = 0; i < p; i++) img[i] += v * components[c * p + i];
+    }
+    for (let i = 0; i < p; i++) img[i] = Math.min(1, Math.max(0, img[i])); // a reconstruction is an image in [0, 1]
+    return { height: size, width: size, data: img };
+  });
+}
+
+/**
+ * Fits the requested baselines on the training samples and reconstructs `test` ([n, V] z-scores,
+ * by default the trial-averaged test set). α is chosen per baseline by leave-one-out error.
+ */
+export function runBaselines(ds: SynthDataset, models: ReferenceModels, which: BaselineName[],
+  opts: { seed?: number; test?: Float32Array; alphas?: number[] } = {}): BaselineRun[] {
+  const V = ds.numVoxels;
+  const x = mat(ds.numTrain, V, Float64Array.from(ds.train));
+  const target = pcaCoordinates(ds, models);
+  const targets = which.map((w) => {
+    if (w === 'ridge') return target;
+    const perm = permutation(ds.numTrain, opts.seed ?? 0), k = target.cols, shuffled = mat(target.rows, k);
+    for (let s = 0; s < target.rows; s++) shuffled.data.set(target.data.subarray(perm[s] * k, perm[s] * k + k), s * k);
+    return shuffled;
+  });
+  const fits = fitRidgeMulti(x, targets, opts.alphas ?? DEFAULT_ALPHAS);
+  const test = opts.test ?? ds.testAvg;
+  const xt = mat(test.length / V, V, Float64Array.from(test));
+  return fits.map((f, i) => ({ method: which[i], alpha: f.alpha, looMse: f.looMse, recons: toImages(f.predict(xt), models, ds.imageSize) }));
+}
+
+/** Ground-truth test images as grey [0, 1]. */
+export function testGroundTruth(ds: SynthDataset): GreyImage[] {
+  const p = ds.imageSize * ds.imageSize;
+  return Array.from({ length: ds.numTest }, (_, i) => ({
+    height: ds.imageSize, width: ds.imageSize, data: Float64Array.from(ds.testImages.subarray(i * p, (i + 1) * p), (v) => v / 255),
+  }));
+}

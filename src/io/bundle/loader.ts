@@ -1,0 +1,71 @@
+// Bundle loader: reads manifest.json and every shard from a BundleSource, checks byte counts and
+// sha256, and returns float32 tensors. Progress counts shard bytes; an AbortSignal cancels it.
+import { BundleError } from '../errors';
+import { unpackFloat16 } from '../fp16';
+import { MANIFEST_FILE, parseManifest, type BundleManifest } from './manifest';
+import { sha256Hex } from './sha256';
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Called with the byte count of each chunk as it arrives. */
+  onBytes?(n: number): void;
+}
+
+export interface BundleSource {
+  /** For messages ("https://…/models/x", "folder bundle"). */
+  readonly label: string;
+  /** The whole file. Throws BundleError naming the file when it does not exist. */
+  read(file: string, opts?: ReadOptions): Promise<Uint8Array>;
+}
+
+export interface LoadedTensors {
+  manifest: BundleManifest;
+  /** The bytes of manifest.json (their sha256 identifies the bundle). */
+  manifestBytes: Uint8Array;
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+export interface LoadOptions {
+  onProgress?(bytesDone: number, bytesTotal: number): void;
+  signal?: AbortSignal;
+}
+
+function abortError(): DOMException {
+  return new DOMException('bundle loading was cancelled', 'AbortError');
+}
+
+export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): Promise<LoadedTensors> {
+  const { signal } = opts;
+  if (signal?.aborted) throw abortError();
+  const manifestBytes = await source.read(MANIFEST_FILE, { signal });
+  const manifest = parseManifest(new TextDecoder().decode(manifestBytes));
+  const total = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
+  let done = 0;
+  opts.onProgress?.(0, total);
+  const tensors: LoadedTensors['tensors'] = {};
+  for (const [index, shard] of manifest.shards.entries()) {
+    if (signal?.aborted) throw abortError();
+    const start = done;
+    const bytes = await source.read(shard.file, {
+      signal,
+      onBytes: (n) => {
+        // A source reporting more than the manifest says must not push progress past the total.
+        done = Math.min(done + n, start + shard.nbytes);
+        opts.onProgress?.(done, total);
+      },
+    });
+    if (signal?.aborted) throw abortError();
+    if (bytes.length !== shard.nbytes) {
+      throw new BundleError(`${shard.file} has ${bytes.length} bytes, the manifest says ${shard.nbytes} (truncated or wrong file) in ${source.label}`);
+    }
+    const sha = await sha256Hex(bytes);
+    if (sha !== shard.sha256) throw new BundleError(`${shard.file} is corrupt: sha256 ${sha} expected ${shard.sha256} (${source.label})`);
+    if (done !== start + shard.nbytes) { done = start + shard.nbytes; opts.onProgress?.(done, total); }
+    for (const t of manifest.tensors) {
+      if (t.shard !== index) continue;
+      const raw = bytes.slice(t.offset, t.offset + t.nbytes);
+      tensors[t.name] = { shape: t.shape, data: t.dtype === 'float16' ? unpackFloat16(new Uint16Array(raw.buffer)) : new Float32Array(raw.buffer) };
+    }
+  }
+  return { manifest, manifestBytes, tensors };
+}

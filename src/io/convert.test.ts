@@ -1,0 +1,124 @@
+// Conversion of the golden 'tiny' checkpoints (python/cad_ref) into bundles.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { goldenDir, goldenNpy } from '../../test/golden';
+import type { ModelConfig } from '../model/config';
+import { expectedShapes } from '../model/inferConfig';
+import { loadBundle } from './bundle/loader';
+import { dirSink, dirSource } from './bundle/node';
+import { planConversion, writeConvertedBundle, type ConvertInput } from './convert';
+import { ConvertError } from './errors';
+import { npyToFloat32 } from './npy';
+import { memoryAccess, readCheckpoint, type Checkpoint } from './torch/index';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'convert-test-')); dirs.push(d); return d; };
+
+async function input(file: string): Promise<ConvertInput> {
+  const dir = await goldenDir('tiny');
+  const bytes = new Uint8Array(readFileSync(join(dir, file)));
+  return { checkpoint: readCheckpoint(file, memoryAccess(bytes)), sha256: 'f'.repeat(64) };
+}
+
+async function goldenConfig(): Promise<ModelConfig> {
+  return JSON.parse(readFileSync(join(await goldenDir('tiny'), 'model_config.json'), 'utf8')) as ModelConfig;
+}
+
+const networks = (c: ModelConfig) => ({ encoder: c.encoder, cond: c.cond, unet: c.unet, vq: c.vq, schedule: c.schedule });
+
+describe('convert golden tiny checkpoints', () => {
+  it('phase3.pth → bundle: config equals model_config.json, tensors equal tensors/*.npy', async () => {
+    const golden = await goldenConfig();
+    const plan = planConversion([await input('phase3.pth')], {
+      // Neither the head count nor the image size is visible in the weights (phase3.pth's pickled config has neither).
+      overrides: { encoder: { numHeads: golden.encoder.numHeads }, vq: { resolution: golden.vq.resolution } },
+      preprocess: { rawVoxels: golden.preprocess.rawVoxels, mean: golden.preprocess.mean, std: golden.preprocess.std },
+    });
+    expect(networks(plan.config)).toEqual(networks(golden));
+    expect(plan.config.preprocess).toMatchObject(golden.preprocess);
+    expect(plan.report.extra).toEqual([]);
+    expect(plan.report.dropped).toBeGreaterThan(0); // schedule buffers, VQ encoder, cls/mask tokens
+    const out = tmp();
+    const manifest = await writeConvertedBundle(dirSink(out), plan, { shardBytes: 256 * 1024 });
+    expect(manifest.shards.length).toBeGreaterThan(1);
+    const loaded = await loadBundle(dirSource(out));
+    const dir = await goldenDir('tiny');
+    const names = Object.keys(expectedShapes(plan.config));
+    expect(Object.keys(loaded.tensors).sort()).toEqual([...names].sort());
+    for (const name of names) {
+      const want = npyToFloat32(await goldenNpy(dir, `tensors/${name}`));
+      expect([name, loaded.tensors[name].data.length === want.length && loaded.tensors[name].data.every((v, i) => v === want[i])]).toEqual([name, true]);
+    }
+    expect(manifest.card?.params).toMatchObject({ total: plan.params.total });
+    expect(plan.params.total).toBe(names.reduce((a, n) => a + expectedShapes(plan.config)[n].reduce((x, y) => x * y, 1), 0));
+  });
+
+  it('phase1.pth + phase3.pth: encoder heads come from the pickled phase-1 config, phase 3 overrides the encoder', async () => {
+    const golden = await goldenConfig();
+    const plan = planConversion([await input('phase1.pth'), await input('phase3.pth')], { overrides: { vq: { resolution: golden.vq.resolution } } });
+    expect(networks(plan.config)).toEqual(networks(golden));
+    expect(plan.report.notes.join('\n')).toMatch(/phase1\.pth: encoder\.numHeads=2.*Config_MBM_fMRI_contrast/);
+    expect(plan.report.overridden.length).toBeGreaterThan(0);
+    expect(plan.report.overridden.every((o) => o.from === 'phase1.pth' && o.by === 'phase3.pth')).toBe(true);
+    expect(plan.report.kinds.map((k) => k.kind)).toEqual(['phase1/2 encoder', 'phase3']);
+  });
+
+  it('phase1.pth + ldm.ckpt: error names the phase-3 mapper and time-cond tensors', async () => {
+    const inputs = [await input('phase1.pth'), await input('ldm.ckpt')];
+    let caught: unknown;
+    try { planConversion(inputs, { overrides: { encoder: { numHeads: 2 } } }); } catch (e) { caught = e; }
+    expect(caught).toBeInstanceOf(ConvertError);
+    const msg = (caught as Error).message;
+    expect(msg).toMatch(/cond_stage_model\.channel_mapper\.0\.weight/);
+    expect(msg).toMatch(/cond_stage_model\.dim_mapper\.weight/);
+    expect(msg).toMatch(/model\.diffusion_model\.time_embed_condtion\.0\.weight/);
+    expect(msg).toMatch(/add a phase-3 checkpoint/);
+  });
+
+  it('a mis-shaped tensor is reported with expected and found shapes', async () => {
+    const base = (await input('phase3.pth')).checkpoint;
+    const name = 'first_stage_model.post_quant_conv.weight';
+    const broken: Checkpoint = {
+      ...base, file: 'broken.safetensors', stateDictKey: '', objects: {},
+      tensors: { [name]: { shape: [3, 3, 1, 2], dtype: 'float32', read: () => new Float32Array(18) } },
+    };
+    expect(() => planConversion([{ checkpoint: base, sha256: '0'.repeat(64) }, { checkpoint: broken, sha256: '1'.repeat(64) }], { overrides: { encoder: { numHeads: 2 } } }))
+      .toThrow(`${name}: expected [3, 3, 1, 1], found [3, 3, 1, 2]`);
+  });
+});
+
+describe('convert CLI', () => {
+  const cli = join(process.cwd(), 'src', 'cli', 'convert.ts');
+  const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+
+  it('converts phase3.pth with --fp16 and prints a summary; --help works', async () => {
+    const dir = await goldenDir('tiny');
+    const cfg = join(tmp(), 'over.json');
+    writeFileSync(cfg, JSON.stringify({ encoder: { numHeads: 2 }, vq: { resolution: 32 } }));
+    const out = join(tmp(), 'bundle');
+    const { stdout } = await run(tsx, [cli, join(dir, 'phase3.pth'), '--out', out, '--fp16', '--config', cfg, '--raw-voxels', '100', '--mean', '0.5', '--std', '2', '--shard-mb', '0.25']);
+    expect(stdout).toMatch(/phase3\.pth: phase3, 494 tensors/);
+    expect(stdout).toMatch(/wrote .*float16/);
+    expect(stdout).toMatch(/unet\s+[\d.]+ M params/);
+    const loaded = await loadBundle(dirSource(out));
+    expect(loaded.manifest.dtype).toBe('float16');
+    expect(loaded.manifest.config.preprocess).toMatchObject({ rawVoxels: 100, mean: 0.5, std: 2 });
+    expect(networks(loaded.manifest.config)).toEqual(networks(await goldenConfig()));
+    const help = await run(tsx, [cli, '--help']);
+    expect(help.stdout).toMatch(/--raw-voxels/);
+  });
+
+  it('exits non-zero with the missing tensors for phase1 + ldm', async () => {
+    const dir = await goldenDir('tiny');
+    const err = await run(tsx, [cli, join(dir, 'phase1.pth'), join(dir, 'ldm.ckpt'), '--out', join(tmp(), 'b')]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toMatch(/ConvertError: .*missing/s);
+    expect(err?.stderr).toMatch(/time_embed_condtion/);
+  });
+});

@@ -1,0 +1,228 @@
+// Checkpoints → web bundle: maps the authors' checkpoint layouts onto the phase-3 names, merges several
+// files (later ones win), infers the ModelConfig from tensor shapes (+ pickled configs + overrides),
+// keeps only the tensors inference needs, and reports missing / extra / mis-shaped tensors by name.
+import { PUBLISHED_GOD_SBJ3, type ModelConfig, type PreprocessConfig } from '../model/config';
+import { expectedShapes, inferModelConfig, type DeepPartial } from '../model/inferConfig';
+import { storesAsFloat16, type BundleManifest, type SourceEntry, type StorageDtype } from './bundle/manifest';
+import { writeBundle, type BundleSink } from './bundle/writer';
+import { ConvertError } from './errors';
+import type { Checkpoint, LazyTensor } from './torch/types';
+
+export type { DeepPartial };
+
+export interface ConvertInput {
+  checkpoint: Checkpoint;
+  /** sha256 of the checkpoint file (recorded in the manifest's sources). */
+  sha256: string;
+}
+
+export type CheckpointKind = 'phase1/2 encoder' | 'phase3' | 'ldm' | 'full state dict';
+
+export interface ConvertReport {
+  kinds: { file: string; kind: CheckpointKind; tensors: number }[];
+  /** Tensors given by several files: the later file's value was kept. */
+  overridden: { name: string; from: string; by: string }[];
+  /** Tensors not needed for inference that were expected to be there (MAE decoder, schedule buffers, …). */
+  dropped: number;
+  /** Tensors not needed for inference and not of a known kind: worth a look. */
+  extra: string[];
+  missing: string[];
+  misShaped: { name: string; expected: number[]; found: number[] }[];
+  /** Where config values came from, and what was assumed. */
+  notes: string[];
+}
+
+export interface ConversionPlan {
+  config: ModelConfig;
+  /** Inference tensors by phase-3 name, in expectedShapes order. */
+  tensors: Record<string, LazyTensor>;
+  sources: SourceEntry[];
+  report: ConvertReport;
+  params: Record<string, number>;
+}
+
+export interface ConvertOptions {
+  /** Config values that win over everything inferred (e.g. from --config overrides.json). */
+  overrides?: DeepPartial<ModelConfig>;
+  /** Preprocessing of the subject (raw voxel count, z-score statistics). */
+  preprocess?: Partial<PreprocessConfig>;
+}
+
+const ENCODER_PREFIX = 'cond_stage_model.mae.';
+
+/** Tensors that exist in the authors' checkpoints but are never used for inference. */
+const KNOWN_UNUSED = [
+  /^(betas|alphas_cumprod|alphas_cumprod_prev|sqrt_.*|log_one_minus_alphas_cumprod|posterior_.*|logvar)$/,
+  /^cond_stage_model\.mae\.(decoder_|mask_token|cls_token|cross_)/,
+  /^cond_stage_model\.embedding\./, // CompVis class embedder, replaced by the fMRI encoder
+  /^first_stage_model\.(encoder\.|quant_conv\.|loss\.)/,
+  /^model_ema\./,
+];
+
+function kindOf(ck: Checkpoint): CheckpointKind {
+  const names = Object.keys(ck.tensors);
+  if (names.includes('patch_embed.proj.weight')) return 'phase1/2 encoder';
+  if (ck.stateDictKey === 'model_state_dict') return 'phase3';
+  if (ck.stateDictKey === 'state_dict') return 'ldm';
+  return 'full state dict';
+}
+
+/** Phase-3 name of a checkpoint tensor, or undefined for tensors that are dropped on sight. */
+function mapName(kind: CheckpointKind, name: string): string | undefined {
+  if (kind === 'phase1/2 encoder') {
+    if (/^(decoder_|mask_token|cross_|cls_token)/.test(name)) return undefined;
+    return ENCODER_PREFIX + name;
+  }
+  if (kind === 'ldm' && name.startsWith('cond_stage_model.embedding.')) return undefined;
+  return name;
+}
+
+/** Encoder hyper-parameters the shapes cannot tell (heads) from pickled config objects. */
+function configFromObjects(ck: Checkpoint, notes: string[]): DeepPartial<ModelConfig> {
+  const out: DeepPartial<ModelConfig> = {};
+  for (const key of ['config', 'config_merge']) {
+    const c = ck.objects[key] as Record<string, unknown> | undefined;
+    if (!c || typeof c !== 'object') continue;
+    const cls = typeof c.__class__ === 'string' ? c.__class__ : key;
+    const num = (k: string) => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+    const encoder: DeepPartial<ModelConfig['encoder']> = {};
+    if (num('num_heads') !== undefined) encoder.numHeads = num('num_heads');
+    if (num('mlp_ratio') !== undefined) encoder.mlpRatio = num('mlp_ratio');
+    if (num('patch_size') !== undefined) encoder.patchSize = num('patch_size');
+    if (Object.keys(encoder).length) {
+      out.encoder = { ...out.encoder, ...encoder };
+      notes.push(`${ck.file}: ${Object.entries(encoder).map(([k, v]) => `encoder.${k}=${v}`).join(', ')} from pickled ${cls}`);
+    }
+    if (typeof c.roi === 'string') out.preprocess = { ...out.preprocess, roi: c.roi };
+  }
+  return out;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return !!x && typeof x === 'object' && !Array.isArray(x);
+}
+
+function deepMerge<T>(base: DeepPartial<T>, over: DeepPartial<T> | undefined): DeepPartial<T> {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as DeepPartial<unknown>, v as DeepPartial<unknown>) : v;
+  }
+  return out as DeepPartial<T>;
+}
+
+function network(name: string): string {
+  if (name.startsWith(ENCODER_PREFIX)) return 'fmriEncoder';
+  if (name.startsWith('cond_stage_model.')) return 'condMappers';
+  if (name.startsWith('model.diffusion_model.')) return 'unet';
+  if (name.startsWith('first_stage_model.')) return 'vq';
+  return 'other';
+}
+
+const shapeText = (s: number[]) => `[${s.join(', ')}]`;
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Everything short of reading tensor values: mapping, merge, config, checks. Throws ConvertError. */
+export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}): ConversionPlan {
+  if (inputs.length === 0) throw new ConvertError('no checkpoint given');
+  const report: ConvertReport = { kinds: [], overridden: [], dropped: 0, extra: [], missing: [], misShaped: [], notes: [] };
+  const merged = new Map<string, { tensor: LazyTensor; file: string }>();
+  let fromObjects: DeepPartial<ModelConfig> = {};
+  const sources: SourceEntry[] = [];
+  for (const { checkpoint: ck, sha256 } of inputs) {
+    const kind = kindOf(ck);
+    report.kinds.push({ file: ck.file, kind, tensors: Object.keys(ck.tensors).length });
+    sources.push({ file: ck.file, sha256, kind });
+    fromObjects = deepMerge(fromObjects, configFromObjects(ck, report.notes));
+    for (const [name, tensor] of Object.entries(ck.tensors)) {
+      const mapped = mapName(kind, name);
+      if (mapped === undefined) { report.dropped++; continue; }
+      const prev = merged.get(mapped);
+      if (prev) report.overridden.push({ name: mapped, from: prev.file, by: ck.file });
+      merged.set(mapped, { tensor, file: ck.file });
+    }
+  }
+  const shapes: Record<string, number[]> = Object.fromEntries([...merged].map(([n, { tensor }]) => [n, tensor.shape]));
+  // Without the phase-3 mappers there is nothing to infer from: name every phase-3-only tensor (their
+  // names do not depend on sizes, so the published layout lists them).
+  const phase3Only = Object.keys(expectedShapes(PUBLISHED_GOD_SBJ3)).filter((n) => PHASE3_ONLY.some((re) => re.test(n)));
+  if (phase3Only.filter((n) => !n.includes('time_embed_condtion')).every((n) => !merged.has(n))) {
+    report.missing = phase3Only.filter((n) => !merged.has(n));
+    throw new ConvertError(describeProblems(report));
+  }
+  if (!merged.has('model.diffusion_model.time_embed_condtion.0.weight')) {
+    report.notes.push('no time_embed_condtion tensors: the UNet is converted without time conditioning (timeCond false)');
+  }
+  const overrides = deepMerge(deepMerge(fromObjects, opts.preprocess ? { preprocess: opts.preprocess } : {}), opts.overrides);
+  if (overrides.encoder?.numHeads === undefined) {
+    report.notes.push('encoder.numHeads is in no checkpoint config and no override: the default embedDim / 64 (timm head width) is used — give --config {"encoder":{"numHeads":N}} if it differs');
+  }
+  if (overrides.unet?.imageSize === undefined && overrides.vq?.resolution === undefined) {
+    report.notes.push('image size is not visible in the weights: the published 256×256 (latent 64) is assumed — give --config {"vq":{"resolution":N}} for other sizes');
+  }
+  let config: ModelConfig;
+  try {
+    config = inferModelConfig(shapes, overrides);
+  } catch (e) {
+    throw new ConvertError(`cannot infer the model configuration: ${(e as Error).message}`);
+  }
+  const expected = expectedShapes(config);
+  const tensors: Record<string, LazyTensor> = {};
+  const params: Record<string, number> = {};
+  for (const [name, shape] of Object.entries(expected)) {
+    const got = merged.get(name);
+    if (!got) { report.missing.push(name); continue; }
+    if (!sameShape(got.tensor.shape, shape)) { report.misShaped.push({ name, expected: shape, found: got.tensor.shape }); continue; }
+    tensors[name] = got.tensor;
+    const net = network(name);
+    params[net] = (params[net] ?? 0) + shape.reduce((a, b) => a * b, 1);
+  }
+  params.total = Object.values(params).reduce((a, b) => a + b, 0);
+  for (const name of merged.keys()) {
+    if (name in expected) continue;
+    if (KNOWN_UNUSED.some((re) => re.test(name))) report.dropped++;
+    else report.extra.push(name);
+  }
+  if (report.missing.length || report.misShaped.length) throw new ConvertError(describeProblems(report));
+  return { config, tensors, sources, report, params };
+}
+
+/** Tensors that only phase-3 training produces: name them when a phase-1 + LDM pair lacks them. */
+const PHASE3_ONLY = [/^cond_stage_model\.(channel_mapper|dim_mapper)\./, /^model\.diffusion_model\.time_embed_condtion\./];
+
+function describeProblems(r: ConvertReport): string {
+  const lines: string[] = [];
+  if (r.missing.length) {
+    lines.push(`${r.missing.length} tensor${r.missing.length > 1 ? 's' : ''} missing:`);
+    lines.push(...r.missing.map((n) => `  ${n}`));
+    if (r.missing.some((n) => PHASE3_ONLY.some((re) => re.test(n)))) {
+      lines.push('The fMRI mappers (channel_mapper, dim_mapper) and the time conditioning (time_embed_condtion) are trained in phase 3:'
+        + ' add a phase-3 checkpoint (model_state_dict) to the inputs.');
+    }
+  }
+  if (r.misShaped.length) {
+    lines.push(`${r.misShaped.length} tensor${r.misShaped.length > 1 ? 's' : ''} with an unexpected shape:`);
+    lines.push(...r.misShaped.map((m) => `  ${m.name}: expected ${shapeText(m.expected)}, found ${shapeText(m.found)}`));
+  }
+  return lines.join('\n');
+}
+
+export interface BundleWriteOptions {
+  dtype?: StorageDtype;
+  shardBytes?: number;
+  onProgress?(bytesDone: number, bytesTotal: number): void;
+}
+
+/** Writes the planned tensors as a bundle; the model card records params, bytes and the report. */
+export async function writeConvertedBundle(sink: BundleSink, plan: ConversionPlan, opts: BundleWriteOptions = {}): Promise<BundleManifest> {
+  const dtype = opts.dtype ?? 'float32';
+  const bytes = Object.entries(plan.tensors).reduce((a, [n, t]) => a + t.shape.reduce((x, y) => x * y, 1) * (storesAsFloat16(dtype, n, t.shape) ? 2 : 4), 0);
+  const { report } = plan;
+  const card = {
+    params: plan.params, dtype, bytes,
+    conversion: {
+      inputs: report.kinds, overridden: report.overridden.length, dropped: report.dropped, extra: report.extra, notes: report.notes,
+    },
+  };
+  return writeBundle(sink, plan.config, plan.tensors, { dtype, shardBytes: opts.shardBytes, sources: plan.sources, card, onProgress: opts.onProgress });
+}

@@ -1,0 +1,369 @@
+// Any supported fMRI file → validated voxel vectors (one per sample), with the choices made reported.
+// Formats: .npy, .npz (GOD/MinD-Vis layout or plain), .h5/.hdf5 (BData or a 2-D dataset), .nii/.nii.gz, .csv/.tsv.
+import { readDelimited } from './csv';
+import { FmriFormatError } from './errors';
+import { readH5 } from './h5';
+import { readNifti } from './nifti';
+import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
+import { readNpz, type Npz } from './npz';
+
+export type FmriFormat = 'npy' | 'npz' | 'hdf5' | 'nifti' | 'csv';
+
+export interface ReadFmriOptions {
+  /** Which split to expose (GOD npz: 'train' | 'test-single' | 'test-avg'; BData: 'train' | 'test' | …). */
+  split?: string;
+  /** ROI mask name (GOD npz / BData); default 'VC' when the file has it, else all voxels. */
+  roi?: string;
+  /** Multiplier for integer-coded data (.npy int8 with the scale from a sibling file). */
+  scale?: number;
+  /**
+   * Voxels to keep: 0/1 flags, or the bytes of a mask file (NIfTI or .npy; non-zero = keep), told apart by
+   * content. For NIfTI data it is a spatial mask (C order over x, y, z); for other formats a column mask,
+   * offered as ROI 'mask' and selected by default.
+   */
+  mask?: Uint8Array;
+  /** File name of the mask, for messages. */
+  maskName?: string;
+  /** HDF5: path of the dataset to read instead of the automatic choice. */
+  dataset?: string;
+}
+
+export interface FmriFile {
+  name: string;
+  format: FmriFormat;
+  /** The split the samples come from, and every split with its sample count. */
+  split: string;
+  splits: Record<string, number>;
+  /** ROI applied (undefined: all voxels) and every ROI mask the file offers (over the file's voxels). */
+  roi?: string;
+  masks?: Record<string, Uint8Array>;
+  samples: number;
+  voxels: number;
+  /** Sample i of the current split (a fresh array). */
+  getSample(i: number): Float32Array;
+  /** Index of the stimulus image shown for sample i of a split, when the file says. */
+  groundTruthIndex?(split: string, i: number): number | undefined;
+  /** Per-sample labels of the current split. */
+  labels?: string[];
+  /** Human-readable account of the choices made (dataset picked, scale applied, …). */
+  note?: string;
+  /** The same file with another split/ROI, without re-reading the bytes. */
+  select(opts: { split?: string; roi?: string }): FmriFile;
+}
+
+/** Refuse claims beyond these (a corrupt header can claim anything). */
+export const MAX_ELEMENTS = 1e9;
+export const MAX_VOXELS = 10_000_000;
+
+interface Matrix { rows: number; cols: number; values: Float32Array }
+
+/** Parsed file before a split/ROI is chosen. */
+interface Source {
+  name: string;
+  format: FmriFormat;
+  splits: Record<string, Matrix>;
+  defaultSplit: string;
+  masks?: Record<string, Uint8Array>;
+  labels?: Record<string, string[]>;
+  groundTruth?: (split: string, i: number) => number | undefined;
+  notes: string[];
+}
+
+export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
+  const lower = name.toLowerCase();
+  if (lower.endsWith('.npy')) return 'npy';
+  if (lower.endsWith('.npz')) return 'npz';
+  if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.he5')) return 'hdf5';
+  if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) return 'nifti';
+  if (lower.endsWith('.csv') || lower.endsWith('.tsv') || lower.endsWith('.txt')) return 'csv';
+  // Unknown extension: sniff the magic bytes.
+  const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  if (starts([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59])) return 'npy';
+  if (starts([0x50, 0x4b])) return 'npz';
+  if (starts([0x89, 0x48, 0x44, 0x46])) return 'hdf5';
+  if (starts([0x1f, 0x8b]) || (bytes.length >= 348 && [344, 345, 346].every((o, i) => bytes[o] === 'n+1'.charCodeAt(i)))) return 'nifti';
+  return 'csv';
+}
+
+export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFmriOptions = {}): Promise<FmriFile> {
+  if (bytes.length === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
+  const format = detectFormat(name, bytes);
+  let source: Source;
+  try {
+    switch (format) {
+      case 'npy': source = fromNpy(name, bytes, opts); break;
+      case 'npz': source = fromNpz(name, bytes, opts); break;
+      case 'hdf5': source = await fromH5(name, bytes, opts); break;
+      case 'nifti': source = fromNifti(name, bytes, opts); break;
+      case 'csv': source = fromCsv(name, bytes); break;
+    }
+    if (opts.mask && format !== 'nifti') {
+      const cols = source.splits[source.defaultSplit].cols;
+      source.masks = { ...source.masks, mask: maskFlags(opts, cols, `one per voxel of ${name}`) };
+    }
+  } catch (e) {
+    throw asFmriError(name, e);
+  }
+  return view(source, { split: opts.split, roi: opts.roi ?? (opts.mask && format !== 'nifti' ? 'mask' : undefined) });
+}
+
+/** Library errors (npy/zip/wasm) become FmriFormatError with the file name; ours pass through. */
+function asFmriError(name: string, e: unknown): FmriFormatError {
+  if (e instanceof FmriFormatError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new FmriFormatError(name, msg);
+}
+
+function view(src: Source, opts: { split?: string; roi?: string }): FmriFile {
+  const split = opts.split ?? src.defaultSplit;
+  const m = src.splits[split];
+  if (!m) throw new FmriFormatError(src.name, `no split '${split}'; the file has: ${Object.keys(src.splits).join(', ')}`);
+  const notes = [...src.notes];
+  let roi = opts.roi;
+  if (roi === undefined && src.masks?.VC) roi = 'VC';
+  let columns: Int32Array | undefined;
+  if (roi !== undefined) {
+    const mask = src.masks?.[roi];
+    if (!mask) throw new FmriFormatError(src.name, `no ROI mask '${roi}'; masks in the file: ${Object.keys(src.masks ?? {}).join(', ') || 'none'}`);
+    if (mask.length !== m.cols) throw new FmriFormatError(src.name, `ROI mask '${roi}' has ${mask.length} entries, the data has ${m.cols} voxels`);
+    const idx: number[] = [];
+    mask.forEach((v, i) => { if (v) idx.push(i); });
+    if (idx.length === 0) throw new FmriFormatError(src.name, `ROI mask '${roi}' selects no voxel`);
+    columns = Int32Array.from(idx);
+    notes.push(`ROI ${roi}: ${idx.length} of ${m.cols} voxels`);
+  }
+  const voxels = columns ? columns.length : m.cols;
+  if (m.rows === 0) throw new FmriFormatError(src.name, `split '${split}' has no samples`);
+  if (voxels > MAX_VOXELS) throw new FmriFormatError(src.name, `absurd voxel count ${voxels} (more than ${MAX_VOXELS})`);
+  const values = columns ? gather(m, columns) : m.values;
+  checkFinite(src.name, split, values, voxels);
+  const file: FmriFile = {
+    name: src.name,
+    format: src.format,
+    split,
+    splits: Object.fromEntries(Object.entries(src.splits).map(([k, v]) => [k, v.rows])),
+    roi,
+    samples: m.rows,
+    voxels,
+    getSample(i: number) {
+      if (!Number.isInteger(i) || i < 0 || i >= m.rows) {
+        throw new FmriFormatError(src.name, `sample ${i} out of range: split '${split}' has ${m.rows} samples`);
+      }
+      return values.slice(i * voxels, (i + 1) * voxels);
+    },
+    select: (o) => view(src, { split: o.split ?? split, roi: o.roi ?? roi }),
+  };
+  if (src.masks) file.masks = src.masks;
+  if (src.groundTruth) file.groundTruthIndex = src.groundTruth;
+  if (src.labels?.[split]) file.labels = src.labels[split];
+  if (notes.length) file.note = notes.join('; ');
+  return file;
+}
+
+function gather(m: Matrix, columns: Int32Array): Float32Array {
+  const out = new Float32Array(m.rows * columns.length);
+  for (let r = 0; r < m.rows; r++) {
+    const base = r * m.cols;
+    for (let j = 0; j < columns.length; j++) out[r * columns.length + j] = m.values[base + columns[j]];
+  }
+  return out;
+}
+
+function checkFinite(name: string, split: string, values: Float32Array, voxels: number): void {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) { if (first < 0) first = i; count++; }
+  }
+  if (count > 0) {
+    const r = Math.floor(first / voxels);
+    throw new FmriFormatError(name, `${count} NaN/Inf value${count > 1 ? 's' : ''} in split '${split}', first at sample ${r}, voxel ${first - r * voxels} (${values[first]}); clean or impute the data first`);
+  }
+}
+
+function checkShape(name: string, what: string, shape: number[]): void {
+  const total = shape.reduce((a, b) => a * b, 1);
+  const voxels = shape.length > 1 ? total / shape[0] : total;
+  if (!Number.isSafeInteger(total) || total > MAX_ELEMENTS || voxels > MAX_VOXELS) {
+    throw new FmriFormatError(name, `absurd shape ${what} ${shape.join('×')} (limits: ${MAX_ELEMENTS} values, ${MAX_VOXELS} voxels)`);
+  }
+}
+
+/** A numeric array as [samples, voxels]; 1-D is one sample, trailing dims are flattened into voxels. */
+function toMatrix(name: string, what: string, a: NpyArray, scale: number | undefined, notes: string[]): Matrix {
+  if (a.dtype === 'b1') throw new FmriFormatError(name, `${what} is boolean, expected numeric fMRI values`);
+  if (a.shape.length === 0) throw new FmriFormatError(name, `${what} is a scalar, expected [samples, voxels] or [voxels]`);
+  checkShape(name, what, a.shape);
+  const rows = a.shape.length === 1 ? 1 : a.shape[0];
+  const cols = a.shape.length === 1 ? a.shape[0] : a.shape.slice(1).reduce((x, y) => x * y, 1);
+  if (a.shape.length > 2) notes.push(`${what} ${a.shape.join('×')} flattened to ${rows}×${cols}`);
+  const values = Float32Array.from(npyToFloat32(a));
+  if (scale !== undefined) {
+    for (let i = 0; i < values.length; i++) values[i] *= scale;
+  }
+  return { rows, cols, values };
+}
+
+const isInteger = (a: NpyArray) => a.dtype[0] === 'i' || a.dtype[0] === 'u';
+
+function fromNpy(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
+  const header = readNpyHeader(bytes);
+  checkShape(name, 'array', header.shape);
+  const a = readNpy(bytes);
+  const notes: string[] = [];
+  let scale: number | undefined;
+  if (isInteger(a)) {
+    if (opts.scale !== undefined) { scale = opts.scale; notes.push(`${a.dtype} values × scale ${opts.scale}`); }
+    else notes.push(`${a.dtype} values used unscaled (no scale given)`);
+  }
+  return { name, format: 'npy', splits: { all: toMatrix(name, 'array', a, scale, notes) }, defaultSplit: 'all', notes };
+}
+
+/** GOD/MinD-Vis split names of the arr_k members. */
+const GOD_SPLITS: [string, string][] = [['arr_0', 'train'], ['arr_1', 'test-single'], ['arr_2', 'test-avg']];
+const PREFERRED_NPZ = ['fmri', 'data', 'x', 'betas'];
+
+function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
+  const npz: Npz = readNpz(bytes);
+  if (Object.keys(npz).length === 0) throw new FmriFormatError(name, 'the .npz holds no .npy member');
+  const notes: string[] = [];
+  const scaleMember = npz.scale;
+  let scale = opts.scale;
+  if (scaleMember) {
+    if (scaleMember.data.length !== 1) throw new FmriFormatError(name, `member 'scale' has ${scaleMember.data.length} values, expected a scalar`);
+    scale = Number(scaleMember.data[0]);
+  }
+  const scaleFor = (key: string, a: NpyArray) => {
+    if (!isInteger(a)) return undefined;
+    if (scale === undefined) { notes.push(`${key}: ${a.dtype} values used unscaled (no 'scale' member)`); return undefined; }
+    return scale;
+  };
+  const splits: Record<string, Matrix> = {};
+  const isGod = npz.arr_0 !== undefined && npz.arr_2 !== undefined;
+  let defaultSplit: string;
+  let groundTruth: Source['groundTruth'];
+  if (isGod) {
+    for (const [key, split] of GOD_SPLITS) {
+      const a = npz[key];
+      if (!a) continue;
+      if (a.shape.length !== 2) throw new FmriFormatError(name, `GOD layout: ${key} has shape ${a.shape.join('×')}, expected [samples, voxels]`);
+      splits[split] = toMatrix(name, key, a, scaleFor(key, a), notes);
+    }
+    const cols = splits.train.cols;
+    for (const [split, m] of Object.entries(splits)) {
+      if (m.cols !== cols) throw new FmriFormatError(name, `GOD layout: split '${split}' has ${m.cols} voxels, train has ${cols}`);
+    }
+    if (scale !== undefined && Object.values(npz).some((a) => isInteger(a) && a.shape.length === 2)) notes.push(`integer samples × scale ${scale}`);
+    const index = npz.arr_3;
+    if (index && (index.shape.length !== 1 || index.shape[0] !== splits.train.rows)) {
+      throw new FmriFormatError(name, `GOD layout: arr_3 has shape ${index.shape.join('×')}, expected [${splits.train.rows}] (one image index per training sample)`);
+    }
+    const trainIndex = index ? npyToFloat32(index) : undefined;
+    groundTruth = (split, i) => {
+      if (split === 'train') return trainIndex ? trainIndex[i] : undefined;
+      if (split === 'test-avg') return i < (splits['test-avg']?.rows ?? 0) ? i : undefined;
+      return undefined; // single test trials: the presentation order is not in the file
+    };
+    defaultSplit = 'test-avg';
+    notes.push(`GOD layout: splits ${Object.entries(splits).map(([k, v]) => `${k} ${v.rows}`).join(', ')}`);
+  } else {
+    for (const [key, a] of Object.entries(npz)) {
+      if (key === 'scale' || a.dtype === 'b1' || a.shape.length !== 2) continue;
+      splits[key] = toMatrix(name, key, a, scaleFor(key, a), notes);
+    }
+    const keys = Object.keys(splits);
+    if (keys.length === 0) {
+      const oneD = Object.entries(npz).filter(([k, a]) => k !== 'scale' && a.dtype !== 'b1' && a.shape.length === 1);
+      if (oneD.length !== 1) throw new FmriFormatError(name, `no 2-D numeric member; members: ${Object.entries(npz).map(([k, a]) => `${k} ${a.dtype} ${a.shape.join('×')}`).join(', ')}`);
+      splits[oneD[0][0]] = toMatrix(name, oneD[0][0], oneD[0][1], scaleFor(oneD[0][0], oneD[0][1]), notes);
+    }
+    const all = Object.keys(splits);
+    defaultSplit = all.find((k) => PREFERRED_NPZ.includes(k.toLowerCase()))
+      ?? all.sort((a, b) => splits[b].values.length - splits[a].values.length)[0];
+    if (all.length > 1) notes.push(`member '${defaultSplit}' chosen by default of ${all.join(', ')}`);
+  }
+  // ROI masks: boolean (or 0/1 integer) vectors as long as a sample.
+  const cols = splits[defaultSplit].cols;
+  const masks: Record<string, Uint8Array> = {};
+  for (const [key, a] of Object.entries(npz)) {
+    if (a.shape.length !== 1 || a.shape[0] !== cols || splits[key]) continue;
+    if (a.dtype === 'b1' || (isInteger(a) && Array.from(a.data as ArrayLike<number | bigint>).every((v) => v === 0 || v === 1 || v === 0n || v === 1n))) {
+      masks[key] = Uint8Array.from(a.data as ArrayLike<number | bigint>, (v) => (Number(v) ? 1 : 0));
+    }
+  }
+  const src: Source = { name, format: 'npz', splits, defaultSplit, notes };
+  if (Object.keys(masks).length) src.masks = masks;
+  if (groundTruth) src.groundTruth = groundTruth;
+  return src;
+}
+
+async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Promise<Source> {
+  const t = await readH5(name, bytes, { dataset: opts.dataset });
+  checkShape(name, t.dataset, [t.rows, t.cols]);
+  const all: Matrix = { rows: t.rows, cols: t.cols, values: t.data };
+  const splits: Record<string, Matrix> = {};
+  const labels: Record<string, string[]> = {};
+  if (t.splits) {
+    for (const [split, rows] of Object.entries(t.splits)) {
+      const values = new Float32Array(rows.length * t.cols);
+      rows.forEach((r, j) => values.set(t.data.subarray(r * t.cols, (r + 1) * t.cols), j * t.cols));
+      splits[split] = { rows: rows.length, cols: t.cols, values };
+      if (t.labels) labels[split] = Array.from(rows, (r) => t.labels![r]);
+    }
+  }
+  splits.all = all;
+  if (t.labels) labels.all = t.labels;
+  const defaultSplit = splits.test ? 'test' : 'all';
+  const src: Source = { name, format: 'hdf5', splits, defaultSplit, notes: t.notes };
+  if (t.masks) src.masks = t.masks;
+  if (Object.keys(labels).length) src.labels = labels;
+  return src;
+}
+
+/** Mask flags from 0/1 bytes or from a NIfTI/.npy mask file. */
+function maskFlags(opts: ReadFmriOptions, expected: number, what: string): Uint8Array {
+  const bytes = opts.mask!;
+  const name = opts.maskName ?? 'mask';
+  let flags: Uint8Array;
+  if (bytes.every((v) => v === 0 || v === 1)) flags = bytes;
+  else if (bytes[0] === 0x93 && bytes[1] === 0x4e) {
+    flags = Uint8Array.from(npyToFloat32(readNpy(bytes)), (v) => (v !== 0 ? 1 : 0));
+  } else {
+    const m = readNifti(name, bytes);
+    flags = Uint8Array.from(m.data, (v) => (v !== 0 ? 1 : 0));
+  }
+  if (flags.length !== expected) throw new FmriFormatError(name, `mask has ${flags.length} entries, expected ${expected} (${what})`);
+  return flags;
+}
+
+function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
+  const vol = readNifti(name, bytes);
+  const spatial = vol.dims[0] * vol.dims[1] * vol.dims[2];
+  const notes = [...vol.notes];
+  if (!opts.mask && vol.volumes === 1) {
+    throw new FmriFormatError(name, `3-D volume (${vol.dims.join('×')}): give a mask (NIfTI of the same grid) to pick the voxels`);
+  }
+  let values = vol.data;
+  let cols = spatial;
+  if (opts.mask) {
+    const mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`);
+    const idx: number[] = [];
+    mask.forEach((v, i) => { if (v) idx.push(i); });
+    if (idx.length === 0) throw new FmriFormatError(name, 'the mask selects no voxel');
+    cols = idx.length;
+    values = new Float32Array(vol.volumes * cols);
+    for (let t = 0; t < vol.volumes; t++) for (let j = 0; j < cols; j++) values[t * cols + j] = vol.data[t * spatial + idx[j]];
+    notes.push(`mask: ${cols} of ${spatial} voxels (C order over x, y, z)`);
+  } else {
+    notes.push(`no mask: all ${spatial} voxels of each volume (C order over x, y, z)`);
+  }
+  notes.push(`${vol.volumes} volume${vol.volumes > 1 ? 's' : ''} → ${vol.volumes} sample${vol.volumes > 1 ? 's' : ''}`);
+  return { name, format: 'nifti', splits: { all: { rows: vol.volumes, cols, values } }, defaultSplit: 'all', notes };
+}
+
+function fromCsv(name: string, bytes: Uint8Array): Source {
+  const t = readDelimited(name, bytes);
+  checkShape(name, 'table', [t.rows, t.cols]);
+  const notes = [t.header ? `header row skipped (${t.cols} columns)` : 'no header row'];
+  return { name, format: 'csv', splits: { all: { rows: t.rows, cols: t.cols, values: t.data } }, defaultSplit: 'all', notes };
+}

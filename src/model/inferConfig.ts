@@ -1,0 +1,454 @@
+// The tensor names and shapes a ModelConfig needs (phase-3 naming, spec §5.2–5.3), and the reverse:
+// a ModelConfig inferred from a checkpoint's names and shapes. The UNet and VQ layouts here are the
+// single description of those networks' blocks: prepareUNet / prepareVQ build their parameters from them
+// and validate weights against them, and the converter reports missing / extra tensors with them.
+import type { ModelConfig, UNetConfig, VQConfig } from './config';
+import type { WeightMap } from './weights';
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (infer U)[] ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type ShapeMap = Record<string, number[]>;
+
+export const ENCODER_PREFIX = 'cond_stage_model.mae.';
+export const COND_PREFIX = 'cond_stage_model.';
+export const UNET_PREFIX = 'model.diffusion_model.';
+export const VQ_PREFIX = 'first_stage_model.';
+
+/** Weights that are absent or whose shape disagrees with the config; lists every offending name. */
+export class WeightMismatchError extends Error {
+  constructor(readonly what: string, readonly missing: string[], readonly misShaped: { name: string; expected: number[]; found: number[] }[]) {
+    const lines = [`${what}: ${missing.length} tensor(s) missing, ${misShaped.length} with a shape the config does not expect`];
+    for (const n of missing) lines.push(`  missing ${n}`);
+    for (const m of misShaped) lines.push(`  ${m.name}: expected [${m.expected}], found [${m.found}]`);
+    super(lines.join('\n'));
+    this.name = 'WeightMismatchError';
+  }
+}
+
+export class ConfigInferenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigInferenceError';
+  }
+}
+
+/** Throws one WeightMismatchError naming every tensor of `shapes` that `w` lacks or has with another shape. */
+export function checkWeights(w: WeightMap, shapes: ShapeMap, what: string): void {
+  const missing: string[] = [];
+  const misShaped: { name: string; expected: number[]; found: number[] }[] = [];
+  for (const [name, shape] of Object.entries(shapes)) {
+    const t = w[name];
+    if (!t) missing.push(name);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) misShaped.push({ name, expected: shape, found: [...t.shape] });
+  }
+  if (missing.length || misShaped.length) throw new WeightMismatchError(what, missing, misShaped);
+}
+
+// ---------------------------------------------------------------- UNet layout (CompVis openaimodel)
+
+export type UNetLayer =
+  | { kind: 'conv'; cin: number; cout: number }   // input_blocks.0.0
+  | { kind: 'res'; cin: number; cout: number }
+  | { kind: 'transformer'; channels: number }
+  | { kind: 'down'; channels: number }
+  | { kind: 'up'; channels: number };
+
+export interface UNetLayout {
+  /** input_blocks.{i}.{j} */
+  input: UNetLayer[][];
+  /** middle_block.{j} */
+  middle: UNetLayer[];
+  /** output_blocks.{i}.{j} */
+  output: UNetLayer[][];
+}
+
+/** The blocks `UNetModel.__init__` builds for this config, with their channel counts. */
+export function unetLayout(u: UNetConfig): UNetLayout {
+  const mc = u.modelChannels;
+  const input: UNetLayer[][] = [[{ kind: 'conv', cin: u.inChannels, cout: mc }]];
+  const chans = [mc];
+  let ch = mc, ds = 1;
+  u.channelMult.forEach((mult, level) => {
+    for (let r = 0; r < u.numResBlocks; r++) {
+      const block: UNetLayer[] = [{ kind: 'res', cin: ch, cout: mult * mc }];
+      ch = mult * mc;
+      if (u.attentionResolutions.includes(ds)) block.push({ kind: 'transformer', channels: ch });
+      input.push(block);
+      chans.push(ch);
+    }
+    if (level !== u.channelMult.length - 1) {
+      input.push([{ kind: 'down', channels: ch }]);
+      chans.push(ch);
+      ds *= 2;
+    }
+  });
+  const middle: UNetLayer[] = [{ kind: 'res', cin: ch, cout: ch }, { kind: 'transformer', channels: ch }, { kind: 'res', cin: ch, cout: ch }];
+  const output: UNetLayer[][] = [];
+  for (let level = u.channelMult.length - 1; level >= 0; level--) {
+    for (let r = 0; r <= u.numResBlocks; r++) {
+      const block: UNetLayer[] = [{ kind: 'res', cin: ch + chans.pop()!, cout: mc * u.channelMult[level] }];
+      ch = mc * u.channelMult[level];
+      if (u.attentionResolutions.includes(ds)) block.push({ kind: 'transformer', channels: ch });
+      if (level > 0 && r === u.numResBlocks) {
+        block.push({ kind: 'up', channels: ch });
+        ds /= 2;
+      }
+      output.push(block);
+    }
+  }
+  return { input, middle, output };
+}
+
+function addConv(s: ShapeMap, name: string, cout: number, cin: number, k: number): void {
+  s[`${name}.weight`] = [cout, cin, k, k];
+  s[`${name}.bias`] = [cout];
+}
+function addVec(s: ShapeMap, name: string, n: number): void {
+  s[`${name}.weight`] = [n];
+  s[`${name}.bias`] = [n];
+}
+function addLinear(s: ShapeMap, name: string, out: number, inDim: number, bias = true): void {
+  s[`${name}.weight`] = [out, inDim];
+  if (bias) s[`${name}.bias`] = [out];
+}
+
+function unetLayerShapes(s: ShapeMap, name: string, layer: UNetLayer, u: UNetConfig): void {
+  const ted = 4 * u.modelChannels;
+  switch (layer.kind) {
+    case 'conv': addConv(s, name, layer.cout, layer.cin, 3); break;
+    case 'down': addConv(s, `${name}.op`, layer.channels, layer.channels, 3); break;
+    case 'up': addConv(s, `${name}.conv`, layer.channels, layer.channels, 3); break;
+    case 'res': {
+      const { cin, cout } = layer;
+      addVec(s, `${name}.in_layers.0`, cin);
+      addConv(s, `${name}.in_layers.2`, cout, cin, 3);
+      addLinear(s, `${name}.emb_layers.1`, cout, ted);
+      addVec(s, `${name}.out_layers.0`, cout);
+      addConv(s, `${name}.out_layers.3`, cout, cout, 3);
+      if (cin !== cout) addConv(s, `${name}.skip_connection`, cout, cin, 1);
+      break;
+    }
+    case 'transformer': {
+      const c = layer.channels;  // legacy: numHeads heads of width c / numHeads, inner width = c
+      addVec(s, `${name}.norm`, c);
+      addConv(s, `${name}.proj_in`, c, c, 1);
+      for (let d = 0; d < u.transformerDepth; d++) {
+        const b = `${name}.transformer_blocks.${d}`;
+        for (const [attn, ctx] of [['attn1', c], ['attn2', u.contextDim]] as const) {
+          addLinear(s, `${b}.${attn}.to_q`, c, c, false);
+          addLinear(s, `${b}.${attn}.to_k`, c, ctx, false);
+          addLinear(s, `${b}.${attn}.to_v`, c, ctx, false);
+          addLinear(s, `${b}.${attn}.to_out.0`, c, c);
+        }
+        addLinear(s, `${b}.ff.net.0.proj`, 8 * c, c);
+        addLinear(s, `${b}.ff.net.2`, c, 4 * c);
+        for (const n of ['norm1', 'norm2', 'norm3']) addVec(s, `${b}.${n}`, c);
+      }
+      addConv(s, `${name}.proj_out`, c, c, 1);
+      break;
+    }
+  }
+}
+
+/** Every UNet tensor (incl. time_embed_condtion when cfg.unet.timeCond) with its PyTorch shape. */
+export function unetShapes(cfg: ModelConfig, prefix = UNET_PREFIX): ShapeMap {
+  const u = cfg.unet;
+  const s: ShapeMap = {};
+  const mc = u.modelChannels, ted = 4 * mc;
+  addLinear(s, `${prefix}time_embed.0`, ted, mc);
+  addLinear(s, `${prefix}time_embed.2`, ted, ted);
+  if (u.timeCond) {
+    const tokens = cfg.cond.outTokens, mid = Math.floor(tokens / 2);
+    s[`${prefix}time_embed_condtion.0.weight`] = [mid, tokens, 1];
+    s[`${prefix}time_embed_condtion.0.bias`] = [mid];
+    s[`${prefix}time_embed_condtion.1.weight`] = [1, mid, 1];
+    s[`${prefix}time_embed_condtion.1.bias`] = [1];
+    addLinear(s, `${prefix}time_embed_condtion.2`, ted, u.contextDim);
+  }
+  const layout = unetLayout(u);
+  layout.input.forEach((block, i) => block.forEach((l, j) => unetLayerShapes(s, `${prefix}input_blocks.${i}.${j}`, l, u)));
+  layout.middle.forEach((l, j) => unetLayerShapes(s, `${prefix}middle_block.${j}`, l, u));
+  layout.output.forEach((block, i) => block.forEach((l, j) => unetLayerShapes(s, `${prefix}output_blocks.${i}.${j}`, l, u)));
+  addVec(s, `${prefix}out.0`, mc);
+  addConv(s, `${prefix}out.2`, u.outChannels, mc, 3);
+  return s;
+}
+
+// ---------------------------------------------------------------- VQ layout (taming Encoder / Decoder)
+
+export interface VQLevel {
+  /** ResnetBlocks (cin → cout) of down.{i}.block / up.{i}.block. */
+  blocks: { cin: number; cout: number }[];
+  /** Whether down.{i}.attn.{j} / up.{i}.attn.{j} follows block j. */
+  attn: boolean;
+  /** Channels of down.{i}.downsample / up.{i}.upsample, absent on the last down / first up level. */
+  resample?: number;
+}
+
+export interface VQLayout {
+  /** encoder.down.{i}, i = 0 (full resolution) … levels−1. */
+  down: VQLevel[];
+  encoderOut: number;
+  /** decoder.up.{i} in the checkpoints' numbering: up.0 is the full-resolution level (run last). */
+  up: VQLevel[];
+  decoderIn: number;
+}
+
+export function vqLayout(v: VQConfig): VQLayout {
+  const levels = v.chMult.length;
+  const down: VQLevel[] = [];
+  let res = v.resolution, blockIn = v.ch;
+  for (let i = 0; i < levels; i++) {
+    const out = v.ch * v.chMult[i];
+    const blocks = Array.from({ length: v.numResBlocks }, (_, j) => ({ cin: j === 0 ? blockIn : out, cout: out }));
+    blockIn = out;
+    down.push({ blocks, attn: v.attnResolutions.includes(res), resample: i !== levels - 1 ? out : undefined });
+    if (i !== levels - 1) res /= 2;
+  }
+  const encoderOut = blockIn;
+  const up: VQLevel[] = new Array(levels);
+  const decoderIn = v.ch * v.chMult[levels - 1];
+  blockIn = decoderIn;
+  res = v.resolution / 2 ** (levels - 1);
+  for (let i = levels - 1; i >= 0; i--) {
+    const out = v.ch * v.chMult[i];
+    const blocks = Array.from({ length: v.numResBlocks + 1 }, (_, j) => ({ cin: j === 0 ? blockIn : out, cout: out }));
+    blockIn = out;
+    up[i] = { blocks, attn: v.attnResolutions.includes(res), resample: i !== 0 ? out : undefined };
+    if (i !== 0) res *= 2;
+  }
+  return { down, encoderOut, up, decoderIn };
+}
+
+function resnetShapes(s: ShapeMap, name: string, cin: number, cout: number): void {
+  addVec(s, `${name}.norm1`, cin);
+  addConv(s, `${name}.conv1`, cout, cin, 3);
+  addVec(s, `${name}.norm2`, cout);
+  addConv(s, `${name}.conv2`, cout, cout, 3);
+  if (cin !== cout) addConv(s, `${name}.nin_shortcut`, cout, cin, 1);
+}
+function attnBlockShapes(s: ShapeMap, name: string, c: number): void {
+  addVec(s, `${name}.norm`, c);
+  for (const n of ['q', 'k', 'v', 'proj_out']) addConv(s, `${name}.${n}`, c, c, 1);
+}
+function midShapes(s: ShapeMap, name: string, c: number): void {
+  resnetShapes(s, `${name}.block_1`, c, c);
+  attnBlockShapes(s, `${name}.attn_1`, c);
+  resnetShapes(s, `${name}.block_2`, c, c);
+}
+function levelShapes(s: ShapeMap, name: string, level: VQLevel, resample: 'downsample' | 'upsample'): void {
+  level.blocks.forEach((b, j) => {
+    resnetShapes(s, `${name}.block.${j}`, b.cin, b.cout);
+    if (level.attn) attnBlockShapes(s, `${name}.attn.${j}`, b.cout);
+  });
+  if (level.resample !== undefined) addConv(s, `${name}.${resample}.conv`, level.resample, level.resample, 3);
+}
+
+/** The decode path: codebook, post_quant_conv and the decoder (what inference needs). */
+export function vqDecoderShapes(cfg: ModelConfig, prefix = VQ_PREFIX): ShapeMap {
+  const v = cfg.vq;
+  const s: ShapeMap = {};
+  const layout = vqLayout(v);
+  s[`${prefix}quantize.embedding.weight`] = [v.nEmbed, v.embedDim];
+  addConv(s, `${prefix}post_quant_conv`, v.zChannels, v.embedDim, 1);
+  const d = `${prefix}decoder`;
+  addConv(s, `${d}.conv_in`, layout.decoderIn, v.zChannels, 3);
+  midShapes(s, `${d}.mid`, layout.decoderIn);
+  for (let i = layout.up.length - 1; i >= 0; i--) levelShapes(s, `${d}.up.${i}`, layout.up[i], 'upsample');
+  const last = v.ch * v.chMult[0];
+  addVec(s, `${d}.norm_out`, last);
+  addConv(s, `${d}.conv_out`, v.outCh, last, 3);
+  return s;
+}
+
+/** The encode path (encoder + quant_conv): used by tests and training, not shipped in bundles. */
+export function vqEncoderShapes(cfg: ModelConfig, prefix = VQ_PREFIX): ShapeMap {
+  const v = cfg.vq;
+  const s: ShapeMap = {};
+  const layout = vqLayout(v);
+  const e = `${prefix}encoder`;
+  addConv(s, `${e}.conv_in`, v.ch, v.inChannels, 3);
+  layout.down.forEach((level, i) => levelShapes(s, `${e}.down.${i}`, level, 'downsample'));
+  midShapes(s, `${e}.mid`, layout.encoderOut);
+  addVec(s, `${e}.norm_out`, layout.encoderOut);
+  addConv(s, `${e}.conv_out`, v.zChannels, layout.encoderOut, 3);
+  addConv(s, `${prefix}quant_conv`, v.embedDim, v.zChannels, 1);
+  return s;
+}
+
+// ---------------------------------------------------------------- fMRI encoder and mappers
+
+export function encoderShapes(cfg: ModelConfig, prefix = ENCODER_PREFIX): ShapeMap {
+  const { numVoxels, patchSize: p, embedDim: d, depth, mlpRatio } = cfg.encoder;
+  const hidden = Math.floor(d * mlpRatio);
+  const s: ShapeMap = {};
+  s[`${prefix}pos_embed`] = [1, numVoxels / p + 1, d];
+  s[`${prefix}patch_embed.proj.weight`] = [d, 1, p];
+  s[`${prefix}patch_embed.proj.bias`] = [d];
+  for (let i = 0; i < depth; i++) {
+    const b = `${prefix}blocks.${i}`;
+    addVec(s, `${b}.norm1`, d);
+    addLinear(s, `${b}.attn.qkv`, 3 * d, d);
+    addLinear(s, `${b}.attn.proj`, d, d);
+    addVec(s, `${b}.norm2`, d);
+    addLinear(s, `${b}.mlp.fc1`, hidden, d);
+    addLinear(s, `${b}.mlp.fc2`, d, hidden);
+  }
+  addVec(s, `${prefix}norm`, d);
+  return s;
+}
+
+export function condShapes(cfg: ModelConfig, prefix = COND_PREFIX): ShapeMap {
+  const { numTokens: l, midTokens: mid, outTokens: out, condDim } = cfg.cond;
+  return {
+    [`${prefix}channel_mapper.0.weight`]: [mid, l, 1],
+    [`${prefix}channel_mapper.0.bias`]: [mid],
+    [`${prefix}channel_mapper.1.weight`]: [out, mid, 1],
+    [`${prefix}channel_mapper.1.bias`]: [out],
+    [`${prefix}dim_mapper.weight`]: [condDim, cfg.encoder.embedDim],
+    [`${prefix}dim_mapper.bias`]: [condDim],
+  };
+}
+
+/**
+ * Every tensor inference needs, by phase-3 name, with its PyTorch shape: fMRI encoder, mappers, UNet,
+ * VQ codebook + post_quant_conv + decoder. (The VQ encoder and quant_conv are not needed: vqEncoderShapes.)
+ */
+export function expectedShapes(cfg: ModelConfig): ShapeMap {
+  return { ...encoderShapes(cfg), ...condShapes(cfg), ...unetShapes(cfg), ...vqDecoderShapes(cfg) };
+}
+
+// ---------------------------------------------------------------- inference from shapes
+
+/** Largest index n + 1 over names `${head}${n}${tail}…`; 0 when none. */
+function countIndexed(names: string[], head: string, tail = '.'): number {
+  let n = 0;
+  for (const name of names) {
+    if (!name.startsWith(head)) continue;
+    const m = /^(\d+)/.exec(name.slice(head.length));
+    if (m && name.slice(head.length + m[1].length).startsWith(tail)) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/** The tensors each network's inference starts from; a missing anchor names the group in the error. */
+const ANCHORS: [group: string, names: string[]][] = [
+  ['fMRI encoder (cond_stage_model.mae.*)', [`${ENCODER_PREFIX}pos_embed`, `${ENCODER_PREFIX}patch_embed.proj.weight`, `${ENCODER_PREFIX}blocks.0.mlp.fc1.weight`]],
+  ['conditioning mappers (cond_stage_model.channel_mapper / dim_mapper)', [`${COND_PREFIX}channel_mapper.0.weight`, `${COND_PREFIX}channel_mapper.1.weight`, `${COND_PREFIX}dim_mapper.weight`]],
+  ['UNet (model.diffusion_model.*)', [`${UNET_PREFIX}time_embed.0.weight`, `${UNET_PREFIX}input_blocks.0.0.weight`, `${UNET_PREFIX}out.2.weight`,
+    `${UNET_PREFIX}input_blocks.1.0.in_layers.2.weight`, `${UNET_PREFIX}middle_block.1.transformer_blocks.0.attn2.to_k.weight`]],
+  ['VQ codebook and post_quant_conv (first_stage_model.quantize / post_quant_conv)', [`${VQ_PREFIX}quantize.embedding.weight`, `${VQ_PREFIX}post_quant_conv.weight`]],
+  ['VQ decoder (first_stage_model.decoder.*)', [`${VQ_PREFIX}decoder.conv_in.weight`, `${VQ_PREFIX}decoder.conv_out.weight`, `${VQ_PREFIX}decoder.up.0.block.0.conv2.weight`]],
+];
+
+/**
+ * ModelConfig from phase-3 tensor names → shapes. What shapes cannot tell comes from `overrides` or a
+ * default: encoder.numHeads (embedDim / 64, timm's head width), unet.numHeads (1, the published legacy
+ * setting), unet.imageSize (64; or vq.resolution / 2^(levels−1) when that is given), vq.inChannels
+ * (3 unless the VQ encoder is present), vq.ch (only ch·chMult[i] is visible in the decoder: chMult[0] = 1
+ * is assumed unless the VQ encoder is present), schedule (LDM defaults; numTimesteps from `betas`).
+ * Overrides win over everything inferred.
+ */
+export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, overrides: DeepPartial<ModelConfig> = {}): ModelConfig {
+  const names = Object.keys(shapes);
+  const missingGroups = ANCHORS.filter(([, anchors]) => anchors.some((n) => !shapes[n]))
+    .map(([group, anchors]) => `${group}: lacks ${anchors.filter((n) => !shapes[n]).join(', ')}`);
+  if (missingGroups.length) {
+    throw new ConfigInferenceError(`cannot infer the model configuration, tensors missing for ${missingGroups.length} network part(s):\n  ${missingGroups.join('\n  ')}`);
+  }
+  const o = overrides;
+  const sh = (n: string): number[] => shapes[n];
+
+  // fMRI encoder: patch_embed [D, 1, p], pos_embed [1, L + 1, D], fc1 [hidden, D].
+  const [embedDim, , patchSize] = sh(`${ENCODER_PREFIX}patch_embed.proj.weight`);
+  const numPatches = sh(`${ENCODER_PREFIX}pos_embed`)[1] - 1;
+  const encoder = {
+    numVoxels: numPatches * patchSize,
+    patchSize,
+    embedDim,
+    depth: countIndexed(names, `${ENCODER_PREFIX}blocks.`),
+    numHeads: embedDim % 64 === 0 ? embedDim / 64 : 1,
+    mlpRatio: sh(`${ENCODER_PREFIX}blocks.0.mlp.fc1.weight`)[0] / embedDim,
+    ...o.encoder,
+  };
+
+  const [midTokens, numTokens] = sh(`${COND_PREFIX}channel_mapper.0.weight`);
+  const cond = {
+    numTokens, midTokens,
+    outTokens: sh(`${COND_PREFIX}channel_mapper.1.weight`)[0],
+    condDim: sh(`${COND_PREFIX}dim_mapper.weight`)[0],
+    ...o.cond,
+  };
+
+  // UNet: input_blocks = conv, then per level numResBlocks ResBlocks and (but the last) a Downsample.
+  const U = UNET_PREFIX;
+  const [modelChannels, inChannels] = sh(`${U}input_blocks.0.0.weight`);
+  const numInputBlocks = countIndexed(names, `${U}input_blocks.`);
+  let firstDown = 1;
+  while (firstDown < numInputBlocks && !shapes[`${U}input_blocks.${firstDown}.0.op.weight`]) firstDown++;
+  const numResBlocks = firstDown - 1;
+  const levels = numInputBlocks / (numResBlocks + 1);  // 1 + L·n + (L − 1) blocks
+  if (numResBlocks < 1 || !Number.isInteger(levels)) {
+    throw new ConfigInferenceError(`UNet input_blocks do not follow the CompVis layout: ${numInputBlocks} blocks, first Downsample at input_blocks.${firstDown}`);
+  }
+  const channelMult: number[] = [];
+  const attentionResolutions: number[] = [];
+  for (let level = 0; level < levels; level++) {
+    const first = 1 + level * (numResBlocks + 1);
+    const conv = sh(`${U}input_blocks.${first}.0.in_layers.2.weight`);
+    if (!conv) throw new ConfigInferenceError(`UNet level ${level}: ${U}input_blocks.${first}.0.in_layers.2.weight is missing`);
+    channelMult.push(conv[0] / modelChannels);
+    if (names.some((n) => n.startsWith(`${U}input_blocks.${first}.1.transformer_blocks.`))) attentionResolutions.push(2 ** level);
+  }
+  const unetBase = {
+    inChannels, outChannels: sh(`${U}out.2.weight`)[0], modelChannels, channelMult, numResBlocks,
+    attentionResolutions, numHeads: 1,
+    transformerDepth: countIndexed(names, `${U}middle_block.1.transformer_blocks.`),
+    contextDim: sh(`${U}middle_block.1.transformer_blocks.0.attn2.to_k.weight`)[1],
+    timeCond: !!shapes[`${U}time_embed_condtion.0.weight`],
+  };
+
+  // VQ: decoder.up.{i}.block.0.conv2 [ch·chMult[i], …]; up.0 has numResBlocks + 1 blocks.
+  const V = VQ_PREFIX;
+  const vqLevels = countIndexed(names, `${V}decoder.up.`);
+  const widths = Array.from({ length: vqLevels }, (_, i) => {
+    const w = sh(`${V}decoder.up.${i}.block.0.conv2.weight`);
+    if (!w) throw new ConfigInferenceError(`VQ decoder level ${i}: ${V}decoder.up.${i}.block.0.conv2.weight is missing`);
+    return w[0];
+  });
+  const encoderConvIn = sh(`${V}encoder.conv_in.weight`);
+  const ch = o.vq?.ch ?? encoderConvIn?.[0] ?? widths[0];
+  const [embedCount, vqEmbedDim] = sh(`${V}quantize.embedding.weight`);
+
+  // imageSize (latent side) and vq.resolution are tied: resolution = imageSize · 2^(levels − 1).
+  const f = 2 ** (vqLevels - 1);
+  const imageSize = o.unet?.imageSize ?? (o.vq?.resolution !== undefined ? o.vq.resolution / f : 64);
+  const resolution = o.vq?.resolution ?? imageSize * f;
+  if (resolution !== imageSize * f) {
+    throw new ConfigInferenceError(`overrides disagree: unet.imageSize ${imageSize} needs vq.resolution ${imageSize * f}, found ${resolution}`);
+  }
+  const attnResolutions: number[] = [];
+  for (let i = 0; i < vqLevels; i++) if (shapes[`${V}decoder.up.${i}.attn.0.norm.weight`]) attnResolutions.push(resolution / 2 ** i);
+
+  const unet = { imageSize, ...unetBase, ...o.unet };
+  const vq = {
+    embedDim: vqEmbedDim, nEmbed: embedCount,
+    zChannels: sh(`${V}decoder.conv_in.weight`)[1],
+    resolution,
+    inChannels: encoderConvIn?.[1] ?? 3,
+    outCh: sh(`${V}decoder.conv_out.weight`)[0],
+    ch,
+    chMult: widths.map((w) => w / ch),
+    numResBlocks: countIndexed(names, `${V}decoder.up.0.block.`) - 1,
+    attnResolutions,
+    ...o.vq,
+  };
+  const schedule = { numTimesteps: shapes.betas?.[0] ?? 1000, linearStart: 0.0015, linearEnd: 0.0195, ...o.schedule };
+  const preprocess = { rawVoxels: encoder.numVoxels, ...o.preprocess };
+  const cfg: ModelConfig = {
+    name: o.name ?? 'converted',
+    ...(o.description !== undefined ? { description: o.description } : {}),
+    ...(o.synthetic !== undefined ? { synthetic: o.synthetic } : {}),
+    encoder, cond, unet, vq, schedule, preprocess,
+  };
+  return cfg;
+}

@@ -1,0 +1,104 @@
+// Building blocks shared by the networks, each the tfjs form of one PyTorch module.
+// Activations are channels-last (NHWC for images, [B, N, C] for tokens); weights come in PyTorch
+// layout and are re-laid-out once by the callers' prepare step (see conv2dKernel).
+// Only functional tf.* ops: tfjs-core alone does not register the chained tensor methods (x.reshape).
+import * as tf from '@tensorflow/tfjs-core';
+
+/** nn.Linear: x[..., in] · Wᵀ + b with W [out, in]. */
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inDim = x.shape[x.shape.length - 1];
+    const lead = x.shape.slice(0, -1);
+    const y = tf.matMul(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, weight as tf.Tensor2D, false, true);
+    const yb = bias ? tf.add(y, bias) : y;
+    return tf.reshape(yb, [...lead, weight.shape[0]]);
+  });
+}
+
+/** nn.LayerNorm over the last axis (biased variance, as PyTorch). */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5): tf.Tensor {
+  return tf.tidy(() => {
+    const axis = x.shape.length - 1;
+    const { mean, variance } = tf.moments(x, axis, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
+  });
+}
+
+/** nn.GroupNorm on NHWC: statistics over (H, W, channels of the group). */
+export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = x.shape;
+    if (c % groups !== 0) throw new Error(`GroupNorm: ${c} channels are not divisible into ${groups} groups`);
+    const g = tf.reshape(x, [b, h * w, groups, c / groups]);
+    const { mean, variance } = tf.moments(g, [1, 3], true);
+    const n = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), [b, h, w, c]);
+    return tf.add(tf.mul(n, gamma), beta) as tf.Tensor4D;
+  });
+}
+
+/** PyTorch conv weight [out, in, kh, kw] → tfjs filter [kh, kw, in, out]. */
+export function conv2dKernel(weight: tf.Tensor): tf.Tensor4D {
+  return tf.transpose(weight, [2, 3, 1, 0]) as tf.Tensor4D;
+}
+
+/** nn.Conv2d on NHWC with a prepared [kh, kw, in, out] kernel; symmetric zero padding as PyTorch. */
+export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | undefined, stride = 1, pad = 0): tf.Tensor4D {
+  return tf.tidy(() => {
+    const padded = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const y = tf.conv2d(padded, kernel, stride, 'valid');
+    return (bias ? tf.add(y, bias) : y) as tf.Tensor4D;
+  });
+}
+
+/** Exact (erf) GELU, as torch.nn.GELU() / F.gelu default. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
+}
+
+/** SiLU / swish: x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+}
+
+/** Nearest-neighbour ×2 upsampling on NHWC (F.interpolate(scale_factor=2, mode='nearest')). */
+export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  return tf.image.resizeNearestNeighbor(x, [h * 2, w * 2], false, false);
+}
+
+/**
+ * CompVis `timestep_embedding`: [cos(t·f), sin(t·f)], f_k = exp(−ln(10000)·k/half), cos first.
+ * Computed in float64 on the CPU, then uploaded; t may be fractional.
+ */
+export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, maxPeriod = 10000): tf.Tensor2D {
+  const half = Math.floor(dim / 2);
+  const out = new Float32Array(timesteps.length * dim);
+  for (let b = 0; b < timesteps.length; b++) {
+    for (let k = 0; k < half; k++) {
+      // PyTorch computes freqs in float32: exp(-ln(maxPeriod) * arange(half) / half), then t * freqs in float32.
+      const f = Math.fround(Math.exp(Math.fround(-Math.log(maxPeriod) * k / half)));
+      const arg = Math.fround(Math.fround(timesteps[b]) * f);
+      out[b * dim + k] = Math.cos(arg);
+      out[b * dim + half + k] = Math.sin(arg);
+    }
+  }
+  return tf.tensor2d(out, [timesteps.length, dim]);
+}
+
+/**
+ * Fixed 1-D sin-cos positional table of the fMRI MAE (spec §2.1): [numPatches + 1, dim], row 0 (cls)
+ * zeros, row p = [sin(p·ω), cos(p·ω)], ω_i = 10000^(−i/(dim/2)).
+ */
+export function sincosTable(numPatches: number, dim: number): Float32Array {
+  const half = dim / 2;
+  const out = new Float32Array((numPatches + 1) * dim);
+  for (let p = 1; p <= numPatches; p++) {
+    for (let i = 0; i < half; i++) {
+      const omega = 1 / 10000 ** (i / half);
+      const pos = p - 1;
+      out[p * dim + i] = Math.sin(pos * omega);
+      out[p * dim + half + i] = Math.cos(pos * omega);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { goldenDir, goldenNpy } from '../../test/golden';
+import { npyToFloat32 } from '../io/npy';
+import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
+import { applyRoiMask, FmriShapeError, FmriValueError, preprocessFmri, wrapPad, zscore } from './preprocess';
+
+const maxRel = (a: Float32Array, b: Float32Array): number => {
+  let d = 0, m = 0;
+  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  return d / m;
+};
+
+describe('preprocess', () => {
+  let cfg: ModelConfig;
+  let rawRows: Float32Array[];
+  let expected: Float32Array;
+
+  beforeAll(async () => {
+    const dir = await goldenDir('tiny');
+    cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
+    const raw = await goldenNpy(dir, 'fmri_raw');
+    const v = raw.shape[1];
+    const flat = npyToFloat32(raw);
+    rawRows = Array.from({ length: raw.shape[0] }, (_, b) => flat.slice(b * v, (b + 1) * v));
+    expected = npyToFloat32(await goldenNpy(dir, 'fmri'));
+  });
+
+  it('pads and z-scores raw ROI vectors as the PyTorch reference', () => {
+    const out = preprocessFmri(cfg, rawRows);
+    expect(out.length).toBe(expected.length);
+    expect(maxRel(out, expected)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('accepts vectors that are already padded to the encoder length', () => {
+    const padded = rawRows.map((r) => wrapPad(r, cfg.encoder.patchSize));
+    expect(Array.from(preprocessFmri(cfg, padded))).toEqual(Array.from(preprocessFmri(cfg, rawRows)));
+  });
+
+  it('wraps like numpy.pad(mode="wrap"), adding a whole patch when already aligned', () => {
+    const v = Float32Array.from({ length: 100 }, (_, i) => i);
+    const p = wrapPad(v, 16);
+    expect(p.length).toBe(112);
+    expect(Array.from(p.subarray(100))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(wrapPad(new Float32Array(32), 16).length).toBe(48);
+    // np.pad([1, 2, 3], (0, 13), 'wrap'): cycles when the pad is longer than the vector.
+    expect(Array.from(wrapPad(Float32Array.of(1, 2, 3), 16))).toEqual([1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1]);
+  });
+
+  it('z-scores in float32 and rejects a zero std', () => {
+    expect(Array.from(zscore(Float32Array.of(1, 3), 2, 0.5))).toEqual([-2, 2]);
+    expect(() => zscore(Float32Array.of(1), 0, 0)).toThrow(/std > 0/);
+  });
+
+  it('selects ROI voxels with a boolean or 0/1 mask', () => {
+    const v = Float32Array.of(10, 11, 12, 13);
+    expect(Array.from(applyRoiMask(v, [true, false, true, false]))).toEqual([10, 12]);
+    expect(Array.from(applyRoiMask(v, Uint8Array.of(0, 1, 1, 1)))).toEqual([11, 12, 13]);
+    expect(() => applyRoiMask(v, [true])).toThrow(FmriShapeError);
+  });
+
+  it('names expected and found voxel counts and the fix for a wrong-length vector', () => {
+    const err = (() => { try { preprocessFmri(PUBLISHED_GOD_SBJ3, new Float32Array(5000)); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(FmriShapeError);
+    expect((err as FmriShapeError).message).toBe('this model expects 4,643 voxels (VC ROI, padded to 4,656); '
+      + 'the file has 5,000: select the ROI mask the model was trained on');
+    expect((err as FmriShapeError).expected).toBe(4643);
+    expect((err as FmriShapeError).found).toBe(5000);
+  });
+
+  it('reports NaN / Inf voxels with their count and first index', () => {
+    const row = rawRows[0].slice();
+    row[7] = NaN;
+    row[42] = Infinity;
+    try {
+      preprocessFmri(cfg, [rawRows[1], row]);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(FmriValueError);
+      expect((e as FmriValueError).badCount).toBe(2);
+      expect((e as FmriValueError).firstIndex).toBe(7);
+      expect((e as Error).message).toMatch(/^sample 1: 2 of 100 voxel values are NaN or infinite \(first at voxel 7\)/);
+    }
+  });
+});

@@ -1,0 +1,108 @@
+// fMRI vectors → encoder input (spec §1.5): ROI selection, wrap padding to whole patches, scalar z-score.
+// Pure functions on Float32Arrays; validation errors say what the model expects and what to do.
+import type { ModelConfig } from './config';
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+/** A voxel vector whose length matches neither the model's ROI size nor its padded length. */
+export class FmriShapeError extends Error {
+  constructor(message: string, readonly expected: number, readonly found: number) {
+    super(message);
+    this.name = 'FmriShapeError';
+  }
+}
+
+/** Voxel values that are NaN or ±Inf (a masked-out or broken voxel left in the export). */
+export class FmriValueError extends Error {
+  constructor(message: string, readonly badCount: number, readonly firstIndex: number) {
+    super(message);
+    this.name = 'FmriValueError';
+  }
+}
+
+/** The voxels where `mask` is true/non-zero, in order (numpy `values[mask]`). */
+export function applyRoiMask(values: Float32Array, mask: ArrayLike<boolean | number>): Float32Array {
+  if (mask.length !== values.length) {
+    throw new FmriShapeError(
+      `ROI mask has ${fmt(mask.length)} entries but the vector has ${fmt(values.length)} voxels: ` +
+      'use the mask stored with this data set', mask.length, values.length);
+  }
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i]) n++;
+  const out = new Float32Array(n);
+  for (let i = 0, j = 0; i < mask.length; i++) if (mask[i]) out[j++] = values[i];
+  return out;
+}
+
+/** Number of voxels after padding: a whole extra patch even when V is already a multiple (as upstream). */
+export function paddedLength(rawVoxels: number, patchSize: number): number {
+  return rawVoxels + patchSize - (rawVoxels % patchSize);
+}
+
+/** numpy.pad(values, (0, pad), mode='wrap') with pad = patchSize − V mod patchSize. */
+export function wrapPad(values: Float32Array, patchSize = 16): Float32Array {
+  const v = values.length;
+  if (v === 0) throw new FmriShapeError('cannot pad an empty voxel vector', patchSize, 0);
+  const out = new Float32Array(paddedLength(v, patchSize));
+  out.set(values);
+  for (let i = v; i < out.length; i++) out[i] = values[(i - v) % v];
+  return out;
+}
+
+/** (x − mean) / std in float32, as `(x - np.float32(mean)) / np.float32(std)`. */
+export function zscore(values: Float32Array, mean: number, std: number): Float32Array {
+  if (!(std > 0) || !Number.isFinite(std) || !Number.isFinite(mean)) {
+    throw new Error(`z-score statistics must be finite with std > 0 (mean ${mean}, std ${std})`);
+  }
+  const m = Math.fround(mean), s = Math.fround(std);
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Math.fround(values[i] - m) / s;
+  return out;
+}
+
+function checkFinite(row: Float32Array, rowIndex: number, rows: number): void {
+  let bad = 0, first = -1;
+  for (let i = 0; i < row.length; i++) {
+    if (!Number.isFinite(row[i])) { if (first < 0) first = i; bad++; }
+  }
+  if (bad > 0) {
+    const where = rows > 1 ? `sample ${rowIndex}: ` : '';
+    throw new FmriValueError(
+      `${where}${fmt(bad)} of ${fmt(row.length)} voxel values are NaN or infinite (first at voxel ${first}): ` +
+      'remove or impute them before decoding', bad, first);
+  }
+}
+
+/**
+ * One or more fMRI vectors → the encoder input, row-major [B, numVoxels].
+ * Each row may have the model's ROI size (`preprocess.rawVoxels`, wrap-padded here) or already the
+ * padded length (`encoder.numVoxels`); both are then z-scored with the training statistics if the
+ * config has them.
+ */
+export function preprocessFmri(cfg: ModelConfig, raw: Float32Array[] | Float32Array): Float32Array {
+  const rows = Array.isArray(raw) ? raw : [raw];
+  const { rawVoxels, roi, mean, std } = cfg.preprocess;
+  const { numVoxels, patchSize } = cfg.encoder;
+  if (paddedLength(rawVoxels, patchSize) !== numVoxels) {
+    throw new Error(`model config is inconsistent: ${rawVoxels} raw voxels pad to ${paddedLength(rawVoxels, patchSize)}, ` +
+      `but the encoder takes ${numVoxels}`);
+  }
+  if ((mean === undefined) !== (std === undefined)) {
+    throw new Error('model config has only one of preprocess.mean / preprocess.std; both or neither are needed');
+  }
+  if (rows.length === 0) throw new FmriShapeError('no fMRI samples given', rawVoxels, 0);
+  const out = new Float32Array(rows.length * numVoxels);
+  rows.forEach((row, b) => {
+    if (row.length !== rawVoxels && row.length !== numVoxels) {
+      const where = rows.length > 1 ? ` (sample ${b})` : '';
+      throw new FmriShapeError(
+        `this model expects ${fmt(rawVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)}); ` +
+        `the file has ${fmt(row.length)}${where}: select the ROI mask the model was trained on`,
+        rawVoxels, row.length);
+    }
+    checkFinite(row, b, rows.length);
+    const padded = row.length === rawVoxels ? wrapPad(row, patchSize) : row;
+    out.set(mean !== undefined && std !== undefined ? zscore(padded, mean, std) : padded, b * numVoxels);
+  });
+  return out;
+}

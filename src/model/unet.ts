@@ -1,0 +1,191 @@
+// CompVis openaimodel `UNetModel` as the CAD LDM configures it (spec §4.2–4.3): use_spatial_transformer,
+// legacy head split, no scale-shift norm, conv resampling, plus MinD-Vis `time_embed_condtion`.
+// NCHW at the boundary (as the samplers and the golden files use), NHWC inside.
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from './config';
+import type { WeightMap } from './weights';
+import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, silu, timestepEmbedding, upsampleNearest2x } from './layers';
+import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './inferConfig';
+import { timeCondition } from './condStage';
+import { attention } from '../kernels/attention';
+
+interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
+interface Linear { weight: tf.Tensor2D; bias?: tf.Tensor1D }
+interface Norm { gamma: tf.Tensor1D; beta: tf.Tensor1D }
+
+interface ResBlockParams { kind: 'res'; inNorm: Norm; inConv: Conv; emb: Linear; outNorm: Norm; outConv: Conv; skip?: Conv }
+interface AttentionParams { q: Linear; k: Linear; v: Linear; out: Linear }
+interface TransformerBlockParams {
+  norm1: Norm; attn1: AttentionParams; norm2: Norm; attn2: AttentionParams; norm3: Norm;
+  /** GEGLU projection C → 8C (value ‖ gate), then 4C → C. */
+  ffIn: Linear; ffOut: Linear;
+}
+interface SpatialTransformerParams { kind: 'transformer'; norm: Norm; projIn: Linear; blocks: TransformerBlockParams[]; projOut: Linear }
+interface ConvLayerParams { kind: 'conv' | 'down' | 'up'; conv: Conv }
+export type UNetLayerParams = ResBlockParams | SpatialTransformerParams | ConvLayerParams;
+
+export interface UNetParams {
+  timeEmbed0: Linear;
+  timeEmbed2: Linear;
+  /** The time_embed_condtion tensors under their full names, as timeCondition() reads them. */
+  timeCond?: { weights: WeightMap; prefix: string };
+  input: UNetLayerParams[][];
+  middle: UNetLayerParams[];
+  output: UNetLayerParams[][];
+  outNorm: Norm;
+  outConv: Conv;
+}
+
+export class UNetInputError extends Error {
+  constructor(message: string) {
+    super(`unet: ${message}`);
+    this.name = 'UNetInputError';
+  }
+}
+
+/**
+ * Validates every UNet tensor against the config (one error naming all missing / mis-shaped ones) and
+ * returns the parameters: conv kernels re-laid-out to HWIO (new tensors, owned by the caller); Linear
+ * weights, norms and biases are the WeightMap's tensors (1×1 convs are reshaped views of them).
+ */
+export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX): UNetParams {
+  const u = cfg.unet;
+  const layout = unetLayout(u);
+  for (const l of [...layout.input.flat(), ...layout.middle, ...layout.output.flat()]) {
+    if (l.kind === 'transformer' && l.channels % u.numHeads !== 0) {
+      throw new UNetInputError(`a SpatialTransformer's ${l.channels} channels are not divisible into numHeads ${u.numHeads}`);
+    }
+  }
+  checkWeights(w, unetShapes(cfg, prefix), `UNet weights under ${prefix}`);
+  const get = <T extends tf.Tensor>(name: string): T => w[prefix + name] as T;
+  const conv = (name: string): Conv => ({ kernel: conv2dKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) });
+  const lin = (name: string, bias = true): Linear => ({ weight: get(`${name}.weight`), bias: bias ? get(`${name}.bias`) : undefined });
+  const pointwise = (name: string): Linear => {
+    const weight = get(`${name}.weight`);
+    return { weight: tf.reshape(weight, [weight.shape[0], -1]) as tf.Tensor2D, bias: get(`${name}.bias`) };
+  };
+  const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
+  const attn = (name: string): AttentionParams => ({
+    q: lin(`${name}.to_q`, false), k: lin(`${name}.to_k`, false), v: lin(`${name}.to_v`, false), out: lin(`${name}.to_out.0`),
+  });
+  const layer = (name: string, l: UNetLayer): UNetLayerParams => {
+    switch (l.kind) {
+      case 'conv': return { kind: 'conv', conv: conv(name) };
+      case 'down': return { kind: 'down', conv: conv(`${name}.op`) };
+      case 'up': return { kind: 'up', conv: conv(`${name}.conv`) };
+      case 'res': return {
+        kind: 'res', inNorm: norm(`${name}.in_layers.0`), inConv: conv(`${name}.in_layers.2`), emb: lin(`${name}.emb_layers.1`),
+        outNorm: norm(`${name}.out_layers.0`), outConv: conv(`${name}.out_layers.3`),
+        skip: l.cin !== l.cout ? conv(`${name}.skip_connection`) : undefined,
+      };
+      case 'transformer': return {
+        kind: 'transformer', norm: norm(`${name}.norm`), projIn: pointwise(`${name}.proj_in`), projOut: pointwise(`${name}.proj_out`),
+        blocks: Array.from({ length: u.transformerDepth }, (_, d) => {
+          const b = `${name}.transformer_blocks.${d}`;
+          return {
+            norm1: norm(`${b}.norm1`), attn1: attn(`${b}.attn1`), norm2: norm(`${b}.norm2`), attn2: attn(`${b}.attn2`),
+            norm3: norm(`${b}.norm3`), ffIn: lin(`${b}.ff.net.0.proj`), ffOut: lin(`${b}.ff.net.2`),
+          };
+        }),
+      };
+    }
+  };
+  const tcPrefix = `${prefix}time_embed_condtion.`;
+  return {
+    timeEmbed0: lin('time_embed.0'),
+    timeEmbed2: lin('time_embed.2'),
+    timeCond: u.timeCond
+      ? { weights: Object.fromEntries(Object.entries(w).filter(([n]) => n.startsWith(tcPrefix))), prefix: tcPrefix }
+      : undefined,
+    input: layout.input.map((block, i) => block.map((l, j) => layer(`input_blocks.${i}.${j}`, l))),
+    middle: layout.middle.map((l, j) => layer(`middle_block.${j}`, l)),
+    output: layout.output.map((block, i) => block.map((l, j) => layer(`output_blocks.${i}.${j}`, l))),
+    outNorm: norm('out.0'),
+    outConv: conv('out.2'),
+  };
+}
+
+/** ResBlock: GN → SiLU → conv3 → + emb projection → GN → SiLU → conv3, plus the (1×1) skip. */
+function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Tensor4D {
+  const h = conv2d(silu(groupNorm(x, 32, p.inNorm.gamma, p.inNorm.beta, 1e-5)) as tf.Tensor4D, p.inConv.kernel, p.inConv.bias, 1, 1);
+  const e = linear(embAct, p.emb.weight, p.emb.bias);
+  const h1 = tf.add(h, tf.reshape(e, [embAct.shape[0], 1, 1, p.emb.weight.shape[0]])) as tf.Tensor4D;
+  // out_layers' Dropout is the identity at inference.
+  const h2 = conv2d(silu(groupNorm(h1, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D, p.outConv.kernel, p.outConv.bias, 1, 1);
+  const skip = p.skip ? conv2d(x, p.skip.kernel, p.skip.bias) : x;
+  return tf.add(skip, h2) as tf.Tensor4D;
+}
+
+function crossAttention(p: AttentionParams, x: tf.Tensor3D, context: tf.Tensor3D, numHeads: number): tf.Tensor3D {
+  const q = linear(x, p.q.weight), k = linear(context, p.k.weight), v = linear(context, p.v.weight);
+  return linear(attention(q, k, v, { numHeads }), p.out.weight, p.out.bias) as tf.Tensor3D;
+}
+
+/** SpatialTransformer: GN(eps 1e-6) → proj_in → BasicTransformerBlocks on [B, H·W, C] → proj_out → + input. */
+function spatialTransformer(p: SpatialTransformerParams, x: tf.Tensor4D, c: tf.Tensor3D, numHeads: number): tf.Tensor4D {
+  const [b, h, w, ch] = x.shape;
+  const n = groupNorm(x, 32, p.norm.gamma, p.norm.beta, 1e-6);
+  let t = linear(tf.reshape(n, [b, h * w, ch]), p.projIn.weight, p.projIn.bias) as tf.Tensor3D;
+  for (const blk of p.blocks) {
+    const n1 = layerNorm(t, blk.norm1.gamma, blk.norm1.beta) as tf.Tensor3D;
+    t = tf.add(t, crossAttention(blk.attn1, n1, n1, numHeads));
+    t = tf.add(t, crossAttention(blk.attn2, layerNorm(t, blk.norm2.gamma, blk.norm2.beta) as tf.Tensor3D, c, numHeads));
+    const proj = linear(layerNorm(t, blk.norm3.gamma, blk.norm3.beta), blk.ffIn.weight, blk.ffIn.bias);
+    const [value, gate] = tf.split(proj, 2, 2);  // GEGLU: value first, gate second
+    t = tf.add(t, linear(tf.mul(value, gelu(gate)), blk.ffOut.weight, blk.ffOut.bias));
+  }
+  const out = linear(t, p.projOut.weight, p.projOut.bias);
+  return tf.add(tf.reshape(out, [b, h, w, ch]), x) as tf.Tensor4D;
+}
+
+function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D, c: tf.Tensor3D, numHeads: number): tf.Tensor4D {
+  let h = x;
+  for (const l of block) {
+    switch (l.kind) {
+      case 'conv': h = conv2d(h, l.conv.kernel, l.conv.bias, 1, 1); break;
+      case 'down': h = conv2d(h, l.conv.kernel, l.conv.bias, 2, 1); break;
+      case 'up': h = conv2d(upsampleNearest2x(h), l.conv.kernel, l.conv.bias, 1, 1); break;
+      case 'res': h = resBlock(l, h, embAct); break;
+      case 'transformer': h = spatialTransformer(l, h, c, numHeads); break;
+    }
+  }
+  return h;
+}
+
+/**
+ * ε-prediction εθ(x, t, c): x NCHW [B, inChannels, s, s], t one timestep for all samples or one per
+ * sample (may be fractional), c [B, tokens, contextDim] → NCHW [B, outChannels, s, s].
+ */
+export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D): tf.Tensor4D {
+  const u = cfg.unet;
+  const [b, ch, h, w] = x.shape;
+  const f = 2 ** (u.channelMult.length - 1);
+  if (x.rank !== 4 || ch !== u.inChannels || h % f !== 0 || w % f !== 0) {
+    throw new UNetInputError(`x must be NCHW [batch, ${u.inChannels}, h, w] with h and w multiples of ${f}, found [${x.shape}]`);
+  }
+  if (c.rank !== 3 || c.shape[0] !== b || c.shape[2] !== u.contextDim) {
+    throw new UNetInputError(`context must be [${b}, tokens, ${u.contextDim}], found [${c.shape}]`);
+  }
+  const ts = typeof t === 'number' ? new Array<number>(b).fill(t) : Array.from(t);
+  if (ts.length !== b) throw new UNetInputError(`${ts.length} timesteps for a batch of ${b}`);
+  return tf.tidy(() => {
+    let emb = linear(silu(linear(timestepEmbedding(ts, u.modelChannels), p.timeEmbed0.weight, p.timeEmbed0.bias)),
+      p.timeEmbed2.weight, p.timeEmbed2.bias);
+    if (p.timeCond) emb = tf.add(emb, timeCondition(cfg, p.timeCond.weights, c, p.timeCond.prefix));
+    // Every ResBlock's emb_layers begins with SiLU on the same embedding: apply it once.
+    const embAct = silu(emb) as tf.Tensor2D;
+    let hcur = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
+    const skips: tf.Tensor4D[] = [];
+    for (const block of p.input) {
+      hcur = runBlock(block, hcur, embAct, c, u.numHeads);
+      skips.push(hcur);
+    }
+    hcur = runBlock(p.middle, hcur, embAct, c, u.numHeads);
+    for (const block of p.output) {
+      // torch.cat([h, hs.pop()], dim=1): the running activation first, then the skip.
+      hcur = runBlock(block, tf.concat([hcur, skips.pop()!], 3), embAct, c, u.numHeads);
+    }
+    const out = conv2d(silu(groupNorm(hcur, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D, p.outConv.kernel, p.outConv.bias, 1, 1);
+    return tf.transpose(out, [0, 3, 1, 2]) as tf.Tensor4D;
+  });
+}

@@ -1,0 +1,33 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Weights by the authors' full parameter names (phase-3 layout: `cond_stage_model.mae.…`,
+ * `model.diffusion_model.…`, `first_stage_model.…`), each tensor in PyTorch layout
+ * (Linear [out,in], Conv [out,in,k…]). Networks re-layout what they need once, in their `prepare*`.
+ */
+export type WeightMap = Readonly<Record<string, tf.Tensor>>;
+
+export class MissingWeightError extends Error {
+  constructor(readonly names: string[]) {
+    super(`model bundle lacks ${names.length} tensor(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
+    this.name = 'MissingWeightError';
+  }
+}
+
+/** The tensor `name`, checked against an expected shape when one is given. */
+export function getWeight(w: WeightMap, name: string, shape?: readonly number[]): tf.Tensor {
+  const t = w[name];
+  if (!t) throw new MissingWeightError([name]);
+  if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+    throw new Error(`tensor ${name} has shape [${t.shape}] but the config needs [${shape}]`);
+  }
+  return t;
+}
+
+/** The sub-map under `prefix` (with the prefix stripped), for handing a block its own weights. */
+export function scope(w: WeightMap, prefix: string): WeightMap {
+  const p = prefix.endsWith('.') ? prefix : `${prefix}.`;
+  const out: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(w)) if (k.startsWith(p)) out[k.slice(p.length)] = v;
+  return out;
+}

@@ -1,0 +1,217 @@
+// Studio state and its pure reducer. The zustand store (./studio.ts) only applies these actions, so
+// every transition is testable in Node without React or a worker.
+import type {
+  BackendInfo, EngineError, FileInfo, ModelInfo, RunEndReason, RunSettings, SampleInfo, SampleRef, SavedModel, StepMeta, StepPreview,
+} from '../engine/protocol';
+import { MAX_SAMPLES, MAX_SEED, type DecodeReceipt } from '../engine/receipt';
+
+export type Status = 'idle' | 'busy' | 'ready' | 'error';
+export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | 'error';
+
+export interface StudioState {
+  backend: { status: Status; info?: BackendInfo; error?: EngineError; deviceLost?: string };
+  model: { status: Status; label?: string; progress?: { done: number; total: number }; info?: ModelInfo; error?: EngineError };
+  saved: SavedModel[];
+  file: { status: Status; name?: string; info?: FileInfo; error?: EngineError };
+  sample: { status: Status; ref?: SampleRef; info?: SampleInfo; error?: EngineError };
+  settings: RunSettings;
+  run: {
+    status: RunStatus;
+    total: number;
+    steps: StepMeta[];
+    settings?: RunSettings;
+    sample?: SampleRef;
+    error?: EngineError;
+  };
+  /** Timeline position: step index, or steps.length for the final latent once the run is done. */
+  position: number;
+  /** Position follows the newest step while running (until the user scrubs away). */
+  follow: boolean;
+  /** Decoded previews by position, most recently used last. */
+  previews: Record<number, StepPreview>;
+  previewOrder: number[];
+  /** Settings from a dropped receipt that the loaded model/file do not match. */
+  notice?: { kind: 'info' | 'warning' | 'error'; text: string };
+}
+
+/** How many positions' previews the main thread keeps (the worker keeps its own cache). */
+export const PREVIEW_CACHE = 96;
+
+export const DEFAULT_SETTINGS: RunSettings = { sampler: 'ddim', steps: 5, eta: 0, seed: 0, numSamples: 2 };
+
+export const initialState: StudioState = {
+  backend: { status: 'busy' },
+  model: { status: 'idle' },
+  saved: [],
+  file: { status: 'idle' },
+  sample: { status: 'idle' },
+  settings: DEFAULT_SETTINGS,
+  run: { status: 'idle', total: 0, steps: [] },
+  position: 0,
+  follow: true,
+  previews: {},
+  previewOrder: [],
+};
+
+export type Action =
+  | { type: 'backendReady'; info: BackendInfo }
+  | { type: 'backendFailed'; error: EngineError }
+  | { type: 'deviceLost'; message: string; info: BackendInfo }
+  | { type: 'modelLoading'; label: string }
+  | { type: 'loadProgress'; done: number; total: number }
+  | { type: 'modelReady'; info: ModelInfo }
+  | { type: 'modelFailed'; error: EngineError }
+  | { type: 'savedList'; saved: SavedModel[] }
+  | { type: 'fileReading'; name: string }
+  | { type: 'fileReady'; info: FileInfo }
+  | { type: 'fileFailed'; name: string; error: EngineError }
+  | { type: 'sampleLoading'; ref: SampleRef }
+  | { type: 'sampleReady'; info: SampleInfo }
+  | { type: 'sampleFailed'; ref: SampleRef; error: EngineError }
+  | { type: 'settings'; patch: Partial<RunSettings> }
+  | { type: 'runStarted'; total: number; settings: RunSettings; sample: SampleRef }
+  | { type: 'step'; step: StepMeta; preview: StepPreview }
+  | { type: 'paused' }
+  | { type: 'resumed' }
+  | { type: 'runEnded'; reason: RunEndReason; error?: EngineError }
+  | { type: 'runFailed'; error: EngineError }
+  | { type: 'position'; position: number }
+  | { type: 'preview'; preview: StepPreview }
+  | { type: 'receipt'; receipt: DecodeReceipt }
+  | { type: 'notice'; notice?: StudioState['notice'] };
+
+const clampInt = (v: number, lo: number, hi: number, fallback: number): number =>
+  Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.round(v))) : fallback;
+
+/** Settings the engine accepts: integers in range; PLMS forces eta 0 (the authors' sampler refuses others). */
+export function normaliseSettings(s: RunSettings): RunSettings {
+  const eta = s.sampler === 'plms' ? 0 : Number.isFinite(s.eta) ? Math.min(1, Math.max(0, s.eta)) : 0;
+  return {
+    sampler: s.sampler === 'plms' ? 'plms' : 'ddim',
+    steps: clampInt(s.steps, 1, 1000, DEFAULT_SETTINGS.steps),
+    eta,
+    seed: clampInt(s.seed, 0, MAX_SEED, 0),
+    numSamples: clampInt(s.numSamples, 1, MAX_SAMPLES, 1),
+  };
+}
+
+/** Highest timeline position that has data: the newest step, or the final latent after a finished run. */
+export function lastPosition(run: StudioState['run']): number {
+  if (run.steps.length === 0) return 0;
+  return run.status === 'done' ? run.steps.length : run.steps.length - 1;
+}
+
+function cachePreview(state: StudioState, p: StepPreview): Pick<StudioState, 'previews' | 'previewOrder'> {
+  const order = state.previewOrder.filter((x) => x !== p.position);
+  order.push(p.position);
+  const previews = { ...state.previews, [p.position]: p };
+  while (order.length > PREVIEW_CACHE) {
+    const evicted = order.shift()!;
+    // Keep what is on screen.
+    if (evicted === state.position) { order.push(evicted); continue; }
+    delete previews[evicted];
+  }
+  return { previews, previewOrder: order };
+}
+
+export function sameRef(a: SampleRef | undefined, b: SampleRef): boolean {
+  return !!a && a.split === b.split && a.index === b.index && (a.roi ?? '') === (b.roi ?? '');
+}
+
+const clearedRun = { run: { status: 'idle' as RunStatus, total: 0, steps: [] }, position: 0, follow: true, previews: {}, previewOrder: [] };
+
+export function reduce(state: StudioState, a: Action): StudioState {
+  switch (a.type) {
+    case 'backendReady':
+      return { ...state, backend: { status: 'ready', info: a.info, deviceLost: state.backend.deviceLost } };
+    case 'backendFailed':
+      return { ...state, backend: { status: 'error', error: a.error } };
+    case 'deviceLost':
+      return {
+        ...state,
+        backend: { status: 'ready', info: a.info, deviceLost: a.message },
+        // Tensors of the lost device are gone: the model reloads and any run stopped.
+        model: state.model.info ? { ...state.model, status: 'busy' } : state.model,
+        run: state.run.status === 'running' || state.run.status === 'paused'
+          ? { ...state.run, status: 'error', error: { code: 'DeviceLost', message: a.message } } : state.run,
+      };
+    case 'modelLoading':
+      return { ...state, model: { status: 'busy', label: a.label, progress: { done: 0, total: 0 }, info: state.model.info } };
+    case 'loadProgress':
+      return state.model.status === 'busy' ? { ...state, model: { ...state.model, progress: { done: a.done, total: a.total } } } : state;
+    case 'modelReady': {
+      // Another model cannot decode the old run's latents: the worker drops that run too.
+      const changed = state.model.info?.sha256 !== a.info.sha256;
+      return { ...state, model: { status: 'ready', label: a.info.label, info: a.info }, ...(changed ? clearedRun : {}) };
+    }
+    case 'modelFailed':
+      // The worker keeps the previous model when a load fails or is cancelled.
+      return { ...state, model: { status: state.model.info ? 'ready' : 'error', label: state.model.info?.label, info: state.model.info, error: a.error } };
+    case 'savedList':
+      return { ...state, saved: a.saved };
+    case 'fileReading':
+      return { ...state, file: { status: 'busy', name: a.name }, sample: { status: 'idle' }, ...clearedRun };
+    case 'fileReady':
+      return { ...state, file: { status: 'ready', name: a.info.name, info: a.info } };
+    case 'fileFailed':
+      return { ...state, file: { status: 'error', name: a.name, error: a.error } };
+    case 'sampleLoading':
+      return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun };
+    // Answers for a sample the user has already moved away from are dropped.
+    case 'sampleReady':
+      return sameRef(state.sample.ref, a.info.ref) ? { ...state, sample: { status: 'ready', ref: a.info.ref, info: a.info } } : state;
+    case 'sampleFailed':
+      return sameRef(state.sample.ref, a.ref) ? { ...state, sample: { status: 'error', ref: a.ref, error: a.error } } : state;
+    case 'settings':
+      return { ...state, settings: normaliseSettings({ ...state.settings, ...a.patch }) };
+    case 'runStarted':
+      return {
+        ...state,
+        ...clearedRun,
+        run: { status: 'running', total: a.total, steps: [], settings: a.settings, sample: a.sample },
+        notice: undefined,
+      };
+    case 'step': {
+      if (state.run.status !== 'running' && state.run.status !== 'paused') return state;
+      const steps = [...state.run.steps, a.step];
+      const next = { ...state, run: { ...state.run, total: a.step.total, steps }, ...cachePreview(state, a.preview) };
+      return state.follow ? { ...next, position: steps.length - 1 } : next;
+    }
+    case 'paused':
+      return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'paused' } } : state;
+    case 'resumed':
+      return state.run.status === 'paused' ? { ...state, run: { ...state.run, status: 'running' } } : state;
+    case 'runEnded': {
+      if (state.run.status !== 'running' && state.run.status !== 'paused') return state;
+      const status: RunStatus = a.reason === 'done' ? 'done' : a.reason === 'cancelled' ? 'cancelled' : 'error';
+      const run = { ...state.run, status, ...(a.error ? { error: a.error } : {}) };
+      return { ...state, run, position: state.follow && status === 'done' ? lastPosition(run) : Math.min(state.position, lastPosition(run)) };
+    }
+    case 'runFailed':
+      return { ...state, run: { ...state.run, status: 'error', error: a.error } };
+    case 'position': {
+      const last = lastPosition(state.run);
+      const position = clampInt(a.position, 0, last, 0);
+      return { ...state, position, follow: position === last };
+    }
+    case 'preview':
+      return { ...state, ...cachePreview(state, a.preview) };
+    case 'receipt': {
+      const r = a.receipt;
+      const settings = normaliseSettings({ sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, numSamples: r.numSamples });
+      const problems: string[] = [];
+      const model = state.model.info;
+      if (!model) problems.push(`load model ${r.model.name} (sha256 ${r.model.sha256.slice(0, 12)}…)`);
+      else if (model.sha256 !== r.model.sha256) problems.push(`the loaded model's sha256 ${model.sha256.slice(0, 12)}… differs from the receipt's ${r.model.sha256.slice(0, 12)}… (${r.model.name})`);
+      const file = state.file.info;
+      if (!file) problems.push(`open ${r.fmri.fileName} (sha256 ${r.fmri.sha256.slice(0, 12)}…)`);
+      else if (file.sha256 !== r.fmri.sha256) problems.push(`the open fMRI file's sha256 differs from the receipt's ${r.fmri.fileName}`);
+      const text = problems.length
+        ? `Receipt settings applied. To replay it exactly: ${problems.join('; ')}.`
+        : `Receipt settings applied (${r.fmri.split} sample ${r.fmri.sampleIndex}). Press Run to replay.`;
+      return { ...state, settings, notice: { kind: problems.length ? 'warning' : 'info', text } };
+    }
+    case 'notice':
+      return { ...state, notice: a.notice };
+  }
+}

@@ -1,0 +1,105 @@
+// fMRI data: picker, bundled synthetic samples, split/sample/ROI picker, ground truth, preprocessing summary.
+import { useId } from 'react';
+import { useStudio } from '../store/studio';
+import { handleFiles, openBundled, selectSample } from './controller';
+import { FMRI_EXTENSIONS } from './dropped';
+import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot } from './widgets';
+
+const BUNDLED: { label: string; file: string; mask?: string }[] = [
+  { label: 'sbj_3.npz (GOD layout)', file: 'sbj_3.npz' },
+  { label: 'test0 .npy', file: 'sample_test0.npy' },
+  { label: 'test0 .h5', file: 'sample_test0.h5' },
+  { label: 'test0 .csv', file: 'sample_test0.csv' },
+  { label: 'test0 .nii.gz + mask', file: 'sample_test0.nii.gz', mask: 'sample_mask.nii.gz' },
+];
+
+const SPLIT_NAMES: Record<string, string> = {
+  'test-avg': 'test (averaged over trials)',
+  'test-single': 'test (single trials)',
+  train: 'train (single trials)',
+};
+
+export function DataPanel() {
+  const file = useStudio((s) => s.file);
+  const sample = useStudio((s) => s.sample);
+  const pickId = useId(), splitId = useId(), indexId = useId(), roiId = useId();
+  const info = file.info;
+  const ref = sample.ref;
+  const split = info?.splits.find((s) => s.name === ref?.split);
+  const go = (patch: Partial<NonNullable<typeof ref>>) => { if (ref) void selectSample({ ...ref, ...patch }); };
+  const s = sample.info;
+  return (
+    <section className="panel" aria-labelledby="data-h">
+      <h2 id="data-h">fMRI data</h2>
+      <div className="button-row">
+        <label className="button primary" htmlFor={pickId}>Open fMRI file…</label>
+        <input id={pickId} type="file" className="visually-hidden" data-testid="fmri-input" multiple
+          accept={FMRI_EXTENSIONS.join(',')}
+          onChange={(e) => {
+            const files = Array.from(e.target.files ?? []).map((f) => ({ path: f.name, file: f }));
+            e.target.value = '';
+            void handleFiles(files);
+          }} />
+        <span className="muted">or drop it anywhere ({FMRI_EXTENSIONS.join(' ')}; a 3-D NIfTI with its mask)</span>
+      </div>
+      <div className="bundled">
+        <span>Bundled samples <SyntheticTag text="synthetic — simulated responses, not brain data" />:</span>
+        {BUNDLED.map((b) => (
+          <button type="button" key={b.file} onClick={() => void openBundled(b.file, b.mask)}>{b.label}</button>
+        ))}
+      </div>
+      {file.status === 'busy' ? <p className="status">Reading {file.name}…</p> : null}
+      <ErrorBox error={file.error} testId="file-error" />
+      {info ? (
+        <div data-testid="file-info">
+          <p>
+            <strong>{info.name}</strong> <span className="muted">{info.format}, {formatBytes(info.bytes)}, {info.voxels} voxels{info.roi ? ` (ROI ${info.roi})` : ''}</span>{' '}
+            <SyntheticTag text={info.syntheticLabel} />
+          </p>
+          {info.note ? <p className="muted small">{info.note}</p> : null}
+          <div className="picker">
+            <label htmlFor={splitId}>Split</label>
+            <select id={splitId} value={ref?.split ?? info.defaultSplit} onChange={(e) => go({ split: e.target.value, index: 0 })}>
+              {info.splits.map((sp) => <option key={sp.name} value={sp.name}>{SPLIT_NAMES[sp.name] ?? sp.name} — {sp.count}</option>)}
+            </select>
+            <label htmlFor={indexId}>Sample</label>
+            <input id={indexId} type="number" min={0} max={(split?.count ?? 1) - 1} value={ref?.index ?? 0} data-testid="sample-index"
+              onChange={(e) => { const v = Number(e.target.value); if (Number.isInteger(v) && v >= 0 && v < (split?.count ?? 1)) go({ index: v }); }} />
+            <span className="muted">of {split?.count ?? 0}</span>
+            {info.roiNames.length ? (
+              <>
+                <label htmlFor={roiId}>ROI</label>
+                <select id={roiId} value={ref?.roi ?? info.roi ?? ''} onChange={(e) => go({ roi: e.target.value })}>
+                  {info.roiNames.map((r) => <option key={r} value={r}>{r}</option>)}
+                </select>
+              </>
+            ) : null}
+          </div>
+        </div>
+      ) : null}
+      <ErrorBox error={sample.error} testId="sample-error" />
+      {s ? (
+        <div className="sample" data-testid="sample-info">
+          <figure>
+            <RgbaCanvas image={s.groundTruth} label={s.groundTruth ? 'Ground-truth stimulus image' : 'No ground-truth image for this sample'} size={96} testId="ground-truth" />
+            <figcaption>{s.groundTruth ? 'stimulus (ground truth)' : 'no ground truth'}</figcaption>
+          </figure>
+          <div className="summary">
+            <h3>Preprocessing</h3>
+            {s.preprocess ? (
+              <table data-testid="preprocess">
+                <tbody>
+                  <tr><th scope="row">voxels</th><td>{s.preprocess.rawVoxels}{s.preprocess.roi ? ` (ROI ${s.preprocess.roi})` : ''}</td></tr>
+                  <tr><th scope="row">wrap padding</th><td>+{s.preprocess.pad} → {s.preprocess.paddedVoxels}</td></tr>
+                  <tr><th scope="row">z-score</th><td>mean {s.preprocess.mean.toFixed(4)}, sd {s.preprocess.std.toFixed(4)}</td></tr>
+                </tbody>
+              </table>
+            ) : <p className="muted">{s.preprocessError ? '' : 'Load a model to see how this sample is prepared.'}</p>}
+            <ErrorBox error={s.preprocessError} testId="preprocess-error" />
+          </div>
+          <VoxelPlot voxels={s.voxels} />
+        </div>
+      ) : null}
+    </section>
+  );
+}

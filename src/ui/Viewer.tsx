@@ -1,0 +1,73 @@
+// Live previews per sample, the timeline scrubber, the comparison with the ground truth, and exports.
+import { useEffect, useId } from 'react';
+import { lastPosition } from '../store/reducer';
+import { useStudio } from '../store/studio';
+import { exportImage, exportReceipt, setPosition } from './controller';
+import { RgbaCanvas } from './widgets';
+
+export function Viewer() {
+  const run = useStudio((s) => s.run);
+  const position = useStudio((s) => s.position);
+  const preview = useStudio((s) => s.previews[s.position]);
+  const groundTruth = useStudio((s) => s.sample.info?.groundTruth);
+  const synthetic = useStudio((s) => s.model.info?.syntheticLabel);
+  const scrubId = useId();
+  const last = lastPosition(run);
+  const hasData = run.steps.length > 0;
+  const final = run.status === 'done' && position === run.steps.length;
+  const step = run.steps[Math.min(position, run.steps.length - 1)];
+
+  // Scrubbing to a position the store has no images for asks the worker (cached there).
+  useEffect(() => { if (hasData && !preview) setPosition(position); }, [hasData, preview, position]);
+
+  if (!hasData) {
+    return (
+      <section className="panel viewer" aria-labelledby="viewer-h">
+        <h2 id="viewer-h">Reconstruction</h2>
+        <p className="muted">{run.status === 'running' ? 'Computing the first step…' : 'Run the sampler to see each step here.'}</p>
+      </section>
+    );
+  }
+  const n = run.settings?.numSamples ?? 0;
+  const positionText = final ? `final image (after ${run.steps.length} steps)` : `step ${position + 1} of ${run.total}, t = ${step?.t}`;
+  return (
+    <section className="panel viewer" aria-labelledby="viewer-h">
+      <h2 id="viewer-h">Reconstruction {synthetic ? <span className="tag synthetic">{synthetic}</span> : null}</h2>
+      <div className="timeline">
+        <label htmlFor={scrubId}>Timeline</label>
+        <input id={scrubId} type="range" min={0} max={last} step={1} value={position} data-testid="scrubber"
+          aria-valuetext={positionText} onChange={(e) => setPosition(Number(e.target.value))} />
+        <output htmlFor={scrubId} data-testid="position-label">{positionText}</output>
+      </div>
+      <div className="samples" data-testid="previews">
+        <figure className="gt">
+          <RgbaCanvas image={groundTruth} label="Ground truth" testId="compare-gt" />
+          <figcaption>ground truth</figcaption>
+        </figure>
+        {Array.from({ length: n }, (_, i) => (
+          <div className="sample-col" key={i}>
+            <figure>
+              <RgbaCanvas image={preview?.x0[i]} label={`Sample ${i + 1}: predicted x0, ${positionText}`} testId={`x0-${i}`} />
+              <figcaption>
+                sample {i + 1} · {final ? 'decoded' : 'predicted x₀'}
+                {preview?.metrics?.[i] ? <span className="metrics" data-testid={`metrics-${i}`}> · PCC {preview.metrics[i].pcc.toFixed(3)} · SSIM {preview.metrics[i].ssim.toFixed(3)}</span> : null}
+              </figcaption>
+            </figure>
+            <figure>
+              <RgbaCanvas image={preview?.xt[i]} label={`Sample ${i + 1}: latent ${final ? 'final' : 'x_t'} channels as RGB`} size={64} testId={`xt-${i}`} />
+              <figcaption>{final ? 'final latent' : 'x_t'} (channels as RGB)</figcaption>
+            </figure>
+            <div className="button-row">
+              <button type="button" onClick={() => void exportImage('png', i)} aria-label={`Export PNG of sample ${i + 1} at this position`}>PNG</button>
+              <button type="button" disabled={run.status === 'running'} onClick={() => void exportImage('gif', i)} aria-label={`Export trajectory GIF of sample ${i + 1}`}>GIF</button>
+            </div>
+          </div>
+        ))}
+      </div>
+      <div className="button-row">
+        <button type="button" onClick={exportReceipt} disabled={run.status !== 'done'} data-testid="export-receipt">Export decode receipt (JSON)</button>
+        {groundTruth ? <span className="muted small">PCC / SSIM: grey, at the ground truth’s resolution.</span> : null}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,233 @@
+// User intents → engine calls → store actions. The only module that talks to the worker.
+import type { EngineEvent, ExportFormat, ModelSourceSpec, SampleRef } from '../engine/protocol';
+import { makeReceipt, parseReceipt, receiptToJson } from '../engine/receipt';
+import { dispatch, useStudio } from '../store/studio';
+import { asEngineError, EngineClient } from '../worker/client';
+import { classifyDrop, type DroppedFile } from './dropped';
+
+declare const __APP_VERSION__: string;
+
+let client: EngineClient | null = null;
+
+function engine(): EngineClient {
+  if (!client) throw new Error('engine not started');
+  return client;
+}
+
+function onEvent(e: EngineEvent): void {
+  switch (e.event) {
+    case 'loadProgress': dispatch({ type: 'loadProgress', done: e.done, total: e.total }); break;
+    case 'runStarted': dispatch({ type: 'runStarted', total: e.total, settings: e.settings, sample: e.sample }); break;
+    case 'step': dispatch({ type: 'step', step: e.step, preview: e.preview }); break;
+    case 'deviceLost': dispatch({ type: 'deviceLost', message: e.message, info: e.backend }); break;
+    case 'modelReloaded': dispatch({ type: 'modelReady', info: e.model }); break;
+  }
+}
+
+export const DEFAULT_MODEL_URL = `${import.meta.env.BASE_URL}models/default/`;
+export const BUNDLED_DATA_URL = `${import.meta.env.BASE_URL}data/god-synth/`;
+
+/** Start the worker, the backend, and the embedded default model. */
+export async function start(): Promise<void> {
+  const worker = new Worker(new URL('../worker/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+  client = new EngineClient(worker, onEvent);
+  try {
+    dispatch({ type: 'backendReady', info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'] }) });
+  } catch (e) {
+    dispatch({ type: 'backendFailed', error: asEngineError(e) });
+    return;
+  }
+  void refreshSaved();
+  await loadModel({ kind: 'url', base: new URL(DEFAULT_MODEL_URL, location.href).href, label: 'Embedded default' }, false);
+}
+
+export async function refreshSaved(): Promise<void> {
+  try {
+    dispatch({ type: 'savedList', saved: await engine().call('listSaved', {}) });
+  } catch {
+    // OPFS unavailable (e.g. private mode): the list stays empty and loading still works.
+  }
+}
+
+export async function loadModel(source: ModelSourceSpec, save: boolean): Promise<void> {
+  const label = source.kind === 'saved' ? useStudio.getState().saved.find((m) => m.id === source.id)?.label ?? source.id
+    : source.kind === 'url' ? source.label ?? source.base : source.label;
+  dispatch({ type: 'modelLoading', label });
+  try {
+    dispatch({ type: 'modelReady', info: await engine().call('loadModel', { source, save }) });
+    if (save) void refreshSaved();
+    // The preprocessing summary depends on the model: refresh it for the selected sample.
+    const s = useStudio.getState().sample;
+    if (s.info) void selectSample(s.info.ref);
+  } catch (e) {
+    dispatch({ type: 'modelFailed', error: asEngineError(e) });
+  }
+}
+
+export function cancelLoad(): void {
+  void engine().call('cancelLoad', {});
+}
+
+export async function deleteSaved(id: string): Promise<void> {
+  try {
+    dispatch({ type: 'savedList', saved: await engine().call('deleteSaved', { id }) });
+  } catch (e) {
+    dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } });
+  }
+}
+
+/** Blobs (Files) go to the worker as they are: reading and parsing never block the page. */
+export async function openFmri(name: string, file: Blob, mask?: { name: string; file: Blob }): Promise<void> {
+  dispatch({ type: 'fileReading', name });
+  try {
+    const info = await engine().call('readFile', { name, file, ...(mask ? { mask } : {}) });
+    dispatch({ type: 'fileReady', info });
+    await selectSample({ split: info.defaultSplit, index: 0 });
+  } catch (e) {
+    dispatch({ type: 'fileFailed', name, error: asEngineError(e) });
+  }
+}
+
+export async function selectSample(ref: SampleRef): Promise<void> {
+  dispatch({ type: 'sampleLoading', ref });
+  try {
+    dispatch({ type: 'sampleReady', info: await engine().call('selectSample', ref) });
+  } catch (e) {
+    dispatch({ type: 'sampleFailed', ref, error: asEngineError(e) });
+  }
+}
+
+export async function runDecode(): Promise<void> {
+  const { settings, sample } = useStudio.getState();
+  if (!sample.info) return;
+  try {
+    const r = await engine().call('run', { settings, sample: sample.info.ref });
+    dispatch({ type: 'runEnded', reason: r.reason });
+  } catch (e) {
+    dispatch({ type: 'runFailed', error: asEngineError(e) });
+  }
+}
+
+export async function pause(): Promise<void> {
+  await engine().call('pause', {});
+  dispatch({ type: 'paused' });
+}
+export async function resume(): Promise<void> {
+  await engine().call('resume', {});
+  dispatch({ type: 'resumed' });
+}
+export async function stepOnce(): Promise<void> {
+  await engine().call('step', {});
+}
+export async function cancelRun(): Promise<void> {
+  await engine().call('cancel', {});
+}
+
+const pendingPreviews = new Set<number>();
+
+/** Move the timeline; fetch the position's images from the worker if the store has none. */
+export function setPosition(position: number): void {
+  dispatch({ type: 'position', position });
+  const { position: p, previews } = useStudio.getState();
+  if (previews[p] || pendingPreviews.has(p)) return;
+  pendingPreviews.add(p);
+  engine().call('preview', { position: p })
+    .then((preview) => dispatch({ type: 'preview', preview }))
+    .catch((e) => dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } }))
+    .finally(() => pendingPreviews.delete(p));
+}
+
+function download(bytes: BlobPart, fileName: string, mime: string): void {
+  const url = URL.createObjectURL(new Blob([bytes], { type: mime }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.click();
+  // Revoke after the click has been handled.
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function baseName(): string {
+  const s = useStudio.getState();
+  const file = (s.file.info?.name ?? 'decode').replace(/\.(nii\.gz|[a-z0-9]+)$/i, '');
+  const ref = s.run.sample;
+  return ref ? `${file}-${ref.split}${ref.index}` : file;
+}
+
+export async function exportImage(format: ExportFormat, sample: number): Promise<void> {
+  const position = useStudio.getState().position;
+  try {
+    const r = await engine().call('export', { format, position, sample, baseName: baseName() });
+    download(r.bytes as Uint8Array<ArrayBuffer>, r.fileName, r.mime);
+  } catch (e) {
+    dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } });
+  }
+}
+
+export function exportReceipt(): void {
+  const s = useStudio.getState();
+  const { model, file, run, backend } = s;
+  if (!model.info || !file.info || !run.settings || !run.sample || !backend.info) return;
+  try {
+    const receipt = makeReceipt({
+      appVersion: __APP_VERSION__,
+      model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
+      fmri: { fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index, ...(run.sample.roi ? { roi: run.sample.roi } : {}) },
+      ...run.settings,
+      backend: backend.info.backend,
+    });
+    download(receiptToJson(receipt), `${baseName()}-receipt.json`, 'application/json');
+  } catch (e) {
+    dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } });
+  }
+}
+
+/** Apply a receipt: its settings, and its sample when the open file is the receipt's file. */
+async function applyReceipt(text: string): Promise<void> {
+  const receipt = parseReceipt(text);
+  dispatch({ type: 'receipt', receipt });
+  const f = useStudio.getState().file.info;
+  if (f && f.sha256 === receipt.fmri.sha256) {
+    await selectSample({ split: receipt.fmri.split, index: receipt.fmri.sampleIndex, ...(receipt.fmri.roi ? { roi: receipt.fmri.roi } : {}) });
+  }
+}
+
+/** Route whatever was dropped or picked: a model bundle (folder / zip), a receipt, or fMRI data. */
+export async function handleFiles(files: DroppedFile[]): Promise<void> {
+  const plan = classifyDrop(files);
+  try {
+    switch (plan.kind) {
+      case 'empty': return;
+      case 'receipt': await applyReceipt(await plan.file.file.text()); return;
+      case 'bundle-folder':
+        await loadModel({ kind: 'files', files: Object.fromEntries(plan.files.map((f) => [f.path, f.file])), label: plan.label }, true);
+        return;
+      case 'bundle-zip':
+        await loadModel({ kind: 'zip', file: plan.file.file, label: plan.file.file.name }, true);
+        return;
+      case 'fmri':
+        await openFmri(plan.data.file.name, plan.data.file, plan.mask ? { name: plan.mask.file.name, file: plan.mask.file } : undefined);
+        return;
+      case 'unsupported':
+        dispatch({ type: 'fileFailed', name: plan.name, error: { code: 'UnsupportedFile', message: plan.message } });
+    }
+  } catch (e) {
+    dispatch({ type: 'notice', notice: { kind: 'error', text: `${asEngineError(e).code}: ${asEngineError(e).message}` } });
+  }
+}
+
+/** Open one of the bundled synthetic files (fetched from this site; nothing is uploaded). */
+export async function openBundled(name: string, maskName?: string): Promise<void> {
+  dispatch({ type: 'fileReading', name });
+  try {
+    const get = async (n: string) => {
+      const res = await fetch(`${BUNDLED_DATA_URL}${n}`);
+      if (!res.ok) throw new Error(`HTTP ${res.status} for ${n}`);
+      return res.blob();
+    };
+    const [file, mask] = await Promise.all([get(name), maskName ? get(maskName) : Promise.resolve(undefined)]);
+    await openFmri(name, file, mask && maskName ? { name: maskName, file: mask } : undefined);
+  } catch (e) {
+    dispatch({ type: 'fileFailed', name, error: asEngineError(e) });
+  }
+}

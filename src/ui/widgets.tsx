@@ -1,0 +1,80 @@
+// Small shared views: RGBA canvases, the voxel plot, inline errors, number formatting.
+import { useEffect, useRef } from 'react';
+import type { EngineError, RgbaImage } from '../engine/protocol';
+
+export function RgbaCanvas({ image, label, size = 128, testId }: { image?: RgbaImage; label: string; size?: number; testId?: string }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas || !image) return;
+    canvas.width = image.width;
+    canvas.height = image.height;
+    canvas.getContext('2d')!.putImageData(new ImageData(image.pixels as Uint8ClampedArray<ArrayBuffer>, image.width, image.height), 0, 0);
+  }, [image]);
+  return (
+    <canvas ref={ref} className={image ? 'pixels' : 'pixels empty'} role="img" aria-label={label} data-testid={testId}
+      style={{ width: size, height: size }} />
+  );
+}
+
+/** The voxel vector as a min–max envelope per pixel column (fast for any length). */
+export function VoxelPlot({ voxels }: { voxels: Float32Array }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas) return;
+    const width = canvas.width, height = canvas.height;
+    const ctx = canvas.getContext('2d')!;
+    ctx.clearRect(0, 0, width, height);
+    let lo = Infinity, hi = -Infinity;
+    for (const v of voxels) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (!(hi > lo)) { hi = lo + 1; }
+    const y = (v: number) => height - 1 - ((v - lo) / (hi - lo)) * (height - 2);
+    ctx.strokeStyle = '#cbd2da';
+    ctx.beginPath();
+    ctx.moveTo(0, y(0));
+    ctx.lineTo(width, y(0));
+    ctx.stroke();
+    ctx.fillStyle = '#1f5f99';
+    const per = voxels.length / width;
+    for (let x = 0; x < width; x++) {
+      const a = Math.floor(x * per), b = Math.max(a + 1, Math.floor((x + 1) * per));
+      let mn = Infinity, mx = -Infinity;
+      for (let i = a; i < b && i < voxels.length; i++) { if (voxels[i] < mn) mn = voxels[i]; if (voxels[i] > mx) mx = voxels[i]; }
+      if (mn === Infinity) continue;
+      ctx.fillRect(x, y(mx), 1, Math.max(1, y(mn) - y(mx)));
+    }
+  }, [voxels]);
+  return (
+    <canvas ref={ref} width={560} height={110} className="plot" role="img" data-testid="voxel-plot"
+      aria-label={`Plot of ${voxels.length} voxel values`} />
+  );
+}
+
+export function ErrorBox({ error, testId }: { error?: EngineError; testId?: string }) {
+  if (!error) return null;
+  return (
+    <div className="error" role="alert" data-testid={testId}>
+      <strong>{error.code}</strong>: {error.message}
+      {error.detail ? <div className="detail">{error.detail}</div> : null}
+    </div>
+  );
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024, i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return String(n);
+}
+
+export function SyntheticTag({ text }: { text?: string }) {
+  return text ? <span className="tag synthetic" data-testid="synthetic-label">{text}</span> : null;
+}

@@ -1,0 +1,367 @@
+/// <reference lib="webworker" />
+// The engine worker owns tfjs, the GPU device, the loaded model, the open fMRI file and every step of
+// the current run. The main thread only sends requests (src/engine/protocol.ts) and blits images.
+import './wasmPaths';
+import { GIFEncoder, applyPalette, quantize } from 'gifenc';
+import { dropWebGpu, initBackend, watchDeviceLost } from '../engine/backend';
+import { decodeLatents, decodeSteps, loadModel, preprocessSummary, type EngineModel } from '../engine/pipeline';
+import {
+  decodeOptions, toEngineError, type BackendInfo, type EngineEvent, type ExportResult, type FileInfo, type ModelInfo,
+  type ModelSourceSpec, type OpArgs, type OpName, type OpResult, type Request, type RgbaImage, type RunEndReason,
+  type RunSettings, type SampleInfo, type SampleRef, type SplitInfo, type StepPreview, type WorkerMessage,
+} from '../engine/protocol';
+import type { StepEvent } from '../engine/types';
+import { latentShape } from '../model/config';
+import { uniformTimesteps } from '../diffusion/schedule';
+import { encodePng } from '../io/png';
+import { readFmriFile, type FmriFile } from '../io/fmriFile';
+import { pcc, resizeGray, ssim, toGray } from '../ui/metrics';
+import { openBundle } from './bundles';
+import { MANIFEST_FILE } from '../io/bundle/manifest';
+import { bundledImage, bundledSet } from './groundTruth';
+import { batchToRgba, latentsToRgba, rgbaToRgb, upscale } from './images';
+import { deleteSaved, listSaved, saveModel } from './modelStore';
+import { RunCancelled, RunGate } from './runGate';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+function post(m: WorkerMessage, transfer: Transferable[] = []): void {
+  scope.postMessage(m, transfer);
+}
+function emit(e: EngineEvent, transfer: Transferable[] = []): void {
+  post(e, transfer);
+}
+
+/** Copies of a preview's pixel buffers, so the cached original stays in the worker. */
+function cloneForTransfer(p: StepPreview): { preview: StepPreview; transfer: Transferable[] } {
+  const copy = (imgs: RgbaImage[]) => imgs.map((i) => ({ ...i, pixels: i.pixels.slice() }));
+  const preview = { ...p, x0: copy(p.x0), xt: copy(p.xt) };
+  return { preview, transfer: [...preview.x0, ...preview.xt].map((i) => i.pixels.buffer) };
+}
+
+async function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// ---- state -----------------------------------------------------------------------------------------
+
+let backend: BackendInfo | null = null;
+let model: { engine: EngineModel; info: ModelInfo; source: ModelSourceSpec } | null = null;
+let loadAbort: AbortController | null = null;
+
+interface RunState {
+  gate: RunGate;
+  settings: RunSettings;
+  sample: SampleRef;
+  /** x_t and predicted x0 of every step (x_t of step i+1 is step i's output, so it is not kept twice). */
+  steps: Pick<StepEvent, 'xt' | 'x0'>[];
+  /** The latent after the last step, once done. */
+  final?: Float32Array;
+  /** The sampler loop is running (or paused). */
+  active: boolean;
+  groundTruth?: RgbaImage;
+}
+let run: RunState | null = null;
+
+/** Decoded previews of the current run by timeline position, least recently used first. */
+const previews = new Map<number, StepPreview>();
+const PREVIEW_CACHE = 256;
+
+// ---- backend ----------------------------------------------------------------------------------------
+
+async function startBackend(prefer: OpArgs<'init'>['prefer']): Promise<BackendInfo> {
+  backend = await initBackend(prefer);
+  watchDeviceLost((message) => { void onDeviceLost(message); });
+  return backend;
+}
+
+/** The device is gone with every tensor on it: stop the run, continue on wasm and reload the model there. */
+async function onDeviceLost(message: string): Promise<void> {
+  run?.gate.cancel();
+  dropWebGpu();
+  const info = await initBackend(['wasm', 'cpu']);
+  backend = { ...info, fallbackReason: message };
+  emit({ event: 'deviceLost', message, backend });
+  if (model) {
+    const source = model.source;
+    model = null;
+    try {
+      const reloaded = await openModel(source, false);
+      emit({ event: 'modelReloaded', model: reloaded });
+    } catch (e) {
+      console.error('reloading the model after device loss failed', e);
+    }
+  }
+}
+
+// ---- model ------------------------------------------------------------------------------------------
+
+/** The label shown next to everything a synthetic or untrained model produces. */
+function syntheticLabel(engine: EngineModel, manifestBytes: Uint8Array): string | undefined {
+  const card = JSON.stringify((JSON.parse(new TextDecoder().decode(manifestBytes)) as { card?: unknown }).card ?? {});
+  const text = `${engine.config.description ?? ''} ${engine.config.name} ${card}`;
+  if (/untrained stand-in/i.test(text)) return 'untrained stand-in — outputs are not reconstructions';
+  if (engine.config.synthetic) return 'synthetic — trained on simulated responses, not brain data';
+  return undefined;
+}
+
+async function openModel(source: ModelSourceSpec, save: boolean): Promise<ModelInfo> {
+  loadAbort?.abort();
+  const abort = new AbortController();
+  loadAbort = abort;
+  let lastPost = 0;
+  const onProgress = (done: number, total: number) => {
+    const now = performance.now();
+    // Throttled: one message per network chunk would flood the main thread.
+    if (now - lastPost > 50 || done === total) { lastPost = now; emit({ event: 'loadProgress', done, total }); }
+  };
+  try {
+    const bundle = await openBundle(source);
+    const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
+    if (abort.signal.aborted) { engine.dispose(); throw new DOMException('model load cancelled', 'AbortError'); }
+    const manifestBytes = bundle.read.get(MANIFEST_FILE);
+    if (!manifestBytes) throw new Error(`the loader did not read ${MANIFEST_FILE}`);
+    // manifest.json lists every shard's sha256, so its own digest identifies the whole bundle.
+    const sha256 = await sha256Hex(manifestBytes);
+    const label = syntheticLabel(engine, manifestBytes);
+    const info: ModelInfo = {
+      key: bundle.key,
+      label: bundle.label,
+      config: engine.config,
+      card: engine.card,
+      sha256,
+      memoryBytes: (engine.card.params.total ?? 0) * 4,
+      ...(label ? { syntheticLabel: label } : {}),
+    };
+    if (model?.info.sha256 !== sha256) { run?.gate.cancel(); run = null; previews.clear(); }
+    model?.engine.dispose();
+    model = { engine, info, source };
+    if (save && source.kind !== 'saved') await saveModel(sha256.slice(0, 32), bundle.label, bundle.read);
+    return info;
+  } finally {
+    if (loadAbort === abort) loadAbort = null;
+  }
+}
+
+// ---- files and samples ------------------------------------------------------------------------------
+
+interface OpenFile {
+  base: FmriFile;
+  info: FileInfo;
+  /** Only the bundled set's ground truth is known (its sha256 is listed in meta.json). */
+  bundled: boolean;
+  bundledTestImage?: number;
+  views: Map<string, FmriFile>;
+}
+let file: OpenFile | null = null;
+
+function viewOf(f: OpenFile, ref: SampleRef): FmriFile {
+  const key = `${ref.split}\u0000${ref.roi ?? ''}`;
+  let v = f.views.get(key);
+  if (!v) {
+    v = f.base.select({ split: ref.split, ...(ref.roi ? { roi: ref.roi } : {}) });
+    f.views.set(key, v);
+  }
+  return v;
+}
+
+/** Image split of the bundled images_32.npz that a data split's ground truth indexes. */
+const IMAGE_SPLIT: Record<string, 'train' | 'test'> = { train: 'train', 'test-avg': 'test' };
+
+async function openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
+  const bytes = new Uint8Array(await args.file.arrayBuffer());
+  const [sha256, set] = await Promise.all([sha256Hex(bytes), bundledSet()]);
+  const base = await readFmriFile(args.name, bytes, args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {});
+  const bundled = !!set && set.sha256.has(sha256);
+  const splits: SplitInfo[] = Object.entries(base.splits).map(([name, count]) => ({
+    name,
+    count,
+    hasGroundTruth: bundled && (IMAGE_SPLIT[name] !== undefined && base.groundTruthIndex?.(name, 0) !== undefined
+      || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined)),
+  }));
+  const info: FileInfo = {
+    name: args.name, format: base.format, sha256, bytes: bytes.byteLength, voxels: base.voxels, splits,
+    defaultSplit: base.split, roiNames: Object.keys(base.masks ?? {}),
+    ...(base.roi ? { roi: base.roi } : {}),
+    ...(base.note ? { note: base.note } : {}),
+    ...(bundled && set ? { syntheticLabel: set.label } : {}),
+  };
+  file = {
+    base, info, bundled, views: new Map(),
+    ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
+  };
+  run = null;
+  previews.clear();
+  return info;
+}
+
+async function groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
+  if (!file?.bundled) return undefined;
+  const imageSplit = IMAGE_SPLIT[ref.split];
+  const index = imageSplit ? file.base.groundTruthIndex?.(ref.split, ref.index) : undefined;
+  if (imageSplit && index !== undefined) return bundledImage(imageSplit, index);
+  if (file.info.splits.length === 1 && file.info.splits[0].count === 1 && file.bundledTestImage !== undefined) {
+    return bundledImage('test', file.bundledTestImage);
+  }
+  return undefined;
+}
+
+async function selectSample(ref: SampleRef): Promise<SampleInfo> {
+  if (!file) throw new Error('no fMRI file is open');
+  const v = viewOf(file, ref);
+  const voxels = v.getSample(ref.index);
+  const info: SampleInfo = { ref, voxelCount: v.voxels, voxels: voxels.slice(), preprocess: null };
+  if (model) {
+    try {
+      info.preprocess = preprocessSummary(model.engine, voxels);
+    } catch (e) {
+      info.preprocessError = toEngineError(e);
+    }
+  }
+  const gt = await groundTruthFor(ref).catch(() => undefined);
+  if (gt) info.groundTruth = gt;
+  return info;
+}
+
+// ---- run --------------------------------------------------------------------------------------------
+
+async function makePreview(r: RunState, position: number): Promise<StepPreview> {
+  const cached = previews.get(position);
+  if (cached) {
+    previews.delete(position);
+    previews.set(position, cached);
+    return cached;
+  }
+  if (!model) throw new Error('no model is loaded');
+  const last = r.steps.length;
+  if (!(Number.isInteger(position) && position >= 0 && (position < last || (r.final && position === last)))) {
+    throw new RangeError(`timeline position ${position} has no data yet (0..${r.final ? last : last - 1})`);
+  }
+  const n = r.settings.numSamples;
+  const [c, h, w] = latentShape(model.engine.config);
+  const final = position === last;
+  const latent = final ? r.final! : r.steps[position].xt;
+  const x0Latent = final ? r.final! : r.steps[position].x0;
+  const batch = await decodeLatents(model.engine, x0Latent, n);
+  const x0 = batchToRgba(batch);
+  const preview: StepPreview = { position, x0, xt: latentsToRgba(latent, n, c, h, w) };
+  if (r.groundTruth) preview.metrics = x0.map((img) => compare(img, r.groundTruth!));
+  previews.set(position, preview);
+  while (previews.size > PREVIEW_CACHE) previews.delete(previews.keys().next().value!);
+  return preview;
+}
+
+/** PCC and SSIM of a sample against the ground truth, in grey at the ground truth's resolution. */
+function compare(img: RgbaImage, gt: RgbaImage): { pcc: number; ssim: number } {
+  const g = toGray(gt.pixels, gt.width, gt.height, 4, 1 / 255);
+  const s = resizeGray(toGray(img.pixels, img.width, img.height, 4, 1 / 255), gt.width, gt.height);
+  return { pcc: pcc(s.data, g.data), ssim: ssim(s, g) };
+}
+
+async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
+  if (!model) throw Object.assign(new Error('load a model before running'), { name: 'NoModel' });
+  if (!file) throw Object.assign(new Error('open an fMRI file before running'), { name: 'NoFile' });
+  if (run?.active) throw Object.assign(new Error('a run is already in progress'), { name: 'Busy' });
+  const fmriRaw = viewOf(file, args.sample).getSample(args.sample.index);
+  const gate = new RunGate();
+  const r: RunState = { gate, settings: args.settings, sample: args.sample, steps: [], active: true };
+  r.groundTruth = await groundTruthFor(args.sample).catch(() => undefined);
+  run = r;
+  previews.clear();
+  // The authors' uniform discretisation may run more steps than requested (S = 12 → 13).
+  const total = uniformTimesteps(args.settings.steps, model.engine.config.schedule.numTimesteps).length;
+  emit({ event: 'runStarted', total, settings: args.settings, sample: args.sample });
+  const gen = decodeSteps(model.engine, fmriRaw, decodeOptions(args.settings), gate.abort.signal);
+  let reason: RunEndReason = 'done';
+  try {
+    for (;;) {
+      await gate.beforeStep();
+      const res = await gen.next();
+      if (res.done) { r.final = res.value; break; }
+      const s = res.value;
+      r.steps.push({ xt: s.xt, x0: s.x0 });
+      const { preview, transfer } = cloneForTransfer(await makePreview(r, s.index));
+      emit({ event: 'step', step: { index: s.index, total: s.total, t: s.t, ms: s.ms }, preview }, transfer);
+    }
+  } catch (e) {
+    if (!(e instanceof RunCancelled) && !gate.abort.signal.aborted) throw e;
+    reason = 'cancelled';
+    await gen.return(undefined as never).catch(() => undefined);
+  } finally {
+    r.active = false;
+  }
+  return { reason, steps: r.steps.length };
+}
+
+// ---- export -----------------------------------------------------------------------------------------
+
+async function exportImage(args: OpArgs<'export'>): Promise<ExportResult> {
+  if (!run) throw new Error('nothing to export: run a decode first');
+  const r = run;
+  if (!(args.sample >= 0 && args.sample < r.settings.numSamples)) throw new RangeError(`sample ${args.sample} does not exist`);
+  if (args.format === 'png') {
+    const img = (await makePreview(r, args.position)).x0[args.sample];
+    return { fileName: `${args.baseName}-step${args.position}-sample${args.sample}.png`, mime: 'image/png', bytes: encodePng(rgbaToRgb(img), img.width, img.height) };
+  }
+  // GIF: every position of the trajectory (decoded x0), then the final image held for a second.
+  const last = r.final ? r.steps.length : r.steps.length - 1;
+  const gif = GIFEncoder();
+  for (let p = 0; p <= last; p++) {
+    const src = (await makePreview(r, p)).x0[args.sample];
+    const frame = upscale(src, Math.max(1, Math.floor(256 / src.width)));
+    const palette = quantize(frame.pixels, 256);
+    gif.writeFrame(applyPalette(frame.pixels, palette), frame.width, frame.height, { palette, delay: p === last ? 1000 : 120 });
+  }
+  gif.finish();
+  return { fileName: `${args.baseName}-trajectory-sample${args.sample}.gif`, mime: 'image/gif', bytes: gif.bytes() };
+}
+
+// ---- dispatch ---------------------------------------------------------------------------------------
+
+type Handler<K extends OpName> = (args: OpArgs<K>) => Promise<OpResult<K>>;
+
+const handlers: { [K in OpName]: Handler<K> } = {
+  init: (a) => startBackend(a.prefer),
+  loadModel: (a) => openModel(a.source, a.save),
+  cancelLoad: async () => { loadAbort?.abort(); loadAbort = null; },
+  listSaved: () => listSaved(),
+  deleteSaved: async (a) => { await deleteSaved(a.id); return listSaved(); },
+  readFile: (a) => openFile(a),
+  selectSample: (a) => selectSample(a),
+  run: (a) => runDecode(a),
+  pause: async () => { run?.gate.pause(); },
+  resume: async () => { run?.gate.resume(); },
+  step: async () => { run?.gate.step(); },
+  cancel: async () => { run?.gate.cancel(); },
+  preview: async (a) => {
+    if (!run) throw new Error('no run to preview');
+    return makePreview(run, a.position);
+  },
+  export: (a) => exportImage(a),
+};
+
+/** Results that carry pixels or bytes are transferred (as copies when the worker keeps a cached original). */
+function transferablesOf(op: OpName, result: unknown): { result: unknown; transfer: Transferable[] } {
+  if (op === 'preview') {
+    const c = cloneForTransfer(result as StepPreview);
+    return { result: c.preview, transfer: c.transfer };
+  }
+  if (op === 'export') return { result, transfer: [(result as ExportResult).bytes.buffer] };
+  if (op === 'selectSample') {
+    const s = result as SampleInfo;
+    return { result, transfer: [s.voxels.buffer, ...(s.groundTruth ? [s.groundTruth.pixels.buffer] : [])] };
+  }
+  return { result, transfer: [] };
+}
+
+scope.onmessage = async (ev: MessageEvent<Request>) => {
+  const { id, op, args } = ev.data;
+  try {
+    const raw = await (handlers[op] as Handler<OpName>)(args as never);
+    const { result, transfer } = transferablesOf(op, raw);
+    post({ id, ok: true, result }, transfer);
+  } catch (e) {
+    post({ id, ok: false, error: toEngineError(e) });
+  }
+};

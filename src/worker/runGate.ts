@@ -1,0 +1,57 @@
+// Pause / resume / single-step / cancel for a sampler loop that awaits `next()` between steps.
+
+export class RunCancelled extends Error {
+  constructor() {
+    super('run cancelled');
+    this.name = 'RunCancelled';
+  }
+}
+
+export class RunGate {
+  readonly abort = new AbortController();
+  private paused = false;
+  /** Steps granted while paused (Step button). */
+  private credits = 0;
+  private wake: (() => void) | null = null;
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.release();
+  }
+
+  /** While paused, let exactly one more step run. */
+  step(): void {
+    if (!this.paused) return;
+    this.credits++;
+    this.release();
+  }
+
+  cancel(): void {
+    this.abort.abort(new RunCancelled());
+    this.release();
+  }
+
+  /** Resolves when the next step may run; throws RunCancelled once cancelled. */
+  async beforeStep(): Promise<void> {
+    for (;;) {
+      if (this.abort.signal.aborted) throw new RunCancelled();
+      if (!this.paused) return;
+      if (this.credits > 0) { this.credits--; return; }
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+    }
+  }
+
+  private release(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+}

@@ -1,0 +1,123 @@
+// Golden vectors from the PyTorch reference (python/cad_ref): generated on demand into
+// .cache/golden/<preset>/ and regenerated when any python/cad_ref/*.py is newer than the stamp.
+// Several vitest workers may ask at once: one generates into a temporary folder under a lock
+// folder and renames it into place; the others wait for the lock and reuse the result.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { readNpy, type NpyArray } from '../src/io/npy';
+
+const run = promisify(execFile);
+
+export const PYTHON = '/usr/bin/python3';
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCES = join(REPO_ROOT, 'python', 'cad_ref');
+const CACHE = join(REPO_ROOT, '.cache', 'golden');
+const STAMP = '.stamp';
+const SEED = 0;
+/** A lock older than this is taken to belong to a crashed process. */
+const STALE_LOCK_MS = 5 * 60_000;
+const POLL_MS = 200;
+
+export class GoldenUnavailableError extends Error {
+  constructor(detail: string) {
+    super(`golden vectors unavailable: ${detail}`);
+    this.name = 'GoldenUnavailableError';
+  }
+}
+
+async function newestSourceMs(): Promise<number> {
+  const files = (await readdir(SOURCES)).filter((f) => f.endsWith('.py'));
+  if (files.length === 0) throw new GoldenUnavailableError(`no python sources in ${SOURCES}`);
+  const times = await Promise.all(files.map(async (f) => (await stat(join(SOURCES, f))).mtimeMs));
+  return Math.max(...times);
+}
+
+async function isFresh(dir: string): Promise<boolean> {
+  try {
+    return (await stat(join(dir, STAMP))).mtimeMs >= (await newestSourceMs());
+  } catch {
+    return false;
+  }
+}
+
+async function checkPython(): Promise<void> {
+  try {
+    await run(PYTHON, ['-c', 'import torch, numpy'], { timeout: 60_000 });
+  } catch (e) {
+    const why = (e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(e);
+    throw new GoldenUnavailableError(`${PYTHON} cannot import torch and numpy (${why}); run scripts/setup-test-deps.sh`);
+  }
+}
+
+async function generate(preset: string, finalDir: string): Promise<void> {
+  await checkPython();
+  const tmp = `${finalDir}.tmp-${process.pid}-${Date.now()}`;
+  await rm(tmp, { recursive: true, force: true });
+  try {
+    await run(PYTHON, ['-m', 'cad_ref.golden', '--preset', preset, '--seed', String(SEED), '--out', tmp], {
+      cwd: REPO_ROOT, env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') }, timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    const stderr = (e as { stderr?: string }).stderr ?? '';
+    throw new GoldenUnavailableError(`cad_ref.golden --preset ${preset} failed: ${stderr.slice(-2000) || String(e)}`);
+  }
+  await writeFile(join(tmp, STAMP), `${preset} seed ${SEED} ${new Date().toISOString()}\n`);
+  const old = `${finalDir}.old-${process.pid}-${Date.now()}`;
+  if (existsSync(finalDir)) await rename(finalDir, old);
+  await rename(tmp, finalDir);
+  await rm(old, { recursive: true, force: true });
+}
+
+async function tryLock(lock: string): Promise<boolean> {
+  try {
+    await mkdir(lock);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs, () => Date.now()));
+    if (age > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+    return false;
+  }
+}
+
+const pending = new Map<string, Promise<string>>();
+
+/** Folder with the golden files of `preset` (see python/README.md), generating them first if needed. */
+export function goldenDir(preset = 'tiny'): Promise<string> {
+  let p = pending.get(preset);
+  if (!p) {
+    p = ensure(preset);
+    pending.set(preset, p);
+    p.catch(() => pending.delete(preset));
+  }
+  return p;
+}
+
+async function ensure(preset: string): Promise<string> {
+  const dir = join(CACHE, preset);
+  const lock = `${dir}.lock`;
+  await mkdir(CACHE, { recursive: true });
+  for (;;) {
+    if (await isFresh(dir)) return dir;
+    if (await tryLock(lock)) {
+      try {
+        if (!(await isFresh(dir))) await generate(preset, dir);
+      } finally {
+        await rm(lock, { recursive: true, force: true });
+      }
+      return dir;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** One golden array, e.g. `await goldenNpy(dir, 'unet_out')` or `'tensors/<full name>'`. */
+export async function goldenNpy(dir: string, name: string): Promise<NpyArray> {
+  return readNpy(new Uint8Array(await readFile(join(dir, `${name}.npy`))));
+}

@@ -1,0 +1,200 @@
+// End-to-end parity: a checkpoint in the authors' phase-3 layout, written by the independent PyTorch
+// reference (python/cad_ref), is converted with `npm run convert`, decoded with `npm run decode --dump`,
+// and every dumped stage is compared with the PyTorch outputs: fp32 to 1e-4 relative on wasm and cpu.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { goldenDir, goldenNpy, REPO_ROOT } from './golden';
+import { npyToFloat32, readNpy, writeNpy, type NpyArray } from '../src/io/npy';
+import type { ModelConfig } from '../src/model/config';
+import { loadModelFromDir } from '../src/cli/nodeModel';
+import { conditioning, decodeLatents, modelFromWeights, type EngineModel } from '../src/engine/pipeline';
+import { ddimSampler } from '../src/diffusion/ddim';
+import { plmsSampler } from '../src/diffusion/plms';
+import { unet } from '../src/model/unet';
+
+const run = promisify(execFile);
+const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
+
+/** max|a − b| / max|b|: the project's relative error. */
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
+  return num / den;
+}
+
+/** Row `r` of axis `axis` of a C-order array. */
+function take(a: NpyArray, axis: number, r: number): Float32Array {
+  const data = npyToFloat32(a);
+  const outer = a.shape.slice(0, axis).reduce((x, y) => x * y, 1);
+  const inner = a.shape.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const n = a.shape[axis];
+  const out = new Float32Array(outer * inner);
+  for (let o = 0; o < outer; o++) out.set(data.subarray((o * n + r) * inner, (o * n + r + 1) * inner), o * inner);
+  return out;
+}
+
+let dir: string, tmp: string, cfg: ModelConfig, bundle: string, bundle16: string;
+const g = (name: string) => goldenNpy(dir, name);
+const npyFile = async (path: string) => readNpy(new Uint8Array(await readFile(path)));
+
+async function convert(out: string, extra: string[] = []): Promise<void> {
+  const pre = cfg.preprocess;
+  // Sizes that no tensor shape carries (the latent side) come from an overrides file, as a user would give them.
+  const overrides = join(tmp, 'overrides.json');
+  await writeFile(overrides, JSON.stringify({ unet: { imageSize: cfg.unet.imageSize }, vq: { resolution: cfg.vq.resolution } }));
+  await run(TSX, ['src/cli/convert.ts', join(dir, 'phase3.pth'), '--out', out, '--raw-voxels', String(pre.rawVoxels),
+    '--mean', String(pre.mean), '--std', String(pre.std), '--config', overrides, ...extra], { cwd: REPO_ROOT });
+}
+
+beforeAll(async () => {
+  dir = await goldenDir('tiny');
+  cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8'));
+  tmp = await mkdtemp(join(tmpdir(), 'parity-'));
+  bundle = join(tmp, 'bundle');
+  bundle16 = join(tmp, 'bundle16');
+  await Promise.all([convert(bundle), convert(bundle16, ['--fp16'])]);
+}, 300_000);
+
+/** Runs `npm run decode -- … --dump` for fMRI row `row` with the golden x_T of that row. */
+async function decodeDump(model: string, sampler: 'plms' | 'ddim', row: number, backend: string, out: string): Promise<void> {
+  const xT = await g(`${sampler}_xT`);
+  const noise = join(tmp, `${sampler}_xT_${row}.npy`);
+  await writeFile(noise, writeNpy(take(xT, 0, row), [1, ...xT.shape.slice(1)]));
+  const samplers = JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8'));
+  await run(TSX, ['src/cli/decode.ts', '--model', model, '--fmri', join(dir, 'fmri_raw.npy'), '--sample', String(row),
+    '--noise', noise, '--sampler', sampler, '--steps', String(samplers[sampler].steps), '--backend', backend, '--dump', '--out', out],
+  { cwd: REPO_ROOT });
+}
+
+describe.each(['wasm', 'cpu'])('decode --dump vs PyTorch (fp32, %s)', (backend) => {
+  const row = 1;
+  let out: string;
+  beforeAll(async () => {
+    out = join(tmp, `plms-${backend}`);
+    await decodeDump(bundle, 'plms', row, backend, out);
+  }, 300_000);
+
+  it.each([
+    ['fmri', 'fmri', 0], ['encoder_out', 'encoder_out', 0], ['cond', 'cond', 0],
+    ['x_t', 'plms_x_t', 1], ['eps', 'plms_eps', 1], ['x0', 'plms_x0', 1], ['final', 'plms_final', 0], ['image', 'plms_image', 0],
+  ] as const)('stage %s matches to 1e-4', async (dumped, golden, axis) => {
+    const ours = npyToFloat32(await npyFile(join(out, `${dumped}.npy`)));
+    const ref = take(await g(golden), axis, row);
+    expect(maxRel(ours, ref)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('runs the real number of steps and timesteps of the uniform discretisation', async () => {
+    const ts = npyToFloat32(await npyFile(join(out, 'timesteps.npy')));
+    expect(Array.from(ts)).toEqual(Array.from(npyToFloat32(await g('plms_timesteps'))));
+  });
+
+  it('writes a PNG per sample and a receipt', async () => {
+    const png = await readFile(join(out, 'sample_0.png'));
+    expect(Array.from(png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    const receipt = JSON.parse(await readFile(join(out, 'receipt.json'), 'utf8'));
+    expect(receipt).toMatchObject({ sampler: 'plms', steps: 10, numSamples: 1, backend, fmri: { sampleIndex: row } });
+  });
+});
+
+describe('whole trajectories in process (fp32, wasm)', () => {
+  let model: EngineModel;
+  let c: tf.Tensor3D;
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    model = await loadModelFromDir(bundle);
+    const raw = await g('fmri_raw');
+    const cond = conditioning(model, [take(raw, 0, 0), take(raw, 0, 1)]);
+    cond.encoderOut.dispose();
+    c = cond.c;
+  });
+
+  async function trajectory(sampler: 'plms' | 'ddim'): Promise<Record<string, Float32Array[]>> {
+    const samplers = JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8'));
+    const xT = await g(`${sampler}_xT`);
+    const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
+    const eps = (xt: tf.Tensor4D, t: number) => unet(model.config, model.unet, xt, t, c);
+    const noiseArr = sampler === 'ddim' ? await g('ddim_noise') : undefined;
+    const per = xT.shape.reduce((a, b) => a * b, 1);
+    const gen = sampler === 'plms'
+      ? plmsSampler({ schedule: model.schedule, steps: samplers.plms.steps, eps, xT: x })
+      : ddimSampler({
+        schedule: model.schedule, steps: samplers.ddim.steps, eta: samplers.ddim.eta, eps, xT: x,
+        noise: (i) => tf.tensor4d(npyToFloat32(noiseArr!).slice(i * per, (i + 1) * per), xT.shape as [number, number, number, number]),
+      });
+    const rec: Record<string, Float32Array[]> = { x_t: [], eps: [], x0: [] };
+    let r = await gen.next();
+    while (!r.done) {
+      rec.x_t.push(await r.value.xt.data() as Float32Array);
+      rec.eps.push(await r.value.eps.data() as Float32Array);
+      rec.x0.push(await r.value.x0.data() as Float32Array);
+      r = await gen.next();
+    }
+    rec.final = [await r.value.data() as Float32Array];
+    tf.dispose([r.value, x]);
+    return rec;
+  }
+
+  it.each(['plms', 'ddim'] as const)('%s: every step of a batch of 2 (each its own fMRI) matches to 1e-4', async (sampler) => {
+    const rec = await trajectory(sampler);
+    for (const key of ['x_t', 'eps', 'x0'] as const) {
+      const ref = await g(`${sampler}_${key}`);
+      expect(rec[key].length).toBe(ref.shape[0]);
+      rec[key].forEach((ours, i) => expect(maxRel(ours, take(ref, 0, i)), `${key}[${i}]`).toBeLessThanOrEqual(1e-4));
+    }
+    expect(maxRel(rec.final[0], npyToFloat32(await g(`${sampler}_final`)))).toBeLessThanOrEqual(1e-4);
+  });
+
+  // One tensor from each network, each shifted by 1e-3, must push the stage it feeds out of the 1e-4 band:
+  // the final latent for the conditioning and UNet weights, the image for the VQ decoder. (The tiny
+  // random model's latents are large, so its images mostly clamp and would hide upstream changes.)
+  it.each([
+    'cond_stage_model.mae.blocks.0.mlp.fc1.weight',
+    'cond_stage_model.channel_mapper.0.bias',
+    'model.diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_k.weight',
+    'first_stage_model.decoder.conv_out.bias',
+  ])('fails when %s is perturbed by 1e-3 (the comparison can fail)', async (name) => {
+    const weights = { ...model.weights };
+    const bumped = tf.add(weights[name], 1e-3);
+    weights[name] = bumped;
+    const perturbed = modelFromWeights(model.config, weights);
+    const raw = await g('fmri_raw');
+    const cond = conditioning(perturbed, [take(raw, 0, 0), take(raw, 0, 1)]);
+    cond.encoderOut.dispose();
+    const pc = cond.c;
+    const xT = await g('plms_xT');
+    const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
+    const gen = plmsSampler({ schedule: perturbed.schedule, steps: 10, eps: (xt, t) => unet(perturbed.config, perturbed.unet, xt, t, pc), xT: x });
+    let r = await gen.next();
+    while (!r.done) r = await gen.next();
+    const final = await r.value.data() as Float32Array;
+    const err = name.startsWith('first_stage_model.')
+      ? maxRel((await decodeLatents(perturbed, final, 2)).data, npyToFloat32(await g('plms_image')))
+      : maxRel(final, npyToFloat32(await g('plms_final')));
+    expect(err).toBeGreaterThan(1e-4);
+    tf.dispose([r.value, x, bumped, pc]);
+  });
+});
+
+describe('fp16 bundle (packed float16 weights, fp32 math)', () => {
+  // Stated tolerance: weights rounded to fp16 (2^-11 relative) move the untrained tiny decoder's
+  // latents by well under 1 %; the final image stays within 1/100 of its range.
+  it('decodes within 1e-2 relative of PyTorch fp32 (latents and image)', async () => {
+    const row = 0;
+    const out = join(tmp, 'plms-fp16');
+    await decodeDump(bundle16, 'plms', row, 'wasm', out);
+    for (const [dumped, golden, axis] of [['cond', 'cond', 0], ['final', 'plms_final', 0], ['image', 'plms_image', 0]] as const) {
+      const ours = npyToFloat32(await npyFile(join(out, `${dumped}.npy`)));
+      const err = maxRel(ours, take(await g(golden), axis, row));
+      expect(err, dumped).toBeLessThanOrEqual(1e-2);
+      expect(err, `${dumped}: fp16 storage must differ from fp32 at all`).toBeGreaterThan(0);
+    }
+  });
+});

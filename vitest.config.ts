@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+import react from '@vitejs/plugin-react';
+import { playwright } from '@vitest/browser-playwright';
+
+export const chromiumArgs = ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run', '--disable-quic'];
+
+export default defineConfig({
+  plugins: [react()],
+  test: {
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node', environment: 'node', include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/*.browser.test.ts'], setupFiles: ['./test/setup-webgpu.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser', include: ['src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
+          globalSetup: ['./test/globalSetup.golden.ts'],
+          browser: {
+            enabled: true, headless: true, instances: [{ browser: 'chromium' }],
+            provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs } }),
+          },
+        },
+      },
+    ],
+  },
+});
