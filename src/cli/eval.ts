@@ -13,7 +13,8 @@ const SPEC: Record<string, FlagSpec> = {
   subject: { type: 'number', help: 'subject N of sbj_N.npz (default: meta.json default_subject)' },
   model: { type: 'string', help: 'converted model bundle directory to evaluate (needs src/engine/pipeline.ts reconstructBatch)' },
   baseline: { type: 'string', help: 'evaluate a reference decoder instead of a model', choices: ['ridge', 'shuffled'] },
-  alpha: { type: 'number', help: 'baselines: fixed ridge penalty instead of the leave-one-out choice' },
+  permutations: { type: 'number', help: 'shuffled control: number of random pairings averaged (one pairing alone moves by about ±0.05)', default: 10 },
+  alpha: { type: 'string', help: "baselines: ridge penalty, a number or 'loo' (leave-one-out choice on the training set); 300 is the calibration reference of the data spec §3.9", default: '300' },
   steps: { type: 'number', help: 'model: sampler steps', default: 50 },
   sampler: { type: 'string', help: 'model: sampler', default: 'plms', choices: ['plms', 'ddim'] },
   eta: { type: 'number', help: 'model: DDIM eta (PLMS requires 0)', default: 0 },
@@ -87,10 +88,17 @@ async function main(): Promise<void> {
   let metrics: ReconstructionMetrics, details: Record<string, unknown>, method: string;
   if (args.baseline) {
     const name = args.baseline as BaselineName;
-    const [run] = runBaselines(ds, refs, [name], { seed: Number(args.seed), alphas: args.alpha !== undefined ? [Number(args.alpha)] : undefined });
-    metrics = evaluateReconstructions(run.recons, gt, ds.testLabels, refs.classifier);
-    details = { alpha: run.alpha, alpha_choice: args.alpha !== undefined ? 'fixed' : 'leave-one-out on the training set', loo_mse: run.looMse,
-      target: '64 image PCs (fitted on pretraining-pool images)', seed: name === 'shuffled' ? Number(args.seed) : undefined };
+    const loo = args.alpha === 'loo';
+    const alpha = Number(args.alpha);
+    if (!loo && !(Number.isFinite(alpha) && alpha > 0)) throw new UsageError(`--alpha must be a positive number or 'loo' (got '${args.alpha}')`);
+    const seed = Number(args.seed);
+    const perms = name === 'shuffled' ? Number(args.permutations) : 1;
+    if (!(Number.isInteger(perms) && perms >= 1)) throw new UsageError(`--permutations must be a positive integer (got ${args.permutations})`);
+    const runs = Array.from({ length: perms }, (_, i) => runBaselines(ds, refs, [name], { seed: seed + i, alphas: loo ? undefined : [alpha] })[0]);
+    metrics = meanMetrics(runs.map((run) => evaluateReconstructions(run.recons, gt, ds.testLabels, refs.classifier)));
+    details = { alpha: runs.map((r) => r.alpha), alpha_choice: loo ? 'leave-one-out on the training set' : 'fixed',
+      loo_mse: runs.map((r) => r.looMse), target: '64 image PCs (fitted on pretraining-pool images)',
+      ...(name === 'shuffled' ? { seeds: runs.map((_, i) => seed + i), note: `mean over ${perms} random pairings` } : {}) };
     method = name === 'ridge' ? 'ridge→64 PCs' : 'ridge→64 PCs, shuffled pairing (control)';
   } else {
     ({ metrics, details } = await evaluateModel(ds, gt, refs.classifier, args));

@@ -140,6 +140,19 @@ describe('published GOD sbj_3 model', () => {
       .toThrow(/unet.imageSize 64 needs vq.resolution 256, found 128/);
   });
 
+  it('round-trips a config with attention at some levels only, VQ attention, no time conditioning', () => {
+    // The layouts of this config were checked name-for-name against cad_ref's UNetModel / VQModelInterface.
+    const variant: ModelConfig = {
+      ...PUBLISHED_GOD_SBJ3, name: 'variant',
+      unet: { imageSize: 8, inChannels: 3, outChannels: 4, modelChannels: 64, channelMult: [1, 2, 2], numResBlocks: 2,
+        attentionResolutions: [2, 4], numHeads: 2, transformerDepth: 2, contextDim: 512, timeCond: false },
+      vq: { embedDim: 4, nEmbed: 40, zChannels: 5, resolution: 32, inChannels: 3, outCh: 3, ch: 32, chMult: [1, 2, 3],
+        numResBlocks: 2, attnResolutions: [16] },
+    };
+    const cfg = inferModelConfig(expectedShapes(variant), { name: 'variant', unet: { numHeads: 2, imageSize: 8 }, preprocess: variant.preprocess });
+    expect(cfg).toEqual(variant);
+  });
+
   it('names the network parts whose tensors are missing', () => {
     const partial = Object.fromEntries(Object.entries(s).filter(([n]) => !n.startsWith(U) && !n.startsWith('first_stage_model.decoder.')));
     let err: unknown;

@@ -59,7 +59,8 @@ def timed(run, name, fn):
 
 def export(run, a, cfg, result):
     """Converter inputs next to the checkpoints, then the bundle (when helper C's converter is present)."""
-    overrides = {'name': cfg['name'], 'description': cfg['description'], 'synthetic': True}
+    # every size explicitly: the converter cannot see head counts or the image side in the weights
+    overrides = {k: v for k, v in cfg.items() if k != 'preprocess'}
     with open(run.path('overrides.json'), 'w') as f:
         json.dump(overrides, f, indent=1)
     with open(run.path('model_config.json'), 'w') as f:

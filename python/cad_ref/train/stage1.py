@@ -66,7 +66,7 @@ def phase1_config(num_voxels, epochs, batch, contrastive):
 def run_stage1(run, subject, contrastive=True, name='phase1.pth'):
     b = run.budget
     paths = extra_subjects(run, b['extra_subjects'], b['extra_pool'], os.path.join(run.out, 'synth'))
-    data = torch.from_numpy(unlabelled_fmri(run, subject, paths))[:, None, :]
+    data = torch.from_numpy(unlabelled_fmri(run, subject, paths))[:b.get('data_limit'), None, :]
     run.log(f'  stage 1 data: {tuple(data.shape)}; contrastive terms {"on" if contrastive else "off"}')
     run.seed(30)
     mae = build_mae(subject['num_voxels'], contrastive)

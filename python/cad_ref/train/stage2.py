@@ -212,8 +212,9 @@ def run_stage2(run, subject, mae, pool_u8, train_u8, name='phase2.pth'):
     params = [(f'fmri.{n}', p) for n, p in fmri.named_parameters()] + \
              [(f'image.{n}', p) for n, p in image.named_parameters() if p.requires_grad]
     opt = adamw_no_decay_1d(params, LR, 0.05)
-    x = torch.from_numpy(subject['train'])[:, None, :]
-    imgs = to_rgb(train_u8[subject['index']])
+    n = b.get('data_limit')
+    x = torch.from_numpy(subject['train'])[:n, None, :]
+    imgs = to_rgb(train_u8[subject['index'][:n]])
     loader = run.loader([x, imgs], b['s2_batch'], seed=51)
     total = b['s2_epochs'] * len(loader)
     step = 0

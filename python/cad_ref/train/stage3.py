@@ -91,7 +91,8 @@ def run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8, name='phase
     with torch.no_grad():
         z = torch.cat([ldm.first_stage_model.encode(to_rgb(train_u8[subject['index'][i:i + 200]]))
                        for i in range(0, len(subject['index']), 200)])
-    x = torch.from_numpy(subject['train'])[:, None, :]
+    n = b.get('data_limit')
+    x, z = torch.from_numpy(subject['train'])[:n, None, :], z[:n]
     trainable = [p for p in ldm.parameters() if p.requires_grad]
     run.log(f'  stage 3: {sum(p.numel() for p in trainable)} trainable of {sum(p.numel() for p in ldm.parameters())} '
             f'parameters; latents {tuple(z.shape)} std {z.std():.3f}')

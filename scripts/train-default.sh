@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Train the embedded default model (public/models/default) from the shipped SYNTHETIC data, all three CAD stages,
+# on CPU. See docs/training.md.
+#   bash scripts/train-default.sh                  # budget 'full' (≈2 h on 2 dedicated cores)
+#   bash scripts/train-default.sh --budget quick   # ≈1 h on 2 shared cores
+#   bash scripts/train-default.sh --stages stage3,eval,export   # resume: other stages load from .cache/train
+# Multi-process (DistributedDataParallel over gloo), same code:
+#   PYTHONPATH=python torchrun --nproc_per_node 4 -m cad_ref.train --budget full
+# Needs Debian python3-torch, python3-numpy, python3-sklearn, dataset-fashion-mnist (pretraining pool) and,
+# for the extra stage-1 subjects, mricron-data (the generator's atlas); node_modules for the bundle export.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+"$PY" -c 'import torch, sklearn' 2>/dev/null || { echo "need python3-torch and python3-sklearn (Debian): scripts/setup-test-deps.sh" >&2; exit 1; }
+for f in /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz /usr/share/mricron/templates/brodmann.nii.gz; do
+  [[ -f $f ]] || { echo "missing $f: apt-get install dataset-fashion-mnist mricron-data" >&2; exit 1; }
+done
+args=("$@")
+[[ " $* " == *" --budget "* ]] || args=(--budget full "${args[@]}")
+mkdir -p .cache/train
+start=$(date +%s)
+PYTHONPATH=python OMP_NUM_THREADS=2 nice "$PY" -m cad_ref.train "${args[@]}" 2>&1 | tee .cache/train/log.txt
+echo "train-default: total $(( $(date +%s) - start )) s; checkpoints and eval.json in .cache/train"
