@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, normalize, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
@@ -26,27 +28,27 @@ function devCsp(): Plugin {
 
 /**
  * The static server (sirv) labels every *.gz file `Content-Encoding: gzip`, so browsers hand fetch()
- * the decompressed bytes. A .nii.gz is a file, not a transfer encoding: serve it as stored (and keep
- * the compression middleware off it), so its sha256 (decode receipts, bundled-set detection) is the
- * same as the file's on disk.
+ * the decompressed bytes. A .nii.gz is a file, not a transfer encoding: serve *.gz files as stored
+ * (no-transform keeps the compression middleware off them too), so their sha256 (decode receipts,
+ * bundled-set detection) is the same as on disk.
  */
 function gzFilesAsStored(): Plugin {
-  const middleware = (req: { url?: string }, res: { setHeader: (k: string, v: unknown) => unknown }, next: () => void) => {
-    if (req.url && /\.gz(\?|$)/.test(req.url)) {
-      const setHeader = res.setHeader.bind(res);
-      res.setHeader = (k: string, v: unknown) => {
-        const key = k.toLowerCase();
-        if (key === 'content-encoding') return res;
-        return setHeader(k, key === 'cache-control' ? `${String(v)}, no-transform` : v);
-      };
-      setHeader('Cache-Control', 'no-transform');
-    }
-    next();
+  const serveFrom = (dir: string) => (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0]);
+    if (!path.endsWith('.gz')) { next(); return; }
+    const file = join(dir, normalize(path));
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) { next(); return; }
+    res.setHeader('Content-Type', 'application/gzip');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    for (const [k, v] of Object.entries(isolation)) res.setHeader(k, v);
+    createReadStream(file).pipe(res);
   };
   return {
     name: 'studio-gz-as-stored',
-    configureServer: (server) => { server.middlewares.use(middleware as never); },
-    configurePreviewServer: (server) => { server.middlewares.use(middleware as never); },
+    configureServer: (server) => { server.middlewares.use(serveFrom(resolve(server.config.publicDir))); },
+    configurePreviewServer: (server) => {
+      server.middlewares.use(serveFrom(resolve(server.config.root, server.config.build.outDir)));
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 # Train the embedded default model (public/models/default) from the shipped SYNTHETIC data, all three CAD stages,
 # on CPU. See docs/training.md.
 #   bash scripts/train-default.sh                  # budget 'full' (≈2 h on 2 dedicated cores)
-#   bash scripts/train-default.sh --budget quick   # ≈1 h on 2 shared cores
+#   THREADS=1 bash scripts/train-default.sh --budget quick   # ≈1 h on 2 busy shared cores (1 thread spins less)
 #   bash scripts/train-default.sh --stages stage3,eval,export   # resume: other stages load from .cache/train
 # Multi-process (DistributedDataParallel over gloo), same code:
 #   PYTHONPATH=python torchrun --nproc_per_node 4 -m cad_ref.train --budget full
@@ -19,5 +19,5 @@ args=("$@")
 [[ " $* " == *" --budget "* ]] || args=(--budget full "${args[@]}")
 mkdir -p .cache/train
 start=$(date +%s)
-PYTHONPATH=python OMP_NUM_THREADS=2 nice "$PY" -m cad_ref.train "${args[@]}" 2>&1 | tee .cache/train/log.txt
+PYTHONPATH=python OMP_NUM_THREADS=${THREADS:-2} nice "$PY" -m cad_ref.train --threads "${THREADS:-2}" "${args[@]}" 2>&1 | tee .cache/train/log.txt
 echo "train-default: total $(( $(date +%s) - start )) s; checkpoints and eval.json in .cache/train"

@@ -13,7 +13,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { goldenDir, goldenNpy, REPO_ROOT } from './golden';
 import { npyToFloat32, readNpy, writeNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
-import { loadModelFromDir } from '../src/cli/nodeModel';
+import { loadBundle } from '../src/io/bundle';
+import { dirSource } from '../src/io/bundle/node';
 import { conditioning, decodeLatents, modelFromWeights, type EngineModel } from '../src/engine/pipeline';
 import { ddimSampler } from '../src/diffusion/ddim';
 import { plmsSampler } from '../src/diffusion/plms';
@@ -109,7 +110,10 @@ describe('whole trajectories in process (fp32, wasm)', () => {
   let c: tf.Tensor3D;
   beforeAll(async () => {
     await tf.setBackend('wasm');
-    model = await loadModelFromDir(bundle);
+    // Keep every weight (no release of re-laid-out kernels) so perturbed copies can be prepared again.
+    const { manifest, tensors } = await loadBundle(dirSource(bundle));
+    model = modelFromWeights(manifest.config, Object.fromEntries(
+      Object.entries(tensors).map(([name, t]) => [name, tf.tensor(t.data, t.shape)])));
     const raw = await g('fmri_raw');
     const cond = conditioning(model, [take(raw, 0, 0), take(raw, 0, 1)]);
     cond.encoderOut.dispose();

@@ -12,7 +12,7 @@ import { prepareFmriEncoder, fmriEncoder } from '../model/fmriEncoder';
 import { condStage } from '../model/condStage';
 import { prepareUNet, unet } from '../model/unet';
 import { prepareVQ, vqDecode } from '../model/vq';
-import { modelFromWeights, decodeSteps, decodeLatents } from '../engine/pipeline';
+import { modelFromWeights, decodeSteps, decodeLatents, releaseRelaidWeights } from '../engine/pipeline';
 import type { BackendName } from '../engine/types';
 
 const SPEC: Record<string, FlagSpec> = {
@@ -57,7 +57,7 @@ function randomWeights(cfg: ModelConfig, filter: (name: string) => boolean): Rec
   return out;
 }
 
-const dispose = (w: Record<string, tf.Tensor>): void => { for (const t of Object.values(w)) t.dispose(); };
+const dispose = (w: Record<string, tf.Tensor>): void => { for (const t of Object.values(w)) if (!t.isDisposed) t.dispose(); };
 const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 
 async function smallConfig(): Promise<{ cfg: ModelConfig; source: string }> {
@@ -109,6 +109,7 @@ async function main(): Promise<void> {
 
     const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));
     const up = prepareUNet(P, uw);
+    releaseRelaidWeights(uw, up);
     const [pc, ph, pw] = latentShape(P);
     const px = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
     const pctx = tf.randomNormal([1, 77, P.cond.condDim]) as tf.Tensor3D;
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
 
     const vw = randomWeights(P, (n) => n.startsWith('first_stage_model.'));
     const vp = prepareVQ(P, vw);
+    releaseRelaidWeights(vw, vp);
     const z = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
     rows.push(['published: VQ decode 256×256', await time(Math.min(reps, 3), async () => { const y = vqDecode(P, vp, z); await y.data(); y.dispose(); })]);
     z.dispose(); dispose(vw);

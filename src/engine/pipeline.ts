@@ -42,20 +42,45 @@ export function countParams(weights: WeightMap): Record<string, number> {
   return groups;
 }
 
-/** Builds the runnable model from a config and its weights (tensors stay owned by the model). */
-export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?: Partial<ModelCard>): EngineModel {
-  const encoder = prepareFmriEncoder(config, weights);
-  const unetParams = prepareUNet(config, weights);
-  const vq = prepareVQ(config, weights);
+/** Every tensor reachable from a prepared parameter struct. */
+function tensorsIn(params: unknown, out = new Set<tf.Tensor>(), seen = new Set<unknown>()): Set<tf.Tensor> {
+  if (params === null || typeof params !== 'object' || seen.has(params)) return out;
+  seen.add(params);
+  if (params instanceof tf.Tensor) out.add(params);
+  else for (const v of Object.values(params as Record<string, unknown>)) tensorsIn(v, out, seen);
+  return out;
+}
+
+/** Frees the conv kernels (rank 4) that no prepared struct references, and drops them from `weights`. */
+export function releaseRelaidWeights(weights: Record<string, tf.Tensor>, params: unknown): void {
+  const used = tensorsIn(params);
+  for (const [name, t] of Object.entries(weights)) {
+    if (t.rank === 4 && !used.has(t)) { t.dispose(); delete weights[name]; }
+  }
+}
+
+/**
+ * Builds the runnable model from a config and its weights (tensors stay owned by the model).
+ * With `releaseRelaid`, conv kernels that the prepare steps copied into HWIO layout are freed and
+ * dropped from `weights` (1×1 kernels are reshaped views and keep their data): at the published size
+ * this saves about a gigabyte. Only for callers that hand over their weights for good.
+ */
+export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?: Partial<ModelCard>,
+  opts: { releaseRelaid?: boolean } = {}): EngineModel {
+  const own: Record<string, tf.Tensor> = { ...weights };
+  const params = countParams(own);
+  const encoder = prepareFmriEncoder(config, own);
+  const unetParams = prepareUNet(config, own);
+  const vq = prepareVQ(config, own);
   const schedule = makeSchedule(config.schedule);
-  const params = countParams(weights);
+  if (opts.releaseRelaid) releaseRelaidWeights(own, [encoder, unetParams, vq]);
   return {
     config,
     card: { config, params, dtype: card?.dtype ?? 'float32', bytes: card?.bytes ?? params.total * 4, sha256: card?.sha256 },
-    weights, encoder, unet: unetParams, vq, schedule,
+    weights: own, encoder, unet: unetParams, vq, schedule,
     dispose() {
-      for (const t of Object.values(weights)) t.dispose();
-      for (const p of [encoder, unetParams, vq]) disposeDerived(p, weights);
+      disposeDerived([encoder, unetParams, vq], own);
+      for (const t of Object.values(own)) t.dispose();
     },
   };
 }
@@ -63,14 +88,7 @@ export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?:
 /** Disposes tensors that a prepare step created (re-laid-out copies), not the shared weights. */
 function disposeDerived(params: unknown, weights: WeightMap): void {
   const owned = new Set(Object.values(weights));
-  const seen = new Set<unknown>();
-  const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (v instanceof tf.Tensor) { if (!owned.has(v) && !v.isDisposed) v.dispose(); return; }
-    for (const x of Object.values(v as Record<string, unknown>)) walk(x);
-  };
-  walk(params);
+  for (const t of tensorsIn(params)) if (!owned.has(t) && !t.isDisposed) t.dispose();
 }
 
 /** Loads a weight bundle (byte progress, cancellable) and prepares every network. */
@@ -80,7 +98,7 @@ export async function loadModel(source: BundleSource, opts: LoadOptions = {}): P
   try {
     for (const [name, t] of Object.entries(tensors)) weights[name] = tf.tensor(t.data, t.shape, 'float32');
     const bytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
-    return modelFromWeights(manifest.config, weights, { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) });
+    return modelFromWeights(manifest.config, weights, { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) }, { releaseRelaid: true });
   } catch (e) {
     for (const t of Object.values(weights)) t.dispose();
     throw e;
@@ -108,6 +126,18 @@ export async function conditioningResult(model: EngineModel, fmriRaw: Float32Arr
   const [e, cc] = await Promise.all([encoderOut.data(), c.data()]) as Float32Array[];
   tf.dispose([encoderOut, c]);
   return { fmri, encoderOut: e, cond: cc };
+}
+
+/**
+ * What preprocessing does to this vector (throws FmriShapeError / FmriValueError as decoding would).
+ * A model without training statistics reports the identity z-score (mean 0, std 1).
+ */
+export function preprocessSummary(model: EngineModel, fmriRaw: Float32Array)
+  : { rawVoxels: number; paddedVoxels: number; pad: number; mean: number; std: number; roi?: string } {
+  preprocessFmri(model.config, fmriRaw);
+  const { mean = 0, std = 1, roi } = model.config.preprocess;
+  const paddedVoxels = model.config.encoder.numVoxels;
+  return { rawVoxels: fmriRaw.length, paddedVoxels, pad: paddedVoxels - fmriRaw.length, mean, std, roi };
 }
 
 /** x_T for `n` samples: the given noise, or seeded unit Gaussians. */

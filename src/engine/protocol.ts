@@ -93,8 +93,9 @@ export interface PreprocessInfo {
   rawVoxels: number;
   paddedVoxels: number;
   pad: number;
-  mean: number;
-  std: number;
+  /** Scalar z-score statistics; absent when the model uses its input as is. */
+  mean?: number;
+  std?: number;
   roi?: string;
 }
 

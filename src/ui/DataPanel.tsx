@@ -91,7 +91,8 @@ export function DataPanel() {
                 <tbody>
                   <tr><th scope="row">voxels</th><td>{s.preprocess.rawVoxels}{s.preprocess.roi ? ` (ROI ${s.preprocess.roi})` : ''}</td></tr>
                   <tr><th scope="row">wrap padding</th><td>+{s.preprocess.pad} → {s.preprocess.paddedVoxels}</td></tr>
-                  <tr><th scope="row">z-score</th><td>mean {s.preprocess.mean.toFixed(4)}, sd {s.preprocess.std.toFixed(4)}</td></tr>
+                  <tr><th scope="row">z-score</th><td>{s.preprocess.mean !== undefined && s.preprocess.std !== undefined
+                    ? `(x − ${s.preprocess.mean.toFixed(4)}) / ${s.preprocess.std.toFixed(4)} (training-set scalars)` : 'none (values used as given)'}</td></tr>
                 </tbody>
               </table>
             ) : <p className="muted">{s.preprocessError ? '' : 'Load a model to see how this sample is prepared.'}</p>}

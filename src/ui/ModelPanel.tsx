@@ -77,7 +77,7 @@ export function ModelPanel() {
           {info.config.description ? <p className="muted">{info.config.description}</p> : null}
           <table>
             <tbody>
-              {Object.entries(info.card.params).map(([k, v]) => <tr key={k}><th scope="row">{k === 'total' ? 'parameters (total)' : k}</th><td>{formatCount(v)}</td></tr>)}
+              {Object.entries(info.card.params).filter(([k, v]) => v > 0 || k === 'total').map(([k, v]) => <tr key={k}><th scope="row">{k === 'total' ? 'parameters (total)' : k}</th><td>{formatCount(v)}</td></tr>)}
               <tr><th scope="row">precision (stored)</th><td>{info.card.dtype}</td></tr>
               <tr><th scope="row">bundle size</th><td>{formatBytes(info.card.bytes)}</td></tr>
               <tr><th scope="row">weights on device</th><td>{formatBytes(info.memoryBytes)} (float32)</td></tr>

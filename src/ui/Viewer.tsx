@@ -40,10 +40,12 @@ export function Viewer() {
         <output htmlFor={scrubId} data-testid="position-label">{positionText}</output>
       </div>
       <div className="samples" data-testid="previews">
-        <figure className="gt">
-          <RgbaCanvas image={groundTruth} label="Ground truth" testId="compare-gt" />
-          <figcaption>ground truth</figcaption>
-        </figure>
+        {groundTruth ? (
+          <figure className="gt">
+            <RgbaCanvas image={groundTruth} label="Ground truth" testId="compare-gt" />
+            <figcaption>ground truth</figcaption>
+          </figure>
+        ) : null}
         {Array.from({ length: n }, (_, i) => (
           <div className="sample-col" key={i}>
             <figure>

@@ -36,6 +36,14 @@ export function VoxelPlot({ voxels }: { voxels: Float32Array }) {
     ctx.lineTo(width, y(0));
     ctx.stroke();
     ctx.fillStyle = '#1f5f99';
+    ctx.strokeStyle = '#1f5f99';
+    if (voxels.length < width) {
+      // Fewer voxels than pixels: a polyline through every value.
+      ctx.beginPath();
+      voxels.forEach((v, i) => { const x = (i / Math.max(1, voxels.length - 1)) * (width - 1); if (i) ctx.lineTo(x, y(v)); else ctx.moveTo(x, y(v)); });
+      ctx.stroke();
+      return;
+    }
     const per = voxels.length / width;
     for (let x = 0; x < width; x++) {
       const a = Math.floor(x * per), b = Math.max(a + 1, Math.floor((x + 1) * per));
