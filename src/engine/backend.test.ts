@@ -3,14 +3,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend, watchDeviceLost } from './backend';
 
 // test/setup-webgpu.ts gives Node a navigator.gpu backed by Dawn + SwiftShader; without a Vulkan loader
-// (Debian libvulkan1) Dawn finds no adapter and the WebGPU case is skipped.
-const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
-const hasAdapter = !!(await gpu?.requestAdapter());
+// (Debian libvulkan1, installed by scripts/setup-test-deps.sh) Dawn finds no adapter and the WebGPU case fails.
 
 describe('initBackend', () => {
   afterAll(async () => { await initBackend(['cpu']); });
 
-  it.skipIf(!hasAdapter)('picks WebGPU first and reports the adapter', async () => {
+  it('picks WebGPU first and reports the adapter', async () => {
     const info = await initBackend();
     expect(info.backend).toBe('webgpu');
     expect(tf.getBackend()).toBe('webgpu');
