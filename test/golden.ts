@@ -8,7 +8,10 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { readNpy, type NpyArray } from '../src/io/npy';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll } from 'vitest';
+import { npyToFloat32, readNpy, type NpyArray } from '../src/io/npy';
+import type { ModelConfig } from '../src/model/config';
 
 const run = promisify(execFile);
 
@@ -120,4 +123,100 @@ async function ensure(preset: string): Promise<string> {
 /** One golden array, e.g. `await goldenNpy(dir, 'unet_out')` or `'tensors/<full name>'`. */
 export async function goldenNpy(dir: string, name: string): Promise<NpyArray> {
   return readNpy(new Uint8Array(await readFile(join(dir, `${name}.npy`))));
+}
+
+/** A golden array as float32 on the host, with its shape. */
+export interface HostArray { data: Float32Array; shape: number[] }
+
+/** `goldenNpy` as float32 (int64 timesteps included). */
+export async function goldenArray(dir: string, name: string): Promise<HostArray> {
+  const a = await goldenNpy(dir, name);
+  return { data: npyToFloat32(a), shape: a.shape };
+}
+
+async function readJson<T>(dir: string, file: string): Promise<T> {
+  return JSON.parse(await readFile(join(dir, file), 'utf8')) as T;
+}
+
+/** The preset's model_config.json. */
+export const goldenConfig = (dir: string): Promise<ModelConfig> => readJson(dir, 'model_config.json');
+
+/** Names of the phase-3 state dict's tensors (tensors.json). */
+export const goldenTensorNames = (dir: string): Promise<string[]> => readJson(dir, 'tensors.json');
+
+export interface GoldenSamplers { plms: { steps: number }; ddim: { steps: number; eta: number } }
+/** The sampler settings the trajectories were made with (samplers.json). */
+export const goldenSamplers = (dir: string): Promise<GoldenSamplers> => readJson(dir, 'samplers.json');
+
+/**
+ * The phase-3 weights whose names pass `keep`, as new tensors on the current backend (PyTorch
+ * layouts, the authors' names); the caller disposes of them.
+ */
+export async function goldenWeights(dir: string, keep: (name: string) => boolean = () => true): Promise<Record<string, tf.Tensor>> {
+  const names = (await goldenTensorNames(dir)).filter(keep);
+  const arrays = await Promise.all(names.map((n) => goldenArray(dir, `tensors/${n}`)));
+  return Object.fromEntries(names.map((n, i) => [n, tf.tensor(arrays[i].data, arrays[i].shape)]));
+}
+
+/** Tensors inside prepared parameters that are not among `weights`: what the prepare step made, to dispose of. */
+export function preparedTensors(params: unknown, weights: Record<string, tf.Tensor>): tf.Tensor[] {
+  const owned = new Set(Object.values(weights));
+  const out: tf.Tensor[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof tf.Tensor) { if (!owned.has(v)) out.push(v); return; }
+    if (v !== null && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+  };
+  walk(params);
+  return out;
+}
+
+/** A golden sampler trajectory, per step (`x_t[i]` is the latent input to step i; `x_t[0]` = x_T). */
+export interface GoldenTrajectory {
+  shape: [number, number, number, number];
+  timesteps: number[];
+  xT: Float32Array;
+  x_t: Float32Array[];
+  eps: Float32Array[];
+  x0: Float32Array[];
+  final: Float32Array;
+}
+
+/** Splits a [steps, ...] array into one view per step. */
+function perStep(a: HostArray): Float32Array[] {
+  const size = a.data.length / a.shape[0];
+  return Array.from({ length: a.shape[0] }, (_, i) => a.data.subarray(i * size, (i + 1) * size));
+}
+
+export async function goldenTrajectory(dir: string, sampler: 'plms'): Promise<GoldenTrajectory>;
+export async function goldenTrajectory(dir: string, sampler: 'ddim'): Promise<GoldenTrajectory & { noise: Float32Array[] }>;
+export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim'): Promise<GoldenTrajectory & { noise?: Float32Array[] }> {
+  const load = (n: string): Promise<HostArray> => goldenArray(dir, `${sampler}_${n}`);
+  const xT = await load('xT');
+  const traj: GoldenTrajectory & { noise?: Float32Array[] } = {
+    shape: xT.shape as GoldenTrajectory['shape'],
+    timesteps: Array.from((await goldenNpy(dir, `${sampler}_timesteps`)).data, Number),
+    xT: xT.data,
+    x_t: perStep(await load('x_t')),
+    eps: perStep(await load('eps')),
+    x0: perStep(await load('x0')),
+    final: (await load('final')).data,
+  };
+  if (sampler === 'ddim') traj.noise = perStep(await load('noise'));
+  return traj;
+}
+
+/**
+ * Switches the enclosing describe to tfjs-webgpu in Node (test/setup-webgpu.ts gives it Dawn on
+ * SwiftShader) and back to cpu after; the returned getter says whether a WebGPU backend came up.
+ */
+export function webgpuInNode(): () => boolean {
+  let ok = false;
+  beforeAll(async () => {
+    try {
+      await import('@tensorflow/tfjs-backend-webgpu');
+      ok = await tf.setBackend('webgpu');
+    } catch { ok = false; }
+  });
+  afterAll(async () => { await tf.setBackend('cpu'); });
+  return () => ok;
 }

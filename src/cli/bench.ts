@@ -58,6 +58,17 @@ function randomWeights(cfg: ModelConfig, filter: (name: string) => boolean): Rec
 }
 
 const dispose = (w: Record<string, tf.Tensor>): void => { for (const t of Object.values(w)) if (!t.isDisposed) t.dispose(); };
+/** Runs one measurement, prints its row at once, and reports a failure (e.g. out of memory) as such. */
+async function measure(rows: [string, number][], name: string, fn: () => Promise<number>): Promise<void> {
+  try {
+    const ms = await fn();
+    rows.push([name, ms]);
+    console.log(`${name.padEnd(48)} ${fmt(ms).padStart(10)}   (peak RSS ${(peakRss / 2 ** 30).toFixed(2)} GiB)`);
+  } catch (e) {
+    console.log(`${name.padEnd(48)} failed: ${(e as Error).message || String(e)}`);
+  }
+}
+
 const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 
 async function smallConfig(): Promise<{ cfg: ModelConfig; source: string }> {
@@ -84,53 +95,60 @@ async function main(): Promise<void> {
   const [ch, h, w] = latentShape(cfg);
   const c = tf.randomNormal([1, cfg.cond.outTokens, cfg.cond.condDim]) as tf.Tensor3D;
   const x = tf.randomNormal([1, ch, h, w]) as tf.Tensor4D;
-  rows.push(['small: UNet step (batch 1)', await time(reps, async () => { const y = unet(cfg, model.unet, x, 500, c); await y.data(); y.dispose(); })]);
+  await measure(rows, 'small: UNet step (batch 1)', () => time(reps, async () => { const y = unet(cfg, model.unet, x, 500, c); await y.data(); y.dispose(); }));
   const raw = new Float32Array(cfg.preprocess.rawVoxels).map((_, i) => Math.sin(i));
   const steps = Number(args.steps);
-  rows.push([`small: full decode (PLMS ${steps} steps, 1 sample)`, await time(Math.min(reps, 3), async () => {
+  await measure(rows, `small: full decode (PLMS ${steps} steps, 1 sample)`, () => time(Math.min(reps, 3), async () => {
     const gen = decodeSteps(model, raw, { sampler: 'plms', steps, eta: 0, seed: 0, numSamples: 1 });
     let r = await gen.next();
     while (!r.done) r = await gen.next();
     await decodeLatents(model, r.value, 1);
-  })]);
+  }));
   tf.dispose([c, x]);
   model.dispose();
 
   if (args.published) {
+    // One network in memory at a time; the UNet last, since running out of wasm memory ends the module.
     const P = PUBLISHED_GOD_SBJ3;
-    const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
-    const encP = prepareFmriEncoder(P, enc);
-    const v = tf.randomNormal([1, P.encoder.numVoxels]) as tf.Tensor2D;
-    rows.push(['published: fMRI encoder + mappers', await time(Math.min(reps, 3), async () => {
-      const y = tf.tidy(() => condStage(P, enc, fmriEncoder(P, encP, v)));
-      await y.data(); y.dispose();
-    })]);
-    v.dispose(); dispose(enc);
-
-    const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));
-    const up = prepareUNet(P, uw);
-    releaseRelaidWeights(uw, up);
     const [pc, ph, pw] = latentShape(P);
-    const px = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
-    const pctx = tf.randomNormal([1, 77, P.cond.condDim]) as tf.Tensor3D;
-    rows.push(['published: UNet step (batch 1)', await time(Math.min(reps, 3), async () => { const y = unet(P, up, px, 500, pctx); await y.data(); y.dispose(); })]);
-    tf.dispose([px, pctx]); dispose(uw);
-
-    const vw = randomWeights(P, (n) => n.startsWith('first_stage_model.'));
-    const vp = prepareVQ(P, vw);
-    releaseRelaidWeights(vw, vp);
-    const z = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
-    rows.push(['published: VQ decode 256×256', await time(Math.min(reps, 3), async () => { const y = vqDecode(P, vp, z); await y.data(); y.dispose(); })]);
-    z.dispose(); dispose(vw);
+    await measure(rows, 'published: fMRI encoder + mappers', async () => {
+      const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
+      const encP = prepareFmriEncoder(P, enc);
+      const v = tf.randomNormal([1, P.encoder.numVoxels]) as tf.Tensor2D;
+      try {
+        return await time(Math.min(reps, 3), async () => {
+          const y = tf.tidy(() => condStage(P, enc, fmriEncoder(P, encP, v)));
+          await y.data(); y.dispose();
+        });
+      } finally { tf.dispose([v, encP.patchWeight, encP.pos]); dispose(enc); }
+    });
+    await measure(rows, 'published: VQ decode 256×256', async () => {
+      const vw = randomWeights(P, (n) => n.startsWith('first_stage_model.'));
+      const vp = prepareVQ(P, vw);
+      releaseRelaidWeights(vw, vp);
+      const z = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
+      try {
+        return await time(Math.min(reps, 3), async () => { const y = vqDecode(P, vp, z); await y.data(); y.dispose(); });
+      } finally { z.dispose(); dispose(vw); }
+    });
+    await measure(rows, 'published: UNet step (batch 1)', async () => {
+      const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));
+      const up = prepareUNet(P, uw);
+      releaseRelaidWeights(uw, up);
+      const px = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
+      const pctx = tf.randomNormal([1, 77, P.cond.condDim]) as tf.Tensor3D;
+      return await time(Math.min(reps, 3), async () => { const y = unet(P, up, px, 500, pctx); await y.data(); y.dispose(); });
+    });
   }
 
-  const width = Math.max(...rows.map(([n]) => n.length));
-  for (const [name, ms] of rows) console.log(`${name.padEnd(width)}  ${fmt(ms).padStart(10)}`);
   const get = (prefix: string) => rows.find(([n]) => n.startsWith(prefix))?.[1];
-  const smallStep = get('small: UNet step')!;
-  console.log(`ratio small full decode / small UNet step: ${(get('small: full decode')! / smallStep).toFixed(1)}`);
+  const smallStep = get('small: UNet step');
+  const smallDecode = get('small: full decode');
+  if (smallStep !== undefined && smallDecode !== undefined) {
+    console.log(`ratio small full decode / small UNet step: ${(smallDecode / smallStep).toFixed(1)}`);
+  }
   const pubStep = get('published: UNet step');
-  if (pubStep !== undefined) {
+  if (pubStep !== undefined && smallStep !== undefined) {
     console.log(`ratio published UNet step / small UNet step: ${(pubStep / smallStep).toFixed(0)}`);
     console.log(`published PLMS-250 decode (251 UNet calls, 1 sample) ≈ ${fmt(251 * pubStep)} extrapolated from the step median`);
   }

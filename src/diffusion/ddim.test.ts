@@ -1,58 +1,38 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenDir, goldenNpy } from '../../test/golden';
-import { npyToFloat32 } from '../io/npy';
+import { goldenConfig, goldenDir, goldenSamplers, goldenTrajectory, type GoldenSamplers, type GoldenTrajectory } from '../../test/golden';
+import { maxRel } from '../../test/compare';
 import { makeSchedule, SamplerOptionsError, type Schedule } from './schedule';
 import { ddimSampler } from './ddim';
 import type { EpsFn } from './sampler';
 
-/** max|a − b| / max|b| */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return d / m;
-}
-
-const SHAPE: [number, number, number, number] = [2, 3, 8, 8];
-const SIZE = 2 * 3 * 8 * 8;
-type Traj = Record<'xT' | 'x_t' | 'eps' | 'x0' | 'noise' | 'final', Float32Array> & { timesteps: number[] };
-
 let schedule: Schedule;
-let g: Traj;
-let settings: { steps: number; eta: number };
+let g: GoldenTrajectory & { noise: Float32Array[] };
+let settings: GoldenSamplers['ddim'];
 
 beforeAll(async () => {
   const dir = await goldenDir('tiny');
-  const cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as { schedule: Parameters<typeof makeSchedule>[0] };
-  schedule = makeSchedule(cfg.schedule);
-  settings = (JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8')) as { ddim: { steps: number; eta: number } }).ddim;
-  const load = async (n: string): Promise<Float32Array> => npyToFloat32(await goldenNpy(dir, `ddim_${n}`));
-  g = {
-    xT: await load('xT'), x_t: await load('x_t'), eps: await load('eps'), x0: await load('x0'), noise: await load('noise'),
-    final: await load('final'), timesteps: Array.from((await goldenNpy(dir, 'ddim_timesteps')).data, Number),
-  };
+  schedule = makeSchedule((await goldenConfig(dir)).schedule);
+  settings = (await goldenSamplers(dir)).ddim;
+  g = await goldenTrajectory(dir, 'ddim');
 });
-
-const at = (a: Float32Array, i: number): Float32Array => a.subarray(i * SIZE, (i + 1) * SIZE);
 
 describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
   beforeAll(async () => { expect(await tf.setBackend(backend)).toBe(true); });
 
   it('reproduces the PyTorch trajectory (eta 0.5, 12 → 13 steps) when fed the golden ε and noise', async () => {
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     const base = tf.memory().numTensors;
     const inputErr: number[] = [];
     const eps: EpsFn = (x, t) => {
       const i = inputErr.length;
       expect(t).toBe(g.timesteps[i]);
-      inputErr.push(maxRel(x.dataSync(), at(g.x_t, i)));
-      return tf.tensor4d(at(g.eps, i), SHAPE);
+      inputErr.push(maxRel(x.dataSync(), g.x_t[i]));
+      return tf.tensor4d(g.eps[i], g.shape);
     };
-    const sampler = ddimSampler({ schedule, steps: settings.steps, eta: settings.eta, eps, xT, noise: (i) => tf.tensor4d(at(g.noise, i), SHAPE) });
+    const sampler = ddimSampler({ schedule, steps: settings.steps, eta: settings.eta, eps, xT, noise: (i) => tf.tensor4d(g.noise[i], g.shape) });
     let worst = 0, count = 0;
     for (;;) {
       const r = await sampler.next();
@@ -63,9 +43,9 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
       }
       const s = r.value;
       expect([s.index, s.total, s.t]).toEqual([count, 13, g.timesteps[count]]);
-      worst = Math.max(worst, maxRel(s.xt.dataSync(), at(g.x_t, count)), maxRel(s.x0.dataSync(), at(g.x0, count)),
-        maxRel(s.next.dataSync(), count + 1 < 13 ? at(g.x_t, count + 1) : g.final));
-      expect(Array.from(s.eps.dataSync())).toEqual(Array.from(at(g.eps, count)));
+      worst = Math.max(worst, maxRel(s.xt.dataSync(), g.x_t[count]), maxRel(s.x0.dataSync(), g.x0[count]),
+        maxRel(s.next.dataSync(), count + 1 < 13 ? g.x_t[count + 1] : g.final));
+      expect(Array.from(s.eps.dataSync())).toEqual(Array.from(g.eps[count]));
       count++;
     }
     expect(count).toBe(13);
@@ -76,19 +56,19 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
   });
 
   it('differs from the golden trajectory without the injected noise (the noise path is exercised)', async () => {
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     let i = 0;
-    const eps: EpsFn = () => tf.tensor4d(at(g.eps, i++), SHAPE);
-    const sampler = ddimSampler({ schedule, steps: settings.steps, eta: settings.eta, eps, xT, noise: () => tf.zeros(SHAPE) });
+    const eps: EpsFn = () => tf.tensor4d(g.eps[i++], g.shape);
+    const sampler = ddimSampler({ schedule, steps: settings.steps, eta: settings.eta, eps, xT, noise: () => tf.zeros(g.shape) });
     const first = await sampler.next();
     expect(first.done).toBe(false);
-    if (!first.done) expect(maxRel(first.value.next.dataSync(), at(g.x_t, 1))).toBeGreaterThan(1e-3);
+    if (!first.done) expect(maxRel(first.value.next.dataSync(), g.x_t[1])).toBeGreaterThan(1e-3);
     await sampler.return(undefined as never);
     xT.dispose();
   });
 
   it('needs a noise source for eta > 0 and is deterministic for eta 0', async () => {
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
     await expect(ddimSampler({ schedule, steps: 4, eta: 1, eps, xT }).next()).rejects.toThrow(SamplerOptionsError);
     const run = async (): Promise<Float32Array> => {
@@ -104,11 +84,11 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
   });
 
   it('stops with an AbortError when the signal fires, releasing its tensors', async () => {
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     const base = tf.memory().numTensors;
     const ctl = new AbortController();
     const eps: EpsFn = (x) => tf.mul(x, 0.1) as tf.Tensor4D;
-    const it = ddimSampler({ schedule, steps: 10, eta: 0.5, eps, xT, signal: ctl.signal, noise: () => tf.ones(SHAPE) });
+    const it = ddimSampler({ schedule, steps: 10, eta: 0.5, eps, xT, signal: ctl.signal, noise: () => tf.ones(g.shape) });
     await it.next();
     await it.next();
     ctl.abort();

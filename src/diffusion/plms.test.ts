@@ -1,46 +1,27 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenDir, goldenNpy } from '../../test/golden';
-import { npyToFloat32 } from '../io/npy';
+import { goldenConfig, goldenDir, goldenArray, goldenSamplers, goldenTrajectory, type GoldenTrajectory } from '../../test/golden';
+import { maxRel } from '../../test/compare';
 import { makeSchedule, SamplerOptionsError, uniformTimesteps, type Schedule } from './schedule';
 import { plmsSampler } from './plms';
 import type { EpsFn, SamplerStep } from './sampler';
 
-/** max|a − b| / max|b| */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return d / m;
-}
-
-const SHAPE: [number, number, number, number] = [2, 3, 8, 8];
-const SIZE = 2 * 3 * 8 * 8;
-type Traj = Record<'xT' | 'x_t' | 'eps' | 'x0' | 'final', Float32Array> & { timesteps: number[] };
-
 let schedule: Schedule;
 /** ᾱ as stored in the PyTorch checkpoint: the oracle's coefficients come from here, not from makeSchedule. */
 let acTorch: Float32Array;
-let g: Traj;
+let g: GoldenTrajectory;
 let steps: number;
 
 beforeAll(async () => {
   const dir = await goldenDir('tiny');
-  const cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as { schedule: Parameters<typeof makeSchedule>[0] };
-  schedule = makeSchedule(cfg.schedule);
-  steps = (JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8')) as { plms: { steps: number } }).plms.steps;
-  acTorch = npyToFloat32(await goldenNpy(dir, 'tensors/alphas_cumprod'));
-  const load = async (n: string): Promise<Float32Array> => npyToFloat32(await goldenNpy(dir, `plms_${n}`));
-  g = {
-    xT: await load('xT'), x_t: await load('x_t'), eps: await load('eps'), x0: await load('x0'), final: await load('final'),
-    timesteps: Array.from((await goldenNpy(dir, 'plms_timesteps')).data, Number),
-  };
+  schedule = makeSchedule((await goldenConfig(dir)).schedule);
+  steps = (await goldenSamplers(dir)).plms.steps;
+  acTorch = (await goldenArray(dir, 'tensors/alphas_cumprod')).data;
+  g = await goldenTrajectory(dir, 'plms');
 });
 
-const at = (a: Float32Array, i: number): Float32Array => a.subarray(i * SIZE, (i + 1) * SIZE);
 const map = (n: number, f: (j: number) => number): Float64Array => Float64Array.from({ length: n }, (_, j) => f(j));
 
 /** DDIM update (eta 0) in float64: returns [x0, next]. */
@@ -71,27 +52,27 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     // not store: the replay checks that guess against a float64 derivation and answers with the ε that
     // makes the averaged ε reproduce golden x_t[1]. Calls k ≥ 2 are step k − 1 with the golden ε.
     const ts = g.timesteps;
-    const [, guess] = ddim64(at(g.xT, 0), at(g.eps, 0), acTorch[ts[0]], acTorch[ts[1]]);
+    const [, guess] = ddim64(g.xT, g.eps[0], acTorch[ts[0]], acTorch[ts[1]]);
     const k1 = Math.sqrt(acTorch[ts[1]] / acTorch[ts[0]]);
     const k2 = Math.sqrt(1 - acTorch[ts[1]]) - Math.sqrt(acTorch[ts[1]]) * Math.sqrt(1 - acTorch[ts[0]]) / Math.sqrt(acTorch[ts[0]]);
-    const averaged = map(SIZE, (j) => (at(g.x_t, 1)[j] - k1 * g.xT[j]) / k2);
-    const extra = Float32Array.from(averaged, (v, j) => 2 * v - g.eps[j]);
+    const averaged = map(g.xT.length, (j) => (g.x_t[1][j] - k1 * g.xT[j]) / k2);
+    const extra = Float32Array.from(averaged, (v, j) => 2 * v - g.eps[0][j]);
 
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     const base = tf.memory().numTensors;
     const calls: { t: number; err: number }[] = [];
     const eps: EpsFn = (x, t) => {
       const k = calls.length;
-      const want = k === 1 ? guess : at(g.x_t, k === 0 ? 0 : k - 1);
+      const want = k === 1 ? guess : g.x_t[k === 0 ? 0 : k - 1];
       calls.push({ t, err: maxRel(x.dataSync(), want) });
-      return tf.tensor4d(k === 1 ? extra : at(g.eps, k === 0 ? 0 : k - 1), SHAPE);
+      return tf.tensor4d(k === 1 ? extra : g.eps[k === 0 ? 0 : k - 1], g.shape);
     };
     let worst = 0, n = 0;
     const final = await drain(plmsSampler({ schedule, steps, eps, xT }), (s) => {
       expect([s.index, s.total, s.t]).toEqual([n, ts.length, ts[n]]);
-      expect(Array.from(s.eps)).toEqual(Array.from(at(g.eps, n))); // the raw ε, not the combination
-      worst = Math.max(worst, maxRel(s.xt, at(g.x_t, n)), maxRel(s.x0, at(g.x0, n)),
-        maxRel(s.next, n + 1 < ts.length ? at(g.x_t, n + 1) : g.final));
+      expect(Array.from(s.eps)).toEqual(Array.from(g.eps[n])); // the raw ε, not the combination
+      worst = Math.max(worst, maxRel(s.xt, g.x_t[n]), maxRel(s.x0, g.x0[n]),
+        maxRel(s.next, n + 1 < ts.length ? g.x_t[n + 1] : g.final));
       n++;
     });
     expect(n).toBe(10);
@@ -152,7 +133,7 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
   });
 
   it('rejects eta ≠ 0 and ε of the wrong shape', async () => {
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     const base = tf.memory().numTensors;
     const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
     await expect(plmsSampler({ schedule, steps, eps, xT, eta: 0.5 }).next()).rejects.toThrow(SamplerOptionsError);
@@ -163,7 +144,7 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
   });
 
   it('releases everything when the consumer stops early or the signal aborts', async () => {
-    const xT = tf.tensor4d(g.xT, SHAPE);
+    const xT = tf.tensor4d(g.xT, g.shape);
     const base = tf.memory().numTensors;
     const eps: EpsFn = (x, t) => tf.mul(x, t / 2000) as tf.Tensor4D;
     let seen = 0;

@@ -1,51 +1,21 @@
 // UNet parity with the PyTorch reference (python/cad_ref/unet.py) on the tiny golden preset.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenDir, goldenNpy } from '../../test/golden';
-import { npyToFloat32 } from '../io/npy';
+import { goldenArray, goldenConfig, goldenDir, goldenWeights, preparedTensors, webgpuInNode, type HostArray } from '../../test/golden';
+import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
-import type { WeightMap } from './weights';
 import { WeightMismatchError } from './inferConfig';
 import { prepareUNet, unet, UNetInputError, type UNetParams } from './unet';
 
-/** max|a − b| / max|b| */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return d / m;
-}
-
-type HostArray = { data: Float32Array; shape: number[] };
 const PREFIX = 'model.diffusion_model.';
 const ATTN2_BIAS = `${PREFIX}middle_block.1.transformer_blocks.0.attn2.to_out.0.bias`;
+let dir: string;
 let cfg: ModelConfig;
-let host: Record<string, HostArray>;
 let golden: Record<'x' | 't' | 'cond' | 'out', HostArray>;
 
-async function load(dir: string, name: string): Promise<HostArray> {
-  const a = await goldenNpy(dir, name);
-  return { data: npyToFloat32(a), shape: a.shape };
-}
-
-function toWeightMap(): Record<string, tf.Tensor> {
-  return Object.fromEntries(Object.entries(host).map(([n, a]) => [n, tf.tensor(a.data, a.shape)]));
-}
-
-/** Tensors prepareUNet created (HWIO kernels, reshaped views), i.e. all but the WeightMap's own. */
-function derived(p: UNetParams, w: WeightMap): tf.Tensor[] {
-  const owned = new Set(Object.values(w));
-  const out: tf.Tensor[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof tf.Tensor) { if (!owned.has(v)) out.push(v); return; }
-    if (v !== null && typeof v === 'object') for (const x of Object.values(v)) walk(x);
-  };
-  walk(p);
-  return out;
-}
+const unetWeights = (): Promise<Record<string, tf.Tensor>> => goldenWeights(dir, (n) => n.startsWith(PREFIX));
 
 const inputs = (): [tf.Tensor4D, tf.Tensor3D] => [
   tf.tensor4d(golden.x.data, golden.x.shape as [number, number, number, number]),
@@ -53,12 +23,10 @@ const inputs = (): [tf.Tensor4D, tf.Tensor3D] => [
 ];
 
 beforeAll(async () => {
-  const dir = await goldenDir('tiny');
-  cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
-  const names = (JSON.parse(await readFile(join(dir, 'tensors.json'), 'utf8')) as string[]).filter((n) => n.startsWith(PREFIX));
-  host = {};
-  for (const n of names) host[n] = await load(dir, `tensors/${n}`);
-  golden = { x: await load(dir, 'unet_x'), t: await load(dir, 'unet_t'), cond: await load(dir, 'cond'), out: await load(dir, 'unet_out') };
+  dir = await goldenDir('tiny');
+  cfg = await goldenConfig(dir);
+  const load = (name: string): Promise<HostArray> => goldenArray(dir, name);
+  golden = { x: await load('unet_x'), t: await load('unet_t'), cond: await load('cond'), out: await load('unet_out') };
 });
 
 describe.each(['cpu', 'wasm'])('unet on %s', (backend) => {
@@ -66,9 +34,9 @@ describe.each(['cpu', 'wasm'])('unet on %s', (backend) => {
   let params: UNetParams;
   beforeAll(async () => {
     expect(await tf.setBackend(backend)).toBe(true);
-    w = toWeightMap();
+    w = await unetWeights();
     params = prepareUNet(cfg, w);
-    return () => tf.dispose([...derived(params, w), ...Object.values(w)]);
+    return () => tf.dispose([...preparedTensors(params, w), ...Object.values(w)]);
   });
 
   it('predicts ε as PyTorch for per-sample timesteps (≤ 1e-4), leaving only its output', () => {
@@ -103,7 +71,7 @@ describe.each(['cpu', 'wasm'])('unet on %s', (backend) => {
     const [x, c] = inputs();
     const y = unet(cfg, p, x, golden.t.data, c);
     expect(maxRel(y.dataSync(), golden.out.data)).toBeGreaterThan(1e-4);
-    tf.dispose([x, c, y, bad[ATTN2_BIAS], ...derived(p, bad)]);
+    tf.dispose([x, c, y, bad[ATTN2_BIAS], ...preparedTensors(p, bad)]);
   });
 });
 
@@ -111,7 +79,7 @@ describe('unet input and weight checks', () => {
   let w: Record<string, tf.Tensor>;
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    w = toWeightMap();
+    w = await unetWeights();
     return () => tf.dispose(Object.values(w));
   });
 
@@ -137,28 +105,21 @@ describe('unet input and weight checks', () => {
     expect(() => unet(cfg, p, tf.zeros([2, 3, 7, 7]) as tf.Tensor4D, 10, c)).toThrow(/multiples of 2, found \[2,3,7,7\]/);
     expect(() => unet(cfg, p, tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, 10, tf.zeros([2, 77, 16]) as tf.Tensor3D)).toThrow(/context must be \[2, tokens, 32\], found \[2,77,16\]/);
     expect(() => unet(cfg, p, tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, [1, 2, 3], c)).toThrow(/3 timesteps for a batch of 2/);
-    tf.dispose(derived(p, w));
+    tf.dispose(preparedTensors(p, w));
     c.dispose();
   });
 });
 
 describe('unet on webgpu (SwiftShader in Node)', () => {
-  let ok = false;
-  beforeAll(async () => {
-    try {
-      await import('@tensorflow/tfjs-backend-webgpu');
-      ok = await tf.setBackend('webgpu');
-    } catch { ok = false; }
-  });
-  afterAll(async () => { await tf.setBackend('cpu'); });
+  const webgpu = webgpuInNode();
 
   it('matches the PyTorch UNet output to 1e-4', async () => {
-    expect(ok, 'no WebGPU adapter in Node: run scripts/setup-test-deps.sh').toBe(true);
-    const w = toWeightMap();
+    expect(webgpu(), 'no WebGPU adapter in Node: run scripts/setup-test-deps.sh').toBe(true);
+    const w = await unetWeights();
     const p = prepareUNet(cfg, w);
     const [x, c] = inputs();
     const y = unet(cfg, p, x, golden.t.data, c);
     expect(maxRel(await y.data(), golden.out.data)).toBeLessThanOrEqual(1e-4);
-    tf.dispose([x, c, y, ...derived(p, w), ...Object.values(w)]);
+    tf.dispose([x, c, y, ...preparedTensors(p, w), ...Object.values(w)]);
   });
 });

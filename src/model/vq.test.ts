@@ -1,60 +1,32 @@
 // VQ first stage parity with the PyTorch reference (python/cad_ref/vq.py) on the tiny golden preset.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenDir, goldenNpy } from '../../test/golden';
-import { npyToFloat32 } from '../io/npy';
+import { goldenArray, goldenConfig, goldenDir, goldenWeights, preparedTensors, type HostArray } from '../../test/golden';
+import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
-import type { WeightMap } from './weights';
 import { WeightMismatchError } from './inferConfig';
 import { prepareVQ, toImage, vqDecode, vqEncode, vqQuantize, VQInputError, type VQParams } from './vq';
 
-/** max|a − b| / max|b| */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return d / m;
-}
-
-type HostArray = { data: Float32Array; shape: number[] };
 type Shape4 = [number, number, number, number];
 const PREFIX = 'first_stage_model.';
+let dir: string;
 let cfg: ModelConfig;
-let host: Record<string, HostArray>;
 let golden: Record<'imageIn' | 'encoded' | 'quantized' | 'decoded', HostArray>;
 
-async function load(dir: string, name: string): Promise<HostArray> {
-  const a = await goldenNpy(dir, name);
-  return { data: npyToFloat32(a), shape: a.shape };
-}
-const toWeightMap = (filter: (n: string) => boolean = () => true): Record<string, tf.Tensor> =>
-  Object.fromEntries(Object.entries(host).filter(([n]) => filter(n)).map(([n, a]) => [n, tf.tensor(a.data, a.shape)]));
+/** The VQ weights whose names (all under PREFIX) pass `keep`. */
+const vqWeights = (keep: (n: string) => boolean = () => true): Promise<Record<string, tf.Tensor>> =>
+  goldenWeights(dir, (n) => n.startsWith(PREFIX) && keep(n));
 const tensor4 = (a: HostArray): tf.Tensor4D => tf.tensor4d(a.data, a.shape as Shape4);
 
-/** Tensors prepareVQ created, i.e. all but the WeightMap's own. */
-function derived(p: VQParams, w: WeightMap): tf.Tensor[] {
-  const owned = new Set(Object.values(w));
-  const out: tf.Tensor[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof tf.Tensor) { if (!owned.has(v)) out.push(v); return; }
-    if (v !== null && typeof v === 'object') for (const x of Object.values(v)) walk(x);
-  };
-  walk(p);
-  return out;
-}
-
 beforeAll(async () => {
-  const dir = await goldenDir('tiny');
-  cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
-  const names = (JSON.parse(await readFile(join(dir, 'tensors.json'), 'utf8')) as string[]).filter((n) => n.startsWith(PREFIX));
-  host = {};
-  for (const n of names) host[n] = await load(dir, `tensors/${n}`);
+  dir = await goldenDir('tiny');
+  cfg = await goldenConfig(dir);
+  const load = (name: string): Promise<HostArray> => goldenArray(dir, name);
   golden = {
-    imageIn: await load(dir, 'vq_image_in'), encoded: await load(dir, 'vq_encoded'),
-    quantized: await load(dir, 'vq_quantized'), decoded: await load(dir, 'vq_decoded'),
+    imageIn: await load('vq_image_in'), encoded: await load('vq_encoded'),
+    quantized: await load('vq_quantized'), decoded: await load('vq_decoded'),
   };
 });
 
@@ -63,9 +35,9 @@ describe.each(['cpu', 'wasm'])('vq on %s', (backend) => {
   let p: VQParams;
   beforeAll(async () => {
     expect(await tf.setBackend(backend)).toBe(true);
-    w = toWeightMap();
+    w = await vqWeights();
     p = prepareVQ(cfg, w);
-    return () => tf.dispose([...derived(p, w), ...Object.values(w)]);
+    return () => tf.dispose([...preparedTensors(p, w), ...Object.values(w)]);
   });
 
   /** Runs f, checking that it leaves exactly its output behind. */
@@ -107,7 +79,7 @@ describe.each(['cpu', 'wasm'])('vq on %s', (backend) => {
     const z = tensor4(golden.encoded);
     const x = vqDecode(cfg, pb, z);
     expect(maxRel(x.dataSync(), golden.decoded.data)).toBeGreaterThan(1e-4);
-    tf.dispose([z, x, bad[name], ...derived(pb, bad)]);
+    tf.dispose([z, x, bad[name], ...preparedTensors(pb, bad)]);
   });
 });
 
@@ -123,19 +95,19 @@ describe('vq checks and toImage', () => {
     tf.dispose([x, img]);
   });
 
-  it('prepares the decode path alone; encoding then says the encoder is absent', () => {
-    const w = toWeightMap((n) => !n.startsWith(`${PREFIX}encoder.`) && !n.startsWith(`${PREFIX}quant_conv.`));
+  it('prepares the decode path alone; encoding then says the encoder is absent', async () => {
+    const w = await vqWeights((n) => !n.startsWith(`${PREFIX}encoder.`) && !n.startsWith(`${PREFIX}quant_conv.`));
     const p = prepareVQ(cfg, w);
     expect(p.encoder).toBeUndefined();
     const img = tensor4(golden.imageIn);
     expect(() => vqEncode(cfg, p, img)).toThrow(/no VQ encoder/);
     const x = vqDecode(cfg, p, tensor4(golden.encoded));
     expect(maxRel(x.dataSync(), golden.decoded.data)).toBeLessThanOrEqual(1e-4);
-    tf.dispose([img, x, ...derived(p, w), ...Object.values(w)]);
+    tf.dispose([img, x, ...preparedTensors(p, w), ...Object.values(w)]);
   });
 
-  it('names every missing and mis-shaped tensor, and rejects wrong input shapes', () => {
-    const w = toWeightMap();
+  it('names every missing and mis-shaped tensor, and rejects wrong input shapes', async () => {
+    const w = await vqWeights();
     const conv = `${PREFIX}decoder.up.1.block.0.conv1.weight`;
     const bad: Record<string, tf.Tensor> = { ...w, [conv]: tf.zeros([64, 64, 1, 1]) };
     delete bad[`${PREFIX}decoder.norm_out.bias`];
@@ -151,6 +123,6 @@ describe('vq checks and toImage', () => {
     const p = prepareVQ(cfg, w);
     expect(() => vqDecode(cfg, p, tf.zeros([1, 4, 8, 8]) as tf.Tensor4D)).toThrow(VQInputError);
     expect(() => vqEncode(cfg, p, tf.zeros([1, 3, 30, 30]) as tf.Tensor4D)).toThrow(/multiples of 4, found \[1,3,30,30\]/);
-    tf.dispose([bad[conv], ...derived(p, w), ...Object.values(w)]);
+    tf.dispose([bad[conv], ...preparedTensors(p, w), ...Object.values(w)]);
   });
 });

@@ -15,7 +15,7 @@ import { latentShape } from '../model/config';
 import { uniformTimesteps } from '../diffusion/schedule';
 import { encodePng } from '../io/png';
 import { readFmriFile, type FmriFile } from '../io/fmriFile';
-import { pcc, resizeGray, ssim, toGray } from '../ui/metrics';
+import { pearson, ssim, toGrey } from '../eval/metrics';
 import { openBundle } from './bundles';
 import { MANIFEST_FILE } from '../io/bundle/manifest';
 import { bundledImage, bundledSet } from './groundTruth';
@@ -252,11 +252,21 @@ async function makePreview(r: RunState, position: number): Promise<StepPreview> 
   return preview;
 }
 
-/** PCC and SSIM of a sample against the ground truth, in grey at the ground truth's resolution. */
+/** RGBA bytes → RGB in [0, 1] (alpha dropped). */
+function rgbOf(img: RgbaImage): Float32Array {
+  const out = new Float32Array(img.width * img.height * 3);
+  for (let p = 0; p < img.width * img.height; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = img.pixels[p * 4 + c] / 255;
+  return out;
+}
+
+/**
+ * PCC and SSIM of a sample against the ground truth, in grey at the ground truth's resolution: the
+ * same functions as `npm run eval`, so the studio's numbers and the CLI's agree.
+ */
 function compare(img: RgbaImage, gt: RgbaImage): { pcc: number; ssim: number } {
-  const g = toGray(gt.pixels, gt.width, gt.height, 4, 1 / 255);
-  const s = resizeGray(toGray(img.pixels, img.width, img.height, 4, 1 / 255), gt.width, gt.height);
-  return { pcc: pcc(s.data, g.data), ssim: ssim(s, g) };
+  const g = toGrey(rgbOf(gt), gt.height, gt.width, 3, gt.height, gt.width);
+  const s = toGrey(rgbOf(img), img.height, img.width, 3, gt.height, gt.width);
+  return { pcc: pearson(s.data, g.data), ssim: ssim(s, g) };
 }
 
 async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {

@@ -54,7 +54,9 @@ def build_ldm(cfg, ldm_ckpt, encoder_state):
     for n, p in ldm.named_parameters():
         p.requires_grad = n.startswith('cond_stage_model.') or (
             n.startswith('model.diffusion_model.') and any(t in n for t in TRAINABLE_UNET))
-    ldm.cond_stage_model.mae.pos_embed.requires_grad = True  # upstream switches the table to trainable
+    mae = ldm.cond_stage_model.mae
+    mae.pos_embed.requires_grad = True  # upstream switches the table to trainable
+    mae.cls_token.requires_grad = mae.mask_token.requires_grad = False  # unused by the phase-3 encoder (DDP needs every trained parameter used)
     return ldm
 
 
