@@ -6,23 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelConfig } from '../src/model/config';
 import { npyToFloat32, type NpyArray } from '../src/io/npy';
-import { goldenDir, goldenNpy, PYTHON, REPO_ROOT } from './golden';
+import { goldenConfig, goldenDir, goldenNpy, goldenSamplers, goldenTensorNames, PYTHON, REPO_ROOT } from './golden';
+import { maxRel } from './compare';
 
 const run = promisify(execFile);
-
-/** max |a − b| / max |b| */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
 
 const B = 2;
 const PLMS_STEPS = 10;
@@ -67,7 +55,7 @@ describe('golden directory (tiny preset)', () => {
 
   it('has the checkpoints, a ModelConfig and the sampler settings', async () => {
     for (const f of CHECKPOINTS) expect((await readFile(join(dir, f))).length, f).toBeGreaterThan(1000);
-    const cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
+    const cfg = await goldenConfig(dir);
     expect(cfg.encoder).toEqual({ numVoxels: 112, patchSize: 16, embedDim: 128, depth: 2, numHeads: 2, mlpRatio: 1 });
     expect(cfg.cond).toEqual({ numTokens: 7, midTokens: 3, outTokens: 77, condDim: 32 });
     expect(cfg.unet.attentionResolutions).toEqual([1, 2]);
@@ -75,12 +63,12 @@ describe('golden directory (tiny preset)', () => {
     expect(cfg.synthetic).toBe(false);
     expect(cfg.preprocess.rawVoxels).toBe(100);
     expect(cfg.preprocess.std).toBeGreaterThan(0);
-    const samplers = JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8'));
+    const samplers = await goldenSamplers(dir);
     expect(samplers).toEqual({ plms: { steps: 10 }, ddim: { steps: 12, eta: 0.5 } });
   });
 
   it('stores every phase-3 tensor named in tensors.json, also in phase3.safetensors byte for byte', async () => {
-    const names = JSON.parse(await readFile(join(dir, 'tensors.json'), 'utf8')) as string[];
+    const names = await goldenTensorNames(dir);
     expect(names).toContain('model.diffusion_model.time_embed_condtion.0.weight');
     expect(names).toContain('cond_stage_model.mae.blocks.1.attn.qkv.weight');
     expect(names).toContain('first_stage_model.quantize.embedding.weight');
@@ -102,13 +90,13 @@ describe('golden directory (tiny preset)', () => {
   });
 
   it('z-scores the wrap-padded raw fMRI with the config statistics', async () => {
-    const cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
+    const cfg = await goldenConfig(dir);
     const raw = f32('fmri_raw');
     const expected = new Float64Array(B * 112);
     for (let b = 0; b < B; b++) {
       for (let v = 0; v < 112; v++) expected[b * 112 + v] = (raw[b * 100 + (v % 100)] - cfg.preprocess.mean!) / cfg.preprocess.std!;
     }
-    expect(relErr(f32('fmri'), expected)).toBeLessThan(1e-6);
+    expect(maxRel(f32('fmri'), expected)).toBeLessThan(1e-6);
   });
 
   it('uses the LDM linear schedule (sqrt-space) in its alphas_cumprod buffer', async () => {
@@ -121,7 +109,7 @@ describe('golden directory (tiny preset)', () => {
       prod *= 1 - (s0 + ((s1 - s0) * t) / 999) ** 2;
       expected[t] = prod;
     }
-    expect(relErr(ac, expected)).toBeLessThan(1e-6);
+    expect(maxRel(ac, expected)).toBeLessThan(1e-6);
     expect(ac[250]).toBeCloseTo(0.50842, 4);
   });
 
@@ -148,9 +136,9 @@ describe('recorded sampler steps follow the CompVis update rules', () => {
       const sigma = 0.5 * Math.sqrt(((1 - aPrev) / (1 - a)) * (1 - a / aPrev));
       const [x, e, z] = [slice('ddim_x_t', i), slice('ddim_eps', i), slice('ddim_noise', i)];
       const x0 = x.map((xi, k) => (xi - Math.sqrt(1 - a) * e[k]) / Math.sqrt(a));
-      expect(relErr(slice('ddim_x0', i), x0), `x0 ${i}`).toBeLessThan(1e-4);
+      expect(maxRel(slice('ddim_x0', i), x0), `x0 ${i}`).toBeLessThan(1e-4);
       const next = x0.map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev - sigma ** 2) * e[k] + sigma * z[k]);
-      expect(relErr(nextInput('ddim', i, ts.length), next), `x_prev ${i}`).toBeLessThan(1e-4);
+      expect(maxRel(nextInput('ddim', i, ts.length), next), `x_prev ${i}`).toBeLessThan(1e-4);
     }
   });
 
@@ -174,11 +162,11 @@ describe('recorded sampler steps follow the CompVis update rules', () => {
           : i === 2 ? (23 * v - 16 * e1[k] + 5 * e2[k]) / 12
             : (55 * v - 59 * e1[k] + 37 * e2[k] - 9 * e3[k]) / 24));
         const x0 = x.map((xi, k) => (xi - Math.sqrt(1 - a) * ePrime[k]) / Math.sqrt(a));
-        expect(relErr(slice('plms_x0', i), x0), `x0 ${i}`).toBeLessThan(1e-4);
+        expect(maxRel(slice('plms_x0', i), x0), `x0 ${i}`).toBeLessThan(1e-4);
       }
       const x0 = slice('plms_x0', i);
       const next = x0.map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev) * ePrime[k]);
-      expect(relErr(nextInput('plms', i, ts.length), next), `x_prev ${i}`).toBeLessThan(1e-4);
+      expect(maxRel(nextInput('plms', i, ts.length), next), `x_prev ${i}`).toBeLessThan(1e-4);
     }
   });
 

@@ -179,6 +179,8 @@ export interface GoldenTrajectory {
   eps: Float32Array[];
   x0: Float32Array[];
   final: Float32Array;
+  /** DDIM's unit Gaussian noise per step (scaled by sigma_i there); empty for PLMS, which draws none. */
+  noise: Float32Array[];
 }
 
 /** Splits a [steps, ...] array into one view per step. */
@@ -187,12 +189,11 @@ function perStep(a: HostArray): Float32Array[] {
   return Array.from({ length: a.shape[0] }, (_, i) => a.data.subarray(i * size, (i + 1) * size));
 }
 
-export async function goldenTrajectory(dir: string, sampler: 'plms'): Promise<GoldenTrajectory>;
-export async function goldenTrajectory(dir: string, sampler: 'ddim'): Promise<GoldenTrajectory & { noise: Float32Array[] }>;
-export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim'): Promise<GoldenTrajectory & { noise?: Float32Array[] }> {
+/** The `<sampler>_*` golden files of one sampler run. */
+export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim'): Promise<GoldenTrajectory> {
   const load = (n: string): Promise<HostArray> => goldenArray(dir, `${sampler}_${n}`);
   const xT = await load('xT');
-  const traj: GoldenTrajectory & { noise?: Float32Array[] } = {
+  return {
     shape: xT.shape as GoldenTrajectory['shape'],
     timesteps: Array.from((await goldenNpy(dir, `${sampler}_timesteps`)).data, Number),
     xT: xT.data,
@@ -200,9 +201,8 @@ export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim'): P
     eps: perStep(await load('eps')),
     x0: perStep(await load('x0')),
     final: (await load('final')).data,
+    noise: sampler === 'ddim' ? perStep(await load('noise')) : [],
   };
-  if (sampler === 'ddim') traj.noise = perStep(await load('noise'));
-  return traj;
 }
 
 /**

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenDir, goldenNpy, REPO_ROOT } from './golden';
+import { goldenConfig, goldenDir, goldenNpy, goldenSamplers, goldenTrajectory, REPO_ROOT } from './golden';
+import { maxRel } from './compare';
 import { npyToFloat32, readNpy, writeNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
 import { loadBundle } from '../src/io/bundle';
@@ -22,14 +23,6 @@ import { unet } from '../src/model/unet';
 
 const run = promisify(execFile);
 const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
-
-/** max|a − b| / max|b|: the project's relative error. */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / den;
-}
 
 /** Row `r` of axis `axis` of a C-order array. */
 function take(a: NpyArray, axis: number, r: number): Float32Array {
@@ -57,7 +50,7 @@ async function convert(out: string, extra: string[] = []): Promise<void> {
 
 beforeAll(async () => {
   dir = await goldenDir('tiny');
-  cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8'));
+  cfg = await goldenConfig(dir);
   tmp = await mkdtemp(join(tmpdir(), 'parity-'));
   bundle = join(tmp, 'bundle');
   bundle16 = join(tmp, 'bundle16');
@@ -69,7 +62,7 @@ async function decodeDump(model: string, sampler: 'plms' | 'ddim', row: number, 
   const xT = await g(`${sampler}_xT`);
   const noise = join(tmp, `${sampler}_xT_${row}.npy`);
   await writeFile(noise, writeNpy(take(xT, 0, row), [1, ...xT.shape.slice(1)]));
-  const samplers = JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8'));
+  const samplers = await goldenSamplers(dir);
   await run(TSX, ['src/cli/decode.ts', '--model', model, '--fmri', join(dir, 'fmri_raw.npy'), '--sample', String(row),
     '--noise', noise, '--sampler', sampler, '--steps', String(samplers[sampler].steps), '--backend', backend, '--dump', '--out', out],
   { cwd: REPO_ROOT });
@@ -121,17 +114,15 @@ describe('whole trajectories in process (fp32, wasm)', () => {
   });
 
   async function trajectory(sampler: 'plms' | 'ddim'): Promise<Record<string, Float32Array[]>> {
-    const samplers = JSON.parse(await readFile(join(dir, 'samplers.json'), 'utf8'));
-    const xT = await g(`${sampler}_xT`);
-    const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
+    const samplers = await goldenSamplers(dir);
+    const golden = await goldenTrajectory(dir, sampler);
+    const x = tf.tensor4d(golden.xT, golden.shape);
     const eps = (xt: tf.Tensor4D, t: number) => unet(model.config, model.unet, xt, t, c);
-    const noiseArr = sampler === 'ddim' ? await g('ddim_noise') : undefined;
-    const per = xT.shape.reduce((a, b) => a * b, 1);
     const gen = sampler === 'plms'
       ? plmsSampler({ schedule: model.schedule, steps: samplers.plms.steps, eps, xT: x })
       : ddimSampler({
         schedule: model.schedule, steps: samplers.ddim.steps, eta: samplers.ddim.eta, eps, xT: x,
-        noise: (i) => tf.tensor4d(npyToFloat32(noiseArr!).slice(i * per, (i + 1) * per), xT.shape as [number, number, number, number]),
+        noise: (i) => tf.tensor4d(golden.noise[i], golden.shape),
       });
     const rec: Record<string, Float32Array[]> = { x_t: [], eps: [], x0: [] };
     let r = await gen.next();
@@ -148,12 +139,12 @@ describe('whole trajectories in process (fp32, wasm)', () => {
 
   it.each(['plms', 'ddim'] as const)('%s: every step of a batch of 2 (each its own fMRI) matches to 1e-4', async (sampler) => {
     const rec = await trajectory(sampler);
+    const ref = await goldenTrajectory(dir, sampler);
     for (const key of ['x_t', 'eps', 'x0'] as const) {
-      const ref = await g(`${sampler}_${key}`);
-      expect(rec[key].length).toBe(ref.shape[0]);
-      rec[key].forEach((ours, i) => expect(maxRel(ours, take(ref, 0, i)), `${key}[${i}]`).toBeLessThanOrEqual(1e-4));
+      expect(rec[key].length).toBe(ref[key].length);
+      rec[key].forEach((ours, i) => expect(maxRel(ours, ref[key][i]), `${key}[${i}]`).toBeLessThanOrEqual(1e-4));
     }
-    expect(maxRel(rec.final[0], npyToFloat32(await g(`${sampler}_final`)))).toBeLessThanOrEqual(1e-4);
+    expect(maxRel(rec.final[0], ref.final)).toBeLessThanOrEqual(1e-4);
   });
 
   // One tensor from each network, each shifted by 1e-3, must push the stage it feeds out of the 1e-4 band:

@@ -9,7 +9,7 @@ import { ddimSampler } from './ddim';
 import type { EpsFn } from './sampler';
 
 let schedule: Schedule;
-let g: GoldenTrajectory & { noise: Float32Array[] };
+let g: GoldenTrajectory;
 let settings: GoldenSamplers['ddim'];
 
 beforeAll(async () => {

@@ -98,11 +98,37 @@ export async function loadModel(source: BundleSource, opts: LoadOptions = {}): P
   try {
     for (const [name, t] of Object.entries(tensors)) weights[name] = tf.tensor(t.data, t.shape, 'float32');
     const bytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
-    return modelFromWeights(manifest.config, weights, { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) }, { releaseRelaid: true });
+    const model = modelFromWeights(manifest.config, weights, { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) }, { releaseRelaid: true });
+    await compileShaders(model);
+    return model;
   } catch (e) {
     for (const t of Object.values(weights)) t.dispose();
     throw e;
   }
+}
+
+/**
+ * On WebGPU, compiles every shader pipeline of one decode step (encoder, mappers, UNet, VQ decoder) in
+ * tfjs's compile-only mode while the model loads, so the first step does not stall on compilation.
+ * Elsewhere it does nothing.
+ */
+export async function compileShaders(model: EngineModel): Promise<void> {
+  if (tf.getBackend() !== 'webgpu') return;
+  const backend = tf.backend() as tf.KernelBackend & { checkCompileCompletionAsync(): Promise<void> };
+  const [ch, h, w] = latentShape(model.config);
+  const before = tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
+  tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', true);
+  try {
+    tf.tidy(() => {
+      const x = tf.zeros([1, model.config.encoder.numVoxels]) as tf.Tensor2D;
+      const c = condStage(model.config, model.weights, fmriEncoder(model.config, model.encoder, x));
+      const z = tf.zeros([1, ch, h, w]) as tf.Tensor4D;
+      toImage(vqDecode(model.config, model.vq, unet(model.config, model.unet, z, 500, c)));
+    });
+  } finally {
+    tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', before);
+  }
+  await backend.checkCompileCompletionAsync();
 }
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { goldenDir, goldenNpy } from '../../test/golden';
+import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import type { ModelConfig } from '../model/config';
 import { expectedShapes } from '../model/inferConfig';
 import { loadBundle } from './bundle/loader';
@@ -26,15 +26,11 @@ async function input(file: string): Promise<ConvertInput> {
   return { checkpoint: readCheckpoint(file, memoryAccess(bytes)), sha256: 'f'.repeat(64) };
 }
 
-async function goldenConfig(): Promise<ModelConfig> {
-  return JSON.parse(readFileSync(join(await goldenDir('tiny'), 'model_config.json'), 'utf8')) as ModelConfig;
-}
-
 const networks = (c: ModelConfig) => ({ encoder: c.encoder, cond: c.cond, unet: c.unet, vq: c.vq, schedule: c.schedule });
 
 describe('convert golden tiny checkpoints', () => {
   it('phase3.pth → bundle: config equals model_config.json, tensors equal tensors/*.npy', async () => {
-    const golden = await goldenConfig();
+    const golden = await goldenConfig(await goldenDir('tiny'));
     const plan = planConversion([await input('phase3.pth')], {
       // Neither the head count nor the image size is visible in the weights (phase3.pth's pickled config has neither).
       overrides: { encoder: { numHeads: golden.encoder.numHeads }, vq: { resolution: golden.vq.resolution } },
@@ -60,7 +56,7 @@ describe('convert golden tiny checkpoints', () => {
   });
 
   it('phase1.pth + phase3.pth: encoder heads come from the pickled phase-1 config, phase 3 overrides the encoder', async () => {
-    const golden = await goldenConfig();
+    const golden = await goldenConfig(await goldenDir('tiny'));
     const plan = planConversion([await input('phase1.pth'), await input('phase3.pth')], { overrides: { vq: { resolution: golden.vq.resolution } } });
     expect(networks(plan.config)).toEqual(networks(golden));
     expect(plan.report.notes.join('\n')).toMatch(/phase1\.pth: encoder\.numHeads=2.*Config_MBM_fMRI_contrast/);
@@ -109,7 +105,7 @@ describe('convert CLI', () => {
     const loaded = await loadBundle(dirSource(out));
     expect(loaded.manifest.dtype).toBe('float16');
     expect(loaded.manifest.config.preprocess).toMatchObject({ rawVoxels: 100, mean: 0.5, std: 2 });
-    expect(networks(loaded.manifest.config)).toEqual(networks(await goldenConfig()));
+    expect(networks(loaded.manifest.config)).toEqual(networks(await goldenConfig(await goldenDir('tiny'))));
     const help = await run(tsx, [cli, '--help']);
     expect(help.stdout).toMatch(/--raw-voxels/);
   });

@@ -5,7 +5,8 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, attentionComposed } from './attention';
 import { fusedAttention, fusedKernelFor } from './fusedAttention';
-import { attentionCases, makeInputs, referenceOf, relError, roundToF16, unetCrossScaled } from './attentionTestCases';
+import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled } from './attentionTestCases';
+import { maxRel } from '../../test/compare';
 
 beforeAll(async () => {
   if (!(await tf.setBackend('webgpu'))) {
@@ -22,8 +23,8 @@ describe('fused attention in chromium', () => {
       expect(profile.kernels.map((kernel) => kernel.name)).toEqual([fusedKernelFor({ ...c, numHeads: c.heads })]);
       const fused = await (profile.result as tf.Tensor).data();
       const composed = attentionComposed(q, k, v, { numHeads: c.heads });
-      expect(relError(fused, await referenceOf(c, q, k, v))).toBeLessThan(1e-4);
-      expect(relError(fused, await composed.data())).toBeLessThan(1e-4);
+      expect(maxRel(fused, await referenceOf(c, q, k, v))).toBeLessThan(1e-4);
+      expect(maxRel(fused, await composed.data())).toBeLessThan(1e-4);
       tf.dispose([q, k, v, composed, profile.result as tf.Tensor]);
     });
   }
@@ -34,8 +35,8 @@ describe('fused attention in chromium', () => {
     const out = fusedAttention(q, k, v, c.heads, (c.width / c.heads) ** -0.5, 'f16');
     expect(out).not.toBeNull();
     const got = await out!.data();
-    expect(relError(got, await referenceOf(c, q, k, v, roundToF16))).toBeLessThan(1e-4);
-    expect(relError(got, await referenceOf(c, q, k, v))).toBeLessThan(2e-3);
+    expect(maxRel(got, await referenceOf(c, q, k, v, roundToF16))).toBeLessThan(1e-4);
+    expect(maxRel(got, await referenceOf(c, q, k, v))).toBeLessThan(2e-3);
     tf.dispose([q, k, v, out!]);
   });
 });

@@ -11,7 +11,8 @@ import {
   CROSS_ATTENTION_KERNEL, f16StorageFor, FLASH_ATTENTION_KERNEL, fusedAttention, fusedKernelFor, hookEnableF16,
   PACK_F16_KERNEL, precompileAttentionKernels,
 } from './fusedAttention';
-import { attentionCases, makeInputs, referenceOf, relError, roundToF16, unetCrossScaled, type AttentionCase } from './attentionTestCases';
+import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled, type AttentionCase } from './attentionTestCases';
+import { maxRel } from '../../test/compare';
 
 const F32_TOL = 1e-4;
 // f16 storage: inputs rounded to 11 significant bits, math in f32. Against a reference on the same rounded
@@ -43,8 +44,8 @@ describe('fused attention (f32) vs float64 reference and composed ops', () => {
       if (expected) expect(profile.kernels.map((kernel) => kernel.name)).toEqual([expected]);
       else expect(profile.kernelNames).toEqual(expect.arrayContaining(['BatchMatMul', 'Softmax']));
       if (!expected) expect(profile.kernelNames.filter((n) => n.startsWith('DS'))).toEqual([]);
-      expect(relError(fused, await referenceOf(c, q, k, v))).toBeLessThan(F32_TOL);
-      expect(relError(fused, await composed.data())).toBeLessThan(F32_TOL);
+      expect(maxRel(fused, await referenceOf(c, q, k, v))).toBeLessThan(F32_TOL);
+      expect(maxRel(fused, await composed.data())).toBeLessThan(F32_TOL);
       tf.dispose([q, k, v, composed, profile.result as tf.Tensor]);
     });
   }
@@ -119,7 +120,7 @@ describe('f16 storage', () => {
     const profile = await tf.profile(() => attention(q, k, v, { numHeads: c.heads, precision: 'f16' }));
     expect(profile.kernels.map((kernel) => kernel.name))
       .toEqual([PACK_F16_KERNEL, PACK_F16_KERNEL, PACK_F16_KERNEL, CROSS_ATTENTION_KERNEL]);
-    expect(relError(await (profile.result as tf.Tensor).data(), await referenceOf(c, q, k, v))).toBeLessThan(F16_TOL);
+    expect(maxRel(await (profile.result as tf.Tensor).data(), await referenceOf(c, q, k, v))).toBeLessThan(F16_TOL);
     tf.dispose([q, k, v, profile.result as tf.Tensor]);
   });
 
@@ -143,8 +144,8 @@ describe('f16 storage', () => {
       expect(spy.mock.calls.map(([program]) => program.shaderKey.replace(/_\d.*$/, '')))
         .toEqual(['ds_pack_f16', 'ds_pack_f16', 'ds_pack_f16', expect.stringMatching(/attention_f16-packed$/)]);
       const got = await out!.data();
-      expect(relError(got, await referenceOf(c, q, k, v, roundToF16))).toBeLessThan(F16_SELF_TOL);
-      expect(relError(got, await referenceOf(c, q, k, v))).toBeLessThan(F16_TOL);
+      expect(maxRel(got, await referenceOf(c, q, k, v, roundToF16))).toBeLessThan(F16_SELF_TOL);
+      expect(maxRel(got, await referenceOf(c, q, k, v))).toBeLessThan(F16_TOL);
       tf.dispose([q, k, v, out!]);
     });
   }

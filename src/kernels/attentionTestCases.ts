@@ -35,17 +35,6 @@ export async function referenceOf(c: AttentionCase, q: tf.Tensor, k: tf.Tensor, 
   return attentionReference(r(qa), r(ka), r(va), c.batch, c.queries, c.keys, c.width, c.heads, (c.width / c.heads) ** -0.5);
 }
 
-/** max |a − b| / max |b|. */
-export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`relError: lengths differ (${a.length} vs ${b.length})`);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
-
 /** Round to the nearest IEEE half (ties to even), as pack2x16float does for normal values. */
 export function roundToF16(x: number): number {
   if (!Number.isFinite(x) || x === 0) return x;

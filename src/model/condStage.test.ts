@@ -1,42 +1,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenDir, goldenNpy } from '../../test/golden';
-import { npyToFloat32 } from '../io/npy';
+import { goldenArray, goldenConfig, goldenDir, goldenWeights, type HostArray } from '../../test/golden';
+import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { condStage, timeCondition } from './condStage';
 
-/** max|a − b| / max|b| */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return d / m;
-}
-
 const WEIGHT_PREFIXES = ['cond_stage_model.channel_mapper.', 'cond_stage_model.dim_mapper.', 'model.diffusion_model.time_embed_condtion.'];
-type HostArray = { data: Float32Array; shape: number[] };
+let dir: string;
 let cfg: ModelConfig;
-let host: Record<string, HostArray>;
 let golden: Record<'encoder_out' | 'cond' | 'time_cond', HostArray>;
 
 beforeAll(async () => {
-  const dir = await goldenDir('tiny');
-  cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
-  const names = (JSON.parse(await readFile(join(dir, 'tensors.json'), 'utf8')) as string[])
-    .filter((n) => WEIGHT_PREFIXES.some((p) => n.startsWith(p)));
-  host = {};
-  for (const n of names) {
-    const a = await goldenNpy(dir, `tensors/${n}`);
-    host[n] = { data: npyToFloat32(a), shape: a.shape };
-  }
-  const load = async (n: string): Promise<HostArray> => {
-    const a = await goldenNpy(dir, n);
-    return { data: npyToFloat32(a), shape: a.shape };
-  };
+  dir = await goldenDir('tiny');
+  cfg = await goldenConfig(dir);
+  const load = (n: string): Promise<HostArray> => goldenArray(dir, n);
   golden = { encoder_out: await load('encoder_out'), cond: await load('cond'), time_cond: await load('time_cond') };
 });
 
@@ -44,7 +24,7 @@ describe.each(['cpu', 'wasm'])('cond stage on %s', (backend) => {
   let w: WeightMap;
   beforeAll(async () => {
     expect(await tf.setBackend(backend)).toBe(true);
-    w = Object.fromEntries(Object.entries(host).map(([n, a]) => [n, tf.tensor(a.data, a.shape)]));
+    w = await goldenWeights(dir, (n) => WEIGHT_PREFIXES.some((p) => n.startsWith(p)));
     return () => tf.dispose(Object.values(w));
   });
 

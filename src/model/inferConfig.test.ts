@@ -1,9 +1,7 @@
 // Config inference and tensor enumeration, checked against the PyTorch-built tiny state dict (golden
 // tensors.json) and against the published GOD sbj_3 key/shape tables and parameter counts (spec §5.2–5.4).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { goldenDir, goldenNpy } from '../../test/golden';
+import { goldenConfig, goldenDir, goldenNpy, goldenTensorNames } from '../../test/golden';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
 import {
   ConfigInferenceError, encoderShapes, condShapes, expectedShapes, inferModelConfig, unetShapes, vqDecoderShapes,
@@ -15,10 +13,9 @@ let goldenShapes: ShapeMap;
 
 beforeAll(async () => {
   const dir = await goldenDir('tiny');
-  golden = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
-  const names = JSON.parse(await readFile(join(dir, 'tensors.json'), 'utf8')) as string[];
+  golden = await goldenConfig(dir);
   goldenShapes = {};
-  for (const n of names) goldenShapes[n] = (await goldenNpy(dir, `tensors/${n}`)).shape;
+  for (const n of await goldenTensorNames(dir)) goldenShapes[n] = (await goldenNpy(dir, `tensors/${n}`)).shape;
 });
 
 const params = (s: ShapeMap): number => Object.values(s).reduce((a, shape) => a + shape.reduce((x, y) => x * y, 1), 0);

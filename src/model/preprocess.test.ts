@@ -1,16 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { goldenDir, goldenNpy } from '../../test/golden';
+import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
+import { maxRel } from '../../test/compare';
 import { npyToFloat32 } from '../io/npy';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
 import { applyRoiMask, FmriShapeError, FmriValueError, preprocessFmri, wrapPad, zscore } from './preprocess';
-
-const maxRel = (a: Float32Array, b: Float32Array): number => {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return d / m;
-};
 
 describe('preprocess', () => {
   let cfg: ModelConfig;
@@ -19,7 +12,7 @@ describe('preprocess', () => {
 
   beforeAll(async () => {
     const dir = await goldenDir('tiny');
-    cfg = JSON.parse(await readFile(join(dir, 'model_config.json'), 'utf8')) as ModelConfig;
+    cfg = await goldenConfig(dir);
     const raw = await goldenNpy(dir, 'fmri_raw');
     const v = raw.shape[1];
     const flat = npyToFloat32(raw);

@@ -4,7 +4,8 @@
   torchrun --nproc_per_node 4 -m cad_ref.train --budget full                  # DDP (gloo), same code
 
 Stages (each writes its checkpoint into --out; a stage left out of --stages is loaded from there instead):
-  prior   VQ-f4 autoencoder + class-conditional LDM on the pretraining pool     → ldm.ckpt
+  vq      VQ-f4 autoencoder on the pretraining pool                             → vq.pth
+  ldm     class-conditional LDM on VQ latents of the pool (the image prior)      → ldm.ckpt
   stage1  DC-MAE on unlabelled fMRI (sbj_3 train + simulated extra subjects)    → phase1.pth
   stage2  cross-modal guidance with a small image MAE                            → image_mae.pth, phase2.pth
   stage3  LDM fine-tuning on the 1,200 training pairs                            → phase3.pth, phase3.safetensors
@@ -21,13 +22,13 @@ import numpy as np
 import torch
 
 from .common import BUDGETS, SEED, Run, default_subject, paired_images, pretraining_pool
-from .evaluate import evaluate
-from .prior import run_prior
+from .evaluate import evaluate, prior_check
+from .prior import load_vq, run_ldm, run_vq
 from .stage1 import build_mae, run_stage1
 from .stage2 import run_stage2
 from .stage3 import build_ldm, model_config, run_stage3
 
-STAGES = ('prior', 'stage1', 'stage2', 'stage3', 'eval', 'export')
+STAGES = ('vq', 'ldm', 'stage1', 'stage2', 'stage3', 'eval', 'export')
 
 
 def parse():
@@ -37,7 +38,7 @@ def parse():
     ap.add_argument('--bundle', default='public/models/default')
     ap.add_argument('--stages', default=','.join(STAGES), help=f'comma list of {STAGES}')
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--ldm-ckpt', help='reuse this prior instead of <out>/ldm.ckpt when prior is not run')
+    ap.add_argument('--ldm-ckpt', help='reuse this prior instead of <out>/ldm.ckpt when ldm is not run')
     ap.add_argument('--no-contrast', action='store_true', help='ablation: stage 1 without the InfoNCE terms')
     ap.add_argument('--no-stage2', action='store_true', help='ablation: stage 3 starts from the stage-1 encoder')
     a = ap.parse_args()
@@ -115,8 +116,17 @@ def main():
     cfg = model_config(subject)
     run.log(f'sbj_3: {subject["raw_voxels"]} voxels → {subject["num_voxels"]} padded; pool {len(pool_u8)} images')
 
-    if 'prior' in a.stages:
-        ldm_ckpt, _ = timed(run, 'prior', lambda: run_prior(run, pool_u8, pool_labels))
+    if 'vq' in a.stages:
+        vq = timed(run, 'vq', lambda: run_vq(run, pool_u8))
+    elif 'ldm' in a.stages:
+        vq = load_vq(run.path('vq.pth'))
+    if 'ldm' in a.stages:
+        ldm_ckpt = timed(run, 'ldm', lambda: run_ldm(run, vq, pool_u8, pool_labels))
+        if run.main:
+            acc, _ = prior_check(ldm_ckpt)
+            run.log(f'  prior check: {acc:.2f} of class-conditional samples classified as their class')
+            with open(run.path('prior_check.json'), 'w') as f:
+                json.dump({'class_acc_of_conditional_samples': acc, 'samples': 100, 'ddim_steps': 20}, f)
     else:
         ldm_ckpt = torch.load(a.ldm_ckpt or run.path('ldm.ckpt'))
 

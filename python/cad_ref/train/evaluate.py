@@ -67,3 +67,24 @@ def evaluate(ldm, subject, samples, steps):
     result['protocol'] = (f'SYNTHETIC data, Python-side check: DDIM {steps} steps eta 0, {samples} seeded samples per '
                           f'test fMRI (scores averaged over samples), 50 averaged test fMRI of god-synth sbj_3')
     return result, recs
+
+
+@torch.no_grad()
+def prior_check(ldm_ckpt, per_class=10, steps=20, seed=0):
+    """Class-conditional samples of the prior (DDIM, eta 0) classified by the pool-trained classifier: the share
+    whose predicted class is the requested one, i.e. how well the prior alone can draw each class."""
+    from .prior import build_unet, build_vq
+    from .common import SIZES
+    sd = ldm_ckpt['state_dict']
+    unet, vq = build_unet(time_cond=False), build_vq()
+    unet.load_state_dict({k[len('model.diffusion_model.'):]: v for k, v in sd.items() if k.startswith('model.diffusion_model.')})
+    vq.load_state_dict({k[len('first_stage_model.'):]: v for k, v in sd.items() if k.startswith('first_stage_model.')})
+    y = torch.arange(SIZES['num_classes']).repeat_interleave(per_class)
+    c = sd['cond_stage_model.embedding.weight'][y][:, None, :]
+    gen = torch.Generator().manual_seed(seed)
+    x_t = torch.randn(len(y), 3, unet.image_size, unet.image_size, generator=gen)
+    rec = ddim_sample(lambda x, t: unet(x, t, c), x_t, steps, 0.0, sd['alphas_cumprod'], gen)
+    img = ((vq.decode(rec['final']) + 1) / 2).clamp(0, 1).mean(1).reshape(len(y), -1).numpy()
+    clf = dict(np.load(os.path.join(DATA_DIR, 'classifier.npz')))
+    pred = (img @ clf['weight'].T + clf['bias']).argmax(1)
+    return float(np.mean(pred == y.numpy())), img

@@ -1,7 +1,7 @@
 """Image prior standing in for the CompVis ImageNet LDM: a VQ-f4 autoencoder and a class-conditional LDM UNet,
 both trained on the Fashion-MNIST pretraining pool (never the paired training images' test split).
 
-Writes `ldm.ckpt` in the CompVis Lightning layout: {'epoch', 'global_step', 'state_dict'} with
+Writes `vq.pth` {'state_dict', 'stats'} (stage `vq`) and `ldm.ckpt` (stage `ldm`) in the CompVis Lightning layout: {'epoch', 'global_step', 'state_dict'} with
 `model.diffusion_model.*`, `first_stage_model.*`, the schedule buffers and the class embedder
 `cond_stage_model.embedding.weight` (no `time_embed_condtion`: phase 3 adds it, as upstream).
 """
@@ -188,10 +188,22 @@ def ldm_checkpoint(vq, trainer, schedule):
     return {'epoch': 0, 'global_step': 0, 'state_dict': {k: v.detach().clone().contiguous() for k, v in sd.items()}}
 
 
-def run_prior(run, pool_u8, pool_labels):
-    vq, vq_stats = train_vq(run, pool_u8)
+def run_vq(run, pool_u8):
+    vq, stats = train_vq(run, pool_u8)
+    if run.main:
+        torch.save({'state_dict': vq.state_dict(), 'stats': stats}, run.path('vq.pth'))
+    return vq
+
+
+def load_vq(path):
+    vq = build_vq()
+    vq.load_state_dict(torch.load(path)['state_dict'])
+    return vq.eval()
+
+
+def run_ldm(run, vq, pool_u8, pool_labels):
     trainer, schedule = train_class_ldm(run, vq, pool_u8, pool_labels)
     ckpt = ldm_checkpoint(vq, trainer, schedule)
     if run.main:
         torch.save(ckpt, run.path('ldm.ckpt'))
-    return ckpt, vq_stats
+    return ckpt
