@@ -5,7 +5,9 @@
 #   THREADS=1 bash scripts/train-default.sh --budget quick   # ≈1 h on 2 busy shared cores (1 thread spins less)
 #   bash scripts/train-default.sh --stages stage3,eval,export   # resume: other stages load from .cache/train
 # Multi-process (DistributedDataParallel over gloo), same code:
-#   PYTHONPATH=python torchrun --nproc_per_node 4 -m cad_ref.train --budget full
+#   NPROC=4 bash scripts/train-default.sh          # N local ranks, started here with torchrun's environment
+#   PYTHONPATH=python torchrun --nproc_per_node 4 -m cad_ref.train --budget full   # torch >= 2 (Debian's 1.13
+#                                                  # torchrun fails on Python 3.11: Std.from_str returns None)
 # Needs Debian python3-torch, python3-numpy, python3-sklearn, dataset-fashion-mnist (pretraining pool) and,
 # for the extra stage-1 subjects, mricron-data (the generator's atlas); node_modules for the bundle export.
 set -euo pipefail
@@ -19,5 +21,19 @@ args=("$@")
 [[ " $* " == *" --budget "* ]] || args=(--budget full "${args[@]}")
 mkdir -p .cache/train
 start=$(date +%s)
-PYTHONPATH=python OMP_NUM_THREADS=${THREADS:-2} nice "$PY" -m cad_ref.train --threads "${THREADS:-2}" "${args[@]}" 2>&1 | tee .cache/train/log.txt
-echo "train-default: total $(( $(date +%s) - start )) s; checkpoints and eval.json in .cache/train"
+train() {
+  PYTHONPATH=python OMP_NUM_THREADS=${THREADS:-2} nice "$PY" -m cad_ref.train --threads "${THREADS:-2}" "${args[@]}"
+}
+nproc=${NPROC:-1}
+if (( nproc > 1 )); then
+  pids=()
+  for (( r = 1; r < nproc; r++ )); do  # ranks 1.. quietly; rank 0 prints
+    MASTER_ADDR=127.0.0.1 MASTER_PORT=${MASTER_PORT:-29511} WORLD_SIZE=$nproc RANK=$r LOCAL_RANK=$r train > ".cache/train/rank$r.log" 2>&1 &
+    pids+=($!)
+  done
+  MASTER_ADDR=127.0.0.1 MASTER_PORT=${MASTER_PORT:-29511} WORLD_SIZE=$nproc RANK=0 LOCAL_RANK=0 train 2>&1 | tee .cache/train/log.txt
+  for p in "${pids[@]}"; do wait "$p"; done
+else
+  train 2>&1 | tee .cache/train/log.txt
+fi
+echo "train-default: total $(( $(date +%s) - start )) s; checkpoints, eval.json and timings.json in the --out folder (default .cache/train)"

@@ -12,7 +12,7 @@ function readShaders(): Record<string, string> {
   }
   const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
   const url = process.getBuiltinModule('node:url') as typeof import('node:url');
-  const dir = url.fileURLToPath(new URL('../../shaders/', import.meta.url));
+  const dir = url.fileURLToPath(new URL(/* @vite-ignore */ '../../shaders/', import.meta.url));
   return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.wgsl'))
     .map((f) => [baseName(f), fs.readFileSync(dir + f, 'utf8')]));
 }

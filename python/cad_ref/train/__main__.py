@@ -160,9 +160,10 @@ def main():
         run.log('  model :', json.dumps({k: round(v, 3) for k, v in result['model'].items()}))
         run.log('  ridge :', json.dumps({k: round(v, 3) for k, v in result['ridge_pca64'].items()}))
         run.log('  VQ ceiling:', json.dumps({k: round(v, 3) for k, v in result['vq_roundtrip_ceiling'].items()}))
-    if run.main:
+    if run.main:  # stages loaded from an earlier run keep that run's times
+        earlier = json.load(open(run.path('timings.json'))) if os.path.exists(run.path('timings.json')) else {}
         with open(run.path('timings.json'), 'w') as f:
-            json.dump(run.stage_times, f, indent=1)
+            json.dump({k: v for k, v in {**earlier, **run.stage_times}.items() if k in STAGES}, f, indent=1)
     if 'export' in a.stages and run.main:
         if result is None and os.path.exists(run.path('eval.json')):
             result = json.load(open(run.path('eval.json')))

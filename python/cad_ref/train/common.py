@@ -142,14 +142,15 @@ def adamw_no_decay_1d(named_params, lr, weight_decay, betas=(0.9, 0.95)):
                              lr=lr, betas=betas)
 
 
-def warmup_cosine(optimizer, base_lr, step, total, warmup):
-    """Per-iteration linear warm-up then half-cosine to 0 (MAE `adjust_learning_rate`)."""
+def warmup_cosine(optimizer, base_lr, step, total, warmup, per_group=False):
+    """Per-iteration linear warm-up then half-cosine to 0 (MAE `adjust_learning_rate`). With `per_group`, each
+    group's own 'base_lr' is multiplied by the factor computed for `base_lr`."""
     if step < warmup:
         lr = base_lr * step / max(1, warmup)
     else:
         lr = base_lr * 0.5 * (1. + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
     for g in optimizer.param_groups:
-        g['lr'] = lr
+        g['lr'] = lr * g['base_lr'] if per_group else lr
     return lr
 
 

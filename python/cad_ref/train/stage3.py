@@ -17,7 +17,8 @@ from ..checkpoints import save_safetensors
 from ..diffusion import FmriLDM
 from .common import SIZES, set_epoch, to_rgb, unwrap, warmup_cosine
 
-LR = 3e-4  # upstream 5.3e-5 for 700 epochs; a few epochs here
+LR = 3e-4  # UNet parts; upstream 5.3e-5 for 700 epochs, a few epochs here
+LR_COND = 1e-3  # the freshly mapped fMRI encoder has the most to learn in so few steps
 TRAINABLE_UNET = ('attn2', 'norm2', 'time_embed_condtion')
 
 
@@ -54,6 +55,9 @@ def build_ldm(cfg, ldm_ckpt, encoder_state):
     for n, p in ldm.named_parameters():
         p.requires_grad = n.startswith('cond_stage_model.') or (
             n.startswith('model.diffusion_model.') and any(t in n for t in TRAINABLE_UNET))
+    # time_embed_condtion is new: zero its output layer so training starts from the prior's exact behaviour
+    nn.init.zeros_(ldm.model.diffusion_model.time_embed_condtion[2].weight)
+    nn.init.zeros_(ldm.model.diffusion_model.time_embed_condtion[2].bias)
     mae = ldm.cond_stage_model.mae
     mae.pos_embed.requires_grad = True  # upstream switches the table to trainable
     mae.cls_token.requires_grad = mae.mask_token.requires_grad = False  # unused by the phase-3 encoder (DDP needs every trained parameter used)
@@ -79,7 +83,7 @@ class Stage3Trainer(nn.Module):
 
 def generative_config(cfg, epochs, batch):
     c = cfg_classes.Config_Generative_Model()
-    c.dataset, c.kam_subs, c.img_size, c.lr, c.num_epoch, c.batch_size = 'GOD-synth', ['sbj_3'], 32, LR, epochs, batch
+    c.dataset, c.kam_subs, c.img_size, c.lr, c.num_epoch, c.batch_size = 'GOD-synth', ['sbj_3'], 32, LR_COND, epochs, batch
     c.num_samples, c.ddim_steps = 1, 20
     c.model_meta = cfg
     return c
@@ -99,7 +103,9 @@ def run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8, name='phase
     run.log(f'  stage 3: {sum(p.numel() for p in trainable)} trainable of {sum(p.numel() for p in ldm.parameters())} '
             f'parameters; latents {tuple(z.shape)} std {z.std():.3f}')
     model = run.wrap(Stage3Trainer(ldm, b['s3_repeat']))
-    opt = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
+    cond = [p for p in ldm.cond_stage_model.parameters() if p.requires_grad]
+    unet = [p for p in ldm.model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{'params': cond, 'base_lr': LR_COND}, {'params': unet, 'base_lr': LR}], weight_decay=0.01)
     loader = run.loader([x, z], b['s3_batch'], seed=61)
     total = b['s3_epochs'] * len(loader)
     step = 0
@@ -107,7 +113,7 @@ def run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8, name='phase
         set_epoch(loader, epoch)
         acc = 0.
         for xb, zb in loader:
-            warmup_cosine(opt, LR, step, total, len(loader))
+            warmup_cosine(opt, 1., step, total, len(loader), per_group=True)
             loss = model(xb, zb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
