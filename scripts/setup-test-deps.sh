@@ -4,7 +4,7 @@
 #                         driver also gives Node's `webgpu` package an adapter on machines without a GPU
 #   libvulkan1            the Vulkan loader, which Node's `webgpu` (Dawn) needs to open that driver
 #   python3-torch, -numpy PyTorch reference networks and golden vectors (parity tests)
-#   python3-h5py, -nibabel, -scipy, -skimage   fixtures for the file readers and metric oracles
+#   python3-h5py, -nibabel, -scipy, -skimage, -sklearn   fixtures for the file readers; metric and ridge oracles
 # Idempotent: does nothing when everything is present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ have_py h5py || missing+=(python3-h5py)
 have_py nibabel || missing+=(python3-nibabel)
 have_py scipy || missing+=(python3-scipy)
 have_py skimage || missing+=(python3-skimage)
+have_py sklearn || missing+=(python3-sklearn)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "test prerequisites: all present"

@@ -193,3 +193,23 @@ describe('fp16 bundle (packed float16 weights, fp32 math)', () => {
     }
   });
 });
+
+describe('decode receipts', () => {
+  it('a receipt replays the same decode, and typed flags override it', async () => {
+    const fmri = join(dir, 'fmri_raw.npy');
+    const a = join(tmp, 'receipt-a'), b = join(tmp, 'receipt-b'), c = join(tmp, 'receipt-c');
+    await run(TSX, ['src/cli/decode.ts', '--model', bundle, '--fmri', fmri, '--sample', '1', '--sampler', 'ddim', '--steps', '4',
+      '--eta', '0.5', '--seed', '7', '--out', a, '--dump'], { cwd: REPO_ROOT });
+    await run(TSX, ['src/cli/decode.ts', '--model', bundle, '--fmri', fmri, '--receipt', join(a, 'receipt.json'), '--out', b, '--dump'],
+      { cwd: REPO_ROOT });
+    const final = async (d: string) => npyToFloat32(await npyFile(join(d, 'final.npy')));
+    expect(Array.from(await final(b))).toEqual(Array.from(await final(a)));
+    const ra = JSON.parse(await readFile(join(a, 'receipt.json'), 'utf8'));
+    const rb = JSON.parse(await readFile(join(b, 'receipt.json'), 'utf8'));
+    expect({ ...rb, createdAt: 0 }).toEqual({ ...ra, createdAt: 0 });
+    await run(TSX, ['src/cli/decode.ts', '--model', bundle, '--fmri', fmri, '--receipt', join(a, 'receipt.json'), '--seed', '8',
+      '--out', c, '--dump'], { cwd: REPO_ROOT });
+    expect(JSON.parse(await readFile(join(c, 'receipt.json'), 'utf8'))).toMatchObject({ seed: 8, steps: 4, eta: 0.5, fmri: { sampleIndex: 1 } });
+    expect(Array.from(await final(c))).not.toEqual(Array.from(await final(a)));
+  });
+});

@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   if (args.help) { process.stdout.write(usage('npm run bench --', '[options]', SPEC)); return; }
   const backend = await initNodeBackend(args.backend as BackendName);
   const reps = Number(args.reps);
+  if (!(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be a positive integer (got ${args.reps})`);
   const rows: [string, number][] = [];
   console.log(`backend ${backend}, ${reps} reps after a warm-up, medians`);
 
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const c = tf.randomNormal([1, cfg.cond.outTokens, cfg.cond.condDim]) as tf.Tensor3D;
   const x = tf.randomNormal([1, ch, h, w]) as tf.Tensor4D;
   await measure(rows, 'small: UNet step (batch 1)', () => time(reps, async () => { const y = unet(cfg, model.unet, x, 500, c); await y.data(); y.dispose(); }));
-  const raw = new Float32Array(cfg.preprocess.rawVoxels).map((_, i) => Math.sin(i));
+  const raw = new Float32Array(cfg.preprocess.rawVoxels ?? cfg.encoder.numVoxels).map((_, i) => Math.sin(i));
   const steps = Number(args.steps);
   await measure(rows, `small: full decode (PLMS ${steps} steps, 1 sample)`, () => time(Math.min(reps, 3), async () => {
     const gen = decodeSteps(model, raw, { sampler: 'plms', steps, eta: 0, seed: 0, numSamples: 1 });

@@ -1,5 +1,6 @@
 // npm run decode -- --model <bundle-dir> --fmri <file> --out <dir> [...]: reconstructs images from one
 // fMRI sample with the same pipeline as the studio, printing a progress line per step.
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -12,10 +13,11 @@ import { latentShape } from '../model/config';
 import { readFmriFile } from '../io/fmriFile';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
-import { makeReceipt, parseReceipt, receiptToJson, type DecodeReceipt } from '../engine/receipt';
+import { makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptToJson, type DecodeReceipt } from '../engine/receipt';
 import type { BackendName, DecodeOptions, SamplerName } from '../engine/types';
 
-const APP_VERSION = '0.1.0';
+/** The app version in receipts, as the studio writes it (package.json). */
+const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const SPEC: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'converted bundle directory (manifest.json + shards)', default: 'public/models/default' },
@@ -45,40 +47,76 @@ const stack = (arrays: Float32Array[]): Float32Array => {
   return out;
 };
 
+/** A readable file's bytes, or a UsageError naming the flag. */
+async function readInput(flag: string, path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw new UsageError(`--${flag} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+/** Checks the sampler settings against what a receipt can record, before anything slow happens. */
+function checkSettings(o: { steps: number; eta: number; seed: number; samples: number; sampler: string }): void {
+  if (!(Number.isInteger(o.steps) && o.steps >= 1 && o.steps <= 1000)) throw new UsageError(`--steps must be an integer in 1..1000 (got ${o.steps})`);
+  if (!(o.eta >= 0 && o.eta <= 1)) throw new UsageError(`--eta must be in [0, 1] (got ${o.eta})`);
+  if (o.sampler === 'plms' && o.eta !== 0) throw new UsageError(`PLMS needs --eta 0 (got ${o.eta}); use --sampler ddim for eta > 0`);
+  if (!(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= MAX_SEED)) throw new UsageError(`--seed must be an integer in 0..${MAX_SEED} (got ${o.seed})`);
+  if (!(Number.isInteger(o.samples) && o.samples >= 1 && o.samples <= MAX_SAMPLES)) {
+    throw new UsageError(`--samples must be an integer in 1..${MAX_SAMPLES} (got ${o.samples})`);
+  }
+}
+
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), SPEC);
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv, SPEC);
   if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file> --out <dir> [options]', SPEC)); return; }
-  if (args.receipt) Object.assign(args, receiptArgs(parseReceipt(await readFile(String(args.receipt), 'utf8'))));
+  let receipt: DecodeReceipt | undefined;
+  if (args.receipt) {
+    receipt = parseReceipt(new TextDecoder().decode(await readInput('receipt', String(args.receipt))));
+    // The receipt's settings, except where a flag was typed explicitly.
+    const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+    for (const [k, v] of Object.entries(receiptArgs(receipt))) if (!typed.has(k)) args[k] = v as string | number;
+  }
   if (!args.fmri) throw new UsageError('--fmri <file> is required');
   if (!args.out) throw new UsageError('--out <dir> is required');
-
-  const backend = await initNodeBackend(args.backend as BackendName);
-  const modelDir = String(args.model);
-  const model = await loadModelFromDir(modelDir, (done, total) => {
-    process.stderr.write(`\rloading model ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`);
-  });
-  process.stderr.write('\n');
+  const noise = args.noise ? readNpy(await readInput('noise', String(args.noise))) : undefined;
+  if (noise && args.samples !== SPEC.samples.default && Number(args.samples) !== noise.shape[0]) {
+    throw new UsageError(`--noise holds ${noise.shape[0]} sample(s) but --samples is ${args.samples}`);
+  }
+  const settings = {
+    sampler: String(args.sampler), steps: Number(args.steps), eta: Number(args.eta), seed: Number(args.seed),
+    samples: noise ? noise.shape[0] : Number(args.samples),
+  };
+  checkSettings(settings);
   const fmriPath = String(args.fmri);
-  const fmriBytes = new Uint8Array(await readFile(fmriPath));
-  const maskBytes = args.mask ? new Uint8Array(await readFile(String(args.mask))) : undefined;
+  const fmriBytes = await readInput('fmri', fmriPath);
+  const maskBytes = args.mask ? await readInput('mask', String(args.mask)) : undefined;
   let file = await readFmriFile(basename(fmriPath), fmriBytes, {
     split: args.split as string | undefined, roi: args.roi as string | undefined, mask: maskBytes,
   });
+  const index = Number(args.sample);
+  if (receipt && receipt.fmri.sha256 !== sha256(fmriBytes)) {
+    process.stderr.write(`warning: ${basename(fmriPath)} is not the file the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
+  }
+
+  const backend = await initNodeBackend(args.backend as BackendName);
+  const model = await loadModelFromDir(String(args.model), (done, total) => {
+    process.stderr.write(`\rloading model ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`);
+  });
+  process.stderr.write('\n');
+  if (receipt && receipt.model.sha256 !== model.card.sha256) {
+    process.stderr.write(`warning: the model is not the one the receipt was made with (${receipt.model.name}, sha256 differs)\n`);
+  }
   // Without --roi, use the model's ROI when the file carries that mask (GOD-layout files carry several).
   const modelRoi = model.config.preprocess.roi;
   if (!args.roi && modelRoi && file.masks?.[modelRoi] && file.roi !== modelRoi) file = file.select({ roi: modelRoi });
-  const index = Number(args.sample);
   const raw = file.getSample(index);
 
-  const numSamples = Number(args.samples);
   const opts: DecodeOptions = {
-    sampler: args.sampler as SamplerName, steps: Number(args.steps), eta: Number(args.eta), seed: Number(args.seed), numSamples,
+    sampler: settings.sampler as SamplerName, steps: settings.steps, eta: settings.eta, seed: settings.seed, numSamples: settings.samples,
+    ...(noise ? { noise: npyToFloat32(noise) } : {}),
   };
-  if (args.noise) {
-    const arr = readNpy(new Uint8Array(await readFile(String(args.noise))));
-    opts.noise = npyToFloat32(arr);
-    opts.numSamples = arr.shape[0];
-  }
   const out = String(args.out);
   await mkdir(out, { recursive: true });
   const [ch, h, w] = latentShape(model.config);
@@ -120,13 +158,13 @@ async function main(): Promise<void> {
     for (const [name, d] of Object.entries(dumps)) await writeFile(join(out, `${name}.npy`), writeNpy(d.data, d.shape));
     await writeFile(join(out, 'timesteps.npy'), writeNpy(Int32Array.from(timesteps), [S]));
   }
-  const receipt = makeReceipt({
+  const written = makeReceipt({
     appVersion: APP_VERSION,
     model: { name: model.config.name, sha256: model.card.sha256 ?? '', synthetic: model.config.synthetic ?? false },
     fmri: { fileName: basename(fmriPath), sha256: sha256(fmriBytes), split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}) },
     sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
   });
-  await writeFile(join(out, 'receipt.json'), receiptToJson(receipt));
+  await writeFile(join(out, 'receipt.json'), receiptToJson(written));
   process.stderr.write(`wrote ${n} image(s) to ${out} in ${seconds.toFixed(1)} s on ${backend}\n`);
   model.dispose();
   tf.disposeVariables();

@@ -11,7 +11,7 @@ import type { SamplerName } from '../engine/types';
 const SPEC: Record<string, FlagSpec> = {
   data: { type: 'string', help: 'synthetic data set directory (meta.json, sbj_N.npz, images_32.npz, classifier.npz, pca64.npz)', default: 'public/data/god-synth' },
   subject: { type: 'number', help: 'subject N of sbj_N.npz (default: meta.json default_subject)' },
-  model: { type: 'string', help: 'converted model bundle directory to evaluate (needs src/engine/pipeline.ts reconstructBatch)' },
+  model: { type: 'string', help: 'converted model bundle directory to evaluate, e.g. public/models/default' },
   baseline: { type: 'string', help: 'evaluate a reference decoder instead of a model', choices: ['ridge', 'shuffled'] },
   permutations: { type: 'number', help: 'shuffled control: number of random pairings averaged (one pairing alone moves by about ±0.05)', default: 10 },
   alpha: { type: 'string', help: "baselines: ridge penalty, a number or 'loo' (leave-one-out choice on the training set); 300 is the calibration reference of the data spec §3.9", default: '300' },

@@ -189,10 +189,11 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
   const n = opts.numSamples;
   if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`samples must be an integer in 1..64 (got ${n})`);
   const [ch, h, w] = latentShape(cfg);
+  const noise = initialNoise(cfg, opts);   // validated before any tensor exists
   const { encoderOut, c } = conditioning(model, fmriRaw);
   const cRep = tf.tidy(() => tf.tile(c, [n, 1, 1]) as tf.Tensor3D);
   tf.dispose([encoderOut, c]);
-  const xT = tf.tensor4d(initialNoise(cfg, opts), [n, ch, h, w]);
+  const xT = tf.tensor4d(noise, [n, ch, h, w]);
   const eps = (x: tf.Tensor4D, t: number): tf.Tensor4D => unet(cfg, model.unet, x, t, cRep);
   const common = { schedule: model.schedule, steps: opts.steps, eps, xT, signal };
   const noiseSeed = opts.seed + 1;

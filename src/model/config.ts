@@ -60,8 +60,11 @@ export interface ScheduleConfig {
 
 /** How raw voxel vectors are turned into encoder input (spec §1.5). */
 export interface PreprocessConfig {
-  /** Voxel count before padding (the subject's ROI size). */
-  rawVoxels: number;
+  /**
+   * Voxel count before padding (the subject's ROI size). Unknown (e.g. a converted checkpoint without
+   * --raw-voxels): any vector that pads to the encoder's length, or already has it, is accepted.
+   */
+  rawVoxels?: number;
   /** ROI mask name the model was trained on (e.g. 'VC'); informational. */
   roi?: string;
   /** Scalar z-score statistics of the training set, applied after padding. Absent: input is used as is. */

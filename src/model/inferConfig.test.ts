@@ -38,7 +38,12 @@ describe('tiny preset (PyTorch state dict)', () => {
       name: golden.name, description: golden.description, synthetic: golden.synthetic, unet: { imageSize: golden.unet.imageSize },
     });
     expect({ ...cfg, preprocess: undefined }).toEqual({ ...golden, preprocess: undefined });
-    expect(cfg.preprocess).toEqual({ rawVoxels: golden.encoder.numVoxels });
+    // The ROI size is not in the weights: it stays unknown unless given.
+    expect(cfg.preprocess).toEqual({});
+  });
+
+  it('refuses a raw voxel count that does not pad to the encoder length', () => {
+    expect(() => inferModelConfig(goldenShapes, { preprocess: { rawVoxels: 112 } })).toThrow(/112 raw voxels wrap-pad to 128, but the encoder takes 112/);
   });
 
   it('infers the same from the decode path alone (no VQ encoder, as in bundles)', () => {

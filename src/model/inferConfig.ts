@@ -2,6 +2,7 @@
 // a ModelConfig inferred from a checkpoint's names and shapes. The UNet and VQ layouts here are the
 // single description of those networks' blocks: prepareUNet / prepareVQ build their parameters from them
 // and validate weights against them, and the converter reports missing / extra tensors with them.
+import { paddedLength } from './preprocess';
 import type { ModelConfig, UNetConfig, VQConfig } from './config';
 import type { WeightMap } from './weights';
 
@@ -443,7 +444,11 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
     ...o.vq,
   };
   const schedule = { numTimesteps: shapes.betas?.[0] ?? 1000, linearStart: 0.0015, linearEnd: 0.0195, ...o.schedule };
-  const preprocess = { rawVoxels: encoder.numVoxels, ...o.preprocess };
+  const preprocess = { ...o.preprocess };
+  if (preprocess.rawVoxels !== undefined && paddedLength(preprocess.rawVoxels, encoder.patchSize) !== encoder.numVoxels) {
+    throw new ConfigInferenceError(`${preprocess.rawVoxels} raw voxels wrap-pad to ${paddedLength(preprocess.rawVoxels, encoder.patchSize)}, ` +
+      `but the encoder takes ${encoder.numVoxels} (${encoder.numVoxels / encoder.patchSize} patches): give the subject's ROI voxel count`);
+  }
   const cfg: ModelConfig = {
     name: o.name ?? 'converted',
     ...(o.description !== undefined ? { description: o.description } : {}),

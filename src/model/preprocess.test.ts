@@ -3,7 +3,7 @@ import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import { npyToFloat32 } from '../io/npy';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
-import { applyRoiMask, FmriShapeError, FmriValueError, preprocessFmri, wrapPad, zscore } from './preprocess';
+import { applyRoiMask, FmriShapeError, FmriValueError, ModelConfigError, preprocessFmri, wrapPad, zscore } from './preprocess';
 
 describe('preprocess', () => {
   let cfg: ModelConfig;
@@ -29,6 +29,19 @@ describe('preprocess', () => {
   it('accepts vectors that are already padded to the encoder length', () => {
     const padded = rawRows.map((r) => wrapPad(r, cfg.encoder.patchSize));
     expect(Array.from(preprocessFmri(cfg, padded))).toEqual(Array.from(preprocessFmri(cfg, rawRows)));
+  });
+
+  it('without a known ROI size accepts every length that pads to the encoder length, and no other', () => {
+    const open: ModelConfig = { ...cfg, preprocess: { mean: cfg.preprocess.mean, std: cfg.preprocess.std } };
+    expect(maxRel(preprocessFmri(open, rawRows), expected)).toBeLessThanOrEqual(1e-6);   // 100 voxels → 112
+    expect(preprocessFmri(open, new Float32Array(96)).length).toBe(112);                // a whole extra patch
+    expect(preprocessFmri(open, new Float32Array(112)).length).toBe(112);               // already padded
+    expect(() => preprocessFmri(open, new Float32Array(95))).toThrow(FmriShapeError);
+    expect(() => preprocessFmri(open, new Float32Array(113))).toThrow(/expects 96–112 voxels \(padded to 112\); the file has 113/);
+  });
+
+  it('refuses a config whose ROI size does not pad to the encoder length', () => {
+    expect(() => preprocessFmri({ ...cfg, preprocess: { rawVoxels: 112 } }, rawRows)).toThrow(ModelConfigError);
   });
 
   it('wraps like numpy.pad(mode="wrap"), adding a whole patch when already aligned', () => {

@@ -12,6 +12,14 @@ export class FmriShapeError extends Error {
   }
 }
 
+/** A model configuration whose preprocessing settings contradict each other. */
+export class ModelConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelConfigError';
+  }
+}
+
 /** Voxel values that are NaN or ±Inf (a masked-out or broken voxel left in the export). */
 export class FmriValueError extends Error {
   constructor(message: string, readonly badCount: number, readonly firstIndex: number) {
@@ -83,25 +91,29 @@ export function preprocessFmri(cfg: ModelConfig, raw: Float32Array[] | Float32Ar
   const rows = Array.isArray(raw) ? raw : [raw];
   const { rawVoxels, roi, mean, std } = cfg.preprocess;
   const { numVoxels, patchSize } = cfg.encoder;
-  if (paddedLength(rawVoxels, patchSize) !== numVoxels) {
-    throw new Error(`model config is inconsistent: ${rawVoxels} raw voxels pad to ${paddedLength(rawVoxels, patchSize)}, ` +
+  if (rawVoxels !== undefined && paddedLength(rawVoxels, patchSize) !== numVoxels) {
+    throw new ModelConfigError(`model config is inconsistent: ${rawVoxels} raw voxels pad to ${paddedLength(rawVoxels, patchSize)}, ` +
       `but the encoder takes ${numVoxels}`);
   }
   if ((mean === undefined) !== (std === undefined)) {
-    throw new Error('model config has only one of preprocess.mean / preprocess.std; both or neither are needed');
+    throw new ModelConfigError('model config has only one of preprocess.mean / preprocess.std; both or neither are needed');
   }
-  if (rows.length === 0) throw new FmriShapeError('no fMRI samples given', rawVoxels, 0);
+  // Without a known ROI size, every length that wrap-pads to the encoder's length is a candidate.
+  const fits = (v: number): boolean => v === numVoxels || (rawVoxels !== undefined ? v === rawVoxels : v > 0 && paddedLength(v, patchSize) === numVoxels);
+  const expected = rawVoxels ?? numVoxels;
+  if (rows.length === 0) throw new FmriShapeError('no fMRI samples given', expected, 0);
   const out = new Float32Array(rows.length * numVoxels);
   rows.forEach((row, b) => {
-    if (row.length !== rawVoxels && row.length !== numVoxels) {
+    if (!fits(row.length)) {
       const where = rows.length > 1 ? ` (sample ${b})` : '';
-      throw new FmriShapeError(
-        `this model expects ${fmt(rawVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)}); ` +
-        `the file has ${fmt(row.length)}${where}: select the ROI mask the model was trained on`,
-        rawVoxels, row.length);
+      const wants = rawVoxels !== undefined
+        ? `${fmt(rawVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`
+        : `${fmt(numVoxels - patchSize)}–${fmt(numVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`;
+      throw new FmriShapeError(`this model expects ${wants}; the file has ${fmt(row.length)}${where}: ` +
+        'select the ROI mask the model was trained on', expected, row.length);
     }
     checkFinite(row, b, rows.length);
-    const padded = row.length === rawVoxels ? wrapPad(row, patchSize) : row;
+    const padded = row.length === numVoxels ? row : wrapPad(row, patchSize);
     out.set(mean !== undefined && std !== undefined ? zscore(padded, mean, std) : padded, b * numVoxels);
   });
   return out;
