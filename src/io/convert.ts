@@ -160,6 +160,12 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   if (overrides.unet?.imageSize === undefined && overrides.vq?.resolution === undefined) {
     report.notes.push('image size is not visible in the weights: the published 256×256 (latent 64) is assumed — give --config {"vq":{"resolution":N}} for other sizes');
   }
+  if (overrides.preprocess?.rawVoxels === undefined) {
+    report.notes.push("the subject's ROI voxel count is unknown (no --raw-voxels): the bundle accepts any vector that wrap-pads to the encoder's length");
+  }
+  if (overrides.preprocess?.mean === undefined) {
+    report.notes.push('no training-set z-score statistics (--mean/--std): inputs must already be z-scored as in training');
+  }
   let config: ModelConfig;
   try {
     config = inferModelConfig(shapes, overrides);
