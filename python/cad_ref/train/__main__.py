@@ -39,6 +39,8 @@ def parse():
     ap.add_argument('--stages', default=','.join(STAGES), help=f'comma list of {STAGES}')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--ldm-ckpt', help='reuse this prior instead of <out>/ldm.ckpt when ldm is not run')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=INT',
+                    help='override one integer entry of the budget, e.g. --set s3_epochs=10')
     ap.add_argument('--no-contrast', action='store_true', help='ablation: stage 1 without the InfoNCE terms')
     ap.add_argument('--no-stage2', action='store_true', help='ablation: stage 3 starts from the stage-1 encoder')
     a = ap.parse_args()
@@ -94,8 +96,9 @@ def write_card(run, a, cfg, result, size):
         'τ 0.1) → 2 cross-modal guidance (fMRI MAE + small image MAE trained from scratch, 3 cross layers each side) '
         '→ 3 LDM fine-tuning (encoder, mappers, UNet attn2/norm2/time_embed_condtion).',
         f'- Sizes: encoder {cfg["encoder"]}, cond {cfg["cond"]}, UNet {cfg["unet"]}, VQ {cfg["vq"]}.',
-        f'- Budget `{run.budget_name}`; seeds fixed (base {SEED}); stage times (s, 2 CPU cores): {times}.',
-        f'- Bundle: {size / 1e6:.2f} MB (fp16). Reproduce: `bash scripts/train-default.sh` (see docs/training.md).',
+        f'- Budget `{run.budget_name}`; seeds fixed (base {SEED}); stage times (s, {a.threads} CPU thread(s)): {times}.',
+        f'- Bundle: {size / 1e6:.2f} MB (fp16). Reproduce: `bash scripts/train-default.sh --budget {run.budget_name}` '
+        '(see docs/training.md).',
     ]
     if result:
         lines += ['', 'Python-side check (synthetic data): ' + result['protocol'],
@@ -109,6 +112,11 @@ def main():
     a = parse()
     torch.set_num_threads(a.threads)
     run = Run(a.out, a.budget)
+    for item in a.set:
+        key, _, value = item.partition('=')
+        if key not in run.budget or not value.lstrip('-').isdigit():
+            raise SystemExit(f'--set {item}: expected KEY=INT with KEY one of {sorted(run.budget)}')
+        run.budget = {**run.budget, key: int(value)}
     run.log(f'budget {a.budget}: {run.budget}; world size {run.world}; stages {a.stages}')
     subject = default_subject()
     pool_u8, pool_labels = pretraining_pool()

@@ -37,14 +37,14 @@ BUDGETS = {
                   prior_images=8000, ldm_steps=1500, ldm_batch=48,
                   s1_epochs=2, s1_batch=64,
                   img_mae_steps=150, img_mae_batch=64, s2_epochs=1, s2_batch=16,
-                  s3_epochs=10, s3_batch=16, s3_repeat=4,
+                  s3_epochs=20, s3_batch=16, s3_repeat=4,
                   eval_samples=2, eval_steps=20),
     'full': dict(extra_subjects=[1, 2, 4, 5], extra_pool=0,
                  vq_ae_steps=500, vq_steps=700, vq_batch=32,
                  prior_images=20000, ldm_steps=3000, ldm_batch=64,
                  s1_epochs=4, s1_batch=64,
                  img_mae_steps=500, img_mae_batch=64, s2_epochs=3, s2_batch=16,
-                 s3_epochs=20, s3_batch=16, s3_repeat=4,
+                 s3_epochs=30, s3_batch=16, s3_repeat=4,
                  eval_samples=3, eval_steps=20),
 }
 

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from ..diffusion import ddim_sample
-from .common import DATA_DIR, load_subject, to_rgb
+from .common import DATA_DIR, SIZES, load_subject, to_rgb
+from .prior import build_unet, build_vq
 
 
 def scores(recon, truth, labels, clf):
@@ -73,8 +74,6 @@ def evaluate(ldm, subject, samples, steps):
 def prior_check(ldm_ckpt, per_class=10, steps=20, seed=0):
     """Class-conditional samples of the prior (DDIM, eta 0) classified by the pool-trained classifier: the share
     whose predicted class is the requested one, i.e. how well the prior alone can draw each class."""
-    from .prior import build_unet, build_vq
-    from .common import SIZES
     sd = ldm_ckpt['state_dict']
     unet, vq = build_unet(time_cond=False), build_vq()
     unet.load_state_dict({k[len('model.diffusion_model.'):]: v for k, v in sd.items() if k.startswith('model.diffusion_model.')})

@@ -13,7 +13,7 @@ import torch
 
 from .. import config as cfg_classes
 from ..fmri_mae import MAEforFMRIContrast
-from .common import SIZES, adamw_no_decay_1d, fit_length, load_subject, set_epoch, unwrap, warmup_cosine
+from .common import SIZES, adamw_no_decay_1d, fit_length, set_epoch, unwrap, warmup_cosine
 
 LR = 5e-4  # upstream 2.5e-4 at batch 250 for 140 epochs; this small model gets few steps, so a larger rate
 

@@ -7,7 +7,6 @@ contains `attn2`, `norm2` or `time_embed_condtion`; everything else frozen. ε-p
 training pairs (latents from the frozen VQ encoder). Writes `phase3.pth` {'model_state_dict', 'config', 'state'}
 and `phase3.safetensors`.
 """
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
