@@ -17,9 +17,10 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
+    // Build first: preview serves dist/, which would otherwise be whatever was built last (or nothing).
+    command: 'npx vite build --logLevel warn && npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
     url: 'http://127.0.0.1:4173',
     reuseExistingServer: false,
-    timeout: 60_000,
+    timeout: 300_000,
   },
 });

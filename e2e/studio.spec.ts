@@ -47,6 +47,7 @@ test('studio: load, decode, scrub, export, errors, cancel', async ({ page }) => 
   await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('model-status')).toContainText('Ready');
   await expect(page.getByTestId('fallback-banner')).toHaveCount(0);
+  await expect(page.getByTestId('url-help')).toContainText('CORS');
 
   // The GOD-layout file through the picker: splits, ground truth, preprocessing summary.
   await page.getByTestId('fmri-input').setInputFiles(join(data, 'sbj_3.npz'));
@@ -139,9 +140,17 @@ test('studio: load, decode, scrub, export, errors, cancel', async ({ page }) => 
   await setNumber(page, 'Steps', 40);
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText(/Running: step [2-9]/, { timeout: 120_000 });
+  // Neither the data nor the model can change under a run.
+  await expect(page.getByTestId('data-locked')).toBeVisible();
+  await expect(page.getByTestId('sample-index')).toBeDisabled();
+  await expect(page.getByTestId('fmri-input')).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'test0 .npy' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Embedded default' })).toBeDisabled();
   await page.getByRole('button', { name: 'Cancel' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Cancelled after');
   await expect(page.getByRole('button', { name: 'Run' })).toBeEnabled();
+  await expect(page.getByTestId('sample-index')).toBeEnabled();
+  await expect(page.getByTestId('fmri-input')).toBeEnabled();
 
   // A bundle dropped as loose files (manifest.json + shards) loads, is kept in OPFS, listed, and deleted.
   await page.evaluate(async () => {

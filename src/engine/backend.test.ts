@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend, watchDeviceLost } from './backend';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { gpuEngineError, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from './backend';
+import type { EngineError } from './protocol';
 
 // test/setup-webgpu.ts gives Node a navigator.gpu backed by Dawn + SwiftShader; without a Vulkan loader
 // (Debian libvulkan1, installed by scripts/setup-test-deps.sh) Dawn finds no adapter and the WebGPU case fails.
@@ -16,6 +18,26 @@ describe('initBackend', () => {
     expect(info.fallbackReason).toBeUndefined();
     expect(watchDeviceLost(() => undefined)).toBe(true);
     expect(Array.from(await tf.add(tf.tensor1d([1, 2]), 1).data())).toEqual([2, 3]);
+  });
+
+  it('reports uncaptured GPU errors as structured engine errors', async () => {
+    await initBackend(['webgpu']);
+    const errors: EngineError[] = [];
+    expect(watchGpuErrors((e) => errors.push(e))).toBe(true);
+    // MAP_READ | MAP_WRITE together is invalid: a validation error no error scope catches.
+    (tf.backend() as WebGPUBackend).device.createBuffer({ size: 4, usage: 1 | 2 });
+    await gpuSettled();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'GpuError', detail: 'GPUValidationError' });
+    expect(errors[0].message).toMatch(/^WebGPU validation error: /);
+    // The device still works after a validation error.
+    expect(Array.from(await tf.add(tf.tensor1d([1]), 1).data())).toEqual([2]);
+  });
+
+  it('names out-of-memory errors apart', () => {
+    class GPUOutOfMemoryError { constructor(readonly message: string) {} }
+    expect(gpuEngineError(new GPUOutOfMemoryError('allocation of 2 GiB failed') as unknown as GPUError))
+      .toEqual({ code: 'GpuOutOfMemory', message: 'the GPU ran out of memory (try fewer samples): allocation of 2 GiB failed' });
   });
 
   it('falls back with a reason when WebGPU is missing', async () => {

@@ -1,11 +1,11 @@
-// tfjs backend selection with a reason for every fallback, and WebGPU device-loss notification.
+// tfjs backend selection with a reason for every fallback, and WebGPU device-loss and error notification.
 // No bundler-only imports here so Node CLIs can use it; the browser sets the wasm file paths in
 // src/worker/wasmPaths.ts before calling initBackend.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import type { AdapterInfo, BackendInfo } from './protocol';
+import type { AdapterInfo, BackendInfo, EngineError } from './protocol';
 import type { BackendName } from './types';
 
 export type { AdapterInfo, BackendInfo };
@@ -62,6 +62,45 @@ export function watchDeviceLost(onLost: (message: string) => void): boolean {
     onLost(`WebGPU device lost (${info.reason}): ${info.message || 'no message'}`);
   });
   return true;
+}
+
+/**
+ * A GPU error as an EngineError: out-of-memory (code 'GpuOutOfMemory') apart from validation and
+ * internal errors ('GpuError'). By constructor name, as GPUOutOfMemoryError is not a global everywhere.
+ */
+export function gpuEngineError(error: GPUError): EngineError {
+  const kind = error.constructor?.name ?? '';
+  if (kind === 'GPUOutOfMemoryError') {
+    return { code: 'GpuOutOfMemory', message: `the GPU ran out of memory (try fewer samples): ${error.message || 'no message'}` };
+  }
+  return { code: 'GpuError', message: `WebGPU ${kind.replace(/^GPU/, '').replace(/Error$/, '').toLowerCase() || 'unknown'} error: ${error.message || 'no message'}`, ...(kind ? { detail: kind } : {}) };
+}
+
+/**
+ * Call `onError` for every GPU error no error scope caught (out-of-memory, validation, internal):
+ * tfjs does not check them, so without this an OOM yields garbage or black images silently.
+ * Returns false when the active backend is not WebGPU.
+ */
+export function watchGpuErrors(onError: (e: EngineError) => void): boolean {
+  const backend = tf.backend();
+  if (!(backend instanceof WebGPUBackend)) return false;
+  backend.device.addEventListener('uncapturederror', (ev) => {
+    ev.preventDefault();
+    onError(gpuEngineError((ev as GPUUncapturedErrorEvent).error));
+  });
+  return true;
+}
+
+/**
+ * Resolves once the GPU has finished all submitted work and the error events it raised have been
+ * dispatched, so a caller can check for errors before trusting results. Immediate off WebGPU.
+ */
+export async function gpuSettled(): Promise<void> {
+  const backend = tf.backend();
+  if (!(backend instanceof WebGPUBackend)) return;
+  await backend.device.queue.onSubmittedWorkDone();
+  // uncapturederror events are queued as tasks: let them run.
+  await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Forget the WebGPU backend so a later initBackend starts from a fresh device. */

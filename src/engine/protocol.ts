@@ -49,6 +49,12 @@ export interface ModelInfo {
   memoryBytes: number;
 }
 
+/** What loadModel answers: the model, and why saving it in this browser failed (the model is loaded regardless). */
+export interface LoadedModel {
+  info: ModelInfo;
+  saveError?: EngineError;
+}
+
 export interface SavedModel {
   id: string;
   label: string;
@@ -161,15 +167,18 @@ export interface ExportResult {
 /** op name → [args, result]. */
 export interface Ops {
   init: [{ prefer: BackendName[] }, BackendInfo];
-  loadModel: [{ source: ModelSourceSpec; save: boolean }, ModelInfo];
+  loadModel: [{ source: ModelSourceSpec; save: boolean }, LoadedModel];
   cancelLoad: [Record<string, never>, void];
   listSaved: [Record<string, never>, SavedModel[]];
   deleteSaved: [{ id: string }, SavedModel[]];
   /** `mask`: a NIfTI/.npy mask file given with the data (needed for 3-D NIfTI volumes). */
   readFile: [{ name: string; file: Blob; mask?: { name: string; file: Blob } }, FileInfo];
   selectSample: [SampleRef, SampleInfo];
-  /** Resolves when the run ends; steps arrive as events meanwhile. */
-  run: [{ settings: RunSettings; sample: SampleRef }, { reason: RunEndReason; steps: number }];
+  /**
+   * Resolves when the run ends; steps arrive as events meanwhile, tagged with `runId` (chosen by the
+   * caller) so events of a run that was replaced can be told apart.
+   */
+  run: [{ runId: number; settings: RunSettings; sample: SampleRef }, { reason: RunEndReason; steps: number }];
   pause: [Record<string, never>, void];
   resume: [Record<string, never>, void];
   step: [Record<string, never>, void];
@@ -191,10 +200,14 @@ export type Response =
 
 export type EngineEvent =
   | { event: 'loadProgress'; done: number; total: number }
-  | { event: 'runStarted'; total: number; settings: RunSettings; sample: SampleRef }
-  | { event: 'step'; step: StepMeta; preview: StepPreview }
+  | { event: 'runStarted'; runId: number; total: number; settings: RunSettings; sample: SampleRef }
+  | { event: 'step'; runId: number; step: StepMeta; preview: StepPreview }
   | { event: 'deviceLost'; message: string; backend: BackendInfo }
-  | { event: 'modelReloaded'; model: ModelInfo };
+  | { event: 'modelReloaded'; model: ModelInfo }
+  /** After a device loss no backend, or no model, could be brought back. */
+  | { event: 'recoveryFailed'; stage: 'backend' | 'model'; error: EngineError }
+  /** A GPU error outside a run (inside a run it fails the run call instead). */
+  | { event: 'gpuError'; error: EngineError };
 
 export type WorkerMessage = Response | EngineEvent;
 

@@ -11,15 +11,17 @@ const sample = { split: 'test-avg', index: 0 };
 function apply(state: StudioState, ...actions: Action[]): StudioState {
   return actions.reduce(reduce, state);
 }
-const started = () => apply(initialState, { type: 'runStarted', total: 3, settings, sample });
-const step = (i: number): Action => ({ type: 'step', step: { index: i, total: 3, t: 900 - i * 300, ms: 10 }, preview: preview(i) });
+const startRun = (runId = 1): Action => ({ type: 'runStarted', runId, total: 3, settings, sample });
+const started = () => apply(initialState, startRun());
+const step = (i: number, runId = 1): Action => ({ type: 'step', runId, step: { index: i, total: 3, t: 900 - i * 300, ms: 10 }, preview: preview(i) });
+const ended = (reason: 'done' | 'cancelled', runId = 1): Action => ({ type: 'runEnded', runId, reason });
 
 describe('studio reducer', () => {
   it('follows the newest step while running, then the final image', () => {
     let s = apply(started(), step(0), step(1));
     expect(s.run.steps).toHaveLength(2);
     expect(s.position).toBe(1);
-    s = apply(s, step(2), { type: 'runEnded', reason: 'done' });
+    s = apply(s, step(2), ended('done'));
     expect(s.run.status).toBe('done');
     expect(lastPosition(s.run)).toBe(3);
     expect(s.position).toBe(3);
@@ -42,7 +44,7 @@ describe('studio reducer', () => {
     expect(s.run.status).toBe('running');
     s = apply(s, { type: 'paused' });
     expect(s.run.status).toBe('paused');
-    s = apply(s, step(0), { type: 'runEnded', reason: 'cancelled' });
+    s = apply(s, step(0), ended('cancelled'));
     expect(s.run.status).toBe('cancelled');
     expect(lastPosition(s.run)).toBe(0);
     expect(apply(s, step(1)).run.steps).toHaveLength(1);
@@ -76,7 +78,7 @@ describe('studio reducer', () => {
 
   it('a different model or a new file clears the run; a failed load keeps the old model', () => {
     const a = { sha256: 'a'.repeat(64), label: 'A' } as ModelInfo;
-    const s = apply(initialState, { type: 'modelReady', info: a }, { type: 'runStarted', total: 3, settings, sample }, step(0));
+    const s = apply(initialState, { type: 'modelReady', info: a }, startRun(), step(0));
     expect(apply(s, { type: 'modelReady', info: a }).run.steps).toHaveLength(1);
     expect(apply(s, { type: 'modelReady', info: { ...a, sha256: 'b'.repeat(64) } }).run.steps).toHaveLength(0);
     expect(apply(s, { type: 'fileReading', name: 'a.npy' }).run.status).toBe('idle');
@@ -88,12 +90,52 @@ describe('studio reducer', () => {
 
   it('device loss stops the run and marks the model as reloading', () => {
     const model = { sha256: 'a'.repeat(64) } as ModelInfo;
-    let s = apply(started(), { type: 'modelReady', info: model }, { type: 'runStarted', total: 3, settings, sample }, step(0));
+    let s = apply(started(), { type: 'modelReady', info: model }, startRun(), step(0));
     s = apply(s, { type: 'deviceLost', message: 'lost', info: { backend: 'wasm' } });
     expect(s.run.status).toBe('error');
     expect(s.run.error?.code).toBe('DeviceLost');
     expect(s.model.status).toBe('busy');
     expect(s.backend.info?.backend).toBe('wasm');
+  });
+
+  it('ignores steps and endings of a run the user moved away from', () => {
+    // Run 1 is on screen; the user picks another sample: the store shows no run while the worker stops run 1.
+    let s = apply(started(), step(0), { type: 'sampleLoading', ref: { split: 'train', index: 4 } });
+    expect(s.run.status).toBe('idle');
+    s = apply(s, step(1), ended('cancelled'), { type: 'runFailed', runId: 1, error: { code: 'GpuError', message: 'late' } });
+    expect(s.run).toMatchObject({ status: 'idle', steps: [] });
+    expect(s.previews).toEqual({});
+    // Run 2 starts; a late event of run 1 does not mix into it.
+    s = apply(s, startRun(2), step(0, 2), step(1, 1), ended('done', 1));
+    expect(s.run).toMatchObject({ id: 2, status: 'running' });
+    expect(s.run.steps).toHaveLength(1);
+    expect(apply(s, startRun(1)).run.id).toBe(2);
+    expect(apply(s, ended('cancelled', 2)).run.status).toBe('cancelled');
+  });
+
+  it('shows a run failure: of the run on screen, of a run that never started; else a notice', () => {
+    const oom = { code: 'GpuOutOfMemory', message: 'the GPU ran out of memory' };
+    expect(apply(started(), step(0), { type: 'runFailed', runId: 1, error: oom }).run).toMatchObject({ status: 'error', error: oom });
+    const done = apply(started(), step(0), ended('done'));
+    const bad = { code: 'InvalidSettings', message: 'steps must be an integer in 1..1000 (got 2000)' };
+    expect(apply(done, { type: 'runFailed', runId: 2, error: bad }).run).toMatchObject({ status: 'error', error: bad });
+    const busy = apply(started(), { type: 'runFailed', runId: 2, error: { code: 'Busy', message: 'a run is already in progress' } });
+    expect(busy.run.status).toBe('running');
+    expect(busy.notice).toMatchObject({ kind: 'error', text: 'Busy: a run is already in progress' });
+  });
+
+  it('a failed reload after device loss leaves no model; an engine crash stops the run', () => {
+    const model = { sha256: 'a'.repeat(64), label: 'A' } as ModelInfo;
+    let s = apply(initialState, { type: 'modelReady', info: model }, startRun(), step(0));
+    s = apply(s, { type: 'deviceLost', message: 'lost', info: { backend: 'wasm' } });
+    expect(s.model).toMatchObject({ status: 'busy', label: 'A' });
+    s = apply(s, { type: 'modelFailed', error: { code: 'BundleError', message: 'offline' } });
+    expect(s.model.status).toBe('error');
+    expect(s.model.info).toBeUndefined();
+    const crash = { code: 'EngineCrashed', message: 'engine crashed — reload the page' };
+    const c = apply(initialState, { type: 'backendReady', info: { backend: 'webgpu' } }, startRun(), { type: 'engineFailed', error: crash });
+    expect(c.backend).toMatchObject({ status: 'error', error: crash });
+    expect(c.run).toMatchObject({ status: 'error', error: crash });
   });
 
   it('a receipt sets the sampler settings and says what does not match', () => {

@@ -16,6 +16,8 @@ export interface StudioState {
   sample: { status: Status; ref?: SampleRef; info?: SampleInfo; error?: EngineError };
   settings: RunSettings;
   run: {
+    /** The controller's id of the run shown (events of any other run are stale). */
+    id?: number;
     status: RunStatus;
     total: number;
     steps: StepMeta[];
@@ -57,6 +59,8 @@ export type Action =
   | { type: 'backendReady'; info: BackendInfo }
   | { type: 'backendFailed'; error: EngineError }
   | { type: 'deviceLost'; message: string; info: BackendInfo }
+  /** The engine is unusable (worker crashed, no backend after a device loss). */
+  | { type: 'engineFailed'; error: EngineError }
   | { type: 'modelLoading'; label: string }
   | { type: 'loadProgress'; done: number; total: number }
   | { type: 'modelReady'; info: ModelInfo }
@@ -69,12 +73,12 @@ export type Action =
   | { type: 'sampleReady'; info: SampleInfo }
   | { type: 'sampleFailed'; ref: SampleRef; error: EngineError }
   | { type: 'settings'; patch: Partial<RunSettings> }
-  | { type: 'runStarted'; total: number; settings: RunSettings; sample: SampleRef }
-  | { type: 'step'; step: StepMeta; preview: StepPreview }
+  | { type: 'runStarted'; runId: number; total: number; settings: RunSettings; sample: SampleRef }
+  | { type: 'step'; runId: number; step: StepMeta; preview: StepPreview }
   | { type: 'paused' }
   | { type: 'resumed' }
-  | { type: 'runEnded'; reason: RunEndReason; error?: EngineError }
-  | { type: 'runFailed'; error: EngineError }
+  | { type: 'runEnded'; runId: number; reason: RunEndReason; error?: EngineError }
+  | { type: 'runFailed'; runId: number; error: EngineError }
   | { type: 'position'; position: number }
   | { type: 'preview'; preview: StepPreview }
   | { type: 'receipt'; receipt: DecodeReceipt }
@@ -118,7 +122,15 @@ export function sameRef(a: SampleRef | undefined, b: SampleRef): boolean {
   return !!a && a.split === b.split && a.index === b.index && (a.roi ?? '') === (b.roi ?? '');
 }
 
-const clearedRun = { run: { status: 'idle' as RunStatus, total: 0, steps: [] }, position: 0, follow: true, previews: {}, previewOrder: [] };
+export function runActive(run: StudioState['run']): boolean {
+  return run.status === 'running' || run.status === 'paused';
+}
+
+/** No run on screen. The last run's id stays, so its late events are still recognised as stale. */
+function clearedRun(state: StudioState): Pick<StudioState, 'run' | 'position' | 'follow' | 'previews' | 'previewOrder'> {
+  const run: StudioState['run'] = { status: 'idle', total: 0, steps: [], ...(state.run.id !== undefined ? { id: state.run.id } : {}) };
+  return { run, position: 0, follow: true, previews: {}, previewOrder: [] };
+}
 
 export function reduce(state: StudioState, a: Action): StudioState {
   switch (a.type) {
@@ -130,10 +142,16 @@ export function reduce(state: StudioState, a: Action): StudioState {
       return {
         ...state,
         backend: { status: 'ready', info: a.info, deviceLost: a.message },
-        // Tensors of the lost device are gone: the model reloads and any run stopped.
-        model: state.model.info ? { ...state.model, status: 'busy' } : state.model,
-        run: state.run.status === 'running' || state.run.status === 'paused'
-          ? { ...state.run, status: 'error', error: { code: 'DeviceLost', message: a.message } } : state.run,
+        // Tensors of the lost device are gone: the model reloads (or, failing that, none is loaded) and any run stopped.
+        model: state.model.info ? { status: 'busy', label: state.model.info.label } : state.model,
+        run: runActive(state.run) ? { ...state.run, status: 'error', error: { code: 'DeviceLost', message: a.message } } : state.run,
+      };
+    case 'engineFailed':
+      return {
+        ...state,
+        backend: { ...state.backend, status: 'error', error: a.error },
+        model: state.model.status === 'busy' ? { ...state.model, status: 'error', error: a.error } : state.model,
+        run: runActive(state.run) ? { ...state.run, status: 'error', error: a.error } : state.run,
       };
     case 'modelLoading':
       return { ...state, model: { status: 'busy', label: a.label, progress: { done: 0, total: 0 }, info: state.model.info } };
@@ -142,7 +160,7 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'modelReady': {
       // Another model cannot decode the old run's latents: the worker drops that run too.
       const changed = state.model.info?.sha256 !== a.info.sha256;
-      return { ...state, model: { status: 'ready', label: a.info.label, info: a.info }, ...(changed ? clearedRun : {}) };
+      return { ...state, model: { status: 'ready', label: a.info.label, info: a.info }, ...(changed ? clearedRun(state) : {}) };
     }
     case 'modelFailed':
       // The worker keeps the previous model when a load fails or is cancelled.
@@ -150,13 +168,13 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'savedList':
       return { ...state, saved: a.saved };
     case 'fileReading':
-      return { ...state, file: { status: 'busy', name: a.name }, sample: { status: 'idle' }, ...clearedRun };
+      return { ...state, file: { status: 'busy', name: a.name }, sample: { status: 'idle' }, ...clearedRun(state) };
     case 'fileReady':
       return { ...state, file: { status: 'ready', name: a.info.name, info: a.info } };
     case 'fileFailed':
       return { ...state, file: { status: 'error', name: a.name, error: a.error } };
     case 'sampleLoading':
-      return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun };
+      return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun(state) };
     // Answers for a sample the user has already moved away from are dropped.
     case 'sampleReady':
       return sameRef(state.sample.ref, a.info.ref) ? { ...state, sample: { status: 'ready', ref: a.info.ref, info: a.info } } : state;
@@ -165,14 +183,16 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'settings':
       return { ...state, settings: normaliseSettings({ ...state.settings, ...a.patch }) };
     case 'runStarted':
+      if (state.run.id !== undefined && a.runId < state.run.id) return state;
       return {
         ...state,
-        ...clearedRun,
-        run: { status: 'running', total: a.total, steps: [], settings: a.settings, sample: a.sample },
+        ...clearedRun(state),
+        run: { id: a.runId, status: 'running', total: a.total, steps: [], settings: a.settings, sample: a.sample },
         notice: undefined,
       };
     case 'step': {
-      if (state.run.status !== 'running' && state.run.status !== 'paused') return state;
+      // Steps of a run the user has moved away from (new file, new sample) are stale.
+      if (a.runId !== state.run.id || !runActive(state.run)) return state;
       const steps = [...state.run.steps, a.step];
       const next = { ...state, run: { ...state.run, total: a.step.total, steps }, ...cachePreview(state, a.preview) };
       return state.follow ? { ...next, position: steps.length - 1 } : next;
@@ -182,12 +202,16 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'resumed':
       return state.run.status === 'paused' ? { ...state, run: { ...state.run, status: 'running' } } : state;
     case 'runEnded': {
-      if (state.run.status !== 'running' && state.run.status !== 'paused') return state;
+      if (a.runId !== state.run.id || !runActive(state.run)) return state;
       const status: RunStatus = a.reason === 'done' ? 'done' : a.reason === 'cancelled' ? 'cancelled' : 'error';
       const run = { ...state.run, status, ...(a.error ? { error: a.error } : {}) };
       return { ...state, run, position: state.follow && status === 'done' ? lastPosition(run) : Math.min(state.position, lastPosition(run)) };
     }
     case 'runFailed':
+      // The failure of the run on screen, or of a newer one that never started (bad settings): shown. A
+      // run that already ended or was cleared is stale. A newer run refused while another runs is a notice.
+      if (state.run.id !== undefined && (a.runId < state.run.id || (a.runId === state.run.id && !runActive(state.run)))) return state;
+      if (a.runId !== state.run.id && runActive(state.run)) return { ...state, notice: { kind: 'error', text: `${a.error.code}: ${a.error.message}` } };
       return { ...state, run: { ...state.run, status: 'error', error: a.error } };
     case 'position': {
       const last = lastPosition(state.run);

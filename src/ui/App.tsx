@@ -63,7 +63,7 @@ export function App() {
           {info.fallbackReason ? <span className="small"> {info.fallbackReason}</span> : null}
         </div>
       ) : null}
-      {backend.deviceLost ? <div className="banner error" role="alert">{backend.deviceLost}. The model was reloaded on {info?.backend}.</div> : null}
+      {backend.deviceLost ? <div className="banner error" role="alert">{backend.deviceLost}. The studio continues on {info?.backend}; the model panel shows whether the model could be reloaded.</div> : null}
       <ErrorBox error={backend.error} />
       {notice ? (
         <div className={`banner ${notice.kind}`} role={notice.kind === 'info' ? 'status' : 'alert'} data-testid="notice">

@@ -1,5 +1,6 @@
 // fMRI data: picker, bundled synthetic samples, split/sample/ROI picker, ground truth, preprocessing summary.
 import { useId } from 'react';
+import { runActive } from '../store/reducer';
 import { useStudio } from '../store/studio';
 import { handleFiles, openBundled, selectSample } from './controller';
 import { FMRI_EXTENSIONS } from './dropped';
@@ -22,32 +23,42 @@ const SPLIT_NAMES: Record<string, string> = {
 export function DataPanel() {
   const file = useStudio((s) => s.file);
   const sample = useStudio((s) => s.sample);
-  const pickId = useId(), splitId = useId(), indexId = useId(), roiId = useId();
+  // A new file or sample would replace what the active run decodes: cancel the run first.
+  const locked = useStudio((s) => runActive(s.run));
+  const splitId = useId(), indexId = useId(), roiId = useId();
   const info = file.info;
   const ref = sample.ref;
   const split = info?.splits.find((s) => s.name === ref?.split);
   const go = (patch: Partial<NonNullable<typeof ref>>) => { if (ref) void selectSample({ ...ref, ...patch }); };
+  const setRoi = (roi: string) => {
+    if (!ref) return;
+    const { roi: _old, ...rest } = ref;
+    void selectSample(roi ? { ...rest, roi } : rest);
+  };
   const s = sample.info;
   return (
     <section className="panel" aria-labelledby="data-h">
       <h2 id="data-h">fMRI data</h2>
       <div className="button-row">
-        <label className="button primary" htmlFor={pickId}>Open fMRI file…</label>
-        <input id={pickId} type="file" className="visually-hidden" data-testid="fmri-input" multiple
-          accept={FMRI_EXTENSIONS.join(',')}
-          onChange={(e) => {
-            const files = Array.from(e.target.files ?? []).map((f) => ({ path: f.name, file: f }));
-            e.target.value = '';
-            void handleFiles(files);
-          }} />
+        <label className="button primary">
+          Open fMRI file…
+          <input type="file" className="visually-hidden" data-testid="fmri-input" multiple disabled={locked}
+            accept={FMRI_EXTENSIONS.join(',')}
+            onChange={(e) => {
+              const files = Array.from(e.target.files ?? []).map((f) => ({ path: f.name, file: f }));
+              e.target.value = '';
+              void handleFiles(files);
+            }} />
+        </label>
         <span className="muted">or drop it anywhere ({FMRI_EXTENSIONS.join(' ')}; a 3-D NIfTI with its mask)</span>
       </div>
       <div className="bundled">
         <span>Bundled samples <SyntheticTag text="synthetic — simulated responses, not brain data" />:</span>
         {BUNDLED.map((b) => (
-          <button type="button" key={b.file} onClick={() => void openBundled(b.file, b.mask)}>{b.label}</button>
+          <button type="button" key={b.file} disabled={locked} onClick={() => void openBundled(b.file, b.mask)}>{b.label}</button>
         ))}
       </div>
+      {locked ? <p className="muted small" data-testid="data-locked">Cancel the run to change the data.</p> : null}
       {file.status === 'busy' ? <p className="status">Reading {file.name}…</p> : null}
       <ErrorBox error={file.error} testId="file-error" />
       {info ? (
@@ -59,17 +70,19 @@ export function DataPanel() {
           {info.note ? <p className="muted small">{info.note}</p> : null}
           <div className="picker">
             <label htmlFor={splitId}>Split</label>
-            <select id={splitId} value={ref?.split ?? info.defaultSplit} onChange={(e) => go({ split: e.target.value, index: 0 })}>
+            <select id={splitId} disabled={locked} value={ref?.split ?? info.defaultSplit} onChange={(e) => go({ split: e.target.value, index: 0 })}>
               {info.splits.map((sp) => <option key={sp.name} value={sp.name}>{SPLIT_NAMES[sp.name] ?? sp.name} — {sp.count}</option>)}
             </select>
             <label htmlFor={indexId}>Sample</label>
-            <input id={indexId} type="number" min={0} max={(split?.count ?? 1) - 1} value={ref?.index ?? 0} data-testid="sample-index"
+            <input id={indexId} type="number" min={0} max={(split?.count ?? 1) - 1} value={ref?.index ?? 0} data-testid="sample-index" disabled={locked}
               onChange={(e) => { const v = Number(e.target.value); if (Number.isInteger(v) && v >= 0 && v < (split?.count ?? 1)) go({ index: v }); }} />
             <span className="muted">of {split?.count ?? 0}</span>
             {info.roiNames.length ? (
               <>
                 <label htmlFor={roiId}>ROI</label>
-                <select id={roiId} value={ref?.roi ?? info.roi ?? ''} onChange={(e) => go({ roi: e.target.value })}>
+                <select id={roiId} disabled={locked} value={ref?.roi ?? info.roi ?? ''} onChange={(e) => setRoi(e.target.value)}>
+                  {/* Without a default ROI (no VC mask) the file's sample is every voxel: offer that explicitly. */}
+                  {info.roi === undefined ? <option value="">(all voxels)</option> : null}
                   {info.roiNames.map((r) => <option key={r} value={r}>{r}</option>)}
                 </select>
               </>

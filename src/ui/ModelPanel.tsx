@@ -1,5 +1,6 @@
 // Model: the embedded default, a dropped/picked bundle (folder or zip), a URL; saved bundles; the model card.
 import { useId, useState } from 'react';
+import { runActive } from '../store/reducer';
 import { useStudio } from '../store/studio';
 import { cancelLoad, DEFAULT_MODEL_URL, deleteSaved, handleFiles, loadModel } from './controller';
 import { ErrorBox, formatBytes, formatCount, SyntheticTag } from './widgets';
@@ -8,17 +9,21 @@ export function ModelPanel() {
   const model = useStudio((s) => s.model);
   const saved = useStudio((s) => s.saved);
   const [url, setUrl] = useState('');
-  const urlId = useId();
-  const busy = model.status === 'busy';
+  const urlId = useId(), urlHelpId = useId();
+  // Loading replaces the weights the active run samples with: cancel the run first.
+  const running = useStudio((s) => runActive(s.run));
+  const loading = model.status === 'busy';
+  const busy = loading || running;
   const p = model.progress;
   const info = model.info;
   return (
     <section className="panel" aria-labelledby="model-h">
       <h2 id="model-h">Model</h2>
       <p className="status" data-testid="model-status">
-        {busy ? `Loading ${model.label ?? ''}…` : info ? <>Ready: <strong>{info.label}</strong></> : model.status === 'error' ? 'Not loaded' : 'No model'}
+        {loading ? `Loading ${model.label ?? ''}…` : info ? <>Ready: <strong>{info.label}</strong></> : model.status === 'error' ? 'Not loaded' : 'No model'}
       </p>
-      {busy && p ? (
+      {running ? <p className="muted small">Cancel the run to load another model.</p> : null}
+      {loading && p ? (
         <div className="progress-row">
           <progress max={p.total || 1} value={p.done} aria-label="Model download progress" data-testid="model-progress" />
           <span className="mono">{formatBytes(p.done)}{p.total ? ` / ${formatBytes(p.total)}` : ''}</span>
@@ -52,9 +57,13 @@ export function ModelPanel() {
       </div>
       <form className="url-row" onSubmit={(e) => { e.preventDefault(); if (url) void loadModel({ kind: 'url', base: url, label: url }, true); }}>
         <label htmlFor={urlId}>Bundle URL</label>
-        <input id={urlId} type="url" placeholder="https://…/bundle/" value={url} onChange={(e) => setUrl(e.target.value)} />
+        <input id={urlId} type="url" placeholder="https://…/bundle/" value={url} aria-describedby={urlHelpId} onChange={(e) => setUrl(e.target.value)} />
         <button type="submit" disabled={busy || !url}>Load</button>
       </form>
+      <p id={urlHelpId} className="muted small" data-testid="url-help">
+        Another host must serve the bundle over https with CORS (Access-Control-Allow-Origin) and
+        Cross-Origin-Resource-Policy: cross-origin headers, or the browser blocks the download.
+      </p>
       {saved.length ? (
         <div>
           <h3>Saved in this browser</h3>
@@ -81,7 +90,7 @@ export function ModelPanel() {
               <tr><th scope="row">precision (stored)</th><td>{info.card.dtype}</td></tr>
               <tr><th scope="row">bundle size</th><td>{formatBytes(info.card.bytes)}</td></tr>
               <tr><th scope="row">weights on device</th><td>{formatBytes(info.memoryBytes)} (float32)</td></tr>
-              <tr><th scope="row">fMRI voxels</th><td>{info.config.preprocess.rawVoxels} → {info.config.encoder.numVoxels} ({info.config.preprocess.roi ?? 'any ROI'})</td></tr>
+              <tr><th scope="row">fMRI voxels</th><td>{info.config.preprocess.rawVoxels ?? `${info.config.encoder.numVoxels - info.config.encoder.patchSize}–${info.config.encoder.numVoxels}`} → {info.config.encoder.numVoxels} ({info.config.preprocess.roi ?? 'any ROI'})</td></tr>
               <tr><th scope="row">latent</th><td>{info.config.vq.embedDim}×{info.config.unet.imageSize}×{info.config.unet.imageSize} → image {info.config.vq.resolution}²</td></tr>
               <tr><th scope="row">sha256</th><td className="mono small">{info.sha256}</td></tr>
             </tbody>

@@ -6,7 +6,7 @@ import { cancelRun, pause, resume, runDecode, stepOnce } from './controller';
 export function RunPanel() {
   const settings = useStudio((s) => s.settings);
   const run = useStudio((s) => s.run);
-  const ready = useStudio((s) => s.model.status === 'ready' && s.sample.status === 'ready' && !s.sample.info?.preprocessError);
+  const ready = useStudio((s) => s.backend.status === 'ready' && s.model.status === 'ready' && s.sample.status === 'ready' && !s.sample.info?.preprocessError);
   const backend = useStudio((s) => s.backend.info);
   const ids = { sampler: useId(), steps: useId(), eta: useId(), seed: useId(), samples: useId() };
   const active = run.status === 'running' || run.status === 'paused';

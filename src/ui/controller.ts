@@ -17,10 +17,14 @@ function engine(): EngineClient {
 function onEvent(e: EngineEvent): void {
   switch (e.event) {
     case 'loadProgress': dispatch({ type: 'loadProgress', done: e.done, total: e.total }); break;
-    case 'runStarted': dispatch({ type: 'runStarted', total: e.total, settings: e.settings, sample: e.sample }); break;
-    case 'step': dispatch({ type: 'step', step: e.step, preview: e.preview }); break;
+    case 'runStarted': dispatch({ type: 'runStarted', runId: e.runId, total: e.total, settings: e.settings, sample: e.sample }); break;
+    case 'step': dispatch({ type: 'step', runId: e.runId, step: e.step, preview: e.preview }); break;
     case 'deviceLost': dispatch({ type: 'deviceLost', message: e.message, info: e.backend }); break;
     case 'modelReloaded': dispatch({ type: 'modelReady', info: e.model }); break;
+    case 'recoveryFailed':
+      dispatch(e.stage === 'backend' ? { type: 'engineFailed', error: e.error } : { type: 'modelFailed', error: e.error });
+      break;
+    case 'gpuError': dispatch({ type: 'notice', notice: { kind: 'error', text: `${e.error.code}: ${e.error.message}` } }); break;
   }
 }
 
@@ -30,7 +34,7 @@ export const BUNDLED_DATA_URL = `${import.meta.env.BASE_URL}data/god-synth/`;
 /** Start the worker, the backend, and the embedded default model. */
 export async function start(): Promise<void> {
   const worker = new Worker(new URL('../worker/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
-  client = new EngineClient(worker, onEvent);
+  client = new EngineClient(worker, onEvent, (error) => dispatch({ type: 'engineFailed', error }));
   try {
     dispatch({ type: 'backendReady', info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'] }) });
   } catch (e) {
@@ -54,7 +58,11 @@ export async function loadModel(source: ModelSourceSpec, save: boolean): Promise
     : source.kind === 'url' ? source.label ?? source.base : source.label;
   dispatch({ type: 'modelLoading', label });
   try {
-    dispatch({ type: 'modelReady', info: await engine().call('loadModel', { source, save }) });
+    const loaded = await engine().call('loadModel', { source, save });
+    dispatch({ type: 'modelReady', info: loaded.info });
+    if (loaded.saveError) {
+      dispatch({ type: 'notice', notice: { kind: 'warning', text: `The model is loaded but could not be saved in this browser: ${loaded.saveError.message}` } });
+    }
     if (save) void refreshSaved();
     // The preprocessing summary depends on the model: refresh it for the selected sample.
     const s = useStudio.getState().sample;
@@ -97,14 +105,18 @@ export async function selectSample(ref: SampleRef): Promise<void> {
   }
 }
 
+/** Ids of runs, increasing, so the store can drop events of runs it no longer shows. */
+let lastRunId = 0;
+
 export async function runDecode(): Promise<void> {
   const { settings, sample } = useStudio.getState();
   if (!sample.info) return;
+  const runId = ++lastRunId;
   try {
-    const r = await engine().call('run', { settings, sample: sample.info.ref });
-    dispatch({ type: 'runEnded', reason: r.reason });
+    const r = await engine().call('run', { runId, settings, sample: sample.info.ref });
+    dispatch({ type: 'runEnded', runId, reason: r.reason });
   } catch (e) {
-    dispatch({ type: 'runFailed', error: asEngineError(e) });
+    dispatch({ type: 'runFailed', runId, error: asEngineError(e) });
   }
 }
 

@@ -3,10 +3,11 @@
 // the current run. The main thread only sends requests (src/engine/protocol.ts) and blits images.
 import './wasmPaths';
 import { GIFEncoder, applyPalette, quantize } from 'gifenc';
-import { dropWebGpu, initBackend, watchDeviceLost } from '../engine/backend';
+import { dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
 import { decodeLatents, decodeSteps, loadModel, preprocessSummary, type EngineModel } from '../engine/pipeline';
 import {
-  decodeOptions, toEngineError, type BackendInfo, type EngineEvent, type ExportResult, type FileInfo, type ModelInfo,
+  decodeOptions, toEngineError, type BackendInfo, type EngineError, type EngineEvent, type ExportResult, type FileInfo,
+  type LoadedModel, type ModelInfo,
   type ModelSourceSpec, type OpArgs, type OpName, type OpResult, type Request, type RgbaImage, type RunEndReason,
   type RunSettings, type SampleInfo, type SampleRef, type SplitInfo, type StepPreview, type WorkerMessage,
 } from '../engine/protocol';
@@ -22,6 +23,7 @@ import { bundledImage, bundledSet } from './groundTruth';
 import { batchToRgba, latentsToRgba, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
+import { validateRunSettings } from './runSettings';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -51,6 +53,8 @@ let model: { engine: EngineModel; info: ModelInfo; source: ModelSourceSpec } | n
 let loadAbort: AbortController | null = null;
 
 interface RunState {
+  /** The caller's id for this run; every event of the run carries it. */
+  id: number;
   gate: RunGate;
   settings: RunSettings;
   sample: SampleRef;
@@ -61,38 +65,76 @@ interface RunState {
   /** The sampler loop is running (or paused). */
   active: boolean;
   groundTruth?: RgbaImage;
+  /** Decoded previews of this run by timeline position, least recently used first. */
+  previews: Map<number, StepPreview>;
+  /** A GPU error raised while the run was active: the run fails with it rather than show what the GPU produced. */
+  gpuError?: EngineError;
+  /** Settles once the sampler loop has exited and released its tensors. */
+  finished: Promise<void>;
 }
 let run: RunState | null = null;
 
-/** Decoded previews of the current run by timeline position, least recently used first. */
-const previews = new Map<number, StepPreview>();
 const PREVIEW_CACHE = 256;
+
+/** Cancel the active run and wait until its sampler no longer uses the model's tensors. */
+async function stopRun(): Promise<void> {
+  const r = run;
+  if (!r?.active) return;
+  r.gate.cancel();
+  await r.finished;
+}
 
 // ---- backend ----------------------------------------------------------------------------------------
 
 async function startBackend(prefer: OpArgs<'init'>['prefer']): Promise<BackendInfo> {
   backend = await initBackend(prefer);
   watchDeviceLost((message) => { void onDeviceLost(message); });
+  watchGpuErrors(onGpuError);
   return backend;
+}
+
+/** GPU errors so far, and the last: a preview decoded while one was raised is failed rather than shown. */
+let gpuErrors = 0;
+let lastGpuError: EngineError | null = null;
+
+/** A GPU error (out of memory, validation) makes the active run's output untrustworthy: fail the run. */
+function onGpuError(error: EngineError): void {
+  gpuErrors++;
+  lastGpuError = error;
+  if (run?.active) {
+    run.gpuError ??= error;
+    run.gate.cancel();
+  } else {
+    emit({ event: 'gpuError', error });
+  }
 }
 
 /** The device is gone with every tensor on it: stop the run, continue on wasm and reload the model there. */
 async function onDeviceLost(message: string): Promise<void> {
   run?.gate.cancel();
-  dropWebGpu();
-  const info = await initBackend(['wasm', 'cpu']);
-  backend = { ...info, fallbackReason: message };
-  emit({ event: 'deviceLost', message, backend });
-  if (model) {
-    const source = model.source;
-    model = null;
-    try {
-      const reloaded = await openModel(source, false);
-      emit({ event: 'modelReloaded', model: reloaded });
-    } catch (e) {
-      console.error('reloading the model after device loss failed', e);
-    }
+  const source = model?.source;
+  // The old engine's tensors died with the device; it cannot be used or disposed.
+  model = null;
+  try {
+    dropWebGpu();
+    const info = await initBackend(['wasm', 'cpu']);
+    backend = { ...info, fallbackReason: message };
+  } catch (e) {
+    emit({ event: 'recoveryFailed', stage: 'backend', error: toEngineError(e) });
+    return;
   }
+  emit({ event: 'deviceLost', message, backend });
+  if (!source) return;
+  try {
+    const reloaded = await openModel(source, false);
+    emit({ event: 'modelReloaded', model: reloaded.info });
+  } catch (e) {
+    emit({ event: 'recoveryFailed', stage: 'model', error: toEngineError(e) });
+  }
+}
+
+function gpuFailure(e: EngineError): Error {
+  return Object.assign(new Error(e.message), { name: e.code });
 }
 
 // ---- model ------------------------------------------------------------------------------------------
@@ -106,7 +148,7 @@ function syntheticLabel(engine: EngineModel, manifestBytes: Uint8Array): string 
   return undefined;
 }
 
-async function openModel(source: ModelSourceSpec, save: boolean): Promise<ModelInfo> {
+async function openModel(source: ModelSourceSpec, save: boolean): Promise<LoadedModel> {
   loadAbort?.abort();
   const abort = new AbortController();
   loadAbort = abort;
@@ -116,9 +158,12 @@ async function openModel(source: ModelSourceSpec, save: boolean): Promise<ModelI
     // Throttled: one message per network chunk would flood the main thread.
     if (now - lastPost > 50 || done === total) { lastPost = now; emit({ event: 'loadProgress', done, total }); }
   };
+  const keep = save && source.kind !== 'saved';
   try {
-    const bundle = await openBundle(source);
+    const bundle = await openBundle(source, keep);
     const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
+    // The active run samples with the current engine's weights: it must end before they are disposed.
+    await stopRun();
     if (abort.signal.aborted) { engine.dispose(); throw new DOMException('model load cancelled', 'AbortError'); }
     const manifestBytes = bundle.read.get(MANIFEST_FILE);
     if (!manifestBytes) throw new Error(`the loader did not read ${MANIFEST_FILE}`);
@@ -134,11 +179,20 @@ async function openModel(source: ModelSourceSpec, save: boolean): Promise<ModelI
       memoryBytes: (engine.card.params.total ?? 0) * 4,
       ...(label ? { syntheticLabel: label } : {}),
     };
-    if (model?.info.sha256 !== sha256) { run?.gate.cancel(); run = null; previews.clear(); }
+    // Another model cannot decode the old run's latents.
+    if (model?.info.sha256 !== sha256) run = null;
     model?.engine.dispose();
     model = { engine, info, source };
-    if (save && source.kind !== 'saved') await saveModel(sha256.slice(0, 32), bundle.label, bundle.read);
-    return info;
+    // The model is in use from here on; failing to keep a copy (quota, no OPFS) is only a warning.
+    let saveError: EngineError | undefined;
+    if (keep) {
+      try {
+        await saveModel(sha256.slice(0, 32), bundle.label, bundle.read);
+      } catch (e) {
+        saveError = toEngineError(e, 'SaveFailed');
+      }
+    }
+    return { info, ...(saveError ? { saveError } : {}) };
   } finally {
     if (loadAbort === abort) loadAbort = null;
   }
@@ -170,6 +224,8 @@ function viewOf(f: OpenFile, ref: SampleRef): FmriFile {
 const IMAGE_SPLIT: Record<string, 'train' | 'test'> = { train: 'train', 'test-avg': 'test' };
 
 async function openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
+  // The run belongs to the file being replaced; its events would be shown against the new one.
+  await stopRun();
   const bytes = new Uint8Array(await args.file.arrayBuffer());
   const [sha256, set] = await Promise.all([sha256Hex(bytes), bundledSet()]);
   const base = await readFmriFile(args.name, bytes, args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {});
@@ -192,7 +248,6 @@ async function openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
     ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
   };
   run = null;
-  previews.clear();
   return info;
 }
 
@@ -209,6 +264,8 @@ async function groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
 
 async function selectSample(ref: SampleRef): Promise<SampleInfo> {
   if (!file) throw new Error('no fMRI file is open');
+  // The UI shows the newly selected sample: a run of another sample must not keep going behind it.
+  await stopRun();
   const v = viewOf(file, ref);
   const voxels = v.getSample(ref.index);
   const info: SampleInfo = { ref, voxelCount: v.voxels, voxels: voxels.slice(), preprocess: null };
@@ -227,10 +284,10 @@ async function selectSample(ref: SampleRef): Promise<SampleInfo> {
 // ---- run --------------------------------------------------------------------------------------------
 
 async function makePreview(r: RunState, position: number): Promise<StepPreview> {
-  const cached = previews.get(position);
+  const cached = r.previews.get(position);
   if (cached) {
-    previews.delete(position);
-    previews.set(position, cached);
+    r.previews.delete(position);
+    r.previews.set(position, cached);
     return cached;
   }
   if (!model) throw new Error('no model is loaded');
@@ -243,12 +300,16 @@ async function makePreview(r: RunState, position: number): Promise<StepPreview> 
   const final = position === last;
   const latent = final ? r.final! : r.steps[position].xt;
   const x0Latent = final ? r.final! : r.steps[position].x0;
+  const errorsBefore = gpuErrors;
   const batch = await decodeLatents(model.engine, x0Latent, n);
+  // An out-of-memory or validation error while decoding leaves garbage (often black) pixels: fail, and cache nothing.
+  await gpuSettled();
+  if (gpuErrors !== errorsBefore && lastGpuError) throw gpuFailure(lastGpuError);
   const x0 = batchToRgba(batch);
   const preview: StepPreview = { position, x0, xt: latentsToRgba(latent, n, c, h, w) };
   if (r.groundTruth) preview.metrics = x0.map((img) => compare(img, r.groundTruth!));
-  previews.set(position, preview);
-  while (previews.size > PREVIEW_CACHE) previews.delete(previews.keys().next().value!);
+  r.previews.set(position, preview);
+  while (r.previews.size > PREVIEW_CACHE) r.previews.delete(r.previews.keys().next().value!);
   return preview;
 }
 
@@ -273,34 +334,47 @@ async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
   if (!model) throw Object.assign(new Error('load a model before running'), { name: 'NoModel' });
   if (!file) throw Object.assign(new Error('open an fMRI file before running'), { name: 'NoFile' });
   if (run?.active) throw Object.assign(new Error('a run is already in progress'), { name: 'Busy' });
+  // Everything that can reject the request is checked before the run exists.
+  const engine = model.engine;
+  validateRunSettings(args.settings, engine.config.schedule.numTimesteps);
+  // The authors' uniform discretisation may run more steps than requested (S = 12 → 13).
+  const total = uniformTimesteps(args.settings.steps, engine.config.schedule.numTimesteps).length;
   const fmriRaw = viewOf(file, args.sample).getSample(args.sample.index);
   const gate = new RunGate();
-  const r: RunState = { gate, settings: args.settings, sample: args.sample, steps: [], active: true };
-  r.groundTruth = await groundTruthFor(args.sample).catch(() => undefined);
+  let finish!: () => void;
+  const r: RunState = {
+    id: args.runId, gate, settings: args.settings, sample: args.sample, steps: [], active: true, previews: new Map(),
+    finished: new Promise<void>((resolve) => { finish = resolve; }),
+  };
   run = r;
-  previews.clear();
-  // The authors' uniform discretisation may run more steps than requested (S = 12 → 13).
-  const total = uniformTimesteps(args.settings.steps, model.engine.config.schedule.numTimesteps).length;
-  emit({ event: 'runStarted', total, settings: args.settings, sample: args.sample });
-  const gen = decodeSteps(model.engine, fmriRaw, decodeOptions(args.settings), gate.abort.signal);
+  let gen: ReturnType<typeof decodeSteps> | undefined;
   let reason: RunEndReason = 'done';
   try {
+    r.groundTruth = await groundTruthFor(args.sample).catch(() => undefined);
+    emit({ event: 'runStarted', runId: r.id, total, settings: args.settings, sample: args.sample });
+    gen = decodeSteps(engine, fmriRaw, decodeOptions(args.settings), gate.abort.signal);
     for (;;) {
       await gate.beforeStep();
       const res = await gen.next();
       if (res.done) { r.final = res.value; break; }
       const s = res.value;
       r.steps.push({ xt: s.xt, x0: s.x0 });
-      const { preview, transfer } = cloneForTransfer(await makePreview(r, s.index));
-      emit({ event: 'step', step: { index: s.index, total: s.total, t: s.t, ms: s.ms }, preview }, transfer);
+      const made = await makePreview(r, s.index);
+      // A GPU error raised by the sampler step makes its images garbage too: fail instead of showing them.
+      if (r.gpuError) break;
+      const { preview, transfer } = cloneForTransfer(made);
+      emit({ event: 'step', runId: r.id, step: { index: s.index, total: s.total, t: s.t, ms: s.ms }, preview }, transfer);
     }
   } catch (e) {
     if (!(e instanceof RunCancelled) && !gate.abort.signal.aborted) throw e;
     reason = 'cancelled';
-    await gen.return(undefined as never).catch(() => undefined);
   } finally {
     r.active = false;
+    // Whatever ended the loop (cancel, OOM while decoding a preview), the sampler's tensors are released.
+    await gen?.return(undefined as never).catch(() => undefined);
+    finish();
   }
+  if (r.gpuError) throw gpuFailure(r.gpuError);
   return { reason, steps: r.steps.length };
 }
 
@@ -345,8 +419,9 @@ const handlers: { [K in OpName]: Handler<K> } = {
   step: async () => { run?.gate.step(); },
   cancel: async () => { run?.gate.cancel(); },
   preview: async (a) => {
-    if (!run) throw new Error('no run to preview');
-    return makePreview(run, a.position);
+    const r = run;
+    if (!r) throw new Error('no run to preview');
+    return makePreview(r, a.position);
   },
   export: (a) => exportImage(a),
 };

@@ -34,6 +34,18 @@ function abortError(): DOMException {
   return new DOMException('bundle loading was cancelled', 'AbortError');
 }
 
+/**
+ * `nbytes` bytes at `offset` as a typed array: a view on the shard when aligned (no second copy of the
+ * weights in memory), else a copy, as typed arrays cannot start at an unaligned byte offset.
+ */
+function typedView<T extends Float32Array | Uint16Array>(
+  bytes: Uint8Array, offset: number, nbytes: number, Kind: { new(b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number },
+): T {
+  const start = bytes.byteOffset + offset;
+  if (start % Kind.BYTES_PER_ELEMENT === 0) return new Kind(bytes.buffer as ArrayBuffer, start, nbytes / Kind.BYTES_PER_ELEMENT);
+  return new Kind(bytes.slice(offset, offset + nbytes).buffer, 0, nbytes / Kind.BYTES_PER_ELEMENT);
+}
+
 export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): Promise<LoadedTensors> {
   const { signal } = opts;
   if (signal?.aborted) throw abortError();
@@ -63,8 +75,7 @@ export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): 
     if (done !== start + shard.nbytes) { done = start + shard.nbytes; opts.onProgress?.(done, total); }
     for (const t of manifest.tensors) {
       if (t.shard !== index) continue;
-      const raw = bytes.slice(t.offset, t.offset + t.nbytes);
-      tensors[t.name] = { shape: t.shape, data: t.dtype === 'float16' ? unpackFloat16(new Uint16Array(raw.buffer)) : new Float32Array(raw.buffer) };
+      tensors[t.name] = { shape: t.shape, data: t.dtype === 'float16' ? unpackFloat16(typedView(bytes, t.offset, t.nbytes, Uint16Array)) : typedView(bytes, t.offset, t.nbytes, Float32Array) };
     }
   }
   return { manifest, manifestBytes, tensors };
