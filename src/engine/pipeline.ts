@@ -51,19 +51,25 @@ function tensorsIn(params: unknown, out = new Set<tf.Tensor>(), seen = new Set<u
   return out;
 }
 
-/** Frees the conv kernels (rank 4) that no prepared struct references, and drops them from `weights`. */
+/**
+ * Frees the weight matrices and conv kernels (rank ≥ 2) that the prepare steps copied into another
+ * layout and that nothing references any more, and drops them from `weights`. Reshaped views share
+ * their data, so freeing the original keeps it alive. The mappers and the UNet's time conditioning
+ * read their weights by name at run time and are kept.
+ */
 export function releaseRelaidWeights(weights: Record<string, tf.Tensor>, params: unknown): void {
   const used = tensorsIn(params);
+  const readByName = (name: string): boolean => name.startsWith('cond_stage_model.') && !name.startsWith('cond_stage_model.mae.');
   for (const [name, t] of Object.entries(weights)) {
-    if (t.rank === 4 && !used.has(t)) { t.dispose(); delete weights[name]; }
+    if (t.rank >= 2 && !used.has(t) && !readByName(name)) { t.dispose(); delete weights[name]; }
   }
 }
 
 /**
  * Builds the runnable model from a config and its weights (tensors stay owned by the model).
- * With `releaseRelaid`, conv kernels that the prepare steps copied into HWIO layout are freed and
- * dropped from `weights` (1×1 kernels are reshaped views and keep their data): at the published size
- * this saves about a gigabyte. Only for callers that hand over their weights for good.
+ * With `releaseRelaid`, weights that the prepare steps copied into another layout (HWIO conv kernels,
+ * [in, out] linear kernels) are freed: one copy stays resident, which at the published size is over
+ * two gigabytes saved. Only for callers that hand over their weights for good.
  */
 export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?: Partial<ModelCard>,
   opts: { releaseRelaid?: boolean } = {}): EngineModel {

@@ -3,15 +3,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import { getWeight, type WeightMap } from './weights';
-import { linear } from './layers';
+import { linear, linearKernel } from './layers';
 
 /** Conv1d(in → out tokens, k=1) on [B, in, D] → [B, out, D]; weight [out, in, 1] in PyTorch layout. */
 function tokenMix(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const [out, inTokens] = weight.shape;
-    // Tokens last, so the mix is a Linear over that axis; bias is per output token.
-    const y = linear(tf.transpose(x, [0, 2, 1]), tf.reshape(weight, [out, inTokens]), bias);
-    return tf.transpose(y, [0, 2, 1]) as tf.Tensor3D;
+    // W [out, in] · x [B, in, D], broadcast over the batch; the bias is per output token.
+    const y = tf.matMul(tf.reshape(weight, [1, out, inTokens]) as tf.Tensor3D, x);
+    return tf.add(y, tf.reshape(bias, [1, out, 1])) as tf.Tensor3D;
   });
 }
 
@@ -26,7 +26,7 @@ export function condStage(cfg: ModelConfig, w: WeightMap, encoded: tf.Tensor3D, 
   return tf.tidy(() => {
     const m1 = tokenMix(encoded, get('channel_mapper.0.weight', [mid, l, 1]), get('channel_mapper.0.bias', [mid]));
     const m2 = tokenMix(m1, get('channel_mapper.1.weight', [out, mid, 1]), get('channel_mapper.1.bias', [out]));
-    return linear(m2, get('dim_mapper.weight', [condDim, d]), get('dim_mapper.bias', [condDim])) as tf.Tensor3D;
+    return linear(m2, linearKernel(get('dim_mapper.weight', [condDim, d])), get('dim_mapper.bias', [condDim])) as tf.Tensor3D;
   });
 }
 
@@ -45,7 +45,7 @@ export function timeCondition(cfg: ModelConfig, w: WeightMap, c: tf.Tensor3D,
   return tf.tidy(() => {
     const m1 = tokenMix(c, get('0.weight', [mid, tokens, 1]), get('0.bias', [mid]));
     const m2 = tokenMix(m1, get('1.weight', [1, mid, 1]), get('1.bias', [1]));
-    const e = linear(m2, get('2.weight', [ted, ctx]), get('2.bias', [ted]));
+    const e = linear(m2, linearKernel(get('2.weight', [ted, ctx])), get('2.bias', [ted]));
     return tf.squeeze(e, [1]) as tf.Tensor2D;
   });
 }

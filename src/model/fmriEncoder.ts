@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import { getWeight, type WeightMap } from './weights';
-import { gelu, layerNorm, linear } from './layers';
+import { gelu, layerNorm, linear, linearKernel } from './layers';
 import { attention } from '../kernels/attention';
 
 interface Norm { gamma: tf.Tensor1D; beta: tf.Tensor1D }
@@ -47,19 +47,19 @@ export function prepareFmriEncoder(cfg: ModelConfig, w: WeightMap, prefix = 'con
     const b = `blocks.${i}.`;
     blocks.push({
       norm1: norm(`${b}norm1`),
-      qkvWeight: get(`${b}attn.qkv.weight`, [3 * d, d]),
+      qkvWeight: linearKernel(get(`${b}attn.qkv.weight`, [3 * d, d])),
       qkvBias: get(`${b}attn.qkv.bias`, [3 * d]),
-      projWeight: get(`${b}attn.proj.weight`, [d, d]),
+      projWeight: linearKernel(get(`${b}attn.proj.weight`, [d, d])),
       projBias: get(`${b}attn.proj.bias`, [d]),
       norm2: norm(`${b}norm2`),
-      fc1Weight: get(`${b}mlp.fc1.weight`, [hidden, d]),
+      fc1Weight: linearKernel(get(`${b}mlp.fc1.weight`, [hidden, d])),
       fc1Bias: get(`${b}mlp.fc1.bias`, [hidden]),
-      fc2Weight: get(`${b}mlp.fc2.weight`, [d, hidden]),
+      fc2Weight: linearKernel(get(`${b}mlp.fc2.weight`, [d, hidden])),
       fc2Bias: get(`${b}mlp.fc2.bias`, [d]),
     });
   }
   return {
-    patchWeight: tf.reshape(patch, [d, p]),
+    patchWeight: linearKernel(patch),
     patchBias: get('patch_embed.proj.bias', [d]),
     pos: tf.tidy(() => tf.reshape(tf.slice(posTable, [0, 1, 0], [1, l, d]), [l, d])),
     blocks,

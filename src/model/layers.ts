@@ -4,14 +4,22 @@
 // Only functional tf.* ops: tfjs-core alone does not register the chained tensor methods (x.reshape).
 import * as tf from '@tensorflow/tfjs-core';
 
-/** nn.Linear: x[..., in] · Wᵀ + b with W [out, in]. */
-export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+/**
+ * PyTorch Linear weight [out, in] → the [in, out] kernel `linear` takes. Done once when a network is
+ * prepared: tfjs-wasm's matMul with transposeB is about 10× slower than on a pre-transposed kernel.
+ */
+export function linearKernel(weight: tf.Tensor): tf.Tensor2D {
+  return tf.transpose(tf.reshape(weight, [weight.shape[0], -1])) as tf.Tensor2D;
+}
+
+/** nn.Linear: x[..., in] · K + b with the prepared kernel K [in, out] (see linearKernel). */
+export function linear(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inDim = x.shape[x.shape.length - 1];
     const lead = x.shape.slice(0, -1);
-    const y = tf.matMul(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, weight as tf.Tensor2D, false, true);
+    const y = tf.matMul(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, kernel as tf.Tensor2D);
     const yb = bias ? tf.add(y, bias) : y;
-    return tf.reshape(yb, [...lead, weight.shape[0]]);
+    return tf.reshape(yb, [...lead, kernel.shape[1] as number]);
   });
 }
 

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
-import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, silu, timestepEmbedding, upsampleNearest2x } from './layers';
+import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, linearKernel, silu, timestepEmbedding, upsampleNearest2x } from './layers';
 import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './inferConfig';
 import { timeCondition } from './condStage';
 import { attention } from '../kernels/attention';
@@ -59,10 +59,9 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
   checkWeights(w, unetShapes(cfg, prefix), `UNet weights under ${prefix}`);
   const get = <T extends tf.Tensor>(name: string): T => w[prefix + name] as T;
   const conv = (name: string): Conv => ({ kernel: conv2dKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) });
-  const lin = (name: string, bias = true): Linear => ({ weight: get(`${name}.weight`), bias: bias ? get(`${name}.bias`) : undefined });
+  const lin = (name: string, bias = true): Linear => ({ weight: linearKernel(get(`${name}.weight`)), bias: bias ? get(`${name}.bias`) : undefined });
   const pointwise = (name: string): Linear => {
-    const weight = get(`${name}.weight`);
-    return { weight: tf.reshape(weight, [weight.shape[0], -1]) as tf.Tensor2D, bias: get(`${name}.bias`) };
+    return { weight: linearKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) };
   };
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
   const attn = (name: string): AttentionParams => ({
@@ -109,7 +108,7 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
 function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Tensor4D {
   const h = conv2d(silu(groupNorm(x, 32, p.inNorm.gamma, p.inNorm.beta, 1e-5)) as tf.Tensor4D, p.inConv.kernel, p.inConv.bias, 1, 1);
   const e = linear(embAct, p.emb.weight, p.emb.bias);
-  const h1 = tf.add(h, tf.reshape(e, [embAct.shape[0], 1, 1, p.emb.weight.shape[0]])) as tf.Tensor4D;
+  const h1 = tf.add(h, tf.reshape(e, [embAct.shape[0], 1, 1, p.emb.weight.shape[1]])) as tf.Tensor4D;
   // out_layers' Dropout is the identity at inference.
   const h2 = conv2d(silu(groupNorm(h1, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D, p.outConv.kernel, p.outConv.bias, 1, 1);
   const skip = p.skip ? conv2d(x, p.skip.kernel, p.skip.bias) : x;

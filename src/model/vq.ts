@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
-import { conv2d, conv2dKernel, groupNorm, linear, silu, upsampleNearest2x } from './layers';
+import { conv2d, conv2dKernel, groupNorm, linear, linearKernel, silu, upsampleNearest2x } from './layers';
 import { checkWeights, vqDecoderShapes, vqEncoderShapes, vqLayout, VQ_PREFIX, type VQLevel } from './inferConfig';
 import { attention } from '../kernels/attention';
 
@@ -54,8 +54,7 @@ export function prepareVQ(cfg: ModelConfig, w: WeightMap, prefix = VQ_PREFIX): V
   const get = <T extends tf.Tensor>(name: string): T => w[prefix + name] as T;
   const conv = (name: string): Conv => ({ kernel: conv2dKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) });
   const pointwise = (name: string): Pointwise => {
-    const weight = get(`${name}.weight`);
-    return { weight: tf.reshape(weight, [weight.shape[0], -1]) as tf.Tensor2D, bias: get(`${name}.bias`) };
+    return { weight: linearKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) };
   };
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
   const resnet = (name: string, cin: number, cout: number): ResnetParams => ({
