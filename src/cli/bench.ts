@@ -58,6 +58,12 @@ function randomWeights(cfg: ModelConfig, filter: (name: string) => boolean): Rec
 }
 
 const dispose = (w: Record<string, tf.Tensor>): void => { for (const t of Object.values(w)) if (!t.isDisposed) t.dispose(); };
+
+/** Disposes every tensor of a prepared parameter struct. */
+function disposeAll(params: unknown): void {
+  if (params instanceof tf.Tensor) { if (!params.isDisposed) params.dispose(); return; }
+  if (params && typeof params === 'object') for (const v of Object.values(params)) disposeAll(v);
+}
 /** Runs one measurement, prints its row at once, and reports a failure (e.g. out of memory) as such. */
 async function measure(rows: [string, number][], name: string, fn: () => Promise<number>): Promise<void> {
   try {
@@ -112,17 +118,6 @@ async function main(): Promise<void> {
     // One network in memory at a time; the UNet last, since running out of wasm memory ends the module.
     const P = PUBLISHED_GOD_SBJ3;
     const [pc, ph, pw] = latentShape(P);
-    await measure(rows, 'published: fMRI encoder + mappers', async () => {
-      const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
-      const encP = prepareFmriEncoder(P, enc);
-      const v = tf.randomNormal([1, P.encoder.numVoxels]) as tf.Tensor2D;
-      try {
-        return await time(Math.min(reps, 3), async () => {
-          const y = tf.tidy(() => condStage(P, enc, fmriEncoder(P, encP, v)));
-          await y.data(); y.dispose();
-        });
-      } finally { tf.dispose([v, encP.patchWeight, encP.pos]); dispose(enc); }
-    });
     await measure(rows, 'published: VQ decode 256×256', async () => {
       const vw = randomWeights(P, (n) => n.startsWith('first_stage_model.'));
       const vp = prepareVQ(P, vw);
@@ -130,7 +125,19 @@ async function main(): Promise<void> {
       const z = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
       try {
         return await time(Math.min(reps, 3), async () => { const y = vqDecode(P, vp, z); await y.data(); y.dispose(); });
-      } finally { z.dispose(); dispose(vw); }
+      } finally { z.dispose(); dispose(vw); disposeAll(vp); }
+    });
+    await measure(rows, 'published: fMRI encoder + mappers', async () => {
+      const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
+      const encP = prepareFmriEncoder(P, enc);
+      releaseRelaidWeights(enc, encP);
+      const v = tf.randomNormal([1, P.encoder.numVoxels]) as tf.Tensor2D;
+      try {
+        return await time(Math.min(reps, 3), async () => {
+          const y = tf.tidy(() => condStage(P, enc, fmriEncoder(P, encP, v)));
+          await y.data(); y.dispose();
+        });
+      } finally { v.dispose(); dispose(enc); disposeAll(encP); }
     });
     await measure(rows, 'published: UNet step (batch 1)', async () => {
       const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));
