@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { npyToFloat32, readNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
-import { compileShaders, conditioning, decodeLatents, modelFromWeights, type EngineModel } from '../src/engine/pipeline';
+import { compileShaders, conditioning, decodeLatents, modelFromWeights, runToEnd, type EngineModel } from '../src/engine/pipeline';
 import { plmsSampler } from '../src/diffusion/plms';
 import { unet } from '../src/model/unet';
 import { maxRel } from './compare';
@@ -68,13 +68,11 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
   it('a whole PLMS trajectory and its VQ decode match PyTorch to 1e-4', async () => {
     const xT = await npy('plms_xT');
     const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
-    const gen = plmsSampler({ schedule: model.schedule, steps: 10, eps: (xt, t) => unet(model.config, model.unet, xt, t, c), xT: x });
-    let r = await gen.next();
-    while (!r.done) r = await gen.next();
-    const final = await r.value.data() as Float32Array;
+    const last = await runToEnd(plmsSampler({ schedule: model.schedule, steps: 10, eps: (xt, t) => unet(model.config, model.unet, xt, t, c), xT: x }));
+    const final = await last.data() as Float32Array;
     expect(maxRel(final, await f32('plms_final'))).toBeLessThanOrEqual(1e-4);
     const images = await decodeLatents(model, final, 2);
     expect(maxRel(images.data, await f32('plms_image'))).toBeLessThanOrEqual(1e-4);
-    tf.dispose([r.value, x]);
+    tf.dispose([last, x]);
   });
 });

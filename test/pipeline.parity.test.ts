@@ -16,7 +16,7 @@ import { npyToFloat32, readNpy, writeNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
 import { loadBundle } from '../src/io/bundle';
 import { dirSource } from '../src/io/bundle/node';
-import { conditioning, decodeLatents, modelFromWeights, type EngineModel } from '../src/engine/pipeline';
+import { conditioning, decodeLatents, modelFromWeights, runToEnd, type EngineModel } from '../src/engine/pipeline';
 import { ddimSampler } from '../src/diffusion/ddim';
 import { plmsSampler } from '../src/diffusion/plms';
 import { unet } from '../src/model/unet';
@@ -166,15 +166,13 @@ describe('whole trajectories in process (fp32, wasm)', () => {
     const pc = cond.c;
     const xT = await g('plms_xT');
     const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
-    const gen = plmsSampler({ schedule: perturbed.schedule, steps: 10, eps: (xt, t) => unet(perturbed.config, perturbed.unet, xt, t, pc), xT: x });
-    let r = await gen.next();
-    while (!r.done) r = await gen.next();
-    const final = await r.value.data() as Float32Array;
+    const last = await runToEnd(plmsSampler({ schedule: perturbed.schedule, steps: 10, eps: (xt, t) => unet(perturbed.config, perturbed.unet, xt, t, pc), xT: x }));
+    const final = await last.data() as Float32Array;
     const err = name.startsWith('first_stage_model.')
       ? maxRel((await decodeLatents(perturbed, final, 2)).data, npyToFloat32(await g('plms_image')))
       : maxRel(final, npyToFloat32(await g('plms_final')));
     expect(err).toBeGreaterThan(1e-4);
-    tf.dispose([r.value, x, bumped, pc]);
+    tf.dispose([last, x, bumped, pc]);
   });
 });
 

@@ -12,7 +12,7 @@ import { prepareFmriEncoder, fmriEncoder } from '../model/fmriEncoder';
 import { condStage } from '../model/condStage';
 import { prepareUNet, unet } from '../model/unet';
 import { prepareVQ, vqDecode } from '../model/vq';
-import { modelFromWeights, decodeSteps, decodeLatents, releaseRelaidWeights } from '../engine/pipeline';
+import { modelFromWeights, decodeSteps, decodeLatents, disposeDerived, releaseRelaidWeights, runToEnd } from '../engine/pipeline';
 import type { BackendName } from '../engine/types';
 
 const SPEC: Record<string, FlagSpec> = {
@@ -59,11 +59,6 @@ function randomWeights(cfg: ModelConfig, filter: (name: string) => boolean): Rec
 
 const dispose = (w: Record<string, tf.Tensor>): void => { for (const t of Object.values(w)) if (!t.isDisposed) t.dispose(); };
 
-/** Disposes every tensor of a prepared parameter struct. */
-function disposeAll(params: unknown): void {
-  if (params instanceof tf.Tensor) { if (!params.isDisposed) params.dispose(); return; }
-  if (params && typeof params === 'object') for (const v of Object.values(params)) disposeAll(v);
-}
 /** Runs one measurement, prints its row at once, and reports a failure (e.g. out of memory) as such. */
 async function measure(rows: [string, number][], name: string, fn: () => Promise<number>): Promise<void> {
   try {
@@ -106,10 +101,7 @@ async function main(): Promise<void> {
   const raw = new Float32Array(cfg.preprocess.rawVoxels ?? cfg.encoder.numVoxels).map((_, i) => Math.sin(i));
   const steps = Number(args.steps);
   await measure(rows, `small: full decode (PLMS ${steps} steps, 1 sample)`, () => time(Math.min(reps, 3), async () => {
-    const gen = decodeSteps(model, raw, { sampler: 'plms', steps, eta: 0, seed: 0, numSamples: 1 });
-    let r = await gen.next();
-    while (!r.done) r = await gen.next();
-    await decodeLatents(model, r.value, 1);
+    await decodeLatents(model, await runToEnd(decodeSteps(model, raw, { sampler: 'plms', steps, eta: 0, seed: 0, numSamples: 1 })), 1);
   }));
   tf.dispose([c, x]);
   model.dispose();
@@ -125,7 +117,7 @@ async function main(): Promise<void> {
       const z = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
       try {
         return await time(Math.min(reps, 3), async () => { const y = vqDecode(P, vp, z); await y.data(); y.dispose(); });
-      } finally { z.dispose(); dispose(vw); disposeAll(vp); }
+      } finally { z.dispose(); disposeDerived(vp, vw); dispose(vw); }
     });
     await measure(rows, 'published: fMRI encoder + mappers', async () => {
       const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
@@ -137,7 +129,7 @@ async function main(): Promise<void> {
           const y = tf.tidy(() => condStage(P, enc, fmriEncoder(P, encP, v)));
           await y.data(); y.dispose();
         });
-      } finally { v.dispose(); dispose(enc); disposeAll(encP); }
+      } finally { v.dispose(); disposeDerived(encP, enc); dispose(enc); }
     });
     await measure(rows, 'published: UNet step (batch 1)', async () => {
       const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));
@@ -145,7 +137,9 @@ async function main(): Promise<void> {
       releaseRelaidWeights(uw, up);
       const px = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
       const pctx = tf.randomNormal([1, 77, P.cond.condDim]) as tf.Tensor3D;
-      return await time(Math.min(reps, 3), async () => { const y = unet(P, up, px, 500, pctx); await y.data(); y.dispose(); });
+      try {
+        return await time(Math.min(reps, 3), async () => { const y = unet(P, up, px, 500, pctx); await y.data(); y.dispose(); });
+      } finally { tf.dispose([px, pctx]); disposeDerived(up, uw); dispose(uw); }
     });
   }
 

@@ -71,17 +71,17 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv, SPEC);
   if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file> --out <dir> [options]', SPEC)); return; }
+  const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
   let receipt: DecodeReceipt | undefined;
   if (args.receipt) {
     receipt = parseReceipt(new TextDecoder().decode(await readInput('receipt', String(args.receipt))));
     // The receipt's settings, except where a flag was typed explicitly.
-    const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
     for (const [k, v] of Object.entries(receiptArgs(receipt))) if (!typed.has(k)) args[k] = v as string | number;
   }
   if (!args.fmri) throw new UsageError('--fmri <file> is required');
   if (!args.out) throw new UsageError('--out <dir> is required');
   const noise = args.noise ? readNpy(await readInput('noise', String(args.noise))) : undefined;
-  if (noise && args.samples !== SPEC.samples.default && Number(args.samples) !== noise.shape[0]) {
+  if (noise && typed.has('samples') && Number(args.samples) !== noise.shape[0]) {
     throw new UsageError(`--noise holds ${noise.shape[0]} sample(s) but --samples is ${args.samples}`);
   }
   const settings = {

@@ -1,6 +1,6 @@
 // Batch reconstruction for evaluation: every fMRI vector through the same pipeline as the studio.
 import { loadModelFromDir } from './nodeModel';
-import { decodeLatents, decodeSteps } from '../engine/pipeline';
+import { decodeLatents, decodeSteps, runToEnd } from '../engine/pipeline';
 import type { SamplerName } from '../engine/types';
 
 export interface ReconstructOptions {
@@ -18,10 +18,8 @@ export async function reconstructBatch(modelDir: string, fmri: Float32Array[], o
   try {
     const out: Float32Array[] = [];
     for (const [i, x] of fmri.entries()) {
-      const gen = decodeSteps(model, x, { ...opts, seed: opts.seed + i * 7919 });
-      let r = await gen.next();
-      while (!r.done) r = await gen.next();
-      out.push((await decodeLatents(model, r.value, opts.numSamples)).data);
+      const final = await runToEnd(decodeSteps(model, x, { ...opts, seed: opts.seed + i * 7919 }));
+      out.push((await decodeLatents(model, final, opts.numSamples)).data);
       opts.onProgress?.(i + 1, fmri.length);
     }
     return out;

@@ -92,7 +92,7 @@ export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?:
 }
 
 /** Disposes tensors that a prepare step created (re-laid-out copies), not the shared weights. */
-function disposeDerived(params: unknown, weights: WeightMap): void {
+export function disposeDerived(params: unknown, weights: WeightMap): void {
   const owned = new Set(Object.values(weights));
   for (const t of tensorsIn(params)) if (!owned.has(t) && !t.isDisposed) t.dispose();
 }
@@ -229,6 +229,13 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
     xT.dispose();
     cRep.dispose();
   }
+}
+
+/** Pulls a step iterator (a sampler or decodeSteps) to its end and returns its result. */
+export async function runToEnd<T, R>(steps: AsyncGenerator<T, R>): Promise<R> {
+  let r = await steps.next();
+  while (!r.done) r = await steps.next();
+  return r.value;
 }
 
 /** VQ-decodes latents NCHW [n, C, h, w] to images [n, H, W, 3] in [0, 1]. */
