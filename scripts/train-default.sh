@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Train the embedded default model (public/models/default) from the shipped SYNTHETIC data, all three CAD stages,
 # on CPU. See docs/training.md.
-#   bash scripts/train-default.sh                  # budget quick, the shipped model: ≈45 min measured (1 thread, busy 2-core box)
+#   bash scripts/train-default.sh                  # budget quick, the shipped model: 49 min measured (1 thread, other core busy)
 #   bash scripts/train-default.sh --budget full   # longer schedule sized for ≈2 h on 2 dedicated cores (untimed)
-#   bash scripts/train-default.sh --stages stage3,eval,export   # resume: other stages load from .cache/train
+#   bash scripts/train-default.sh --stages stage3,eval,export   # resume: other stages load from --out (.cache/train)
 # Multi-process (DistributedDataParallel over gloo), same code:
 #   NPROC=4 bash scripts/train-default.sh          # N local ranks, started here with torchrun's environment
 #   PYTHONPATH=python torchrun --nproc_per_node 4 -m cad_ref.train --budget full   # torch >= 2 (Debian's 1.13
@@ -19,7 +19,12 @@ for f in /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz /usr/share
 done
 args=("$@")
 [[ " $* " == *" --budget "* ]] || args=(--budget quick "${args[@]}")
-mkdir -p .cache/train
+out=.cache/train  # the --out folder: logs go next to the checkpoints
+for (( i = 0; i < ${#args[@]}; i++ )); do
+  [[ ${args[i]} == --out ]] && out=${args[i+1]:-$out}
+  [[ ${args[i]} == --out=* ]] && out=${args[i]#--out=}
+done
+mkdir -p "$out"
 start=$(date +%s)
 train() {
   PYTHONPATH=python OMP_NUM_THREADS=${THREADS:-2} nice "$PY" -m cad_ref.train --threads "${THREADS:-2}" "${args[@]}"
@@ -28,12 +33,12 @@ nproc=${NPROC:-1}
 if (( nproc > 1 )); then
   pids=()
   for (( r = 1; r < nproc; r++ )); do  # ranks 1.. quietly; rank 0 prints
-    MASTER_ADDR=127.0.0.1 MASTER_PORT=${MASTER_PORT:-29511} WORLD_SIZE=$nproc RANK=$r LOCAL_RANK=$r train > ".cache/train/rank$r.log" 2>&1 &
+    MASTER_ADDR=127.0.0.1 MASTER_PORT=${MASTER_PORT:-29511} WORLD_SIZE=$nproc RANK=$r LOCAL_RANK=$r train > "$out/rank$r.log" 2>&1 &
     pids+=($!)
   done
-  MASTER_ADDR=127.0.0.1 MASTER_PORT=${MASTER_PORT:-29511} WORLD_SIZE=$nproc RANK=0 LOCAL_RANK=0 train 2>&1 | tee .cache/train/log.txt
+  MASTER_ADDR=127.0.0.1 MASTER_PORT=${MASTER_PORT:-29511} WORLD_SIZE=$nproc RANK=0 LOCAL_RANK=0 train 2>&1 | tee "$out/log.txt"
   for p in "${pids[@]}"; do wait "$p"; done
 else
-  train 2>&1 | tee .cache/train/log.txt
+  train 2>&1 | tee "$out/log.txt"
 fi
-echo "train-default: total $(( $(date +%s) - start )) s; checkpoints, eval.json and timings.json in the --out folder (default .cache/train)"
+echo "train-default: total $(( $(date +%s) - start )) s; checkpoints, log.txt, eval.json and timings.json in $out"

@@ -16,7 +16,7 @@ import { npyToFloat32, readNpy, writeNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
 import { loadBundle } from '../src/io/bundle';
 import { dirSource } from '../src/io/bundle/node';
-import { conditioning, decodeLatents, modelFromWeights, runToEnd, type EngineModel } from '../src/engine/pipeline';
+import { conditioning, decodeLatents, decodeSteps, modelFromWeights, NonFiniteError, runToEnd, type EngineModel } from '../src/engine/pipeline';
 import { ddimSampler } from '../src/diffusion/ddim';
 import { plmsSampler } from '../src/diffusion/plms';
 import { unet } from '../src/model/unet';
@@ -173,6 +173,19 @@ describe('whole trajectories in process (fp32, wasm)', () => {
       : maxRel(final, npyToFloat32(await g('plms_final')));
     expect(err).toBeGreaterThan(1e-4);
     tf.dispose([last, x, bumped, pc]);
+  });
+  it('stops with NonFiniteError at the first step when a weight is NaN, instead of decoding garbage', async () => {
+    const name = 'model.diffusion_model.out.2.bias';
+    const weights = { ...model.weights };
+    const nan = tf.fill(weights[name].shape, NaN);
+    weights[name] = nan;
+    const broken = modelFromWeights(model.config, weights);
+    const raw = await g('fmri_raw');
+    const steps = decodeSteps(broken, take(raw, 0, 0), { sampler: 'ddim', steps: 4, eta: 0, seed: 0, numSamples: 1 });
+    await expect(runToEnd(steps)).rejects.toThrow(NonFiniteError);
+    await expect(runToEnd(decodeSteps(broken, take(raw, 0, 0), { sampler: 'plms', steps: 4, eta: 0, seed: 0, numSamples: 1 })))
+      .rejects.toThrow(/step 1 of 4 \(t = 751\) produced NaN or infinite values on the wasm backend/);
+    nan.dispose();
   });
 });
 

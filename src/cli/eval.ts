@@ -5,7 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs, usage, UsageError, type FlagSpec } from './args';
 import { loadReferenceModels, loadSynthDataset, SYNTHETIC_LABEL, type SynthDataset } from '../eval/data';
 import { runBaselines, testGroundTruth, type BaselineName } from '../eval/baselines';
-import { evaluateReconstructions, meanMetrics, toGrey, type GreyImage, type ReconstructionMetrics } from '../eval/metrics';
+import { evaluateReconstructions, meanMetrics, type GreyImage, type ReconstructionMetrics } from '../eval/metrics';
+import { scoreSamples } from '../eval/samples';
 import type { SamplerName } from '../engine/types';
 
 const SPEC: Record<string, FlagSpec> = {
@@ -18,7 +19,7 @@ const SPEC: Record<string, FlagSpec> = {
   steps: { type: 'number', help: 'model: sampler steps', default: 50 },
   sampler: { type: 'string', help: 'model: sampler', default: 'plms', choices: ['plms', 'ddim'] },
   eta: { type: 'number', help: 'model: DDIM eta (PLMS requires 0)', default: 0 },
-  samples: { type: 'number', help: 'model: samples per fMRI; with >1 every metric is the mean over samples', default: 1 },
+  samples: { type: 'number', help: 'model: samples per fMRI; with >1 each metric is the mean over samples, and the pixel mean of the samples is scored too', default: 1 },
   seed: { type: 'number', help: 'model: sampler seed; shuffled baseline: permutation seed', default: 0 },
   backend: { type: 'string', help: 'model: tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
   json: { type: 'string', help: 'write the results as JSON to this file' },
@@ -37,8 +38,8 @@ export interface EvalReport extends ReconstructionMetrics {
   details: Record<string, unknown>;
 }
 
-async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: Parameters<typeof evaluateReconstructions>[3],
-  args: Record<string, unknown>): Promise<{ metrics: ReconstructionMetrics; details: Record<string, unknown> }> {
+async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: Parameters<typeof scoreSamples>[4],
+  args: Record<string, unknown>): Promise<{ metrics: ReconstructionMetrics; sampleMean: ReconstructionMetrics | null; details: Record<string, unknown> }> {
   // Imported on demand so the baselines run without loading the engine.
   const { reconstructBatch } = await import('./reconstruct');
   const { initNodeBackend } = await import('./nodeBackend');
@@ -53,26 +54,23 @@ async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: Parameters<
   });
   process.stderr.write('\n');
   const seconds = (performance.now() - t0) / 1000;
-  if (images.length !== n) throw new Error(`reconstructBatch returned ${images.length} results for ${n} fMRI samples`);
-  // Each result holds numSamples images [H, W, 3] back to back; the images are square.
-  const side = Math.sqrt(images[0].length / (3 * numSamples));
-  if (!Number.isInteger(side)) throw new Error(`reconstructBatch result of ${images[0].length} values is not ${numSamples} square RGB image(s)`);
-  const perSample: ReconstructionMetrics[] = [];
-  const size = side * side * 3;
-  for (let s = 0; s < numSamples; s++) {
-    const recons = images.map((img) => toGrey(img.subarray(s * size, (s + 1) * size), side, side, 3, ds.imageSize, ds.imageSize));
-    perSample.push(evaluateReconstructions(recons, gt, ds.testLabels, clf));
-  }
+  const scores = scoreSamples(images, numSamples, gt, ds.testLabels, clf);
   return {
-    metrics: meanMetrics(perSample),
-    details: { model: args.model, ...opts, output_size: side, seconds, per_sample: numSamples > 1 ? perSample : undefined },
+    metrics: scores.meanOverSamples, sampleMean: scores.sampleMean,
+    details: { model: args.model, ...opts, seconds, per_sample: numSamples > 1 ? scores.perSample : undefined,
+      sample_mean: scores.sampleMean ?? undefined },
   };
 }
 
-function table(r: EvalReport): string {
-  const rows = (Object.keys(CHANCE) as (keyof typeof CHANCE)[]).map((k) => `  ${k.padEnd(14)} ${r[k].toFixed(3).padStart(7)}   ${CHANCE[k].padStart(6)}`);
+function table(r: EvalReport, sampleMean: ReconstructionMetrics | null): string {
+  const num = (v: number): string => v.toFixed(3).padStart(11);
+  const head = `  ${'metric'.padEnd(14)} ${(sampleMean ? 'per sample' : 'value').padStart(11)}${sampleMean ? ' sample mean' : ''}   ${'chance'.padStart(6)}`;
+  const rows = (Object.keys(CHANCE) as (keyof typeof CHANCE)[])
+    .map((k) => `  ${k.padEnd(14)} ${num(r[k])}${sampleMean ? ` ${num(sampleMean[k])}` : ''}   ${CHANCE[k].padStart(6)}`);
+  const notes = sampleMean ? ['  per sample: each metric on every sample set, averaged (the authors\' protocol);',
+    '  sample mean: the pixel mean of the samples scored as one reconstruction'] : [];
   return [`${r.data_label}`, `method ${r.method}, subject ${r.subject}, ${r.n_test} test images (trial-averaged)`,
-    `  ${'metric'.padEnd(14)} ${'value'.padStart(7)}   ${'chance'.padStart(6)}`, ...rows].join('\n') + '\n';
+    head, ...rows, ...notes].join('\n') + '\n';
 }
 
 async function main(): Promise<void> {
@@ -86,6 +84,7 @@ async function main(): Promise<void> {
   const refs = await loadReferenceModels(ds.dir, ds.meta);
   const gt = testGroundTruth(ds);
   let metrics: ReconstructionMetrics, details: Record<string, unknown>, method: string;
+  let sampleMean: ReconstructionMetrics | null = null;
   if (args.baseline) {
     const name = args.baseline as BaselineName;
     const loo = args.alpha === 'loo';
@@ -101,11 +100,11 @@ async function main(): Promise<void> {
       ...(name === 'shuffled' ? { seeds: runs.map((_, i) => seed + i), note: `mean over ${perms} random pairings` } : {}) };
     method = name === 'ridge' ? 'ridge→64 PCs' : 'ridge→64 PCs, shuffled pairing (control)';
   } else {
-    ({ metrics, details } = await evaluateModel(ds, gt, refs.classifier, args));
+    ({ metrics, sampleMean, details } = await evaluateModel(ds, gt, refs.classifier, args));
     method = `model ${args.model}`;
   }
   const report: EvalReport = { method, data: 'synthetic', data_label: SYNTHETIC_LABEL, subject: ds.subject, ...metrics, details };
-  process.stdout.write(table(report));
+  process.stdout.write(table(report, sampleMean));
   if (args.json) await writeFile(String(args.json), JSON.stringify(report, null, 1) + '\n');
 }
 

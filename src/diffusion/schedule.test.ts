@@ -39,6 +39,16 @@ describe('noise schedule', () => {
     expect(() => uniformTimesteps(2.5)).toThrow(/integer in 1\.\.1000/);
   });
 
+  it('refuses step counts whose last timestep would be 1000, naming the nearest counts that work', () => {
+    // Python: [S for S in range(1, 1001) if max(range(0, 1000, 1000 // S)) + 1 >= 1000] starts 3, 9, 27, 36, 37,
+    // 101..111, 251..333, 501..1000 (PyTorch's alphas_cumprod[1000] raises IndexError for these).
+    for (const S of [3, 9, 27, 36, 37, 101, 111, 251, 300, 333, 501, 1000]) expect(() => uniformTimesteps(S)).toThrow(SamplerOptionsError);
+    for (const S of [1, 2, 4, 8, 10, 26, 35, 38, 100, 112, 250, 334, 500]) expect(uniformTimesteps(S).at(-1)).toBeLessThan(1000);
+    expect(() => uniformTimesteps(3)).toThrow(/use 2 or 4 steps/);
+    expect(() => uniformTimesteps(300)).toThrow(/use 250 or 334 steps/);
+    expect(() => uniformTimesteps(1000)).toThrow(/use 500 steps/);
+  });
+
   it('derives DDIM sigmas from the float64 formula, ᾱ[0] as the last step’s ᾱ_prev', () => {
     const s = makeSchedule(CFG);
     const c = stepCoefficients(s, 12, 0.5);

@@ -37,17 +37,33 @@ export function makeSchedule(cfg: ScheduleConfig): Schedule {
   return { numTimesteps: n, betas, alphasCumprod };
 }
 
+function rawUniform(steps: number, numTimesteps: number): number[] {
+  const c = Math.floor(numTimesteps / steps);
+  const out: number[] = [];
+  for (let t = 0; t < numTimesteps; t += c) out.push(t + 1);
+  return out;
+}
+
 /**
  * The authors' 'uniform' discretisation, ascending: range(0, T, T // S) + 1. When T is not a multiple
- * of S this has more than S entries (S = 12 → 13); callers report the real count.
+ * of S this has more than S entries (S = 12 → 13); callers report the real count. When T − 1 is a
+ * multiple of T // S (for T = 1000: S = 3, 9, 27, 36, 37, 101–111, 251–333, 501–1000) the last entry is T, past the
+ * schedule (PyTorch raises an IndexError there): such S are refused, with the nearest counts that work.
  */
 export function uniformTimesteps(steps: number, numTimesteps = 1000): number[] {
   if (!(Number.isInteger(steps) && steps >= 1 && steps <= numTimesteps)) {
     throw new SamplerOptionsError(`steps must be an integer in 1..${numTimesteps} (got ${steps})`);
   }
-  const c = Math.floor(numTimesteps / steps);
-  const out: number[] = [];
-  for (let t = 0; t < numTimesteps; t += c) out.push(t + 1);
+  const out = rawUniform(steps, numTimesteps);
+  if (out[out.length - 1] >= numTimesteps) {
+    const fits = (s: number) => s >= 1 && s <= numTimesteps && rawUniform(s, numTimesteps).at(-1)! < numTimesteps;
+    let below = steps - 1, above = steps + 1;
+    while (below >= 1 && !fits(below)) below--;
+    while (above <= numTimesteps && !fits(above)) above++;
+    const options = [below >= 1 ? below : null, above <= numTimesteps ? above : null].filter((v) => v !== null).join(' or ');
+    throw new SamplerOptionsError(`${steps} steps are not possible with the authors' uniform spacing (range(0, ${numTimesteps}, `
+      + `${numTimesteps} // ${steps}) + 1 ends at t = ${numTimesteps}, past the ${numTimesteps}-step schedule): use ${options} steps`);
+  }
   return out;
 }
 

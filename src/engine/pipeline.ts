@@ -185,6 +185,19 @@ export function initialNoise(config: ModelConfig, opts: Pick<DecodeOptions, 'num
   return gaussian(opts.seed, size);
 }
 
+/** A sampler step produced NaN or ±Inf (broken weights, an overflowing kernel): nothing after it is an image. */
+export class NonFiniteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteError';
+  }
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
 /**
  * Runs the sampler for one fMRI vector, yielding every step with its latents read back to the CPU.
  * Each step's tensors are released before the next is computed, so memory stays flat over 250 steps.
@@ -220,6 +233,10 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
       }
       const s = r.value;
       const [xt, e, x0, next] = await Promise.all([s.xt.data(), s.eps.data(), s.x0.data(), s.next.data()]) as Float32Array[];
+      if (!allFinite(e) || !allFinite(next)) {
+        throw new NonFiniteError(`sampler step ${s.index + 1} of ${s.total} (t = ${s.t}) produced NaN or infinite values on the `
+          + `${tf.getBackend()} backend; the run was stopped instead of decoding a meaningless image`);
+      }
       const now = performance.now();
       yield { index: s.index, total: s.total, t: s.t, xt, eps: e, x0, next, ms: now - started };
       started = performance.now();

@@ -145,6 +145,9 @@ export interface StepPreview {
   xt: RgbaImage[];
   /** Against the ground truth, when the sample has one. */
   metrics?: SampleMetrics[];
+  /** Pixel mean of the x0 images, when there are several samples. */
+  mean?: RgbaImage;
+  meanMetrics?: SampleMetrics;
 }
 
 export interface StepMeta {

@@ -65,6 +65,17 @@ export function Viewer() {
             </div>
           </div>
         ))}
+        {preview?.mean ? (
+          <div className="sample-col">
+            <figure>
+              <RgbaCanvas image={preview.mean} label={`Pixel mean of the ${n} samples, ${positionText}`} testId="x0-mean" />
+              <figcaption>
+                mean of {n} samples
+                {preview.meanMetrics ? <span className="metrics" data-testid="metrics-mean"> · PCC {preview.meanMetrics.pcc.toFixed(3)} · SSIM {preview.meanMetrics.ssim.toFixed(3)}</span> : null}
+              </figcaption>
+            </figure>
+          </div>
+        ) : null}
       </div>
       <div className="button-row">
         <button type="button" onClick={exportReceipt} disabled={run.status !== 'done'} data-testid="export-receipt">Export decode receipt (JSON)</button>

@@ -20,7 +20,7 @@ import { pearson, ssim, toGrey } from '../eval/metrics';
 import { openBundle } from './bundles';
 import { MANIFEST_FILE } from '../io/bundle/manifest';
 import { bundledImage, bundledSet } from './groundTruth';
-import { batchToRgba, latentsToRgba, rgbaToRgb, upscale } from './images';
+import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
 import { validateRunSettings } from './runSettings';
@@ -37,8 +37,9 @@ function emit(e: EngineEvent, transfer: Transferable[] = []): void {
 /** Copies of a preview's pixel buffers, so the cached original stays in the worker. */
 function cloneForTransfer(p: StepPreview): { preview: StepPreview; transfer: Transferable[] } {
   const copy = (imgs: RgbaImage[]) => imgs.map((i) => ({ ...i, pixels: i.pixels.slice() }));
-  const preview = { ...p, x0: copy(p.x0), xt: copy(p.xt) };
-  return { preview, transfer: [...preview.x0, ...preview.xt].map((i) => i.pixels.buffer) };
+  const preview = { ...p, x0: copy(p.x0), xt: copy(p.xt), mean: p.mean ? copy([p.mean])[0] : undefined };
+  const images = [...preview.x0, ...preview.xt, ...(preview.mean ? [preview.mean] : [])];
+  return { preview, transfer: images.map((i) => i.pixels.buffer) };
 }
 
 async function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
@@ -307,7 +308,11 @@ async function makePreview(r: RunState, position: number): Promise<StepPreview> 
   if (gpuErrors !== errorsBefore && lastGpuError) throw gpuFailure(lastGpuError);
   const x0 = batchToRgba(batch);
   const preview: StepPreview = { position, x0, xt: latentsToRgba(latent, n, c, h, w) };
-  if (r.groundTruth) preview.metrics = x0.map((img) => compare(img, r.groundTruth!));
+  if (n > 1) preview.mean = batchToRgba(meanImage(batch))[0];
+  if (r.groundTruth) {
+    preview.metrics = x0.map((img) => compare(img, r.groundTruth!));
+    if (preview.mean) preview.meanMetrics = compare(preview.mean, r.groundTruth);
+  }
   r.previews.set(position, preview);
   while (r.previews.size > PREVIEW_CACHE) r.previews.delete(r.previews.keys().next().value!);
   return preview;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchToRgba, latentsToRgba, rgbaToRgb, uint8ToRgba, upscale } from './images';
+import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, uint8ToRgba, upscale } from './images';
 
 describe('worker pixel conversions', () => {
   it('decoded [n,H,W,3] floats → RGBA per sample, rounded and clamped', () => {
@@ -7,6 +7,14 @@ describe('worker pixel conversions', () => {
     const [a, b] = batchToRgba({ n: 2, height: 1, width: 2, data });
     expect(Array.from(a.pixels)).toEqual([0, 128, 255, 255, 255, 0, 64, 255]);
     expect(Array.from(b.pixels)).toEqual([255, 255, 255, 255, 0, 0, 0, 255]);
+  });
+
+  it('mean of the decoded samples, pixel by pixel', () => {
+    const data = Float32Array.from([0, 0.5, 1, 0.2, 0.4, 0.6, /* sample 2 */ 1, 0.5, 0, 0.4, 0.4, 0.4, /* sample 3 */ 0.5, 0.5, 0.5, 0, 0.1, 0.2]);
+    const m = meanImage({ n: 3, height: 1, width: 2, data });
+    expect([m.n, m.height, m.width]).toEqual([1, 1, 2]);
+    const want = [0.5, 0.5, 0.5, 0.2, 0.3, 0.4];
+    want.forEach((v, i) => expect(m.data[i]).toBeCloseTo(v, 6));
   });
 
   it('latents NCHW: channels as RGB, min–max over the sample', () => {

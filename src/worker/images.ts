@@ -20,6 +20,16 @@ export function batchToRgba(batch: ImageBatch): RgbaImage[] {
   return out;
 }
 
+/** Pixel mean of the n decoded images (the studio's "mean of samples" view, as `npm run eval`'s sample-mean reading). */
+export function meanImage(batch: ImageBatch): ImageBatch {
+  const { n, height, width, data } = batch;
+  const size = height * width * 3;
+  const out = new Float32Array(size);
+  for (let s = 0; s < n; s++) for (let i = 0; i < size; i++) out[i] += data[s * size + i];
+  for (let i = 0; i < size; i++) out[i] /= n;
+  return { n: 1, height, width, data: out };
+}
+
 /**
  * Latents NCHW [n, c, h, w] → RGBA per sample: channels 0–2 as R, G, B (a single channel as grey),
  * each sample min–max normalised over all its channels so relative channel strength stays visible.

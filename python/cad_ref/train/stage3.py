@@ -17,7 +17,8 @@ from ..diffusion import FmriLDM
 from .common import SIZES, set_epoch, to_rgb, unwrap, warmup_cosine
 
 LR = 3e-4  # UNet parts; upstream 5.3e-5 for 700 epochs, a few epochs here
-LR_COND = 1e-3  # the freshly mapped fMRI encoder has the most to learn in so few steps
+LR_COND = 1e-3  # the new, randomly initialised channel and dim mappers have the most to learn in so few steps
+LR_ENCODER = 1e-3  # the pre-trained fMRI encoder
 TRAINABLE_UNET = ('attn2', 'norm2', 'time_embed_condtion')
 
 
@@ -102,9 +103,12 @@ def run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8, name='phase
     run.log(f'  stage 3: {sum(p.numel() for p in trainable)} trainable of {sum(p.numel() for p in ldm.parameters())} '
             f'parameters; latents {tuple(z.shape)} std {z.std():.3f}')
     model = run.wrap(Stage3Trainer(ldm, b['s3_repeat']))
-    cond = [p for p in ldm.cond_stage_model.parameters() if p.requires_grad]
+    cs = ldm.cond_stage_model
+    encoder = [p for p in cs.mae.parameters() if p.requires_grad]
+    mappers = [p for n, p in cs.named_parameters() if p.requires_grad and not n.startswith('mae.')]
     unet = [p for p in ldm.model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW([{'params': cond, 'base_lr': LR_COND}, {'params': unet, 'base_lr': LR}], weight_decay=0.01)
+    opt = torch.optim.AdamW([{'params': encoder, 'base_lr': LR_ENCODER}, {'params': mappers, 'base_lr': LR_COND},
+                             {'params': unet, 'base_lr': LR}], weight_decay=0.01)
     loader = run.loader([x, z], b['s3_batch'], seed=61)
     total = b['s3_epochs'] * len(loader)
     step = 0

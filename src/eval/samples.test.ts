@@ -1,0 +1,40 @@
+// scoreSamples: sample layout, per-sample scores and the pixel-mean reading, built from evaluateReconstructions
+// (itself checked against numpy/scikit-image in metrics.synthetic.test.ts) on hand-made images.
+import { describe, it, expect } from 'vitest';
+import { evaluateReconstructions, MetricInputError, type GreyImage, type PixelClassifier } from './metrics';
+import { scoreSamples } from './samples';
+
+const side = 8, n = 4;
+const pattern = (i: number, s: number): number[] => Array.from({ length: side * side }, (_, p) => (Math.sin(p * (i + 1) * 0.7 + s) + 1) / 2);
+const gts: GreyImage[] = Array.from({ length: n }, (_, i) => ({ height: side, width: side, data: Float64Array.from(pattern(i, 0)) }));
+const labels = [0, 1, 0, 1];
+const clf: PixelClassifier = { numClasses: 2, numPixels: side * side, bias: new Float32Array(2),
+  weight: Float32Array.from({ length: 2 * side * side }, (_, k) => (k < side * side ? 1 : -1) * ((k % 3) - 1)) };
+const rgb = (grey: number[]): number[] => grey.flatMap((v) => [v, v, v]);
+
+describe('scoreSamples', () => {
+  // sample 0 is a shifted pattern, sample 1 another shift; their mean is scored as one image
+  const s0 = Array.from({ length: n }, (_, i) => pattern(i, 0.4));
+  const s1 = Array.from({ length: n }, (_, i) => pattern(i, -0.9));
+  const images = s0.map((a, i) => Float32Array.from([...rgb(a), ...rgb(s1[i])]));
+  const grey = (rows: number[][]): GreyImage[] => rows.map((r) => ({ height: side, width: side, data: Float64Array.from(Float32Array.from(r)) }));
+
+  it('scores each sample set and their pixel mean', () => {
+    const out = scoreSamples(images, 2, gts, labels, clf);
+    const e0 = evaluateReconstructions(grey(s0), gts, labels, clf), e1 = evaluateReconstructions(grey(s1), gts, labels, clf);
+    expect(out.perSample[0].pcc).toBeCloseTo(e0.pcc, 6);
+    expect(out.perSample[1].ssim).toBeCloseTo(e1.ssim, 6);
+    expect(out.meanOverSamples.pcc).toBeCloseTo((e0.pcc + e1.pcc) / 2, 6);
+    const mean = grey(s0.map((a, i) => a.map((v, p) => (Math.fround(v) + Math.fround(s1[i][p])) / 2)));
+    const em = evaluateReconstructions(mean, gts, labels, clf);
+    expect(out.sampleMean?.pcc).toBeCloseTo(em.pcc, 6);
+    expect(out.sampleMean?.class_acc).toBe(em.class_acc);
+  });
+  it('has no pixel-mean reading for one sample', () => {
+    expect(scoreSamples(images.map((x) => x.subarray(0, side * side * 3)), 1, gts, labels, clf).sampleMean).toBeNull();
+  });
+  it('rejects a layout that does not match', () => {
+    expect(() => scoreSamples(images, 3, gts, labels, clf)).toThrow(MetricInputError);
+    expect(() => scoreSamples(images.slice(1), 2, gts, labels, clf)).toThrow(/3 reconstructions for 4/);
+  });
+});
