@@ -4,8 +4,8 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs, usage, UsageError, type FlagSpec } from './args';
 import { loadReferenceModels, loadSynthDataset, SYNTHETIC_LABEL, type SynthDataset } from '../eval/data';
-import { runBaselines, testGroundTruth, type BaselineName } from '../eval/baselines';
-import { evaluateReconstructions, meanMetrics, type GreyImage, type ReconstructionMetrics } from '../eval/metrics';
+import { runBaselines, testFmri, testGroundTruth, type BaselineName } from '../eval/baselines';
+import { evaluateReconstructions, meanMetrics, type GreyImage, type PixelClassifier, type ReconstructionMetrics } from '../eval/metrics';
 import { scoreSamples } from '../eval/samples';
 import type { SamplerName } from '../engine/types';
 
@@ -38,18 +38,17 @@ export interface EvalReport extends ReconstructionMetrics {
   details: Record<string, unknown>;
 }
 
-async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: Parameters<typeof scoreSamples>[4],
+async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: PixelClassifier,
   args: Record<string, unknown>): Promise<{ metrics: ReconstructionMetrics; sampleMean: ReconstructionMetrics | null; details: Record<string, unknown> }> {
   // Imported on demand so the baselines run without loading the engine.
   const { reconstructBatch } = await import('./reconstruct');
   const { initNodeBackend } = await import('./nodeBackend');
   await initNodeBackend(args.backend as 'wasm' | 'cpu' | 'webgpu');
-  const V = ds.numVoxels, n = ds.numTest, numSamples = Number(args.samples);
+  const numSamples = Number(args.samples);
   if (!Number.isInteger(numSamples) || numSamples < 1) throw new UsageError(`--samples must be a positive integer (got ${args.samples})`);
-  const fmri = Array.from({ length: n }, (_, i) => ds.testAvg.slice(i * V, (i + 1) * V));
   const opts = { sampler: args.sampler as SamplerName, steps: Number(args.steps), seed: Number(args.seed), numSamples, eta: Number(args.eta) };
   const t0 = performance.now();
-  const images = await reconstructBatch(String(args.model), fmri, {
+  const images = await reconstructBatch(String(args.model), testFmri(ds), {
     ...opts, onProgress: (d, t) => process.stderr.write(`\rdecoded ${d}/${t}`),
   });
   process.stderr.write('\n');

@@ -86,6 +86,12 @@ export function runBaselines(ds: SynthDataset, models: ReferenceModels, which: B
   return fits.map((f, i) => ({ method: which[i], alpha: f.alpha, looMse: f.looMse, recons: toImages(f.predict(xt), models, ds.imageSize) }));
 }
 
+/** The trial-averaged test fMRI, one vector per test image (the inputs a decoder is scored on). */
+export function testFmri(ds: SynthDataset): Float32Array[] {
+  const V = ds.numVoxels;
+  return Array.from({ length: ds.numTest }, (_, i) => ds.testAvg.slice(i * V, (i + 1) * V));
+}
+
 /** Ground-truth test images as grey [0, 1]. */
 export function testGroundTruth(ds: SynthDataset): GreyImage[] {
   const p = ds.imageSize * ds.imageSize;

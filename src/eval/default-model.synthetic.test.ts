@@ -6,7 +6,7 @@
 // suggests 0.1 / 0.8 / 0.6 per sample; this model reaches that only as a 4-sample mean at DDIM 20: README.)
 import { describe, it, expect, beforeAll } from 'vitest';
 import { loadReferenceModels, loadSynthDataset } from './data';
-import { testGroundTruth } from './baselines';
+import { testFmri, testGroundTruth } from './baselines';
 import { scoreSamples, type SampleScores } from './samples';
 import { reconstructBatch } from '../cli/reconstruct';
 import { initNodeBackend } from '../cli/nodeBackend';
@@ -20,9 +20,7 @@ beforeAll(async () => {
   await initNodeBackend('wasm');
   const ds = await loadSynthDataset(DATA);
   const refs = await loadReferenceModels(DATA, ds.meta);
-  const V = ds.numVoxels;
-  const fmri = Array.from({ length: ds.numTest }, (_, i) => ds.testAvg.slice(i * V, (i + 1) * V));
-  const images = await reconstructBatch(MODEL, fmri, { sampler: 'ddim', steps: 10, eta: 0, seed: 0, numSamples: SAMPLES });
+  const images = await reconstructBatch(MODEL, testFmri(ds), { sampler: 'ddim', steps: 10, eta: 0, seed: 0, numSamples: SAMPLES });
   scores = scoreSamples(images, SAMPLES, testGroundTruth(ds), ds.testLabels, refs.classifier);
 }, 600_000);
 
