@@ -2,6 +2,7 @@
 // browser is launched with it enabled): in the page by an init script, and in the engine worker, where
 // the backend is chosen, by the same statement prepended to the worker's script.
 import { expect, test } from '@playwright/test';
+import { shot } from './shots';
 
 const REMOVE_GPU = `Object.defineProperty(Object.getPrototypeOf(navigator), 'gpu', { get: () => undefined, configurable: true });\n`;
 
@@ -41,5 +42,6 @@ test('falls back to WebAssembly with a banner, and decodes there', async ({ page
   await expect(page.getByTestId('run-status')).toContainText('Done: 4 steps', { timeout: 120_000 });
   for (const id of ['x0-0', 'x0-1', 'x0-mean']) await expect(page.getByTestId(id)).not.toHaveClass(/empty/);
   await expect(page.getByTestId('metrics-mean')).toContainText(/PCC -?\d\.\d{3} · SSIM -?\d\.\d{3}/);
+  await shot(page, 'studio-wasm-two-samples');
   expect(errors).toEqual([]);
 });

@@ -1,20 +1,11 @@
 // End-to-end: the built studio in Debian chromium with WebGPU on SwiftShader (see playwright.config.ts).
 import { expect, test, type Page } from '@playwright/test';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseReceipt } from '../src/engine/receipt';
+import { root, shot } from './shots';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const data = join(root, 'public/data/god-synth');
-const shots = join(root, 'docs/screenshots');
-
-async function shot(page: Page, name: string): Promise<void> {
-  const path = join(root, 'test-results', `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  mkdirSync(shots, { recursive: true });
-  copyFileSync(path, join(shots, `${name}.png`));
-}
 
 /** Drop files on the page the way a user's drag does (a DataTransfer with File objects). */
 async function dropFiles(page: Page, files: { name: string; url: string }[]): Promise<void> {
