@@ -1,11 +1,13 @@
 // Any supported fMRI file → validated voxel vectors (one per sample), with the choices made reported.
-// Formats: .npy, .npz (GOD/MinD-Vis layout or plain), .h5/.hdf5 (BData or a 2-D dataset), .nii/.nii.gz, .csv/.tsv.
+// Formats: .npy, .npz (GOD/MinD-Vis layout or plain), .h5/.hdf5 (BData or a 2-D dataset), MATLAB v7.3 .mat
+// (HDF5 behind a user block), .nii/.nii.gz, .csv/.tsv. Integer data is never scaled silently: a note says
+// whether a scale was applied (`opts.scale`, or an .npz `scale` member) or the integers were used as stored.
 import { readDelimited } from './csv';
 import { FmriFormatError } from './errors';
 import { readH5 } from './h5';
 import { readNifti } from './nifti';
 import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
-import { readNpz, type Npz } from './npz';
+import { readNpz, type Npz, type SkippedMember } from './npz';
 
 export type FmriFormat = 'npy' | 'npz' | 'hdf5' | 'nifti' | 'csv';
 
@@ -14,7 +16,11 @@ export interface ReadFmriOptions {
   split?: string;
   /** ROI mask name (GOD npz / BData); default 'VC' when the file has it, else all voxels. */
   roi?: string;
-  /** Multiplier for integer-coded data (.npy int8 with the scale from a sibling file). */
+  /**
+   * Multiplier given by the user, applied to the values of every format (integer-coded data such as NSD's
+   * int16 betas = percent signal change × 300 → scale 1/300; .npy int8 with a sibling scale). It takes
+   * precedence over an .npz `scale` member. Must be finite and non-zero.
+   */
   scale?: number;
   /**
    * Voxels to keep: 0/1 flags, or the bytes of a mask file (NIfTI or .npy; non-zero = keep), told apart by
@@ -67,31 +73,38 @@ interface Source {
   labels?: Record<string, string[]>;
   groundTruth?: (split: string, i: number) => number | undefined;
   notes: string[];
+  /** Integer dtype of the samples as stored (e.g. 'i2', 'int16'), when they are integers. */
+  integer?: string;
+  /** A scale from the file itself (an .npz `scale` member) was already applied. */
+  fileScaled?: boolean;
 }
 
 export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
   const lower = name.toLowerCase();
   if (lower.endsWith('.npy')) return 'npy';
   if (lower.endsWith('.npz')) return 'npz';
-  if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.he5')) return 'hdf5';
+  if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.he5') || lower.endsWith('.mat')) return 'hdf5';
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) return 'nifti';
   if (lower.endsWith('.csv') || lower.endsWith('.tsv') || lower.endsWith('.txt')) return 'csv';
   // Unknown extension: sniff the magic bytes.
   const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);
   if (starts([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59])) return 'npy';
   if (starts([0x50, 0x4b])) return 'npz';
-  if (starts([0x89, 0x48, 0x44, 0x46])) return 'hdf5';
+  if (starts([0x89, 0x48, 0x44, 0x46]) || isMatlabHeader(bytes)) return 'hdf5';
   if (starts([0x1f, 0x8b]) || (bytes.length >= 348 && [344, 345, 346].every((o, i) => bytes[o] === 'n+1'.charCodeAt(i)))) return 'nifti';
   return 'csv';
 }
 
 export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFmriOptions = {}): Promise<FmriFile> {
   if (bytes.length === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
+  if (opts.scale !== undefined && !(Number.isFinite(opts.scale) && opts.scale !== 0)) {
+    throw new FmriFormatError(name, `scale ${opts.scale} is not a finite, non-zero number`);
+  }
   const format = detectFormat(name, bytes);
   let source: Source;
   try {
     switch (format) {
-      case 'npy': source = fromNpy(name, bytes, opts); break;
+      case 'npy': source = fromNpy(name, bytes); break;
       case 'npz': source = fromNpz(name, bytes, opts); break;
       case 'hdf5': source = await fromH5(name, bytes, opts); break;
       case 'nifti': source = fromNifti(name, bytes, opts); break;
@@ -101,10 +114,30 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
       const cols = source.splits[source.defaultSplit].cols;
       source.masks = { ...source.masks, mask: maskFlags(opts, cols, `one per voxel of ${name}`) };
     }
+    applyScale(source, opts.scale);
   } catch (e) {
     throw asFmriError(name, e);
   }
   return view(source, { split: opts.split, roi: opts.roi ?? (opts.mask && format !== 'nifti' ? 'mask' : undefined) });
+}
+
+/**
+ * The user's scale multiplies every value of every split, whatever the format; without one, integer
+ * samples are used as stored, and the note says so (and how to give a scale).
+ */
+function applyScale(src: Source, scale: number | undefined): void {
+  if (scale !== undefined) {
+    const done = new Set<Float32Array>();
+    for (const m of Object.values(src.splits)) {
+      if (done.has(m.values)) continue;
+      done.add(m.values);
+      for (let i = 0; i < m.values.length; i++) m.values[i] *= scale;
+    }
+    src.notes.push(`${src.integer ? `${src.integer} ` : ''}values × scale ${scale} (given)`);
+  } else if (src.integer && !src.fileScaled) {
+    src.notes.push(`${src.integer} values used unscaled (no scale given; integer-coded data such as NSD betas, int16 × 300, ` +
+      'needs one: --scale 1/300 in decode/eval or the Scale field of the studio)');
+  }
 }
 
 /** Library errors (npy/zip/wasm) become FmriFormatError with the file name; ours pass through. */
@@ -206,17 +239,14 @@ function toMatrix(name: string, what: string, a: NpyArray, scale: number | undef
 
 const isInteger = (a: NpyArray) => a.dtype[0] === 'i' || a.dtype[0] === 'u';
 
-function fromNpy(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
+function fromNpy(name: string, bytes: Uint8Array): Source {
   const header = readNpyHeader(bytes);
   checkShape(name, 'array', header.shape);
   const a = readNpy(bytes);
   const notes: string[] = [];
-  let scale: number | undefined;
-  if (isInteger(a)) {
-    if (opts.scale !== undefined) { scale = opts.scale; notes.push(`${a.dtype} values × scale ${opts.scale}`); }
-    else notes.push(`${a.dtype} values used unscaled (no scale given)`);
-  }
-  return { name, format: 'npy', splits: { all: toMatrix(name, 'array', a, scale, notes) }, defaultSplit: 'all', notes };
+  const src: Source = { name, format: 'npy', splits: { all: toMatrix(name, 'array', a, undefined, notes) }, defaultSplit: 'all', notes };
+  if (isInteger(a)) src.integer = a.dtype;
+  return src;
 }
 
 /** GOD/MinD-Vis split names of the arr_k members. */
@@ -224,18 +254,27 @@ const GOD_SPLITS: [string, string][] = [['arr_0', 'train'], ['arr_1', 'test-sing
 const PREFERRED_NPZ = ['fmri', 'data', 'x', 'betas'];
 
 function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
-  const npz: Npz = readNpz(bytes);
-  if (Object.keys(npz).length === 0) throw new FmriFormatError(name, 'the .npz holds no .npy member');
+  const skipped: SkippedMember[] = [];
+  const npz: Npz = readNpz(bytes, undefined, skipped);
   const notes: string[] = [];
+  if (skipped.length) {
+    notes.push(`non-numeric member${skipped.length > 1 ? 's' : ''} ignored (not unpickled): ${skipped.map((m) => `${m.name} (${m.dtype})`).join(', ')}`);
+  }
+  if (Object.keys(npz).length === 0) {
+    throw new FmriFormatError(name, skipped.length ? `the .npz holds no numeric member (${notes[0]})` : 'the .npz holds no .npy member');
+  }
   const scaleMember = npz.scale;
-  let scale = opts.scale;
+  // The user's scale (applied later to everything) wins over the file's own 'scale' member.
+  let scale: number | undefined;
   if (scaleMember) {
     if (scaleMember.data.length !== 1) throw new FmriFormatError(name, `member 'scale' has ${scaleMember.data.length} values, expected a scalar`);
-    scale = Number(scaleMember.data[0]);
+    if (opts.scale === undefined) scale = Number(scaleMember.data[0]);
+    else notes.push(`member 'scale' (${Number(scaleMember.data[0])}) overridden by the scale given`);
   }
-  const scaleFor = (key: string, a: NpyArray) => {
+  let integer: string | undefined;
+  const scaleFor = (_key: string, a: NpyArray) => {
     if (!isInteger(a)) return undefined;
-    if (scale === undefined) { notes.push(`${key}: ${a.dtype} values used unscaled (no 'scale' member)`); return undefined; }
+    integer ??= a.dtype;
     return scale;
   };
   const splits: Record<string, Matrix> = {};
@@ -253,7 +292,6 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
     for (const [split, m] of Object.entries(splits)) {
       if (m.cols !== cols) throw new FmriFormatError(name, `GOD layout: split '${split}' has ${m.cols} voxels, train has ${cols}`);
     }
-    if (scale !== undefined && Object.values(npz).some((a) => isInteger(a) && a.shape.length === 2)) notes.push(`integer samples × scale ${scale}`);
     const index = npz.arr_3;
     if (index && (index.shape.length !== 1 || index.shape[0] !== splits.train.rows)) {
       throw new FmriFormatError(name, `GOD layout: arr_3 has shape ${index.shape.join('×')}, expected [${splits.train.rows}] (one image index per training sample)`);
@@ -292,6 +330,13 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
     }
   }
   const src: Source = { name, format: 'npz', splits, defaultSplit, notes };
+  if (integer) {
+    src.integer = integer;
+    if (scale !== undefined) {
+      src.fileScaled = true;
+      notes.push(`${integer} samples × scale ${scale} (the file's 'scale' member)`);
+    }
+  }
   if (Object.keys(masks).length) src.masks = masks;
   if (groundTruth) src.groundTruth = groundTruth;
   return src;
@@ -315,6 +360,7 @@ async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): P
   if (t.labels) labels.all = t.labels;
   const defaultSplit = splits.test ? 'test' : 'all';
   const src: Source = { name, format: 'hdf5', splits, defaultSplit, notes: t.notes };
+  if (t.integer) src.integer = t.integer;
   if (t.masks) src.masks = t.masks;
   if (Object.keys(labels).length) src.labels = labels;
   return src;
@@ -358,7 +404,16 @@ function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Sour
     notes.push(`no mask: all ${spatial} voxels of each volume (C order over x, y, z)`);
   }
   notes.push(`${vol.volumes} volume${vol.volumes > 1 ? 's' : ''} → ${vol.volumes} sample${vol.volumes > 1 ? 's' : ''}`);
-  return { name, format: 'nifti', splits: { all: { rows: vol.volumes, cols, values } }, defaultSplit: 'all', notes };
+  const src: Source = { name, format: 'nifti', splits: { all: { rows: vol.volumes, cols, values } }, defaultSplit: 'all', notes };
+  if (vol.integer) src.integer = vol.integer;
+  return src;
+}
+
+/** The 128-byte text header of a MATLAB .mat file ('MATLAB 5.0 MAT-file', also before v7.3's HDF5). */
+function isMatlabHeader(bytes: Uint8Array): boolean {
+  const sig = 'MATLAB ';
+  for (let i = 0; i < sig.length; i++) if (bytes[i] !== sig.charCodeAt(i)) return false;
+  return true;
 }
 
 function fromCsv(name: string, bytes: Uint8Array): Source {

@@ -112,3 +112,13 @@ describe('bundle loader never crashes on garbage', () => {
     expect(() => bundleFromZip(zipSync({ 'a.txt': new Uint8Array(3) }))).toThrow(/holds no manifest\.json/);
   });
 });
+
+describe('fast-check mutations of every reader (npm run fuzz runs 10,000 per reader)', async () => {
+  const { fuzzReader, readers } = await import('../../test/fuzz/harness');
+  const all = await readers();
+  it.each(all.map((r) => [r.name, r] as const))('%s: 30 inputs end in a result or a typed error', async (_name, r) => {
+    const s = await fuzzReader(r, 30, 2024, 10_000);
+    expect(s.crashes).toEqual([]);
+    expect(s.inputs).toBe(30);
+  }, 120_000);
+});

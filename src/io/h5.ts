@@ -2,6 +2,13 @@
 // BData (bdpy `BData.save`): /dataset [samples, columns] (older files: /dataSet) and /metadata/{key,value}
 // (/metaData); value is [keys, columns], 1 where a column belongs to the key (e.g. VoxelData, ROI_VC),
 // or per-column numbers (voxel_x) — per-sample keys such as DataType/Label are columns of the dataset itself.
+// MATLAB -v7.3 .mat files are HDF5 behind a 512-byte user block; MATLAB writes its column-major matrices
+// so that HDF5 sees them transposed ([voxels, samples] for a samples × voxels matrix): they are transposed
+// back. Compression filters beyond HDF5's own (deflate, shuffle, szip, …) are decoded by the plugins of
+// the h5wasm-plugins package (LZF, Blosc, Blosc2, bzip2, LZ4, Zstd, bitshuffle, ZFP, …), installed into
+// h5wasm's in-memory plugin folder the first time a dataset needs one. A dataset that still cannot be
+// decoded is an error naming it and its filters — never numbers (HDF5 would otherwise hand back the
+// uninitialised buffer). HDF5's own diagnostics are routed into the thrown errors, never to stderr.
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { FmriFormatError } from './errors';
 
@@ -19,6 +26,8 @@ export interface H5Table {
   /** Per-row label (BData `Label`/`stimulus_name` column). */
   labels?: string[];
   notes: string[];
+  /** Integer type of the stored samples (e.g. 'int16'), when they are integers. */
+  integer?: string;
 }
 
 /** Names tried, in order, when no dataset is named and the file is not BData. */
@@ -28,11 +37,85 @@ const MAX_ELEMENTS = 1e9;
 type Numeric = ArrayLike<number | bigint>;
 
 let counter = 0;
+let throwing = false;
 
 /** h5wasm (a few MB of wasm) is loaded on the first HDF5 file, not with the app. */
 type H5Module = typeof import('h5wasm');
 let h5: H5Module | undefined;
 const lib = (): H5Module => h5!;
+
+/** Filters built into h5wasm's HDF5: deflate, shuffle, fletcher32, szip, nbit, scaleoffset. */
+const BUILTIN_FILTERS = new Set([1, 2, 3, 4, 5, 6]);
+/** HDF5 registered filter id → plugin of h5wasm-plugins (https://github.com/HDFGroup/hdf5_plugins). */
+const PLUGIN_FILTERS: Record<number, string> = {
+  307: 'bz2', 32000: 'lzf', 32001: 'blosc', 32004: 'lz4', 32008: 'bshuf', 32013: 'zfp', 32015: 'zstd',
+  32019: 'jpeg', 32022: 'bitgroom', 32023: 'bitround', 32026: 'blosc2',
+};
+const installed = new Set<string>();
+
+/** The plugin's bytes: from node_modules on disk (node, tests, CLI) or fetched as a Vite asset (browser). */
+async function pluginBytes(plugin: string): Promise<Uint8Array> {
+  const url = new URL(`../../node_modules/h5wasm-plugins/plugins/libH5Z${plugin}.so`, import.meta.url);
+  if (url.protocol === 'file:') {
+    const fsName = 'node:fs/promises';
+    const fs = await import(/* @vite-ignore */ fsName) as typeof import('node:fs/promises');
+    return new Uint8Array(await fs.readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`HTTP ${res.status} for ${url.pathname}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Make every filter of `ds` decodable, or throw naming the dataset and the filter.
+ * @throws FmriFormatError for a filter no kept plugin provides, or a plugin that cannot be loaded
+ */
+async function ensureFilters(name: string, ds: Dataset): Promise<void> {
+  let filters: { id: number; name: string }[];
+  try { filters = ds.filters; } catch { return; } // no filter pipeline to report: the read itself will say
+  for (const f of filters) {
+    if (BUILTIN_FILTERS.has(f.id)) continue;
+    const plugin = PLUGIN_FILTERS[f.id];
+    if (!plugin) {
+      throw new FmriFormatError(name, `dataset ${ds.path} is compressed with HDF5 filter ${f.id}${f.name ? ` (${f.name})` : ''}, ` +
+        'which this reader cannot decode: re-save it with gzip compression (h5py: compression="gzip") or none');
+    }
+    if (installed.has(plugin)) continue;
+    try {
+      const m = await lib().ready;
+      const dir = m.get_plugin_search_paths()[0];
+      m.FS.mkdirTree(dir);
+      m.FS.writeFile(`${dir}/libH5Z${plugin}.so`, await pluginBytes(plugin));
+      installed.add(plugin);
+    } catch (e) {
+      throw new FmriFormatError(name, `dataset ${ds.path} needs the ${plugin} filter plugin (HDF5 filter ${f.id}), which could not be loaded ` +
+        `(${(e as Error).message}): re-save it with gzip compression or none`);
+    }
+  }
+}
+
+function filterNames(ds: Dataset): string {
+  try {
+    const f = ds.filters.map((x) => `${x.name || 'filter'} (${x.id})`);
+    return f.length ? `filters ${f.join(', ')}` : 'no filter';
+  } catch { return 'filters unknown'; }
+}
+
+/** HDF5's first diagnostic line, not the whole stack. */
+const firstLine = (e: unknown): string => {
+  const lines = String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.find((l) => /^#\d+:/.test(l)) ?? lines[0] ?? '').replace(/^#\d+:\s*\S+ line \d+ in /, '').slice(0, 200);
+};
+
+/** Dataset values, read with HDF5 errors thrown: a dataset that does not decode never yields numbers. */
+function readValue(name: string, ds: Dataset): unknown {
+  try {
+    return ds.value as unknown;
+  } catch (e) {
+    throw new FmriFormatError(name, `dataset ${ds.path} could not be decoded (${filterNames(ds)}): ${firstLine(e)}; ` +
+      're-save it with gzip compression (h5py: compression="gzip") or none');
+  }
+}
 
 function numericValues(name: string, ds: Dataset): Float32Array {
   const meta = ds.metadata;
@@ -40,7 +123,7 @@ function numericValues(name: string, ds: Dataset): Float32Array {
   if (!ok) throw new FmriFormatError(name, `dataset ${ds.path} is not numeric (HDF5 type class ${meta.type})`);
   const total = (meta.shape ?? []).reduce((a, b) => a * b, 1);
   if (total > MAX_ELEMENTS) throw new FmriFormatError(name, `absurd dataset shape ${ds.path} ${(meta.shape ?? []).join('×')}`);
-  const v = ds.value as unknown;
+  const v = readValue(name, ds);
   if (v === null || typeof v !== 'object' || !('length' in (v as object))) {
     return new Float32Array([Number(v)]);
   }
@@ -56,8 +139,8 @@ function isNumericDataset(e: unknown): e is Dataset {
   return t === 0 || t === 1 || (t === 8 && e.metadata.enum_type !== undefined);
 }
 
-function stringValues(ds: Dataset): string[] {
-  const v = ds.value as unknown;
+function stringValues(name: string, ds: Dataset): string[] {
+  const v = readValue(name, ds);
   if (Array.isArray(v)) return v.map((x) => String(x));
   if (typeof v === 'string') return [v];
   if (v && typeof v === 'object' && 'length' in (v as object)) return Array.from(v as ArrayLike<number>, (x) => String(x));
@@ -66,24 +149,27 @@ function stringValues(ds: Dataset): string[] {
 
 function walk(group: Group, out: Dataset[]): void {
   for (const key of group.keys()) {
+    // MATLAB keeps cell contents and class internals here, not user variables.
+    if (key === '#refs#' || key === '#subsystem#') continue;
     const e = group.get(key);
     if (e instanceof lib().Group) walk(e, out);
     else if (e instanceof lib().Dataset) out.push(e);
   }
 }
 
-function readBData(name: string, file: H5File, dsPath: string, mdPath: string, notes: string[]): H5Table {
+async function readBData(name: string, file: H5File, dsPath: string, mdPath: string, notes: string[]): Promise<H5Table> {
   const ds = file.get(dsPath) as Dataset;
   const shape = ds.shape ?? [];
   if (shape.length !== 2) throw new FmriFormatError(name, `BData ${dsPath} has shape ${shape.join('×')}, expected [samples, columns]`);
   const [rows, allCols] = shape;
-  const all = numericValues(name, ds);
   const keyDs = file.get(`${mdPath}/key`);
   const valDs = file.get(`${mdPath}/value`);
   if (!(keyDs instanceof lib().Dataset) || !(valDs instanceof lib().Dataset)) {
     throw new FmriFormatError(name, `BData ${mdPath} lacks key/value datasets`);
   }
-  const keys = stringValues(keyDs);
+  for (const d of [ds, keyDs, valDs]) await ensureFilters(name, d);
+  const all = numericValues(name, ds);
+  const keys = stringValues(name, keyDs);
   const values = numericValues(name, valDs);
   if (values.length !== keys.length * allCols) {
     throw new FmriFormatError(name, `BData ${mdPath}/value has ${values.length} values, expected ${keys.length}×${allCols}`);
@@ -113,6 +199,8 @@ function readBData(name: string, file: H5File, dsPath: string, mdPath: string, n
     masks[key.slice(4)] = Uint8Array.from(voxelCols, (c) => (row[c] === 1 ? 1 : 0));
   }
   const table: H5Table = { dataset: dsPath, rows, cols, data, notes };
+  const integer = integerType(ds);
+  if (integer) table.integer = integer;
   if (Object.keys(masks).length) table.masks = masks;
   const dataType = sampleColumn('DataType');
   if (dataType) {
@@ -126,15 +214,52 @@ function readBData(name: string, file: H5File, dsPath: string, mdPath: string, n
   return table;
 }
 
-export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: string } = {}): Promise<H5Table> {
-  // HDF5 superblock signature \x89HDF\r\n\x1a\n (at offset 0 for files written by h5py).
+/** 'int16', 'uint8', … for an integer dataset (HDF5 class 0), else undefined. */
+function integerType(ds: Dataset): string | undefined {
+  const m = ds.metadata;
+  return m.type === 0 ? `${m.signed ? 'int' : 'uint'}${m.size * 8}` : undefined;
+}
+
+/**
+ * Byte offset of the HDF5 superblock: 0, or 512, 1024, 2048, … after a user block (the HDF5 spec's
+ * search order; MATLAB v7.3 puts its 128-byte text header in a 512-byte user block). −1 when absent.
+ */
+export function superblockOffset(bytes: Uint8Array): number {
   const SIG = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (bytes.length < 8 || SIG.some((b, i) => bytes[i] !== b)) {
-    throw new FmriFormatError(name, 'not an HDF5 file (the \\x89HDF signature is missing)');
+  for (let o = 0; o + 8 <= bytes.length; o = o === 0 ? 512 : o * 2) {
+    if (SIG.every((b, i) => bytes[o + i] === b)) return o;
+  }
+  return -1;
+}
+
+/** MATLAB's 128-byte header: text, then version 0x0100 (v5/v7) or 0x0200 (v7.3 = HDF5) at bytes 124–125. */
+function matlabVersion(bytes: Uint8Array): 'v4-or-unknown' | 'v5' | 'v7.3' | undefined {
+  const text = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(116, bytes.length)));
+  if (!text.startsWith('MATLAB')) return undefined;
+  if (bytes.length < 128) return 'v4-or-unknown';
+  const le = bytes[126] === 0x49 && bytes[127] === 0x4d; // 'IM': little-endian
+  const version = le ? bytes[124] | (bytes[125] << 8) : (bytes[124] << 8) | bytes[125];
+  return version === 0x0200 ? 'v7.3' : version === 0x0100 ? 'v5' : 'v4-or-unknown';
+}
+
+export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: string } = {}): Promise<H5Table> {
+  const matlab = matlabVersion(bytes);
+  if (matlab === 'v5') {
+    throw new FmriFormatError(name, 'a MATLAB v5/v7 .mat file (not HDF5-based), which this reader does not read: re-save it in MATLAB with ' +
+      "save(file, var, '-v7.3'), or in Python: scipy.io.loadmat(file)[var] → numpy.save('x.npy', ...)");
+  }
+  if (superblockOffset(bytes) < 0) {
+    throw new FmriFormatError(name, matlab
+      ? "a MATLAB .mat file of an old or unknown version: re-save it with save(file, var, '-v7.3') or as .npy"
+      : 'not an HDF5 file (the \\x89HDF signature is missing at 0, 512, 1024, 2048, … bytes)');
   }
   h5 ??= await import('h5wasm');
-  const { FS } = await h5.ready;
+  const Module = await h5.ready;
+  const { FS } = Module;
   if (!FS) throw new FmriFormatError(name, 'h5wasm has no in-memory file system');
+  // HDF5 errors become exceptions carrying the diagnostics, instead of a stack printed on stderr and
+  // garbage handed back (a dataset read that fails otherwise returns an uninitialised buffer).
+  if (!throwing) { Module.activate_throwing_error_handler(); throwing = true; }
   const path = `/decoding-studio-${counter++}.h5`;
   FS.writeFile(path, bytes);
   let file: H5File | undefined;
@@ -143,7 +268,7 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
       file = new h5.File(path, 'r');
     } catch (e) {
       file = undefined;
-      throw new FmriFormatError(name, `corrupt or truncated HDF5 file: ${(e as Error).message}`);
+      throw new FmriFormatError(name, `corrupt or truncated HDF5 file: ${firstLine(e)}`);
     }
     // h5wasm does not throw when H5Fopen fails: it hands back an invalid (negative) id.
     if (file.file_id < 0n) {
@@ -154,7 +279,7 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
     if (!opts.dataset) {
       for (const [dsPath, mdPath] of [['/dataset', '/metadata'], ['/dataSet', '/metaData']]) {
         if (isNumericDataset(file.get(dsPath)) && file.get(mdPath) instanceof lib().Group) {
-          return readBData(name, file, dsPath, mdPath, notes);
+          return await readBData(name, file, dsPath, mdPath, notes);
         }
       }
     }
@@ -182,23 +307,46 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
     if (shape.length !== 1 && shape.length !== 2) {
       throw new FmriFormatError(name, `dataset ${chosen.path} has shape ${shape.join('×')}, expected [samples, voxels] or [voxels]`);
     }
-    const [rows, cols] = shape.length === 2 ? shape : [1, shape[0]];
-    const data = numericValues(name, chosen);
+    // MATLAB (v7.3 header, or the MATLAB_class attribute it puts on every variable) writes a
+    // samples × voxels matrix column-major, so HDF5 sees [voxels, samples].
+    const isMatlab = matlab === 'v7.3' || hasAttr(chosen, 'MATLAB_class');
+    const transpose = isMatlab && shape.length === 2;
+    const [rows, cols] = shape.length === 2 ? (transpose ? [shape[1], shape[0]] : shape) : [1, shape[0]];
+    await ensureFilters(name, chosen);
+    let data = numericValues(name, chosen);
+    if (transpose) {
+      data = transposed(data, shape[0], shape[1]);
+      notes.push(`MATLAB matrix ${chosen.path} (${shape[1]}×${shape[0]} in MATLAB, stored ${shape.join('×')}) read as ${rows} samples × ${cols} voxels`);
+    }
     // 1-D datasets as long as a row are ROI masks when they hold only 0/1 (h5py writes bool as an enum).
     const masks: Record<string, Uint8Array> = {};
     for (const d of numeric) {
       const s = d.shape ?? [];
       if (d === chosen || s.length !== 1 || s[0] !== cols) continue;
+      await ensureFilters(name, d);
       const v = numericValues(name, d);
       if (v.every((x) => x === 0 || x === 1)) masks[d.path.split('/').pop()!] = Uint8Array.from(v);
     }
     const table: H5Table = { dataset: chosen.path, rows, cols, data, notes };
+    const integer = integerType(chosen);
+    if (integer) table.integer = integer;
     if (Object.keys(masks).length) table.masks = masks;
     return table;
   } finally {
     file?.close();
     FS.unlink(path);
   }
+}
+
+function hasAttr(d: Dataset, attr: string): boolean {
+  try { return Object.prototype.hasOwnProperty.call(d.attrs, attr); } catch { return false; }
+}
+
+/** [r, c] row-major → [c, r] row-major. */
+function transposed(src: Float32Array, r: number, c: number): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j];
+  return out;
 }
 
 function size(d: Dataset): number {

@@ -3,6 +3,7 @@
 // so vectors built in Python and here line up.
 import * as nifti from 'nifti-reader-js';
 import { FmriFormatError } from './errors';
+import { gunzipAll, isGzip } from './gzip';
 
 export interface NiftiVolume {
   /** Spatial dims [X, Y, Z] and the number of volumes T (1 for 3-D). */
@@ -11,6 +12,8 @@ export interface NiftiVolume {
   /** T × (X·Y·Z) values with scl_slope/scl_inter applied, each volume in C order over (x, y, z). */
   data: Float32Array;
   notes: string[];
+  /** The stored integer type when the values are integers not rescaled by scl_slope (e.g. 'int16'). */
+  integer?: string;
 }
 
 const MAX_ELEMENTS = 1e9;
@@ -34,11 +37,12 @@ const READERS: Record<number, [number, Reader, string]> = {
 };
 
 export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
-  let buf = toArrayBuffer(bytes);
+  let buf: ArrayBuffer;
   try {
-    if (nifti.isCompressed(buf)) buf = nifti.decompress(buf) as ArrayBuffer;
+    // Every gzip member, not only the first (nifti-reader-js's decompress stops after one).
+    buf = toArrayBuffer(isGzip(bytes) ? gunzipAll(bytes) : bytes);
   } catch (e) {
-    throw new FmriFormatError(name, `corrupt or truncated gzip stream: ${(e as Error).message}`);
+    throw new FmriFormatError(name, (e as Error).message);
   }
   if (!nifti.isNIFTI(buf)) throw new FmriFormatError(name, 'not a NIfTI file (no n+1/ni1/n+2 magic in the header)');
   let header: nifti.NIFTI1 | nifti.NIFTI2;
@@ -81,5 +85,7 @@ export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
       data[base + (x * Y + y) * Z + z] = scaled ? raw * slope + inter : raw;
     }
   }
-  return { dims: [X, Y, Z], volumes: T, data, notes };
+  const vol: NiftiVolume = { dims: [X, Y, Z], volumes: T, data, notes };
+  if (!scaled && !typeName.startsWith('float')) vol.integer = typeName;
+  return vol;
 }

@@ -10,7 +10,8 @@ export interface NpyArray {
 }
 
 export class NpyFormatError extends Error {
-  constructor(message: string) {
+  /** Set when the array is well-formed but not numeric (object, string, structured dtype): its descr. */
+  constructor(message: string, readonly nonNumericDtype?: string) {
     super(message);
     this.name = 'NpyFormatError';
   }
@@ -30,25 +31,87 @@ export function float16ToFloat32(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+type PyLiteral = string | number | boolean | null | PyLiteral[] | { [k: string]: PyLiteral };
+
+/**
+ * The header is a Python dict literal that numpy reads with `ast.literal_eval`: keys and strings in single
+ * or double quotes, `True`/`False`, a shape tuple whose ints may carry Python 2's `L` suffix
+ * (`(3L, 4511L)`, written by Python 2 on 64-bit Windows), trailing commas, any key order and spacing.
+ * This parser accepts that subset and nothing that could run code.
+ */
+function parseLiteral(text: string): PyLiteral {
+  let i = 0;
+  const fail = (what: string): never => { throw new NpyFormatError(`malformed .npy header (${what} at character ${i}): ${JSON.stringify(text.slice(0, 120))}`); };
+  const ws = () => { while (i < text.length && /\s/.test(text[i])) i++; };
+  const value = (depth: number): PyLiteral => {
+    if (depth > 8) fail('nesting too deep');
+    ws();
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      if (end < 0) fail('unterminated string');
+      const str = text.slice(i + 1, end);
+      if (str.includes('\\')) fail('escape in string');
+      i = end + 1;
+      return str;
+    }
+    if (c === '{' || c === '(' || c === '[') {
+      const close = c === '{' ? '}' : c === '(' ? ')' : ']';
+      i++;
+      const items: PyLiteral[] = [];
+      const dict: Record<string, PyLiteral> = {};
+      for (;;) {
+        ws();
+        if (text[i] === close) { i++; break; }
+        const v = value(depth + 1);
+        if (c === '{') {
+          if (typeof v !== 'string') fail('non-string key');
+          ws();
+          if (text[i++] !== ':') fail("expected ':'");
+          dict[v as string] = value(depth + 1);
+        } else items.push(v);
+        ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === close) { i++; break; }
+        fail(`expected ',' or '${close}'`);
+      }
+      return c === '{' ? dict : items;
+    }
+    const m = /^(True|False|None|[+-]?\d+[lL]?)/.exec(text.slice(i, i + 40));
+    if (!m) fail('unexpected token');
+    i += m![1].length;
+    if (m![1] === 'True') return true;
+    if (m![1] === 'False') return false;
+    if (m![1] === 'None') return null;
+    return Number(m![1].replace(/[lL]$/, ''));
+  };
+  const v = value(0);
+  ws();
+  if (i !== text.length) fail('trailing characters');
+  return v;
+}
+
 function parseHeader(text: string): { descr: string; fortran: boolean; shape: number[] } {
-  const descr = /'descr'\s*:\s*'([^']+)'/.exec(text)?.[1];
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
-  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new NpyFormatError(`malformed .npy header: ${JSON.stringify(text.slice(0, 120))}`);
+  const d = parseLiteral(text);
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new NpyFormatError(`malformed .npy header: not a dict: ${JSON.stringify(text.slice(0, 120))}`);
+  const { descr, fortran_order: fortran, shape } = d;
+  if (descr === undefined || fortran === undefined || shape === undefined) {
+    throw new NpyFormatError(`malformed .npy header: needs descr, fortran_order and shape: ${JSON.stringify(text.slice(0, 120))}`);
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
-    if (!/^\d+$/.test(s)) throw new NpyFormatError(`malformed .npy shape (${shapeText})`);
-    return Number(s);
-  });
-  return { descr, fortran: fortran === 'True', shape };
+  if (typeof descr !== 'string') throw new NpyFormatError(`unsupported .npy dtype ${JSON.stringify(descr).slice(0, 80)} (a structured dtype; numeric arrays only)`, 'structured');
+  if (typeof fortran !== 'boolean') throw new NpyFormatError('malformed .npy header: fortran_order is not True/False');
+  if (!Array.isArray(shape) || shape.some((n) => typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) {
+    throw new NpyFormatError(`malformed .npy shape (${JSON.stringify(shape).slice(0, 80)})`);
+  }
+  return { descr, fortran, shape: shape as number[] };
 }
 
 function normaliseDtype(descr: string): { dtype: NpyDtype; bigEndian: boolean } {
+  if (descr === '?' || descr === '|?') descr = '|b1';
   const m = /^([<>|=]?)([fiub])(\d+)$/.exec(descr);
-  if (!m) throw new NpyFormatError(`unsupported .npy dtype '${descr}' (numeric arrays only)`);
+  if (!m) throw new NpyFormatError(`unsupported .npy dtype '${descr}' (numeric arrays only)`, descr);
   const dtype = `${m[2]}${m[3]}` as NpyDtype;
-  if (!(dtype in ITEM)) throw new NpyFormatError(`unsupported .npy dtype '${descr}'`);
+  if (!(dtype in ITEM)) throw new NpyFormatError(`unsupported .npy dtype '${descr}'`, descr);
   return { dtype, bigEndian: m[1] === '>' && ITEM[dtype] > 1 };
 }
 
@@ -109,7 +172,8 @@ export function readNpy(bytes: Uint8Array): NpyArray {
     throw new NpyFormatError(`truncated .npy data: shape ${shape.join('×')} ${dtype} needs ${need} bytes, file has ${bytes.length - start}`);
   }
   // Copy into an aligned buffer (and swap bytes for big-endian data).
-  const raw = bytes.slice(start, start + need);
+  // Uint8Array's slice copies; a Node Buffer's own slice() is a view into a shared pool, whose .buffer is the pool.
+  const raw = Uint8Array.prototype.slice.call(bytes, start, start + need);
   if (bigEndian) for (let i = 0; i < need; i += item) raw.subarray(i, i + item).reverse();
   const buf = raw.buffer;
   let data: NpyArray['data'];

@@ -1,11 +1,22 @@
 // NumPy .npz: a zip of .npy members (stored or deflated). fflate does the unzipping.
+// Like `np.load` (lazy: a member is only parsed when asked for), members that are not numeric arrays —
+// dtype object (pickled Python objects), strings, structured records — are skipped and reported, never
+// unpickled and never fatal. A damaged numeric member still fails the whole file.
 import { unzipSync } from 'fflate';
 import { NpyFormatError, readNpy, type NpyArray } from './npy';
 
 export type Npz = Record<string, NpyArray>;
 
-/** Every member of an .npz, keyed by name without the `.npy` suffix. */
-export function readNpz(bytes: Uint8Array, only?: (name: string) => boolean): Npz {
+/** A member left out, with its dtype as the header declares it. */
+export interface SkippedMember { name: string; dtype: string }
+
+/**
+ * Every numeric member of an .npz, keyed by name without the `.npy` suffix.
+ * @param only keep only the members whose name (without `.npy`) passes
+ * @param skipped receives the non-numeric members that were left out
+ * @throws NpyFormatError for a corrupt zip or a corrupt numeric member
+ */
+export function readNpz(bytes: Uint8Array, only?: (name: string) => boolean, skipped?: SkippedMember[]): Npz {
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
     throw new NpyFormatError('not an .npz file (no zip signature)');
   }
@@ -20,6 +31,10 @@ export function readNpz(bytes: Uint8Array, only?: (name: string) => boolean): Np
     try {
       out[name.slice(0, -4)] = readNpy(data);
     } catch (e) {
+      if (e instanceof NpyFormatError && e.nonNumericDtype !== undefined) {
+        skipped?.push({ name: name.slice(0, -4), dtype: e.nonNumericDtype });
+        continue;
+      }
       throw new NpyFormatError(`member ${name}: ${(e as Error).message}`);
     }
   }

@@ -82,10 +82,27 @@ function checkFinite(row: Float32Array, rowIndex: number, rows: number): void {
 }
 
 /**
+ * Whether a vector of the padded length is really a padded vector: its tail must be the wrap copy of its
+ * head for the model's ROI size, or (ROI size unknown) for some length that pads to it. A raw vector of
+ * another subject or ROI can have exactly the padded length (4,512 voxels for a model of 4,511), and its
+ * tail is then ordinary voxels, which must not be decoded as if they were padding.
+ */
+export function isWrapPadded(row: Float32Array, numVoxels: number, patchSize: number, rawVoxels?: number): boolean {
+  if (row.length !== numVoxels) return false;
+  const candidates = rawVoxels !== undefined ? [rawVoxels]
+    : Array.from({ length: patchSize }, (_, k) => numVoxels - patchSize + k).filter((v) => v > 0 && paddedLength(v, patchSize) === numVoxels);
+  return candidates.some((v) => {
+    for (let i = v; i < numVoxels; i++) if (!Object.is(row[i], row[(i - v) % v])) return false;
+    return true;
+  });
+}
+
+/**
  * One or more fMRI vectors → the encoder input, row-major [B, numVoxels].
  * Each row may have the model's ROI size (`preprocess.rawVoxels`, wrap-padded here) or already the
- * padded length (`encoder.numVoxels`); both are then z-scored with the training statistics if the
- * config has them.
+ * padded length (`encoder.numVoxels`) when its padding is the wrap copy of its head (see isWrapPadded);
+ * both are then z-scored with the training statistics if the config has them.
+ * @throws FmriShapeError naming both voxel counts and what to do, for any other length
  */
 export function preprocessFmri(cfg: ModelConfig, raw: Float32Array[] | Float32Array): Float32Array {
   const rows = Array.isArray(raw) ? raw : [raw];
@@ -99,18 +116,27 @@ export function preprocessFmri(cfg: ModelConfig, raw: Float32Array[] | Float32Ar
     throw new ModelConfigError('model config has only one of preprocess.mean / preprocess.std; both or neither are needed');
   }
   // Without a known ROI size, every length that wrap-pads to the encoder's length is a candidate.
-  const fits = (v: number): boolean => v === numVoxels || (rawVoxels !== undefined ? v === rawVoxels : v > 0 && paddedLength(v, patchSize) === numVoxels);
+  const fits = (row: Float32Array): boolean => {
+    const v = row.length;
+    if (rawVoxels !== undefined ? v === rawVoxels : v > 0 && v !== numVoxels && paddedLength(v, patchSize) === numVoxels) return true;
+    return isWrapPadded(row, numVoxels, patchSize, rawVoxels);
+  };
   const expected = rawVoxels ?? numVoxels;
   if (rows.length === 0) throw new FmriShapeError('no fMRI samples given', expected, 0);
   const out = new Float32Array(rows.length * numVoxels);
   rows.forEach((row, b) => {
-    if (!fits(row.length)) {
+    if (!fits(row)) {
       const where = rows.length > 1 ? ` (sample ${b})` : '';
+      const pad = rawVoxels !== undefined ? numVoxels - rawVoxels : undefined;
+      const notPadding = row.length !== numVoxels ? ''
+        : pad !== undefined
+          ? `; its last ${fmt(pad)} value${pad > 1 ? 's are' : ' is'} not the wrap copy of its first, so it is not a padded vector of this model (another subject's or ROI's voxels?)`
+          : '; its tail is not the wrap copy of its head for any voxel count that pads to this length (another subject\'s or ROI\'s voxels?)';
       const wants = rawVoxels !== undefined
         ? `${fmt(rawVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`
         : `${fmt(numVoxels - patchSize)}–${fmt(numVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`;
-      throw new FmriShapeError(`this model expects ${wants}; the file has ${fmt(row.length)}${where}: ` +
-        'select the ROI mask the model was trained on', expected, row.length);
+      throw new FmriShapeError(`this model expects ${wants}; the file has ${fmt(row.length)}${where}${notPadding}: ` +
+        `select the ROI mask the model was trained on${notPadding ? ', or use a model trained on this subject' : ''}`, expected, row.length);
     }
     checkFinite(row, b, rows.length);
     const padded = row.length === numVoxels ? row : wrapPad(row, patchSize);

@@ -7,7 +7,7 @@ export interface DroppedFile<F extends { name: string } = File> {
   file: F;
 }
 
-export const FMRI_EXTENSIONS = ['.npy', '.npz', '.h5', '.hdf5', '.nii', '.nii.gz', '.csv', '.tsv'];
+export const FMRI_EXTENSIONS = ['.npy', '.npz', '.h5', '.hdf5', '.mat', '.nii', '.nii.gz', '.csv', '.tsv'];
 
 export type DropPlan<F extends { name: string } = File> =
   | { kind: 'empty' }

@@ -52,9 +52,26 @@ describe('torch zip checkpoints', () => {
     }
   });
 
-  it('legacy (non-zip) torch.save files get a clear re-save message', () => {
-    expect(() => readCheckpoint('legacy.pth', memoryAccess(fixtureBytes('legacy.pth'))))
-      .toThrow(/legacy.pth: unsupported legacy \(non-zip\) torch.save format: re-save it with torch>=1.6/);
+  it('legacy (non-zip) torch.save files read the same as the zip format (values written by PyTorch)', () => {
+    const legacy = readCheckpoint('legacy.pth', memoryAccess(fixtureBytes('legacy.pth')));
+    const zip = readCheckpoint('ckpt.pth', memoryAccess(fixtureBytes('ckpt.pth')));
+    expect(legacy.format).toBe('torch-legacy');
+    expect(legacy.stateDictKey).toBe('model_state_dict');
+    expect(Object.keys(legacy.tensors)).toEqual(Object.keys(zip.tensors));
+    const t = loadAll(legacy.tensors);
+    for (const name of Object.keys(zip.tensors)) {
+      const e = expected(`ckpt/${name}`);
+      expect([name, t[name].shape]).toEqual([name, e.shape]);
+      expect([name, Array.from(t[name].data)]).toEqual([name, Array.from(e.data)]);
+    }
+    expect(legacy.objects.epoch).toBe(7);
+  });
+
+  it('a truncated or damaged legacy file is a CheckpointError', () => {
+    const bytes = fixtureBytes('legacy.pth');
+    for (const cut of [20, 200, bytes.length - 30]) {
+      expect(() => loadAll(readCheckpoint('cut.pth', memoryAccess(bytes.subarray(0, cut))).tensors)).toThrow(CheckpointError);
+    }
   });
 
   it('a missing storage or a truncated archive is a CheckpointError', () => {

@@ -19,7 +19,7 @@ export interface LoadedTensor {
 
 export interface Checkpoint {
   file: string;
-  format: 'torch-zip' | 'safetensors';
+  format: 'torch-zip' | 'torch-legacy' | 'safetensors';
   /** Keys of the top-level dict (torch) or of the header (safetensors, without __metadata__). */
   keys: string[];
   /** Which top-level key held the state dict ('' when the top level is the state dict itself). */
