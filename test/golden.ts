@@ -144,7 +144,13 @@ export const goldenConfig = (dir: string): Promise<ModelConfig> => readJson(dir,
 /** Names of the phase-3 state dict's tensors (tensors.json). */
 export const goldenTensorNames = (dir: string): Promise<string[]> => readJson(dir, 'tensors.json');
 
-export interface GoldenSamplers { plms: { steps: number }; ddim: { steps: number; eta: number } }
+export interface GoldenSamplers {
+  plms: { steps: number };
+  ddim: { steps: number; eta: number };
+  /** The img2img trajectories' strength (their init latent is img2img_x0_init) and the guided ones' scale. */
+  img2img: { strength: number };
+  guided: { guidance: number };
+}
 /** The sampler settings the trajectories were made with (samplers.json). */
 export const goldenSamplers = (dir: string): Promise<GoldenSamplers> => readJson(dir, 'samplers.json');
 
@@ -189,13 +195,21 @@ function perStep(a: HostArray): Float32Array[] {
   return Array.from({ length: a.shape[0] }, (_, i) => a.data.subarray(i * size, (i + 1) * size));
 }
 
-/** The `<sampler>_*` golden files of one sampler run. */
-export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim'): Promise<GoldenTrajectory> {
-  const load = (n: string): Promise<HostArray> => goldenArray(dir, `${sampler}_${n}`);
+/**
+ * Which golden run of a sampler: the plain one; 'img2img' (from img2img_x0_init at samplers.json's
+ * strength, only the steps run recorded, so x_t[0] is the noised init, not xT); 'guided' (classifier-free
+ * guidance at samplers.json's scale with the extras' decoding_studio.null_context; eps is the guided ε).
+ */
+export type GoldenVariant = 'plain' | 'img2img' | 'guided';
+
+/** The `<sampler>[_<variant>]_*` golden files of one sampler run. */
+export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim', variant: GoldenVariant = 'plain'): Promise<GoldenTrajectory> {
+  const tag = variant === 'plain' ? sampler : `${sampler}_${variant}`;
+  const load = (n: string): Promise<HostArray> => goldenArray(dir, `${tag}_${n}`);
   const xT = await load('xT');
   return {
     shape: xT.shape as GoldenTrajectory['shape'],
-    timesteps: Array.from((await goldenNpy(dir, `${sampler}_timesteps`)).data, Number),
+    timesteps: Array.from((await goldenNpy(dir, `${tag}_timesteps`)).data, Number),
     xT: xT.data,
     x_t: perStep(await load('x_t')),
     eps: perStep(await load('eps')),
@@ -219,4 +233,14 @@ export function webgpuInNode(): () => boolean {
   });
   afterAll(async () => { await tf.setBackend('cpu'); });
   return () => ok;
+}
+
+/**
+ * The golden low-level decoder tensors (`decoding_studio.lowlevel.*`, listed in extras.json, also in
+ * extras.safetensors) as new tensors on the current backend; the caller disposes of them.
+ */
+export async function goldenExtras(dir: string): Promise<Record<string, tf.Tensor>> {
+  const names = await readJson<string[]>(dir, 'extras.json');
+  const arrays = await Promise.all(names.map((n) => goldenArray(dir, `tensors/${n}`)));
+  return Object.fromEntries(names.map((n, i) => [n, tf.tensor(arrays[i].data, arrays[i].shape)]));
 }

@@ -9,6 +9,9 @@ import { npyToFloat32, readNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
 import { compileShaders, conditioning, decodeLatents, modelFromWeights, runToEnd, type EngineModel } from '../src/engine/pipeline';
 import { plmsSampler } from '../src/diffusion/plms';
+import { ddimSampler } from '../src/diffusion/ddim';
+import { guidedEps } from '../src/diffusion/guidance';
+import { hasLowLevel, lowLevelLatent } from '../src/model/lowlevel';
 import { unet } from '../src/model/unet';
 import { maxRel } from './compare';
 
@@ -28,8 +31,10 @@ beforeAll(async () => {
   if (!(await tf.setBackend('webgpu'))) throw new Error('no WebGPU in chromium: launch it with --enable-unsafe-webgpu');
   const cfg = JSON.parse(await commands.readFile(`${dir}/model_config.json`, 'utf8')) as ModelConfig;
   const names = JSON.parse(await commands.readFile(`${dir}/tensors.json`, 'utf8')) as string[];
+  // The extras (low-level decoder, null context) ride along, as a bundle converted with extras.safetensors has them.
+  const extras = JSON.parse(await commands.readFile(`${dir}/extras.json`, 'utf8')) as string[];
   const weights: Record<string, tf.Tensor> = {};
-  for (const name of names) {
+  for (const name of [...names, ...extras]) {
     const a = await npy(`tensors/${name}`);
     weights[name] = tf.tensor(npyToFloat32(a), a.shape);
   }
@@ -65,6 +70,13 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
     tf.dispose([xt, y]);
   });
 
+  it('the low-level decoder (ridge → grey image → VQ encoder) matches PyTorch to 1e-4', async () => {
+    expect(hasLowLevel(model)).toBe(true);
+    const { pixels, latent } = await lowLevelLatent(model, await f32('fmri'));
+    expect(maxRel(pixels, await f32('lowlevel_pix'))).toBeLessThanOrEqual(1e-4);
+    expect(maxRel(latent, await f32('lowlevel_z0'))).toBeLessThanOrEqual(1e-4);
+  });
+
   it('a whole PLMS trajectory and its VQ decode match PyTorch to 1e-4', async () => {
     const xT = await npy('plms_xT');
     const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
@@ -75,4 +87,45 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
     expect(maxRel(images.data, await f32('plms_image'))).toBeLessThanOrEqual(1e-4);
     tf.dispose([last, x]);
   });
+
+  // Issue 16: classifier-free guidance (one batched UNet call on [x, x], context [null, c]) and img2img
+  // starts, against the PyTorch trajectories, step by step.
+  it.each([['plms', 'guided'], ['ddim', 'guided'], ['plms', 'img2img'], ['ddim', 'img2img']] as const)(
+    '%s %s: every step matches PyTorch to 1e-4', async (sampler, variant) => {
+      const samplers = JSON.parse(await commands.readFile(`${dir}/samplers.json`, 'utf8')) as
+        { plms: { steps: number }; ddim: { steps: number; eta: number }; img2img: { strength: number }; guided: { guidance: number } };
+      const tag = `${sampler}_${variant}`;
+      const xTa = await npy(`${tag}_xT`);
+      const shape = xTa.shape as [number, number, number, number];
+      const perStep = async (name: string): Promise<Float32Array[]> => {
+        const a = await npy(`${tag}_${name}`);
+        const data = npyToFloat32(a), size = data.length / a.shape[0];
+        return Array.from({ length: a.shape[0] }, (_, i) => data.subarray(i * size, (i + 1) * size));
+      };
+      const [xt, eps, x0] = [await perStep('x_t'), await perStep('eps'), await perStep('x0')];
+      const noise = sampler === 'ddim' ? await perStep('noise') : [];
+      const nullA = await npy('tensors/decoding_studio.null_context');
+      const cNull = tf.tensor(npyToFloat32(nullA), nullA.shape);
+      const x = tf.tensor4d(npyToFloat32(xTa), shape);
+      const x0Init = variant === 'img2img' ? tf.tensor4d(await f32('img2img_x0_init'), shape) : undefined;
+      const e = guidedEps((xx, t, ctx) => unet(model.config, model.unet, xx, t, ctx), c, cNull, variant === 'guided' ? samplers.guided.guidance : 1);
+      const init = x0Init ? { init: { x0: x0Init, strength: samplers.img2img.strength } } : {};
+      const gen = sampler === 'plms'
+        ? plmsSampler({ schedule: model.schedule, steps: samplers.plms.steps, eps: e, xT: x, ...init })
+        : ddimSampler({ schedule: model.schedule, steps: samplers.ddim.steps, eta: samplers.ddim.eta, eps: e, xT: x, ...init,
+          noise: (i) => tf.tensor4d(noise[i], shape) });
+      let worst = 0, n = 0;
+      let r = await gen.next();
+      while (!r.done) {
+        const s = r.value;
+        worst = Math.max(worst, maxRel(await s.xt.data(), xt[n]), maxRel(await s.eps.data(), eps[n]), maxRel(await s.x0.data(), x0[n]));
+        n++;
+        r = await gen.next();
+      }
+      expect(n).toBe(xt.length);
+      expect(worst).toBeLessThanOrEqual(1e-4);
+      expect(maxRel(await r.value.data(), await f32(`${tag}_final`))).toBeLessThanOrEqual(1e-4);
+      e.dispose();
+      tf.dispose([r.value, x, cNull, ...(x0Init ? [x0Init] : [])]);
+    }, 400_000); // SwiftShader: a guided DDIM run (13 UNet calls on a batch of 4) takes about two minutes
 });

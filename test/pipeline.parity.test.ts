@@ -16,7 +16,10 @@ import { npyToFloat32, readNpy, writeNpy, type NpyArray } from '../src/io/npy';
 import type { ModelConfig } from '../src/model/config';
 import { loadBundle } from '../src/io/bundle';
 import { dirSource } from '../src/io/bundle/node';
-import { conditioning, decodeLatents, decodeSteps, modelFromWeights, NonFiniteError, runToEnd, type EngineModel } from '../src/engine/pipeline';
+import {
+  conditioning, decodeLatents, decodeSteps, hasNullContext, modelFromWeights, NonFiniteError, nullContext, runToEnd, type EngineModel,
+} from '../src/engine/pipeline';
+import { guidedEps } from '../src/diffusion/guidance';
 import { ddimSampler } from '../src/diffusion/ddim';
 import { plmsSampler } from '../src/diffusion/plms';
 import { unet } from '../src/model/unet';
@@ -222,5 +225,124 @@ describe('decode receipts', () => {
       '--out', c, '--dump'], { cwd: REPO_ROOT });
     expect(JSON.parse(await readFile(join(c, 'receipt.json'), 'utf8'))).toMatchObject({ seed: 8, steps: 4, eta: 0.5, fmri: { sampleIndex: 1 } });
     expect(Array.from(await final(c))).not.toEqual(Array.from(await final(a)));
+  });
+});
+
+// Classifier-free guidance and img2img (issue 16) against PyTorch: a bundle converted from phase3.pth plus
+// the extras file (null context, low-level decoder) that training writes beside it.
+describe('guidance and img2img vs PyTorch (fp32)', () => {
+  let bundleX: string;
+  beforeAll(async () => {
+    bundleX = join(tmp, 'bundle-extras');
+    await convert(bundleX, [join(dir, 'extras.safetensors')]);
+  }, 300_000);
+
+  describe.each(['wasm', 'cpu'])('in process on %s', (backend) => {
+    let model: EngineModel;
+    let c: tf.Tensor3D;
+    beforeAll(async () => {
+      await tf.setBackend(backend);
+      const { manifest, tensors } = await loadBundle(dirSource(bundleX));
+      model = modelFromWeights(manifest.config, Object.fromEntries(
+        Object.entries(tensors).map(([name, t]) => [name, tf.tensor(t.data, t.shape)])), {}, { releaseRelaid: true });
+      const raw = await g('fmri_raw');
+      const cond = conditioning(model, [take(raw, 0, 0), take(raw, 0, 1)]);
+      cond.encoderOut.dispose();
+      c = cond.c;
+    }, 120_000);
+
+    it('keeps the null context through the converter and the release of re-laid-out weights', async () => {
+      expect(hasNullContext(model)).toBe(true);
+      expect(maxRel(await nullContext(model)!.data(), npyToFloat32(await g('tensors/decoding_studio.null_context')))).toBe(0);
+    });
+
+    it.each([['plms', 'guided'], ['ddim', 'guided'], ['plms', 'img2img'], ['ddim', 'img2img']] as const)(
+      '%s %s: every step of a batch of 2 matches to 1e-4', async (sampler, variant) => {
+        const samplers = await goldenSamplers(dir);
+        const ref = await goldenTrajectory(dir, sampler, variant);
+        const x = tf.tensor4d(ref.xT, ref.shape);
+        const x0Init = variant === 'img2img' ? tf.tensor4d(npyToFloat32(await g('img2img_x0_init')), ref.shape) : undefined;
+        const eps = guidedEps((xt, t, ctx) => unet(model.config, model.unet, xt, t, ctx), c, nullContext(model),
+          variant === 'guided' ? samplers.guided.guidance : 1);
+        const init = x0Init ? { init: { x0: x0Init, strength: samplers.img2img.strength } } : {};
+        const gen = sampler === 'plms'
+          ? plmsSampler({ schedule: model.schedule, steps: samplers.plms.steps, eps, xT: x, ...init })
+          : ddimSampler({
+            schedule: model.schedule, steps: samplers.ddim.steps, eta: samplers.ddim.eta, eps, xT: x, ...init,
+            noise: (i) => tf.tensor4d(ref.noise[i], ref.shape),
+          });
+        const ts: number[] = [];
+        let worst = 0;
+        let r = await gen.next();
+        while (!r.done) {
+          const s = r.value;
+          ts.push(s.t);
+          worst = Math.max(worst, maxRel(await s.xt.data(), ref.x_t[s.index]), maxRel(await s.eps.data(), ref.eps[s.index]),
+            maxRel(await s.x0.data(), ref.x0[s.index]));
+          r = await gen.next();
+        }
+        expect(ts).toEqual(ref.timesteps);
+        expect(worst).toBeLessThanOrEqual(1e-4);
+        expect(maxRel(await r.value.data(), ref.final)).toBeLessThanOrEqual(1e-4);
+        eps.dispose();
+        tf.dispose([r.value, x, ...(x0Init ? [x0Init] : [])]);
+      });
+
+    it('decodeSteps with init lowlevel yields the low-level start first, then only the steps from the strength', async () => {
+      const raw = await g('fmri_raw');
+      const steps = decodeSteps(model, take(raw, 0, 1), { sampler: 'ddim', steps: 12, eta: 0, seed: 3, numSamples: 2, init: 'lowlevel', strength: 0.5 });
+      const first = await steps.next();
+      if (first.done || first.value.kind !== 'init') throw new Error('the first event must be the init frame');
+      const f = first.value;
+      expect([f.t, f.steps]).toEqual([499, 7]);
+      expect(maxRel(f.pixels, take(await g('lowlevel_pix'), 0, 1))).toBeLessThanOrEqual(1e-4);
+      const z0 = take(await g('lowlevel_z0'), 0, 1);
+      expect(maxRel(f.x0.subarray(0, z0.length), z0)).toBeLessThanOrEqual(1e-4);
+      expect(Array.from(f.x0.subarray(z0.length))).toEqual(Array.from(f.x0.subarray(0, z0.length))); // every sample
+      const ts: number[] = [];
+      let r = await steps.next();
+      if (!r.done && r.value.kind === 'step') expect(Array.from(r.value.xt)).toEqual(Array.from(f.xt)); // frame 0's x_t starts the sampler
+      while (!r.done) { if (r.value.kind === 'step') ts.push(r.value.t); r = await steps.next(); }
+      expect(ts).toEqual([499, 416, 333, 250, 167, 84, 1]);
+    });
+  });
+
+  it.each(['wasm', 'cpu'])('decode --guidance 3 (PLMS) matches the guided PyTorch trajectory and records it in the receipt (%s)', async (backend) => {
+    const row = 1;
+    const ref = await g('plms_guided_xT');
+    const noise = join(tmp, `plms_guided_xT_${row}.npy`);
+    await writeFile(noise, writeNpy(take(ref, 0, row), [1, ...ref.shape.slice(1)]));
+    const out = join(tmp, `guided-${backend}`);
+    await run(TSX, ['src/cli/decode.ts', '--model', bundleX, '--fmri', join(dir, 'fmri_raw.npy'), '--sample', String(row), '--noise', noise,
+      '--sampler', 'plms', '--steps', '10', '--guidance', '3', '--backend', backend, '--dump', '--out', out], { cwd: REPO_ROOT });
+    for (const [dumped, golden, axis] of [['eps', 'plms_guided_eps', 1], ['x0', 'plms_guided_x0', 1], ['final', 'plms_guided_final', 0]] as const) {
+      expect(maxRel(npyToFloat32(await npyFile(join(out, `${dumped}.npy`))), take(await g(golden), axis, row)), dumped).toBeLessThanOrEqual(1e-4);
+    }
+    const receipt = JSON.parse(await readFile(join(out, 'receipt.json'), 'utf8'));
+    expect(receipt).toMatchObject({ init: 'noise', strength: 1, guidance: 3, timesteps: [901, 801, 701, 601, 501, 401, 301, 201, 101, 1] });
+  });
+
+  it('refuses guidance on a model without a null context, and init lowlevel on one without a low-level decoder, saying what is missing', async () => {
+    const fmri = join(dir, 'fmri_raw.npy');
+    const fail = (extra: string[]) => run(TSX, ['src/cli/decode.ts', '--model', bundle, '--fmri', fmri, '--steps', '4', '--out', join(tmp, 'refused'),
+      ...extra], { cwd: REPO_ROOT }).then(() => '', (e: { stderr: string }) => e.stderr);
+    expect(await fail(['--guidance', '3'])).toMatch(/has no classifier-free guidance null context \(decoding_studio\.null_context \[77, 32\]\).*Use guidance 1/s);
+    expect(await fail(['--init', 'lowlevel', '--strength', '0.5'])).toMatch(/cannot start from the fMRI-predicted latent.*no low-level decoder/s);
+    expect(await fail(['--strength', '0.5'])).toMatch(/--strength 0.5 < 1 .* needs --init lowlevel \(got --init noise\)/);
+    expect(await fail(['--guidance', '-1'])).toMatch(/--guidance must be a finite number ≥ 0 \(got -1\)/);
+  });
+
+  it('a lowlevel img2img receipt replays the same decode', async () => {
+    const fmri = join(dir, 'fmri_raw.npy');
+    const a = join(tmp, 'll-a'), b = join(tmp, 'll-b');
+    await run(TSX, ['src/cli/decode.ts', '--model', bundleX, '--fmri', fmri, '--sample', '0', '--sampler', 'ddim', '--steps', '12', '--eta', '0.5',
+      '--init', 'lowlevel', '--strength', '0.5', '--guidance', '2', '--out', a, '--dump'], { cwd: REPO_ROOT });
+    await run(TSX, ['src/cli/decode.ts', '--model', bundleX, '--fmri', fmri, '--receipt', join(a, 'receipt.json'), '--out', b, '--dump'], { cwd: REPO_ROOT });
+    const ra = JSON.parse(await readFile(join(a, 'receipt.json'), 'utf8'));
+    expect(ra).toMatchObject({ init: 'lowlevel', strength: 0.5, guidance: 2, timesteps: [499, 416, 333, 250, 167, 84, 1] });
+    const final = async (d: string) => npyToFloat32(await npyFile(join(d, 'final.npy')));
+    expect(Array.from(await final(b))).toEqual(Array.from(await final(a)));
+    expect((await npyFile(join(a, 'x_t.npy'))).shape[0]).toBe(7);
+    expect((await readFile(join(a, 'lowlevel.png'))).length).toBeGreaterThan(50);
   });
 });

@@ -6,6 +6,23 @@ import torch
 
 _SAFETENSORS_DTYPES = {torch.float32: 'F32', torch.float16: 'F16', torch.int64: 'I64', torch.uint8: 'U8'}
 
+# Tensors of this project that are not in the authors' checkpoints live under this prefix, which no key of theirs
+# has: the learned null context for classifier-free guidance [77, condDim] and the low-level decoder (lowlevel.py).
+EXTRAS_PREFIX = 'decoding_studio.'
+NULL_CONTEXT = EXTRAS_PREFIX + 'null_context'
+
+
+def load_safetensors(path):
+    """{name: tensor} from a safetensors file (the inverse of save_safetensors; F32/F16/I64/U8 only)."""
+    import numpy as np
+    dtypes = {'F32': np.float32, 'F16': np.float16, 'I64': np.int64, 'U8': np.uint8}
+    with open(path, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {name: torch.from_numpy(np.frombuffer(data[a:b], dtypes[h['dtype']]).reshape(h['shape']).copy())
+            for name, h in header.items() if name != '__metadata__' for a, b in [h['data_offsets']]}
+
 
 def save_safetensors(tensors, path, metadata=None):
     """safetensors: u64 LE header length, JSON header {name: {dtype, shape, data_offsets}}, raw C-order data.

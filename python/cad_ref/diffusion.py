@@ -1,8 +1,13 @@
 """Noise schedule, the phase-3 LDM container and the PLMS / DDIM samplers (CompVis `ddpm.py`, `plms.py`, `ddim.py`).
 
-The samplers are transcriptions of CompVis' (no classifier-free guidance, as the authors sample),
-returning every step's input latent, raw UNet output and predicted x0 so other implementations can
-be checked step by step.
+The samplers are transcriptions of CompVis', returning every step's input latent, raw UNet output and
+predicted x0 so other implementations can be checked step by step. Two additions the authors' sampling
+does not use (issue 16):
+- img2img (`x0_init`, `strength`): start part-way down the step list from a noised init latent, as
+  diffusers' `StableDiffusionImg2ImgPipeline` (`get_timesteps` + `scheduler.add_noise`) and CompVis'
+  `scripts/img2img.py` (`stochastic_encode`, then `decode` from `t_enc`) do;
+- classifier-free guidance (`guided_eps`): CompVis `PLMSSampler.p_sample_plms` / `DDIMSampler.p_sample_ddim`
+  with `unconditional_guidance_scale` (one batched call on [x, x] with context [c_uncond, c]).
 """
 import numpy as np
 import torch
@@ -111,18 +116,80 @@ def _step(x, e_t, index, params, noise):
     return x_prev, pred_x0
 
 
+def img2img_start(time_range, strength, num_timesteps=1000):
+    """Index into the descending step list where an img2img run starts: the step whose t is nearest to
+    strength·T, ties to the later (smaller) t. strength ∈ (0, 1].
+
+    diffusers' img2img keeps the last int(S·strength) steps of its list and CompVis' img2img.py starts at
+    DDIM index int(strength·S); with the authors' list (range(0, T, T // S) + 1, S = 12 → 13 entries) those
+    counts are off by one against t, so the agreed rule here is stated in t: nearest to strength·T.
+    """
+    if not (0 < strength <= 1):
+        raise ValueError(f'strength must be in (0, 1] (got {strength})')
+    target = strength * num_timesteps
+    dist = np.abs(np.asarray(time_range, dtype=np.float64) - target)
+    return int(np.flatnonzero(dist == dist.min())[-1])
+
+
+def noised_init(x0_init, x_T, alphas_cumprod, t):
+    """x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·noise in float32 (diffusers `DDPMScheduler.add_noise`; CompVis
+    `DDIMSampler.stochastic_encode` with the DDPM ᾱ of that t)."""
+    a = alphas_cumprod[int(t)]
+    return a.sqrt() * x0_init + (1. - a).sqrt() * x_T
+
+
+def _start(x_T, x0_init, strength, time_range, alphas_cumprod):
+    """(first index, starting latent) of a run: (0, x_T) without an init latent."""
+    if x0_init is None:
+        if strength != 1:
+            raise ValueError(f'strength {strength} < 1 needs an init latent (x0_init)')
+        return 0, x_T
+    if x0_init.shape != x_T.shape:
+        raise ValueError(f'x0_init has shape {tuple(x0_init.shape)}, x_T {tuple(x_T.shape)}')
+    i0 = img2img_start(time_range, strength, len(alphas_cumprod))
+    return i0, noised_init(x0_init, x_T, alphas_cumprod, time_range[i0])
+
+
+def guided_eps(apply_model, c, c_null, scale):
+    """Classifier-free guidance as an eps_fn(x, t): ε_u + scale·(ε_c − ε_u).
+
+    CompVis `PLMSSampler.p_sample_plms` / `DDIMSampler.p_sample_ddim` (unconditional_guidance_scale):
+        x_in = cat([x] * 2); t_in = cat([t] * 2); c_in = cat([unconditional_conditioning, c])
+        e_t_uncond, e_t = apply_model(x_in, t_in, c_in).chunk(2)
+        e_t = e_t_uncond + scale * (e_t - e_t_uncond)
+    apply_model(x [2B, C, h, w], t [2B] long, c [2B, 77, D]) → ε. c: [B, 77, D]; c_null: [77, D] or
+    [1, 77, D] (the learned null context, repeated over the batch). scale = 1 is one plain conditional call.
+    """
+    if scale == 1:
+        return lambda x, t: apply_model(x, t, c)
+    cn = c_null.reshape(1, *c.shape[1:]).expand(c.shape[0], *c.shape[1:])
+    c_in = torch.cat([cn, c])
+
+    def eps_fn(x, t):
+        e_u, e_c = apply_model(torch.cat([x] * 2), torch.cat([t] * 2), c_in).chunk(2)
+        return e_u + scale * (e_c - e_u)
+    return eps_fn
+
+
 @torch.no_grad()
-def plms_sample(eps_fn, x_T, num_steps, alphas_cumprod):
-    """PLMS with eta 0. eps_fn(x, t[B] long) → ε. Returns dict of per-step records (descending t)."""
+def plms_sample(eps_fn, x_T, num_steps, alphas_cumprod, x0_init=None, strength=1.0):
+    """PLMS with eta 0. eps_fn(x, t[B] long) → ε. Returns dict of per-step records (descending t).
+
+    With x0_init (img2img) the run starts at step img2img_start(strength) from
+    √ᾱ_t·x0_init + √(1−ᾱ_t)·x_T, runs only the remaining steps, with an empty multistep history (so
+    its first step is the pseudo improved Euler one), and records only those steps.
+    """
     ts = ddim_timesteps(num_steps, len(alphas_cumprod))
     params = ddim_parameters(alphas_cumprod, ts, 0.)
     time_range = np.flip(ts)
     total = len(ts)
     b = x_T.shape[0]
-    x = x_T
-    old_eps, rec = [], {'timesteps': time_range.copy(), 'x_t': [], 'eps': [], 'x0': []}
+    i0, x = _start(x_T, x0_init, strength, time_range, alphas_cumprod)
+    old_eps, rec = [], {'timesteps': time_range[i0:].copy(), 'x_t': [], 'eps': [], 'x0': [], 'start_index': i0}
     zero = torch.zeros_like(x_T)
     for i, step in enumerate(time_range):
+        if i < i0:
+            continue
         index = total - i - 1
         t = torch.full((b,), int(step), dtype=torch.long)
         t_next = torch.full((b,), int(time_range[min(i + 1, total - 1)]), dtype=torch.long)
@@ -148,16 +215,21 @@ def plms_sample(eps_fn, x_T, num_steps, alphas_cumprod):
 
 
 @torch.no_grad()
-def ddim_sample(eps_fn, x_T, num_steps, eta, alphas_cumprod, generator):
-    """DDIM with per-step unit noise drawn from `generator` (recorded as 'noise'), scaled by sigma_i."""
+def ddim_sample(eps_fn, x_T, num_steps, eta, alphas_cumprod, generator, x0_init=None, strength=1.0):
+    """DDIM with per-step unit noise drawn from `generator` (recorded as 'noise'), scaled by sigma_i.
+
+    img2img (x0_init, strength) as in plms_sample: only the steps run draw noise and are recorded.
+    """
     ts = ddim_timesteps(num_steps, len(alphas_cumprod))
     params = ddim_parameters(alphas_cumprod, ts, eta)
     time_range = np.flip(ts)
     total = len(ts)
     b = x_T.shape[0]
-    x = x_T
-    rec = {'timesteps': time_range.copy(), 'x_t': [], 'eps': [], 'x0': [], 'noise': []}
+    i0, x = _start(x_T, x0_init, strength, time_range, alphas_cumprod)
+    rec = {'timesteps': time_range[i0:].copy(), 'x_t': [], 'eps': [], 'x0': [], 'noise': [], 'start_index': i0}
     for i, step in enumerate(time_range):
+        if i < i0:
+            continue
         index = total - i - 1
         t = torch.full((b,), int(step), dtype=torch.long)
         rec['x_t'].append(x)

@@ -18,8 +18,9 @@ import torch.nn as nn
 
 from . import config as cfg_classes
 from .checkpoints import save_safetensors, with_shared_storage
-from .diffusion import FmriLDM, ddim_sample, plms_sample
+from .diffusion import FmriLDM, ddim_sample, guided_eps, plms_sample
 from .fmri_mae import MAEforFMRIContrast, wrap_pad
+from .lowlevel import EXTRA_NAMES as LOWLEVEL_NAMES, lowlevel_latent
 
 PRESETS = {
     'tiny': {
@@ -37,11 +38,14 @@ PRESETS = {
         'preprocess': {'rawVoxels': 100},
         # Not part of ModelConfig: golden-only settings.
         '_golden': {'batch': 2, 'trainRows': 16, 'plmsSteps': 10, 'ddimSteps': 12, 'ddimEta': 0.5,
-                    'unetT': [17.0, 640.0], 'decoderEmbedDim': 64, 'decoderDepth': 1, 'decoderNumHeads': 2},
+                    'unetT': [17.0, 640.0], 'strength': 0.5, 'guidance': 3.0, 'decoderEmbedDim': 64, 'decoderDepth': 1, 'decoderNumHeads': 2},
     },
 }
 
 # Output-layer gains that keep ε and images in a sensible range (ε ~ unit scale; image not all clamped).
+# Classifier-free guidance's null context [77, condDim] in the bundle extras (shared plan, issue 16).
+NULL_CONTEXT = 'decoding_studio.null_context'
+
 GAINS = {'model.diffusion_model.out.2': 0.5, 'first_stage_model.decoder.conv_out': 0.5}
 
 
@@ -132,6 +136,19 @@ def ldm_checkpoint(ldm, cfg, gen):
     return {'epoch': 0, 'global_step': 0, 'state_dict': sd}
 
 
+def lowlevel_extras(cfg, seed, k=8):
+    """Random decoding_studio.lowlevel.* tensors (ridge [V, K], bias [K], components [K, R*R], mean [R*R]) from
+    their own generator, so the other goldens keep their values. Scaled so the pixels spread over [0, 1] with a few
+    percent clamped at either end (the clamp is part of what the port must match)."""
+    gen = torch.Generator().manual_seed(seed * 1000 + 16)
+    v, rr = cfg['encoder']['numVoxels'], cfg['vq']['resolution'] ** 2
+    w = torch.randn(v, k, generator=gen) / math.sqrt(v)
+    b = 0.1 * torch.randn(k, generator=gen)
+    comps = 0.25 * torch.randn(k, rr, generator=gen) / math.sqrt(k)
+    mean = 0.5 + 0.1 * torch.randn(rr, generator=gen)
+    return dict(zip(LOWLEVEL_NAMES, (w, b, comps, mean)))
+
+
 def code_margin(vq, z):
     """Smallest gap between the best and second-best squared code distance: how robust the argmin is."""
     zf = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
@@ -212,6 +229,39 @@ def generate(preset, seed, out):
             save(f'{tag}_image', to_image(rec['final']))
             margins[f'{tag}_final'] = code_margin(vq, rec['final'])
 
+        # img2img and classifier-free guidance (issue 16), from their own generator so the goldens above
+        # and below keep their values: a fixed random init latent (not the low-level decoder's, so these
+        # trajectories test the sampler alone) and a random null context, stored with the extras.
+        g16 = torch.Generator().manual_seed(seed * 1000 + 17)
+        x0_init = torch.randn(latent, generator=g16)
+        null_ctx = 0.5 * torch.randn(cfg['cond']['outTokens'], cfg['cond']['condDim'], generator=g16)
+        save('img2img_x0_init', x0_init)
+        guided_fn = guided_eps(ldm.apply_model, cond, null_ctx, g['guidance'])
+        runs = {}
+        for variant, fn, kw in (('img2img', eps_fn, {'x0_init': x0_init, 'strength': g['strength']}),
+                                ('guided', guided_fn, {})):
+            xT = torch.randn(latent, generator=g16)
+            runs[f'plms_{variant}'] = (plms_sample(fn, xT, g['plmsSteps'], ac, **kw), xT)
+            xT = torch.randn(latent, generator=g16)
+            runs[f'ddim_{variant}'] = (ddim_sample(fn, xT, g['ddimSteps'], g['ddimEta'], ac, g16, **kw), xT)
+        for tag, (rec, xT) in runs.items():
+            save(f'{tag}_xT', xT)
+            save(f'{tag}_timesteps', rec['timesteps'].astype(np.int64))
+            for key in ('x_t', 'eps', 'x0') + (('noise',) if tag.startswith('ddim') else ()):
+                save(f'{tag}_{key}', torch.stack(rec[key]))
+            save(f'{tag}_final', rec['final'])
+
+        # Low-level decoder (issue 16): its own file, as training writes it beside the authors' checkpoints.
+        extras = {**lowlevel_extras(cfg, seed), NULL_CONTEXT: null_ctx}
+        ll_pix, ll_z0 = lowlevel_latent(extras, vq, torch.from_numpy(fmri))
+        save('lowlevel_pix', ll_pix)
+        save('lowlevel_z0', ll_z0)
+        for k, v in extras.items():
+            np.save(os.path.join(out, 'tensors', k + '.npy'), v.numpy())
+        save_safetensors(extras, os.path.join(out, 'extras.safetensors'), metadata={'format': 'pt'})
+        with open(os.path.join(out, 'extras.json'), 'w') as f:
+            json.dump(sorted(extras), f, indent=0)
+
     # Checkpoints and the phase-3 tensors.
     sd = {k: v.detach().clone().contiguous() for k, v in ldm.state_dict().items()}
     names = sorted(sd)
@@ -239,7 +289,8 @@ def generate(preset, seed, out):
     with open(os.path.join(out, 'model_config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
     with open(os.path.join(out, 'samplers.json'), 'w') as f:
-        json.dump({'plms': {'steps': golden['plmsSteps']}, 'ddim': {'steps': golden['ddimSteps'], 'eta': golden['ddimEta']}}, f)
+        json.dump({'plms': {'steps': golden['plmsSteps']}, 'ddim': {'steps': golden['ddimSteps'], 'eta': golden['ddimEta']},
+                   'img2img': {'strength': golden['strength']}, 'guided': {'guidance': golden['guidance']}}, f)
     info = {'preset': preset, 'seed': seed, 'torch': torch.__version__, 'codeMargins': margins,
             'phase1Loss': p1_losses, 'seconds': round(time.time() - t0, 2)}
     with open(os.path.join(out, 'info.json'), 'w') as f:

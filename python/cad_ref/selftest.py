@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from . import config as cfg_classes
 from .checkpoints import save_safetensors, with_shared_storage
-from .diffusion import SCHEDULE_BUFFERS, FmriLDM, ddim_parameters, ddim_sample, ddim_timesteps, make_schedule, plms_sample
+from .diffusion import (SCHEDULE_BUFFERS, FmriLDM, ddim_parameters, ddim_sample, ddim_timesteps, guided_eps, img2img_start,
+                        make_schedule, plms_sample)
 from .fmri_mae import Attention, MAEforFMRIContrast, info_nce, sincos_pos_embed, wrap_pad
 from .golden import PRESETS, randomize_
 from .unet import GEGLU, CrossAttention, timestep_embedding
@@ -174,6 +175,44 @@ def ddim_with_oracle_denoiser():
 
 
 @check
+def img2img_starts_at_nearest_t():
+    """strength 0.5 with S = 10 (t = 901 … 1): nearest to 500 is 501; the start latent is the noised init."""
+    ac = make_schedule()['alphas_cumprod']
+    assert img2img_start(np.flip(ddim_timesteps(10)), 0.5) == 4
+    assert img2img_start(np.flip(ddim_timesteps(10)), 0.551) == 4, 'tie 601/501 at 551 goes to the later step'
+    assert img2img_start(np.flip(ddim_timesteps(10)), 1.0) == 0
+    rec, x0, calls, _ = _oracle_run(lambda f, x, ac, g: plms_sample(f, x, 10, ac, x0_init=torch.ones_like(x), strength=0.5))
+    assert calls == [501, 401] + list(range(401, 0, -100)), f'PLMS img2img calls {calls}: fresh history at t = 501'
+    assert list(rec['timesteps']) == [501, 401, 301, 201, 101, 1] and rec['start_index'] == 4
+    rec, x0, calls, _ = _oracle_run(lambda f, x, ac, g: ddim_sample(f, x, 12, 0.5, ac, g, x0_init=torch.ones_like(x),
+                                                                     strength=0.5))
+    assert calls == [499, 416, 333, 250, 167, 84, 1] and len(rec['noise']) == 7, f'DDIM img2img calls {calls}'
+    gen = torch.Generator().manual_seed(3)
+    torch.randn(2, 3, 4, 4, generator=gen)
+    x_T = torch.randn(2, 3, 4, 4, generator=gen)
+    close(rec['x_t'][0], ac[499].sqrt() * 1. + (1 - ac[499]).sqrt() * x_T, 1e-6, 'x_start')
+
+
+@check
+def guidance_one_batched_call():
+    calls = []
+
+    def apply(x, t, c):
+        calls.append((x.shape[0], c[:, 0, 0].tolist()))
+        return x * c[:, :1, :1].reshape(-1, 1, 1, 1)
+
+    x = torch.randn(2, 3, 4, 4)
+    c = torch.full((2, 5, 3), 2.)
+    c_null = torch.full((5, 3), -1.)
+    e = guided_eps(apply, c, c_null, 3.)(x, torch.tensor([7, 7]))
+    assert calls == [(4, [-1., -1., 2., 2.])], f'guidance calls {calls}: one call, uncond first'
+    close(e, -x + 3. * (2. * x + x), 1e-6, 'eps_u + g (eps_c - eps_u)')
+    calls.clear()
+    close(guided_eps(apply, c, c_null, 1.)(x, torch.tensor([7, 7])), 2. * x, 0, 'scale 1: the conditional eps')
+    assert calls == [(2, [2., 2.])], 'scale 1 is one plain conditional call'
+
+
+@check
 def ddim_sigmas():
     ac = make_schedule()['alphas_cumprod']
     ts = ddim_timesteps(12)
@@ -260,6 +299,36 @@ def safetensors_layout():
     assert np.array_equal(np.frombuffer(data[b0:b1], '<f4'), np.arange(6)), 'x data'
     c0, c1 = header['y']['data_offsets']
     assert np.frombuffer(data[c0:c1], '<f2')[0] == 1.5 and c1 == len(data), 'y data'
+
+
+@check
+def lowlevel_ridge_vs_sklearn_and_pixels():
+    from sklearn.linear_model import Ridge
+    from .lowlevel import EXTRA_NAMES, lowlevel_latent
+    from .train.lowlevel import fit_lowlevel
+    rng = np.random.RandomState(11)
+    q, _ = np.linalg.qr(rng.randn(64, 6))
+    mean = rng.rand(64)
+    for v, n in ((20, 60), (90, 40)):  # primal and dual closed forms
+        x = rng.randn(n, v)
+        imgs = rng.randint(0, 256, (n, 8, 8, 1)).astype(np.uint8)
+        ex = fit_lowlevel(x, imgs, mean, q.T, alpha=5.0)
+        ref = Ridge(alpha=5.0).fit(x, (imgs.reshape(n, -1) / 255. - mean) @ q)
+        close(ex[EXTRA_NAMES[0]].numpy(), ref.coef_.T, 1e-5, f'ridge weight (V={v}, N={n})')
+        close(ex[EXTRA_NAMES[1]].numpy(), ref.intercept_, 1e-5, f'ridge bias (V={v}, N={n})')
+    cfg = PRESETS['tiny']
+    ldm = FmriLDM(cfg)
+    randomize_(ldm, torch.Generator().manual_seed(7))
+    rr = cfg['vq']['resolution'] ** 2
+    ex = {EXTRA_NAMES[0]: torch.randn(5, 4), EXTRA_NAMES[1]: torch.randn(4), EXTRA_NAMES[2]: torch.randn(4, rr) * 0.3,
+          EXTRA_NAMES[3]: torch.full((rr,), 0.5)}
+    x = torch.randn(3, 5)
+    pix, z0 = lowlevel_latent(ex, ldm.first_stage_model, x)
+    manual = np.clip((x.numpy() @ ex[EXTRA_NAMES[0]].numpy() + ex[EXTRA_NAMES[1]].numpy()) @ ex[EXTRA_NAMES[2]].numpy() + 0.5, 0, 1)
+    close(pix, manual, 1e-5, 'low-level pixels')
+    img = torch.from_numpy(np.repeat(manual.reshape(3, 1, 32, 32), 3, axis=1) * 2 - 1).float()
+    with torch.no_grad():
+        close(z0, ldm.first_stage_model.quant_conv(ldm.first_stage_model.encoder(img)), 1e-5, 'z0 = quant_conv(encoder(img)), no quantisation')
 
 
 def main():

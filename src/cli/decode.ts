@@ -5,15 +5,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArgs, usage, UsageError, type FlagSpec } from './args';
+import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
+import { applyModelSampling, readBundleSampling } from './samplingDefaults';
 import { initNodeBackend } from './nodeBackend';
 import { loadModelFromDir } from './nodeModel';
-import { conditioningResult, decodeLatents, decodeSteps } from '../engine/pipeline';
+import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from '../engine/pipeline';
 import { latentShape } from '../model/config';
 import { readFmriFile } from '../io/fmriFile';
+import { parseScale } from '../io/scale';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
-import { makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptToJson, type DecodeReceipt } from '../engine/receipt';
+import { checkReceiptTimesteps, makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptToJson, type DecodeReceipt } from '../engine/receipt';
 import type { BackendName, DecodeOptions, SamplerName } from '../engine/types';
 
 /** The app version in receipts, as the studio writes it (package.json). */
@@ -21,21 +23,23 @@ const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', impor
 
 const SPEC: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'converted bundle directory (manifest.json + shards)', default: 'public/models/default' },
-  fmri: { type: 'string', help: 'fMRI file: .npy .npz .h5/.hdf5 .nii/.nii.gz .csv/.tsv' },
+  fmri: { type: 'string', help: 'fMRI file: .npy .npz .h5/.hdf5 .mat (v7.3) .nii/.nii.gz .csv/.tsv' },
   sample: { type: 'number', help: 'sample (row / trial / volume) index in the file', default: 0 },
   split: { type: 'string', help: 'for GOD-layout .npz: train | test-avg | test-single (default: the file\'s test average or only split)' },
   roi: { type: 'string', help: 'ROI mask to apply for .npz files that carry masks (default: the model\'s ROI)' },
   mask: { type: 'string', help: 'mask volume for a 3-D/4-D NIfTI file' },
-  steps: { type: 'number', help: 'sampler steps S (the uniform discretisation may run a few more)', default: 50 },
+  scale: { type: 'string', help: 'multiply the fMRI values by this (any format), e.g. 1/300 for NSD int16 betas (percent signal change × 300); integers are otherwise used as stored' },
+  steps: { type: 'number', help: "sampler steps S (the uniform discretisation may run a few more). --sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one", default: 50 },
   sampler: { type: 'string', help: 'sampler', default: 'plms', choices: ['plms', 'ddim'] },
   eta: { type: 'number', help: 'DDIM eta (PLMS requires 0)', default: 0 },
   seed: { type: 'number', help: 'seed of x_T (and of DDIM noise)', default: 0 },
+  ...DECODE_MODE_SPEC,
   noise: { type: 'string', help: 'x_T as .npy [n,C,h,w] instead of a seed' },
   samples: { type: 'number', help: 'samples drawn from the same fMRI', default: 1 },
   backend: { type: 'string', help: 'tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
   out: { type: 'string', help: 'output directory' },
-  dump: { type: 'boolean', help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images)' },
-  receipt: { type: 'string', help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, sample index' },
+  dump: { type: 'boolean', help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images; with --init lowlevel the low-level pixels, latent and start latent)' },
+  receipt: { type: 'string', help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, init, strength, guidance, sample index' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -80,6 +84,10 @@ async function main(): Promise<void> {
   }
   if (!args.fmri) throw new UsageError('--fmri <file> is required');
   if (!args.out) throw new UsageError('--out <dir> is required');
+  // Sampler settings not typed: the receipt's, else the model's own (config.sampling), else the flag defaults.
+  const given = new Set([...typed, ...(receipt ? Object.keys(receiptArgs(receipt)) : [])]);
+  const fromModel = applyModelSampling(args, given, await readBundleSampling(String(args.model)));
+  if (fromModel.note) process.stderr.write(`${fromModel.note}\n`);
   const noise = args.noise ? readNpy(await readInput('noise', String(args.noise))) : undefined;
   if (noise && typed.has('samples') && Number(args.samples) !== noise.shape[0]) {
     throw new UsageError(`--noise holds ${noise.shape[0]} sample(s) but --samples is ${args.samples}`);
@@ -89,12 +97,18 @@ async function main(): Promise<void> {
     samples: noise ? noise.shape[0] : Number(args.samples),
   };
   checkSettings(settings);
+  const mode = decodeMode(args);
   const fmriPath = String(args.fmri);
   const fmriBytes = await readInput('fmri', fmriPath);
   const maskBytes = args.mask ? await readInput('mask', String(args.mask)) : undefined;
+  const scale = args.scale === undefined ? undefined : parseScale(String(args.scale));
+  if (scale !== undefined && Number.isNaN(scale)) throw new UsageError(`--scale ${String(args.scale)}: expected a non-zero number or fraction such as 1/300`);
   let file = await readFmriFile(basename(fmriPath), fmriBytes, {
     split: args.split as string | undefined, roi: args.roi as string | undefined, mask: maskBytes,
+    ...(scale !== undefined ? { scale } : {}),
   });
+  // What the reader decided on its own (members skipped, scale, transposition, dataset chosen, …).
+  if (file.note) process.stderr.write(`${basename(fmriPath)}: ${file.note}\n`);
   const index = Number(args.sample);
   if (receipt && receipt.fmri.sha256 !== sha256(fmriBytes)) {
     process.stderr.write(`warning: ${basename(fmriPath)} is not the file the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
@@ -115,8 +129,9 @@ async function main(): Promise<void> {
 
   const opts: DecodeOptions = {
     sampler: settings.sampler as SamplerName, steps: settings.steps, eta: settings.eta, seed: settings.seed, numSamples: settings.samples,
-    ...(noise ? { noise: npyToFloat32(noise) } : {}),
+    ...(noise ? { noise: npyToFloat32(noise) } : {}), ...mode,
   };
+  if (receipt) checkReceiptTimesteps(receipt, decodeTimesteps(model.config, opts));
   const out = String(args.out);
   await mkdir(out, { recursive: true });
   const [ch, h, w] = latentShape(model.config);
@@ -138,8 +153,20 @@ async function main(): Promise<void> {
     const r = await gen.next();
     if (r.done) { final = r.value; break; }
     const s = r.value;
+    if (s.kind === 'init') {
+      process.stderr.write(`start: low-level latent noised to t=${s.t} (strength ${opts.strength}), ${s.steps} steps follow  ${s.ms.toFixed(0)} ms\n`);
+      const res = model.config.vq.resolution;
+      await writeFile(join(out, 'lowlevel.png'), encodePng(toRgb8(Float32Array.from({ length: res * res * 3 }, (_, k) => s.pixels[Math.floor(k / 3)])), res, res));
+      if (args.dump) {
+        dumps.lowlevel_pixels = { data: s.pixels, shape: [1, res * res] };
+        dumps.lowlevel_latent = { data: s.x0.subarray(0, ch * h * w), shape: [1, ch, h, w] };
+        dumps.x_start = { data: s.xt, shape: [n, ch, h, w] };
+      }
+      continue;
+    }
     process.stderr.write(`step ${String(s.index + 1).padStart(3)}/${s.total}  t=${String(s.t).padStart(3)}  ${s.ms.toFixed(0)} ms\n`);
-    if (args.dump) { xt.push(s.xt); eps.push(s.eps); x0.push(s.x0); timesteps.push(s.t); }
+    timesteps.push(s.t);
+    if (args.dump) { xt.push(s.xt); eps.push(s.eps); x0.push(s.x0); }
   }
   const images = await decodeLatents(model, final, n);
   const seconds = (performance.now() - started) / 1000;
@@ -163,6 +190,7 @@ async function main(): Promise<void> {
     model: { name: model.config.name, sha256: model.card.sha256 ?? '', synthetic: model.config.synthetic ?? false },
     fmri: { fileName: basename(fmriPath), sha256: sha256(fmriBytes), split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}) },
     sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
+    init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps,
   });
   await writeFile(join(out, 'receipt.json'), receiptToJson(written));
   process.stderr.write(`wrote ${n} image(s) to ${out} in ${seconds.toFixed(1)} s on ${backend}\n`);
@@ -173,7 +201,7 @@ async function main(): Promise<void> {
 /** Settings of a decode receipt, as CLI flags (the file itself is still given with --fmri). */
 function receiptArgs(r: DecodeReceipt): Record<string, unknown> {
   return {
-    sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, samples: r.numSamples,
+    sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, samples: r.numSamples, init: r.init, strength: r.strength, guidance: r.guidance,
     sample: r.fmri.sampleIndex, split: r.fmri.split, ...(r.fmri.roi ? { roi: r.fmri.roi } : {}),
   };
 }

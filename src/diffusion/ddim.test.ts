@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenConfig, goldenDir, goldenSamplers, goldenTrajectory, type GoldenSamplers, type GoldenTrajectory } from '../../test/golden';
+import { goldenArray, goldenConfig, goldenDir, goldenSamplers, goldenTrajectory, type GoldenSamplers, type GoldenTrajectory } from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import { makeSchedule, SamplerOptionsError, type Schedule } from './schedule';
 import { ddimSampler } from './ddim';
@@ -53,6 +53,57 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
     expect(worst).toBeLessThanOrEqual(1e-4);
     expect(tf.memory().numTensors).toBe(base);
     xT.dispose();
+  });
+
+  it('img2img: starts at t = 499 from the noised init latent, draws noise only for the steps run, and follows PyTorch', async () => {
+    const dir = await goldenDir('tiny');
+    const gi = await goldenTrajectory(dir, 'ddim', 'img2img');
+    const { strength } = (await goldenSamplers(dir)).img2img;
+    const x0Init = tf.tensor4d((await goldenArray(dir, 'img2img_x0_init')).data, gi.shape);
+    const xT = tf.tensor4d(gi.xT, gi.shape);
+    expect(gi.timesteps).toEqual([499, 416, 333, 250, 167, 84, 1]);
+    const base = tf.memory().numTensors;
+    const noiseAsked: number[] = [];
+    let k = 0;
+    const eps: EpsFn = (x, t) => {
+      expect(t).toBe(gi.timesteps[k]);
+      expect(maxRel(x.dataSync(), gi.x_t[k])).toBeLessThanOrEqual(1e-4);
+      return tf.tensor4d(gi.eps[k++], gi.shape);
+    };
+    const sampler = ddimSampler({
+      schedule, steps: settings.steps, eta: settings.eta, eps, xT, init: { x0: x0Init, strength },
+      noise: (i) => { noiseAsked.push(i); return tf.tensor4d(gi.noise[i], gi.shape); },
+    });
+    let worst = 0, n = 0;
+    for (;;) {
+      const r = await sampler.next();
+      if (r.done) { worst = Math.max(worst, maxRel(await r.value.data(), gi.final)); r.value.dispose(); break; }
+      const s = r.value;
+      expect([s.index, s.total, s.t]).toEqual([n, 7, gi.timesteps[n]]);
+      worst = Math.max(worst, maxRel(s.xt.dataSync(), gi.x_t[n]), maxRel(s.x0.dataSync(), gi.x0[n]),
+        maxRel(s.next.dataSync(), n + 1 < 7 ? gi.x_t[n + 1] : gi.final));
+      n++;
+    }
+    expect(n).toBe(7);
+    expect(noiseAsked).toEqual([0, 1, 2, 3, 4, 5, 6]); // by the index of the steps run, not of the full list
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    expect(tf.memory().numTensors).toBe(base);
+    expect(xT.isDisposed || x0Init.isDisposed).toBe(false);
+    tf.dispose([xT, x0Init]);
+  });
+
+  it('img2img with strength 1 starts at the first step from the noised init, not from x_T', async () => {
+    const xT = tf.tensor4d(g.xT, g.shape);
+    const x0Init = tf.zeros(g.shape) as tf.Tensor4D;
+    const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
+    const it = ddimSampler({ schedule, steps: settings.steps, eps, xT, init: { x0: x0Init, strength: 1 } });
+    const first = await it.next();
+    if (first.done) throw new Error('no step');
+    expect([first.value.index, first.value.total, first.value.t]).toEqual([0, 13, 997]);
+    const scale = Math.sqrt(1 - schedule.alphasCumprod[997]);
+    expect(maxRel(first.value.xt.dataSync(), g.xT.map((v) => v * scale))).toBeLessThan(1e-6);
+    await it.return(undefined as never);
+    tf.dispose([xT, x0Init]);
   });
 
   it('differs from the golden trajectory without the injected noise (the noise path is exercised)', async () => {

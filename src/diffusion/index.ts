@@ -4,3 +4,6 @@ export { gaussian, Xoshiro128ss } from './rng';
 export { ddimUpdate, type EpsFn, type Sampler, type SamplerOptions, type SamplerStep } from './sampler';
 export { plmsSampler, type PlmsOptions } from './plms';
 export { ddimSampler, type DdimOptions } from './ddim';
+export { guidedEps, type ApplyModel } from './guidance';
+export { img2imgStartIndex, runTimesteps } from './schedule';
+export { noisedInit } from './sampler';

@@ -47,39 +47,77 @@ async function drain(it: AsyncGenerator<SamplerStep, tf.Tensor4D>, onStep: (s: R
 describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
   beforeAll(async () => { expect(await tf.setBackend(backend)).toBe(true); });
 
-  it('follows the PyTorch trajectory when replaying the golden ε', async () => {
-    // Call 0 is ε(x_T); call 1 is the first step's extra ε at t_next on the DDIM guess, which the goldens do
-    // not store: the replay checks that guess against a float64 derivation and answers with the ε that
-    // makes the averaged ε reproduce golden x_t[1]. Calls k ≥ 2 are step k − 1 with the golden ε.
-    const ts = g.timesteps;
-    const [, guess] = ddim64(g.xT, g.eps[0], acTorch[ts[0]], acTorch[ts[1]]);
+  /**
+   * Replays a golden run (its first recorded input x_t[0] is x_T, or the noised init for img2img) and
+   * checks every step. Call 0 is ε(x_t[0]); call 1 is the first step's extra ε at t_next on the DDIM guess,
+   * which the goldens do not store: the replay checks that guess against a float64 derivation and answers
+   * with the ε that makes the averaged ε reproduce golden x_t[1]. Calls k ≥ 2 are step k − 1 with the golden ε.
+   */
+  async function replay(gr: GoldenTrajectory, init?: { x0: Float32Array; strength: number }): Promise<void> {
+    const ts = gr.timesteps;
+    const x1 = gr.x_t[0];
+    const [, guess] = ddim64(x1, gr.eps[0], acTorch[ts[0]], acTorch[ts[1]]);
     const k1 = Math.sqrt(acTorch[ts[1]] / acTorch[ts[0]]);
     const k2 = Math.sqrt(1 - acTorch[ts[1]]) - Math.sqrt(acTorch[ts[1]]) * Math.sqrt(1 - acTorch[ts[0]]) / Math.sqrt(acTorch[ts[0]]);
-    const averaged = map(g.xT.length, (j) => (g.x_t[1][j] - k1 * g.xT[j]) / k2);
-    const extra = Float32Array.from(averaged, (v, j) => 2 * v - g.eps[0][j]);
+    const averaged = map(x1.length, (j) => (gr.x_t[1][j] - k1 * x1[j]) / k2);
+    const extra = Float32Array.from(averaged, (v, j) => 2 * v - gr.eps[0][j]);
 
-    const xT = tf.tensor4d(g.xT, g.shape);
+    const xT = tf.tensor4d(gr.xT, gr.shape);
+    const x0Init = init ? tf.tensor4d(init.x0, gr.shape) : undefined;
     const base = tf.memory().numTensors;
     const calls: { t: number; err: number }[] = [];
     const eps: EpsFn = (x, t) => {
       const k = calls.length;
-      const want = k === 1 ? guess : g.x_t[k === 0 ? 0 : k - 1];
+      const want = k === 1 ? guess : gr.x_t[k === 0 ? 0 : k - 1];
       calls.push({ t, err: maxRel(x.dataSync(), want) });
-      return tf.tensor4d(k === 1 ? extra : g.eps[k === 0 ? 0 : k - 1], g.shape);
+      return tf.tensor4d(k === 1 ? extra : gr.eps[k === 0 ? 0 : k - 1], gr.shape);
     };
     let worst = 0, n = 0;
-    const final = await drain(plmsSampler({ schedule, steps, eps, xT }), (s) => {
+    const opts = { schedule, steps, eps, xT, ...(x0Init ? { init: { x0: x0Init, strength: init!.strength } } : {}) };
+    const final = await drain(plmsSampler(opts), (s) => {
       expect([s.index, s.total, s.t]).toEqual([n, ts.length, ts[n]]);
-      expect(Array.from(s.eps)).toEqual(Array.from(g.eps[n])); // the raw ε, not the combination
-      worst = Math.max(worst, maxRel(s.xt, g.x_t[n]), maxRel(s.x0, g.x0[n]),
-        maxRel(s.next, n + 1 < ts.length ? g.x_t[n + 1] : g.final));
+      expect(Array.from(s.eps)).toEqual(Array.from(gr.eps[n])); // the raw ε, not the combination
+      worst = Math.max(worst, maxRel(s.xt, gr.x_t[n]), maxRel(s.x0, gr.x0[n]),
+        maxRel(s.next, n + 1 < ts.length ? gr.x_t[n + 1] : gr.final));
       n++;
     });
-    expect(n).toBe(10);
+    expect(n).toBe(ts.length);
     expect(calls.map((c) => c.t)).toEqual([ts[0], ts[1], ...ts.slice(1)]);
     expect(Math.max(...calls.map((c) => c.err))).toBeLessThanOrEqual(1e-4);
     expect(worst).toBeLessThanOrEqual(1e-4);
-    expect(maxRel(final, g.final)).toBeLessThanOrEqual(1e-4);
+    expect(maxRel(final, gr.final)).toBeLessThanOrEqual(1e-4);
+    expect(tf.memory().numTensors).toBe(base);
+    expect(xT.isDisposed || x0Init?.isDisposed).toBeFalsy(); // the caller's
+    tf.dispose([xT, ...(x0Init ? [x0Init] : [])]);
+  }
+
+  it('follows the PyTorch trajectory when replaying the golden ε', async () => {
+    expect(g.timesteps.length).toBe(10);
+    await replay(g);
+  });
+
+  it('img2img: starts at t = 501 from the noised init latent with a fresh history and follows PyTorch (strength 0.5)', async () => {
+    const dir = await goldenDir('tiny');
+    const gi = await goldenTrajectory(dir, 'plms', 'img2img');
+    const { strength } = (await goldenSamplers(dir)).img2img;
+    const x0 = (await goldenArray(dir, 'img2img_x0_init')).data;
+    expect(gi.timesteps).toEqual([501, 401, 301, 201, 101, 1]);
+    // Independent check of the start latent: √ᾱ·x0 + √(1−ᾱ)·x_T in float64 from the PyTorch ᾱ buffer.
+    const a = acTorch[501];
+    expect(maxRel(gi.x_t[0], map(x0.length, (j) => Math.sqrt(a) * x0[j] + Math.sqrt(1 - a) * gi.xT[j]))).toBeLessThan(1e-6);
+    await replay(gi, { x0, strength });
+  });
+
+  it('img2img refuses a strength outside (0, 1] and an init latent of another shape, holding nothing', async () => {
+    const xT = tf.tensor4d(g.xT, g.shape);
+    const base = tf.memory().numTensors;
+    const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
+    const bad = tf.zeros([1, 3, 8, 8]) as tf.Tensor4D;
+    await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: xT, strength: 0 } }).next())
+      .rejects.toThrow(/strength must be a number in \(0, 1\] \(got 0\)/);
+    await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: bad, strength: 0.5 } }).next())
+      .rejects.toThrow(/init latent has shape \[1,3,8,8\], the noise xT \[2,3,8,8\]/);
+    bad.dispose();
     expect(tf.memory().numTensors).toBe(base);
     xT.dispose();
   });

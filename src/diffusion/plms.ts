@@ -2,7 +2,7 @@
 // Tensor ownership is described in ./sampler.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { SamplerOptionsError, stepCoefficients } from './schedule';
-import { callEps, checkAbort, ddimUpdate, Owned, type Sampler, type SamplerOptions } from './sampler';
+import { callEps, checkAbort, ddimUpdate, Owned, runStart, type Sampler, type SamplerOptions } from './sampler';
 
 export interface PlmsOptions extends SamplerOptions {
   /** Must be 0 or absent: CompVis' PLMS is deterministic. */
@@ -23,20 +23,25 @@ function multistep(e: tf.Tensor4D, old: tf.Tensor4D[]): tf.Tensor4D {
  * Yields every step {index, total, t, xt, eps, x0, next} and returns the final latent.
  * The first step uses the pseudo improved Euler correction: one extra ε call at the next timestep
  * on the plain DDIM guess, averaged with the first ε. The last step goes to ᾱ[0].
+ * With `init` (img2img) the run starts part-way with an empty history, so its first step is the
+ * improved-Euler one (python/cad_ref/diffusion.py `plms_sample(..., x0_init, strength)`).
  */
 export async function* plmsSampler(opts: PlmsOptions): Sampler {
   if (opts.eta !== undefined && opts.eta !== 0) {
     throw new SamplerOptionsError(`PLMS sampling needs eta = 0 (got ${opts.eta}); use DDIM for eta > 0`);
   }
   const c = stepCoefficients(opts.schedule, opts.steps, 0);
-  const total = c.timesteps.length;
   const owned = new Owned();
+  const all = c.timesteps.length;
+  const { start, x: x1 } = runStart(opts, c.timesteps);
+  const total = all - start;
   const history: tf.Tensor4D[] = []; // raw ε of up to 3 previous steps, oldest first
-  let x = opts.xT;
+  let x = x1 === opts.xT ? x1 : owned.take(x1);
   let result: tf.Tensor4D | undefined;
   try {
-    for (let i = 0; i < total; i++) {
-      checkAbort(opts.signal, i, total);
+    for (let k = 0; k < total; k++) {
+      const i = start + k; // index into the full coefficient lists
+      checkAbort(opts.signal, k, total);
       const t = c.timesteps[i];
       const e = owned.take(await callEps(opts.eps, x, t));
       let combined: tf.Tensor4D;
@@ -44,7 +49,7 @@ export async function* plmsSampler(opts: PlmsOptions): Sampler {
         const guess = ddimUpdate(x, e, c, i);
         guess.x0.dispose();
         owned.take(guess.next);
-        const tNext = c.timesteps[Math.min(i + 1, total - 1)];
+        const tNext = c.timesteps[Math.min(i + 1, all - 1)];
         const e2 = owned.take(await callEps(opts.eps, guess.next, tNext));
         owned.drop(guess.next);
         combined = owned.take(tf.tidy(() => tf.div(tf.add(e, e2), 2) as tf.Tensor4D));
@@ -56,7 +61,7 @@ export async function* plmsSampler(opts: PlmsOptions): Sampler {
       owned.take(x0);
       owned.take(next);
       owned.drop(combined);
-      yield { index: i, total, t, xt: x, eps: e, x0, next };
+      yield { index: k, total, t, xt: x, eps: e, x0, next };
       owned.drop(x0);
       if (x !== opts.xT) owned.drop(x);
       x = next;

@@ -2,7 +2,8 @@
 // (CompVis `p_sample_ddim` / `get_x_prev_and_pred_x0`) and tensor bookkeeping.
 //
 // Tensor ownership:
-//  - `xT` stays the caller's; the sampler never disposes it.
+//  - `xT` and `init.x0` stay the caller's; the sampler never disposes them. The img2img start latent it
+//    makes from them is the sampler's (the first step's `xt`).
 //  - `eps(x, t)` and `noise(i)` must return NEW tensors; the sampler takes them over and disposes them.
 //  - The tensors of a yielded step are the sampler's and stay valid only until the consumer resumes the
 //    iterator (next() / return()); clone what must outlive that. A step's `next` is the following
@@ -11,7 +12,7 @@
 //  - Stopping early (return(), break out of for-await, an abort or an error) releases everything the
 //    sampler holds.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Schedule, StepCoefficients } from './schedule';
+import { img2imgStartIndex, SamplerOptionsError, type Schedule, type StepCoefficients } from './schedule';
 
 /** The denoiser: ε̂(x_t, t) for latents NCHW [B, C, h, w] at integer timestep t. */
 export type EpsFn = (x: tf.Tensor4D, t: number) => tf.Tensor4D | Promise<tf.Tensor4D>;
@@ -23,12 +24,18 @@ export interface SamplerOptions {
   eps: EpsFn;
   /** Initial noise NCHW [B, C, h, w]; every sample of the batch is denoised independently. */
   xT: tf.Tensor4D;
+  /**
+   * img2img (diffusers' img2img pipelines, CompVis scripts/img2img.py): start at the step whose t is
+   * nearest to strength·T (img2imgStartIndex) from √ᾱ_t·x0 + √(1−ᾱ_t)·xT and run only the remaining
+   * steps. `x0` is the init latent, shape of xT. strength ∈ (0, 1]. Without it: the whole run from xT.
+   */
+  init?: { x0: tf.Tensor4D; strength: number };
   /** Checked before every step; an aborted signal ends the run with an error named 'AbortError'. */
   signal?: AbortSignal;
 }
 
 export interface SamplerStep {
-  /** 0-based step index and the real number of steps. */
+  /** 0-based index among the steps run and their number (img2img: only the steps after the start). */
   index: number;
   total: number;
   /** Timestep of this step (descending over the run). */
@@ -78,6 +85,30 @@ export function ddimUpdate(x: tf.Tensor4D, e: tf.Tensor4D, c: StepCoefficients, 
     if (noise && sigma !== 0) next = tf.add(next, tf.mul(noise, sigma));
     return { x0, next: next as tf.Tensor4D };
   });
+}
+
+/**
+ * x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·noise (diffusers `add_noise`), with the two scalars rounded to float32 as
+ * PyTorch computes them from the float32 ᾱ buffer. Returns a new tensor; the inputs stay the caller's.
+ */
+export function noisedInit(x0: tf.Tensor4D, noise: tf.Tensor4D, alphaCumprod: number): tf.Tensor4D {
+  const f = Math.fround;
+  const a = f(Math.sqrt(alphaCumprod)), b = f(Math.sqrt(f(1 - alphaCumprod)));
+  return tf.tidy(() => tf.add(tf.mul(x0, a), tf.mul(noise, b)) as tf.Tensor4D);
+}
+
+/**
+ * Where a run starts: index 0 and xT, or for img2img the start index and the noised init latent (a new
+ * tensor the caller of this function owns). `timesteps` is the full list in sampling order.
+ */
+export function runStart(opts: SamplerOptions, timesteps: readonly number[]): { start: number; x: tf.Tensor4D } {
+  if (!opts.init) return { start: 0, x: opts.xT };
+  const { x0, strength } = opts.init;
+  if (!tf.util.arraysEqual(x0.shape, opts.xT.shape)) {
+    throw new SamplerOptionsError(`init latent has shape [${x0.shape}], the noise xT [${opts.xT.shape}]; they must match`);
+  }
+  const start = img2imgStartIndex(timesteps, strength, opts.schedule.numTimesteps);
+  return { start, x: noisedInit(x0, opts.xT, opts.schedule.alphasCumprod[timesteps[start]]) };
 }
 
 /** Tensors the sampler owns; whatever is still held when it stops is disposed, except its result. */

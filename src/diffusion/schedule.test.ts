@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { goldenDir, goldenNpy } from '../../test/golden';
 import { npyToFloat32 } from '../io/npy';
-import { makeSchedule, SamplerOptionsError, stepCoefficients, uniformTimesteps } from './schedule';
+import { img2imgStartIndex, makeSchedule, runTimesteps, SamplerOptionsError, stepCoefficients, uniformTimesteps } from './schedule';
 
 const CFG = { numTimesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 };
 
@@ -64,5 +64,23 @@ describe('noise schedule', () => {
     });
     expect(stepCoefficients(s, 12, 0).sigmas.every((v) => v === 0)).toBe(true);
     expect(() => stepCoefficients(s, 12, -1)).toThrow(SamplerOptionsError);
+  });
+});
+
+describe('img2img step list', () => {
+  it('starts at the step whose t is nearest to strength·T, ties to the later step', () => {
+    expect(runTimesteps(10, 1000, 0.5)).toEqual([501, 401, 301, 201, 101, 1]);
+    expect(runTimesteps(12, 1000, 0.5)).toEqual([499, 416, 333, 250, 167, 84, 1]);
+    expect(runTimesteps(10, 1000, 0.551)).toEqual([501, 401, 301, 201, 101, 1]); // 601 and 501 both 50 away
+    expect(runTimesteps(10, 1000, 0.552)).toEqual([601, 501, 401, 301, 201, 101, 1]);
+    expect(runTimesteps(10, 1000, 1)).toEqual(uniformTimesteps(10).reverse());
+    expect(runTimesteps(10, 1000)).toEqual(uniformTimesteps(10).reverse());
+    expect(runTimesteps(50, 1000, 0.001)).toEqual([1]);
+    expect(img2imgStartIndex([901, 801, 701], 0.8, 1000)).toBe(1);
+  });
+
+  it.each([0, -0.1, 1.01, Number.NaN])('refuses strength %s', (s) => {
+    expect(() => runTimesteps(10, 1000, s)).toThrow(SamplerOptionsError);
+    expect(() => runTimesteps(10, 1000, s)).toThrow(/strength must be a number in \(0, 1\]/);
   });
 });

@@ -95,3 +95,32 @@ export function stepCoefficients(schedule: Schedule, steps: number, eta: number)
     sigmas: rev(sigmas), sqrtOneMinusAlphas: rev(sqrtOneMinus),
   };
 }
+
+/**
+ * Where an img2img run starts in the descending step list `timesteps` (sampling order): the index of the
+ * step whose t is nearest to strength·T, ties to the later (smaller) t. strength ∈ (0, 1]; 1 starts at
+ * the first step. Reference: python/cad_ref/diffusion.py `img2img_start` (the agreed rule is stated in t,
+ * not diffusers' int(S·strength) count, which the authors' 13-entry lists for S = 12 would shift by one).
+ * Throws SamplerOptionsError for a strength outside (0, 1].
+ */
+export function img2imgStartIndex(timesteps: readonly number[], strength: number, numTimesteps: number): number {
+  if (!(typeof strength === 'number' && strength > 0 && strength <= 1)) {
+    throw new SamplerOptionsError(`strength must be a number in (0, 1] (got ${strength})`);
+  }
+  const target = strength * numTimesteps;
+  let best = 0;
+  for (let i = 1; i < timesteps.length; i++) {
+    if (Math.abs(timesteps[i] - target) <= Math.abs(timesteps[best] - target)) best = i;
+  }
+  return best;
+}
+
+/**
+ * The timesteps a run really visits, in sampling order: the authors' uniform list for `steps`, from the
+ * img2img start for `strength` < 1 (strength 1: the whole list). What the receipt records and the
+ * timeline shows. Throws SamplerOptionsError for impossible step counts or strengths.
+ */
+export function runTimesteps(steps: number, numTimesteps: number, strength = 1): number[] {
+  const descending = uniformTimesteps(steps, numTimesteps).slice().reverse();
+  return descending.slice(img2imgStartIndex(descending, strength, numTimesteps));
+}

@@ -10,12 +10,19 @@ import { prepareFmriEncoder, fmriEncoder, type FmriEncoderParams } from '../mode
 import { condStage } from '../model/condStage';
 import { prepareUNet, unet, type UNetParams } from '../model/unet';
 import { prepareVQ, vqDecode, toImage, type VQParams } from '../model/vq';
-import { makeSchedule, type Schedule } from '../diffusion/schedule';
+import { lowLevelLatentTensors, prepareLowLevel, type LowLevelParams } from '../model/lowlevel';
+import { makeSchedule, runTimesteps, type Schedule } from '../diffusion/schedule';
+import { guidedEps } from '../diffusion/guidance';
+import { noisedInit } from '../diffusion/sampler';
+import { hasLowLevel, lowLevelLatent, NoLowLevelError } from '../model/lowlevel';
 import { plmsSampler } from '../diffusion/plms';
 import { ddimSampler } from '../diffusion/ddim';
 import { gaussian } from '../diffusion/rng';
 import { loadBundle, sha256Hex, type BundleSource, type LoadOptions } from '../io/bundle';
-import type { ConditioningResult, DecodeOptions, ImageBatch, ModelCard, StepEvent } from './types';
+import type { ConditioningResult, DecodeEvent, DecodeOptions, ImageBatch, InitKind, ModelCard } from './types';
+
+/** Bundle name of the classifier-free guidance null context [77, condDim] (issue 16; not an authors' key). */
+export const NULL_CONTEXT = 'decoding_studio.null_context';
 
 export interface EngineModel {
   config: ModelConfig;
@@ -24,18 +31,22 @@ export interface EngineModel {
   encoder: FmriEncoderParams;
   unet: UNetParams;
   vq: VQParams;
+  /** Low-level decoder (fMRI → img2img start), when the bundle carries decoding_studio.lowlevel.* (src/model/lowlevel.ts). */
+  lowlevel?: LowLevelParams;
   schedule: Schedule;
   dispose(): void;
 }
 
 /** Parameters per network, counted from the weight names. */
 export function countParams(weights: WeightMap): Record<string, number> {
-  const groups: Record<string, number> = { fmriEncoder: 0, condMappers: 0, unet: 0, vqDecoder: 0, other: 0 };
+  const groups: Record<string, number> = { fmriEncoder: 0, condMappers: 0, unet: 0, vqDecoder: 0, vqEncoder: 0, lowLevel: 0, other: 0 };
   for (const [name, t] of Object.entries(weights)) {
     const key = name.startsWith('cond_stage_model.mae.') ? 'fmriEncoder'
       : name.startsWith('cond_stage_model.') ? 'condMappers'
         : name.startsWith('model.diffusion_model.') ? 'unet'
-          : name.startsWith('first_stage_model.') ? 'vqDecoder' : 'other';
+          : /^first_stage_model\.(encoder|quant_conv)\./.test(name) ? 'vqEncoder'
+            : name.startsWith('first_stage_model.') ? 'vqDecoder'
+              : name.startsWith('decoding_studio.lowlevel.') ? 'lowLevel' : 'other';
     groups[key] += t.size;
   }
   groups.total = Object.values(groups).reduce((a, b) => a + b, 0);
@@ -59,7 +70,9 @@ function tensorsIn(params: unknown, out = new Set<tf.Tensor>(), seen = new Set<u
  */
 export function releaseRelaidWeights(weights: Record<string, tf.Tensor>, params: unknown): void {
   const used = tensorsIn(params);
-  const readByName = (name: string): boolean => name.startsWith('cond_stage_model.') && !name.startsWith('cond_stage_model.mae.');
+  // The guidance null context is read by name at run time too (nullContext below).
+  const readByName = (name: string): boolean => (name.startsWith('cond_stage_model.') && !name.startsWith('cond_stage_model.mae.'))
+    || name === NULL_CONTEXT;
   for (const [name, t] of Object.entries(weights)) {
     if (t.rank >= 2 && !used.has(t) && !readByName(name)) { t.dispose(); delete weights[name]; }
   }
@@ -78,12 +91,13 @@ export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?:
   const encoder = prepareFmriEncoder(config, own);
   const unetParams = prepareUNet(config, own);
   const vq = prepareVQ(config, own);
+  const lowlevel = prepareLowLevel(config, own);
   const schedule = makeSchedule(config.schedule);
-  if (opts.releaseRelaid) releaseRelaidWeights(own, [encoder, unetParams, vq]);
+  if (opts.releaseRelaid) releaseRelaidWeights(own, [encoder, unetParams, vq, lowlevel]);
   return {
     config,
     card: { config, params, dtype: card?.dtype ?? 'float32', bytes: card?.bytes ?? params.total * 4, sha256: card?.sha256 },
-    weights: own, encoder, unet: unetParams, vq, schedule,
+    weights: own, encoder, unet: unetParams, vq, lowlevel, schedule,
     dispose() {
       disposeDerived([encoder, unetParams, vq], own);
       for (const t of Object.values(own)) t.dispose();
@@ -114,8 +128,9 @@ export async function loadModel(source: BundleSource, opts: LoadOptions = {}): P
 }
 
 /**
- * On WebGPU, compiles every shader pipeline of one decode step (encoder, mappers, UNet, VQ decoder) in
- * tfjs's compile-only mode while the model loads, so the first step does not stall on compilation.
+ * On WebGPU, compiles every shader pipeline of one decode step (encoder, mappers, UNet, VQ decoder, and the
+ * low-level start when the model has one) in tfjs's compile-only mode while the model loads, so the first
+ * step does not stall on compilation.
  * Elsewhere it does nothing.
  */
 export async function compileShaders(model: EngineModel): Promise<void> {
@@ -130,6 +145,8 @@ export async function compileShaders(model: EngineModel): Promise<void> {
       const c = condStage(model.config, model.weights, fmriEncoder(model.config, model.encoder, x));
       const z = tf.zeros([1, ch, h, w]) as tf.Tensor4D;
       toImage(vqDecode(model.config, model.vq, unet(model.config, model.unet, z, 500, c)));
+      // The low-level start (ridge → VQ encoder) runs once per img2img decode, before the first step.
+      if (model.lowlevel && model.vq.encoder) lowLevelLatentTensors(model.config, model.lowlevel, model.vq, x);
     });
   } finally {
     tf.env().set('WEBGPU_ENGINE_COMPILE_ONLY', before);
@@ -172,6 +189,60 @@ export function preprocessSummary(model: EngineModel, fmriRaw: Float32Array)
   return { rawVoxels: fmriRaw.length, paddedVoxels, pad: paddedVoxels - fmriRaw.length, mean, std, roi };
 }
 
+/** A decode option the model cannot honour (guidance without a null context, a bad init / strength / guidance). */
+export class DecodeOptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecodeOptionsError';
+  }
+}
+
+/** The model's guidance null context [outTokens, condDim], or undefined when it has none (the authors' checkpoints). */
+export function nullContext(model: EngineModel): tf.Tensor | undefined {
+  return model.weights[NULL_CONTEXT];
+}
+
+/** Whether the model can sample with guidance ≠ 1: it carries a null context of the conditioning's shape. */
+export function hasNullContext(model: EngineModel): boolean {
+  const t = nullContext(model);
+  const { outTokens, condDim } = model.config.cond;
+  return !!t && t.size === outTokens * condDim && t.shape.at(-1) === condDim;
+}
+
+/** init / strength / guidance with their defaults ('noise', 1, 1), validated against each other and the model. */
+export function runMode(model: EngineModel, opts: Pick<DecodeOptions, 'init' | 'strength' | 'guidance'>)
+  : { init: InitKind; strength: number; guidance: number } {
+  const init = opts.init ?? 'noise', strength = opts.strength ?? 1, guidance = opts.guidance ?? 1;
+  if (init !== 'noise' && init !== 'lowlevel') throw new DecodeOptionsError(`init must be 'noise' or 'lowlevel' (got ${String(init)})`);
+  if (!(typeof strength === 'number' && strength > 0 && strength <= 1)) {
+    throw new DecodeOptionsError(`strength must be a number in (0, 1] (got ${String(strength)})`);
+  }
+  if (strength < 1 && init !== 'lowlevel') {
+    throw new DecodeOptionsError(`strength ${strength} < 1 starts part-way from a predicted latent: it needs init 'lowlevel' (init is '${init}')`);
+  }
+  if (!(typeof guidance === 'number' && Number.isFinite(guidance) && guidance >= 0)) {
+    throw new DecodeOptionsError(`guidance must be a finite number ≥ 0 (got ${String(guidance)})`);
+  }
+  const name = model.config.name;
+  if (guidance !== 1 && !hasNullContext(model)) {
+    const { outTokens, condDim } = model.config.cond;
+    throw new DecodeOptionsError(`model ${name} has no classifier-free guidance null context (${NULL_CONTEXT} [${outTokens}, ${condDim}]`
+      + `${nullContext(model) ? `; found [${nullContext(model)!.shape}]` : ''}): it was not trained with conditioning dropout, so guidance ${guidance} `
+      + 'cannot be applied. Use guidance 1, or a model trained by npm run train (its bundle carries the null context).');
+  }
+  if (init === 'lowlevel' && !hasLowLevel(model)) {
+    throw new NoLowLevelError(`model ${name} cannot start from the fMRI-predicted latent (init 'lowlevel'): it has `
+      + `${model.lowlevel ? 'a low-level decoder but no VQ encoder (first_stage_model.encoder.*, quant_conv.*)' : 'no low-level decoder (decoding_studio.lowlevel.* tensors)'}`
+      + '. Use init noise, or a model trained by npm run train.');
+  }
+  return { init, strength, guidance };
+}
+
+/** The timesteps a decode with these options visits, in sampling order (what the receipt and the timeline list). */
+export function decodeTimesteps(config: ModelConfig, opts: Pick<DecodeOptions, 'steps' | 'init' | 'strength'>): number[] {
+  return runTimesteps(opts.steps, config.schedule.numTimesteps, opts.init === 'lowlevel' ? opts.strength ?? 1 : 1);
+}
+
 /** x_T for `n` samples: the given noise, or seeded unit Gaussians. */
 export function initialNoise(config: ModelConfig, opts: Pick<DecodeOptions, 'numSamples' | 'seed' | 'noise'>): Float32Array {
   const [ch, h, w] = latentShape(config);
@@ -201,20 +272,34 @@ function allFinite(a: Float32Array): boolean {
 /**
  * Runs the sampler for one fMRI vector, yielding every step with its latents read back to the CPU.
  * Each step's tensors are released before the next is computed, so memory stays flat over 250 steps.
+ *
+ * With init 'lowlevel' the first event is an InitEvent (the low-level image, its latent and the noised
+ * start latent: timeline frame 0), then only the steps from the strength's start follow. With guidance
+ * g ≠ 1 every ε is ε_u + g·(ε_c − ε_u) from one UNet call on the doubled batch (uncond first).
+ * Throws DecodeOptionsError / NoLowLevelError before any tensor exists when the model cannot honour the
+ * options (no null context for g ≠ 1, no low-level decoder for init 'lowlevel').
  */
 export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, opts: DecodeOptions, signal?: AbortSignal)
-  : AsyncGenerator<StepEvent, Float32Array> {
+  : AsyncGenerator<DecodeEvent, Float32Array> {
   const cfg = model.config;
   const n = opts.numSamples;
   if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`samples must be an integer in 1..64 (got ${n})`);
   const [ch, h, w] = latentShape(cfg);
+  const mode = runMode(model, opts);
   const noise = initialNoise(cfg, opts);   // validated before any tensor exists
-  const { encoderOut, c } = conditioning(model, fmriRaw);
+  const timesteps = decodeTimesteps(cfg, { steps: opts.steps, ...mode }); // refuses impossible step counts now
+  const initStarted = performance.now();
+  const { fmri, encoderOut, c } = conditioning(model, fmriRaw);
   const cRep = tf.tidy(() => tf.tile(c, [n, 1, 1]) as tf.Tensor3D);
   tf.dispose([encoderOut, c]);
+  const low = mode.init === 'lowlevel' ? await lowLevelLatent(model, fmri).catch((e: unknown) => { cRep.dispose(); throw e; }) : undefined;
   const xT = tf.tensor4d(noise, [n, ch, h, w]);
-  const eps = (x: tf.Tensor4D, t: number): tf.Tensor4D => unet(cfg, model.unet, x, t, cRep);
-  const common = { schedule: model.schedule, steps: opts.steps, eps, xT, signal };
+  const x0Init = low ? tf.tidy(() => tf.tile(tf.tensor4d(low.latent, [1, ch, h, w]), [n, 1, 1, 1]) as tf.Tensor4D) : undefined;
+  const eps = guidedEps((x, t, ctx) => unet(cfg, model.unet, x, t, ctx), cRep, nullContext(model), mode.guidance);
+  const common = {
+    schedule: model.schedule, steps: opts.steps, eps, xT, signal,
+    ...(x0Init ? { init: { x0: x0Init, strength: mode.strength } } : {}),
+  };
   const noiseSeed = opts.seed + 1;
   const sampler = opts.sampler === 'plms'
     ? plmsSampler({ ...common, eta: opts.eta })
@@ -223,6 +308,13 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
       noise: (i: number) => tf.tensor4d(gaussian(noiseSeed * 100_003 + i, n * ch * h * w), [n, ch, h, w]),
     });
   try {
+    if (low && x0Init) {
+      // Frame 0, before step 1 is computed: the low-level start. Its x_t is what the sampler starts from
+      // (the same noisedInit on the same tensors, so the same values as step 1's x_t).
+      const start = noisedInit(x0Init, xT, model.schedule.alphasCumprod[timesteps[0]]);
+      const [xt0, z0] = await Promise.all([start.data(), x0Init.data()]).finally(() => start.dispose()) as Float32Array[];
+      yield { kind: 'init', pixels: low.pixels, x0: z0, xt: xt0, t: timesteps[0], steps: timesteps.length, ms: performance.now() - initStarted };
+    }
     let started = performance.now();
     for (;;) {
       const r = await sampler.next();
@@ -232,19 +324,22 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
         return final;
       }
       const s = r.value;
+      if (s.total !== timesteps.length || s.t !== timesteps[s.index]) {
+        throw new Error(`sampler step ${s.index + 1} at t = ${s.t} is not the planned step list [${timesteps}]`);
+      }
       const [xt, e, x0, next] = await Promise.all([s.xt.data(), s.eps.data(), s.x0.data(), s.next.data()]) as Float32Array[];
       if (!allFinite(e) || !allFinite(next)) {
         throw new NonFiniteError(`sampler step ${s.index + 1} of ${s.total} (t = ${s.t}) produced NaN or infinite values on the `
           + `${tf.getBackend()} backend; the run was stopped instead of decoding a meaningless image`);
       }
       const now = performance.now();
-      yield { index: s.index, total: s.total, t: s.t, xt, eps: e, x0, next, ms: now - started };
+      yield { kind: 'step', index: s.index, total: s.total, t: s.t, xt, eps: e, x0, next, ms: now - started };
       started = performance.now();
     }
   } finally {
     await sampler.return?.(undefined as never);
-    xT.dispose();
-    cRep.dispose();
+    eps.dispose();
+    tf.dispose([xT, cRep, ...(x0Init ? [x0Init] : [])]);
   }
 }
 

@@ -3,7 +3,7 @@
 // worker may also post events (byte progress, sampler steps, device loss) that carry no id.
 // Everything here is structured-clone friendly; large arrays travel as transferables.
 import type { ModelConfig } from '../model/config';
-import type { BackendName, DecodeOptions, ModelCard, SamplerName } from './types';
+import type { BackendName, DecodeOptions, InitKind, ModelCard, SamplerName } from './types';
 
 export interface AdapterInfo {
   vendor: string;
@@ -35,6 +35,17 @@ export type ModelSourceSpec =
   | { kind: 'zip'; file: Blob; label: string }
   | { kind: 'saved'; id: string };
 
+/**
+ * What a bundle can do beyond the authors' model, reported by the worker with the model (the UI enables its
+ * controls by it). lowLevel: it carries the low-level decoder and the VQ encoder (`hasLowLevel`), so runs can
+ * start from the fMRI-predicted latent (init 'lowlevel'). nullContext: it carries the learned null context
+ * (`hasNullContext`), so classifier-free guidance ≠ 1 works.
+ */
+export interface ModelCapabilities {
+  lowLevel: boolean;
+  nullContext: boolean;
+}
+
 export interface ModelInfo {
   /** Stable key of the loaded bundle (saved-model id, or the URL). */
   key: string;
@@ -47,6 +58,8 @@ export interface ModelInfo {
   syntheticLabel?: string;
   /** Estimated bytes of weights held on the device. */
   memoryBytes: number;
+  /** Low-level start and guidance support (init 'lowlevel', guidance ≠ 1). */
+  capabilities: ModelCapabilities;
 }
 
 /** What loadModel answers: the model, and why saving it in this browser failed (the model is loaded regardless). */
@@ -116,6 +129,8 @@ export interface SampleInfo {
   /** Error from preprocessing against the loaded model (e.g. voxel count mismatch). */
   preprocessError?: EngineError;
   groundTruth?: RgbaImage;
+  /** Fashion-MNIST class name of the ground truth (bundled data set only). */
+  groundTruthClass?: string;
 }
 
 /** An RGBA8 image, row-major, ready for `new ImageData(pixels, width, height)`. */
@@ -131,11 +146,19 @@ export interface RunSettings {
   eta: number;
   seed: number;
   numSamples: number;
+  /** Start from noise, or from the model's low-level latent (img2img; DecodeOptions.init). */
+  init: InitKind;
+  /** img2img strength in (0, 1]; < 1 only with init 'lowlevel'. */
+  strength: number;
+  /** Classifier-free guidance scale ≥ 0; 1 = off. */
+  guidance: number;
 }
 
 export interface SampleMetrics {
   pcc: number;
   ssim: number;
+  /** Class name the CNN of `npm run eval` gives the image (bundled data set only). */
+  cnnClass?: string;
 }
 
 /** Images of one timeline position: decoded predicted x0 and the latent x_t as RGB, one per sample. */
@@ -150,9 +173,17 @@ export interface StepPreview {
   meanMetrics?: SampleMetrics;
 }
 
+/**
+ * One timeline frame. 'init' (init 'lowlevel' only) is frame 0: the low-level start, whose x̂₀ is the
+ * low-level latent and x_t the noised start latent, shown before the first sampler step; 'step' is a
+ * sampler step. `index` is the frame's timeline position and `total` the run's frames (the init frame
+ * included), so with an init frame sampler step k (0-based) is frame k + 1.
+ */
 export interface StepMeta {
+  kind: 'init' | 'step';
   index: number;
   total: number;
+  /** The step's timestep; for the init frame, the timestep the run starts at. */
   t: number;
   ms: number;
 }
@@ -175,7 +206,8 @@ export interface Ops {
   listSaved: [Record<string, never>, SavedModel[]];
   deleteSaved: [{ id: string }, SavedModel[]];
   /** `mask`: a NIfTI/.npy mask file given with the data (needed for 3-D NIfTI volumes). */
-  readFile: [{ name: string; file: Blob; mask?: { name: string; file: Blob } }, FileInfo];
+  /** scale: the user's multiplier for the values (any format; e.g. 1/300 for NSD int16 betas). */
+  readFile: [{ name: string; file: Blob; mask?: { name: string; file: Blob }; scale?: number }, FileInfo];
   selectSample: [SampleRef, SampleInfo];
   /**
    * Resolves when the run ends; steps arrive as events meanwhile, tagged with `runId` (chosen by the
@@ -186,7 +218,7 @@ export interface Ops {
   resume: [Record<string, never>, void];
   step: [Record<string, never>, void];
   cancel: [Record<string, never>, void];
-  /** Timeline position p in [0, total]: p < total shows step p's x_t and predicted x0, p = total the final latent. */
+  /** Timeline position p in [0, total]: p < total shows frame p's x_t and predicted x0 (frame 0 the low-level start with init 'lowlevel'), p = total the final latent. */
   preview: [{ position: number }, StepPreview];
   export: [{ format: ExportFormat; position: number; sample: number; baseName: string }, ExportResult];
 }
@@ -203,7 +235,9 @@ export type Response =
 
 export type EngineEvent =
   | { event: 'loadProgress'; done: number; total: number }
+  /** `total`: the run's timeline frames (the sampler steps after the img2img cut, plus the init frame with init 'lowlevel'). */
   | { event: 'runStarted'; runId: number; total: number; settings: RunSettings; sample: SampleRef }
+  /** A timeline frame: the init frame (step.kind 'init', first) or a sampler step. */
   | { event: 'step'; runId: number; step: StepMeta; preview: StepPreview }
   | { event: 'deviceLost'; message: string; backend: BackendInfo }
   | { event: 'modelReloaded'; model: ModelInfo }
@@ -230,5 +264,13 @@ export function toEngineError(e: unknown, code?: string): EngineError {
 
 /** Options the engine's decodeSteps takes for these settings. */
 export function decodeOptions(s: RunSettings): DecodeOptions {
-  return { sampler: s.sampler, steps: s.steps, eta: s.sampler === 'plms' ? 0 : s.eta, seed: s.seed, numSamples: s.numSamples };
+  return {
+    sampler: s.sampler, steps: s.steps, eta: s.sampler === 'plms' ? 0 : s.eta, seed: s.seed, numSamples: s.numSamples,
+    init: s.init, strength: s.strength, guidance: s.guidance,
+  };
+}
+
+/** Timeline frames of a run with these settings: its sampler steps, plus frame 0 with init 'lowlevel'. */
+export function timelineFrames(s: Pick<RunSettings, 'init'>, samplerSteps: number): number {
+  return samplerSteps + (s.init === 'lowlevel' ? 1 : 0);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeReceipt, parseReceipt, RECEIPT_KIND, RECEIPT_VERSION, ReceiptError, receiptToJson } from './receipt';
+import { checkReceiptTimesteps, makeReceipt, parseReceipt, RECEIPT_KIND, RECEIPT_VERSION, ReceiptError, receiptToJson } from './receipt';
 
 const HEX = 'ab'.repeat(32);
 const valid = () => ({
@@ -53,6 +53,11 @@ describe('decode receipt', () => {
     ['model synthetic', { model: { name: 'x', sha256: HEX } }, /model.synthetic must be a boolean, found nothing/],
     ['fmri missing', { fmri: undefined }, /fmri must be an object/],
     ['fmri split', { fmri: { fileName: 'a.npy', sha256: HEX, sampleIndex: 0 } }, /fmri.split must be a non-empty string/],
+    ['init', { init: 'pixels' }, /init must be one of noise, lowlevel, found "pixels"/],
+    ['strength 0', { init: 'lowlevel', strength: 0 }, /strength must be a number in \(0, 1\], found 0/],
+    ['strength without lowlevel', { strength: 0.5 }, /strength must be 1 unless init is "lowlevel" \(init is "noise"\), found 0.5/],
+    ['guidance', { guidance: -1 }, /guidance must be a finite number ≥ 0, found -1/],
+    ['timesteps ascending', { timesteps: [1, 501] }, /timesteps must be a non-empty descending list of integer timesteps, found \[1,501\]/],
   ])('rejects a bad %s with a message naming the field', (_what, patch, message) => {
     const e = errorOf({ ...valid(), ...patch });
     expect(e).toBeInstanceOf(ReceiptError);
@@ -66,5 +71,19 @@ describe('decode receipt', () => {
 
   it('PLMS with eta 0 is accepted', () => {
     expect(parseReceipt({ ...valid(), sampler: 'plms', eta: 0 }).sampler).toBe('plms');
+  });
+
+  it('a receipt from before img2img and guidance replays as init noise, strength 1, guidance 1', () => {
+    const r = parseReceipt(valid());
+    expect(r).toMatchObject({ init: 'noise', strength: 1, guidance: 1 });
+    expect(r.timesteps).toBeUndefined();
+  });
+
+  it('keeps init, strength, guidance and the step list, and checks the list against the settings', () => {
+    const r = parseReceipt({ ...valid(), steps: 10, init: 'lowlevel', strength: 0.5, guidance: 3, timesteps: [501, 401, 301, 201, 101, 1] });
+    expect(parseReceipt(receiptToJson(r))).toEqual(r);
+    expect(() => checkReceiptTimesteps(r, [501, 401, 301, 201, 101, 1])).not.toThrow();
+    expect(() => checkReceiptTimesteps(r, [601, 501, 401, 301, 201, 101, 1]))
+      .toThrow(/timesteps must be \[601, 501, 401, 301, 201, 101, 1\] for 10 steps, init lowlevel, strength 0.5, found \[501,401/);
   });
 });

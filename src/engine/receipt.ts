@@ -1,7 +1,7 @@
 // Decode receipt: everything needed to reproduce a decode (which model, which fMRI sample, which sampler
 // settings, which backend). The studio writes one on export, replays a dropped one, and `npm run decode`
 // accepts it. Parsing validates every field and names the first bad one.
-import type { BackendName, SamplerName } from './types';
+import type { BackendName, InitKind, SamplerName } from './types';
 
 export const RECEIPT_KIND = 'decoding-studio/decode-receipt';
 export const RECEIPT_VERSION = 1;
@@ -21,6 +21,18 @@ export interface DecodeReceipt {
   seed: number;
   numSamples: number;
   backend: BackendName;
+  /**
+   * img2img and guidance (issue 16). Receipts written before them lack these fields and replay as
+   * init 'noise', strength 1, guidance 1, which is what those decodes did.
+   */
+  init: InitKind;
+  strength: number;
+  guidance: number;
+  /**
+   * The timesteps the run visited, in sampling order (the img2img cut applied). Optional: older receipts
+   * lack it; when present it must be the list that steps/init/strength give (checked by checkReceiptTimesteps).
+   */
+  timesteps?: number[];
 }
 
 export class ReceiptError extends Error {
@@ -41,6 +53,7 @@ export const MAX_SAMPLES = 16;
 const SHA256 = /^[0-9a-f]{64}$/;
 const SAMPLERS: readonly SamplerName[] = ['plms', 'ddim'];
 const BACKENDS: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
+const INITS: readonly InitKind[] = ['noise', 'lowlevel'];
 
 type Obj = Record<string, unknown>;
 
@@ -102,6 +115,20 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
   if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0 || eta > 1) throw new ReceiptError('eta', 'a number in [0, 1]', eta);
   // The authors' PLMS refuses eta ≠ 0; a receipt claiming otherwise cannot be replayed faithfully.
   if (sampler === 'plms' && eta !== 0) throw new ReceiptError('eta', '0 for the PLMS sampler', eta);
+  const init = o.init === undefined ? 'noise' : oneOf(o, 'init', INITS);
+  const strength = o.strength === undefined ? 1 : o.strength;
+  if (typeof strength !== 'number' || !(strength > 0 && strength <= 1)) throw new ReceiptError('strength', 'a number in (0, 1]', strength);
+  if (strength < 1 && init !== 'lowlevel') throw new ReceiptError('strength', `1 unless init is "lowlevel" (init is "${init}")`, strength);
+  const guidance = o.guidance === undefined ? 1 : o.guidance;
+  if (typeof guidance !== 'number' || !Number.isFinite(guidance) || guidance < 0) throw new ReceiptError('guidance', 'a finite number ≥ 0', guidance);
+  let timesteps: number[] | undefined;
+  if (o.timesteps !== undefined) {
+    const ts = o.timesteps;
+    if (!Array.isArray(ts) || ts.length === 0 || !ts.every((t, i) => Number.isInteger(t) && t >= 0 && (i === 0 || t < ts[i - 1]))) {
+      throw new ReceiptError('timesteps', 'a non-empty descending list of integer timesteps', ts);
+    }
+    timesteps = ts as number[];
+  }
   return {
     kind: RECEIPT_KIND,
     receiptVersion: RECEIPT_VERSION,
@@ -115,10 +142,25 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     seed: int(o, 'seed', '', 0, MAX_SEED),
     numSamples: int(o, 'numSamples', '', 1, MAX_SAMPLES),
     backend: oneOf(o, 'backend', BACKENDS),
+    init,
+    strength,
+    guidance,
+    ...(timesteps ? { timesteps } : {}),
   };
 }
 
-export function makeReceipt(fields: Omit<DecodeReceipt, 'kind' | 'receiptVersion' | 'createdAt'>, now = new Date()): DecodeReceipt {
+/**
+ * Throws ReceiptError when a receipt's recorded step list is not the one its settings give for a schedule
+ * (`plan` is runTimesteps / decodeTimesteps for the receipt's steps, init and strength).
+ */
+export function checkReceiptTimesteps(r: DecodeReceipt, plan: number[]): void {
+  if (r.timesteps && r.timesteps.join() !== plan.join()) {
+    throw new ReceiptError('timesteps', `[${plan.join(', ')}] for ${r.steps} steps, init ${r.init}, strength ${r.strength}`, r.timesteps);
+  }
+}
+
+export function makeReceipt(fields: Omit<DecodeReceipt, 'kind' | 'receiptVersion' | 'createdAt' | 'init' | 'strength' | 'guidance'>
+  & Partial<Pick<DecodeReceipt, 'init' | 'strength' | 'guidance'>>, now = new Date()): DecodeReceipt {
   // Round-trip through the validator so a receipt we write is always one we (and the CLI) accept.
   return parseReceipt({ kind: RECEIPT_KIND, receiptVersion: RECEIPT_VERSION, createdAt: now.toISOString(), ...fields });
 }

@@ -92,10 +92,33 @@ export function testFmri(ds: SynthDataset): Float32Array[] {
   return Array.from({ length: ds.numTest }, (_, i) => ds.testAvg.slice(i * V, (i + 1) * V));
 }
 
+/**
+ * The 1,200 distinct training images (images_32.npz train_images) as grey [0, 1]: the extra candidates of the
+ * novelty identification test.
+ */
+export function trainGallery(ds: SynthDataset): GreyImage[] {
+  const p = ds.imageSize * ds.imageSize, n = ds.trainImages.length / p;
+  return Array.from({ length: n }, (_, i) => ({
+    height: ds.imageSize, width: ds.imageSize, data: Float64Array.from(ds.trainImages.subarray(i * p, (i + 1) * p), (v) => v / 255),
+  }));
+}
+
 /** Ground-truth test images as grey [0, 1]. */
 export function testGroundTruth(ds: SynthDataset): GreyImage[] {
   const p = ds.imageSize * ds.imageSize;
   return Array.from({ length: ds.numTest }, (_, i) => ({
     height: ds.imageSize, width: ds.imageSize, data: Float64Array.from(ds.testImages.subarray(i * p, (i + 1) * p), (v) => v / 255),
   }));
+}
+
+/** A permutation of 0..n−1 with no fixed point (Sattolo's algorithm: one n-cycle), from a seeded LCG. */
+export function derangement(n: number, seed: number): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  let state = (seed * 2654435761 + 1) >>> 0;
+  const next = (): number => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 2 ** 32; };
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * i); // j < i: Sattolo, so every element moves
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
 }

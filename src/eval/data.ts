@@ -117,7 +117,11 @@ export function dequantise(a: NpyArray, scale: number): Float32Array {
   throw new SynthDataError(`fMRI arrays must be int8 (with scale), float16/32/64; got ${a.dtype}`);
 }
 
-export async function loadSynthDataset(dir: string, opts: { subject?: number; verify?: boolean } = {}): Promise<SynthDataset> {
+/**
+ * opts.scale: the user's multiplier for the fMRI values; it replaces the file's `scale` member for the int8
+ * members and multiplies float members too (as `readFmriFile`'s scale does for every format).
+ */
+export async function loadSynthDataset(dir: string, opts: { subject?: number; verify?: boolean; scale?: number } = {}): Promise<SynthDataset> {
   const verify = opts.verify ?? true;
   const meta = await readSynthMeta(dir);
   const subject = opts.subject ?? meta.default_subject;
@@ -127,7 +131,12 @@ export async function loadSynthDataset(dir: string, opts: { subject?: number; ve
   const sbj = readNpz(await readChecked(dir, sbjName, meta, verify));
   const V = info.V;
   const scaleArr = member(sbj, sbjName, 'scale', ['f4', 'f8'], []);
-  const scale = Number(scaleArr.data[0]);
+  const scale = opts.scale ?? Number(scaleArr.data[0]);
+  const deq = (a: NpyArray): Float32Array => {
+    const v = dequantise(a, scale);
+    if (opts.scale === undefined || a.dtype === 'i1') return v;
+    return Float32Array.from(v, (x) => x * scale);
+  };
   const train = member(sbj, sbjName, 'arr_0', ['i1', 'f2', 'f4', 'f8'], [null, V]);
   const trials = member(sbj, sbjName, 'arr_1', ['i1', 'f2', 'f4', 'f8'], [null, V]);
   const avg = member(sbj, sbjName, 'arr_2', ['i1', 'f2', 'f4', 'f8'], [null, V]);
@@ -148,12 +157,20 @@ export async function loadSynthDataset(dir: string, opts: { subject?: number; ve
   for (const k of trainImageIndex) if (k < 0 || k >= trainImg.shape[0]) throw new SynthDataError(`${sbjName}: arr_3 index ${k} outside 0..${trainImg.shape[0] - 1}`);
   return {
     dir, meta, subject, numVoxels: V,
-    train: dequantise(train, scale), numTrain, trainImageIndex,
-    testAvg: dequantise(avg, scale), numTest,
-    testTrials: dequantise(trials, scale), numTestTrials: trials.shape[0] / numTest,
+    train: deq(train), numTrain, trainImageIndex,
+    testAvg: deq(avg), numTest,
+    testTrials: deq(trials), numTestTrials: trials.shape[0] / numTest,
     masks, voxelXyz: xyz, imageSize: size,
     trainImages: trainImg.data as Uint8Array, testImages: testImg.data as Uint8Array, trainLabels, testLabels,
   };
+}
+
+/**
+ * Bytes of classifier_cnn.npz (the CNN of the "CNN class" metric, python/cad_ref/train/classifier.py), checked
+ * against meta.json; parse them with loadCnnClassifier (src/eval/cnn.ts) once a tfjs backend is running.
+ */
+export async function readCnnWeights(dir: string, meta: SynthMeta, verify = true): Promise<Uint8Array> {
+  return readChecked(dir, 'classifier_cnn.npz', meta, verify);
 }
 
 export async function loadReferenceModels(dir: string, meta: SynthMeta, verify = true): Promise<ReferenceModels> {

@@ -6,7 +6,16 @@
 //  - 2-way pairwise identification: for reconstruction i, the fraction of other GT j ≠ i that score
 //    worse against it than its own GT i (pair_wise_score, chance 0.5);
 //  - 50-way identification top-1: argmax over all GT j of pcc(recon i, GT j) equals i (chance 1/n);
-//  - class accuracy: top-1 of a small pixel classifier on the reconstruction against the GT label.
+//  - class accuracy: top-1 of a small pixel classifier on the reconstruction against the GT label
+//    ("pixel-logistic class");
+//  - CNN class: n_way_top_k_acc (top-1) with the small Fashion-MNIST CNN (src/eval/cnn.ts) in place of the
+//    authors' ViT-H/14: the label is the CNN's class of the TRUE image, the reconstruction is right when its
+//    softmax ranks that class first among it and n−1 other classes (nWayTop1);
+//  - novelty identification (Shirakawa et al. 2024, "spurious reconstruction"): the rank of the own GT by pcc
+//    among the test images AND every training image (noveltyIdentification); a decoder that retrieves
+//    training look-alikes fails it.
+// Every metric is also kept per test image (`per_item`), so several samples per fMRI can be read as the mean
+// over samples or as the max over samples (an fMRI counts as correct when any of its samples is).
 
 export class MetricInputError extends Error {
   constructor(message: string) {
@@ -121,40 +130,186 @@ export function classify(clf: PixelClassifier, img: GreyImage): number {
   return best;
 }
 
+/**
+ * n_way_top_k_acc of the authors' eval_metrics.py for top-1, as its exact expectation: the authors draw
+ * `num_trials` random sets of n−1 classes other than `classId` and count a trial correct when probs[classId] is
+ * the largest of the n picked values. With m other classes scoring strictly higher, a trial is correct iff none
+ * of them is picked, so the expectation is C(K−1−m, n−1) / C(K−1, n−1) (K = probs.length). For n = K it is 0 or 1
+ * (argmax, ties in favour of the class) and equals the authors' value for any number of trials.
+ */
+export function nWayTop1(probs: ArrayLike<number>, classId: number, nWay: number): number {
+  const k = probs.length;
+  if (!(Number.isInteger(classId) && classId >= 0 && classId < k)) throw new MetricInputError(`n-way top-1: class ${classId} outside 0..${k - 1}`);
+  if (!(Number.isInteger(nWay) && nWay >= 2 && nWay <= k)) throw new MetricInputError(`n-way top-1: n must be an integer in 2..${k}, got ${nWay}`);
+  let higher = 0;
+  for (let c = 0; c < k; c++) if (c !== classId && probs[c] > probs[classId]) higher++;
+  // ∏_{t=0}^{n−2} (K−1−m−t)/(K−1−t): probability that n−1 draws without replacement avoid all m higher classes
+  let p = 1;
+  for (let t = 0; t < nWay - 1; t++) p *= Math.max(0, k - 1 - higher - t) / (k - 1 - t);
+  return p;
+}
+
+/** Per test image: rank (1 = best) and percentile of the own GT among all candidates, by pcc. */
+export interface NoveltyResult {
+  /** 1 + the number of candidates scoring strictly higher than the own GT (ties count in its favour). */
+  rank: Int32Array;
+  /** Fraction of the other candidates scoring strictly lower than the own GT (1 best, chance 0.5). */
+  percentile: Float64Array;
+  numCandidates: number;
+}
+
+/**
+ * Novelty identification test of Shirakawa et al. (2024, "spurious reconstruction"): reconstruction i is
+ * compared by pixel correlation with every candidate of [gts…, gallery…] (the test images AND the training
+ * images), and the own GT i is ranked among them. A decoder that draws training look-alikes puts training
+ * images first and fails it even when it identifies well among the test images alone.
+ */
+export function noveltyIdentification(recons: GreyImage[], gts: GreyImage[], gallery: GreyImage[]): NoveltyResult {
+  if (recons.length !== gts.length) throw new MetricInputError(`${recons.length} reconstructions but ${gts.length} ground-truth images`);
+  const candidates = [...gts, ...gallery], n = recons.length, total = candidates.length;
+  if (total < 2) throw new MetricInputError('novelty identification needs at least 2 candidates');
+  const rank = new Int32Array(n), percentile = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const own = pearson(recons[i].data, gts[i].data);
+    let higher = 0, lower = 0;
+    candidates.forEach((c, j) => {
+      if (j === i) return;
+      const v = pearson(recons[i].data, c.data);
+      if (v > own) higher++; else if (v < own) lower++;
+    });
+    rank[i] = 1 + higher;
+    percentile[i] = lower / (total - 1);
+  }
+  return { rank, percentile, numCandidates: total };
+}
+
+/** Optional inputs of the semantic and novelty metrics. */
+export interface EvaluateOptions {
+  /** CNN softmax of each reconstruction [n, K] row-major (src/eval/cnn.ts `probabilities`). */
+  cnnProbs?: ArrayLike<number>;
+  /** CNN class of each TRUE test image [n]: the label of the n-way test (the authors' protocol). */
+  cnnGtClass?: ArrayLike<number>;
+  /** n of the n-way test; default K (all classes: deterministic). */
+  nWay?: number;
+  /** Training images: with them the novelty identification test is run (candidates = gts + gallery). */
+  gallery?: GreyImage[];
+}
+
+/** Per-test-image values of the metrics (1/0 for the top-1 kinds); absent keys were not computed. */
+export interface PerItemMetrics {
+  top1_50way: number[];
+  pair2way_pcc: number[];
+  pair2way_ssim: number[];
+  class_acc: number[];
+  pcc: number[];
+  ssim: number[];
+  cnn_class_acc?: number[];
+  novelty_top1?: number[];
+  novelty_percentile?: number[];
+}
+
 export interface ReconstructionMetrics {
   top1_50way: number;
   pair2way_pcc: number;
   pair2way_ssim: number;
+  /** pixel-logistic class accuracy (classifier.npz), 10-way against the true label. */
   class_acc: number;
   pcc: number;
   ssim: number;
+  /** CNN n-way top-1 (nWayTop1 with the CNN's class of the true image as label); with cnnProbs only. */
+  cnn_class_acc?: number;
+  /** n of cnn_class_acc. */
+  cnn_n_way?: number;
+  /** Novelty test: fraction whose own GT ranks first among test + training images; with a gallery only. */
+  novelty_top1?: number;
+  /** Novelty test: mean percentile of the own GT among the test + training images (chance 0.5). */
+  novelty_percentile?: number;
+  /** Number of novelty candidates (test + training images). */
+  novelty_candidates?: number;
   n_test: number;
+  per_item?: PerItemMetrics;
 }
 
+/** Keys of ReconstructionMetrics that are means over test images (and can be averaged or maxed over samples). */
+export const ITEM_METRICS = ['top1_50way', 'pair2way_pcc', 'pair2way_ssim', 'class_acc', 'pcc', 'ssim',
+  'cnn_class_acc', 'novelty_top1', 'novelty_percentile'] as const;
+export type ItemMetric = (typeof ITEM_METRICS)[number];
+
+const mean = (v: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < v.length; i++) s += v[i]; return s / v.length; };
+
 /** All metrics for one set of reconstructions (recon i belongs to GT i with label labels[i]). */
-export function evaluateReconstructions(recons: GreyImage[], gts: GreyImage[], labels: ArrayLike<number>, clf: PixelClassifier): ReconstructionMetrics {
+export function evaluateReconstructions(recons: GreyImage[], gts: GreyImage[], labels: ArrayLike<number>, clf: PixelClassifier,
+  opts: EvaluateOptions = {}): ReconstructionMetrics {
   if (labels.length !== gts.length) throw new MetricInputError(`${gts.length} images but ${labels.length} labels`);
   const pcc = scoreMatrix(recons, gts, (a, b) => pearson(a.data, b.data));
   const ss = scoreMatrix(recons, gts, (a, b) => ssim(a, b));
   const n = recons.length;
-  let meanPcc = 0, meanSsim = 0, correct = 0;
-  for (let i = 0; i < n; i++) {
-    meanPcc += pcc[i][i] / n;
-    meanSsim += ss[i][i] / n;
-    if (classify(clf, recons[i]) === labels[i]) correct++;
-  }
-  return {
-    top1_50way: identificationTop1(pcc), pair2way_pcc: pairwise2way(pcc), pair2way_ssim: pairwise2way(ss),
-    class_acc: correct / n, pcc: meanPcc, ssim: meanSsim, n_test: n,
+  if (n < 2) throw new MetricInputError(`2-way identification needs at least 2 images, got ${n}`);
+  // per-item forms of identificationTop1 / pairwise2way (their means are exactly those functions)
+  const frac = (row: Float64Array, i: number): number => {
+    let count = 0;
+    for (let j = 0; j < n; j++) if (j !== i && row[i] > row[j]) count++;
+    return count / (n - 1);
   };
+  const item: PerItemMetrics = {
+    top1_50way: pcc.map((row, i) => (row.every((v, j) => (j < i ? row[i] > v : row[i] >= v)) ? 1 : 0)),
+    pair2way_pcc: pcc.map(frac), pair2way_ssim: ss.map(frac),
+    class_acc: recons.map((r, i) => (classify(clf, r) === labels[i] ? 1 : 0)),
+    pcc: pcc.map((row, i) => row[i]), ssim: ss.map((row, i) => row[i]),
+  };
+  const out: ReconstructionMetrics = {
+    top1_50way: mean(item.top1_50way), pair2way_pcc: mean(item.pair2way_pcc), pair2way_ssim: mean(item.pair2way_ssim),
+    class_acc: mean(item.class_acc), pcc: mean(item.pcc), ssim: mean(item.ssim), n_test: n, per_item: item,
+  };
+  if (opts.cnnProbs || opts.cnnGtClass) {
+    const { cnnProbs: probs, cnnGtClass: gtClass } = opts;
+    if (!probs || !gtClass) throw new MetricInputError('the CNN class metric needs both cnnProbs and cnnGtClass');
+    const k = probs.length / n;
+    if (!Number.isInteger(k) || gtClass.length !== n) throw new MetricInputError(`CNN class: ${probs.length} probabilities and ${gtClass.length} GT classes for ${n} images`);
+    const nWay = opts.nWay ?? k;
+    item.cnn_class_acc = recons.map((_, i) => nWayTop1(Array.prototype.slice.call(probs, i * k, (i + 1) * k) as number[], gtClass[i], nWay));
+    out.cnn_class_acc = mean(item.cnn_class_acc);
+    out.cnn_n_way = nWay;
+  }
+  if (opts.gallery) {
+    const nov = noveltyIdentification(recons, gts, opts.gallery);
+    item.novelty_top1 = Array.from(nov.rank, (r) => (r === 1 ? 1 : 0));
+    item.novelty_percentile = Array.from(nov.percentile);
+    out.novelty_top1 = mean(item.novelty_top1);
+    out.novelty_percentile = mean(item.novelty_percentile);
+    out.novelty_candidates = nov.numCandidates;
+  }
+  return out;
 }
 
-/** Mean of each metric over several sample sets (e.g. several diffusion samples per fMRI). */
+/** Mean of each metric over several sample sets (e.g. several diffusion samples per fMRI): the per-sample reading. */
 export function meanMetrics(runs: ReconstructionMetrics[]): ReconstructionMetrics {
   if (runs.length === 0) throw new MetricInputError('no metric runs to average');
-  const keys = ['top1_50way', 'pair2way_pcc', 'pair2way_ssim', 'class_acc', 'pcc', 'ssim'] as const;
-  const out = { ...runs[0] };
-  for (const k of keys) out[k] = runs.reduce((s, r) => s + r[k], 0) / runs.length;
+  const out: ReconstructionMetrics = { ...runs[0] };
+  delete out.per_item;
+  for (const k of ITEM_METRICS) {
+    if (runs.some((r) => r[k] === undefined)) { delete out[k]; continue; }
+    out[k] = runs.reduce((s, r) => s + (r[k] as number), 0) / runs.length;
+  }
+  return out;
+}
+
+/**
+ * Max over samples: per test image the best value over the sample sets (for the top-1 kinds: correct when any
+ * sample is), then the mean over test images, as the paper's "max over samples" reading. Needs per_item.
+ */
+export function maxOverSamples(runs: ReconstructionMetrics[]): ReconstructionMetrics {
+  if (runs.length === 0) throw new MetricInputError('no metric runs to combine');
+  const out: ReconstructionMetrics = { ...runs[0] };
+  delete out.per_item;
+  for (const k of ITEM_METRICS) {
+    const items = runs.map((r) => r.per_item?.[k]);
+    if (items.some((v) => v === undefined)) { delete out[k]; continue; }
+    const n = (items[0] as number[]).length;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.max(...items.map((v) => (v as number[])[i]));
+    out[k] = s / n;
+  }
   return out;
 }
 

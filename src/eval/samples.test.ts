@@ -19,8 +19,8 @@ describe('scoreSamples', () => {
   const images = s0.map((a, i) => Float32Array.from([...rgb(a), ...rgb(s1[i])]));
   const grey = (rows: number[][]): GreyImage[] => rows.map((r) => ({ height: side, width: side, data: Float64Array.from(Float32Array.from(r)) }));
 
-  it('scores each sample set and their pixel mean', () => {
-    const out = scoreSamples(images, 2, gts, labels, clf);
+  it('scores each sample set and their pixel mean', async () => {
+    const out = await scoreSamples(images, 2, gts, labels, clf);
     const e0 = evaluateReconstructions(grey(s0), gts, labels, clf), e1 = evaluateReconstructions(grey(s1), gts, labels, clf);
     expect(out.perSample[0].pcc).toBeCloseTo(e0.pcc, 6);
     expect(out.perSample[1].ssim).toBeCloseTo(e1.ssim, 6);
@@ -29,12 +29,38 @@ describe('scoreSamples', () => {
     const em = evaluateReconstructions(mean, gts, labels, clf);
     expect(out.sampleMean?.pcc).toBeCloseTo(em.pcc, 6);
     expect(out.sampleMean?.class_acc).toBe(em.class_acc);
+    // max over samples: per image the better of the two sample sets
+    const best = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + Math.max(v, b[i]), 0) / a.length;
+    expect(out.maxOverSamples.pair2way_pcc).toBeCloseTo(best(e0.per_item!.pair2way_pcc, e1.per_item!.pair2way_pcc), 6);
+    expect(out.maxOverSamples.pcc).toBeGreaterThanOrEqual(Math.max(e0.pcc, e1.pcc) - 1e-9);
   });
-  it('has no pixel-mean reading for one sample', () => {
-    expect(scoreSamples(images.map((x) => x.subarray(0, side * side * 3)), 1, gts, labels, clf).sampleMean).toBeNull();
+  it('has no pixel-mean reading for one sample, and max = mean', async () => {
+    const one = await scoreSamples(images.map((x) => x.subarray(0, side * side * 3)), 1, gts, labels, clf);
+    expect(one.sampleMean).toBeNull();
+    expect(one.maxOverSamples.top1_50way).toBe(one.meanOverSamples.top1_50way);
   });
-  it('rejects a layout that does not match', () => {
-    expect(() => scoreSamples(images, 3, gts, labels, clf)).toThrow(MetricInputError);
-    expect(() => scoreSamples(images.slice(1), 2, gts, labels, clf)).toThrow(/3 reconstructions for 4/);
+  it('runs the novelty test when given a gallery', async () => {
+    const out = await scoreSamples(images, 2, gts, labels, clf, { gallery: gts.map((g) => ({ ...g, data: g.data.map((v) => 1 - v) })) });
+    expect(out.meanOverSamples.novelty_candidates).toBe(2 * n);
+    expect(out.perSample[0].per_item?.novelty_percentile).toHaveLength(n);
+  });
+  it('rejects a layout that does not match', async () => {
+    await expect(scoreSamples(images, 3, gts, labels, clf)).rejects.toThrow(MetricInputError);
+    await expect(scoreSamples(images.slice(1), 2, gts, labels, clf)).rejects.toThrow(/3 reconstructions for 4/);
+  });
+});
+
+describe('derangement (pairing of the shuffled control)', () => {
+  it('is a permutation without fixed points, repeatable from its seed and different across seeds', async () => {
+    const { derangement } = await import('./baselines');
+    for (const seed of [0, 1, 7]) {
+      for (const n of [2, 3, 50]) {
+        const p = derangement(n, seed);
+        expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(p.every((j, i) => j !== i)).toBe(true);
+        expect(derangement(n, seed)).toEqual(p);
+      }
+    }
+    expect(derangement(50, 0)).not.toEqual(derangement(50, 1));
   });
 });

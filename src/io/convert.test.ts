@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import type { ModelConfig } from '../model/config';
-import { expectedShapes } from '../model/inferConfig';
+import { expectedShapes, LOWLEVEL_NAMES, vqEncoderShapes } from '../model/inferConfig';
 import { loadBundle } from './bundle/loader';
 import { dirSink, dirSource } from './bundle/node';
 import { planConversion, writeConvertedBundle, type ConvertInput } from './convert';
@@ -40,6 +40,9 @@ describe('convert golden tiny checkpoints', () => {
     expect(plan.config.preprocess).toMatchObject(golden.preprocess);
     expect(plan.report.extra).toEqual([]);
     expect(plan.report.dropped).toBeGreaterThan(0); // schedule buffers, VQ encoder, cls/mask tokens
+    expect(plan.report.extras).toEqual([]);
+    expect(plan.report.keptVQEncoder).toBe(false);
+    expect(Object.keys(plan.tensors).some((n) => n.startsWith('first_stage_model.encoder.'))).toBe(false);
     const out = tmp();
     const manifest = await writeConvertedBundle(dirSink(out), plan, { shardBytes: 256 * 1024 });
     expect(manifest.shards.length).toBeGreaterThan(1);
@@ -53,6 +56,57 @@ describe('convert golden tiny checkpoints', () => {
     }
     expect(manifest.card?.params).toMatchObject({ total: plan.params.total });
     expect(plan.params.total).toBe(names.reduce((a, n) => a + expectedShapes(plan.config)[n].reduce((x, y) => x * y, 1), 0));
+  });
+
+  it('phase3.pth + extras.safetensors: decoding_studio.* pass through, the VQ encoder is kept, values unchanged', async () => {
+    const golden = await goldenConfig(await goldenDir('tiny'));
+    const overrides = { encoder: { numHeads: golden.encoder.numHeads }, vq: { resolution: golden.vq.resolution } };
+    const plan = planConversion([await input('phase3.pth'), await input('extras.safetensors')], { overrides });
+    const dir = await goldenDir('tiny');
+    const extras = JSON.parse(readFileSync(join(dir, 'extras.json'), 'utf8')) as string[];
+    const encoder = Object.keys(vqEncoderShapes(plan.config));
+    expect(networks(plan.config)).toEqual(networks(golden));
+    expect(plan.report.extra).toEqual([]);
+    expect(extras).toEqual(expect.arrayContaining(Object.values(LOWLEVEL_NAMES)));
+    expect(plan.report.extras).toEqual(extras);
+    expect(plan.report.keptVQEncoder).toBe(true);
+    expect(plan.report.notes.join('\n')).toMatch(/low-level decoder \(decoding_studio\.lowlevel\.\*, K = 8\) present: kept the VQ encoder/);
+    const names = [...Object.keys(expectedShapes(plan.config)), ...encoder, ...extras];
+    expect(Object.keys(plan.tensors).sort()).toEqual([...names].sort());
+    expect(plan.params.vqEncoder).toBe(encoder.reduce((a, n) => a + plan.tensors[n].shape.reduce((x, y) => x * y, 1), 0));
+    expect(plan.params.lowLevel).toBe(112 * 8 + 8 + 8 * 1024 + 1024);
+    // The authors' part of the plan is what phase3.pth alone gives.
+    const alone = planConversion([await input('phase3.pth')], { overrides });
+    expect(alone.config).toEqual(plan.config);
+    const bytes = (t: { read(): Float32Array }) => { const a = t.read(); return Buffer.from(a.buffer, a.byteOffset, a.byteLength); };
+    for (const n of Object.keys(alone.tensors)) {
+      expect([n, plan.tensors[n].shape, bytes(plan.tensors[n]).equals(bytes(alone.tensors[n]))]).toEqual([n, alone.tensors[n].shape, true]);
+    }
+    const out = tmp();
+    await writeConvertedBundle(dirSink(out), plan);
+    const loaded = await loadBundle(dirSource(out));
+    expect(Object.keys(loaded.tensors).sort()).toEqual([...names].sort());
+    for (const name of [...encoder, ...extras]) {
+      const want = npyToFloat32(await goldenNpy(dir, `tensors/${name}`));
+      expect([name, loaded.tensors[name].data.every((v, i) => v === want[i]) && loaded.tensors[name].data.length === want.length]).toEqual([name, true]);
+    }
+  });
+
+  it('low-level tensors without a VQ encoder, or mis-shaped, are refused by name', async () => {
+    const base = (await input('phase3.pth')).checkpoint;
+    const noEncoder: Checkpoint = {
+      ...base, tensors: Object.fromEntries(Object.entries(base.tensors).filter(([n]) => !/^first_stage_model\.(encoder|quant_conv)\./.test(n))),
+    };
+    const extras = (await input('extras.safetensors')).checkpoint;
+    const overrides = { encoder: { numHeads: 2 }, vq: { resolution: 32 } };
+    expect(() => planConversion([{ checkpoint: noEncoder, sha256: '0'.repeat(64) }, { checkpoint: extras, sha256: '1'.repeat(64) }], { overrides }))
+      .toThrow(/missing:[\s\S]*first_stage_model\.encoder\.conv_in\.weight[\s\S]*runs its image through the VQ encoder/);
+    const wrong: Checkpoint = {
+      ...extras, file: 'wrong.safetensors',
+      tensors: { ...extras.tensors, [LOWLEVEL_NAMES.ridgeWeight]: { shape: [100, 8], dtype: 'float32', read: () => new Float32Array(800) } },
+    };
+    expect(() => planConversion([{ checkpoint: base, sha256: '0'.repeat(64) }, { checkpoint: wrong, sha256: '1'.repeat(64) }], { overrides }))
+      .toThrow(`${LOWLEVEL_NAMES.ridgeWeight}: expected [112, 8], found [100, 8]`);
   });
 
   it('phase1.pth + phase3.pth: encoder heads come from the pickled phase-1 config, phase 3 overrides the encoder', async () => {
@@ -108,6 +162,23 @@ describe('convert CLI', () => {
     expect(networks(loaded.manifest.config)).toEqual(networks(await goldenConfig(await goldenDir('tiny'))));
     const help = await run(tsx, [cli, '--help']);
     expect(help.stdout).toMatch(/--raw-voxels/);
+    expect(stdout).toMatch(/no low-level decoder .*VQ encoder is not needed and was dropped/);
+  });
+
+  it('converts phase3.pth + extras.safetensors and says what it kept', async () => {
+    const dir = await goldenDir('tiny');
+    const cfg = join(tmp(), 'over.json');
+    writeFileSync(cfg, JSON.stringify({ encoder: { numHeads: 2 }, vq: { resolution: 32 } }));
+    const out = join(tmp(), 'bundle');
+    const { stdout } = await run(tsx, [cli, join(dir, 'phase3.pth'), join(dir, 'extras.safetensors'), '--out', out, '--fp16', '--config', cfg]);
+    const extras = JSON.parse(readFileSync(join(dir, 'extras.json'), 'utf8')) as string[];
+    expect(stdout).toContain(`extras.safetensors: full state dict, ${extras.length} tensors`);
+    expect(stdout).toContain(`kept ${extras.length} decoding_studio.* tensors: ${extras.join(', ')}`);
+    expect(stdout).toMatch(/kept the VQ encoder and quant_conv for the low-level decoder/);
+    expect(stdout).toMatch(/lowLevel\s+[\d.]+ M params/);
+    const loaded = await loadBundle(dirSource(out));
+    expect(loaded.tensors['first_stage_model.encoder.conv_in.weight'].shape).toEqual([32, 3, 3, 3]);
+    expect(loaded.tensors[LOWLEVEL_NAMES.ridgeBias].shape).toEqual([8]);
   });
 
   it('exits non-zero with the missing tensors for phase1 + ldm', async () => {

@@ -2,7 +2,9 @@
 // files (later ones win), infers the ModelConfig from tensor shapes (+ pickled configs + overrides),
 // keeps only the tensors inference needs, and reports missing / extra / mis-shaped tensors by name.
 import { PUBLISHED_GOD_SBJ3, type ModelConfig, type PreprocessConfig } from '../model/config';
-import { expectedShapes, inferModelConfig, type DeepPartial } from '../model/inferConfig';
+import {
+  expectedShapes, inferModelConfig, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes, vqEncoderShapes, type DeepPartial, type ShapeMap,
+} from '../model/inferConfig';
 import { storesAsFloat16, type BundleManifest, type SourceEntry, type StorageDtype } from './bundle/manifest';
 import { writeBundle, type BundleSink } from './bundle/writer';
 import { ConvertError } from './errors';
@@ -24,12 +26,21 @@ export interface ConvertReport {
   overridden: { name: string; from: string; by: string }[];
   /** Tensors not needed for inference that were expected to be there (MAE decoder, schedule buffers, …). */
   dropped: number;
+  /** Their names (original names, as in the checkpoint after any wrapper prefix is stripped). */
+  droppedNames: string[];
   /** Tensors not needed for inference and not of a known kind: worth a look. */
   extra: string[];
   missing: string[];
   misShaped: { name: string; expected: number[]; found: number[] }[];
   /** Where config values came from, and what was assumed. */
   notes: string[];
+  /**
+   * This project's own tensors (`decoding_studio.*`: the low-level decoder, the null context) passed
+   * through into the bundle, and whether the VQ encoder was kept for the low-level decoder (it is
+   * dropped otherwise, as for the authors' checkpoints).
+   */
+  extras: string[];
+  keptVQEncoder: boolean;
 }
 
 export interface ConversionPlan {
@@ -49,6 +60,9 @@ export interface ConvertOptions {
 }
 
 const ENCODER_PREFIX = 'cond_stage_model.mae.';
+/** Tensors of this project (not in the authors' checkpoints); no key of theirs starts with it. */
+export const EXTRAS_PREFIX = 'decoding_studio.';
+const NULL_CONTEXT = `${EXTRAS_PREFIX}null_context`;
 
 /** Tensors that exist in the authors' checkpoints but are never used for inference. */
 const KNOWN_UNUSED = [
@@ -115,7 +129,9 @@ function network(name: string): string {
   if (name.startsWith(ENCODER_PREFIX)) return 'fmriEncoder';
   if (name.startsWith('cond_stage_model.')) return 'condMappers';
   if (name.startsWith('model.diffusion_model.')) return 'unet';
+  if (/^first_stage_model\.(encoder|quant_conv)\./.test(name)) return 'vqEncoder';
   if (name.startsWith('first_stage_model.')) return 'vq';
+  if (name.startsWith(LOWLEVEL_PREFIX)) return 'lowLevel';
   return 'other';
 }
 
@@ -125,18 +141,19 @@ const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every
 /** Everything short of reading tensor values: mapping, merge, config, checks. Throws ConvertError. */
 export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}): ConversionPlan {
   if (inputs.length === 0) throw new ConvertError('no checkpoint given');
-  const report: ConvertReport = { kinds: [], overridden: [], dropped: 0, extra: [], missing: [], misShaped: [], notes: [] };
+  const report: ConvertReport = { kinds: [], overridden: [], dropped: 0, droppedNames: [], extra: [], missing: [], misShaped: [], notes: [], extras: [], keptVQEncoder: false };
   const merged = new Map<string, { tensor: LazyTensor; file: string }>();
   let fromObjects: DeepPartial<ModelConfig> = {};
   const sources: SourceEntry[] = [];
-  for (const { checkpoint: ck, sha256 } of inputs) {
+  for (const { checkpoint: original, sha256 } of inputs) {
+    const ck = withoutWrapperPrefix(original, report.notes);
     const kind = kindOf(ck);
     report.kinds.push({ file: ck.file, kind, tensors: Object.keys(ck.tensors).length });
     sources.push({ file: ck.file, sha256, kind });
     fromObjects = deepMerge(fromObjects, configFromObjects(ck, report.notes));
     for (const [name, tensor] of Object.entries(ck.tensors)) {
       const mapped = mapName(kind, name);
-      if (mapped === undefined) { report.dropped++; continue; }
+      if (mapped === undefined) { report.dropped++; report.droppedNames.push(name); continue; }
       const prev = merged.get(mapped);
       if (prev) report.overridden.push({ name: mapped, from: prev.file, by: ck.file });
       merged.set(mapped, { tensor, file: ck.file });
@@ -148,6 +165,8 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   const phase3Only = Object.keys(expectedShapes(PUBLISHED_GOD_SBJ3)).filter((n) => PHASE3_ONLY.some((re) => re.test(n)));
   if (phase3Only.filter((n) => !n.includes('time_embed_condtion')).every((n) => !merged.has(n))) {
     report.missing = phase3Only.filter((n) => !merged.has(n));
+    const published = expectedShapes(PUBLISHED_GOD_SBJ3);
+    report.extra = [...merged.keys()].filter((n) => !(n in published) && !KNOWN_UNUSED.some((re) => re.test(n)));
     throw new ConvertError(describeProblems(report));
   }
   if (!merged.has('model.diffusion_model.time_embed_condtion.0.weight')) {
@@ -172,7 +191,7 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   } catch (e) {
     throw new ConvertError(`cannot infer the model configuration: ${(e as Error).message}`);
   }
-  const expected = expectedShapes(config);
+  const expected: ShapeMap = { ...expectedShapes(config), ...extraShapes(config, merged, report) };
   const tensors: Record<string, LazyTensor> = {};
   const params: Record<string, number> = {};
   for (const [name, shape] of Object.entries(expected)) {
@@ -186,11 +205,73 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   params.total = Object.values(params).reduce((a, b) => a + b, 0);
   for (const name of merged.keys()) {
     if (name in expected) continue;
-    if (KNOWN_UNUSED.some((re) => re.test(name))) report.dropped++;
+    if (KNOWN_UNUSED.some((re) => re.test(name))) { report.dropped++; report.droppedNames.push(name); }
     else report.extra.push(name);
   }
   if (report.missing.length || report.misShaped.length) throw new ConvertError(describeProblems(report));
   return { config, tensors, sources, report, params };
+}
+
+/**
+ * Shapes of the `decoding_studio.*` tensors present (passed through into the bundle) and, when the
+ * low-level decoder is among them, of the VQ encoder it runs through (kept; dropped otherwise). Known
+ * names are checked: the low-level tensors against the encoder's voxel count and the VQ resolution
+ * (K from the ridge bias), the null context as [outTokens, condDim]; other `decoding_studio.*` names pass
+ * with their own shapes and a note. Records what it kept in the report.
+ */
+function extraShapes(config: ModelConfig, merged: Map<string, { tensor: LazyTensor }>, report: ConvertReport): ShapeMap {
+  const names = [...merged.keys()].filter((n) => n.startsWith(EXTRAS_PREFIX)).sort();
+  if (!names.length) return {};
+  const shapes: ShapeMap = {};
+  for (const n of names) shapes[n] = merged.get(n)!.tensor.shape;
+  if (merged.has(NULL_CONTEXT)) shapes[NULL_CONTEXT] = [config.cond.outTokens, config.cond.condDim];
+  const lowNames = Object.values(LOWLEVEL_NAMES) as string[];
+  if (names.some((n) => n.startsWith(LOWLEVEL_PREFIX))) {
+    const bias = merged.get(LOWLEVEL_NAMES.ridgeBias)?.tensor.shape;
+    const k = bias?.length === 1 ? bias[0] : merged.get(LOWLEVEL_NAMES.ridgeWeight)?.tensor.shape[1] ?? 0;
+    Object.assign(shapes, lowLevelShapes(config, k));
+    const vqEncoder = vqEncoderShapes(config);
+    Object.assign(shapes, vqEncoder);
+    report.keptVQEncoder = true;
+    report.notes.push(`low-level decoder (${LOWLEVEL_PREFIX}*, K = ${k}) present: kept the VQ encoder and quant_conv `
+      + `(${Object.keys(vqEncoder).length} tensors) that turn its image into the sampler's starting latent`);
+  }
+  const unknown = names.filter((n) => n !== NULL_CONTEXT && !lowNames.includes(n));
+  if (unknown.length) report.notes.push(`passed through ${unknown.length} unrecognised ${EXTRAS_PREFIX}* tensor(s) unchecked: ${unknown.join(', ')}`);
+  report.extras = Object.keys(shapes).filter((n) => n.startsWith(EXTRAS_PREFIX));
+  return shapes;
+}
+
+/**
+ * Wrappers that prefix every key of a state dict: DataParallel / DistributedDataParallel (`module.`),
+ * torch.compile (`_orig_mod.`), a LightningModule holding the network as `self.model` (`model.`). They
+ * nest (`module._orig_mod.`). A prefix is stripped only when every key has it; `model.` also only when
+ * the keys are not already the LDM's own (`model.diffusion_model.*` is the UNet, not a wrapper).
+ */
+export function withoutWrapperPrefix(ck: Checkpoint, notes: string[]): Checkpoint {
+  let names = Object.keys(ck.tensors);
+  const stripped: string[] = [];
+  const KNOWN_ROOTS = /^(model\.diffusion_model\.|cond_stage_model\.|first_stage_model\.|patch_embed\.|blocks\.|decoding_studio\.|model_ema\.)/;
+  for (;;) {
+    if (names.length === 0) break;
+    const prefix = ['module.', '_orig_mod.', 'model.'].find((p) => names.every((n) => n.startsWith(p) && n.length > p.length));
+    if (!prefix) break;
+    if (prefix === 'model.' && (names.some((n) => KNOWN_ROOTS.test(n)) || !names.some((n) => KNOWN_ROOTS.test(n.slice(prefix.length))))) break;
+    stripped.push(prefix);
+    names = names.map((n) => n.slice(prefix.length));
+  }
+  if (!stripped.length) return ck;
+  const p = stripped.join('');
+  notes.push(`${ck.file}: the prefix '${p}' shared by all ${names.length} tensor names (a DataParallel/DDP, torch.compile or Lightning wrapper) was stripped`);
+  return { ...ck, tensors: Object.fromEntries(Object.entries(ck.tensors).map(([n, t]) => [n.slice(p.length), t])) };
+}
+
+/** The longest dotted prefix (ending in '.') that every name shares, or ''. */
+function commonPrefix(names: string[]): string {
+  if (names.length < 2) return '';
+  let p = names[0];
+  for (const n of names) while (!n.startsWith(p)) p = p.slice(0, -1);
+  return p.slice(0, p.lastIndexOf('.') + 1);
 }
 
 /** Tensors that only phase-3 training produces: name them when a phase-1 + LDM pair lacks them. */
@@ -205,6 +286,17 @@ function describeProblems(r: ConvertReport): string {
       lines.push('The fMRI mappers (channel_mapper, dim_mapper) and the time conditioning (time_embed_condtion) are trained in phase 3:'
         + ' add a phase-3 checkpoint (model_state_dict) to the inputs.');
     }
+    if (r.keptVQEncoder && r.missing.some((n) => /^first_stage_model\.(encoder|quant_conv)\./.test(n))) {
+      lines.push(`The low-level decoder (${LOWLEVEL_PREFIX}*) runs its image through the VQ encoder:`
+        + ' add a checkpoint that has first_stage_model.encoder.* and quant_conv (phase3.pth or the LDM), or leave the low-level tensors out.');
+    }
+  }
+  if (r.missing.length && r.extra.length) {
+    // Tensors that were there but under names the converter does not know: often the real cause.
+    lines.push(`${r.extra.length} tensor${r.extra.length > 1 ? 's' : ''} of the inputs ignored (names the converter does not know)${r.extra.length > 20 ? ', the first 20' : ''}:`);
+    lines.push(...r.extra.slice(0, 20).map((n) => `  ${n}`));
+    const common = commonPrefix(r.extra);
+    if (common) lines.push(`They all start with '${common}': a wrapper prefix? Re-save the state dict without it.`);
   }
   if (r.misShaped.length) {
     lines.push(`${r.misShaped.length} tensor${r.misShaped.length > 1 ? 's' : ''} with an unexpected shape:`);

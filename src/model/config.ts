@@ -72,6 +72,22 @@ export interface PreprocessConfig {
   std?: number;
 }
 
+/**
+ * Sampler settings that the model's training command chose on validation data (never on the test set):
+ * the studio and `decode` start from them. Absent for the authors' checkpoints, which sample as they do
+ * (PLMS from noise, no guidance).
+ */
+export interface SamplingDefaults {
+  sampler: 'plms' | 'ddim';
+  steps: number;
+  /** 'lowlevel': img2img from the bundle's low-level decoder (decoding_studio.lowlevel.*). */
+  init: 'noise' | 'lowlevel';
+  /** img2img strength in (0, 1]; 1 with init 'noise'. */
+  strength: number;
+  /** Classifier-free guidance scale (1 = off); ≠ 1 needs decoding_studio.null_context. */
+  guidance: number;
+}
+
 export interface ModelConfig {
   name: string;
   description?: string;
@@ -83,6 +99,8 @@ export interface ModelConfig {
   vq: VQConfig;
   schedule: ScheduleConfig;
   preprocess: PreprocessConfig;
+  /** Default sampler settings chosen at training time (see SamplingDefaults). */
+  sampling?: SamplingDefaults;
 }
 
 /** Published CAD / MinD-Vis GOD sbj_3 configuration (spec §4). */

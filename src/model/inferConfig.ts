@@ -3,7 +3,7 @@
 // single description of those networks' blocks: prepareUNet / prepareVQ build their parameters from them
 // and validate weights against them, and the converter reports missing / extra tensors with them.
 import { paddedLength } from './preprocess';
-import type { ModelConfig, UNetConfig, VQConfig } from './config';
+import type { ModelConfig, SamplingDefaults, UNetConfig, VQConfig } from './config';
 import type { WeightMap } from './weights';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (infer U)[] ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -276,6 +276,31 @@ export function vqEncoderShapes(cfg: ModelConfig, prefix = VQ_PREFIX): ShapeMap 
   return s;
 }
 
+// ---------------------------------------------------------------- low-level decoder (this project's, issue 16)
+
+export const LOWLEVEL_PREFIX = 'decoding_studio.lowlevel.';
+/** Bundle names of the low-level decoder's four tensors (src/model/lowlevel.ts; python/cad_ref/lowlevel.py). */
+export const LOWLEVEL_NAMES = {
+  ridgeWeight: `${LOWLEVEL_PREFIX}ridge.weight`,
+  ridgeBias: `${LOWLEVEL_PREFIX}ridge.bias`,
+  components: `${LOWLEVEL_PREFIX}pca.components`,
+  mean: `${LOWLEVEL_PREFIX}pca.mean`,
+} as const;
+
+/**
+ * Low-level decoder with K image-PCA components: ridge [numVoxels, K] (layout [in, out]), bias [K],
+ * components [K, R·R], mean [R·R] (R = vq.resolution, grey pixels row-major).
+ */
+export function lowLevelShapes(cfg: ModelConfig, k: number): ShapeMap {
+  const rr = cfg.vq.resolution * cfg.vq.resolution;
+  return {
+    [LOWLEVEL_NAMES.ridgeWeight]: [cfg.encoder.numVoxels, k],
+    [LOWLEVEL_NAMES.ridgeBias]: [k],
+    [LOWLEVEL_NAMES.components]: [k, rr],
+    [LOWLEVEL_NAMES.mean]: [rr],
+  };
+}
+
 // ---------------------------------------------------------------- fMRI encoder and mappers
 
 export function encoderShapes(cfg: ModelConfig, prefix = ENCODER_PREFIX): ShapeMap {
@@ -454,6 +479,22 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
     ...(o.description !== undefined ? { description: o.description } : {}),
     ...(o.synthetic !== undefined ? { synthetic: o.synthetic } : {}),
     encoder, cond, unet, vq, schedule, preprocess,
+    ...(o.sampling !== undefined ? { sampling: checkSamplingDefaults(o.sampling, schedule.numTimesteps) } : {}),
   };
   return cfg;
+}
+
+/**
+ * Validates the sampler defaults a bundle carries (config.sampling, written by the training command from its
+ * validation sweep): every field present and in range, else ConfigInferenceError naming the field.
+ */
+export function checkSamplingDefaults(s: Partial<SamplingDefaults>, numTimesteps: number): SamplingDefaults {
+  const bad = (what: string): never => { throw new ConfigInferenceError(`config.sampling.${what}`); };
+  if (s.sampler !== 'plms' && s.sampler !== 'ddim') bad(`sampler must be plms or ddim (got ${String(s.sampler)})`);
+  if (!(Number.isInteger(s.steps) && s.steps! >= 1 && s.steps! < numTimesteps)) bad(`steps must be an integer in 1..${numTimesteps - 1} (got ${String(s.steps)})`);
+  if (s.init !== 'noise' && s.init !== 'lowlevel') bad(`init must be noise or lowlevel (got ${String(s.init)})`);
+  if (!(typeof s.strength === 'number' && s.strength > 0 && s.strength <= 1)) bad(`strength must be in (0, 1] (got ${String(s.strength)})`);
+  if (s.init === 'noise' && s.strength !== 1) bad(`strength must be 1 with init noise (got ${String(s.strength)})`);
+  if (!(typeof s.guidance === 'number' && Number.isFinite(s.guidance) && s.guidance >= 0)) bad(`guidance must be a finite number ≥ 0 (got ${String(s.guidance)})`);
+  return { sampler: s.sampler!, steps: s.steps!, init: s.init!, strength: s.strength!, guidance: s.guidance! };
 }

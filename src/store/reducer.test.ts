@@ -5,7 +5,7 @@ import { initialState, lastPosition, normaliseSettings, PREVIEW_CACHE, reduce, t
 
 const img: RgbaImage = { width: 1, height: 1, pixels: new Uint8ClampedArray(4) };
 const preview = (position: number): StepPreview => ({ position, x0: [img], xt: [img] });
-const settings = { sampler: 'ddim' as const, steps: 3, eta: 0, seed: 1, numSamples: 1 };
+const settings = { sampler: 'ddim' as const, steps: 3, eta: 0, seed: 1, numSamples: 1, init: 'noise' as const, strength: 1, guidance: 1 };
 const sample = { split: 'test-avg', index: 0 };
 
 function apply(state: StudioState, ...actions: Action[]): StudioState {
@@ -13,7 +13,7 @@ function apply(state: StudioState, ...actions: Action[]): StudioState {
 }
 const startRun = (runId = 1): Action => ({ type: 'runStarted', runId, total: 3, settings, sample });
 const started = () => apply(initialState, startRun());
-const step = (i: number, runId = 1): Action => ({ type: 'step', runId, step: { index: i, total: 3, t: 900 - i * 300, ms: 10 }, preview: preview(i) });
+const step = (i: number, runId = 1): Action => ({ type: 'step', runId, step: { kind: 'step', index: i, total: 3, t: 900 - i * 300, ms: 10 }, preview: preview(i) });
 const ended = (reason: 'done' | 'cancelled', runId = 1): Action => ({ type: 'runEnded', runId, reason });
 
 describe('studio reducer', () => {
@@ -60,9 +60,36 @@ describe('studio reducer', () => {
     expect(s.previews[PREVIEW_CACHE + 4]).toBeDefined();
   });
 
+  it('the init frame of an img2img run is timeline frame 0, before the sampler steps', () => {
+    const lowlevel = { ...settings, init: 'lowlevel' as const, strength: 0.5 };
+    const frame = (kind: 'init' | 'step', i: number): Action => ({
+      type: 'step', runId: 1, step: { kind, index: i, total: 3, t: 501 - (kind === 'init' ? 0 : (i - 1) * 250), ms: 5 }, preview: preview(i),
+    });
+    let s = apply(initialState, { type: 'runStarted', runId: 1, total: 3, settings: lowlevel, sample }, frame('init', 0));
+    expect(s.run.steps.map((f) => f.kind)).toEqual(['init']);
+    expect(s.position).toBe(0);
+    expect(s.previews[0]).toBeDefined();
+    s = apply(s, frame('step', 1), frame('step', 2), ended('done'));
+    expect(s.run.steps.map((f) => [f.kind, f.t])).toEqual([['init', 501], ['step', 501], ['step', 251]]);
+    expect(s.position).toBe(3); // the final latent
+    expect(apply(s, { type: 'position', position: 0 }).position).toBe(0);
+  });
+
+  it('normalises img2img and guidance settings: strength only with init lowlevel, guidance clamped', () => {
+    const base = { sampler: 'ddim' as const, steps: 10, eta: 0, seed: 0, numSamples: 1 };
+    expect(normaliseSettings({ ...base, init: 'noise', strength: 0.3, guidance: 3 })).toMatchObject({ init: 'noise', strength: 1, guidance: 3 });
+    expect(normaliseSettings({ ...base, init: 'lowlevel', strength: 0.3, guidance: -2 })).toMatchObject({ init: 'lowlevel', strength: 0.3, guidance: 0 });
+    expect(normaliseSettings({ ...base, init: 'lowlevel', strength: 0, guidance: 1e9 })).toMatchObject({ strength: 0.01, guidance: 20 });
+    expect(normaliseSettings({ ...base, init: 'bogus' as never, strength: Number.NaN, guidance: Number.NaN }))
+      .toMatchObject({ init: 'noise', strength: 1, guidance: 1 });
+    const s = apply(initialState, { type: 'settings', patch: { init: 'lowlevel', strength: 0.5 } }, { type: 'settings', patch: { guidance: 2.5 } });
+    expect(s.settings).toMatchObject({ init: 'lowlevel', strength: 0.5, guidance: 2.5 });
+    expect(apply(s, { type: 'settings', patch: { init: 'noise' } }).settings.strength).toBe(1);
+  });
+
   it('normalises settings: integer ranges, PLMS forces eta 0', () => {
-    expect(normaliseSettings({ sampler: 'plms', steps: 0, eta: 0.7, seed: -3.2, numSamples: 99 }))
-      .toEqual({ sampler: 'plms', steps: 1, eta: 0, seed: 0, numSamples: 16 });
+    expect(normaliseSettings({ sampler: 'plms', steps: 0, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 1, guidance: 1 }))
+      .toEqual({ sampler: 'plms', steps: 1, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 1 });
     const s = apply(initialState, { type: 'settings', patch: { eta: 2, steps: 12.4 } });
     expect(s.settings.eta).toBe(1);
     expect(s.settings.steps).toBe(12);
@@ -146,9 +173,63 @@ describe('studio reducer', () => {
       sampler: 'plms', steps: 10, eta: 0, seed: 42, numSamples: 3, backend: 'wasm',
     });
     const s = apply(initialState, { type: 'modelReady', info: { sha256: 'a'.repeat(64) } as ModelInfo }, { type: 'receipt', receipt });
-    expect(s.settings).toEqual({ sampler: 'plms', steps: 10, eta: 0, seed: 42, numSamples: 3 });
+    // A receipt from before img2img / guidance replays with their defaults.
+    expect(s.settings).toEqual({ sampler: 'plms', steps: 10, eta: 0, seed: 42, numSamples: 3, init: 'noise', strength: 1, guidance: 1 });
     expect(s.notice?.kind).toBe('warning');
     expect(s.notice?.text).toMatch(/sha256 aaaaaaaaaaaa… differs/);
     expect(s.notice?.text).toMatch(/open x\.npy/);
+  });
+
+  it('a receipt carries init, strength and guidance into the settings', () => {
+    const receipt = parseReceipt({
+      kind: RECEIPT_KIND, receiptVersion: 1, appVersion: '0.1.0', createdAt: '2026-11-24T00:00:00Z',
+      model: { name: 'tiny', sha256: 'b'.repeat(64), synthetic: true },
+      fmri: { fileName: 'x.npy', sha256: 'c'.repeat(64), split: 'all', sampleIndex: 0 },
+      sampler: 'ddim', steps: 20, eta: 0, seed: 1, numSamples: 2, backend: 'wasm', init: 'lowlevel', strength: 0.4, guidance: 2,
+    });
+    expect(apply(initialState, { type: 'receipt', receipt }).settings).toMatchObject({ init: 'lowlevel', strength: 0.4, guidance: 2 });
+  });
+});
+
+describe('settings from the loaded model (config.sampling)', () => {
+  const sampling = { sampler: 'plms' as const, steps: 20, init: 'lowlevel' as const, strength: 0.45, guidance: 3 };
+  const full = { lowLevel: true, nullContext: true };
+  const withDefaults = { sha256: 'a'.repeat(64), label: 'A', config: { sampling }, capabilities: full } as unknown as ModelInfo;
+  const plain = { sha256: 'b'.repeat(64), label: 'B', config: {}, capabilities: full } as unknown as ModelInfo;
+  const user = { ...settings, sampler: 'ddim' as const, steps: 7, eta: 0.5, seed: 9, numSamples: 3 };
+
+  it('a newly loaded model with defaults switches sampler, steps, init, strength and guidance; seed and samples stay', () => {
+    const s = apply({ ...initialState, settings: user }, { type: 'modelReady', info: withDefaults });
+    // PLMS takes eta 0 only: the user's 0.5 goes with the switch to PLMS.
+    expect(s.settings).toEqual({ sampler: 'plms', steps: 20, eta: 0, seed: 9, numSamples: 3, init: 'lowlevel', strength: 0.45, guidance: 3 });
+  });
+
+  it('a model without defaults keeps the current settings; the same model again (device-loss reload) keeps user edits', () => {
+    expect(apply({ ...initialState, settings: user }, { type: 'modelReady', info: plain }).settings).toEqual(user);
+    const edited = apply(initialState, { type: 'modelReady', info: withDefaults }, { type: 'settings', patch: { steps: 30, strength: 0.6 } });
+    expect(apply(edited, { type: 'modelReady', info: withDefaults }).settings).toMatchObject({ steps: 30, strength: 0.6 });
+    // Another model with defaults replaces them again.
+    expect(apply(edited, { type: 'modelReady', info: plain }, { type: 'modelReady', info: withDefaults }).settings).toMatchObject({ steps: 20, strength: 0.45 });
+  });
+
+  it('settings the model cannot run fall back: noise start without a low-level decoder, guidance 1 without a null context', () => {
+    const bare = { ...plain, capabilities: { lowLevel: false, nullContext: false } } as ModelInfo;
+    const s = apply(initialState, { type: 'modelReady', info: withDefaults }, { type: 'modelReady', info: bare });
+    expect(s.settings).toMatchObject({ sampler: 'plms', steps: 20, init: 'noise', strength: 1, guidance: 1 });
+    // Defaults a model carries but cannot run are made runnable too.
+    const odd = { ...withDefaults, sha256: 'c'.repeat(64), capabilities: { lowLevel: false, nullContext: true } } as ModelInfo;
+    expect(apply(initialState, { type: 'modelReady', info: odd }).settings).toMatchObject({ init: 'noise', strength: 1, guidance: 3 });
+  });
+
+  it("loading the model a receipt was made with keeps the receipt's settings", () => {
+    const receipt = parseReceipt({
+      kind: RECEIPT_KIND, receiptVersion: 1, appVersion: '0.1.0', createdAt: '2026-11-24T00:00:00Z',
+      model: { name: 'A', sha256: 'a'.repeat(64), synthetic: true },
+      fmri: { fileName: 'x.npy', sha256: 'c'.repeat(64), split: 'all', sampleIndex: 0 },
+      sampler: 'ddim', steps: 12, eta: 0, seed: 5, numSamples: 1, backend: 'wasm', init: 'lowlevel', strength: 0.8, guidance: 1.5,
+    });
+    const s = apply(initialState, { type: 'modelReady', info: plain }, { type: 'receipt', receipt }, { type: 'modelReady', info: withDefaults });
+    expect(s.settings).toEqual({ sampler: 'ddim', steps: 12, eta: 0, seed: 5, numSamples: 1, init: 'lowlevel', strength: 0.8, guidance: 1.5 });
+    expect(s.receiptModel).toBeUndefined();
   });
 });

@@ -32,6 +32,11 @@ export interface StudioState {
   /** Decoded previews by position, most recently used last. */
   previews: Record<number, StepPreview>;
   previewOrder: number[];
+  /**
+   * sha256 of the model a dropped receipt was made with, while another (or none) is loaded: loading that model
+   * keeps the receipt's settings instead of switching to the model's defaults.
+   */
+  receiptModel?: string;
   /** Settings from a dropped receipt that the loaded model/file do not match. */
   notice?: { kind: 'info' | 'warning' | 'error'; text: string };
 }
@@ -39,7 +44,12 @@ export interface StudioState {
 /** How many positions' previews the main thread keeps (the worker keeps its own cache). */
 export const PREVIEW_CACHE = 96;
 
-export const DEFAULT_SETTINGS: RunSettings = { sampler: 'ddim', steps: 5, eta: 0, seed: 0, numSamples: 2 };
+export const DEFAULT_SETTINGS: RunSettings = {
+  sampler: 'ddim', steps: 5, eta: 0, seed: 0, numSamples: 2, init: 'noise', strength: 1, guidance: 1,
+};
+
+/** Largest guidance scale the studio offers (the engine takes any finite g ≥ 0). */
+export const MAX_GUIDANCE = 20;
 
 export const initialState: StudioState = {
   backend: { status: 'busy' },
@@ -87,16 +97,45 @@ export type Action =
 const clampInt = (v: number, lo: number, hi: number, fallback: number): number =>
   Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.round(v))) : fallback;
 
-/** Settings the engine accepts: integers in range; PLMS forces eta 0 (the authors' sampler refuses others). */
+/**
+ * Settings the engine accepts: integers in range; PLMS forces eta 0 (the authors' sampler refuses others);
+ * strength in (0, 1] and 1 unless init is 'lowlevel' (choosing init 'noise' resets it); guidance in
+ * [0, MAX_GUIDANCE]. Missing img2img / guidance fields (older receipts, older state) get the defaults.
+ */
 export function normaliseSettings(s: RunSettings): RunSettings {
   const eta = s.sampler === 'plms' ? 0 : Number.isFinite(s.eta) ? Math.min(1, Math.max(0, s.eta)) : 0;
+  const init = s.init === 'lowlevel' ? 'lowlevel' : 'noise';
+  const strength = init === 'noise' ? 1 : Number.isFinite(s.strength) ? Math.min(1, Math.max(0.01, s.strength)) : 1;
+  const guidance = Number.isFinite(s.guidance) ? Math.min(MAX_GUIDANCE, Math.max(0, s.guidance)) : 1;
   return {
     sampler: s.sampler === 'plms' ? 'plms' : 'ddim',
     steps: clampInt(s.steps, 1, 1000, DEFAULT_SETTINGS.steps),
     eta,
     seed: clampInt(s.seed, 0, MAX_SEED, 0),
     numSamples: clampInt(s.numSamples, 1, MAX_SAMPLES, 1),
+    init,
+    strength,
+    guidance,
   };
+}
+
+/**
+ * The run settings once `info` is loaded. With `adopt` (a newly loaded model) and a model that carries training-time
+ * defaults (config.sampling: the sampler, steps, init, strength and guidance its training command chose on
+ * validation data), those five; otherwise `current` unchanged. Either way made runnable on the model: init
+ * 'noise' (strength 1) without a low-level decoder, guidance 1 without a null context. Seed, eta and samples
+ * stay the user's (eta 0 under PLMS).
+ */
+export function settingsForModel(current: RunSettings, info: ModelInfo, adopt: boolean): RunSettings {
+  const d = adopt ? info.config?.sampling : undefined;
+  const s: RunSettings = d
+    ? { ...current, sampler: d.sampler, steps: d.steps, init: d.init, strength: d.strength, guidance: d.guidance }
+    : { ...current };
+  // capabilities is absent only on ModelInfo objects older than it: nothing is known to be missing then.
+  const caps = info.capabilities;
+  if (caps && !caps.lowLevel) { s.init = 'noise'; s.strength = 1; }
+  if (caps && !caps.nullContext) s.guidance = 1;
+  return normaliseSettings(s);
 }
 
 /** Highest timeline position that has data: the newest step, or the final latent after a finished run. */
@@ -160,7 +199,13 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'modelReady': {
       // Another model cannot decode the old run's latents: the worker drops that run too.
       const changed = state.model.info?.sha256 !== a.info.sha256;
-      return { ...state, model: { status: 'ready', label: a.info.label, info: a.info }, ...(changed ? clearedRun(state) : {}) };
+      // A new model brings its own defaults, unless a receipt made with it has set the settings.
+      const fromReceipt = state.receiptModel === a.info.sha256;
+      const settings = settingsForModel(state.settings, a.info, changed && !fromReceipt);
+      return {
+        ...state, model: { status: 'ready', label: a.info.label, info: a.info }, settings, receiptModel: fromReceipt ? undefined : state.receiptModel,
+        ...(changed ? clearedRun(state) : {}),
+      };
     }
     case 'modelFailed':
       // The worker keeps the previous model when a load fails or is cancelled.
@@ -222,7 +267,9 @@ export function reduce(state: StudioState, a: Action): StudioState {
       return { ...state, ...cachePreview(state, a.preview) };
     case 'receipt': {
       const r = a.receipt;
-      const settings = normaliseSettings({ sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, numSamples: r.numSamples });
+      const settings = normaliseSettings({
+        sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, numSamples: r.numSamples, init: r.init, strength: r.strength, guidance: r.guidance,
+      });
       const problems: string[] = [];
       const model = state.model.info;
       if (!model) problems.push(`load model ${r.model.name} (sha256 ${r.model.sha256.slice(0, 12)}…)`);
@@ -233,7 +280,10 @@ export function reduce(state: StudioState, a: Action): StudioState {
       const text = problems.length
         ? `Receipt settings applied. To replay it exactly: ${problems.join('; ')}.`
         : `Receipt settings applied (${r.fmri.split} sample ${r.fmri.sampleIndex}). Press Run to replay.`;
-      return { ...state, settings, notice: { kind: problems.length ? 'warning' : 'info', text } };
+      return {
+        ...state, settings, receiptModel: model?.sha256 === r.model.sha256 ? undefined : r.model.sha256,
+        notice: { kind: problems.length ? 'warning' : 'info', text },
+      };
     }
     case 'notice':
       return { ...state, notice: a.notice };

@@ -1,8 +1,8 @@
 // fMRI data: picker, bundled synthetic samples, split/sample/ROI picker, ground truth, preprocessing summary.
-import { useId } from 'react';
+import { useId, useState } from 'react';
 import { runActive } from '../store/reducer';
 import { useStudio } from '../store/studio';
-import { handleFiles, openBundled, selectSample } from './controller';
+import { handleFiles, openBundled, rescaleFmri, scaleFieldValue, selectSample } from './controller';
 import { FMRI_EXTENSIONS } from './dropped';
 import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot } from './widgets';
 
@@ -25,7 +25,9 @@ export function DataPanel() {
   const sample = useStudio((s) => s.sample);
   // A new file or sample would replace what the active run decodes: cancel the run first.
   const locked = useStudio((s) => runActive(s.run));
-  const splitId = useId(), indexId = useId(), roiId = useId();
+  const splitId = useId(), indexId = useId(), roiId = useId(), scaleId = useId();
+  const [scaleText, setScaleText] = useState('');
+  const scaleValue = scaleFieldValue(scaleText);
   const info = file.info;
   const ref = sample.ref;
   const split = info?.splits.find((s) => s.name === ref?.split);
@@ -67,7 +69,15 @@ export function DataPanel() {
             <strong>{info.name}</strong> <span className="muted">{info.format}, {formatBytes(info.bytes)}, {info.voxels} voxels{info.roi ? ` (ROI ${info.roi})` : ''}</span>{' '}
             <SyntheticTag text={info.syntheticLabel} />
           </p>
-          {info.note ? <p className="muted small">{info.note}</p> : null}
+          {info.note ? <p className="muted small" data-testid="file-note">{info.note}</p> : null}
+          <div className="picker">
+            {/* Integer-coded data (NSD betas: int16 × 300) needs a scale; it applies to every format. */}
+            <label htmlFor={scaleId}>Scale</label>
+            <input id={scaleId} type="text" inputMode="decimal" placeholder="as stored (e.g. 1/300)" value={scaleText} disabled={locked}
+              data-testid="fmri-scale" aria-invalid={Number.isNaN(scaleValue)} onChange={(e) => setScaleText(e.target.value)} />
+            <button type="button" disabled={locked || Number.isNaN(scaleValue)} onClick={() => void rescaleFmri(scaleValue)}>Apply</button>
+            {Number.isNaN(scaleValue) ? <span className="muted small">a non-zero number or fraction</span> : null}
+          </div>
           <div className="picker">
             <label htmlFor={splitId}>Split</label>
             <select id={splitId} disabled={locked} value={ref?.split ?? info.defaultSplit} onChange={(e) => go({ split: e.target.value, index: 0 })}>

@@ -1,5 +1,7 @@
 // Sampler settings and run controls.
 import { useId } from 'react';
+import type { SamplingDefaults } from '../model/config';
+import { MAX_GUIDANCE } from '../store/reducer';
 import { dispatch, useStudio } from '../store/studio';
 import { cancelRun, pause, resume, runDecode, stepOnce } from './controller';
 
@@ -8,12 +10,25 @@ export function RunPanel() {
   const run = useStudio((s) => s.run);
   const ready = useStudio((s) => s.backend.status === 'ready' && s.model.status === 'ready' && s.sample.status === 'ready' && !s.sample.info?.preprocessError);
   const backend = useStudio((s) => s.backend.info);
-  const ids = { sampler: useId(), steps: useId(), eta: useId(), seed: useId(), samples: useId() };
+  const caps = useStudio((s) => s.model.info?.capabilities);
+  const modelDefaults = useStudio((s) => s.model.info?.config.sampling);
+  const ids = {
+    sampler: useId(), steps: useId(), eta: useId(), seed: useId(), samples: useId(),
+    init: useId(), initHelp: useId(), strength: useId(), strengthHelp: useId(), guidance: useId(), guidanceHelp: useId(),
+  };
+  // Before a model is loaded nothing is known to be missing; the worker refuses what the model cannot do anyway.
+  const noLowLevel = !!caps && !caps.lowLevel;
+  const noNull = !!caps && !caps.nullContext;
   const active = run.status === 'running' || run.status === 'paused';
   const set = (patch: Partial<typeof settings>) => dispatch({ type: 'settings', patch });
   const ms = run.steps.map((s) => s.ms);
   // The first step includes shader compilation: report it apart from the steady state.
   const steady = ms.length > 1 ? ms.slice(1).reduce((a, b) => a + b, 0) / (ms.length - 1) : undefined;
+  // The low-level start is timeline frame 0, not a sampler step: counts below are sampler steps.
+  const initFrame = run.steps[0]?.kind === 'init' || run.settings?.init === 'lowlevel' ? 1 : 0;
+  const done = Math.max(0, run.steps.length - initFrame);
+  const total = Math.max(0, run.total - initFrame);
+  const startNote = initFrame ? ' after the low-level start' : '';
   return (
     <section className="panel" aria-labelledby="run-h">
       <h2 id="run-h">Decode</h2>
@@ -42,6 +57,45 @@ export function RunPanel() {
           <label htmlFor={ids.samples}>Samples</label>
           <input id={ids.samples} type="number" min={1} max={16} value={settings.numSamples} disabled={active} onChange={(e) => set({ numSamples: Number(e.target.value) })} />
         </div>
+        <div className="field">
+          <label htmlFor={ids.init}>Start</label>
+          <select id={ids.init} value={settings.init} disabled={active || noLowLevel} aria-describedby={ids.initHelp}
+            onChange={(e) => set({ init: e.target.value as 'noise' | 'lowlevel' })}>
+            <option value="noise">noise (x_T)</option>
+            <option value="lowlevel">low-level start (img2img)</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.strength}>Strength</label>
+          <span className="range-field">
+            <input id={ids.strength} type="range" min={0.05} max={1} step={0.05} value={settings.strength} aria-describedby={ids.strengthHelp}
+              aria-valuetext={`strength ${settings.strength.toFixed(2)}`}
+              disabled={active || settings.init !== 'lowlevel'} onChange={(e) => set({ strength: Number(e.target.value) })} />
+            <output htmlFor={ids.strength} data-testid="strength-value">{settings.strength.toFixed(2)}</output>
+          </span>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.guidance}>Guidance</label>
+          <input id={ids.guidance} type="number" min={0} max={MAX_GUIDANCE} step={0.5} value={settings.guidance} aria-describedby={ids.guidanceHelp}
+            disabled={active || noNull} onChange={(e) => set({ guidance: Number(e.target.value) })} />
+        </div>
+        <ul className="help muted small" data-testid="run-help">
+          <li id={ids.initHelp} data-testid="init-help">
+            <strong>Start</strong>: {noLowLevel
+              ? 'this model has no low-level decoder, so sampling starts from noise.'
+              : "noise draws x_T; the low-level start encodes the model's fMRI-predicted low-level image (ridge → pixels → first-stage encoder) and denoises from there (timeline frame 0)."}
+          </li>
+          <li id={ids.strengthHelp}>
+            <strong>Strength</strong> (img2img, low-level start only): how much of the schedule is re-run from the fMRI-predicted
+            low-level image: the image is noised to t ≈ strength·T and only the remaining steps run; 1 re-runs everything, small values stay close to it.
+          </li>
+          <li id={ids.guidanceHelp} data-testid="guidance-help">
+            <strong>Guidance</strong>: {noNull
+              ? 'no null context: guidance needs a model trained with conditioning dropout.'
+              : 'classifier-free guidance scale g: ε = ε_u + g·(ε_c − ε_u), with ε_u predicted from the null context; 1 = off, larger values follow the fMRI conditioning harder (one batched UNet call per step).'}
+          </li>
+          {modelDefaults ? <li data-testid="model-defaults"><strong>Model defaults</strong> (chosen on validation data at training): {describeDefaults(modelDefaults)}</li> : null}
+        </ul>
         <div className="button-row controls">
           <button type="submit" className="primary" disabled={!ready || active}>Run</button>
           {run.status === 'paused'
@@ -53,9 +107,9 @@ export function RunPanel() {
       </form>
       <p className="status" role="status" data-testid="run-status">
         {run.status === 'idle' ? (ready ? 'Ready to run.' : 'Load a model and choose a sample.') : null}
-        {active ? `${run.status === 'paused' ? 'Paused' : 'Running'}: step ${run.steps.length} of ${run.total}` : null}
-        {run.status === 'done' ? `Done: ${run.steps.length} steps` : null}
-        {run.status === 'cancelled' ? `Cancelled after ${run.steps.length} of ${run.total} steps` : null}
+        {active ? `${run.status === 'paused' ? 'Paused' : 'Running'}: ${done === 0 && initFrame && run.steps.length ? 'low-level start' : `step ${done} of ${total}${startNote}`}` : null}
+        {run.status === 'done' ? `Done: ${done} steps${startNote}` : null}
+        {run.status === 'cancelled' ? `Cancelled after ${done} of ${total} steps${startNote}` : null}
         {run.status === 'error' ? `Stopped: ${run.error?.code}: ${run.error?.message}` : null}
       </p>
       <dl className="stats">
@@ -66,4 +120,10 @@ export function RunPanel() {
       </dl>
     </section>
   );
+}
+
+/** One line for the settings a model's training command chose (config.sampling). */
+export function describeDefaults(d: SamplingDefaults): string {
+  const start = d.init === 'lowlevel' ? `low-level start, strength ${d.strength}` : 'noise start';
+  return `${d.sampler.toUpperCase()} ${d.steps} steps, ${start}, guidance ${d.guidance}`;
 }

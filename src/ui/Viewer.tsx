@@ -10,6 +10,7 @@ export function Viewer() {
   const position = useStudio((s) => s.position);
   const preview = useStudio((s) => s.previews[s.position]);
   const groundTruth = useStudio((s) => s.sample.info?.groundTruth);
+  const groundTruthClass = useStudio((s) => s.sample.info?.groundTruthClass);
   const synthetic = useStudio((s) => s.model.info?.syntheticLabel);
   const scrubId = useId();
   const last = lastPosition(run);
@@ -29,7 +30,12 @@ export function Viewer() {
     );
   }
   const n = run.settings?.numSamples ?? 0;
-  const positionText = final ? `final image (after ${run.steps.length} steps)` : `step ${position + 1} of ${run.total}, t = ${step?.t}`;
+  // With init 'lowlevel' frame 0 is the low-level start (x̂₀ = the low-level latent), not a sampler step.
+  const offset = run.steps[0]?.kind === 'init' ? 1 : 0;
+  const atInit = !final && step?.kind === 'init';
+  const positionText = final ? `final image (after ${run.steps.length - offset} steps)`
+    : step?.kind === 'init' ? `low-level start (t = ${step.t}), frame 0 of ${run.total}`
+      : `step ${position + 1 - offset} of ${run.total - offset}, t = ${step?.t}`;
   return (
     <section className="panel viewer" aria-labelledby="viewer-h">
       <h2 id="viewer-h">Reconstruction {synthetic ? <span className="tag synthetic">{synthetic}</span> : null}</h2>
@@ -43,7 +49,7 @@ export function Viewer() {
         {groundTruth ? (
           <figure className="gt">
             <RgbaCanvas image={groundTruth} label="Ground truth" testId="compare-gt" />
-            <figcaption>ground truth</figcaption>
+            <figcaption>ground truth{groundTruthClass ? <span className="metrics" data-testid="gt-class"> · {groundTruthClass}</span> : null}</figcaption>
           </figure>
         ) : null}
         {Array.from({ length: n }, (_, i) => (
@@ -51,13 +57,13 @@ export function Viewer() {
             <figure>
               <RgbaCanvas image={preview?.x0[i]} label={`Sample ${i + 1}: predicted x0, ${positionText}`} testId={`x0-${i}`} />
               <figcaption>
-                sample {i + 1} · {final ? 'decoded' : 'predicted x₀'}
-                {preview?.metrics?.[i] ? <span className="metrics" data-testid={`metrics-${i}`}> · PCC {preview.metrics[i].pcc.toFixed(3)} · SSIM {preview.metrics[i].ssim.toFixed(3)}</span> : null}
+                sample {i + 1} · {final ? 'decoded' : atInit ? 'low-level image' : 'predicted x₀'}
+                {preview?.metrics?.[i] ? <span className="metrics" data-testid={`metrics-${i}`}> · PCC {preview.metrics[i].pcc.toFixed(3)} · SSIM {preview.metrics[i].ssim.toFixed(3)}{preview.metrics[i].cnnClass ? ` · CNN: ${preview.metrics[i].cnnClass}` : ''}</span> : null}
               </figcaption>
             </figure>
             <figure>
               <RgbaCanvas image={preview?.xt[i]} label={`Sample ${i + 1}: latent ${final ? 'final' : 'x_t'} channels as RGB`} size={64} testId={`xt-${i}`} />
-              <figcaption>{final ? 'final latent' : 'x_t'} (channels as RGB)</figcaption>
+              <figcaption>{final ? 'final latent' : atInit ? `start latent x_${step.t}` : 'x_t'} (channels as RGB)</figcaption>
             </figure>
             <div className="button-row">
               <button type="button" onClick={() => void exportImage('png', i)} aria-label={`Export PNG of sample ${i + 1} at this position`}>PNG</button>
@@ -71,7 +77,7 @@ export function Viewer() {
               <RgbaCanvas image={preview.mean} label={`Pixel mean of the ${n} samples, ${positionText}`} testId="x0-mean" />
               <figcaption>
                 mean of {n} samples
-                {preview.meanMetrics ? <span className="metrics" data-testid="metrics-mean"> · PCC {preview.meanMetrics.pcc.toFixed(3)} · SSIM {preview.meanMetrics.ssim.toFixed(3)}</span> : null}
+                {preview.meanMetrics ? <span className="metrics" data-testid="metrics-mean"> · PCC {preview.meanMetrics.pcc.toFixed(3)} · SSIM {preview.meanMetrics.ssim.toFixed(3)}{preview.meanMetrics.cnnClass ? ` · CNN: ${preview.meanMetrics.cnnClass}` : ''}</span> : null}
               </figcaption>
             </figure>
           </div>
@@ -79,7 +85,7 @@ export function Viewer() {
       </div>
       <div className="button-row">
         <button type="button" onClick={exportReceipt} disabled={run.status !== 'done'} data-testid="export-receipt">Export decode receipt (JSON)</button>
-        {groundTruth ? <span className="muted small">PCC / SSIM: grey, at the ground truth’s resolution.</span> : null}
+        {groundTruth ? <span className="muted small">PCC / SSIM: grey, at the ground truth’s resolution; CNN: the class the eval classifier sees.</span> : null}
       </div>
     </section>
   );

@@ -1,6 +1,7 @@
 // User intents → engine calls → store actions. The only module that talks to the worker.
 import type { EngineEvent, ExportFormat, ModelSourceSpec, SampleRef } from '../engine/protocol';
 import { makeReceipt, parseReceipt, receiptToJson } from '../engine/receipt';
+import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
 import { classifyDrop, type DroppedFile } from './dropped';
@@ -84,16 +85,30 @@ export async function deleteSaved(id: string): Promise<void> {
   }
 }
 
+/** The file last opened, so that a scale given afterwards re-reads it. */
+let lastFmri: { name: string; file: Blob; mask?: { name: string; file: Blob } } | undefined;
+
 /** Blobs (Files) go to the worker as they are: reading and parsing never block the page. */
-export async function openFmri(name: string, file: Blob, mask?: { name: string; file: Blob }): Promise<void> {
+export async function openFmri(name: string, file: Blob, mask?: { name: string; file: Blob }, scale?: number): Promise<void> {
+  lastFmri = { name, file, ...(mask ? { mask } : {}) };
   dispatch({ type: 'fileReading', name });
   try {
-    const info = await engine().call('readFile', { name, file, ...(mask ? { mask } : {}) });
+    const info = await engine().call('readFile', { name, file, ...(mask ? { mask } : {}), ...(scale !== undefined ? { scale } : {}) });
     dispatch({ type: 'fileReady', info });
     await selectSample({ split: info.defaultSplit, index: 0 });
   } catch (e) {
     dispatch({ type: 'fileFailed', name, error: asEngineError(e) });
   }
+}
+
+/** Re-read the current fMRI file with a scale for its values (undefined: as stored). */
+export async function rescaleFmri(scale: number | undefined): Promise<void> {
+  if (lastFmri) await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, scale);
+}
+
+/** The Scale field: '' → undefined (values as stored), '1/300' → 1/300, anything invalid → NaN. */
+export function scaleFieldValue(text: string): number | undefined {
+  return text.trim() === '' ? undefined : parseScale(text);
 }
 
 export async function selectSample(ref: SampleRef): Promise<void> {
@@ -185,7 +200,10 @@ export function exportReceipt(): void {
       appVersion: __APP_VERSION__,
       model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
       fmri: { fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index, ...(run.sample.roi ? { roi: run.sample.roi } : {}) },
+      // init / strength / guidance travel with the settings; the visited timesteps (img2img cut applied, the
+      // low-level start frame excluded) let a replay check that it walks the same schedule.
       ...run.settings,
+      timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
       backend: backend.info.backend,
     });
     download(receiptToJson(receipt), `${baseName()}-receipt.json`, 'application/json');

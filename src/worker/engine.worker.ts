@@ -4,22 +4,23 @@
 import './wasmPaths';
 import { GIFEncoder, applyPalette, quantize } from 'gifenc';
 import { dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
-import { decodeLatents, decodeSteps, loadModel, preprocessSummary, type EngineModel } from '../engine/pipeline';
+import { decodeLatents, decodeSteps, decodeTimesteps, hasNullContext, loadModel, preprocessSummary, runMode, type EngineModel } from '../engine/pipeline';
+import { hasLowLevel } from '../model/lowlevel';
 import {
-  decodeOptions, toEngineError, type BackendInfo, type EngineError, type EngineEvent, type ExportResult, type FileInfo,
+  decodeOptions, timelineFrames, toEngineError, type BackendInfo, type EngineError, type EngineEvent, type ExportResult, type FileInfo,
   type LoadedModel, type ModelInfo,
   type ModelSourceSpec, type OpArgs, type OpName, type OpResult, type Request, type RgbaImage, type RunEndReason,
   type RunSettings, type SampleInfo, type SampleRef, type SplitInfo, type StepPreview, type WorkerMessage,
 } from '../engine/protocol';
 import type { StepEvent } from '../engine/types';
 import { latentShape } from '../model/config';
-import { uniformTimesteps } from '../diffusion/schedule';
 import { encodePng } from '../io/png';
 import { readFmriFile, type FmriFile } from '../io/fmriFile';
 import { pearson, ssim, toGrey } from '../eval/metrics';
+import { FASHION_MNIST_CLASSES } from '../eval/cnn';
 import { openBundle } from './bundles';
 import { MANIFEST_FILE } from '../io/bundle/manifest';
-import { bundledImage, bundledSet } from './groundTruth';
+import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './groundTruth';
 import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
@@ -59,7 +60,7 @@ interface RunState {
   gate: RunGate;
   settings: RunSettings;
   sample: SampleRef;
-  /** x_t and predicted x0 of every step (x_t of step i+1 is step i's output, so it is not kept twice). */
+  /** x_t and predicted x0 of every timeline frame (frame 0 is the low-level start with init 'lowlevel'). */
   steps: Pick<StepEvent, 'xt' | 'x0'>[];
   /** The latent after the last step, once done. */
   final?: Float32Array;
@@ -178,6 +179,7 @@ async function openModel(source: ModelSourceSpec, save: boolean): Promise<Loaded
       card: engine.card,
       sha256,
       memoryBytes: (engine.card.params.total ?? 0) * 4,
+      capabilities: { lowLevel: hasLowLevel(engine), nullContext: hasNullContext(engine) },
       ...(label ? { syntheticLabel: label } : {}),
     };
     // Another model cannot decode the old run's latents.
@@ -229,7 +231,10 @@ async function openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
   await stopRun();
   const bytes = new Uint8Array(await args.file.arrayBuffer());
   const [sha256, set] = await Promise.all([sha256Hex(bytes), bundledSet()]);
-  const base = await readFmriFile(args.name, bytes, args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {});
+  const base = await readFmriFile(args.name, bytes, {
+    ...(args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {}),
+    ...(args.scale !== undefined ? { scale: args.scale } : {}),
+  });
   const bundled = !!set && set.sha256.has(sha256);
   const splits: SplitInfo[] = Object.entries(base.splits).map(([name, count]) => ({
     name,
@@ -252,15 +257,21 @@ async function openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
   return info;
 }
 
-async function groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
+/** Split and index of the bundled image that sample `ref` shows, if it has one. */
+function groundTruthSource(ref: SampleRef): { split: 'train' | 'test'; index: number } | undefined {
   if (!file?.bundled) return undefined;
   const imageSplit = IMAGE_SPLIT[ref.split];
   const index = imageSplit ? file.base.groundTruthIndex?.(ref.split, ref.index) : undefined;
-  if (imageSplit && index !== undefined) return bundledImage(imageSplit, index);
+  if (imageSplit && index !== undefined) return { split: imageSplit, index };
   if (file.info.splits.length === 1 && file.info.splits[0].count === 1 && file.bundledTestImage !== undefined) {
-    return bundledImage('test', file.bundledTestImage);
+    return { split: 'test', index: file.bundledTestImage };
   }
   return undefined;
+}
+
+async function groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
+  const src = groundTruthSource(ref);
+  return src ? bundledImage(src.split, src.index) : undefined;
 }
 
 async function selectSample(ref: SampleRef): Promise<SampleInfo> {
@@ -279,6 +290,9 @@ async function selectSample(ref: SampleRef): Promise<SampleInfo> {
   }
   const gt = await groundTruthFor(ref).catch(() => undefined);
   if (gt) info.groundTruth = gt;
+  const src = groundTruthSource(ref);
+  const className = src ? await bundledClassName(src.split, src.index).catch(() => undefined) : undefined;
+  if (className) info.groundTruthClass = className;
   return info;
 }
 
@@ -312,6 +326,8 @@ async function makePreview(r: RunState, position: number): Promise<StepPreview> 
   if (r.groundTruth) {
     preview.metrics = x0.map((img) => compare(img, r.groundTruth!));
     if (preview.mean) preview.meanMetrics = compare(preview.mean, r.groundTruth);
+    // The class the eval CNN sees in each image: optional, so a missing classifier file only hides it.
+    if (file?.bundled) await addCnnClasses(preview, r.groundTruth).catch(() => undefined);
   }
   r.previews.set(position, preview);
   while (r.previews.size > PREVIEW_CACHE) r.previews.delete(r.previews.keys().next().value!);
@@ -335,6 +351,23 @@ function compare(img: RgbaImage, gt: RgbaImage): { pcc: number; ssim: number } {
   return { pcc: pearson(s.data, g.data), ssim: ssim(s, g) };
 }
 
+/** Adds the CNN class name (src/eval/cnn.ts, as `npm run eval` scores it) to each sample's and the mean's metrics. */
+async function addCnnClasses(preview: StepPreview, gt: RgbaImage): Promise<void> {
+  const cnn = await bundledCnn();
+  const side = cnn.imageSize;
+  const imgs = [...preview.x0, ...(preview.mean ? [preview.mean] : [])];
+  const grey = new Float32Array(imgs.length * side * side);
+  // grey at the ground truth's resolution (as the metrics see it), then at the CNN's input size
+  imgs.forEach((img, i) => {
+    const g = toGrey(rgbOf(img), img.height, img.width, 3, gt.height, gt.width);
+    grey.set(toGrey(g.data, gt.height, gt.width, 1, side, side).data, i * side * side);
+  });
+  const cls = await cnn.classify(grey, imgs.length);
+  const name = (c: number): string => FASHION_MNIST_CLASSES[c] ?? `class ${c}`;
+  preview.metrics?.forEach((m, i) => { m.cnnClass = name(cls[i]); });
+  if (preview.meanMetrics) preview.meanMetrics.cnnClass = name(cls[imgs.length - 1]);
+}
+
 async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
   if (!model) throw Object.assign(new Error('load a model before running'), { name: 'NoModel' });
   if (!file) throw Object.assign(new Error('open an fMRI file before running'), { name: 'NoFile' });
@@ -342,8 +375,10 @@ async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
   // Everything that can reject the request is checked before the run exists.
   const engine = model.engine;
   validateRunSettings(args.settings, engine.config.schedule.numTimesteps);
-  // The authors' uniform discretisation may run more steps than requested (S = 12 → 13).
-  const total = uniformTimesteps(args.settings.steps, engine.config.schedule.numTimesteps).length;
+  // The model must carry what the settings use (null context, low-level decoder): refused before the run exists.
+  runMode(engine, decodeOptions(args.settings));
+  // The authors' uniform discretisation may run more steps than requested (S = 12 → 13); img2img runs fewer.
+  const total = timelineFrames(args.settings, decodeTimesteps(engine.config, decodeOptions(args.settings)).length);
   const fmriRaw = viewOf(file, args.sample).getSample(args.sample.index);
   const gate = new RunGate();
   let finish!: () => void;
@@ -364,11 +399,12 @@ async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
       if (res.done) { r.final = res.value; break; }
       const s = res.value;
       r.steps.push({ xt: s.xt, x0: s.x0 });
-      const made = await makePreview(r, s.index);
+      const position = r.steps.length - 1;
+      const made = await makePreview(r, position);
       // A GPU error raised by the sampler step makes its images garbage too: fail instead of showing them.
       if (r.gpuError) break;
       const { preview, transfer } = cloneForTransfer(made);
-      emit({ event: 'step', runId: r.id, step: { index: s.index, total: s.total, t: s.t, ms: s.ms }, preview }, transfer);
+      emit({ event: 'step', runId: r.id, step: { kind: s.kind, index: position, total, t: s.t, ms: s.ms }, preview }, transfer);
     }
   } catch (e) {
     if (!(e instanceof RunCancelled) && !gate.abort.signal.aborted) throw e;
@@ -385,22 +421,30 @@ async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
 
 // ---- export -----------------------------------------------------------------------------------------
 
+/** Whether timeline position p of the run is the low-level start (frame 0 with init 'lowlevel'). */
+function lowLevelFrame(r: RunState, p: number): boolean {
+  return p === 0 && r.settings.init === 'lowlevel';
+}
+
 async function exportImage(args: OpArgs<'export'>): Promise<ExportResult> {
   if (!run) throw new Error('nothing to export: run a decode first');
   const r = run;
   if (!(args.sample >= 0 && args.sample < r.settings.numSamples)) throw new RangeError(`sample ${args.sample} does not exist`);
   if (args.format === 'png') {
     const img = (await makePreview(r, args.position)).x0[args.sample];
-    return { fileName: `${args.baseName}-step${args.position}-sample${args.sample}.png`, mime: 'image/png', bytes: encodePng(rgbaToRgb(img), img.width, img.height) };
+    // Frame 0 of a low-level start is not a sampler step: name it for what it shows.
+    const what = lowLevelFrame(r, args.position) ? 'lowlevel-start' : `step${args.position}`;
+    return { fileName: `${args.baseName}-${what}-sample${args.sample}.png`, mime: 'image/png', bytes: encodePng(rgbaToRgb(img), img.width, img.height) };
   }
-  // GIF: every position of the trajectory (decoded x0), then the final image held for a second.
+  // GIF: every position of the trajectory (decoded x0), then the final image held for a second; a low-level
+  // start (frame 0) is held half a second so the trajectory visibly begins from it.
   const last = r.final ? r.steps.length : r.steps.length - 1;
   const gif = GIFEncoder();
   for (let p = 0; p <= last; p++) {
     const src = (await makePreview(r, p)).x0[args.sample];
     const frame = upscale(src, Math.max(1, Math.floor(256 / src.width)));
     const palette = quantize(frame.pixels, 256);
-    gif.writeFrame(applyPalette(frame.pixels, palette), frame.width, frame.height, { palette, delay: p === last ? 1000 : 120 });
+    gif.writeFrame(applyPalette(frame.pixels, palette), frame.width, frame.height, { palette, delay: p === last ? 1000 : lowLevelFrame(r, p) ? 500 : 120 });
   }
   gif.finish();
   return { fileName: `${args.baseName}-trajectory-sample${args.sample}.gif`, mime: 'image/gif', bytes: gif.bytes() };

@@ -5,6 +5,7 @@ import { readNpz } from '../io/npz';
 import type { NpyArray } from '../io/npy';
 import type { RgbaImage } from '../engine/protocol';
 import { uint8ToRgba } from './images';
+import { FASHION_MNIST_CLASSES, loadCnnClassifier, type CnnClassifier } from '../eval/cnn';
 
 export interface BundledSet {
   label: string;
@@ -17,7 +18,8 @@ export interface BundledSet {
 const base = (): URL => new URL(`${import.meta.env.BASE_URL}data/god-synth/`, self.location.origin);
 
 let metaPromise: Promise<BundledSet | null> | null = null;
-let imagesPromise: Promise<{ train: NpyArray; test: NpyArray }> | null = null;
+let imagesPromise: Promise<{ train: NpyArray; test: NpyArray; labels: { train?: NpyArray; test?: NpyArray } }> | null = null;
+let cnnPromise: Promise<CnnClassifier> | null = null;
 
 export function bundledSet(): Promise<BundledSet | null> {
   metaPromise ??= (async () => {
@@ -34,16 +36,39 @@ export function bundledSet(): Promise<BundledSet | null> {
   return metaPromise;
 }
 
-function images(): Promise<{ train: NpyArray; test: NpyArray }> {
+function images(): Promise<{ train: NpyArray; test: NpyArray; labels: { train?: NpyArray; test?: NpyArray } }> {
   imagesPromise ??= (async () => {
     const res = await fetch(new URL('images_32.npz', base()));
     if (!res.ok) throw new Error(`ground-truth images: HTTP ${res.status} for images_32.npz`);
-    const npz = readNpz(new Uint8Array(await res.arrayBuffer()), (n) => n === 'train_images' || n === 'test_images');
+    const npz = readNpz(new Uint8Array(await res.arrayBuffer()), (n) => /^(train|test)_(images|labels)$/.test(n));
     if (!npz.train_images || !npz.test_images) throw new Error('images_32.npz lacks train_images/test_images');
-    return { train: npz.train_images, test: npz.test_images };
+    return { train: npz.train_images, test: npz.test_images, labels: { train: npz.train_labels, test: npz.test_labels } };
   })();
   imagesPromise.catch(() => { imagesPromise = null; });
   return imagesPromise;
+}
+
+/** Fashion-MNIST class name of image `index` of the train or test split (images_32.npz labels). */
+export async function bundledClassName(split: 'train' | 'test', index: number): Promise<string | undefined> {
+  const label = (await images()).labels[split]?.data[index];
+  return label === undefined ? undefined : FASHION_MNIST_CLASSES[Number(label)];
+}
+
+/**
+ * The CNN of the "CNN class" metric (classifier_cnn.npz beside the images), on the worker's tfjs backend; loaded
+ * once. Its sha256 must be listed in meta.json, like every file of the set.
+ */
+export function bundledCnn(): Promise<CnnClassifier> {
+  cnnPromise ??= (async () => {
+    const [res, set] = await Promise.all([fetch(new URL('classifier_cnn.npz', base())), bundledSet()]);
+    if (!res.ok) throw new Error(`CNN classifier: HTTP ${res.status} for classifier_cnn.npz`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const digest = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+    if (!set?.sha256.has(digest)) throw new Error('classifier_cnn.npz: sha256 not listed in meta.json');
+    return loadCnnClassifier(bytes);
+  })();
+  cnnPromise.catch(() => { cnnPromise = null; });
+  return cnnPromise;
 }
 
 /** Image `index` of the train or test split as RGBA. */

@@ -23,4 +23,12 @@ export function validateRunSettings(s: RunSettings, numTimesteps: number): void 
   int('numSamples', s.numSamples, 1, MAX_SAMPLES);
   int('seed', s.seed, 0, MAX_SEED);
   if (!(typeof s.eta === 'number' && s.eta >= 0 && s.eta <= 1)) throw new RunSettingsError(`eta must be in 0..1 (got ${String(s.eta)})`);
+  if (s.init !== 'noise' && s.init !== 'lowlevel') throw new RunSettingsError(`init must be noise or lowlevel (got ${String(s.init)})`);
+  if (!(typeof s.strength === 'number' && s.strength > 0 && s.strength <= 1)) {
+    throw new RunSettingsError(`strength must be in (0, 1] (got ${String(s.strength)})`);
+  }
+  if (s.strength < 1 && s.init !== 'lowlevel') throw new RunSettingsError(`strength ${s.strength} < 1 needs init lowlevel (got init ${s.init})`);
+  if (!(typeof s.guidance === 'number' && Number.isFinite(s.guidance) && s.guidance >= 0)) {
+    throw new RunSettingsError(`guidance must be a finite number ≥ 0 (got ${String(s.guidance)})`);
+  }
 }

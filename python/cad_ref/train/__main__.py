@@ -8,9 +8,13 @@ Stages (each writes its checkpoint into --out; a stage left out of --stages is l
   ldm     class-conditional LDM on VQ latents of the pool (the image prior)      → ldm.ckpt
   stage1  DC-MAE on unlabelled fMRI (sbj_3 train + simulated extra subjects)    → phase1.pth
   stage2  cross-modal guidance with a small image MAE                            → image_mae.pth, phase2.pth
-  stage3  LDM fine-tuning on the 1,200 training pairs                            → phase3.pth, phase3.safetensors
-  eval    DDIM on the 50 averaged test fMRI, vs a ridge baseline                 → eval.json
-  export  model_config.json, overrides.json and the bundle via src/cli/convert.ts → --bundle
+  stage3  LDM fine-tuning on the training pairs, with conditioning dropout to a learned null context
+                                                                                 → phase3.pth, phase3.safetensors
+  lowlevel ridge fMRI → image PCs (the img2img start), alpha on the validation pairs → lowlevel.json
+  sweep   strength × guidance on the validation pairs, never the test set        → sweep.json (chosen settings)
+  eval    the chosen settings on the 50 averaged test fMRI, vs a ridge baseline  → eval.json
+  export  extras.safetensors (null context + low-level decoder), model_config.json, overrides.json and the
+          bundle via src/cli/convert.ts                                          → --bundle
 """
 import argparse
 import json
@@ -26,9 +30,12 @@ from .evaluate import evaluate, prior_check
 from .prior import load_vq, run_ldm, run_vq
 from .stage1 import build_mae, run_stage1
 from .stage2 import run_stage2
+from ..checkpoints import NULL_CONTEXT, load_safetensors as load_extras
+from .lowlevel import fit_lowlevel, save_extras
+from .sampling import choose_lowlevel, sweep
 from .stage3 import build_ldm, model_config, run_stage3
 
-STAGES = ('vq', 'ldm', 'stage1', 'stage2', 'stage3', 'eval', 'export')
+STAGES = ('vq', 'ldm', 'stage1', 'stage2', 'stage3', 'lowlevel', 'sweep', 'eval', 'export')
 
 
 def parse():
@@ -60,16 +67,20 @@ def timed(run, name, fn):
     return result
 
 
-def export(run, a, cfg, result):
-    """Converter inputs next to the checkpoints, then the bundle (when helper C's converter is present)."""
+def export(run, a, cfg, result, settings=None):
+    """Converter inputs next to the checkpoints, then the bundle: phase3.pth plus extras.safetensors (null context
+    and low-level decoder), with the sampler settings chosen on the validation pairs as the model's defaults."""
     # every size explicitly: the converter cannot see head counts or the image side in the weights
     overrides = {k: v for k, v in cfg.items() if k != 'preprocess'}
+    if settings:
+        overrides['sampling'] = settings
     with open(run.path('overrides.json'), 'w') as f:
         json.dump(overrides, f, indent=1)
     with open(run.path('model_config.json'), 'w') as f:
         json.dump(cfg, f, indent=1)
     p = cfg['preprocess']
-    cmd = ['npx', 'tsx', 'src/cli/convert.ts', run.path('phase3.pth'), '--out', a.bundle, '--fp16',
+    extras = [run.path('extras.safetensors')] if os.path.exists(run.path('extras.safetensors')) else []
+    cmd = ['npx', 'tsx', 'src/cli/convert.ts', run.path('phase3.pth'), *extras, '--out', a.bundle, '--fp16',
            '--raw-voxels', str(p['rawVoxels']), '--mean', repr(p['mean']), '--std', repr(p['std']),
            '--config', run.path('overrides.json')]
     run.log('  export command:', ' '.join(cmd))
@@ -108,6 +119,14 @@ def write_card(run, a, cfg, result, size):
         f.write('\n'.join(lines) + '\n')
 
 
+def save_timings(run):
+    """Merges this run's stage times into timings.json: stages loaded from an earlier run keep that run's times."""
+    if run.main:
+        earlier = json.load(open(run.path('timings.json'))) if os.path.exists(run.path('timings.json')) else {}
+        with open(run.path('timings.json'), 'w') as f:
+            json.dump({k: v for k, v in {**earlier, **run.stage_times}.items() if k in STAGES}, f, indent=1)
+
+
 def main():
     a = parse()
     torch.set_num_threads(a.threads)
@@ -135,7 +154,7 @@ def main():
             run.log(f'  prior check: {acc:.2f} of class-conditional samples classified as their class')
             with open(run.path('prior_check.json'), 'w') as f:
                 json.dump({'class_acc_of_conditional_samples': acc, 'samples': 100, 'ddim_steps': 20}, f)
-    else:
+    elif {'stage3', 'lowlevel', 'sweep', 'eval', 'export'} & set(a.stages):  # stages 1-2 do not need the prior
         ldm_ckpt = torch.load(a.ldm_ckpt or run.path('ldm.ckpt'))
 
     if 'stage1' in a.stages:
@@ -151,31 +170,57 @@ def main():
     else:
         encoder_state = torch.load(run.path('phase2.pth'))['model']
 
+    if not {'stage3', 'lowlevel', 'sweep', 'eval', 'export'} & set(a.stages):
+        save_timings(run)
+        run.log(f'all done in {time.time() - run.t0:.0f} s; stage times {run.stage_times}')
+        return
     if 'stage3' in a.stages:
         ldm = timed(run, 'stage3', lambda: run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8))
     else:
         ldm = build_ldm(cfg, ldm_ckpt, encoder_state)
-        ldm.load_state_dict(torch.load(run.path('phase3.pth'))['model_state_dict'])
+        ckpt = torch.load(run.path('phase3.pth'))
+        ldm.load_state_dict(ckpt['model_state_dict'])
+        null_path = run.path('phase3_null_context.safetensors')
+        ldm.null_context = load_extras(null_path)[NULL_CONTEXT] if os.path.exists(null_path) else None
         ldm.eval()
+
+    if 'lowlevel' in a.stages and run.main:
+        def lowlevel():
+            extras, report = choose_lowlevel(run, subject, fit_lowlevel)
+            extras[NULL_CONTEXT] = ldm.null_context.float()
+            save_extras(run.path('extras.safetensors'), extras)
+            with open(run.path('lowlevel.json'), 'w') as f:
+                json.dump(report, f, indent=1)
+        timed(run, 'lowlevel', lowlevel)
+    extras = load_extras(run.path('extras.safetensors')) if os.path.exists(run.path('extras.safetensors')) else None
+
+    settings = None
+    if 'sweep' in a.stages and run.main:
+        b = run.budget
+        report = timed(run, 'sweep', lambda: sweep(run, ldm, extras, ldm.null_context, subject,
+                                                     b['eval_samples'], b['eval_steps']))
+        with open(run.path('sweep.json'), 'w') as f:
+            json.dump(report, f, indent=1)
+        run.log('  chosen on validation:', report['chosen'])
+    if os.path.exists(run.path('sweep.json')):
+        settings = json.load(open(run.path('sweep.json')))['chosen']
 
     result = None
     if 'eval' in a.stages and run.main:
         b = run.budget
-        result, recs = timed(run, 'eval', lambda: evaluate(ldm, subject, b['eval_samples'], b['eval_steps']))
+        result, recs = timed(run, 'eval', lambda: evaluate(ldm, subject, b['eval_samples'], b['eval_steps'],
+                                                           extras=extras, settings=settings))
         with open(run.path('eval.json'), 'w') as f:
             json.dump(result, f, indent=1)
         np.save(run.path('eval_recon.npy'), recs.astype(np.float16))
         run.log('  model :', json.dumps({k: round(v, 3) for k, v in result['model'].items()}))
         run.log('  ridge :', json.dumps({k: round(v, 3) for k, v in result['ridge_pca64'].items()}))
         run.log('  VQ ceiling:', json.dumps({k: round(v, 3) for k, v in result['vq_roundtrip_ceiling'].items()}))
-    if run.main:  # stages loaded from an earlier run keep that run's times
-        earlier = json.load(open(run.path('timings.json'))) if os.path.exists(run.path('timings.json')) else {}
-        with open(run.path('timings.json'), 'w') as f:
-            json.dump({k: v for k, v in {**earlier, **run.stage_times}.items() if k in STAGES}, f, indent=1)
+    save_timings(run)
     if 'export' in a.stages and run.main:
         if result is None and os.path.exists(run.path('eval.json')):
             result = json.load(open(run.path('eval.json')))
-        timed(run, 'export', lambda: export(run, a, cfg, result))
+        timed(run, 'export', lambda: export(run, a, cfg, result, settings))
     run.log(f'all done in {time.time() - run.t0:.0f} s; stage times {run.stage_times}')
     run.barrier()
 

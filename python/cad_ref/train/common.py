@@ -30,21 +30,21 @@ BUDGETS = {
                   prior_images=64, ldm_steps=2, ldm_batch=8,
                   s1_epochs=1, s1_batch=16,
                   img_mae_steps=2, img_mae_batch=8, s2_epochs=1, s2_batch=16,
-                  s3_epochs=1, s3_batch=16, s3_repeat=2,
+                  s3_epochs=1, s3_batch=16, s3_repeat=2, s3_uncond_pct=10,
                   eval_samples=1, eval_steps=2, data_limit=64),
     'quick': dict(extra_subjects=[1], extra_pool=0,
-                  vq_ae_steps=150, vq_steps=200, vq_batch=32,
+                  vq_ae_steps=150, vq_steps=350, vq_batch=32,
                   prior_images=8000, ldm_steps=1500, ldm_batch=48,
                   s1_epochs=2, s1_batch=64,
                   img_mae_steps=400, img_mae_batch=64, s2_epochs=8, s2_batch=16,
-                  s3_epochs=30, s3_batch=16, s3_repeat=4,
+                  s3_epochs=16, s3_batch=16, s3_repeat=4, s3_uncond_pct=10,
                   eval_samples=2, eval_steps=20),
     'full': dict(extra_subjects=[1, 2, 4, 5], extra_pool=0,
                  vq_ae_steps=500, vq_steps=700, vq_batch=32,
                  prior_images=20000, ldm_steps=3000, ldm_batch=64,
                  s1_epochs=4, s1_batch=64,
                  img_mae_steps=500, img_mae_batch=64, s2_epochs=10, s2_batch=16,
-                 s3_epochs=40, s3_batch=16, s3_repeat=4,
+                 s3_epochs=60, s3_batch=16, s3_repeat=4, s3_uncond_pct=10,
                  eval_samples=3, eval_steps=20),
 }
 
@@ -174,14 +174,31 @@ def fit_length(x, num_voxels, patch_size=16):
     return x[:, :num_voxels]
 
 
+VAL_SIZE = 150  # training pairs held out of stages 2 and 3 and the low-level decoder, for choosing sampler settings
+VAL_SEED = 7
+
+
+def validation_split(n, size=VAL_SIZE, seed=VAL_SEED):
+    """(fit, val) index arrays into the n training samples: a fixed random `size` held out for validation."""
+    perm = np.random.RandomState(seed).permutation(n)
+    return np.sort(perm[size:]), np.sort(perm[:size])
+
+
 def default_subject():
-    """sbj_3 padded and scalar z-scored with training statistics: dict with train/test/index/mean/std/raw_voxels."""
+    """sbj_3 padded and scalar z-scored with the statistics of the fitted training samples.
+
+    dict: train [N_fit, V] / index [N_fit] (image of each training sample) — the pairs every stage trains on;
+    val [150, V] / val_index — single-trial training pairs held out for choosing sampler settings (never trained
+    on by stages 2, 3 or the low-level decoder; stage 1 is unsupervised and sees only `train` too); test [50, V]
+    averaged test fMRI; mean/std of the z-score; raw_voxels; num_voxels (padded)."""
     train, test, index = load_subject(os.path.join(DATA_DIR, 'sbj_3.npz'))
     raw_voxels = train.shape[1]
+    fit, val = validation_split(len(train))
     train_p, test_p = wrap_pad(train), wrap_pad(test)
-    mean, std = float(train_p.mean()), float(train_p.std())
-    return dict(train=(train_p - mean) / std, test=(test_p - mean) / std, index=index,
-                mean=mean, std=std, raw_voxels=raw_voxels, num_voxels=train_p.shape[1])
+    mean, std = float(train_p[fit].mean()), float(train_p[fit].std())
+    z = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
+    return dict(train=z(train_p[fit]), index=index[fit], val=z(train_p[val]), val_index=index[val],
+                test=z(test_p), mean=mean, std=std, raw_voxels=raw_voxels, num_voxels=train_p.shape[1])
 
 
 def to_rgb(images_u8):

@@ -51,21 +51,34 @@ def reconstruct(ldm, fmri, samples, steps, seed=0):
     return np.stack(out)
 
 
-def evaluate(ldm, subject, samples, steps):
+def evaluate(ldm, subject, samples, steps, extras=None, settings=None):
+    """Scores on the test set. With `settings` (chosen on the validation pairs by sampling.sweep) the model decodes
+    with them (low-level start, guidance) and the low-level decoder alone is scored too; without, plain DDIM
+    from noise as before."""
     d = np.load(os.path.join(DATA_DIR, 'images_32.npz'))
     truth = d['test_images'].reshape(len(d['test_images']), -1) / 255.
     labels = d['test_labels'].astype(np.int64)
     clf = dict(np.load(os.path.join(DATA_DIR, 'classifier.npz')))
-    recs = reconstruct(ldm, subject['test'].astype(np.float32), samples, steps)
+    fmri = subject['test'].astype(np.float32)
+    if settings:
+        from .sampling import decode
+        opts = {k: settings[k] for k in ('sampler', 'init', 'strength', 'guidance')}
+        recs, pix = decode(ldm, extras, getattr(ldm, 'null_context', None), fmri, samples=samples, steps=steps, **opts)
+    else:
+        recs, pix = reconstruct(ldm, fmri, samples, steps), None
     per_sample = [scores(r, truth, labels, clf) for r in recs]
     result = {'model': {k: float(np.mean([p[k] for p in per_sample])) for k in per_sample[0]},
-              'model_per_sample': per_sample,
+              'model_per_sample': per_sample, 'settings': settings,
               'ridge_pca64': ridge_baseline(truth, labels, clf)}
+    if pix is not None:
+        result['lowlevel_alone'] = scores(pix, truth, labels, clf)
     with torch.no_grad():
         vq = ldm.first_stage_model
         ceiling = ((vq.decode(vq.encode(to_rgb(d['test_images']))) + 1) / 2).clamp(0, 1).mean(1)
     result['vq_roundtrip_ceiling'] = scores(ceiling.reshape(len(truth), -1).numpy(), truth, labels, clf)
-    result['protocol'] = (f'SYNTHETIC data, Python-side check: DDIM {steps} steps eta 0, {samples} seeded samples per '
+    how = (f"{settings['sampler'].upper()} {steps} steps, init {settings['init']}, strength {settings['strength']}, "
+           f"guidance {settings['guidance']}") if settings else f'DDIM {steps} steps eta 0 from noise'
+    result['protocol'] = (f'SYNTHETIC data, Python-side check: {how}, {samples} seeded samples per '
                           f'test fMRI (scores averaged over samples), 50 averaged test fMRI of god-synth sbj_3')
     return result, recs
 

@@ -3,16 +3,22 @@
 Loaded: UNet + VQ + schedule from the prior's `ldm.ckpt` (class embedder dropped, `time_embed_condtion` new), the
 fMRI encoder from the stage-2 (or stage-1) checkpoint (`mask_token`, decoder and cross keys ignored). Trained:
 `cond_stage_model` (encoder incl. positional table, channel_mapper, dim_mapper) and UNet parameters whose name
-contains `attn2`, `norm2` or `time_embed_condtion`; everything else frozen. ε-prediction MSE on the 1,200
-training pairs (latents from the frozen VQ encoder). Writes `phase3.pth` {'model_state_dict', 'config', 'state'}
-and `phase3.safetensors`.
+contains `attn2`, `norm2` or `time_embed_condtion`; everything else frozen. ε-prediction MSE on the training
+pairs (1,050: the validation pairs are held out; latents from the frozen VQ encoder). Writes `phase3.pth`
+{'model_state_dict', 'config', 'state'}, `phase3.safetensors` and `phase3_null_context.safetensors`.
+
+Classifier-free guidance (Ho & Salimans 2022, as Stable Diffusion trains it): with probability
+`s3_uncond_pct`/100 a training pair's conditioning is replaced by a LEARNED null context [77, condDim]
+(initialised at zero, trained with the mappers' learning rate). The UNet sees it in cross-attention and in
+`time_embed_condtion`, so ε(x_t, t, c_null) is the unconditional model that guided sampling contrasts
+with. It is not part of the authors' state dict: it goes to the bundle as `decoding_studio.null_context`.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import config as cfg_classes
-from ..checkpoints import save_safetensors
+from ..checkpoints import NULL_CONTEXT, save_safetensors
 from ..diffusion import FmriLDM
 from .common import SIZES, set_epoch, to_rgb, unwrap, warmup_cosine
 
@@ -65,14 +71,20 @@ def build_ldm(cfg, ldm_ckpt, encoder_state):
 
 
 class Stage3Trainer(nn.Module):
-    """ε-MSE; each conditioning vector is paired with `repeat` independent (t, ε) draws (cheaper than re-encoding)."""
+    """ε-MSE; each conditioning vector is paired with `repeat` independent (t, ε) draws (cheaper than re-encoding).
+    A share `p_uncond` of the conditioning vectors is replaced by the learned null context (dropout for
+    classifier-free guidance)."""
 
-    def __init__(self, ldm, repeat):
+    def __init__(self, ldm, repeat, p_uncond, out_tokens, cond_dim):
         super().__init__()
-        self.ldm, self.repeat = ldm, repeat
+        self.ldm, self.repeat, self.p_uncond = ldm, repeat, p_uncond
+        self.null_context = nn.Parameter(torch.zeros(out_tokens, cond_dim))
 
     def forward(self, fmri, z):
-        c = self.ldm.get_learned_conditioning(fmri).repeat_interleave(self.repeat, 0)
+        c = self.ldm.get_learned_conditioning(fmri)
+        drop = torch.rand(len(c)) < self.p_uncond
+        c = torch.where(drop[:, None, None], self.null_context.expand_as(c), c)
+        c = c.repeat_interleave(self.repeat, 0)
         z = z.repeat_interleave(self.repeat, 0)
         t = torch.randint(0, self.ldm.num_timesteps, (len(z),))
         eps = torch.randn_like(z)
@@ -102,10 +114,13 @@ def run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8, name='phase
     trainable = [p for p in ldm.parameters() if p.requires_grad]
     run.log(f'  stage 3: {sum(p.numel() for p in trainable)} trainable of {sum(p.numel() for p in ldm.parameters())} '
             f'parameters; latents {tuple(z.shape)} std {z.std():.3f}')
-    model = run.wrap(Stage3Trainer(ldm, b['s3_repeat']))
+    trainer = Stage3Trainer(ldm, b['s3_repeat'], b['s3_uncond_pct'] / 100, cfg['cond']['outTokens'],
+                            cfg['cond']['condDim'])
+    model = run.wrap(trainer)
     cs = ldm.cond_stage_model
     encoder = [p for p in cs.mae.parameters() if p.requires_grad]
     mappers = [p for n, p in cs.named_parameters() if p.requires_grad and not n.startswith('mae.')]
+    mappers.append(trainer.null_context)
     unet = [p for p in ldm.model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW([{'params': encoder, 'base_lr': LR_ENCODER}, {'params': mappers, 'base_lr': LR_COND},
                              {'params': unet, 'base_lr': LR}], weight_decay=0.01)
@@ -120,15 +135,18 @@ def run_stage3(run, subject, cfg, ldm_ckpt, encoder_state, train_u8, name='phase
             loss = model(xb, zb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 0.5)
+            torch.nn.utils.clip_grad_norm_(trainable + [trainer.null_context], 0.5)
             opt.step()
             acc += loss.item()
             step += 1
         run.log(f'  stage 3 epoch {epoch + 1}/{b["s3_epochs"]}: ε-MSE {acc / len(loader):.4f}')
     ldm = unwrap(model).ldm.eval()
+    ldm.null_context = trainer.null_context.detach().clone()
     if run.main:
         sd = {k: v.detach().clone().contiguous() for k, v in ldm.state_dict().items()}
         torch.save({'model_state_dict': sd, 'config': generative_config(cfg, b['s3_epochs'], b['s3_batch']),
                     'state': torch.random.get_rng_state()}, run.path(f'{name}.pth'))
         save_safetensors(sd, run.path(f'{name}.safetensors'), metadata={'format': 'pt'})
+        # beside, not inside, the phase-3 dict: that keeps the authors' layout exactly
+        save_safetensors({NULL_CONTEXT: ldm.null_context.contiguous()}, run.path(f'{name}_null_context.safetensors'))
     return ldm

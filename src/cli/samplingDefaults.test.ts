@@ -1,0 +1,78 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BUNDLE_FORMAT, BUNDLE_VERSION } from '../io/bundle/manifest';
+import { DECODE_MODE_SPEC, decodeMode, parseArgs, type FlagSpec } from './args';
+import { applyModelSampling, readBundleSampling, typedFlags } from './samplingDefaults';
+
+// The decode CLI's sampling flags with their spec defaults (src/cli/decode.ts).
+const SPEC: Record<string, FlagSpec> = {
+  steps: { type: 'number', help: '', default: 50 },
+  sampler: { type: 'string', help: '', default: 'plms', choices: ['plms', 'ddim'] },
+  seed: { type: 'number', help: '', default: 0 },
+  ...DECODE_MODE_SPEC,
+};
+const sampling = { sampler: 'ddim' as const, steps: 20, init: 'lowlevel' as const, strength: 0.45, guidance: 3 };
+
+function resolve(argv: string[], s: typeof sampling | undefined = sampling) {
+  const args = parseArgs(argv, SPEC);
+  const r = applyModelSampling(args, typedFlags(argv), s);
+  return { args, ...r };
+}
+
+describe('sampler defaults from the model (config.sampling)', () => {
+  it('fills every untyped sampling flag from the model and says which', () => {
+    const r = resolve(['--seed', '4']);
+    expect(r.args).toMatchObject({ sampler: 'ddim', steps: 20, init: 'lowlevel', strength: 0.45, guidance: 3, seed: 4 });
+    expect(r.taken).toEqual(['sampler', 'steps', 'init', 'strength', 'guidance']);
+    expect(r.note).toBe('sampler defaults from the model (config.sampling, chosen at training on validation data): '
+      + '--sampler ddim --steps 20 --init lowlevel --strength 0.45 --guidance 3');
+    expect(decodeMode(r.args)).toEqual({ init: 'lowlevel', strength: 0.45, guidance: 3 });
+  });
+
+  it('typed flags win, in either spelling', () => {
+    const r = resolve(['--steps=8', '--guidance', '1', '--sampler', 'plms']);
+    expect(r.args).toMatchObject({ sampler: 'plms', steps: 8, init: 'lowlevel', strength: 0.45, guidance: 1 });
+    expect(r.taken).toEqual(['init', 'strength']);
+    expect(r.note).toMatch(/: --init lowlevel --strength 0\.45$/);
+  });
+
+  it('a typed noise start keeps strength 1 instead of the model strength', () => {
+    const r = resolve(['--init', 'noise']);
+    expect(r.args).toMatchObject({ init: 'noise', strength: 1, guidance: 3, steps: 20 });
+    expect(r.taken).toEqual(['sampler', 'steps', 'guidance']);
+    expect(decodeMode(r.args)).toEqual({ init: 'noise', strength: 1, guidance: 3 });
+  });
+
+  it('all typed: nothing from the model, no line', () => {
+    const r = resolve(['--sampler', 'plms', '--steps', '5', '--init', 'noise', '--strength', '1', '--guidance', '1']);
+    expect(r.taken).toEqual([]);
+    expect(r.note).toBeUndefined();
+  });
+
+  it('a model without sampling defaults keeps the flag defaults', () => {
+    const args = parseArgs([], SPEC);
+    const r = { args, ...applyModelSampling(args, typedFlags([]), undefined) };
+    expect(r.args).toMatchObject({ sampler: 'plms', steps: 50, init: 'noise', strength: 1, guidance: 1 });
+    expect(r.taken).toEqual([]);
+    expect(r.note).toBeUndefined();
+  });
+});
+
+describe('readBundleSampling', () => {
+  let dir = '';
+  const manifest = (config: object) => JSON.stringify({ format: BUNDLE_FORMAT, version: BUNDLE_VERSION, dtype: 'float32', config, tensors: [], shards: [], sources: [] });
+  afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+
+  it('reads and checks config.sampling from manifest.json; none when absent; names --model when no manifest', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sampling-'));
+    await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x', schedule: { numTimesteps: 1000 }, sampling }));
+    expect(await readBundleSampling(dir)).toEqual(sampling);
+    await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x' }));
+    expect(await readBundleSampling(dir)).toBeUndefined();
+    await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x', sampling: { ...sampling, strength: 0.5, init: 'noise' } }));
+    await expect(readBundleSampling(dir)).rejects.toThrow(/config\.sampling\.strength must be 1 with init noise/);
+    await expect(readBundleSampling(join(dir, 'missing'))).rejects.toThrow(/--model .*missing: no manifest\.json/);
+  });
+});
