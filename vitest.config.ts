@@ -23,6 +23,9 @@ export default defineConfig({
         test: {
           name: 'browser', include: ['src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
           globalSetup: ['./test/globalSetup.golden.ts'],
+          // Whole trajectories on SwiftShader (a CPU) take one to two minutes each, and share 2 cores with the
+          // node project's parity tests: 120 s was hit once on a loaded machine.
+          testTimeout: 400_000,
           browser: {
             enabled: true, headless: true, instances: [{ browser: 'chromium' }],
             provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs } }),
