@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, usage, type FlagSpec } from './args';
 import { initNodeBackend } from './nodeBackend';
-import { latentShape, type ModelConfig } from '../model/config';
+import { latentShape, PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
 import { fmriEncoder } from '../model/fmriEncoder';
 import { condStage } from '../model/condStage';
 import { unet } from '../model/unet';
@@ -45,21 +45,14 @@ const CACHE = join(ROOT, '.cache', 'bench-peers');
  * (512 wide, 8 blocks, not 1024 × 24); a VQ decoder to 128×128 (f = 4, ch 64, not 256×256 at ch 128).
  */
 export const MID_CONFIG: ModelConfig = {
+  ...PUBLISHED_GOD_SBJ3,
   name: 'bench-mid',
   description: 'bench:peers mid-size configuration (random weights)',
-  encoder: { numVoxels: 4656, patchSize: 16, embedDim: 512, depth: 8, numHeads: 8, mlpRatio: 1.0 },
-  cond: { numTokens: 291, midTokens: 145, outTokens: 77, condDim: 512 },
-  unet: {
-    imageSize: 32, inChannels: 3, outChannels: 3, modelChannels: 128, channelMult: [1, 2, 3, 5], numResBlocks: 2,
-    attentionResolutions: [8, 4, 2], numHeads: 1, transformerDepth: 1, contextDim: 512, timeCond: true,
-  },
-  vq: {
-    embedDim: 3, nEmbed: 8192, zChannels: 3, resolution: 128, inChannels: 3, outCh: 3, ch: 64, chMult: [1, 2, 4],
-    numResBlocks: 2, attnResolutions: [],
-  },
-  schedule: { numTimesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
-  preprocess: { rawVoxels: 4643, roi: 'VC', mean: 0, std: 1 },
-} as ModelConfig;
+  encoder: { ...PUBLISHED_GOD_SBJ3.encoder, embedDim: 512, depth: 8, numHeads: 8 },
+  unet: { ...PUBLISHED_GOD_SBJ3.unet, imageSize: 32, modelChannels: 128 },
+  vq: { ...PUBLISHED_GOD_SBJ3.vq, resolution: 128, ch: 64 },
+  preprocess: { ...PUBLISHED_GOD_SBJ3.preprocess, mean: 0, std: 1 },
+};
 
 type What = 'unet' | 'encoder' | 'vq' | 'decode';
 const WHATS: What[] = ['unet', 'encoder', 'vq', 'decode'];

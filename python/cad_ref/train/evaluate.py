@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..diffusion import ddim_sample
+from .sampling import decode
 from .common import DATA_DIR, SIZES, load_subject, to_rgb
 from .prior import build_unet, build_vq
 
@@ -36,21 +37,6 @@ def ridge_baseline(truth, labels, clf):
     return scores(dec.predict(test) @ comps + mean, truth, labels, clf)
 
 
-@torch.no_grad()
-def reconstruct(ldm, fmri, samples, steps, seed=0):
-    """[samples, n, 1024] grey reconstructions in [0,1]."""
-    c = ldm.get_learned_conditioning(torch.from_numpy(fmri)[:, None, :])
-    side = ldm.model.diffusion_model.image_size
-    out = []
-    for s in range(samples):
-        gen = torch.Generator().manual_seed(seed + s)
-        x_t = torch.randn(len(fmri), 3, side, side, generator=gen)
-        rec = ddim_sample(lambda x, t: ldm.apply_model(x, t, c), x_t, steps, 0.0, ldm.alphas_cumprod, gen)
-        img = ((ldm.decode_first_stage(rec['final']) + 1) / 2).clamp(0, 1).mean(1)
-        out.append(img.reshape(len(fmri), -1).numpy())
-    return np.stack(out)
-
-
 def evaluate(ldm, subject, samples, steps, extras=None, settings=None):
     """Scores on the test set. With `settings` (chosen on the validation pairs by sampling.sweep) the model decodes
     with them (low-level start, guidance) and the low-level decoder alone is scored too; without, plain DDIM
@@ -60,12 +46,9 @@ def evaluate(ldm, subject, samples, steps, extras=None, settings=None):
     labels = d['test_labels'].astype(np.int64)
     clf = dict(np.load(os.path.join(DATA_DIR, 'classifier.npz')))
     fmri = subject['test'].astype(np.float32)
-    if settings:
-        from .sampling import decode
-        opts = {k: settings[k] for k in ('sampler', 'init', 'strength', 'guidance')}
-        recs, pix = decode(ldm, extras, getattr(ldm, 'null_context', None), fmri, samples=samples, steps=steps, **opts)
-    else:
-        recs, pix = reconstruct(ldm, fmri, samples, steps), None
+    opts = {k: settings[k] for k in ('sampler', 'init', 'strength', 'guidance')} if settings else \
+        {'sampler': 'ddim', 'init': 'noise', 'strength': 1.0, 'guidance': 1.0}
+    recs, pix = decode(ldm, extras, getattr(ldm, 'null_context', None), fmri, samples=samples, steps=steps, **opts)
     per_sample = [scores(r, truth, labels, clf) for r in recs]
     result = {'model': {k: float(np.mean([p[k] for p in per_sample])) for k in per_sample[0]},
               'model_per_sample': per_sample, 'settings': settings,
