@@ -22,13 +22,13 @@ async function setNumber(page: Page, label: string, value: number): Promise<void
   await page.getByLabel(label, { exact: true }).fill(String(value));
 }
 
-test('studio: load, decode, scrub, export, errors, cancel', async ({ page }) => {
+test('studio: load, decode, scrub, export, errors, cancel', async ({ page, baseURL }) => {
   test.setTimeout(480_000);
   const consoleErrors: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   const remote: string[] = [];
-  page.on('request', (r) => { if (!r.url().startsWith('http://127.0.0.1:4173/') && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url()); });
+  page.on('request', (r) => { if (!r.url().startsWith(`${baseURL}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url()); });
 
   await page.goto('/');
   // Backend and adapter, then the embedded default model.
