@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs, usage, type FlagSpec } from './args';
 import { initNodeBackend } from './nodeBackend';
 import { PUBLISHED_GOD_SBJ3, latentShape, type ModelConfig } from '../model/config';
-import { expectedShapes } from '../model/inferConfig';
+import { expectedShapes } from '../model/layout';
 import { prepareFmriEncoder, fmriEncoder } from '../model/fmriEncoder';
 import { condStage } from '../model/condStage';
 import { prepareUNet, unet } from '../model/unet';

@@ -1,16 +1,16 @@
 // npm run convert -- <checkpoint>... --out <bundle-dir> [--fp16] [--config overrides.json]
 //                    [--raw-voxels N --mean m --std s] [--shard-mb 128]
 // Converts the authors' checkpoints (phase-1/2 encoder, phase-3, CompVis LDM, safetensors) into a web
-// bundle. The logic lives in src/io/convert.ts; this file parses flags and prints.
+// bundle. The logic lives in src/convert/convert.ts; this file parses flags and prints.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ModelConfig } from '../model/config';
 import { dirSink } from '../io/bundle/node';
-import { planConversion, writeConvertedBundle, type ConvertInput, type DeepPartial } from '../io/convert';
-import { readCheckpoint } from '../io/torch/index';
-import { fileAccess } from '../io/torch/nodeFile';
+import { planConversion, writeConvertedBundle, type ConvertInput, type DeepPartial } from '../convert/convert';
+import { readCheckpoint } from '../convert/torch/index';
+import { fileAccess } from '../convert/torch/nodeFile';
 import { parseArgs, usage, UsageError, type FlagSpec } from './args';
 
 const SPEC: Record<string, FlagSpec> = {

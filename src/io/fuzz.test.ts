@@ -5,9 +5,10 @@ import { loadBundle } from './bundle/loader';
 import { bundleFromZip, memorySource } from './bundle/sources';
 import { writeBundle } from './bundle/writer';
 import { PUBLISHED_GOD_SBJ3 } from '../model/config';
-import { BundleError, CheckpointError, FmriFormatError } from './errors';
+import { BundleError, FmriFormatError } from './errors';
+import { CheckpointError } from '../convert/errors';
 import { readFmriFile } from './fmriFile';
-import { loadAll, memoryAccess, readCheckpoint } from './torch/index';
+import { loadAll, memoryAccess, readCheckpoint } from '../convert/torch/index';
 import { zipSync } from 'fflate';
 
 let seed = 12345;

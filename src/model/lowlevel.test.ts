@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { goldenArray, goldenConfig, goldenDir, goldenExtras, goldenWeights, type HostArray } from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
-import { WeightMismatchError } from './inferConfig';
+import { WeightMismatchError } from './layout';
 import { countParams, modelFromWeights, type EngineModel } from '../engine/pipeline';
 import {
   hasLowLevel, lowLevelLatent, lowLevelLatentTensors, LowLevelInputError, LOWLEVEL_NAMES, NoLowLevelError, prepareLowLevel,

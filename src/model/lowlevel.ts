@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
-import { checkWeights, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes } from './inferConfig';
+import { checkWeights, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes } from './layout';
 import { vqEncode, type VQParams } from './vq';
 import type { EngineModel } from '../engine/pipeline';
 

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { goldenArray, goldenConfig, goldenDir, goldenWeights, preparedTensors, webgpuInNode, type HostArray } from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
-import { WeightMismatchError } from './inferConfig';
+import { WeightMismatchError } from './layout';
 import { prepareUNet, unet, UNetInputError, type UNetParams } from './unet';
 
 const PREFIX = 'model.diffusion_model.';

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, linearKernel, silu, timestepEmbedding, upsampleNearest2x } from './layers';
-import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './inferConfig';
+import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './layout';
 import { timeCondition } from './condStage';
 import { attention } from '../kernels/attention';
 

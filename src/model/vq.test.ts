@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { goldenArray, goldenConfig, goldenDir, goldenWeights, preparedTensors, type HostArray } from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
-import { WeightMismatchError } from './inferConfig';
+import { WeightMismatchError } from './layout';
 import { prepareVQ, toImage, vqDecode, vqEncode, vqQuantize, VQInputError, type VQParams } from './vq';
 
 type Shape4 = [number, number, number, number];

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { conv2d, conv2dKernel, groupNorm, linear, linearKernel, silu, upsampleNearest2x } from './layers';
-import { checkWeights, vqDecoderShapes, vqEncoderShapes, vqLayout, VQ_PREFIX, type VQLevel } from './inferConfig';
+import { checkWeights, vqDecoderShapes, vqEncoderShapes, vqLayout, VQ_PREFIX, type VQLevel } from './layout';
 import { attention } from '../kernels/attention';
 
 interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }

@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../../src/io/bundle/loader';
 import { memorySource } from '../../src/io/bundle/sources';
 import { writeBundle } from '../../src/io/bundle/writer';
-import { BundleError, CheckpointError, FmriFormatError } from '../../src/io/errors';
+import { BundleError, FmriFormatError } from '../../src/io/errors';
+import { CheckpointError } from '../../src/convert/errors';
 import { readFmriFile } from '../../src/io/fmriFile';
 import { gunzipAll } from '../../src/io/gzip';
-import { loadAll, memoryAccess, readCheckpoint } from '../../src/io/torch/index';
+import { loadAll, memoryAccess, readCheckpoint } from '../../src/convert/torch/index';
 import { PUBLISHED_GOD_SBJ3 } from '../../src/model/config';
 import { fixtureBytes } from '../fixtures/io/fixtures';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expected, fixtureBytes, ioFixturesDir } from '../../../test/fixtures/io/fixtures';
 import { goldenDir, goldenNpy, goldenTensorNames } from '../../../test/golden';
-import { npyToFloat32 } from '../npy';
+import { npyToFloat32 } from '../../io/npy';
 import { CheckpointError } from '../errors';
 import { fileAccess } from './nodeFile';
 import { loadAll, memoryAccess, readCheckpoint } from './index';

@@ -7,12 +7,12 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import type { ModelConfig } from '../model/config';
-import { expectedShapes, LOWLEVEL_NAMES, vqEncoderShapes } from '../model/inferConfig';
-import { loadBundle } from './bundle/loader';
-import { dirSink, dirSource } from './bundle/node';
+import { expectedShapes, LOWLEVEL_NAMES, vqEncoderShapes } from '../model/layout';
+import { loadBundle } from '../io/bundle/loader';
+import { dirSink, dirSource } from '../io/bundle/node';
 import { planConversion, writeConvertedBundle, type ConvertInput } from './convert';
 import { ConvertError } from './errors';
-import { npyToFloat32 } from './npy';
+import { npyToFloat32 } from '../io/npy';
 import { memoryAccess, readCheckpoint, type Checkpoint } from './torch/index';
 
 const run = promisify(execFile);

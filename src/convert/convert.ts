@@ -3,10 +3,11 @@
 // keeps only the tensors inference needs, and reports missing / extra / mis-shaped tensors by name.
 import { PUBLISHED_GOD_SBJ3, type ModelConfig, type PreprocessConfig } from '../model/config';
 import {
-  expectedShapes, inferModelConfig, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes, vqEncoderShapes, type DeepPartial, type ShapeMap,
-} from '../model/inferConfig';
-import { storesAsFloat16, type BundleManifest, type SourceEntry, type StorageDtype } from './bundle/manifest';
-import { writeBundle, type BundleSink } from './bundle/writer';
+  expectedShapes, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes, vqEncoderShapes, type ShapeMap,
+} from '../model/layout';
+import { inferModelConfig, type DeepPartial } from './inferConfig';
+import { storesAsFloat16, type BundleManifest, type SourceEntry, type StorageDtype } from '../io/bundle/manifest';
+import { writeBundle, type BundleSink } from '../io/bundle/writer';
 import { ConvertError } from './errors';
 import type { Checkpoint, LazyTensor } from './torch/types';
 

@@ -1,5 +1,5 @@
 // What the checkpoint readers return: tensors by name, read on demand, values widened to float32.
-import { unpackBFloat16, unpackFloat16 } from '../fp16';
+import { unpackBFloat16, unpackFloat16 } from '../../io/fp16';
 
 export type TensorDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 

@@ -2,11 +2,9 @@
 // tensors.json) and against the published GOD sbj_3 key/shape tables and parameter counts (spec §5.2–5.4).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { goldenConfig, goldenDir, goldenNpy, goldenTensorNames } from '../../test/golden';
-import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
-import {
-  ConfigInferenceError, encoderShapes, condShapes, expectedShapes, inferModelConfig, unetShapes, vqDecoderShapes,
-  vqEncoderShapes, type ShapeMap,
-} from './inferConfig';
+import { PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
+import { encoderShapes, condShapes, expectedShapes, unetShapes, vqDecoderShapes, vqEncoderShapes, type ShapeMap } from '../model/layout';
+import { ConfigInferenceError, inferModelConfig } from './inferConfig';
 
 let golden: ModelConfig;
 let goldenShapes: ShapeMap;
