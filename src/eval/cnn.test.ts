@@ -1,52 +1,31 @@
-// The CNN of the "CNN class" metric (src/eval/cnn.ts) against its PyTorch reference
-// (python/cad_ref/train/classifier.py via src/eval/reference_cnn.py, fp32, from the same shipped npz):
-// logits within 1e-4 relative on cpu and wasm, on the true test images and on noisy ones; and its accuracy on
-// the true test images (the ceiling printed by `npm run eval`) is at least 0.88.
+// The CNN of the "CNN class" metric (src/eval/cnn.ts) against its PyTorch reference (test/oracles/cnn.ts:
+// python/cad_ref/train/classifier.py, fp32, from the same shipped npz): logits within 1e-4 relative on cpu and
+// wasm, on the true test images and on noisy ones; and its accuracy on the true test images (the ceiling printed
+// by `npm run eval`) is at least 0.88. WebGPU in Chromium: cnn.browser.test.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { readNpy, writeNpy } from '../io/npy';
-import { maxRel } from '../../test/compare';
-import { loadSynthDataset, readCnnWeights, type SynthDataset } from './data';
-import { CnnWeightsError, loadCnnClassifier } from './cnn';
 import { zipSync } from 'fflate';
+import { writeNpy } from '../io/npy';
+import { maxRel } from '../../test/compare';
+import { cnnOracle, CNN_DATA, type CnnOracle } from '../../test/oracles/cnn';
+import { loadSynthDataset, readCnnWeights } from './data';
+import { CnnWeightsError, loadCnnClassifier } from './cnn';
 
-const DATA = 'public/data/god-synth';
-const CACHE = '.cache/eval-cnn';
-const NOISY = 6;
-let ds: SynthDataset;
+let o: CnnOracle;
 let bytes: Uint8Array;
 let images: Float32Array;
 let n: number;
 let torchLogits: Float32Array;
-
-/** Deterministic values in [0, 1) (no Math.random in tests). */
-const wave = (len: number, seed: number): Float32Array => Float32Array.from({ length: len }, (_, i) => {
-  const s = Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453;
-  return s - Math.floor(s);
-});
+let ds: { numTest: number; testLabels: ArrayLike<number> };
 
 beforeAll(async () => {
-  ds = await loadSynthDataset(DATA);
-  bytes = await readCnnWeights(DATA, ds.meta);
-  const px = 32 * 32, nTest = ds.numTest;
-  n = nTest + NOISY;
-  images = new Float32Array(n * px);
-  for (let i = 0; i < nTest * px; i++) images[i] = ds.testImages[i] / 255;
-  // noisy inputs: test images with strong noise, and pure noise (logits far from the training distribution)
-  for (let k = 0; k < NOISY; k++) {
-    const noise = wave(px, k), off = (nTest + k) * px;
-    for (let p = 0; p < px; p++) images[off + p] = k < NOISY / 2 ? Math.min(1, Math.max(0, images[k * px + p] + 0.6 * (noise[p] - 0.5))) : noise[p];
-  }
-  mkdirSync(CACHE, { recursive: true });
-  writeFileSync(join(CACHE, 'images.npy'), writeNpy(images, [n, 32, 32]));
-  const py = spawnSync('/usr/bin/python3', ['src/eval/reference_cnn.py', join(DATA, 'classifier_cnn.npz'), join(CACHE, 'images.npy'), join(CACHE, 'logits.npy')], { encoding: 'utf8' });
-  if (py.status !== 0) throw new Error(`reference_cnn.py failed (needs Debian python3-torch): ${py.stderr}`);
-  torchLogits = readNpy(readFileSync(join(CACHE, 'logits.npy'))).data as Float32Array;
+  const synth = await loadSynthDataset(CNN_DATA);
+  bytes = await readCnnWeights(CNN_DATA, synth.meta);
+  o = await cnnOracle('.cache/eval-cnn');
+  ({ images, n, logits: torchLogits } = o);
+  ds = { numTest: o.numTest, testLabels: o.labels };
 }, 120_000);
 
 describe.each(['cpu', 'wasm'])('CNN classifier on %s', (backend) => {

@@ -1,5 +1,5 @@
 // Metric and ridge code of src/eval against independent oracles (numpy/scikit-image/scikit-learn/torch
-// via src/eval/reference_metrics.py), on fixed inputs built from the synthetic god-synth test images.
+// via test/oracles/reference_metrics.py), on fixed inputs built from the synthetic god-synth test images.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -88,7 +88,7 @@ beforeAll(async () => {
     'labels.npy': writeNpy(Int32Array.from(labels), [N]),
     'cnn_probs.npy': writeNpy(cnnProbs, [N, K]), 'cnn_gt_class.npy': writeNpy(cnnGtClass, [N]),
   }));
-  const py = spawnSync('/usr/bin/python3', ['src/eval/reference_metrics.py', CACHE], { encoding: 'utf8' });
+  const py = spawnSync('/usr/bin/python3', ['test/oracles/reference_metrics.py', CACHE], { encoding: 'utf8' });
   if (py.status !== 0) throw new Error(`reference_metrics.py failed (needs Debian python3-skimage/sklearn/torch): ${py.stderr}`);
   ref = JSON.parse(readFileSync(join(CACHE, 'reference.json'), 'utf8')) as Reference;
 }, 120_000);
