@@ -15,7 +15,7 @@
 //
 // Measurements, batch 1: UNet step (t = 500), fMRI encoder + channel/dim mappers (preprocessed input),
 // VQ decode (quantise + decoder), full decode (encoder, PLMS S steps = S + 1 UNet calls, VQ decode).
-// Configs: 'default' (public/models/default/manifest.json) and 'mid' (MID_CONFIG below).
+// Configs: 'default' (public/models/default/manifest.json) and 'mid' (MID_CONFIG, src/cli/benchConfigs.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, usage, type FlagSpec } from './args';
 import { initNodeBackend } from './nodeBackend';
-import { latentShape, PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
+import { latentShape, type ModelConfig } from '../model/config';
 import { fmriEncoder } from '../model/fmriEncoder';
 import { condStage } from '../model/condStage';
 import { unet } from '../model/unet';
@@ -33,26 +33,11 @@ import { vqDecode } from '../model/vq';
 import { decodeLatents, decodeSteps, modelFromWeights, runToEnd, type EngineModel } from '../engine/pipeline';
 import { makeSchedule, stepCoefficients, uniformTimesteps } from '../diffusion/schedule';
 import { npyToFloat32, readNpy } from '../io/npy';
+import { MID_CONFIG } from './benchConfigs';
 
 const PYTHON = '/usr/bin/python3';
 const ROOT = resolve('.');
 const CACHE = join(ROOT, '.cache', 'bench-peers');
-
-/**
- * Mid-size configuration: 32×32 latent, 128 model channels, the published UNet's layout otherwise
- * (channel_mult [1,2,3,5], 2 res blocks, attention at downsample factors 8, 4, 2 → 16×16, 8×8, 4×4,
- * context 512); the published fMRI token count (4656 voxels, 291 tokens) with a narrower encoder
- * (512 wide, 8 blocks, not 1024 × 24); a VQ decoder to 128×128 (f = 4, ch 64, not 256×256 at ch 128).
- */
-export const MID_CONFIG: ModelConfig = {
-  ...PUBLISHED_GOD_SBJ3,
-  name: 'bench-mid',
-  description: 'bench:peers mid-size configuration (random weights)',
-  encoder: { ...PUBLISHED_GOD_SBJ3.encoder, embedDim: 512, depth: 8, numHeads: 8 },
-  unet: { ...PUBLISHED_GOD_SBJ3.unet, imageSize: 32, modelChannels: 128 },
-  vq: { ...PUBLISHED_GOD_SBJ3.vq, resolution: 128, ch: 64 },
-  preprocess: { ...PUBLISHED_GOD_SBJ3.preprocess, mean: 0, std: 1 },
-};
 
 type What = 'unet' | 'encoder' | 'vq' | 'decode';
 const WHATS: What[] = ['unet', 'encoder', 'vq', 'decode'];
