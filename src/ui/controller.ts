@@ -1,7 +1,8 @@
 // User intents → engine calls → store actions. The only module that talks to the worker.
-import type { EngineEvent, ExportFormat, ExportTarget, ModelSourceSpec, SampleRef, StepPreview } from '../engine/protocol';
-import { makeReceipt, parseReceipt, receiptToJson, type ReceiptMetrics } from '../engine/receipt';
-import { previewShown, sameRef } from '../store/reducer';
+import type { EngineEvent, ExportFormat, ExportTarget, ModelSourceSpec, SampleRef } from '../engine/protocol';
+import { parseReceipt, receiptToJson } from '../engine/receipt';
+import { studioReceipt } from '../store/receipt';
+import { previewShown } from '../store/reducer';
 import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
@@ -201,42 +202,13 @@ export async function exportImage(format: ExportFormat, sample: ExportTarget): P
 }
 
 export function exportReceipt(): void {
-  const s = useStudio.getState();
-  const { model, file, run, backend } = s;
-  if (!model.info || !file.info || !run.settings || !run.sample || !backend.info) return;
-  const roi = run.sample.roi ?? (sameRef(s.sample.info?.ref, run.sample) ? s.sample.info?.roi : undefined) ?? file.info.roi;
   try {
-    const receipt = makeReceipt({
-      appVersion: __APP_VERSION__,
-      model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
-      fmri: {
-        fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index,
-        // The ROI the sample was read with, also when it was the file's default: the CLI picks its own default otherwise.
-        ...(roi ? { roi } : {}),
-        ...(file.info.scale !== undefined ? { scale: file.info.scale } : {}),
-      },
-      // init / strength / guidance travel with the settings; the visited timesteps (img2img cut applied, the
-      // low-level start frame excluded) let a replay check that it walks the same schedule.
-      ...run.settings,
-      timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
-      backend: backend.info.backend,
-      ...(run.final ? { metrics: receiptMetrics(run.final) } : {}),
-    });
+    const receipt = studioReceipt(useStudio.getState(), __APP_VERSION__);
+    if (!receipt) return;
     download(receiptToJson(receipt), `${baseName()}-receipt.json`, 'application/json');
   } catch (e) {
     dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } });
   }
-}
-
-/** The final frame's scores as a receipt records them (absent without a ground truth). */
-export function receiptMetrics(final: StepPreview): ReceiptMetrics | undefined {
-  if (!final.metrics?.length) return undefined;
-  return {
-    perSample: final.metrics.map((m) => ({ pcc: m.pcc, ssim: m.ssim })),
-    ...(final.meanMetrics ? { mean: { pcc: final.meanMetrics.pcc, ssim: final.meanMetrics.ssim } } : {}),
-    ...(final.spread ? { spread: final.spread } : {}),
-    ...(final.stdMean !== undefined && final.stdMax !== undefined ? { pixelSd: { mean: final.stdMean, max: final.stdMax } } : {}),
-  };
 }
 
 /** Apply a receipt: its settings, and its sample when the open file is the receipt's file. */
