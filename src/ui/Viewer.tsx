@@ -8,7 +8,7 @@ import { dispatch, useStudio } from '../store/studio';
 import { exportImage, exportReceipt, setPosition } from './controller';
 import { RgbaCanvas } from './widgets';
 
-const metricText = (m: SampleMetrics): string => ` · PCC ${m.pcc.toFixed(3)} · SSIM ${m.ssim.toFixed(3)}${m.cnnClass ? ` · CNN: ${m.cnnClass}` : ''}`;
+const metricText = (m: SampleMetrics): string => `PCC ${m.pcc.toFixed(3)} · SSIM ${m.ssim.toFixed(3)}${m.cnnClass ? ` · CNN: ${m.cnnClass}` : ''}`;
 const spreadText = (name: string, s: MetricSpread): string =>
   `${name} over samples: min ${s.min.toFixed(3)}, max ${s.max.toFixed(3)}, mean ${s.mean.toFixed(3)}, sd ${s.sd.toFixed(3)}`;
 
@@ -45,6 +45,9 @@ export function Viewer() {
     : step?.kind === 'init' ? `low-level start (t = ${step.t}), frame 0 of ${run.total}`
       : `step ${position + 1 - offset} of ${run.total - offset}, t = ${step?.t}`;
   const busy = run.status === 'running';
+  // Ground truth, samples, mean and sd map share one row: smaller tiles when there are more than four.
+  const tiles = (groundTruth ? 1 : 0) + n + (preview?.mean ? 1 : 0) + (preview?.std ? 1 : 0);
+  const size = tiles > 4 ? 96 : 128;
   return (
     <section className="panel viewer" aria-labelledby="viewer-h">
       <h2 id="viewer-h">Reconstruction {synthetic ? <span className="tag synthetic">{synthetic}</span> : null}</h2>
@@ -57,14 +60,14 @@ export function Viewer() {
       <div className="samples one-row" data-testid="previews">
         {groundTruth ? (
           <figure className="gt">
-            <RgbaCanvas image={groundTruth} label="Ground truth" testId="compare-gt" />
+            <RgbaCanvas image={groundTruth} label="Ground truth" size={size} testId="compare-gt" />
             <figcaption>ground truth{groundTruthClass ? <span className="metrics" data-testid="gt-class"> · {groundTruthClass}</span> : null}</figcaption>
           </figure>
         ) : null}
         {Array.from({ length: n }, (_, i) => (
           <div className="sample-col" key={i}>
             <figure>
-              <RgbaCanvas image={preview?.x0[i]} label={`Sample ${i + 1}: predicted x0, ${positionText}`} testId={`x0-${i}`} />
+              <RgbaCanvas image={preview?.x0[i]} label={`Sample ${i + 1}: predicted x0, ${positionText}`} size={size} testId={`x0-${i}`} />
               <figcaption>
                 sample {i + 1} · {final ? 'decoded' : atInit ? 'low-level image' : 'predicted x₀'}
                 {preview?.metrics?.[i] ? <span className="metrics" data-testid={`metrics-${i}`}>{metricText(preview.metrics[i])}</span> : null}
@@ -83,7 +86,7 @@ export function Viewer() {
         {preview?.mean ? (
           <div className="sample-col">
             <figure>
-              <RgbaCanvas image={preview.mean} label={`Pixel mean of the ${n} samples, ${positionText}`} testId="x0-mean" />
+              <RgbaCanvas image={preview.mean} label={`Pixel mean of the ${n} samples, ${positionText}`} size={size} testId="x0-mean" />
               <figcaption>
                 mean of {n} samples
                 {preview.meanMetrics ? <span className="metrics" data-testid="metrics-mean">{metricText(preview.meanMetrics)}</span> : null}
@@ -95,7 +98,7 @@ export function Viewer() {
         {preview?.std ? (
           <div className="sample-col">
             <figure>
-              <RgbaCanvas image={preview.std} label={`Per-pixel standard deviation over the ${n} samples, black 0, white ${preview.stdMax?.toFixed(3)}`} testId="x0-std" />
+              <RgbaCanvas image={preview.std} label={`Per-pixel standard deviation over the ${n} samples, black 0, white ${preview.stdMax?.toFixed(3)}`} size={size} testId="x0-std" />
               <figcaption data-testid="std-caption">
                 per-pixel sd over samples · black 0, white {preview.stdMax?.toFixed(3)} (mean {preview.stdMean?.toFixed(3)})
               </figcaption>
