@@ -151,7 +151,9 @@ export class Engine {
       preview: async (x) => (await this.frameAt(this.requireRun('preview'), x.position)).preview,
       export: (x) => this.exportImage(x),
     };
-    return (ops[op] as (x: never) => Promise<OpResult<K>>)(a);
+    const fn = ops[op] as ((x: never) => Promise<OpResult<K>>) | undefined;
+    if (!fn) return Promise.reject(refused('UnknownOp', `the engine has no operation ${JSON.stringify(op)}`));
+    return fn(a);
   }
 
   // ---- backend ------------------------------------------------------------------------------------------------------

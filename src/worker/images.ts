@@ -33,15 +33,19 @@ export function pixelStd(batch: ImageBatch): Float32Array {
   const { n, height, width, data } = batch;
   const plane = height * width;
   const out = new Float32Array(plane);
+  const grey = new Float64Array(n);
   for (let p = 0; p < plane; p++) {
-    let sum = 0, sq = 0;
+    // Two passes (mean, then squared deviations): no cancellation when the samples nearly agree.
+    let mean = 0;
     for (let s = 0; s < n; s++) {
       const b = (s * plane + p) * 3;
-      const g = (data[b] + data[b + 1] + data[b + 2]) / 3;
-      sum += g; sq += g * g;
+      grey[s] = (data[b] + data[b + 1] + data[b + 2]) / 3;
+      mean += grey[s];
     }
-    const mean = sum / n;
-    out[p] = Math.sqrt(Math.max(0, sq / n - mean * mean));
+    mean /= n;
+    let ss = 0;
+    for (let s = 0; s < n; s++) ss += (grey[s] - mean) ** 2;
+    out[p] = Math.sqrt(ss / n);
   }
   return out;
 }

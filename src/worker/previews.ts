@@ -55,12 +55,24 @@ export function cloneForTransfer(p: StepPreview): { preview: StepPreview; transf
   return { preview, transfer: images.map((i) => i.pixels.buffer as ArrayBuffer) };
 }
 
-/** Frames by timeline position, least recently used evicted first; the final frame is never evicted. */
+/** Bytes a frame holds: its float images and every RGBA preview. */
+export function frameBytes(f: Frame): number {
+  const p = f.preview;
+  const imgs = [...p.x0, ...p.xt, ...(p.mean ? [p.mean] : []), ...(p.std ? [p.std] : [])];
+  return f.images.data.byteLength + imgs.reduce((a, i) => a + i.pixels.byteLength, 0);
+}
+
+/**
+ * Frames by timeline position, least recently used evicted first once they hold more than `maxBytes` (the newest
+ * frame always stays); the final frame is kept apart and never evicted. A byte budget rather than a count: a frame of
+ * 16 published-size (256 px) samples holds about 17 MB, one of the default model's 32-px images a few kB.
+ */
 export class FrameCache {
   private readonly frames = new Map<number, Frame>();
+  private bytes = 0;
   private pinned: Frame | undefined;
 
-  constructor(readonly capacity = 256) {}
+  constructor(readonly maxBytes = 256 * 2 ** 20) {}
 
   get(position: number): Frame | undefined {
     if (this.pinned?.preview.position === position) return this.pinned;
@@ -70,9 +82,15 @@ export class FrameCache {
   }
 
   set(frame: Frame): void {
-    this.frames.delete(frame.preview.position);
+    const old = this.frames.get(frame.preview.position);
+    if (old) { this.frames.delete(frame.preview.position); this.bytes -= frameBytes(old); }
     this.frames.set(frame.preview.position, frame);
-    while (this.frames.size > this.capacity) this.frames.delete(this.frames.keys().next().value!);
+    this.bytes += frameBytes(frame);
+    while (this.bytes > this.maxBytes && this.frames.size > 1) {
+      const [position, evicted] = this.frames.entries().next().value!;
+      this.frames.delete(position);
+      this.bytes -= frameBytes(evicted);
+    }
   }
 
   /** The final frame (kept for exports for as long as the run is). */
@@ -80,7 +98,7 @@ export class FrameCache {
     this.pinned = frame;
   }
 
-  get size(): number {
-    return this.frames.size + (this.pinned ? 1 : 0);
+  has(position: number): boolean {
+    return this.pinned?.preview.position === position || this.frames.has(position);
   }
 }
