@@ -15,7 +15,7 @@ import { readFmriFile } from '../io/fmriFile';
 import { parseScale } from '../io/scale';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
-import { checkReceiptTimesteps, makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptToJson, type DecodeReceipt } from '../engine/receipt';
+import { checkReceiptTimesteps, makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptArgs, receiptToJson, type DecodeReceipt } from '../engine/receipt';
 import type { BackendName, DecodeOptions, SamplerName } from '../engine/types';
 
 /** The app version in receipts, as the studio writes it (package.json). */
@@ -196,14 +196,6 @@ async function main(): Promise<void> {
   process.stderr.write(`wrote ${n} image(s) to ${out} in ${seconds.toFixed(1)} s on ${backend}\n`);
   model.dispose();
   tf.disposeVariables();
-}
-
-/** Settings of a decode receipt, as CLI flags (the file itself is still given with --fmri). */
-function receiptArgs(r: DecodeReceipt): Record<string, unknown> {
-  return {
-    sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, samples: r.numSamples, init: r.init, strength: r.strength, guidance: r.guidance,
-    sample: r.fmri.sampleIndex, split: r.fmri.split, ...(r.fmri.roi ? { roi: r.fmri.roi } : {}),
-  };
 }
 
 main().catch((e: Error) => {

@@ -99,6 +99,8 @@ export interface FileInfo {
   note?: string;
   /** Set for the bundled synthetic set: label every view of it. */
   syntheticLabel?: string;
+  /** The multiplier the values were read with (readFile's `scale`), when one was given: receipts record it. */
+  scale?: number;
 }
 
 /** Which sample: a row of a split, optionally with another ROI than the file's default. */
@@ -122,6 +124,8 @@ export interface SampleInfo {
   ref: SampleRef;
   /** Voxels after the ROI. */
   voxelCount: number;
+  /** The ROI the sample was read with (the ref's, else the file's default), when the file has ROI masks. */
+  roi?: string;
   /** The raw voxel vector (what the plot shows). */
   voxels: Float32Array;
   /** Null until a model is loaded (the summary depends on its preprocessing). */
@@ -161,16 +165,34 @@ export interface SampleMetrics {
   cnnClass?: string;
 }
 
+/** Spread of a metric over the samples of one run (min, max, mean, population sd). */
+export interface MetricSpread {
+  min: number;
+  max: number;
+  mean: number;
+  sd: number;
+}
+
 /** Images of one timeline position: decoded predicted x0 and the latent x_t as RGB, one per sample. */
 export interface StepPreview {
   position: number;
   x0: RgbaImage[];
   xt: RgbaImage[];
-  /** Against the ground truth, when the sample has one. */
+  /** Against the ground truth, when the sample has one (scored on the float images, src/eval/samples.ts). */
   metrics?: SampleMetrics[];
   /** Pixel mean of the x0 images, when there are several samples. */
   mean?: RgbaImage;
   meanMetrics?: SampleMetrics;
+  /**
+   * Per-pixel standard deviation over the samples of their grey images (population sd, several samples only),
+   * shown black = 0 to white = `stdMax` (in the images' [0, 1] units).
+   */
+  std?: RgbaImage;
+  stdMax?: number;
+  /** Mean over pixels of that sd map. */
+  stdMean?: number;
+  /** Spread of PCC and SSIM over the samples (with a ground truth and several samples). */
+  spread?: { pcc: MetricSpread; ssim: MetricSpread };
 }
 
 /**
@@ -190,7 +212,26 @@ export interface StepMeta {
 
 export type RunEndReason = 'done' | 'cancelled' | 'error';
 
-export type ExportFormat = 'png' | 'gif';
+/**
+ * How a run ended. A run that is done carries its final frame (timeline position `steps`: the decoded final latent with
+ * its metrics, mean and sd map), so the studio shows the result with the Done state instead of asking for it.
+ */
+export interface RunResult {
+  reason: RunEndReason;
+  steps: number;
+  final?: StepPreview;
+}
+
+/** png: one image; gif: the trajectory of one sample; sheet: ground truth, samples, mean, sd map and metrics in one PNG. */
+export type ExportFormat = 'png' | 'gif' | 'sheet';
+
+/** Which image a PNG export holds: a sample's x̂₀ by index, the pixel mean of the samples, or the per-pixel sd map. */
+export type ExportTarget = number | 'mean' | 'std';
+
+/** Nearest-neighbour scale factors of PNG and sheet exports. */
+export const EXPORT_SCALES = [1, 2, 4, 8, 16] as const;
+/** Default export scale: a 32-px image becomes 256 px, large enough to see. */
+export const DEFAULT_EXPORT_SCALE = 8;
 
 export interface ExportResult {
   fileName: string;
@@ -213,14 +254,15 @@ export interface Ops {
    * Resolves when the run ends; steps arrive as events meanwhile, tagged with `runId` (chosen by the
    * caller) so events of a run that was replaced can be told apart.
    */
-  run: [{ runId: number; settings: RunSettings; sample: SampleRef }, { reason: RunEndReason; steps: number }];
+  run: [{ runId: number; settings: RunSettings; sample: SampleRef }, RunResult];
   pause: [Record<string, never>, void];
   resume: [Record<string, never>, void];
   step: [Record<string, never>, void];
   cancel: [Record<string, never>, void];
   /** Timeline position p in [0, total]: p < total shows frame p's x_t and predicted x0 (frame 0 the low-level start with init 'lowlevel'), p = total the final latent. */
   preview: [{ position: number }, StepPreview];
-  export: [{ format: ExportFormat; position: number; sample: number; baseName: string }, ExportResult];
+  /** `sample`: the image of a png export (ignored by sheet; gif needs a sample index); `scale`: nearest-neighbour factor 1..16 (png, sheet). */
+  export: [{ format: ExportFormat; position: number; sample: ExportTarget; scale: number; baseName: string }, ExportResult];
 }
 
 export type OpName = keyof Ops;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkReceiptTimesteps, makeReceipt, parseReceipt, RECEIPT_KIND, RECEIPT_VERSION, ReceiptError, receiptToJson } from './receipt';
+import { checkReceiptTimesteps, makeReceipt, parseReceipt, RECEIPT_KIND, RECEIPT_VERSION, ReceiptError, receiptArgs, receiptToJson } from './receipt';
 
 const HEX = 'ab'.repeat(32);
 const valid = () => ({
@@ -85,5 +85,38 @@ describe('decode receipt', () => {
     expect(() => checkReceiptTimesteps(r, [501, 401, 301, 201, 101, 1])).not.toThrow();
     expect(() => checkReceiptTimesteps(r, [601, 501, 401, 301, 201, 101, 1]))
       .toThrow(/timesteps must be \[601, 501, 401, 301, 201, 101, 1\] for 10 steps, init lowlevel, strength 0.5, found \[501,401/);
+  });
+});
+
+describe('decode receipt: ROI, value scale and metrics (studio receipts)', () => {
+  const metrics = {
+    perSample: [{ pcc: 0.5, ssim: 0.25 }, { pcc: null, ssim: 0.125 }],
+    mean: { pcc: 0.6, ssim: 0.3 },
+    spread: { pcc: { min: 0.5, max: 0.5, mean: 0.5, sd: 0 }, ssim: { min: 0.125, max: 0.25, mean: 0.1875, sd: 0.0625 } },
+    pixelSd: { mean: 0.01, max: 0.2 },
+  };
+
+  it('parses them, NaN PCC (a constant image, written as null) included', () => {
+    const r = parseReceipt({ ...valid(), fmri: { ...valid().fmri, roi: 'V1', scale: 1 / 300 }, metrics });
+    expect(r.fmri).toMatchObject({ roi: 'V1', scale: 1 / 300 });
+    expect(r.metrics?.perSample[1].pcc).toBeNaN();
+    expect(r.metrics?.spread?.ssim.sd).toBe(0.0625);
+    expect(r.metrics?.pixelSd).toEqual({ mean: 0.01, max: 0.2 });
+  });
+
+  it('names the bad field', () => {
+    expect(errorOf({ ...valid(), fmri: { ...valid().fmri, scale: 0 } }).field).toBe('fmri.scale');
+    expect(errorOf({ ...valid(), metrics: { perSample: [] } }).field).toBe('metrics.perSample');
+    expect(errorOf({ ...valid(), metrics: { ...metrics, mean: { pcc: 'x', ssim: 1 } } }).field).toBe('metrics.mean.pcc');
+    expect(errorOf({ ...valid(), metrics: { ...metrics, spread: { pcc: metrics.spread.pcc } } }).field).toBe('metrics.spread.ssim');
+  });
+
+  it('turns into decode flags that read the same voxels: split, sample, ROI and scale', () => {
+    const r = parseReceipt({ ...valid(), fmri: { ...valid().fmri, roi: 'VC', scale: 0.5 } });
+    expect(receiptArgs(r)).toEqual({
+      sampler: 'ddim', steps: 12, eta: 0.5, seed: 7, samples: 2, init: 'noise', strength: 1, guidance: 1,
+      sample: 3, split: 'test-avg', roi: 'VC', scale: '0.5',
+    });
+    expect(receiptArgs(parseReceipt(valid()))).not.toHaveProperty('scale');
   });
 });

@@ -13,8 +13,11 @@ export interface DecodeReceipt {
   appVersion: string;
   createdAt: string;
   model: { name: string; sha256: string; synthetic: boolean };
-  /** `sampleIndex` is the row within `split` (GOD npz: train, test-single, test-avg; other files: their split name). */
-  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string };
+  /**
+   * `sampleIndex` is the row within `split` (GOD npz: train, test-single, test-avg; other files: their split name);
+   * `roi` the ROI mask the sample was read with; `scale` the multiplier the values were read with (--scale), if any.
+   */
+  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string; scale?: number };
   sampler: SamplerName;
   steps: number;
   eta: number;
@@ -33,6 +36,26 @@ export interface DecodeReceipt {
    * lack it; when present it must be the list that steps/init/strength give (checked by checkReceiptTimesteps).
    */
   timesteps?: number[];
+  /**
+   * Scores of the final images against the ground truth (studio receipts, when the sample has one; SIMULATED data for
+   * the bundled set): per sample, of the pixel-mean image, their spread over samples, and the per-pixel sd map's
+   * mean and max over pixels (grey, [0, 1] units). Informational: a replay recomputes them.
+   */
+  metrics?: ReceiptMetrics;
+}
+
+export interface ReceiptSpread {
+  min: number;
+  max: number;
+  mean: number;
+  sd: number;
+}
+
+export interface ReceiptMetrics {
+  perSample: { pcc: number; ssim: number }[];
+  mean?: { pcc: number; ssim: number };
+  spread?: { pcc: ReceiptSpread; ssim: ReceiptSpread };
+  pixelSd?: { mean: number; max: number };
 }
 
 export class ReceiptError extends Error {
@@ -108,6 +131,10 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     sampleIndex: int(f, 'sampleIndex', 'fmri.', 0, Number.MAX_SAFE_INTEGER),
   };
   if (f.roi !== undefined) fmri.roi = str(f, 'roi', 'fmri.');
+  if (f.scale !== undefined) {
+    if (typeof f.scale !== 'number' || !Number.isFinite(f.scale) || f.scale === 0) throw new ReceiptError('fmri.scale', 'a finite non-zero number', f.scale);
+    fmri.scale = f.scale;
+  }
 
   const sampler = oneOf(o, 'sampler', SAMPLERS);
   const steps = int(o, 'steps', '', 1, 1000);
@@ -129,6 +156,7 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     }
     timesteps = ts as number[];
   }
+  const metrics = o.metrics === undefined ? undefined : parseMetrics(o.metrics);
   return {
     kind: RECEIPT_KIND,
     receiptVersion: RECEIPT_VERSION,
@@ -146,6 +174,53 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     strength,
     guidance,
     ...(timesteps ? { timesteps } : {}),
+    ...(metrics ? { metrics } : {}),
+  };
+}
+
+function num(o: Obj, key: string, prefix: string): number {
+  const v = o[key];
+  // NaN (a constant image's PCC) is written by JSON.stringify as null.
+  if (v === null) return Number.NaN;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ReceiptError(prefix + key, 'a number (or null)', v);
+  return v;
+}
+
+function pair(v: unknown, field: string): { pcc: number; ssim: number } {
+  const o = obj(v, field);
+  return { pcc: num(o, 'pcc', `${field}.`), ssim: num(o, 'ssim', `${field}.`) };
+}
+
+function spread(v: unknown, field: string): ReceiptSpread {
+  const o = obj(v, field);
+  return { min: num(o, 'min', `${field}.`), max: num(o, 'max', `${field}.`), mean: num(o, 'mean', `${field}.`), sd: num(o, 'sd', `${field}.`) };
+}
+
+function parseMetrics(v: unknown): ReceiptMetrics {
+  const o = obj(v, 'metrics');
+  if (!Array.isArray(o.perSample) || o.perSample.length === 0) throw new ReceiptError('metrics.perSample', 'a non-empty list', o.perSample);
+  const out: ReceiptMetrics = { perSample: o.perSample.map((p, i) => pair(p, `metrics.perSample[${i}]`)) };
+  if (o.mean !== undefined) out.mean = pair(o.mean, 'metrics.mean');
+  if (o.spread !== undefined) {
+    const sp = obj(o.spread, 'metrics.spread');
+    out.spread = { pcc: spread(sp.pcc, 'metrics.spread.pcc'), ssim: spread(sp.ssim, 'metrics.spread.ssim') };
+  }
+  if (o.pixelSd !== undefined) {
+    const sd = obj(o.pixelSd, 'metrics.pixelSd');
+    out.pixelSd = { mean: num(sd, 'mean', 'metrics.pixelSd.'), max: num(sd, 'max', 'metrics.pixelSd.') };
+  }
+  return out;
+}
+
+/**
+ * A receipt's settings as `npm run decode` flags (the fMRI file itself is still given with --fmri): sampler settings,
+ * sample, split, ROI and value scale, so the replay reads the same voxels and draws the same samples.
+ */
+export function receiptArgs(r: DecodeReceipt): Record<string, string | number> {
+  return {
+    sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, samples: r.numSamples, init: r.init, strength: r.strength, guidance: r.guidance,
+    sample: r.fmri.sampleIndex, split: r.fmri.split, ...(r.fmri.roi ? { roi: r.fmri.roi } : {}),
+    ...(r.fmri.scale !== undefined ? { scale: String(r.fmri.scale) } : {}),
   };
 }
 

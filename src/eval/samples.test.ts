@@ -2,7 +2,10 @@
 // (itself checked against numpy/scikit-image in metrics.synthetic.test.ts) on hand-made images.
 import { describe, it, expect } from 'vitest';
 import { evaluateReconstructions, MetricInputError, type GreyImage, type PixelClassifier } from './metrics';
-import { scoreSamples } from './samples';
+import { greyGroundTruth, scoreSampleSet, scoreSamples, spreadOf } from './samples';
+import { makeFrame } from '../worker/previews';
+import { uint8ToRgba } from '../worker/images';
+import { execFileSync } from 'node:child_process';
 
 const side = 8, n = 4;
 const pattern = (i: number, s: number): number[] => Array.from({ length: side * side }, (_, p) => (Math.sin(p * (i + 1) * 0.7 + s) + 1) / 2);
@@ -62,5 +65,48 @@ describe('derangement (pairing of the shuffled control)', () => {
       }
     }
     expect(derangement(50, 0)).not.toEqual(derangement(50, 1));
+  });
+});
+
+describe('one scoring function for the studio and npm run eval', () => {
+  // Three samples per fMRI of smooth float images (not multiples of 1/255, so 8-bit quantisation would change them)
+  // for two ground truths of 8-bit grey, as images_32.npz holds them.
+  const side = 32, ns = 3;
+  const gtBytes = [0, 1].map((g) => Uint8Array.from({ length: side * side }, (_, p) => Math.round(127.5 + 120 * Math.sin(p * 0.05 * (g + 1)))));
+  const images = [0, 1].map((g) => Float32Array.from({ length: ns * side * side * 3 },
+    (_, k) => 0.5 + 0.45 * Math.sin(Math.floor(k / 3) * 0.05 * (g + 1) + 0.3 * Math.floor(k / (side * side * 3)) + (k % 3) * 0.1)));
+  const clf: PixelClassifier = { numClasses: 2, numPixels: side * side, bias: new Float32Array(2), weight: new Float32Array(2 * side * side) };
+
+  it('the studio frame and the eval path give identical PCC and SSIM per sample and for the mean, on the float images', async () => {
+    const evalGts = gtBytes.map((b) => ({ height: side, width: side, data: Float64Array.from(b, (v) => v / 255) }));
+    const ev = await scoreSamples(images, ns, evalGts, [0, 1], clf);
+    for (const g of [0, 1]) {
+      const gt = uint8ToRgba(gtBytes[g], side, side, 1);
+      const frame = makeFrame(9, { n: ns, height: side, width: side, data: images[g] }, new Float32Array(ns * 3 * 4), [3, 2, 2], gt);
+      for (let s = 0; s < ns; s++) {
+        expect(frame.preview.metrics![s].pcc).toBe(ev.perSample[s].per_item!.pcc[g]);
+        expect(frame.preview.metrics![s].ssim).toBe(ev.perSample[s].per_item!.ssim[g]);
+      }
+      expect(frame.preview.meanMetrics!.pcc).toBe(ev.sampleMean!.per_item!.pcc[g]);
+      expect(frame.preview.meanMetrics!.ssim).toBe(ev.sampleMean!.per_item!.ssim[g]);
+      // the studio's ground truth from RGBA is the eval's v / 255 exactly
+      expect(Array.from(greyGroundTruth(gt.pixels, side, side, 4).data)).toEqual(Array.from(evalGts[g].data));
+    }
+    // and scoring the 8-bit previews instead (what the studio used to do) gives different numbers
+    const q = Float32Array.from(images[0], (v) => Math.round(v * 255) / 255);
+    expect(scoreSampleSet(q, ns, evalGts[0]).perSample[0].pcc).not.toBe(ev.perSample[0].per_item!.pcc[0]);
+  });
+
+  it('spread over samples matches numpy (min, max, mean, np.std)', () => {
+    const v = [0.125, 0.5, -0.25, 0.875];
+    const out = execFileSync('/usr/bin/python3', ['-c', `import numpy as np, json; a = np.array(${JSON.stringify(v)}); print(json.dumps([a.min(), a.max(), a.mean(), a.std()]))`]).toString();
+    const [min, max, mean, sd] = JSON.parse(out) as number[];
+    const s = spreadOf(v);
+    expect(s.min).toBe(min);
+    expect(s.max).toBe(max);
+    expect(s.mean).toBeCloseTo(mean, 15);
+    expect(s.sd).toBeCloseTo(sd, 15);
+    expect(spreadOf([0.3]).sd).toBe(0);
+    expect(() => spreadOf([])).toThrow(MetricInputError);
   });
 });

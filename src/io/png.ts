@@ -35,8 +35,11 @@ export function toRgb8(rgb: Float32Array): Uint8Array {
   return out;
 }
 
-/** PNG bytes of an 8-bit RGB image [height, width, 3]. */
-export function encodePng(rgb8: Uint8Array, width: number, height: number): Uint8Array {
+/**
+ * PNG bytes of an 8-bit RGB image [height, width, 3]. `text`: tEXt chunks (keyword → Latin-1 text), e.g. a
+ * Comment with the metrics of an exported sheet.
+ */
+export function encodePng(rgb8: Uint8Array, width: number, height: number, text: Record<string, string> = {}): Uint8Array {
   if (rgb8.length !== width * height * 3) throw new Error(`encodePng: ${rgb8.length} bytes for ${width}×${height} RGB`);
   const raw = new Uint8Array(height * (1 + width * 3));
   for (let y = 0; y < height; y++) raw.set(rgb8.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1);
@@ -45,7 +48,12 @@ export function encodePng(rgb8: Uint8Array, width: number, height: number): Uint
   dv.setUint32(0, width);
   dv.setUint32(4, height);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, filter 0, no interlace
-  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+  const texts = Object.entries(text).map(([k, v]) => {
+    if (!/^[\x20-\x7e]{1,79}$/.test(k)) throw new Error(`encodePng: tEXt keyword ${JSON.stringify(k)} must be 1-79 printable ASCII characters`);
+    // Latin-1 as PNG requires; other characters become '?'.
+    return chunk('tEXt', Uint8Array.from(`${k}\u0000${v}`, (ch) => (ch.charCodeAt(0) < 256 ? ch.charCodeAt(0) : 63)));
+  });
+  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...texts,
     chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelInfo, RgbaImage, StepPreview } from '../engine/protocol';
 import { parseReceipt, RECEIPT_KIND } from '../engine/receipt';
-import { initialState, lastPosition, normaliseSettings, PREVIEW_CACHE, reduce, type Action, type StudioState } from './reducer';
+import { initialState, lastPosition, normaliseSettings, previewShown, reduce, runBlocker, runStatusLine, type Action, type StudioState } from './reducer';
 
 const img: RgbaImage = { width: 1, height: 1, pixels: new Uint8ClampedArray(4) };
 const preview = (position: number): StepPreview => ({ position, x0: [img], xt: [img] });
@@ -50,14 +50,39 @@ describe('studio reducer', () => {
     expect(apply(s, step(1)).run.steps).toHaveLength(1);
   });
 
-  it('evicts least recently used previews but keeps the one on screen', () => {
-    let s = started();
-    for (let i = 0; i < PREVIEW_CACHE + 5; i++) s = apply(s, { type: 'preview', preview: preview(i) });
-    expect(Object.keys(s.previews)).toHaveLength(PREVIEW_CACHE);
-    expect(s.position).toBe(0);
-    expect(s.previews[0]).toBeDefined(); // on screen
-    expect(s.previews[1]).toBeUndefined(); // least recently used after it
-    expect(s.previews[PREVIEW_CACHE + 4]).toBeDefined();
+  it('keeps only the images on screen: a step while scrubbed away is not shown; late or other-run answers are dropped', () => {
+    let s = apply(started(), step(0), step(1));
+    expect(s.preview?.position).toBe(1);
+    s = apply(s, { type: 'position', position: 0 });
+    // the store has no images for position 0 until the engine answers: nothing stale is shown for it
+    expect(previewShown(s)).toBeUndefined();
+    s = apply(s, step(2));
+    expect(previewShown(s)).toBeUndefined();
+    expect(apply(s, { type: 'preview', runId: 1, preview: preview(2) }).preview?.position).toBe(1); // not the position on screen
+    expect(apply(s, { type: 'preview', runId: 0, preview: preview(0) }).preview?.position).toBe(1); // another run's answer
+    s = apply(s, { type: 'preview', runId: 1, preview: preview(0) });
+    expect(previewShown(s)?.position).toBe(0);
+  });
+
+  it('done means done: the final image and its metrics arrive with the Done state, and the status line says so', () => {
+    const final: StepPreview = { ...preview(3), metrics: [{ pcc: 0.5, ssim: 0.25 }], meanMetrics: { pcc: 0.625, ssim: 0.3 } };
+    let s = apply(started(), step(0), step(1), step(2));
+    s = apply(s, { type: 'runEnded', runId: 1, reason: 'done', final });
+    expect(s.run.status).toBe('done');
+    expect(s.position).toBe(3);
+    expect(previewShown(s)).toBe(final);
+    expect(runStatusLine(s)).toEqual({ tone: 'info', text: 'Done: 3 steps · PCC 0.500 (mean image 0.625)' });
+    // scrub away and back: the final frame is in the store, no engine call is needed
+    s = apply(s, { type: 'position', position: 1 }, { type: 'position', position: 3 });
+    expect(previewShown(s)).toBe(final);
+    // a cancelled run carries no final frame
+    expect(apply(started(), step(0), { type: 'runEnded', runId: 1, reason: 'cancelled', final }).run.final).toBeUndefined();
+  });
+
+  it('the export scale takes only the offered factors, default ×8', () => {
+    expect(initialState.exportScale).toBe(8);
+    expect(apply(initialState, { type: 'exportScale', scale: 16 }).exportScale).toBe(16);
+    expect(apply(initialState, { type: 'exportScale', scale: 3 }).exportScale).toBe(8);
   });
 
   it('the init frame of an img2img run is timeline frame 0, before the sampler steps', () => {
@@ -68,7 +93,7 @@ describe('studio reducer', () => {
     let s = apply(initialState, { type: 'runStarted', runId: 1, total: 3, settings: lowlevel, sample }, frame('init', 0));
     expect(s.run.steps.map((f) => f.kind)).toEqual(['init']);
     expect(s.position).toBe(0);
-    expect(s.previews[0]).toBeDefined();
+    expect(previewShown(s)?.position).toBe(0);
     s = apply(s, frame('step', 1), frame('step', 2), ended('done'));
     expect(s.run.steps.map((f) => [f.kind, f.t])).toEqual([['init', 501], ['step', 501], ['step', 251]]);
     expect(s.position).toBe(3); // the final latent
@@ -131,7 +156,7 @@ describe('studio reducer', () => {
     expect(s.run.status).toBe('idle');
     s = apply(s, step(1), ended('cancelled'), { type: 'runFailed', runId: 1, error: { code: 'GpuError', message: 'late' } });
     expect(s.run).toMatchObject({ status: 'idle', steps: [] });
-    expect(s.previews).toEqual({});
+    expect(s.preview).toBeUndefined();
     // Run 2 starts; a late event of run 1 does not mix into it.
     s = apply(s, startRun(2), step(0, 2), step(1, 1), ended('done', 1));
     expect(s.run).toMatchObject({ id: 2, status: 'running' });
@@ -145,10 +170,14 @@ describe('studio reducer', () => {
     expect(apply(started(), step(0), { type: 'runFailed', runId: 1, error: oom }).run).toMatchObject({ status: 'error', error: oom });
     const done = apply(started(), step(0), ended('done'));
     const bad = { code: 'InvalidSettings', message: 'steps must be an integer in 1..1000 (got 2000)' };
-    expect(apply(done, { type: 'runFailed', runId: 2, error: bad }).run).toMatchObject({ status: 'error', error: bad });
+    // refused before it started: shown as a refusal, the finished run and its images stay
+    const refused = apply(done, { type: 'runFailed', runId: 2, error: bad });
+    expect(refused.run).toMatchObject({ id: 1, status: 'done' });
+    expect(refused.refusal).toEqual(bad);
+    expect(apply(refused, { type: 'settings', patch: { steps: 5 } }).refusal).toBeUndefined();
     const busy = apply(started(), { type: 'runFailed', runId: 2, error: { code: 'Busy', message: 'a run is already in progress' } });
     expect(busy.run.status).toBe('running');
-    expect(busy.notice).toMatchObject({ kind: 'error', text: 'Busy: a run is already in progress' });
+    expect(busy.notice).toMatchObject({ kind: 'error', text: 'Run refused — Busy: a run is already in progress' });
   });
 
   it('a failed reload after device loss leaves no model; an engine crash stops the run', () => {
@@ -231,5 +260,43 @@ describe('settings from the loaded model (config.sampling)', () => {
     const s = apply(initialState, { type: 'modelReady', info: plain }, { type: 'receipt', receipt }, { type: 'modelReady', info: withDefaults });
     expect(s.settings).toEqual({ sampler: 'ddim', steps: 12, eta: 0, seed: 5, numSamples: 1, init: 'lowlevel', strength: 0.8, guidance: 1.5 });
     expect(s.receiptModel).toBeUndefined();
+  });
+});
+
+describe('status line: the actual blocker, refusals as errors', () => {
+  const model = { sha256: 'a'.repeat(64), label: 'A' } as ModelInfo;
+  const fileInfo = { name: 'x.npz', format: 'npz', sha256: 'b'.repeat(64), bytes: 1, voxels: 10, splits: [], defaultSplit: 'test-avg', roiNames: ['VC'] };
+  const base = apply(initialState, { type: 'backendReady', info: { backend: 'wasm' } }, { type: 'modelReady', info: model }, { type: 'fileReady', info: fileInfo });
+  const info = (extra: object = {}) => ({ ref: sample, voxelCount: 4466, voxels: new Float32Array(1), preprocess: null, roi: 'V1', ...extra });
+
+  it('names each blocker in order, with the rejected sample as an error', () => {
+    expect(runBlocker(initialState)).toEqual({ tone: 'info', text: 'Starting the compute backend…' });
+    expect(runBlocker(apply(initialState, { type: 'backendReady', info: { backend: 'wasm' } }))?.text).toBe('Load a model (Model panel).');
+    expect(runBlocker(apply(initialState, { type: 'backendReady', info: { backend: 'wasm' } }, { type: 'modelFailed', error: { code: 'BundleError', message: 'bad shard' } })))
+      .toEqual({ tone: 'error', text: 'No model: loading failed — BundleError: bad shard' });
+    expect(runBlocker(apply(base, { type: 'sampleLoading', ref: sample }))?.text).toBe('Reading the sample…');
+    const rejected = apply(base, { type: 'sampleLoading', ref: sample },
+      { type: 'sampleReady', info: info({ preprocessError: { code: 'FmriShapeError', message: 'the model expects 4511 voxels, got 4466' } }) });
+    // The model is ready and a sample is chosen: the message is the rejection, not "load a model".
+    expect(runStatusLine(rejected)).toEqual({
+      tone: 'error', text: 'The model cannot take this sample (4466 voxels, ROI V1) — FmriShapeError: the model expects 4511 voxels, got 4466',
+    });
+    const failed = apply(base, { type: 'sampleLoading', ref: sample }, { type: 'sampleFailed', ref: sample, error: { code: 'RangeError', message: 'sample 9 out of range' } });
+    expect(runStatusLine(failed)).toEqual({ tone: 'error', text: 'The sample was rejected — RangeError: sample 9 out of range' });
+    const ok = apply(base, { type: 'sampleLoading', ref: sample }, { type: 'sampleReady', info: info() });
+    expect(runBlocker(ok)).toBeNull();
+    expect(runStatusLine(ok)).toEqual({ tone: 'info', text: 'Ready to run.' });
+  });
+
+  it('a refused run is an error, not a stop; a failed run says where it failed', () => {
+    const refused = apply(initialState, { type: 'runFailed', runId: 1, error: { code: 'InvalidSettings', message: 'steps must be an integer in 1..1000 (got 0)' } });
+    expect(refused.run.status).toBe('idle');
+    expect(runStatusLine(refused)).toEqual({ tone: 'error', text: 'Run refused — InvalidSettings: steps must be an integer in 1..1000 (got 0)' });
+    const failed = apply(started(), step(0), { type: 'runFailed', runId: 1, error: { code: 'GPUOutOfMemoryError', message: 'out of memory' } });
+    expect(runStatusLine(failed)).toEqual({ tone: 'error', text: 'Run failed after 1 of 3 steps — GPUOutOfMemoryError: out of memory' });
+    // a refusal of a new run while one runs leaves the running one alone and says so
+    const busy = apply(started(), step(0), { type: 'runFailed', runId: 2, error: { code: 'Busy', message: 'a run is already in progress' } });
+    expect(busy.run.status).toBe('running');
+    expect(busy.notice).toEqual({ kind: 'error', text: 'Run refused — Busy: a run is already in progress' });
   });
 });

@@ -1,11 +1,13 @@
 // Studio state and its pure reducer. The zustand store (./studio.ts) only applies these actions, so
 // every transition is testable in Node without React or a worker.
+import { DEFAULT_EXPORT_SCALE, EXPORT_SCALES } from '../engine/protocol';
 import type {
   BackendInfo, EngineError, FileInfo, ModelInfo, RunEndReason, RunSettings, SampleInfo, SampleRef, SavedModel, StepMeta, StepPreview,
 } from '../engine/protocol';
 import { MAX_SAMPLES, MAX_SEED, type DecodeReceipt } from '../engine/receipt';
 
 export type Status = 'idle' | 'busy' | 'ready' | 'error';
+/** 'error': a started run failed (a request refused before it started is `refusal`, and leaves the last run as it was). */
 export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | 'error';
 
 export interface StudioState {
@@ -24,14 +26,25 @@ export interface StudioState {
     settings?: RunSettings;
     sample?: SampleRef;
     error?: EngineError;
+    /** The final frame (image, metrics, mean, sd map), set with the Done state; kept for receipts and the final position. */
+    final?: StepPreview;
   };
   /** Timeline position: step index, or steps.length for the final latent once the run is done. */
   position: number;
   /** Position follows the newest step while running (until the user scrubs away). */
   follow: boolean;
-  /** Decoded previews by position, most recently used last. */
-  previews: Record<number, StepPreview>;
-  previewOrder: number[];
+  /**
+   * The images on screen, for `preview.position` (it may lag `position` while the engine answers). The engine keeps
+   * the only cache of frames; the store keeps what is shown.
+   */
+  preview?: StepPreview;
+  /**
+   * Why the engine turned down the last run request before it started (bad settings, a model without what they need).
+   * Shown as an error until the next run starts or the inputs change; the previous run's images stay.
+   */
+  refusal?: EngineError;
+  /** Nearest-neighbour factor of PNG and sheet exports (EXPORT_SCALES). */
+  exportScale: number;
   /**
    * sha256 of the model a dropped receipt was made with, while another (or none) is loaded: loading that model
    * keeps the receipt's settings instead of switching to the model's defaults.
@@ -40,9 +53,6 @@ export interface StudioState {
   /** Settings from a dropped receipt that the loaded model/file do not match. */
   notice?: { kind: 'info' | 'warning' | 'error'; text: string };
 }
-
-/** How many positions' previews the main thread keeps (the worker keeps its own cache). */
-export const PREVIEW_CACHE = 96;
 
 export const DEFAULT_SETTINGS: RunSettings = {
   sampler: 'ddim', steps: 5, eta: 0, seed: 0, numSamples: 2, init: 'noise', strength: 1, guidance: 1,
@@ -61,8 +71,7 @@ export const initialState: StudioState = {
   run: { status: 'idle', total: 0, steps: [] },
   position: 0,
   follow: true,
-  previews: {},
-  previewOrder: [],
+  exportScale: DEFAULT_EXPORT_SCALE,
 };
 
 export type Action =
@@ -87,12 +96,15 @@ export type Action =
   | { type: 'step'; runId: number; step: StepMeta; preview: StepPreview }
   | { type: 'paused' }
   | { type: 'resumed' }
-  | { type: 'runEnded'; runId: number; reason: RunEndReason; error?: EngineError }
+  /** `final`: the final frame of a run that is done, shown with the Done state. */
+  | { type: 'runEnded'; runId: number; reason: RunEndReason; error?: EngineError; final?: StepPreview }
   | { type: 'runFailed'; runId: number; error: EngineError }
   | { type: 'position'; position: number }
-  | { type: 'preview'; preview: StepPreview }
+  /** Images of a position the engine answered for run `runId`. */
+  | { type: 'preview'; runId: number; preview: StepPreview }
   | { type: 'receipt'; receipt: DecodeReceipt }
-  | { type: 'notice'; notice?: StudioState['notice'] };
+  | { type: 'notice'; notice?: StudioState['notice'] }
+  | { type: 'exportScale'; scale: number };
 
 const clampInt = (v: number, lo: number, hi: number, fallback: number): number =>
   Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.round(v))) : fallback;
@@ -144,19 +156,6 @@ export function lastPosition(run: StudioState['run']): number {
   return run.status === 'done' ? run.steps.length : run.steps.length - 1;
 }
 
-function cachePreview(state: StudioState, p: StepPreview): Pick<StudioState, 'previews' | 'previewOrder'> {
-  const order = state.previewOrder.filter((x) => x !== p.position);
-  order.push(p.position);
-  const previews = { ...state.previews, [p.position]: p };
-  while (order.length > PREVIEW_CACHE) {
-    const evicted = order.shift()!;
-    // Keep what is on screen.
-    if (evicted === state.position) { order.push(evicted); continue; }
-    delete previews[evicted];
-  }
-  return { previews, previewOrder: order };
-}
-
 export function sameRef(a: SampleRef | undefined, b: SampleRef): boolean {
   return !!a && a.split === b.split && a.index === b.index && (a.roi ?? '') === (b.roi ?? '');
 }
@@ -166,9 +165,9 @@ export function runActive(run: StudioState['run']): boolean {
 }
 
 /** No run on screen. The last run's id stays, so its late events are still recognised as stale. */
-function clearedRun(state: StudioState): Pick<StudioState, 'run' | 'position' | 'follow' | 'previews' | 'previewOrder'> {
+function clearedRun(state: StudioState): Pick<StudioState, 'run' | 'position' | 'follow' | 'preview'> {
   const run: StudioState['run'] = { status: 'idle', total: 0, steps: [], ...(state.run.id !== undefined ? { id: state.run.id } : {}) };
-  return { run, position: 0, follow: true, previews: {}, previewOrder: [] };
+  return { run, position: 0, follow: true, preview: undefined };
 }
 
 export function reduce(state: StudioState, a: Action): StudioState {
@@ -213,20 +212,20 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'savedList':
       return { ...state, saved: a.saved };
     case 'fileReading':
-      return { ...state, file: { status: 'busy', name: a.name }, sample: { status: 'idle' }, ...clearedRun(state) };
+      return { ...state, file: { status: 'busy', name: a.name }, sample: { status: 'idle' }, ...clearedRun(state), refusal: undefined };
     case 'fileReady':
       return { ...state, file: { status: 'ready', name: a.info.name, info: a.info } };
     case 'fileFailed':
       return { ...state, file: { status: 'error', name: a.name, error: a.error } };
     case 'sampleLoading':
-      return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun(state) };
+      return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun(state), refusal: undefined };
     // Answers for a sample the user has already moved away from are dropped.
     case 'sampleReady':
       return sameRef(state.sample.ref, a.info.ref) ? { ...state, sample: { status: 'ready', ref: a.info.ref, info: a.info } } : state;
     case 'sampleFailed':
       return sameRef(state.sample.ref, a.ref) ? { ...state, sample: { status: 'error', ref: a.ref, error: a.error } } : state;
     case 'settings':
-      return { ...state, settings: normaliseSettings({ ...state.settings, ...a.patch }) };
+      return { ...state, settings: normaliseSettings({ ...state.settings, ...a.patch }), refusal: undefined };
     case 'runStarted':
       if (state.run.id !== undefined && a.runId < state.run.id) return state;
       return {
@@ -234,13 +233,15 @@ export function reduce(state: StudioState, a: Action): StudioState {
         ...clearedRun(state),
         run: { id: a.runId, status: 'running', total: a.total, steps: [], settings: a.settings, sample: a.sample },
         notice: undefined,
+        refusal: undefined,
       };
     case 'step': {
       // Steps of a run the user has moved away from (new file, new sample) are stale.
       if (a.runId !== state.run.id || !runActive(state.run)) return state;
       const steps = [...state.run.steps, a.step];
-      const next = { ...state, run: { ...state.run, total: a.step.total, steps }, ...cachePreview(state, a.preview) };
-      return state.follow ? { ...next, position: steps.length - 1 } : next;
+      const next = { ...state, run: { ...state.run, total: a.step.total, steps } };
+      // Scrubbed away: the step's images are not on screen (the engine keeps them for when the user comes back).
+      return state.follow ? { ...next, position: steps.length - 1, preview: a.preview } : next;
     }
     case 'paused':
       return state.run.status === 'running' ? { ...state, run: { ...state.run, status: 'paused' } } : state;
@@ -249,22 +250,29 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'runEnded': {
       if (a.runId !== state.run.id || !runActive(state.run)) return state;
       const status: RunStatus = a.reason === 'done' ? 'done' : a.reason === 'cancelled' ? 'cancelled' : 'error';
-      const run = { ...state.run, status, ...(a.error ? { error: a.error } : {}) };
-      return { ...state, run, position: state.follow && status === 'done' ? lastPosition(run) : Math.min(state.position, lastPosition(run)) };
+      const run = { ...state.run, status, ...(a.error ? { error: a.error } : {}), ...(status === 'done' && a.final ? { final: a.final } : {}) };
+      const position = state.follow && status === 'done' ? lastPosition(run) : Math.min(state.position, lastPosition(run));
+      // Done means done: the final image and its metrics arrive with the state, not after it.
+      const preview = run.final && position === run.final.position ? run.final : state.preview;
+      return { ...state, run, position, preview };
     }
     case 'runFailed':
       // The failure of the run on screen, or of a newer one that never started (bad settings): shown. A
       // run that already ended or was cleared is stale. A newer run refused while another runs is a notice.
       if (state.run.id !== undefined && (a.runId < state.run.id || (a.runId === state.run.id && !runActive(state.run)))) return state;
-      if (a.runId !== state.run.id && runActive(state.run)) return { ...state, notice: { kind: 'error', text: `${a.error.code}: ${a.error.message}` } };
+      if (a.runId !== state.run.id && runActive(state.run)) return { ...state, notice: { kind: 'error', text: `Run refused — ${a.error.code}: ${a.error.message}` } };
+      // A run that never started was refused (its settings, the model's abilities): the last run's images stay.
+      if (a.runId !== state.run.id) return { ...state, refusal: a.error };
       return { ...state, run: { ...state.run, status: 'error', error: a.error } };
     case 'position': {
       const last = lastPosition(state.run);
       const position = clampInt(a.position, 0, last, 0);
-      return { ...state, position, follow: position === last };
+      const final = state.run.final?.position === position ? state.run.final : undefined;
+      return { ...state, position, follow: position === last, ...(final ? { preview: final } : {}) };
     }
     case 'preview':
-      return { ...state, ...cachePreview(state, a.preview) };
+      // Only the answer for the position on screen, of the run on screen, is shown; late answers are dropped.
+      return a.runId === state.run.id && a.preview.position === state.position ? { ...state, preview: a.preview } : state;
     case 'receipt': {
       const r = a.receipt;
       const settings = normaliseSettings({
@@ -287,5 +295,75 @@ export function reduce(state: StudioState, a: Action): StudioState {
     }
     case 'notice':
       return { ...state, notice: a.notice };
+    case 'exportScale':
+      return (EXPORT_SCALES as readonly number[]).includes(a.scale) ? { ...state, exportScale: a.scale } : state;
+  }
+}
+
+/** Whether the preview on screen is the one for the timeline position (it lags while the engine answers). */
+export function previewShown(state: Pick<StudioState, 'preview' | 'position'>): StepPreview | undefined {
+  return state.preview?.position === state.position ? state.preview : undefined;
+}
+
+/** A status message and whether it reads as an error (shown with role="alert") or as information. */
+export interface StatusLine {
+  tone: 'info' | 'error';
+  text: string;
+}
+
+/**
+ * What stops a run from starting now, in the user's terms, or null when nothing does: the first blocker in the order
+ * the user has to clear them (backend, model, file, sample, the sample against the model, a run in progress). Things
+ * that failed are errors; things still to do or under way are information.
+ */
+export function runBlocker(state: StudioState): StatusLine | null {
+  const { backend, model, file, sample } = state;
+  const info = (text: string): StatusLine => ({ tone: 'info', text });
+  const error = (text: string, e?: EngineError): StatusLine => ({ tone: 'error', text: `${text} — ${e?.code ?? 'Error'}: ${e?.message ?? 'unknown error'}` });
+  if (backend.status === 'busy') return info('Starting the compute backend…');
+  if (backend.status === 'error') return error('No compute backend', backend.error);
+  if (model.status === 'busy') return info(model.label ? `Loading model ${model.label}…` : 'Loading the model…');
+  if (!model.info) return model.error ? error('No model: loading failed', model.error) : info('Load a model (Model panel).');
+  if (file.status === 'busy') return info(`Reading ${file.name ?? 'the fMRI file'}…`);
+  if (file.status === 'error') return error(`The fMRI file ${file.name ?? ''} was rejected`, file.error);
+  if (!file.info) return info('Open an fMRI file or one of the bundled samples (Data panel).');
+  if (sample.status === 'busy') return info('Reading the sample…');
+  if (sample.status === 'error') return error('The sample was rejected', sample.error);
+  if (!sample.info) return info('Choose a sample (Data panel).');
+  const pe = sample.info.preprocessError;
+  if (pe) {
+    const roi = sample.info.roi ?? sample.info.ref.roi;
+    return error(`The model cannot take this sample (${sample.info.voxelCount} voxels${roi ? `, ROI ${roi}` : ''})`, pe);
+  }
+  if (runActive(state.run)) return info('A run is in progress.');
+  return null;
+}
+
+/** The run status line: what the run is doing or how it ended, and whether it reads as an error. */
+export function runStatusLine(state: StudioState): StatusLine {
+  const { run } = state;
+  // The low-level start is timeline frame 0, not a sampler step: counts are sampler steps.
+  const initFrame = run.steps[0]?.kind === 'init' || run.settings?.init === 'lowlevel' ? 1 : 0;
+  const done = Math.max(0, run.steps.length - initFrame);
+  const total = Math.max(0, run.total - initFrame);
+  const startNote = initFrame ? ' after the low-level start' : '';
+  const err = run.error ? `${run.error.code}: ${run.error.message}` : 'unknown error';
+  if (state.refusal && !runActive(run)) return { tone: 'error', text: `Run refused — ${state.refusal.code}: ${state.refusal.message}` };
+  switch (run.status) {
+    case 'idle':
+      return runBlocker(state) ?? { tone: 'info', text: 'Ready to run.' };
+    case 'running':
+    case 'paused':
+      return { tone: 'info', text: `${run.status === 'paused' ? 'Paused' : 'Running'}: ${done === 0 && initFrame && run.steps.length ? 'low-level start' : `step ${done} of ${total}${startNote}`}` };
+    case 'done': {
+      const m = run.final?.metrics;
+      const mean = run.final?.meanMetrics;
+      const scores = m?.length ? ` · PCC ${m.map((x) => x.pcc.toFixed(3)).join(', ')}${mean ? ` (mean image ${mean.pcc.toFixed(3)})` : ''}` : '';
+      return { tone: 'info', text: `Done: ${done} steps${startNote}${scores}` };
+    }
+    case 'cancelled':
+      return { tone: 'info', text: `Cancelled after ${done} of ${total} steps${startNote}` };
+    case 'error':
+      return { tone: 'error', text: `Run failed after ${done} of ${total} steps${startNote} — ${err}` };
   }
 }

@@ -1,13 +1,15 @@
 // Sampler settings and run controls.
 import { useId } from 'react';
 import type { SamplingDefaults } from '../model/config';
-import { MAX_GUIDANCE } from '../store/reducer';
+import { MAX_GUIDANCE, runStatusLine } from '../store/reducer';
 import { dispatch, useStudio } from '../store/studio';
 import { cancelRun, pause, resume, runDecode, stepOnce } from './controller';
 
 export function RunPanel() {
   const settings = useStudio((s) => s.settings);
   const run = useStudio((s) => s.run);
+  // Two string selectors: a selector returning a fresh object would re-render forever.
+  const status = { tone: useStudio((s) => runStatusLine(s).tone), text: useStudio((s) => runStatusLine(s).text) };
   const ready = useStudio((s) => s.backend.status === 'ready' && s.model.status === 'ready' && s.sample.status === 'ready' && !s.sample.info?.preprocessError);
   const backend = useStudio((s) => s.backend.info);
   const caps = useStudio((s) => s.model.info?.capabilities);
@@ -24,11 +26,6 @@ export function RunPanel() {
   const ms = run.steps.map((s) => s.ms);
   // The first step includes shader compilation: report it apart from the steady state.
   const steady = ms.length > 1 ? ms.slice(1).reduce((a, b) => a + b, 0) / (ms.length - 1) : undefined;
-  // The low-level start is timeline frame 0, not a sampler step: counts below are sampler steps.
-  const initFrame = run.steps[0]?.kind === 'init' || run.settings?.init === 'lowlevel' ? 1 : 0;
-  const done = Math.max(0, run.steps.length - initFrame);
-  const total = Math.max(0, run.total - initFrame);
-  const startNote = initFrame ? ' after the low-level start' : '';
   return (
     <section className="panel" aria-labelledby="run-h">
       <h2 id="run-h">Decode</h2>
@@ -105,12 +102,9 @@ export function RunPanel() {
           <button type="button" disabled={!active} onClick={() => void cancelRun()}>Cancel</button>
         </div>
       </form>
-      <p className="status" role="status" data-testid="run-status">
-        {run.status === 'idle' ? (ready ? 'Ready to run.' : 'Load a model and choose a sample.') : null}
-        {active ? `${run.status === 'paused' ? 'Paused' : 'Running'}: ${done === 0 && initFrame && run.steps.length ? 'low-level start' : `step ${done} of ${total}${startNote}`}` : null}
-        {run.status === 'done' ? `Done: ${done} steps${startNote}` : null}
-        {run.status === 'cancelled' ? `Cancelled after ${done} of ${total} steps${startNote}` : null}
-        {run.status === 'error' ? `Stopped: ${run.error?.code}: ${run.error?.message}` : null}
+      {/* Status line (engine branch): the actual blocker or outcome, from the store's runStatusLine. */}
+      <p className={`status${status.tone === 'error' ? ' error' : ''}`} role={status.tone === 'error' ? 'alert' : 'status'} data-testid="run-status">
+        {status.text}
       </p>
       <dl className="stats">
         <dt>ms / step</dt>

@@ -1,6 +1,8 @@
 // User intents → engine calls → store actions. The only module that talks to the worker.
-import type { EngineEvent, ExportFormat, ModelSourceSpec, SampleRef } from '../engine/protocol';
-import { makeReceipt, parseReceipt, receiptToJson } from '../engine/receipt';
+import type { EngineEvent, ExportFormat, ExportTarget, ModelSourceSpec, SampleRef } from '../engine/protocol';
+import { parseReceipt, receiptToJson } from '../engine/receipt';
+import { studioReceipt } from '../store/receipt';
+import { previewShown } from '../store/reducer';
 import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
@@ -129,7 +131,7 @@ export async function runDecode(): Promise<void> {
   const runId = ++lastRunId;
   try {
     const r = await engine().call('run', { runId, settings, sample: sample.info.ref });
-    dispatch({ type: 'runEnded', runId, reason: r.reason });
+    dispatch({ type: 'runEnded', runId, reason: r.reason, ...(r.final ? { final: r.final } : {}) });
   } catch (e) {
     dispatch({ type: 'runFailed', runId, error: asEngineError(e) });
   }
@@ -150,18 +152,25 @@ export async function cancelRun(): Promise<void> {
   await engine().call('cancel', {});
 }
 
-const pendingPreviews = new Set<number>();
+/** Previews asked of the engine and not yet answered, as `${runId}:${position}`. */
+const pendingPreviews = new Set<string>();
 
-/** Move the timeline; fetch the position's images from the worker if the store has none. */
+/**
+ * Move the timeline. The engine holds every frame of the run (the only cache); the position's images are asked of it
+ * here, where the user moved, not from inside a view.
+ */
 export function setPosition(position: number): void {
   dispatch({ type: 'position', position });
-  const { position: p, previews } = useStudio.getState();
-  if (previews[p] || pendingPreviews.has(p)) return;
-  pendingPreviews.add(p);
-  engine().call('preview', { position: p })
-    .then((preview) => dispatch({ type: 'preview', preview }))
-    .catch((e) => dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } }))
-    .finally(() => pendingPreviews.delete(p));
+  const s = useStudio.getState();
+  const runId = s.run.id;
+  if (runId === undefined || s.run.steps.length === 0 || previewShown(s)) return;
+  const key = `${runId}:${s.position}`;
+  if (pendingPreviews.has(key)) return;
+  pendingPreviews.add(key);
+  engine().call('preview', { position: s.position })
+    .then((preview) => dispatch({ type: 'preview', runId, preview }))
+    .catch((e) => dispatch({ type: 'notice', notice: { kind: 'error', text: `Preview of position ${s.position}: ${asEngineError(e).code}: ${asEngineError(e).message}` } }))
+    .finally(() => pendingPreviews.delete(key));
 }
 
 function download(bytes: BlobPart, fileName: string, mime: string): void {
@@ -181,10 +190,11 @@ function baseName(): string {
   return ref ? `${file}-${ref.split}${ref.index}` : file;
 }
 
-export async function exportImage(format: ExportFormat, sample: number): Promise<void> {
-  const position = useStudio.getState().position;
+/** Export `sample` (a sample index, the mean or the sd map) at the timeline position on screen and the chosen scale. */
+export async function exportImage(format: ExportFormat, sample: ExportTarget): Promise<void> {
+  const { position, exportScale } = useStudio.getState();
   try {
-    const r = await engine().call('export', { format, position, sample, baseName: baseName() });
+    const r = await engine().call('export', { format, position, sample, scale: exportScale, baseName: baseName() });
     download(r.bytes as Uint8Array<ArrayBuffer>, r.fileName, r.mime);
   } catch (e) {
     dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } });
@@ -192,20 +202,9 @@ export async function exportImage(format: ExportFormat, sample: number): Promise
 }
 
 export function exportReceipt(): void {
-  const s = useStudio.getState();
-  const { model, file, run, backend } = s;
-  if (!model.info || !file.info || !run.settings || !run.sample || !backend.info) return;
   try {
-    const receipt = makeReceipt({
-      appVersion: __APP_VERSION__,
-      model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
-      fmri: { fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index, ...(run.sample.roi ? { roi: run.sample.roi } : {}) },
-      // init / strength / guidance travel with the settings; the visited timesteps (img2img cut applied, the
-      // low-level start frame excluded) let a replay check that it walks the same schedule.
-      ...run.settings,
-      timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
-      backend: backend.info.backend,
-    });
+    const receipt = studioReceipt(useStudio.getState(), __APP_VERSION__);
+    if (!receipt) return;
     download(receiptToJson(receipt), `${baseName()}-receipt.json`, 'application/json');
   } catch (e) {
     dispatch({ type: 'notice', notice: { kind: 'error', text: asEngineError(e).message } });

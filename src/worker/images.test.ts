@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, uint8ToRgba, upscale } from './images';
+import { execFileSync } from 'node:child_process';
+import { batchToRgba, latentsToRgba, mapToRgba, meanImage, pixelStd, rgbaToRgb, uint8ToRgba, upscale } from './images';
+import { toRgb8 } from '../io/png';
 
 describe('worker pixel conversions', () => {
   it('decoded [n,H,W,3] floats → RGBA per sample, rounded and clamped', () => {
@@ -7,6 +9,33 @@ describe('worker pixel conversions', () => {
     const [a, b] = batchToRgba({ n: 2, height: 1, width: 2, data });
     expect(Array.from(a.pixels)).toEqual([0, 128, 255, 255, 255, 0, 64, 255]);
     expect(Array.from(b.pixels)).toEqual([255, 255, 255, 255, 0, 0, 0, 255]);
+  });
+
+  it('quantises exactly as the PNGs of npm run decode (toRgb8: round to nearest, no +0.5 bias)', () => {
+    const data = Float32Array.from([63.2 / 255, 63.6 / 255, 0.999, 0.0019, 0.002, 1.5]);
+    const [a] = batchToRgba({ n: 1, height: 1, width: 2, data });
+    expect(Array.from(a.pixels)).toEqual([63, 64, 255, 255, 0, 1, 255, 255]);
+    expect(rgbaToRgb(a)).toEqual(toRgb8(data));
+  });
+
+  it('per-pixel sd over samples of the grey images matches numpy np.std(axis=0)', () => {
+    const n = 3, h = 2, w = 3;
+    const data = Float32Array.from({ length: n * h * w * 3 }, (_, k) => ((k * 37) % 101) / 100);
+    const sd = pixelStd({ n, height: h, width: w, data });
+    const py = `import numpy as np, json, sys; a = np.array(json.loads(sys.argv[1]), dtype=np.float32).reshape(${n}, ${h}, ${w}, 3)
+print(json.dumps(a.astype(np.float64).mean(axis=3).std(axis=0).ravel().tolist()))`;
+    const want = JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, JSON.stringify(Array.from(data))]).toString()) as number[];
+    expect(sd).toHaveLength(h * w);
+    want.forEach((v, i) => expect(sd[i]).toBeCloseTo(v, 6));
+    // hand-checked: two samples 0 and 1 everywhere → sd 0.5; one sample → 0
+    expect(Array.from(pixelStd({ n: 2, height: 1, width: 1, data: Float32Array.from([0, 0, 0, 1, 1, 1]) }))).toEqual([0.5]);
+    expect(Array.from(pixelStd({ n: 1, height: 1, width: 1, data: Float32Array.from([0.3, 0.6, 0.9]) }))).toEqual([0]);
+  });
+
+  it('an sd map is shown black at 0 and white at its max', () => {
+    const img = mapToRgba(Float32Array.from([0, 0.1, 0.2]), 3, 1, 0.2);
+    expect(Array.from(img.pixels)).toEqual([0, 0, 0, 255, 128, 128, 128, 255, 255, 255, 255, 255]);
+    expect(Array.from(mapToRgba(new Float32Array(2), 2, 1, 0).pixels.filter((_, i) => i % 4 !== 3))).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
   it('mean of the decoded samples, pixel by pixel', () => {

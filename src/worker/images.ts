@@ -1,23 +1,64 @@
 // Pixel conversions done in the worker so the main thread only blits ImageData.
 import type { RgbaImage } from '../engine/protocol';
 import type { ImageBatch } from '../engine/types';
+import { toRgb8 } from '../io/png';
 
-/** Decoded images [n, H, W, 3] in [0, 1] → one RGBA image per sample. */
+/**
+ * Decoded images [n, H, W, 3] in [0, 1] → one RGBA image per sample, each channel quantised as toRgb8 (clamp, round
+ * to nearest): the same 8-bit values as the PNGs of `npm run decode`.
+ */
 export function batchToRgba(batch: ImageBatch): RgbaImage[] {
   const { n, height, width, data } = batch;
   const out: RgbaImage[] = [];
+  const size = width * height * 3;
   for (let s = 0; s < n; s++) {
+    const rgb = toRgb8(data.subarray(s * size, (s + 1) * size));
     const pixels = new Uint8ClampedArray(width * height * 4);
-    const base = s * width * height * 3;
     for (let i = 0; i < width * height; i++) {
-      pixels[i * 4] = data[base + i * 3] * 255 + 0.5;
-      pixels[i * 4 + 1] = data[base + i * 3 + 1] * 255 + 0.5;
-      pixels[i * 4 + 2] = data[base + i * 3 + 2] * 255 + 0.5;
+      pixels[i * 4] = rgb[i * 3];
+      pixels[i * 4 + 1] = rgb[i * 3 + 1];
+      pixels[i * 4 + 2] = rgb[i * 3 + 2];
       pixels[i * 4 + 3] = 255;
     }
     out.push({ width, height, pixels });
   }
   return out;
+}
+
+/**
+ * Per-pixel standard deviation over the n decoded samples of their grey (channel-mean) images: [H·W], population sd
+ * (np.std(grey, axis=0), ddof 0), in the images' [0, 1] units. Zero everywhere for one sample.
+ */
+export function pixelStd(batch: ImageBatch): Float32Array {
+  const { n, height, width, data } = batch;
+  const plane = height * width;
+  const out = new Float32Array(plane);
+  const grey = new Float64Array(n);
+  for (let p = 0; p < plane; p++) {
+    // Two passes (mean, then squared deviations): no cancellation when the samples nearly agree.
+    let mean = 0;
+    for (let s = 0; s < n; s++) {
+      const b = (s * plane + p) * 3;
+      grey[s] = (data[b] + data[b + 1] + data[b + 2]) / 3;
+      mean += grey[s];
+    }
+    mean /= n;
+    let ss = 0;
+    for (let s = 0; s < n; s++) ss += (grey[s] - mean) ** 2;
+    out[p] = Math.sqrt(ss / n);
+  }
+  return out;
+}
+
+/** A non-negative map [H·W] → grey RGBA with 0 black and `max` white (max 0: all black). */
+export function mapToRgba(map: Float32Array, width: number, height: number, max: number): RgbaImage {
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    const v = max > 0 ? Math.round(Math.min(1, map[i] / max) * 255) : 0;
+    pixels[i * 4] = pixels[i * 4 + 1] = pixels[i * 4 + 2] = v;
+    pixels[i * 4 + 3] = 255;
+  }
+  return { width, height, pixels };
 }
 
 /** Pixel mean of the n decoded images (the studio's "mean of samples" view, as `npm run eval`'s sample-mean reading). */

@@ -1,0 +1,503 @@
+// The engine: owns the tfjs backend, the loaded model, the open fMRI file, the current run and the GPU error state,
+// and reports through `emit(event)`. The worker (engine.worker.ts) only routes messages to it; tests drive it in
+// Node on the cpu backend with a fake `emit` and fake GPU hooks (device loss is simulated through them).
+//
+// Ordering rules it keeps (each tested in engine.test.ts):
+//  - anything that replaces what a run depends on (file, sample, model) first cancels the run and waits until its
+//    sampler has released the model's tensors;
+//  - every event of a run carries the caller's run id; no step event of a run is emitted after the call that
+//    cancelled it has returned;
+//  - a GPU error or a device loss during a run fails the run with that error instead of showing GPU garbage.
+import { decodeLatents, decodeSteps, decodeTimesteps, hasNullContext, loadModel, preprocessSummary, runMode, type EngineModel } from '../engine/pipeline';
+import { hasLowLevel } from '../model/lowlevel';
+import {
+  decodeOptions, timelineFrames, toEngineError, type BackendInfo, type EngineError, type EngineEvent, type ExportResult, type FileInfo,
+  type LoadedModel, type ModelInfo, type ModelSourceSpec, type OpArgs, type OpName, type OpResult, type RgbaImage, type RunEndReason,
+  type RunResult, type RunSettings, type SampleInfo, type SampleRef, type SavedModel, type SplitInfo, type StepPreview,
+} from '../engine/protocol';
+import type { StepEvent } from '../engine/types';
+import { latentShape } from '../model/config';
+import { readFmriFile, type FmriFile } from '../io/fmriFile';
+import { toGrey } from '../eval/metrics';
+import { greySamples, sampleMeanGrey } from '../eval/samples';
+import { FASHION_MNIST_CLASSES, type CnnClassifier } from '../eval/cnn';
+import { MANIFEST_FILE } from '../io/bundle/manifest';
+import type { OpenedBundle } from './bundles';
+import type { BundledSet } from './groundTruth';
+import { ExportError, pngAtScale, sheetPng, sheetTiles, trajectoryGif } from './exports';
+import { cloneForTransfer, FrameCache, makeFrame, type Frame } from './previews';
+import { RunCancelled, RunGate } from './runGate';
+import { validateRunSettings } from './runSettings';
+
+/** The WebGPU-facing functions of src/engine/backend.ts (fakes in tests simulate errors and device loss). */
+export interface GpuHooks {
+  initBackend(prefer: BackendInfo['backend'][]): Promise<BackendInfo>;
+  /** Calls `onLost` once when the device is lost; false when there is no device to watch. */
+  watchDeviceLost(onLost: (message: string) => void): boolean;
+  watchGpuErrors(onError: (e: EngineError) => void): boolean;
+  /** Resolves once submitted GPU work has finished (so its errors have been reported). */
+  gpuSettled(): Promise<void>;
+  dropWebGpu(): void;
+}
+
+/** The bundled synthetic data set's ground truth (src/worker/groundTruth.ts; read from disk in tests). */
+export interface BundledData {
+  bundledSet(): Promise<BundledSet | null>;
+  bundledImage(split: 'train' | 'test', index: number): Promise<RgbaImage>;
+  bundledClassName(split: 'train' | 'test', index: number): Promise<string | undefined>;
+  bundledCnn(): Promise<CnnClassifier>;
+}
+
+/** Saved bundles (src/worker/modelStore.ts, OPFS). */
+export interface ModelStore {
+  saveModel(id: string, label: string, files: Map<string, Uint8Array>): Promise<void>;
+  listSaved(): Promise<SavedModel[]>;
+  deleteSaved(id: string): Promise<void>;
+}
+
+export interface EngineDeps {
+  /** Events for the studio; `transfer`: buffers the event owns outright (copies of cached pixels). */
+  emit(event: EngineEvent, transfer?: ArrayBuffer[]): void;
+  gpu: GpuHooks;
+  data: BundledData;
+  store: ModelStore;
+  openBundle(spec: ModelSourceSpec, keepShards: boolean): Promise<OpenedBundle>;
+  /** Awaited before each sampler step, after pause/cancel are honoured: the test hook for races mid-run. */
+  beforeStep?(runId: number, position: number): void | Promise<void>;
+}
+
+interface RunState {
+  /** The caller's id for this run; every event of the run carries it. */
+  id: number;
+  gate: RunGate;
+  settings: RunSettings;
+  sample: SampleRef;
+  /** x_t and predicted x0 of every timeline frame (frame 0 is the low-level start with init 'lowlevel'). */
+  steps: Pick<StepEvent, 'xt' | 'x0'>[];
+  /** The latent after the last step, once done. */
+  final?: Float32Array;
+  /** The sampler loop is running (or paused). */
+  active: boolean;
+  groundTruth?: RgbaImage;
+  frames: FrameCache;
+  /** A GPU error or device loss while the run was active: the run fails with it rather than show what the GPU produced. */
+  failure?: EngineError;
+  /** Settles once the sampler loop has exited and released its tensors. */
+  finished: Promise<void>;
+}
+
+interface OpenFile {
+  base: FmriFile;
+  info: FileInfo;
+  /** Only the bundled set's ground truth is known (its sha256 is listed in meta.json). */
+  bundled: boolean;
+  bundledTestImage?: number;
+  views: Map<string, FmriFile>;
+}
+
+/** Image split of the bundled images_32.npz that a data split's ground truth indexes. */
+const IMAGE_SPLIT: Record<string, 'train' | 'test'> = { train: 'train', 'test-avg': 'test' };
+
+async function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function failure(e: EngineError): Error {
+  return Object.assign(new Error(e.message), { name: e.code });
+}
+
+function refused(code: string, message: string): Error {
+  return Object.assign(new Error(message), { name: code });
+}
+
+/** The label shown next to everything a synthetic or untrained model produces. */
+function syntheticLabel(engine: EngineModel, manifestBytes: Uint8Array): string | undefined {
+  const card = JSON.stringify((JSON.parse(new TextDecoder().decode(manifestBytes)) as { card?: unknown }).card ?? {});
+  const text = `${engine.config.description ?? ''} ${engine.config.name} ${card}`;
+  if (/untrained stand-in/i.test(text)) return 'untrained stand-in — outputs are not reconstructions';
+  if (engine.config.synthetic) return 'synthetic — trained on simulated responses, not brain data';
+  return undefined;
+}
+
+export class Engine {
+  private backend: BackendInfo | null = null;
+  private model: { engine: EngineModel; info: ModelInfo; source: ModelSourceSpec } | null = null;
+  private loadAbort: AbortController | null = null;
+  private file: OpenFile | null = null;
+  private run: RunState | null = null;
+  /** GPU errors so far, and the last: a frame decoded while one was raised is failed rather than shown. */
+  private gpuErrors = 0;
+  private lastGpuError: EngineError | null = null;
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  /** Answers one request (the worker's message router calls this). */
+  handle<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
+    const a = args as never;
+    const ops: { [P in OpName]: (x: OpArgs<P>) => Promise<OpResult<P>> } = {
+      init: (x) => this.startBackend(x.prefer),
+      loadModel: (x) => this.openModel(x.source, x.save),
+      cancelLoad: async () => { this.loadAbort?.abort(); this.loadAbort = null; },
+      listSaved: () => this.deps.store.listSaved(),
+      deleteSaved: async (x) => { await this.deps.store.deleteSaved(x.id); return this.deps.store.listSaved(); },
+      readFile: (x) => this.openFile(x),
+      selectSample: (x) => this.selectSample(x),
+      run: (x) => this.runDecode(x),
+      pause: async () => { this.run?.gate.pause(); },
+      resume: async () => { this.run?.gate.resume(); },
+      step: async () => { this.run?.gate.step(); },
+      cancel: () => this.cancel(),
+      preview: async (x) => (await this.frameAt(this.requireRun('preview'), x.position)).preview,
+      export: (x) => this.exportImage(x),
+    };
+    const fn = ops[op] as ((x: never) => Promise<OpResult<K>>) | undefined;
+    if (!fn) return Promise.reject(refused('UnknownOp', `the engine has no operation ${JSON.stringify(op)}`));
+    return fn(a);
+  }
+
+  // ---- backend ------------------------------------------------------------------------------------------------------
+
+  private async startBackend(prefer: BackendInfo['backend'][]): Promise<BackendInfo> {
+    this.backend = await this.deps.gpu.initBackend(prefer);
+    this.deps.gpu.watchDeviceLost((message) => { void this.onDeviceLost(message); });
+    this.deps.gpu.watchGpuErrors((e) => this.onGpuError(e));
+    return this.backend;
+  }
+
+  /** A GPU error (out of memory, validation) makes the active run's output untrustworthy: fail the run. */
+  private onGpuError(error: EngineError): void {
+    this.gpuErrors++;
+    this.lastGpuError = error;
+    if (this.run?.active) {
+      this.run.failure ??= error;
+      this.run.gate.cancel();
+    } else {
+      this.deps.emit({ event: 'gpuError', error });
+    }
+  }
+
+  /** The device is gone with every tensor on it: fail the run, continue on wasm/cpu and reload the model there. */
+  private async onDeviceLost(message: string): Promise<void> {
+    if (this.run?.active) {
+      this.run.failure ??= { code: 'DeviceLost', message: `the GPU device was lost during the run: ${message}` };
+      this.run.gate.cancel();
+    }
+    const source = this.model?.source;
+    // The old engine's tensors died with the device; it cannot be used or disposed.
+    this.model = null;
+    try {
+      this.deps.gpu.dropWebGpu();
+      const info = await this.deps.gpu.initBackend(['wasm', 'cpu']);
+      this.backend = { ...info, fallbackReason: message };
+    } catch (e) {
+      this.deps.emit({ event: 'recoveryFailed', stage: 'backend', error: toEngineError(e) });
+      return;
+    }
+    this.deps.emit({ event: 'deviceLost', message, backend: this.backend });
+    if (!source) return;
+    try {
+      const reloaded = await this.openModel(source, false);
+      this.deps.emit({ event: 'modelReloaded', model: reloaded.info });
+    } catch (e) {
+      this.deps.emit({ event: 'recoveryFailed', stage: 'model', error: toEngineError(e) });
+    }
+  }
+
+  /** Cancel the active run and wait until its sampler no longer uses the model's tensors. */
+  private async stopRun(): Promise<void> {
+    const r = this.run;
+    if (!r?.active) return;
+    r.gate.cancel();
+    await r.finished;
+  }
+
+  /** Cancel: resolves once the run has stopped (no further step events), however often it is called. */
+  private cancel(): Promise<void> {
+    return this.stopRun();
+  }
+
+  // ---- model --------------------------------------------------------------------------------------------------------
+
+  private async openModel(source: ModelSourceSpec, save: boolean): Promise<LoadedModel> {
+    this.loadAbort?.abort();
+    const abort = new AbortController();
+    this.loadAbort = abort;
+    let lastPost = 0;
+    const onProgress = (done: number, total: number) => {
+      const now = performance.now();
+      // Throttled: one message per network chunk would flood the main thread.
+      if (now - lastPost > 50 || done === total) { lastPost = now; this.deps.emit({ event: 'loadProgress', done, total }); }
+    };
+    const keep = save && source.kind !== 'saved';
+    try {
+      const bundle = await this.deps.openBundle(source, keep);
+      const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
+      // The active run samples with the current engine's weights: it must end before they are disposed.
+      await this.stopRun();
+      if (abort.signal.aborted) { engine.dispose(); throw new DOMException('model load cancelled', 'AbortError'); }
+      const manifestBytes = bundle.read.get(MANIFEST_FILE);
+      if (!manifestBytes) { engine.dispose(); throw new Error(`the loader did not read ${MANIFEST_FILE}`); }
+      // manifest.json lists every shard's sha256, so its own digest identifies the whole bundle.
+      const sha256 = await sha256Hex(manifestBytes);
+      const label = syntheticLabel(engine, manifestBytes);
+      const info: ModelInfo = {
+        key: bundle.key, label: bundle.label, config: engine.config, card: engine.card, sha256,
+        memoryBytes: (engine.card.params.total ?? 0) * 4,
+        capabilities: { lowLevel: hasLowLevel(engine), nullContext: hasNullContext(engine) },
+        ...(label ? { syntheticLabel: label } : {}),
+      };
+      // Another model cannot decode the old run's latents.
+      if (this.model?.info.sha256 !== sha256) this.run = null;
+      this.model?.engine.dispose();
+      this.model = { engine, info, source };
+      // The model is in use from here on; failing to keep a copy (quota, no OPFS) is only a warning.
+      let saveError: EngineError | undefined;
+      if (keep) {
+        try {
+          await this.deps.store.saveModel(sha256.slice(0, 32), bundle.label, bundle.read);
+        } catch (e) {
+          saveError = toEngineError(e, 'SaveFailed');
+        }
+      }
+      return { info, ...(saveError ? { saveError } : {}) };
+    } finally {
+      if (this.loadAbort === abort) this.loadAbort = null;
+    }
+  }
+
+  // ---- files and samples --------------------------------------------------------------------------------------------
+
+  private viewOf(f: OpenFile, ref: SampleRef): FmriFile {
+    const key = `${ref.split}\u0000${ref.roi ?? ''}`;
+    let v = f.views.get(key);
+    if (!v) {
+      v = f.base.select({ split: ref.split, ...(ref.roi ? { roi: ref.roi } : {}) });
+      f.views.set(key, v);
+    }
+    return v;
+  }
+
+  private async openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
+    // The run belongs to the file being replaced; its events would be shown against the new one.
+    await this.stopRun();
+    const bytes = new Uint8Array(await args.file.arrayBuffer());
+    const [sha256, set] = await Promise.all([sha256Hex(bytes), this.deps.data.bundledSet().catch(() => null)]);
+    const base = await readFmriFile(args.name, bytes, {
+      ...(args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {}),
+      ...(args.scale !== undefined ? { scale: args.scale } : {}),
+    });
+    const bundled = !!set && set.sha256.has(sha256);
+    const splits: SplitInfo[] = Object.entries(base.splits).map(([name, count]) => ({
+      name,
+      count,
+      hasGroundTruth: bundled && (IMAGE_SPLIT[name] !== undefined && base.groundTruthIndex?.(name, 0) !== undefined
+        || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined)),
+    }));
+    const info: FileInfo = {
+      name: args.name, format: base.format, sha256, bytes: bytes.byteLength, voxels: base.voxels, splits,
+      defaultSplit: base.split, roiNames: Object.keys(base.masks ?? {}),
+      ...(base.roi ? { roi: base.roi } : {}),
+      ...(base.note ? { note: base.note } : {}),
+      ...(args.scale !== undefined ? { scale: args.scale } : {}),
+      ...(bundled && set ? { syntheticLabel: set.label } : {}),
+    };
+    // A run started while this file was being read belongs to the old file.
+    await this.stopRun();
+    this.file = {
+      base, info, bundled, views: new Map(),
+      ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
+    };
+    this.run = null;
+    return info;
+  }
+
+  /** Split and index of the bundled image that sample `ref` shows, if it has one. */
+  private groundTruthSource(ref: SampleRef): { split: 'train' | 'test'; index: number } | undefined {
+    const file = this.file;
+    if (!file?.bundled) return undefined;
+    const imageSplit = IMAGE_SPLIT[ref.split];
+    const index = imageSplit ? file.base.groundTruthIndex?.(ref.split, ref.index) : undefined;
+    if (imageSplit && index !== undefined) return { split: imageSplit, index };
+    if (file.info.splits.length === 1 && file.info.splits[0].count === 1 && file.bundledTestImage !== undefined) {
+      return { split: 'test', index: file.bundledTestImage };
+    }
+    return undefined;
+  }
+
+  private async groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
+    const src = this.groundTruthSource(ref);
+    return src ? this.deps.data.bundledImage(src.split, src.index) : undefined;
+  }
+
+  private async selectSample(ref: SampleRef): Promise<SampleInfo> {
+    if (!this.file) throw refused('NoFile', 'no fMRI file is open');
+    // The UI shows the newly selected sample: a run of another sample must not keep going behind it.
+    await this.stopRun();
+    const file = this.file;
+    const v = this.viewOf(file, ref);
+    const voxels = v.getSample(ref.index);
+    const info: SampleInfo = { ref, voxelCount: v.voxels, voxels: voxels.slice(), preprocess: null, ...(v.roi ? { roi: v.roi } : {}) };
+    if (this.model) {
+      try {
+        info.preprocess = preprocessSummary(this.model.engine, voxels);
+      } catch (e) {
+        info.preprocessError = toEngineError(e);
+      }
+    }
+    const gt = await this.groundTruthFor(ref).catch(() => undefined);
+    if (gt) info.groundTruth = gt;
+    const src = this.groundTruthSource(ref);
+    const className = src ? await this.deps.data.bundledClassName(src.split, src.index).catch(() => undefined) : undefined;
+    if (className) info.groundTruthClass = className;
+    return info;
+  }
+
+  // ---- run ----------------------------------------------------------------------------------------------------------
+
+  private requireRun(what: string): RunState {
+    if (!this.run) throw refused('NoRun', `nothing to ${what}: run a decode first`);
+    return this.run;
+  }
+
+  /** The frame at timeline position `position` (cached; decoded on a miss). */
+  private async frameAt(r: RunState, position: number): Promise<Frame> {
+    const cached = r.frames.get(position);
+    if (cached) return cached;
+    const model = this.model;
+    if (!model) throw refused('NoModel', 'no model is loaded');
+    const last = r.steps.length;
+    if (!(Number.isInteger(position) && position >= 0 && (position < last || (r.final && position === last)))) {
+      throw new RangeError(`timeline position ${position} has no data yet (0..${r.final ? last : last - 1})`);
+    }
+    const n = r.settings.numSamples;
+    const final = position === last;
+    const xt = final ? r.final! : r.steps[position].xt;
+    const x0Latent = final ? r.final! : r.steps[position].x0;
+    const errorsBefore = this.gpuErrors;
+    const images = await decodeLatents(model.engine, x0Latent, n);
+    // An out-of-memory or validation error while decoding leaves garbage (often black) pixels: fail, and cache nothing.
+    await this.deps.gpu.gpuSettled();
+    if (this.gpuErrors !== errorsBefore && this.lastGpuError) throw failure(this.lastGpuError);
+    const frame = makeFrame(position, images, xt, latentShape(model.engine.config), r.groundTruth);
+    // The class the eval CNN sees in each image: optional, so a missing classifier file only hides it.
+    if (r.groundTruth && this.file?.bundled) await this.addCnnClasses(frame, r.groundTruth).catch(() => undefined);
+    if (final) r.frames.pin(frame); else r.frames.set(frame);
+    return frame;
+  }
+
+  /** Adds the CNN class name (src/eval/cnn.ts, as `npm run eval` scores it) to each sample's and the mean's metrics. */
+  private async addCnnClasses(frame: Frame, gt: RgbaImage): Promise<void> {
+    const cnn = await this.deps.data.bundledCnn();
+    const side = cnn.imageSize;
+    const grey = greySamples(frame.images.data, frame.images.n, gt.height, gt.width);
+    const all = [...grey, ...(grey.length > 1 ? [sampleMeanGrey(grey)] : [])];
+    const batch = new Float32Array(all.length * side * side);
+    all.forEach((g, i) => batch.set(toGrey(g.data, gt.height, gt.width, 1, side, side).data, i * side * side));
+    const cls = await cnn.classify(batch, all.length);
+    const name = (c: number): string => FASHION_MNIST_CLASSES[c] ?? `class ${c}`;
+    const p = frame.preview;
+    p.metrics?.forEach((m, i) => { m.cnnClass = name(cls[i]); });
+    if (p.meanMetrics) p.meanMetrics.cnnClass = name(cls[all.length - 1]);
+  }
+
+  private async runDecode(args: OpArgs<'run'>): Promise<RunResult> {
+    // Everything that can refuse the request is checked before the run exists.
+    if (!this.model) throw refused('NoModel', 'load a model before running');
+    if (!this.file) throw refused('NoFile', 'open an fMRI file before running');
+    if (this.run?.active) throw refused('Busy', 'a run is already in progress');
+    const model = this.model;
+    const engine = model.engine;
+    validateRunSettings(args.settings, engine.config.schedule.numTimesteps);
+    // The model must carry what the settings use (null context, low-level decoder).
+    runMode(engine, decodeOptions(args.settings));
+    // The authors' uniform discretisation may run more steps than requested (S = 12 → 13); img2img runs fewer.
+    const total = timelineFrames(args.settings, decodeTimesteps(engine.config, decodeOptions(args.settings)).length);
+    const fmriRaw = this.viewOf(this.file, args.sample).getSample(args.sample.index);
+    const gate = new RunGate();
+    let finish!: () => void;
+    const r: RunState = {
+      id: args.runId, gate, settings: args.settings, sample: args.sample, steps: [], active: true, frames: new FrameCache(),
+      finished: new Promise<void>((resolve) => { finish = resolve; }),
+    };
+    this.run = r;
+    let gen: ReturnType<typeof decodeSteps> | undefined;
+    let reason: RunEndReason = 'done';
+    let final: StepPreview | undefined;
+    try {
+      r.groundTruth = await this.groundTruthFor(args.sample).catch(() => undefined);
+      gate.abort.signal.throwIfAborted();
+      this.deps.emit({ event: 'runStarted', runId: r.id, total, settings: args.settings, sample: args.sample });
+      gen = decodeSteps(engine, fmriRaw, decodeOptions(args.settings), gate.abort.signal);
+      for (;;) {
+        await gate.beforeStep();
+        await this.deps.beforeStep?.(r.id, r.steps.length);
+        const res = await gen.next();
+        if (res.done) { r.final = res.value; break; }
+        const s = res.value;
+        r.steps.push({ xt: s.xt, x0: s.x0 });
+        const position = r.steps.length - 1;
+        const made = await this.frameAt(r, position);
+        // A GPU error raised by the sampler step makes its images garbage too; a cancel that came meanwhile means
+        // the caller no longer wants this run's events.
+        if (r.failure || gate.abort.signal.aborted) break;
+        const { preview, transfer } = cloneForTransfer(made.preview);
+        this.deps.emit({ event: 'step', runId: r.id, step: { kind: s.kind, index: position, total, t: s.t, ms: s.ms }, preview }, transfer);
+      }
+      if (gate.abort.signal.aborted) throw new RunCancelled();
+      // Done means done: the final image, its scores, mean and sd map are made before the run answers, while the
+      // model is still guaranteed to be this run's (a model load waits for `finished`).
+      final = (await this.frameAt(r, r.steps.length)).preview;
+    } catch (e) {
+      if (!(e instanceof RunCancelled) && !gate.abort.signal.aborted) throw e;
+      reason = 'cancelled';
+    } finally {
+      r.active = false;
+      // Whatever ended the loop (cancel, OOM while decoding a preview), the sampler's tensors are released.
+      await gen?.return(undefined as never).catch(() => undefined);
+      finish();
+    }
+    if (r.failure) throw failure(r.failure);
+    return { reason, steps: r.steps.length, ...(reason === 'done' && final ? { final } : {}) };
+  }
+
+  // ---- export -------------------------------------------------------------------------------------------------------
+
+  private async exportImage(args: OpArgs<'export'>): Promise<ExportResult> {
+    const r = this.requireRun('export');
+    const n = r.settings.numSamples;
+    const lowLevelFrame = (p: number): boolean => p === 0 && r.settings.init === 'lowlevel';
+    if (args.format === 'gif') {
+      if (!(typeof args.sample === 'number' && Number.isInteger(args.sample) && args.sample >= 0 && args.sample < n)) {
+        throw new ExportError(`a trajectory GIF needs a sample 1..${n} (got ${String(args.sample)})`);
+      }
+      // Every position of the trajectory (decoded x̂₀), then the final image held for a second.
+      const last = r.final ? r.steps.length : r.steps.length - 1;
+      const frames: RgbaImage[] = [];
+      for (let p = 0; p <= last; p++) frames.push((await this.frameAt(r, p)).preview.x0[args.sample]);
+      return { fileName: `${args.baseName}-trajectory-sample${args.sample}.gif`, mime: 'image/gif', bytes: trajectoryGif(frames, lowLevelFrame) };
+    }
+    const frame = await this.frameAt(r, args.position);
+    const p = frame.preview;
+    // Frame 0 of a low-level start is not a sampler step: name it for what it shows.
+    const where = r.final && args.position === r.steps.length ? 'final' : lowLevelFrame(args.position) ? 'lowlevel-start' : `step${args.position}`;
+    if (args.format === 'sheet') {
+      const notes = [this.model?.info.syntheticLabel, this.file?.info.syntheticLabel ? `DATA: ${this.file.info.syntheticLabel}` : undefined]
+        .filter((x): x is string => !!x);
+      const { tiles, legend } = sheetTiles(p, r.groundTruth, notes);
+      return { fileName: `${args.baseName}-${where}-sheet-x${args.scale}.png`, mime: 'image/png', bytes: sheetPng(tiles, legend, args.scale) };
+    }
+    let img: RgbaImage | undefined;
+    let what: string;
+    if (args.sample === 'mean' || args.sample === 'std') {
+      img = args.sample === 'mean' ? p.mean : p.std;
+      if (!img) throw new ExportError(`the ${args.sample === 'mean' ? 'mean image' : 'sd map'} needs 2 or more samples (this run drew ${n})`);
+      what = args.sample === 'mean' ? `mean${n}` : `sd${n}`;
+    } else {
+      if (!(Number.isInteger(args.sample) && args.sample >= 0 && args.sample < n)) throw new ExportError(`sample ${args.sample + 1} does not exist (the run drew ${n})`);
+      img = p.x0[args.sample];
+      what = `sample${args.sample}`;
+    }
+    return { fileName: `${args.baseName}-${where}-${what}-x${args.scale}.png`, mime: 'image/png', bytes: pngAtScale(img, args.scale) };
+  }
+}
