@@ -49,12 +49,15 @@ export function conv2dKernel(weight: tf.Tensor): tf.Tensor4D {
   return tf.transpose(weight, [2, 3, 1, 0]) as tf.Tensor4D;
 }
 
-/** nn.Conv2d on NHWC with a prepared [kh, kw, in, out] kernel; symmetric zero padding as PyTorch. */
+/**
+ * nn.Conv2d on NHWC with a prepared [kh, kw, in, out] kernel; symmetric zero padding as PyTorch. One fused
+ * kernel (explicit padding and bias inside the convolution): a separate pad and bias add were 2 of every 3
+ * kernel launches of a convolution, and the pad a full copy of the activation (npm run profile:unet).
+ */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | undefined, stride = 1, pad = 0): tf.Tensor4D {
-  return tf.tidy(() => {
-    const padded = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
-    const y = tf.conv2d(padded, kernel, stride, 'valid');
-    return (bias ? tf.add(y, bias) : y) as tf.Tensor4D;
+  return tf.fused.conv2d({
+    x, filter: kernel, strides: stride, pad: pad > 0 ? [[0, 0], [pad, pad], [pad, pad], [0, 0]] : 'valid',
+    ...(bias ? { bias } : {}),
   });
 }
 
