@@ -37,10 +37,18 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
   return tf.tidy(() => {
     const [b, h, w, c] = x.shape;
     if (c % groups !== 0) throw new Error(`GroupNorm: ${c} channels are not divisible into ${groups} groups`);
-    const g = tf.reshape(x, [b, h * w, groups, c / groups]);
-    const { mean, variance } = tf.moments(g, [1, 3], true);
-    const n = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, eps))), [b, h, w, c]);
-    return tf.add(tf.mul(n, gamma), beta) as tf.Tensor4D;
+    const cg = c / groups;
+    // Statistics on a [b, G, h·w·cg] copy, so both means reduce the innermost axis: tfjs-wasm's Mean over
+    // non-innermost axes transposes its input inside, once per mean. Two passes (mean, then the mean of the
+    // centred squares) as PyTorch, not E[x²] − E[x]², which cancels when |mean| ≫ sd.
+    const grouped = tf.reshape(tf.transpose(tf.reshape(x, [b, h * w, groups, cg]), [0, 2, 1, 3]), [b, groups, h * w * cg]);
+    const mean = tf.mean(grouped, 2, true);                                        // [b, G, 1]
+    const variance = tf.mean(tf.square(tf.sub(grouped, mean)), 2, true);           // [b, G, 1]
+    // Normalise and apply gamma / beta as one scale and one shift per (sample, channel): y = x·s + t with
+    // s = γ / sqrt(var + eps), t = β − mean·s; two full-size ops instead of four.
+    const scale = tf.mul(tf.reshape(gamma, [1, groups, cg]), tf.rsqrt(tf.add(variance, eps)));  // [b, G, cg]
+    const shift = tf.sub(tf.reshape(beta, [1, groups, cg]), tf.mul(mean, scale));
+    return tf.add(tf.mul(x, tf.reshape(scale, [b, 1, 1, c])), tf.reshape(shift, [b, 1, 1, c])) as tf.Tensor4D;
   });
 }
 
