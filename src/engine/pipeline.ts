@@ -20,6 +20,7 @@ import { ddimSampler } from '../diffusion/ddim';
 import { gaussian } from '../diffusion/rng';
 import { loadBundle, sha256Hex, type BundleSource, type LoadOptions } from '../io/bundle';
 import type { ConditioningResult, DecodeEvent, DecodeOptions, ImageBatch, InitKind, ModelCard } from './types';
+import { modeProblems, problemMessage, settingsProblems } from './settings';
 
 /** Bundle name of the classifier-free guidance null context [77, condDim] (issue 16; not an authors' key). */
 export const NULL_CONTEXT = 'decoding_studio.null_context';
@@ -209,20 +210,15 @@ export function hasNullContext(model: EngineModel): boolean {
   return !!t && t.size === outTokens * condDim && t.shape.at(-1) === condDim;
 }
 
-/** init / strength / guidance with their defaults ('noise', 1, 1), validated against each other and the model. */
+/**
+ * init / strength / guidance with their defaults ('noise', 1, 1), validated by the run-settings rules
+ * (src/engine/settings.ts) and against the model (null context, low-level decoder).
+ */
 export function runMode(model: EngineModel, opts: Pick<DecodeOptions, 'init' | 'strength' | 'guidance'>)
   : { init: InitKind; strength: number; guidance: number } {
   const init = opts.init ?? 'noise', strength = opts.strength ?? 1, guidance = opts.guidance ?? 1;
-  if (init !== 'noise' && init !== 'lowlevel') throw new DecodeOptionsError(`init must be 'noise' or 'lowlevel' (got ${String(init)})`);
-  if (!(typeof strength === 'number' && strength > 0 && strength <= 1)) {
-    throw new DecodeOptionsError(`strength must be a number in (0, 1] (got ${String(strength)})`);
-  }
-  if (strength < 1 && init !== 'lowlevel') {
-    throw new DecodeOptionsError(`strength ${strength} < 1 starts part-way from a predicted latent: it needs init 'lowlevel' (init is '${init}')`);
-  }
-  if (!(typeof guidance === 'number' && Number.isFinite(guidance) && guidance >= 0)) {
-    throw new DecodeOptionsError(`guidance must be a finite number ≥ 0 (got ${String(guidance)})`);
-  }
+  const [bad] = modeProblems({ init, strength, guidance });
+  if (bad) throw new DecodeOptionsError(problemMessage(bad));
   const name = model.config.name;
   if (guidance !== 1 && !hasNullContext(model)) {
     const { outTokens, condDim } = model.config.cond;
@@ -283,9 +279,11 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
   : AsyncGenerator<DecodeEvent, Float32Array> {
   const cfg = model.config;
   const n = opts.numSamples;
-  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`samples must be an integer in 1..64 (got ${n})`);
-  const [ch, h, w] = latentShape(cfg);
   const mode = runMode(model, opts);
+  // Every sampler setting by the run-settings rules, the step bound from this model's schedule.
+  const [bad] = settingsProblems({ ...opts, ...mode }, cfg.schedule.numTimesteps);
+  if (bad) throw new DecodeOptionsError(problemMessage(bad));
+  const [ch, h, w] = latentShape(cfg);
   const noise = initialNoise(cfg, opts);   // validated before any tensor exists
   const timesteps = decodeTimesteps(cfg, { steps: opts.steps, ...mode }); // refuses impossible step counts now
   const initStarted = performance.now();
@@ -302,7 +300,7 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
   };
   const noiseSeed = opts.seed + 1;
   const sampler = opts.sampler === 'plms'
-    ? plmsSampler({ ...common, eta: opts.eta })
+    ? plmsSampler(common)
     : ddimSampler({
       ...common, eta: opts.eta,
       noise: (i: number) => tf.tensor4d(gaussian(noiseSeed * 100_003 + i, n * ch * h * w), [n, ch, h, w]),

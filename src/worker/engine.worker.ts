@@ -24,7 +24,7 @@ import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './ground
 import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
-import { validateRunSettings } from './runSettings';
+import { validateRunSettings } from '../engine/settings';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
