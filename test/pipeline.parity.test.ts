@@ -330,8 +330,8 @@ describe('guidance and img2img vs PyTorch (fp32)', () => {
       ...extra], { cwd: REPO_ROOT }).then(() => '', (e: { stderr: string }) => e.stderr);
     expect(await fail(['--guidance', '3'])).toMatch(/has no classifier-free guidance null context \(decoding_studio\.null_context \[77, 32\]\).*Use guidance 1/s);
     expect(await fail(['--init', 'lowlevel', '--strength', '0.5'])).toMatch(/cannot start from the fMRI-predicted latent.*no low-level decoder/s);
-    expect(await fail(['--strength', '0.5'])).toMatch(/--strength 0.5 < 1 .* needs --init lowlevel \(got --init noise\)/);
-    expect(await fail(['--guidance', '-1'])).toMatch(/--guidance must be a finite number ≥ 0 \(got -1\)/);
+    expect(await fail(['--strength', '0.5'])).toMatch(/--strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\) \(got 0\.5\)/);
+    expect(await fail(['--guidance', '-1'])).toMatch(/--guidance must be a finite number of at least 0 \(got -1\)/);
   });
 
   it('a lowlevel img2img receipt replays the same decode', async () => {

@@ -3,6 +3,7 @@
 // single description of those networks' blocks: prepareUNet / prepareVQ build their parameters from them
 // and validate weights against them, and the converter reports missing / extra tensors with them.
 import { paddedLength } from './preprocess';
+import { DEFAULT_RUN_SETTINGS, problemMessage, settingsProblems } from '../engine/settings';
 import type { ModelConfig, SamplingDefaults, UNetConfig, VQConfig } from './config';
 import type { WeightMap } from './weights';
 
@@ -486,15 +487,13 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
 
 /**
  * Validates the sampler defaults a bundle carries (config.sampling, written by the training command from its
- * validation sweep): every field present and in range, else ConfigInferenceError naming the field.
+ * validation sweep): every field present and runnable by the run-settings rules (src/engine/settings.ts),
+ * steps within this schedule's `numTimesteps`; else ConfigInferenceError naming the field.
  */
 export function checkSamplingDefaults(s: Partial<SamplingDefaults>, numTimesteps: number): SamplingDefaults {
-  const bad = (what: string): never => { throw new ConfigInferenceError(`config.sampling.${what}`); };
-  if (s.sampler !== 'plms' && s.sampler !== 'ddim') bad(`sampler must be plms or ddim (got ${String(s.sampler)})`);
-  if (!(Number.isInteger(s.steps) && s.steps! >= 1 && s.steps! < numTimesteps)) bad(`steps must be an integer in 1..${numTimesteps - 1} (got ${String(s.steps)})`);
-  if (s.init !== 'noise' && s.init !== 'lowlevel') bad(`init must be noise or lowlevel (got ${String(s.init)})`);
-  if (!(typeof s.strength === 'number' && s.strength > 0 && s.strength <= 1)) bad(`strength must be in (0, 1] (got ${String(s.strength)})`);
-  if (s.init === 'noise' && s.strength !== 1) bad(`strength must be 1 with init noise (got ${String(s.strength)})`);
-  if (!(typeof s.guidance === 'number' && Number.isFinite(s.guidance) && s.guidance >= 0)) bad(`guidance must be a finite number ≥ 0 (got ${String(s.guidance)})`);
-  return { sampler: s.sampler!, steps: s.steps!, init: s.init!, strength: s.strength!, guidance: s.guidance! };
+  const { sampler, steps, init, strength, guidance } = s;
+  // eta / seed / samples are not part of the model's defaults: the shared defaults stand in for them.
+  const [bad] = settingsProblems({ ...DEFAULT_RUN_SETTINGS, sampler, steps, init, strength, guidance }, numTimesteps);
+  if (bad) throw new ConfigInferenceError(`config.sampling.${problemMessage(bad)}`);
+  return { sampler: sampler!, steps: steps!, init: init!, strength: strength!, guidance: guidance! };
 }
