@@ -90,7 +90,7 @@ describe('studio reducer', () => {
   it('normalises settings: integer ranges, PLMS forces eta 0; steps are never clamped or rounded (the form refuses them)', () => {
     expect(normaliseSettings({ sampler: 'plms', steps: 0, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 1, guidance: 1 }))
       .toEqual({ sampler: 'plms', steps: 0, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 1 });
-    const s = apply(initialState, { type: 'settings', patch: { eta: 2, steps: 12.4 } });
+    const s = apply(initialState, { type: 'settings', patch: { sampler: 'ddim', eta: 2, steps: 12.4 } });
     expect(s.settings.eta).toBe(1);
     expect(s.settings.steps).toBe(12.4);
   });
@@ -146,6 +146,9 @@ describe('studio reducer', () => {
     const done = apply(started(), step(0), ended('done'));
     const bad = { code: 'InvalidSettings', message: 'steps must be an integer in 1..1000 (got 2000)' };
     expect(apply(done, { type: 'runFailed', runId: 2, error: bad }).run).toMatchObject({ status: 'error', error: bad });
+    // The done run sat on its final image (position 1 of 1 step); the refusal must not leave it past the last step.
+    expect(done.position).toBe(1);
+    expect(apply(done, { type: 'runFailed', runId: 2, error: bad }).position).toBe(0);
     const busy = apply(started(), { type: 'runFailed', runId: 2, error: { code: 'Busy', message: 'a run is already in progress' } });
     expect(busy.run.status).toBe('running');
     expect(busy.notice).toMatchObject({ kind: 'error', text: 'Busy: a run is already in progress' });

@@ -235,7 +235,12 @@ export function reduce(state: StudioState, a: Action): StudioState {
       // run that already ended or was cleared is stale. A newer run refused while another runs is a notice.
       if (state.run.id !== undefined && (a.runId < state.run.id || (a.runId === state.run.id && !runActive(state.run)))) return state;
       if (a.runId !== state.run.id && runActive(state.run)) return { ...state, notice: { kind: 'error', text: `${a.error.code}: ${a.error.message}` } };
-      return { ...state, run: { ...state.run, status: 'error', error: a.error } };
+      {
+        // A refused run leaves the previous one on screen: the timeline must not point past its last step
+        // (it read "step 2 of 1" when the previous run had ended on its final image).
+        const run = { ...state.run, status: 'error' as const, error: a.error };
+        return { ...state, run, position: Math.min(state.position, lastPosition(run)) };
+      }
     case 'position': {
       const last = lastPosition(state.run);
       const position = clampInt(a.position, 0, last, 0);

@@ -1,6 +1,7 @@
 // User intents → engine calls → store actions. The only module that talks to the worker.
 import type { EngineEvent, ExportFormat, ModelSourceSpec, SampleRef } from '../engine/protocol';
 import { makeReceipt, parseReceipt, receiptToJson } from '../engine/receipt';
+import { stepSpacing } from '../diffusion/schedule';
 import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
@@ -204,6 +205,7 @@ export function exportReceipt(): void {
       // low-level start frame excluded) let a replay check that it walks the same schedule.
       ...run.settings,
       timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
+      spacing: stepSpacing(run.settings.steps, model.info.config.schedule.numTimesteps),
       backend: backend.info.backend,
     });
     download(receiptToJson(receipt), `${baseName()}-receipt.json`, 'application/json');
