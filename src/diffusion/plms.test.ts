@@ -114,7 +114,7 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
     const bad = tf.zeros([1, 3, 8, 8]) as tf.Tensor4D;
     await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: xT, strength: 0 } }).next())
-      .rejects.toThrow(/strength must be a number in \(0, 1\] \(got 0\)/);
+      .rejects.toThrow(/strength must be a number above 0 and at most 1 \(got 0\)/);
     await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: bad, strength: 0.5 } }).next())
       .rejects.toThrow(/init latent has shape \[1,3,8,8\], the noise xT \[2,3,8,8\]/);
     bad.dispose();

@@ -55,8 +55,18 @@ function rawUniform(steps: number, numTimesteps: number): number[] {
 export type StepSpacing = 'uniform' | 'trailing';
 export const STEP_SPACINGS: readonly StepSpacing[] = ['uniform', 'trailing'];
 
+/** The step-count rule (the run settings use it too, src/engine/settings.ts): a whole number from 1 to T. */
+export function isStepCount(steps: unknown, numTimesteps: number): steps is number {
+  return typeof steps === 'number' && Number.isInteger(steps) && steps >= 1 && steps <= numTimesteps;
+}
+
+/** The img2img strength rule (used by the run settings too): a number in (0, 1]. */
+export function isStrength(strength: unknown): strength is number {
+  return typeof strength === 'number' && strength > 0 && strength <= 1;
+}
+
 function checkSteps(steps: number, numTimesteps: number): void {
-  if (!(Number.isInteger(steps) && steps >= 1 && steps <= numTimesteps)) {
+  if (!isStepCount(steps, numTimesteps)) {
     throw new SamplerOptionsError(`the step count must be a whole number from 1 to ${numTimesteps} (got ${steps})`);
   }
 }
@@ -144,8 +154,8 @@ export function stepCoefficients(schedule: Schedule, steps: number, eta: number)
  * Throws SamplerOptionsError for a strength outside (0, 1].
  */
 export function img2imgStartIndex(timesteps: readonly number[], strength: number, numTimesteps: number): number {
-  if (!(typeof strength === 'number' && strength > 0 && strength <= 1)) {
-    throw new SamplerOptionsError(`strength must be a number in (0, 1] (got ${strength})`);
+  if (!isStrength(strength)) {
+    throw new SamplerOptionsError(`strength must be a number above 0 and at most 1 (got ${strength})`);
   }
   const target = strength * numTimesteps;
   let best = 0;

@@ -6,7 +6,7 @@
 // number of steps from 1 to T runs. Which timesteps S steps visit is the diffusion module's choice
 // (src/diffusion/schedule.ts stepSpacing): the authors' uniform spacing where it is valid, diffusers'
 // trailing spacing where the uniform list would reach t = T.
-import { ddimTimesteps, runTimesteps, stepSpacing, type StepSpacing } from '../diffusion/schedule';
+import { ddimTimesteps, isStepCount, isStrength, runTimesteps, stepSpacing, type StepSpacing } from '../diffusion/schedule';
 import type { InitKind, SamplerName } from './types';
 
 /** What one run is asked to do: the sampler settings a receipt records and the studio's form edits. */
@@ -87,8 +87,7 @@ const wholeIn = (v: unknown, lo: number, hi: number): boolean => isNum(v) && Num
 
 /** The steps rule: a whole number from 1 to the model's schedule length T (no upper bound known: ≥ 1). */
 export function stepsProblem(steps: unknown, numTimesteps?: number): SettingProblem | undefined {
-  const hi = numTimesteps ?? Number.MAX_SAFE_INTEGER;
-  if (wholeIn(steps, 1, hi)) return undefined;
+  if (isStepCount(steps, numTimesteps ?? Number.MAX_SAFE_INTEGER)) return undefined;
   const expected = numTimesteps === undefined ? 'a whole number of at least 1'
     : `a whole number from 1 to ${numTimesteps}${isNum(steps) && steps > numTimesteps ? ` (this model's schedule has ${numTimesteps} timesteps)` : ''}`;
   return { field: 'steps', expected, found: steps };
@@ -105,7 +104,7 @@ export function etaProblem(sampler: unknown, eta: unknown): SettingProblem | und
 export function modeProblems(s: { init?: unknown; strength?: unknown; guidance?: unknown }): SettingProblem[] {
   const out: SettingProblem[] = [];
   if (!INITS.includes(s.init as InitKind)) out.push({ field: 'init', expected: `one of ${INITS.join(', ')}`, found: s.init });
-  if (!(isNum(s.strength) && s.strength > 0 && s.strength <= 1)) {
+  if (!isStrength(s.strength)) {
     out.push({ field: 'strength', expected: 'a number above 0 and at most 1', found: s.strength });
   } else if (s.strength < 1 && s.init !== 'lowlevel') {
     out.push({ field: 'strength', expected: `1 unless the run starts from the low-level latent (init lowlevel; init is ${describeFound(s.init)})`, found: s.strength });
