@@ -9,6 +9,7 @@ import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSp
 import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec } from './samplingDefaults';
 import { initNodeBackend } from './nodeBackend';
 import { loadModelFromDir } from './nodeModel';
+import { formatScores, groundTruthFor, scoreImages } from './groundTruth';
 import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from '../engine/pipeline';
 import { latentShape } from '../model/config';
 import { readFmriFile } from '../io/fmriFile';
@@ -36,6 +37,10 @@ const SPEC: Record<string, FlagSpec> = {
   samples: { type: 'number', help: `samples drawn from the same fMRI, 1 to ${MAX_SAMPLES}`, default: DEFAULT_RUN_SETTINGS.numSamples },
   backend: { type: 'string', help: 'tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
   out: { type: 'string', help: 'output directory' },
+  data: {
+    type: 'string', default: 'public/data/god-synth',
+    help: "data set whose files have ground truth: when --fmri is one of its files (sha256 listed in its meta.json), PCC, SSIM and the CNN's class of each image are printed and written to metrics.json",
+  },
   dump: { type: 'boolean', help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images; with --init lowlevel the low-level pixels, latent and start latent)' },
   receipt: { type: 'string', help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, init, strength, guidance, sample index' },
   help: { type: 'boolean', help: 'show this help' },
@@ -161,6 +166,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < n; i++) {
     const png = encodePng(toRgb8(images.data.subarray(i * per, (i + 1) * per)), images.width, images.height);
     await writeFile(join(out, `sample_${i}.png`), png);
+  }
+  // Scores against the stimulus whenever the file has one (the bundled SIMULATED data set's files).
+  const gt = await groundTruthFor(String(args.data), sha256(fmriBytes), file, index);
+  if (gt) {
+    const scores = await scoreImages(images, gt);
+    process.stdout.write(formatScores(gt, scores));
+    await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ groundTruth: { source: gt.source, className: gt.className, data: gt.dataLabel }, scores }, null, 2)}\n`);
   }
   if (args.dump) {
     const S = timesteps.length;
