@@ -55,8 +55,8 @@ describe('parseStepsField (the studio field, issue 12 edges)', () => {
   });
 
   it.each([
-    ['0', /^0 steps would not denoise at all: enter a whole number from 1 to 1000\.$/],
-    ['-1', /^-1 steps would not denoise at all: enter a whole number from 1 to 1000\.$/],
+    ['0', /^0 steps cannot run \(a run needs at least 1 step\): enter a whole number from 1 to 1000\.$/],
+    ['-1', /^-1 steps cannot run \(a run needs at least 1 step\): enter a whole number from 1 to 1000\.$/],
     ['', /^Enter the number of steps: a whole number from 1 to 1000\.$/],
     ['   ', /^Enter the number of steps/],
     ['2.5', /^2\.5 is not a whole number of steps: enter a whole number from 1 to 1000\.$/],

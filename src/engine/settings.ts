@@ -153,7 +153,7 @@ export function parseStepsField(text: string, numTimesteps: number): { steps: nu
   if (!p) return { steps: n };
   const why = !Number.isFinite(n) ? `“${trimmed}” is not a number`
     : !Number.isInteger(n) ? `${trimmed} is not a whole number of steps`
-      : n < 1 ? `${n} steps would not denoise at all` : `${n} steps are more than this model's ${numTimesteps} timesteps`;
+      : n < 1 ? `${trimmed} steps cannot run (a run needs at least 1 step)` : `${n} steps are more than this model's ${numTimesteps} timesteps`;
   return { problem: `${why}: enter a whole number from 1 to ${numTimesteps}.` };
 }
 
