@@ -117,3 +117,14 @@ describe('defaults and normaliseSettings', () => {
     expect(normaliseSettings({ ...ok, init: 'lowlevel', strength: 0 }).strength).toBe(0.01);
   });
 });
+
+describe("a bundle's config.sampling (checkSamplingDefaults) by the same rules", () => {
+  it('accepts every runnable step count up to T and names the field otherwise', async () => {
+    const { checkSamplingDefaults } = await import('../model/inferConfig');
+    const d = { sampler: 'ddim' as const, steps: 20, init: 'lowlevel' as const, strength: 0.7, guidance: 3.5 };
+    for (const steps of [1, 3, 1000]) expect(checkSamplingDefaults({ ...d, steps }, 1000).steps).toBe(steps);
+    expect(() => checkSamplingDefaults({ ...d, steps: 0 }, 1000)).toThrow(/config\.sampling\.steps must be a whole number from 1 to 1000 \(got 0\)/);
+    expect(() => checkSamplingDefaults({ ...d, steps: 60 }, 50)).toThrow(/config\.sampling\.steps must be a whole number from 1 to 50/);
+    expect(() => checkSamplingDefaults({ ...d, guidance: undefined }, 1000)).toThrow(/config\.sampling\.guidance must be a finite number of at least 0 \(got nothing\)/);
+  });
+});
