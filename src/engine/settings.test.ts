@@ -115,6 +115,7 @@ describe('defaults and normaliseSettings', () => {
     expect(normaliseSettings({ sampler: 'plms', steps: 7, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 0.4, guidance: 99 }))
       .toEqual({ sampler: 'plms', steps: 7, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 20 });
     expect(normaliseSettings({ ...ok, init: 'lowlevel', strength: 0 }).strength).toBe(0.01);
+    expect(normaliseSettings({ ...ok, init: 'lowlevel', strength: 0.001 }).strength).toBe(0.001);
   });
 });
 

@@ -36,7 +36,7 @@ export const MAX_SEED = 2 ** 32 - 1;
 export const MAX_SAMPLES = 16;
 /** Largest guidance scale the studio's field offers (the engine takes any finite g ≥ 0). */
 export const MAX_GUIDANCE = 20;
-/** Smallest img2img strength the studio keeps (the engine takes any strength in (0, 1]). */
+/** What the studio makes of a strength ≤ 0 (the engine takes any strength in (0, 1]). */
 export const MIN_STUDIO_STRENGTH = 0.01;
 
 /**
@@ -188,7 +188,7 @@ const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.m
 
 /**
  * The studio's form state made consistent after an edit or a dropped receipt: PLMS forces eta 0; init
- * 'noise' resets strength to 1; eta, strength, guidance, seed and samples are brought into their ranges
+ * 'noise' resets strength to 1; eta, guidance, seed, samples and a strength outside (0, 1] are brought into their ranges
  * (the form's number fields clamp them as browsers do). Steps are never clamped or rounded: a value that
  * cannot run stays, and the form shows why (parseStepsField / stepsProblem); only a non-number is
  * replaced by the default. Missing img2img / guidance fields (older receipts, older state) get the defaults.
@@ -205,7 +205,9 @@ export function normaliseSettings(s: RunSettings): RunSettings {
     seed: int(s.seed, 0, MAX_SEED, d.seed),
     numSamples: int(s.numSamples, 1, MAX_SAMPLES, d.numSamples),
     init,
-    strength: init === 'noise' ? 1 : Number.isFinite(s.strength) ? clamp(s.strength, MIN_STUDIO_STRENGTH, 1) : d.strength,
+    // Any valid strength stays (a CLI receipt may carry 0.001); only numbers outside (0, 1] are brought in.
+    strength: init === 'noise' ? 1 : isStrength(s.strength) ? s.strength
+      : Number.isFinite(s.strength) ? clamp(s.strength, MIN_STUDIO_STRENGTH, 1) : d.strength,
     guidance: Number.isFinite(s.guidance) ? clamp(s.guidance, 0, MAX_GUIDANCE) : d.guidance,
   };
 }

@@ -133,7 +133,7 @@ export function RunPanel() {
       <p className="status" role="status" data-testid="run-status">
         {run.status === 'idle' ? (ready ? 'Ready to run.' : 'Load a model and choose a sample.') : null}
         {active ? `${run.status === 'paused' ? 'Paused' : 'Running'}: ${done === 0 && initFrame && run.steps.length ? 'low-level start' : `step ${done} of ${total}${startNote}`}` : null}
-        {run.status === 'done' ? `Done: ${done} steps${startNote}` : null}
+        {run.status === 'done' ? `Done: ${done} step${done === 1 ? '' : 's'}${startNote}` : null}
         {run.status === 'cancelled' ? `Cancelled after ${done} of ${total} steps${startNote}` : null}
         {run.status === 'error' ? `Stopped: ${run.error?.code}: ${run.error?.message}` : null}
       </p>
