@@ -31,6 +31,8 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     if (s.choices && !s.choices.includes(value)) throw new UsageError(`--${name} must be one of ${s.choices.join(', ')} (got '${value}')`);
     if (s.type === 'number') {
+      // Number('') is 0: an empty value must not pass as a zero.
+      if (value.trim() === '') throw new UsageError(`--${name} needs a number (got nothing)`);
       const n = Number(value);
       if (!Number.isFinite(n)) throw new UsageError(`--${name} needs a number (got '${value}')`);
       out[name] = n;

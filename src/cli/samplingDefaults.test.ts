@@ -98,6 +98,13 @@ describe('CLI run settings (the shared rules, named by flag)', () => {
     expect(() => cliRunSettings({ ...ok, ...patch } as RunSettings, T)).toThrow(message);
   });
 
+  it('refuses -1 and an empty --steps in words', () => {
+    expect(() => cliRunSettings({ ...ok, steps: -1 }, 1000)).toThrow(/^--steps must be a whole number from 1 to 1000 \(got -1\)$/);
+    expect(() => parseArgs(['--steps', ''], samplerFlagSpec())).toThrow(/^--steps needs a number \(got nothing\)$/);
+    expect(() => parseArgs(['--steps='], samplerFlagSpec())).toThrow(/^--steps needs a number \(got nothing\)$/);
+    expect(() => parseArgs(['--steps', 'many'], samplerFlagSpec())).toThrow(/^--steps needs a number \(got 'many'\)$/);
+  });
+
   it('accepts every step-count edge that can run: 1, 2, 3, 999, 1000', () => {
     for (const steps of [1, 2, 3, 999, 1000]) expect(cliRunSettings({ ...ok, steps }, 1000).steps).toBe(steps);
   });
