@@ -51,8 +51,8 @@ export const DEFAULT_RUN_SETTINGS: Readonly<RunSettings> = Object.freeze({
 /** Why the defaults are what they are: shown next to the studio's form and in the CLIs' --help. */
 export const DEFAULTS_REASON = "Defaults: the model's own sampler, steps, start, strength and guidance when its bundle carries them "
   + '(config.sampling, chosen on validation data when it was trained); otherwise PLMS, the sampler of the paper\'s code, with 50 steps, '
-  + "the default of CompVis' LDM sampling scripts (the paper's evaluation used 250 steps: the same sampler, five times the time), "
-  + 'eta 0, seed 0, one sample, a noise start and no guidance.';
+  + "the default of CompVis' LDM sampling scripts (the authors' configuration, Config_Generative_Model, samples with 250: "
+  + 'the same sampler, five times the time), eta 0, seed 0, one sample, a noise start and no guidance.';
 
 /** A setting that cannot run, said in words: `${field} must be ${expected}`, found `found`. */
 export interface SettingProblem {
