@@ -93,9 +93,9 @@ export function RunPanel() {
           <label htmlFor={ids.strength}>Strength</label>
           <span className="range-field">
             <input id={ids.strength} type="range" min={0.05} max={1} step={0.05} value={settings.strength} aria-describedby={ids.strengthHelp}
-              aria-valuetext={`strength ${settings.strength.toFixed(2)}`}
+              aria-valuetext={`strength ${strengthText(settings.strength)}`}
               disabled={active || settings.init !== 'lowlevel'} onChange={(e) => set({ strength: Number(e.target.value) })} />
-            <output htmlFor={ids.strength} data-testid="strength-value">{settings.strength.toFixed(2)}</output>
+            <output htmlFor={ids.strength} data-testid="strength-value">{strengthText(settings.strength)}</output>
           </span>
         </div>
         <div className="field">
@@ -145,6 +145,11 @@ export function RunPanel() {
       </dl>
     </section>
   );
+}
+
+/** The strength as shown: two decimals, or as given when smaller (a receipt's 0.001 must not read 0.00). */
+function strengthText(s: number): string {
+  return s >= 0.01 ? s.toFixed(2) : String(s);
 }
 
 /** One line for the settings a model's training command chose (config.sampling). */
