@@ -79,7 +79,7 @@ describe('stepPlan', () => {
   it('keeps the authors\' uniform list where it is valid and says so', () => {
     const p = stepPlan(10, 1000);
     expect(p).toMatchObject({ spacing: 'uniform', listLength: 10, timesteps: [901, 801, 701, 601, 501, 401, 301, 201, 101, 1] });
-    expect(p.note).toMatch(/^10 steps use the authors' uniform spacing \(every 100th timestep from t = 1\): t = 901, 801, 701, …, 1\.$/);
+    expect(p.note).toMatch(/^10 steps use the authors' uniform spacing \(every 100 timesteps from t = 1\): t = 901, 801, 701, …, 1\.$/);
     expect(stepPlan(12, 1000).note).toMatch(/13 entries for 12 steps/);
   });
 

@@ -157,27 +157,29 @@ export function parseStepsField(text: string, numTimesteps: number): { steps: nu
   return { problem: `${why}: enter a whole number from 1 to ${numTimesteps}.` };
 }
 
-/**
- * How S steps run on a schedule of T timesteps: the spacing, the timesteps visited in sampling order (the
- * img2img cut applied for init 'lowlevel') and one sentence for the studio and the CLI. Throws
- * SamplerOptionsError for steps outside 1..T or a strength outside (0, 1].
- */
+/** How a run's steps are spread over the schedule (stepPlan). */
 export interface StepPlan {
   spacing: StepSpacing;
   /** Timesteps of the steps that run, descending. */
   timesteps: number[];
   /** Entries of the whole list before any img2img cut (uniform spacing: S = 12 → 13). */
   listLength: number;
+  /** One sentence for the studio (next to the steps field) and the CLI (decode's output). */
   note: string;
 }
 
+/**
+ * How S steps run on a schedule of T timesteps: the spacing, the timesteps visited in sampling order (the
+ * img2img cut applied for init 'lowlevel') and the sentence that says so. Throws SamplerOptionsError for
+ * steps outside 1..T or a strength outside (0, 1].
+ */
 export function stepPlan(steps: number, numTimesteps: number, mode: { init?: InitKind; strength?: number } = {}): StepPlan {
   const spacing = stepSpacing(steps, numTimesteps);
   const listLength = ddimTimesteps(steps, numTimesteps).length;
   const timesteps = runTimesteps(steps, numTimesteps, mode.init === 'lowlevel' ? mode.strength ?? 1 : 1);
   const shown = timesteps.length <= 6 ? timesteps.join(', ') : `${timesteps.slice(0, 3).join(', ')}, …, ${timesteps.at(-1)}`;
   const how = spacing === 'uniform'
-    ? `the authors' uniform spacing (every ${Math.floor(numTimesteps / steps)}th timestep from t = 1)`
+    ? `the authors' uniform spacing (every ${Math.floor(numTimesteps / steps)} timesteps from t = 1)`
     : `diffusers' trailing spacing (the authors' uniform spacing would end at t = ${numTimesteps}, past the schedule)`;
   const extra = listLength !== steps ? ` (${listLength} entries for ${steps} steps, as the authors' code runs them)` : '';
   const cut = timesteps.length !== listLength ? `, the last ${timesteps.length} of them after the low-level start` : '';
