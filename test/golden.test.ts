@@ -78,7 +78,7 @@ describe('golden directory (tiny preset)', () => {
     expect(cfg.preprocess.rawVoxels).toBe(100);
     expect(cfg.preprocess.std).toBeGreaterThan(0);
     const samplers = await goldenSamplers(dir);
-    expect(samplers).toEqual({ plms: { steps: 10 }, ddim: { steps: 12, eta: 0.5 }, img2img: { strength: 0.5 }, guided: { guidance: 3 } });
+    expect(samplers).toEqual({ plms: { steps: 10 }, ddim: { steps: 12, eta: 0.5 }, img2img: { strength: 0.5 }, guided: { guidance: 3 }, trailing: { steps: 3 } });
   });
 
   it('stores every phase-3 tensor named in tensors.json, also in phase3.safetensors byte for byte', async () => {

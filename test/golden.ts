@@ -150,6 +150,8 @@ export interface GoldenSamplers {
   /** The img2img trajectories' strength (their init latent is img2img_x0_init) and the guided ones' scale. */
   img2img: { strength: number };
   guided: { guidance: number };
+  /** The trailing trajectories' step count: one whose uniform list would reach t = T (diffusers' trailing spacing). */
+  trailing: { steps: number };
 }
 /** The sampler settings the trajectories were made with (samplers.json). */
 export const goldenSamplers = (dir: string): Promise<GoldenSamplers> => readJson(dir, 'samplers.json');
@@ -200,7 +202,7 @@ function perStep(a: HostArray): Float32Array[] {
  * strength, only the steps run recorded, so x_t[0] is the noised init, not xT); 'guided' (classifier-free
  * guidance at samplers.json's scale with the extras' decoding_studio.null_context; eps is the guided ε).
  */
-export type GoldenVariant = 'plain' | 'img2img' | 'guided';
+export type GoldenVariant = 'plain' | 'img2img' | 'guided' | 'trailing';
 
 /** The `<sampler>[_<variant>]_*` golden files of one sampler run. */
 export async function goldenTrajectory(dir: string, sampler: 'plms' | 'ddim', variant: GoldenVariant = 'plain'): Promise<GoldenTrajectory> {

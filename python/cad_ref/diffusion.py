@@ -8,7 +8,12 @@ does not use (issue 16):
   `scripts/img2img.py` (`stochastic_encode`, then `decode` from `t_enc`) do;
 - classifier-free guidance (`guided_eps`): CompVis `PLMSSampler.p_sample_plms` / `DDIMSampler.p_sample_ddim`
   with `unconditional_guidance_scale` (one batched call on [x, x] with context [c_uncond, c]).
+And one the authors' list cannot express: step counts whose uniform list would reach t = T use diffusers'
+"trailing" spacing (`ddim_timesteps`, `step_spacing`).
 """
+import math
+from fractions import Fraction
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -84,10 +89,34 @@ class FmriLDM(nn.Module):
         return self.first_stage_model.decode(z)  # scale_factor 1.0
 
 
-def ddim_timesteps(num_steps, num_timesteps=1000):
-    """'uniform' discretisation: range(0, T, T // S) + 1 (S=12 gives 13 steps), ascending."""
+def uniform_timesteps(num_steps, num_timesteps=1000):
+    """The authors' 'uniform' discretisation (ldm make_ddim_timesteps): range(0, T, T // S) + 1, ascending
+    (S=12 gives 13 steps). Its last entry is T, past the schedule, for some S (T=1000: 3, 9, 27, …, 501–1000)."""
     c = num_timesteps // num_steps
     return np.asarray(list(range(0, num_timesteps, c))) + 1
+
+
+def trailing_timesteps(num_steps, num_timesteps=1000):
+    """diffusers' "trailing" spacing, ascending: exactly S timesteps round(T·(S−i)/S) − 1 for i = 0..S−1,
+    halves rounded up, in exact rational arithmetic (diffusers' np.round(np.arange(T, 0, −T/S)) − 1 is the
+    same rule in floating point, which rounds some exact halves down and for some S adds an entry t = −1)."""
+    S, T = num_steps, num_timesteps
+    desc = [math.floor(Fraction(T * (S - i), S) + Fraction(1, 2)) - 1 for i in range(S)]
+    return np.asarray(desc[::-1])
+
+
+def step_spacing(num_steps, num_timesteps=1000):
+    """'uniform' where the authors' list stays below T, else 'trailing'."""
+    if not (isinstance(num_steps, (int, np.integer)) and 1 <= num_steps <= num_timesteps):
+        raise ValueError(f'num_steps must be an integer in 1..{num_timesteps} (got {num_steps})')
+    return 'uniform' if uniform_timesteps(num_steps, num_timesteps)[-1] < num_timesteps else 'trailing'
+
+
+def ddim_timesteps(num_steps, num_timesteps=1000):
+    """The ascending timesteps of S steps: the authors' uniform list where valid, else the trailing one."""
+    if step_spacing(num_steps, num_timesteps) == 'uniform':
+        return uniform_timesteps(num_steps, num_timesteps)
+    return trailing_timesteps(num_steps, num_timesteps)
 
 
 def ddim_parameters(alphas_cumprod, timesteps, eta):

@@ -38,7 +38,7 @@ PRESETS = {
         'preprocess': {'rawVoxels': 100},
         # Not part of ModelConfig: golden-only settings.
         '_golden': {'batch': 2, 'trainRows': 16, 'plmsSteps': 10, 'ddimSteps': 12, 'ddimEta': 0.5,
-                    'unetT': [17.0, 640.0], 'strength': 0.5, 'guidance': 3.0, 'decoderEmbedDim': 64, 'decoderDepth': 1, 'decoderNumHeads': 2},
+                    'unetT': [17.0, 640.0], 'strength': 0.5, 'guidance': 3.0, 'trailingSteps': 3, 'decoderEmbedDim': 64, 'decoderDepth': 1, 'decoderNumHeads': 2},
     },
 }
 
@@ -244,6 +244,13 @@ def generate(preset, seed, out):
             runs[f'plms_{variant}'] = (plms_sample(fn, xT, g['plmsSteps'], ac, **kw), xT)
             xT = torch.randn(latent, generator=g16)
             runs[f'ddim_{variant}'] = (ddim_sample(fn, xT, g['ddimSteps'], g['ddimEta'], ac, g16, **kw), xT)
+        # A step count whose uniform list would reach t = T (issue 12): diffusers' trailing spacing, from its
+        # own generator so every golden above keeps its values.
+        g12 = torch.Generator().manual_seed(seed * 1000 + 12)
+        xT = torch.randn(latent, generator=g12)
+        runs['plms_trailing'] = (plms_sample(eps_fn, xT, g['trailingSteps'], ac), xT)
+        xT = torch.randn(latent, generator=g12)
+        runs['ddim_trailing'] = (ddim_sample(eps_fn, xT, g['trailingSteps'], g['ddimEta'], ac, g12), xT)
         for tag, (rec, xT) in runs.items():
             save(f'{tag}_xT', xT)
             save(f'{tag}_timesteps', rec['timesteps'].astype(np.int64))
@@ -290,7 +297,8 @@ def generate(preset, seed, out):
         json.dump(cfg, f, indent=2)
     with open(os.path.join(out, 'samplers.json'), 'w') as f:
         json.dump({'plms': {'steps': golden['plmsSteps']}, 'ddim': {'steps': golden['ddimSteps'], 'eta': golden['ddimEta']},
-                   'img2img': {'strength': golden['strength']}, 'guided': {'guidance': golden['guidance']}}, f)
+                   'img2img': {'strength': golden['strength']}, 'guided': {'guidance': golden['guidance']},
+                   'trailing': {'steps': golden['trailingSteps']}}, f)
     info = {'preset': preset, 'seed': seed, 'torch': torch.__version__, 'codeMargins': margins,
             'phase1Loss': p1_losses, 'seconds': round(time.time() - t0, 2)}
     with open(os.path.join(out, 'info.json'), 'w') as f:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from . import config as cfg_classes
 from .checkpoints import save_safetensors, with_shared_storage
-from .diffusion import (SCHEDULE_BUFFERS, FmriLDM, ddim_parameters, ddim_sample, ddim_timesteps, guided_eps, img2img_start,
+from .diffusion import (SCHEDULE_BUFFERS, FmriLDM, ddim_parameters, ddim_sample, ddim_timesteps, step_spacing, uniform_timesteps, guided_eps, img2img_start,
                         make_schedule, plms_sample)
 from .fmri_mae import Attention, MAEforFMRIContrast, info_nce, sincos_pos_embed, wrap_pad
 from .golden import PRESETS, randomize_
@@ -44,6 +44,28 @@ def step_counts():
     assert list(ddim_timesteps(10)) == list(range(1, 1000, 100)), 'S=10 timesteps'
     ts = ddim_timesteps(250)
     assert len(ts) == 250 and ts[0] == 1 and ts[-1] == 997 and set(np.diff(ts)) == {4}, 'S=250 timesteps'
+
+
+@check
+def trailing_spacing_where_uniform_reaches_T():
+    """Every S in 1..1000 gives a valid list; the uniform one wherever it stays below T; the trailing one equals
+    diffusers' float formula np.round(np.arange(T, 0, -T/S)) - 1 except at its float defects."""
+    T = 1000
+    for S in range(1, T + 1):
+        ts = ddim_timesteps(S, T)
+        assert ts[0] >= 0 and ts[-1] <= T - 1 and np.all(np.diff(ts) > 0), f'S={S}: {ts[:3]}..{ts[-3:]}'
+        uni = uniform_timesteps(S, T)
+        if uni[-1] < T:
+            assert step_spacing(S, T) == 'uniform' and list(ts) == list(uni), f'S={S} must keep the uniform list'
+            continue
+        assert step_spacing(S, T) == 'trailing' and len(ts) == S, f'S={S}'
+        ref = (np.round(np.arange(T, 0, -T / S)).astype(np.int64) - 1)[::-1]
+        ref = ref[ref >= 0]  # diffusers' float arange adds t = -1 for some S
+        exact_half = [(2 * T * (S - i)) % (2 * S) == S for i in range(S)][::-1]
+        mism = [i for i in range(S) if ts[i] != ref[i] and not exact_half[i]]
+        assert len(ref) == S and not mism, f'S={S}: differs from diffusers trailing at {mism[:5]}'
+    assert list(ddim_timesteps(3)) == [332, 666, 999] and list(ddim_timesteps(1000)) == list(range(1000))
+    assert list(ddim_timesteps(1)) == [1] and list(ddim_timesteps(2)) == [1, 501]
 
 
 @check

@@ -1,4 +1,6 @@
 // A small, strict argv parser shared by the CLIs: known flags only, typed values, clear errors.
+import { DEFAULT_RUN_SETTINGS, modeProblems, problemMessage } from '../engine/settings';
+
 export interface FlagSpec {
   type: 'string' | 'number' | 'boolean' | 'list';
   help: string;
@@ -29,6 +31,8 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     if (s.choices && !s.choices.includes(value)) throw new UsageError(`--${name} must be one of ${s.choices.join(', ')} (got '${value}')`);
     if (s.type === 'number') {
+      // Number('') is 0: an empty value must not pass as a zero.
+      if (value.trim() === '') throw new UsageError(`--${name} needs a number (got nothing)`);
       const n = Number(value);
       if (!Number.isFinite(n)) throw new UsageError(`--${name} needs a number (got '${value}')`);
       out[name] = n;
@@ -51,29 +55,24 @@ export function usage(command: string, synopsis: string, spec: Record<string, Fl
 /** --init / --strength / --guidance, shared by decode and eval (DecodeOptions.init / strength / guidance). */
 export const DECODE_MODE_SPEC: Record<string, FlagSpec> = {
   init: {
-    type: 'string', choices: ['noise', 'lowlevel'], default: 'noise',
+    type: 'string', choices: ['noise', 'lowlevel'], default: DEFAULT_RUN_SETTINGS.init,
     help: "where sampling starts: noise (x_T) or lowlevel (img2img from the model's fMRI-predicted low-level latent; needs a model with a low-level decoder)",
   },
   strength: {
-    type: 'number', default: 1,
+    type: 'number', default: DEFAULT_RUN_SETTINGS.strength,
     help: 'img2img strength in (0, 1]: noise the low-level latent to the step nearest t = strength·T and run only the remaining steps; < 1 needs --init lowlevel',
   },
   guidance: {
-    type: 'number', default: 1,
+    type: 'number', default: DEFAULT_RUN_SETTINGS.guidance,
     help: 'classifier-free guidance scale g, a finite number ≥ 0: ε_u + g·(ε_c − ε_u); 1 = off, 0 = unconditional; ≠ 1 needs a model with a null context',
   },
 };
 
-/** The validated --init / --strength / --guidance values; UsageError naming the flag otherwise. */
+/** The validated --init / --strength / --guidance values (run-settings rules, src/engine/settings.ts); UsageError naming the flag otherwise. */
 export function decodeMode(args: Record<string, unknown>): { init: 'noise' | 'lowlevel'; strength: number; guidance: number } {
-  const init = String(args.init ?? 'noise');
-  if (init !== 'noise' && init !== 'lowlevel') throw new UsageError(`--init must be one of noise, lowlevel (got '${init}')`);
-  const strength = Number(args.strength ?? 1);
-  if (!(strength > 0 && strength <= 1)) throw new UsageError(`--strength must be in (0, 1] (got ${args.strength})`);
-  if (strength < 1 && init !== 'lowlevel') {
-    throw new UsageError(`--strength ${strength} < 1 starts part-way from a predicted latent: it needs --init lowlevel (got --init ${init})`);
-  }
-  const guidance = Number(args.guidance ?? 1);
-  if (!(Number.isFinite(guidance) && guidance >= 0)) throw new UsageError(`--guidance must be a finite number ≥ 0 (got ${args.guidance})`);
-  return { init, strength, guidance };
+  const d = DEFAULT_RUN_SETTINGS;
+  const mode = { init: String(args.init ?? d.init), strength: Number(args.strength ?? d.strength), guidance: Number(args.guidance ?? d.guidance) };
+  const [bad] = modeProblems(mode);
+  if (bad) throw new UsageError(problemMessage(bad, `--${bad.field}`));
+  return mode as { init: 'noise' | 'lowlevel'; strength: number; guidance: number };
 }

@@ -9,7 +9,7 @@ import { initNodeBackend } from './nodeBackend';
 import { PUBLISHED_GOD_SBJ3, latentShape, type ModelConfig } from '../model/config';
 import { expectedShapes } from '../model/layout';
 import { prepareFmriEncoder, fmriEncoder } from '../model/fmriEncoder';
-import { condStage } from '../model/condStage';
+import { condStage, prepareCondStage } from '../model/condStage';
 import { prepareUNet, unet } from '../model/unet';
 import { prepareVQ, vqDecode } from '../model/vq';
 import { modelFromWeights, decodeSteps, decodeLatents, disposeDerived, releaseRelaidWeights, runToEnd } from '../engine/pipeline';
@@ -122,14 +122,15 @@ async function main(): Promise<void> {
     await measure(rows, 'published: fMRI encoder + mappers', async () => {
       const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
       const encP = prepareFmriEncoder(P, enc);
-      releaseRelaidWeights(enc, encP);
+      const condP = prepareCondStage(P, enc);
+      releaseRelaidWeights(enc, [encP, condP]);
       const v = tf.randomNormal([1, P.encoder.numVoxels]) as tf.Tensor2D;
       try {
         return await time(Math.min(reps, 3), async () => {
-          const y = tf.tidy(() => condStage(P, enc, fmriEncoder(P, encP, v)));
+          const y = tf.tidy(() => condStage(P, condP, fmriEncoder(P, encP, v)));
           await y.data(); y.dispose();
         });
-      } finally { v.dispose(); disposeDerived(encP, enc); dispose(enc); }
+      } finally { v.dispose(); disposeDerived([encP, condP], enc); dispose(enc); }
     });
     await measure(rows, 'published: UNet step (batch 1)', async () => {
       const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));

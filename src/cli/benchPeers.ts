@@ -76,7 +76,7 @@ async function tfjsRuntime(backend: 'wasm' | 'cpu', threads: number): Promise<{ 
   const call = (what: Exclude<What, 'decode'>): tf.Tensor => {
     const m = model as EngineModel;
     if (what === 'unet') return unet(cfg, m.unet, x, 500, ctx);
-    if (what === 'encoder') return tf.tidy(() => condStage(cfg, m.weights, fmriEncoder(cfg, m.encoder, fmri)));
+    if (what === 'encoder') return tf.tidy(() => condStage(cfg, m.cond, fmriEncoder(cfg, m.encoder, fmri)));
     return vqDecode(cfg, m.vq, x);
   };
   const rt: Runtime = {

@@ -6,17 +6,19 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
-import { applyModelSampling, readBundleSampling } from './samplingDefaults';
+import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec } from './samplingDefaults';
 import { initNodeBackend } from './nodeBackend';
 import { loadModelFromDir } from './nodeModel';
+import { formatScores, groundTruthFor, scoreImages } from './groundTruth';
 import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from '../engine/pipeline';
 import { latentShape } from '../model/config';
 import { readFmriFile } from '../io/fmriFile';
 import { parseScale } from '../io/scale';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
-import { checkReceiptTimesteps, makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptArgs, receiptToJson, type DecodeReceipt } from '../engine/receipt';
-import type { BackendName, DecodeOptions, SamplerName } from '../engine/types';
+import { checkReceiptTimesteps, makeReceipt, parseReceipt, receiptArgs, receiptToJson, type DecodeReceipt } from '../engine/receipt';
+import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES, stepPlan, type RunSettings } from '../engine/settings';
+import type { BackendName, DecodeOptions } from '../engine/types';
 
 /** The app version in receipts, as the studio writes it (package.json). */
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -29,15 +31,16 @@ const SPEC: Record<string, FlagSpec> = {
   roi: { type: 'string', help: 'ROI mask to apply for .npz files that carry masks (default: the model\'s ROI)' },
   mask: { type: 'string', help: 'mask volume for a 3-D/4-D NIfTI file' },
   scale: { type: 'string', help: 'multiply the fMRI values by this (any format), e.g. 1/300 for NSD int16 betas (percent signal change × 300); integers are otherwise used as stored' },
-  steps: { type: 'number', help: "sampler steps S (the uniform discretisation may run a few more). --sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one", default: 50 },
-  sampler: { type: 'string', help: 'sampler', default: 'plms', choices: ['plms', 'ddim'] },
-  eta: { type: 'number', help: 'DDIM eta (PLMS requires 0)', default: 0 },
-  seed: { type: 'number', help: 'seed of x_T (and of DDIM noise)', default: 0 },
+  ...samplerFlagSpec(),
   ...DECODE_MODE_SPEC,
   noise: { type: 'string', help: 'x_T as .npy [n,C,h,w] instead of a seed' },
-  samples: { type: 'number', help: 'samples drawn from the same fMRI', default: 1 },
+  samples: { type: 'number', help: `samples drawn from the same fMRI, 1 to ${MAX_SAMPLES}`, default: DEFAULT_RUN_SETTINGS.numSamples },
   backend: { type: 'string', help: 'tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
   out: { type: 'string', help: 'output directory' },
+  data: {
+    type: 'string', default: 'public/data/god-synth',
+    help: "data set whose files have ground truth: when --fmri is one of its files (sha256 listed in its meta.json), PCC, SSIM and the CNN's class of each image are printed and written to metrics.json",
+  },
   dump: { type: 'boolean', help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images; with --init lowlevel the low-level pixels, latent and start latent)' },
   receipt: { type: 'string', help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, init, strength, guidance, sample index' },
   help: { type: 'boolean', help: 'show this help' },
@@ -60,21 +63,10 @@ async function readInput(flag: string, path: string): Promise<Uint8Array> {
   }
 }
 
-/** Checks the sampler settings against what a receipt can record, before anything slow happens. */
-function checkSettings(o: { steps: number; eta: number; seed: number; samples: number; sampler: string }): void {
-  if (!(Number.isInteger(o.steps) && o.steps >= 1 && o.steps <= 1000)) throw new UsageError(`--steps must be an integer in 1..1000 (got ${o.steps})`);
-  if (!(o.eta >= 0 && o.eta <= 1)) throw new UsageError(`--eta must be in [0, 1] (got ${o.eta})`);
-  if (o.sampler === 'plms' && o.eta !== 0) throw new UsageError(`PLMS needs --eta 0 (got ${o.eta}); use --sampler ddim for eta > 0`);
-  if (!(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= MAX_SEED)) throw new UsageError(`--seed must be an integer in 0..${MAX_SEED} (got ${o.seed})`);
-  if (!(Number.isInteger(o.samples) && o.samples >= 1 && o.samples <= MAX_SAMPLES)) {
-    throw new UsageError(`--samples must be an integer in 1..${MAX_SAMPLES} (got ${o.samples})`);
-  }
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv, SPEC);
-  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file> --out <dir> [options]', SPEC)); return; }
+  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file> --out <dir> [options]', SPEC) + DEFAULTS_HELP); return; }
   const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
   let receipt: DecodeReceipt | undefined;
   if (args.receipt) {
@@ -92,12 +84,12 @@ async function main(): Promise<void> {
   if (noise && typed.has('samples') && Number(args.samples) !== noise.shape[0]) {
     throw new UsageError(`--noise holds ${noise.shape[0]} sample(s) but --samples is ${args.samples}`);
   }
-  const settings = {
-    sampler: String(args.sampler), steps: Number(args.steps), eta: Number(args.eta), seed: Number(args.seed),
-    samples: noise ? noise.shape[0] : Number(args.samples),
-  };
-  checkSettings(settings);
   const mode = decodeMode(args);
+  // Checked before anything slow happens; the step bound again once the model (its schedule) is loaded.
+  const settings: RunSettings = cliRunSettings({
+    sampler: args.sampler as RunSettings['sampler'], steps: Number(args.steps), eta: Number(args.eta), seed: Number(args.seed),
+    numSamples: noise ? noise.shape[0] : Number(args.samples), ...mode,
+  });
   const fmriPath = String(args.fmri);
   const fmriBytes = await readInput('fmri', fmriPath);
   const maskBytes = args.mask ? await readInput('mask', String(args.mask)) : undefined;
@@ -127,11 +119,11 @@ async function main(): Promise<void> {
   if (!args.roi && modelRoi && file.masks?.[modelRoi] && file.roi !== modelRoi) file = file.select({ roi: modelRoi });
   const raw = file.getSample(index);
 
-  const opts: DecodeOptions = {
-    sampler: settings.sampler as SamplerName, steps: settings.steps, eta: settings.eta, seed: settings.seed, numSamples: settings.samples,
-    ...(noise ? { noise: npyToFloat32(noise) } : {}), ...mode,
-  };
-  if (receipt) checkReceiptTimesteps(receipt, decodeTimesteps(model.config, opts));
+  cliRunSettings(settings, model.config.schedule.numTimesteps);
+  const opts: DecodeOptions = { ...settings, ...(noise ? { noise: npyToFloat32(noise) } : {}) };
+  const plan = stepPlan(opts.steps, model.config.schedule.numTimesteps, mode);
+  process.stderr.write(`${plan.note}\n`);
+  if (receipt) checkReceiptTimesteps(receipt, decodeTimesteps(model.config, opts), plan.spacing);
   const out = String(args.out);
   await mkdir(out, { recursive: true });
   const [ch, h, w] = latentShape(model.config);
@@ -175,6 +167,13 @@ async function main(): Promise<void> {
     const png = encodePng(toRgb8(images.data.subarray(i * per, (i + 1) * per)), images.width, images.height);
     await writeFile(join(out, `sample_${i}.png`), png);
   }
+  // Scores against the stimulus whenever the file has one (the bundled SIMULATED data set's files).
+  const gt = await groundTruthFor(String(args.data), sha256(fmriBytes), file, index);
+  if (gt) {
+    const scores = await scoreImages(images, gt);
+    process.stdout.write(formatScores(gt, scores));
+    await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ groundTruth: { source: gt.source, className: gt.className, data: gt.dataLabel }, scores }, null, 2)}\n`);
+  }
   if (args.dump) {
     const S = timesteps.length;
     dumps.x_t = { data: stack(xt), shape: [S, n, ch, h, w] };
@@ -190,7 +189,7 @@ async function main(): Promise<void> {
     model: { name: model.config.name, sha256: model.card.sha256 ?? '', synthetic: model.config.synthetic ?? false },
     fmri: { fileName: basename(fmriPath), sha256: sha256(fmriBytes), split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}) },
     sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
-    init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps,
+    init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps, spacing: plan.spacing,
   });
   await writeFile(join(out, 'receipt.json'), receiptToJson(written));
   process.stderr.write(`wrote ${n} image(s) to ${out} in ${seconds.toFixed(1)} s on ${backend}\n`);

@@ -3,7 +3,8 @@
 // not brain data) with the authors' metrics (src/eval/metrics.ts), prints a table and writes JSON.
 import { writeFile } from 'node:fs/promises';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
-import { applyModelSampling, readBundleSampling, typedFlags } from './samplingDefaults';
+import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec, typedFlags } from './samplingDefaults';
+import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES } from '../engine/settings';
 import { parseScale } from '../io/scale';
 import { loadReferenceModels, loadSynthDataset, readCnnWeights, SYNTHETIC_LABEL, type SynthDataset } from '../eval/data';
 import { derangement, runBaselines, testFmri, testGroundTruth, trainGallery, type BaselineName } from '../eval/baselines';
@@ -21,11 +22,12 @@ const SPEC: Record<string, FlagSpec> = {
   shuffle: { type: 'boolean', help: "model: the shuffled control through the model's whole path (low-level start and guidance included): each test image is decoded from another test image's fMRI (a derangement seeded by --seed)" },
   permutations: { type: 'number', help: 'shuffled control: number of random pairings averaged (one pairing alone moves by about ±0.05)', default: 10 },
   alpha: { type: 'string', help: "baselines: ridge penalty, a number or 'loo' (leave-one-out choice on the training set); 300 is the calibration reference of the data spec §3.9", default: '300' },
-  steps: { type: 'number', help: "model: sampler steps. --sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one", default: 50 },
-  sampler: { type: 'string', help: 'model: sampler', default: 'plms', choices: ['plms', 'ddim'] },
-  eta: { type: 'number', help: 'model: DDIM eta (PLMS requires 0)', default: 0 },
-  samples: { type: 'number', help: 'model: samples per fMRI; with >1 each metric is the mean over samples, and the pixel mean of the samples is scored too', default: 1 },
-  seed: { type: 'number', help: 'model: sampler seed; shuffled baseline: permutation seed', default: 0 },
+  ...samplerFlagSpec('model: '),
+  samples: {
+    type: 'number', default: DEFAULT_RUN_SETTINGS.numSamples,
+    help: `model: samples per fMRI, 1 to ${MAX_SAMPLES}; with >1 each metric is the mean over samples, and the pixel mean of the samples is scored too`,
+  },
+  seed: { type: 'number', help: 'model: sampler seed; shuffled baseline: permutation seed', default: DEFAULT_RUN_SETTINGS.seed },
   ...Object.fromEntries(Object.entries(DECODE_MODE_SPEC).map(([k, s]) => [k, { ...s, help: `model: ${s.help}` }])),
   backend: { type: 'string', help: 'tfjs backend (the model, and the CNN of the CNN-class metric)', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
   json: { type: 'string', help: 'write the results as JSON to this file' },
@@ -63,9 +65,11 @@ async function evaluateModel(ds: SynthDataset, gt: GreyImage[], clf: PixelClassi
   args: Record<string, unknown>): Promise<Scored> {
   // Imported on demand so the baselines run without loading the engine.
   const { reconstructBatch } = await import('./reconstruct');
-  const numSamples = Number(args.samples);
-  if (!Number.isInteger(numSamples) || numSamples < 1) throw new UsageError(`--samples must be a positive integer (got ${args.samples})`);
-  const opts = { sampler: args.sampler as SamplerName, steps: Number(args.steps), seed: Number(args.seed), numSamples, eta: Number(args.eta), ...decodeMode(args) };
+  const opts = cliRunSettings({
+    sampler: args.sampler as SamplerName, steps: Number(args.steps), seed: Number(args.seed), numSamples: Number(args.samples), eta: Number(args.eta),
+    ...decodeMode(args),
+  });
+  const numSamples = opts.numSamples;
   const t0 = performance.now();
   const fmri = testFmri(ds);
   const pairing = args.shuffle ? derangement(fmri.length, Number(args.seed)) : undefined;
@@ -103,7 +107,7 @@ function table(r: EvalReport, sampleMean: ReconstructionMetrics | null): string 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) {
-    process.stdout.write(usage('npm run eval --', '[--data <dir>] (--baseline ridge|shuffled | --model <bundle>) [options]', SPEC));
+    process.stdout.write(usage('npm run eval --', '[--data <dir>] (--baseline ridge|shuffled | --model <bundle>) [options]', SPEC) + DEFAULTS_HELP);
     return;
   }
   if (args.baseline === 'lowlevel' ? !args.model : !args.model === !args.baseline) {

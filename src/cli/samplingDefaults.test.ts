@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from '../io/bundle/manifest';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, type FlagSpec } from './args';
-import { applyModelSampling, readBundleSampling, typedFlags } from './samplingDefaults';
+import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec, typedFlags } from './samplingDefaults';
+import { DEFAULT_RUN_SETTINGS, type RunSettings } from '../engine/settings';
 
 // The decode CLI's sampling flags with their spec defaults (src/cli/decode.ts).
 const SPEC: Record<string, FlagSpec> = {
@@ -72,7 +73,44 @@ describe('readBundleSampling', () => {
     await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x' }));
     expect(await readBundleSampling(dir)).toBeUndefined();
     await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x', sampling: { ...sampling, strength: 0.5, init: 'noise' } }));
-    await expect(readBundleSampling(dir)).rejects.toThrow(/config\.sampling\.strength must be 1 with init noise/);
+    await expect(readBundleSampling(dir)).rejects.toThrow(/config\.sampling\.strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\) \(got 0\.5\)/);
     await expect(readBundleSampling(join(dir, 'missing'))).rejects.toThrow(/--model .*missing: no manifest\.json/);
+  });
+});
+
+describe('CLI run settings (the shared rules, named by flag)', () => {
+  const ok: RunSettings = { ...DEFAULT_RUN_SETTINGS };
+
+  it('takes the flag defaults from the shared defaults and says why in --help', () => {
+    const args = parseArgs([], { ...samplerFlagSpec(), ...DECODE_MODE_SPEC });
+    expect(args).toMatchObject({ sampler: DEFAULT_RUN_SETTINGS.sampler, steps: DEFAULT_RUN_SETTINGS.steps, eta: DEFAULT_RUN_SETTINGS.eta,
+      seed: DEFAULT_RUN_SETTINGS.seed, init: DEFAULT_RUN_SETTINGS.init, strength: DEFAULT_RUN_SETTINGS.strength, guidance: DEFAULT_RUN_SETTINGS.guidance });
+    expect(DEFAULTS_HELP).toMatch(/PLMS, the sampler of the paper's code, with 50 steps/);
+  });
+
+  it.each([
+    [{ steps: 0 }, undefined, /^--steps must be a whole number of at least 1 \(got 0\)$/],
+    [{ steps: 2.5 }, 1000, /^--steps must be a whole number from 1 to 1000 \(got 2\.5\)$/],
+    [{ steps: 1001 }, 1000, /^--steps must be a whole number from 1 to 1000 \(this model's schedule has 1000 timesteps\) \(got 1001\)$/],
+    [{ eta: 0.5 }, 1000, /^--eta must be 0 with the PLMS sampler \(use DDIM for eta above 0\) \(got 0\.5\)$/],
+    [{ numSamples: 0 }, 1000, /^--samples must be a whole number from 1 to 16 \(got 0\)$/],
+  ])('refuses %o in words, naming the flag', (patch, T, message) => {
+    expect(() => cliRunSettings({ ...ok, ...patch } as RunSettings, T)).toThrow(message);
+  });
+
+  it('refuses -1 and an empty --steps in words', () => {
+    expect(() => cliRunSettings({ ...ok, steps: -1 }, 1000)).toThrow(/^--steps must be a whole number from 1 to 1000 \(got -1\)$/);
+    expect(() => parseArgs(['--steps', ''], samplerFlagSpec())).toThrow(/^--steps needs a number \(got nothing\)$/);
+    expect(() => parseArgs(['--steps='], samplerFlagSpec())).toThrow(/^--steps needs a number \(got nothing\)$/);
+    expect(() => parseArgs(['--steps', 'many'], samplerFlagSpec())).toThrow(/^--steps needs a number \(got 'many'\)$/);
+  });
+
+  it('accepts every step-count edge that can run: 1, 2, 3, 999, 1000', () => {
+    for (const steps of [1, 2, 3, 999, 1000]) expect(cliRunSettings({ ...ok, steps }, 1000).steps).toBe(steps);
+  });
+
+  it('decodeMode names the flag', () => {
+    expect(() => decodeMode({ init: 'noise', strength: 0.5, guidance: 1 })).toThrow(/^--strength must be 1 unless the run starts from the low-level latent/);
+    expect(() => decodeMode({ init: 'noise', strength: 1, guidance: -1 })).toThrow(/^--guidance must be a finite number of at least 0 \(got -1\)$/);
   });
 });

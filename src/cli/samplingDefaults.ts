@@ -6,7 +6,51 @@ import { join } from 'node:path';
 import { MANIFEST_FILE, parseManifest } from '../io/bundle/manifest';
 import type { SamplingDefaults } from '../model/config';
 import { checkSamplingDefaults } from '../model/inferConfig';
-import { UsageError, type ParsedArgs } from './args';
+import { UsageError, type FlagSpec, type ParsedArgs } from './args';
+import {
+  DEFAULT_RUN_SETTINGS, DEFAULTS_REASON, RunSettingsError, SAMPLERS, validateRunSettings, type RunSettings,
+} from '../engine/settings';
+
+/** The CLI flag of each run setting. */
+export const SETTING_FLAGS: Record<keyof RunSettings, string> = {
+  sampler: '--sampler', steps: '--steps', eta: '--eta', seed: '--seed', numSamples: '--samples',
+  init: '--init', strength: '--strength', guidance: '--guidance',
+};
+
+/**
+ * --sampler / --steps / --eta / --seed / --samples with the defaults every CLI and the studio share
+ * (DEFAULT_RUN_SETTINGS); `prefix` starts each help line (eval: 'model: ').
+ */
+export function samplerFlagSpec(prefix = ''): Record<string, FlagSpec> {
+  const d = DEFAULT_RUN_SETTINGS;
+  return {
+    steps: {
+      type: 'number', default: d.steps,
+      help: `${prefix}sampler steps S, a whole number from 1 to the model's schedule length T (1000 for the published models). The authors' `
+        + "uniform spacing is used where it is valid (it may run a few more: 12 → 13); where it would reach t = T, diffusers' trailing spacing. "
+        + "--sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one",
+    },
+    sampler: { type: 'string', help: `${prefix}sampler`, default: d.sampler, choices: [...SAMPLERS] },
+    eta: { type: 'number', help: `${prefix}DDIM eta, 0 to 1 (PLMS is deterministic: 0 only)`, default: d.eta },
+    seed: { type: 'number', help: `${prefix}seed of x_T (and of DDIM noise), a whole number from 0 to 2^32 − 1`, default: d.seed },
+  };
+}
+
+/** The paragraph the CLIs' --help ends with: where the defaults come from and why. */
+export const DEFAULTS_HELP = `\n${DEFAULTS_REASON}\n`;
+
+/**
+ * The run settings the flags give, validated by the run-settings rules (src/engine/settings.ts) with the
+ * step bound of the model's schedule when known; UsageError naming the flag and saying what it must be.
+ */
+export function cliRunSettings(s: RunSettings, numTimesteps?: number): RunSettings {
+  try {
+    return validateRunSettings(s, numTimesteps, (f) => SETTING_FLAGS[f]);
+  } catch (e) {
+    if (e instanceof RunSettingsError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 /** The flags config.sampling can supply, in the order they are reported. */
 export const SAMPLING_FLAGS = ['sampler', 'steps', 'init', 'strength', 'guidance'] as const;

@@ -55,6 +55,31 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
     xT.dispose();
   });
 
+  it('reproduces the PyTorch trajectory on the trailing spacing (3 steps: t = 999, 666, 332) fed the golden ε and noise', async () => {
+    const dir = await goldenDir('tiny');
+    const gt = await goldenTrajectory(dir, 'ddim', 'trailing');
+    const steps = (await goldenSamplers(dir)).trailing.steps;
+    expect(gt.timesteps).toEqual([999, 666, 332]);
+    const xT = tf.tensor4d(gt.xT, gt.shape);
+    let worst = 0, count = 0;
+    const eps: EpsFn = (x, t) => {
+      expect(t).toBe(gt.timesteps[count]);
+      worst = Math.max(worst, maxRel(x.dataSync(), gt.x_t[count]));
+      return tf.tensor4d(gt.eps[count], gt.shape);
+    };
+    const sampler = ddimSampler({ schedule, steps, eta: settings.eta, eps, xT, noise: (i) => tf.tensor4d(gt.noise[i], gt.shape) });
+    for (;;) {
+      const r = await sampler.next();
+      if (r.done) { worst = Math.max(worst, maxRel(await r.value.data(), gt.final)); r.value.dispose(); break; }
+      expect([r.value.index, r.value.total, r.value.t]).toEqual([count, 3, gt.timesteps[count]]);
+      worst = Math.max(worst, maxRel(r.value.x0.dataSync(), gt.x0[count]));
+      count++;
+    }
+    expect(count).toBe(3);
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    xT.dispose();
+  });
+
   it('img2img: starts at t = 499 from the noised init latent, draws noise only for the steps run, and follows PyTorch', async () => {
     const dir = await goldenDir('tiny');
     const gi = await goldenTrajectory(dir, 'ddim', 'img2img');

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { goldenConfig, goldenDir, goldenArray, goldenSamplers, goldenTrajectory, type GoldenTrajectory } from '../../test/golden';
 import { maxRel } from '../../test/compare';
-import { makeSchedule, SamplerOptionsError, uniformTimesteps, type Schedule } from './schedule';
+import { makeSchedule, SamplerOptionsError, type Schedule } from './schedule';
 import { plmsSampler } from './plms';
 import type { EpsFn, SamplerStep } from './sampler';
 
@@ -114,7 +114,7 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
     const bad = tf.zeros([1, 3, 8, 8]) as tf.Tensor4D;
     await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: xT, strength: 0 } }).next())
-      .rejects.toThrow(/strength must be a number in \(0, 1\] \(got 0\)/);
+      .rejects.toThrow(/strength must be a number above 0 and at most 1 \(got 0\)/);
     await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: bad, strength: 0.5 } }).next())
       .rejects.toThrow(/init latent has shape \[1,3,8,8\], the noise xT \[2,3,8,8\]/);
     bad.dispose();
@@ -122,15 +122,19 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     xT.dispose();
   });
 
-  it('matches a float64 PLMS on a nonlinear toy ε, first-step correction included', async () => {
+  // S = 7: the authors' uniform list (1000 // 7 = 142 → 8 timesteps); S = 9: its uniform list would end at
+  // t = 1000, so the trailing one runs (9 timesteps, written out by hand from round(1000·k/9) − 1).
+  it.each([
+    [7, [995, 853, 711, 569, 427, 285, 143, 1]],
+    [9, [999, 888, 777, 666, 555, 443, 332, 221, 110]],
+  ])('matches a float64 PLMS on a nonlinear toy ε, first-step correction included (S = %d)', async (S, ts) => {
     const shape: [number, number, number, number] = [2, 2, 3, 3];
-    const size = 36, S = 7;
+    const size = 36;
     const x0Init = Float32Array.from({ length: size }, (_, j) => Math.sin(1.3 * j) * 1.5);
     const toy = (x: number, t: number): number => Math.sin(x) * (t / 1000) + 0.1 * Math.cos(0.01 * t);
     const eps: EpsFn = (x, t) => tf.tidy(() => tf.add(tf.mul(tf.sin(x), t / 1000), 0.1 * Math.cos(0.01 * t)) as tf.Tensor4D);
 
-    // Oracle: CompVis PLMS in float64 with ᾱ from the PyTorch buffer.
-    const ts = uniformTimesteps(S).reverse();
+    // Oracle: CompVis PLMS in float64 with ᾱ from the PyTorch buffer, on the step list `ts`.
     const want: { x0: Float64Array; next: Float64Array }[] = [];
     let x: Float64Array = Float64Array.from(x0Init);
     const old: Float64Array[] = [];
@@ -162,7 +166,7 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
       worst = Math.max(worst, maxRel(s.x0, want[n].x0), maxRel(s.next, want[n].next));
       n++;
     });
-    expect(n).toBe(8); // 1000 // 7 = 142 → 8 timesteps
+    expect(n).toBe(ts.length);
     expect(calls).toBe(calls64);
     expect(calls).toBe(n + 1);
     expect(worst).toBeLessThanOrEqual(1e-4);
@@ -170,11 +174,12 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     xT.dispose();
   });
 
-  it('rejects eta ≠ 0 and ε of the wrong shape', async () => {
+  it('rejects ε of the wrong shape and impossible step counts', async () => {
     const xT = tf.tensor4d(g.xT, g.shape);
     const base = tf.memory().numTensors;
     const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
-    await expect(plmsSampler({ schedule, steps, eps, xT, eta: 0.5 }).next()).rejects.toThrow(SamplerOptionsError);
+    await expect(plmsSampler({ schedule, steps: 0, eps, xT }).next()).rejects.toThrow(SamplerOptionsError);
+    await expect(plmsSampler({ schedule, steps: 1001, eps, xT }).next()).rejects.toThrow(/whole number from 1 to 1000/);
     const bad: EpsFn = () => tf.zeros([1, 3, 8, 8]);
     await expect(plmsSampler({ schedule, steps, eps: bad, xT }).next()).rejects.toThrow(/returned shape \[1,3,8,8\] for a latent of shape \[2,3,8,8\]/);
     expect(tf.memory().numTensors).toBe(base);

@@ -1,13 +1,11 @@
 // PLMS (CompVis `PLMSSampler`, eta 0, no classifier-free guidance) as an async step iterator.
 // Tensor ownership is described in ./sampler.ts.
 import * as tf from '@tensorflow/tfjs-core';
-import { SamplerOptionsError, stepCoefficients } from './schedule';
+import { stepCoefficients } from './schedule';
 import { callEps, checkAbort, ddimUpdate, Owned, runStart, type Sampler, type SamplerOptions } from './sampler';
 
-export interface PlmsOptions extends SamplerOptions {
-  /** Must be 0 or absent: CompVis' PLMS is deterministic. */
-  eta?: number;
-}
+/** CompVis' PLMS is deterministic: it has no eta (the run settings refuse eta ≠ 0 with it, src/engine/settings.ts). */
+export type PlmsOptions = SamplerOptions;
 
 /** Adams–Bashforth combination of the current raw ε with the previous ones (newest last). */
 function multistep(e: tf.Tensor4D, old: tf.Tensor4D[]): tf.Tensor4D {
@@ -27,9 +25,6 @@ function multistep(e: tf.Tensor4D, old: tf.Tensor4D[]): tf.Tensor4D {
  * improved-Euler one (python/cad_ref/diffusion.py `plms_sample(..., x0_init, strength)`).
  */
 export async function* plmsSampler(opts: PlmsOptions): Sampler {
-  if (opts.eta !== undefined && opts.eta !== 0) {
-    throw new SamplerOptionsError(`PLMS sampling needs eta = 0 (got ${opts.eta}); use DDIM for eta > 0`);
-  }
   const c = stepCoefficients(opts.schedule, opts.steps, 0);
   const owned = new Owned();
   const all = c.timesteps.length;

@@ -19,7 +19,7 @@ export type EpsFn = (x: tf.Tensor4D, t: number) => tf.Tensor4D | Promise<tf.Tens
 
 export interface SamplerOptions {
   schedule: Schedule;
-  /** Requested steps S; the real count is uniformTimesteps(S).length (S = 12 → 13). */
+  /** Requested steps S, 1..T; the real count is ddimTimesteps(S).length (uniform spacing: S = 12 → 13). */
   steps: number;
   eps: EpsFn;
   /** Initial noise NCHW [B, C, h, w]; every sample of the batch is denoised independently. */

@@ -1,7 +1,13 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { goldenDir, goldenNpy } from '../../test/golden';
+import { goldenDir, goldenNpy, PYTHON, REPO_ROOT } from '../../test/golden';
 import { npyToFloat32 } from '../io/npy';
-import { img2imgStartIndex, makeSchedule, runTimesteps, SamplerOptionsError, stepCoefficients, uniformTimesteps } from './schedule';
+import {
+  ddimTimesteps, img2imgStartIndex, makeSchedule, runTimesteps, SamplerOptionsError, stepCoefficients, stepSpacing, trailingTimesteps,
+  uniformTimesteps,
+} from './schedule';
 
 const CFG = { numTimesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 };
 
@@ -35,19 +41,49 @@ describe('noise schedule', () => {
     expect(uniformTimesteps(12).reverse()).toEqual(ddim);
     const t250 = uniformTimesteps(250);
     expect([t250.length, t250[0], t250[1], t250[249]]).toEqual([250, 1, 5, 997]);
-    expect(() => uniformTimesteps(0)).toThrow(SamplerOptionsError);
-    expect(() => uniformTimesteps(2.5)).toThrow(/integer in 1\.\.1000/);
+    for (const S of [0, -1, 2.5, Number.NaN, 1001]) {
+      expect(() => uniformTimesteps(S)).toThrow(SamplerOptionsError);
+      expect(() => ddimTimesteps(S)).toThrow(/the step count must be a whole number from 1 to 1000/);
+    }
   });
 
-  it('refuses step counts whose last timestep would be 1000, naming the nearest counts that work', () => {
+  it('has no uniform list where it would reach t = 1000; those step counts use the trailing spacing', () => {
     // Python: [S for S in range(1, 1001) if max(range(0, 1000, 1000 // S)) + 1 >= 1000] starts 3, 9, 27, 36, 37,
     // 101..111, 251..333, 501..1000 (PyTorch's alphas_cumprod[1000] raises IndexError for these).
-    for (const S of [3, 9, 27, 36, 37, 101, 111, 251, 300, 333, 501, 1000]) expect(() => uniformTimesteps(S)).toThrow(SamplerOptionsError);
-    for (const S of [1, 2, 4, 8, 10, 26, 35, 38, 100, 112, 250, 334, 500]) expect(uniformTimesteps(S).at(-1)).toBeLessThan(1000);
-    expect(() => uniformTimesteps(3)).toThrow(/use 2 or 4 steps/);
-    expect(() => uniformTimesteps(300)).toThrow(/use 250 or 334 steps/);
-    expect(() => uniformTimesteps(1000)).toThrow(/use 500 steps/);
+    for (const S of [3, 9, 27, 36, 37, 101, 111, 251, 300, 333, 501, 1000]) {
+      expect(() => uniformTimesteps(S)).toThrow(/past the 1000-step schedule/);
+      expect(stepSpacing(S)).toBe('trailing');
+      expect(ddimTimesteps(S)).toEqual(trailingTimesteps(S));
+    }
+    for (const S of [1, 2, 4, 8, 10, 26, 35, 38, 100, 112, 250, 334, 500]) {
+      expect(uniformTimesteps(S).at(-1)).toBeLessThan(1000);
+      expect(stepSpacing(S)).toBe('uniform');
+    }
+    // Hand-worked edges: round(1000·(S−i)/S) − 1.
+    expect(trailingTimesteps(3)).toEqual([332, 666, 999]);
+    expect(trailingTimesteps(999).slice(0, 3)).toEqual([0, 1, 2]);
+    expect(trailingTimesteps(999).at(-1)).toBe(999);
+    expect(ddimTimesteps(1000)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(ddimTimesteps(1)).toEqual([1]);
+    expect(ddimTimesteps(2)).toEqual([1, 501]);
   });
+
+  it('gives every step count 1..T the list of the PyTorch reference (python/cad_ref ddim_timesteps), for T = 1000 and 50', async () => {
+    const script = 'import json, sys\nfrom cad_ref.diffusion import ddim_timesteps, step_spacing\n'
+      + 'print(json.dumps({T: [[step_spacing(S, T), [int(t) for t in ddim_timesteps(S, T)]] for S in range(1, T + 1)] for T in (1000, 50)}))';
+    const { stdout } = await promisify(execFile)(PYTHON, ['-c', script], {
+      cwd: REPO_ROOT, env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') }, maxBuffer: 64 * 1024 * 1024, timeout: 120_000,
+    });
+    const ref = JSON.parse(stdout) as Record<string, [string, number[]][]>;
+    for (const T of [1000, 50]) {
+      ref[T].forEach(([spacing, ts], i) => {
+        const S = i + 1;
+        if (stepSpacing(S, T) !== spacing || ddimTimesteps(S, T).join() !== ts.join()) {
+          throw new Error(`S = ${S}, T = ${T}: ${stepSpacing(S, T)} [${ddimTimesteps(S, T).slice(0, 4)}…] vs ${spacing} [${ts.slice(0, 4)}…]`);
+        }
+      });
+    }
+  }, 120_000);
 
   it('derives DDIM sigmas from the float64 formula, ᾱ[0] as the last step’s ᾱ_prev', () => {
     const s = makeSchedule(CFG);
@@ -77,10 +113,13 @@ describe('img2img step list', () => {
     expect(runTimesteps(10, 1000)).toEqual(uniformTimesteps(10).reverse());
     expect(runTimesteps(50, 1000, 0.001)).toEqual([1]);
     expect(img2imgStartIndex([901, 801, 701], 0.8, 1000)).toBe(1);
+    // On the trailing list of 3 steps [999, 666, 332]: 666 is nearest to 500 (166 vs 168).
+    expect(runTimesteps(3, 1000, 0.5)).toEqual([666, 332]);
+    expect(runTimesteps(1000, 1000, 0.0005)).toEqual([0]);
   });
 
   it.each([0, -0.1, 1.01, Number.NaN])('refuses strength %s', (s) => {
     expect(() => runTimesteps(10, 1000, s)).toThrow(SamplerOptionsError);
-    expect(() => runTimesteps(10, 1000, s)).toThrow(/strength must be a number in \(0, 1\]/);
+    expect(() => runTimesteps(10, 1000, s)).toThrow(/strength must be a number above 0 and at most 1/);
   });
 });

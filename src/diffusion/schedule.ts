@@ -45,26 +45,76 @@ function rawUniform(steps: number, numTimesteps: number): number[] {
 }
 
 /**
+ * How a step count S is spread over the T training timesteps:
+ * - 'uniform': the authors' discretisation (ldm `make_ddim_timesteps`, 'uniform'): range(0, T, T // S) + 1.
+ *   Used whenever it is valid, so the authors' lists stay bit-identical.
+ * - 'trailing': diffusers' "trailing" timestep spacing (`DDIMScheduler.set_timesteps`), for the S where
+ *   the uniform list would end at t = T (past the schedule; for T = 1000: S = 3, 9, 27, 36, 37, 101–111,
+ *   251–333, 501–1000). See trailingTimesteps.
+ */
+export type StepSpacing = 'uniform' | 'trailing';
+export const STEP_SPACINGS: readonly StepSpacing[] = ['uniform', 'trailing'];
+
+/** The step-count rule (the run settings use it too, src/engine/settings.ts): a whole number from 1 to T. */
+export function isStepCount(steps: unknown, numTimesteps: number): steps is number {
+  return typeof steps === 'number' && Number.isInteger(steps) && steps >= 1 && steps <= numTimesteps;
+}
+
+/** The img2img strength rule (used by the run settings too): a number in (0, 1]. */
+export function isStrength(strength: unknown): strength is number {
+  return typeof strength === 'number' && strength > 0 && strength <= 1;
+}
+
+function checkSteps(steps: number, numTimesteps: number): void {
+  if (!isStepCount(steps, numTimesteps)) {
+    throw new SamplerOptionsError(`the step count must be a whole number from 1 to ${numTimesteps} (got ${steps})`);
+  }
+}
+
+/** Whether the authors' uniform list for S is valid: its last entry stays below T. */
+export function uniformFits(steps: number, numTimesteps = 1000): boolean {
+  checkSteps(steps, numTimesteps);
+  return rawUniform(steps, numTimesteps).at(-1)! < numTimesteps;
+}
+
+/**
  * The authors' 'uniform' discretisation, ascending: range(0, T, T // S) + 1. When T is not a multiple
- * of S this has more than S entries (S = 12 → 13); callers report the real count. When T − 1 is a
- * multiple of T // S (for T = 1000: S = 3, 9, 27, 36, 37, 101–111, 251–333, 501–1000) the last entry is T, past the
- * schedule (PyTorch raises an IndexError there): such S are refused, with the nearest counts that work.
+ * of S this has more than S entries (S = 12 → 13); callers report the real count. Throws
+ * SamplerOptionsError for the S where the last entry would be T (see StepSpacing): those use
+ * trailingTimesteps instead (ddimTimesteps chooses).
  */
 export function uniformTimesteps(steps: number, numTimesteps = 1000): number[] {
-  if (!(Number.isInteger(steps) && steps >= 1 && steps <= numTimesteps)) {
-    throw new SamplerOptionsError(`steps must be an integer in 1..${numTimesteps} (got ${steps})`);
+  if (!uniformFits(steps, numTimesteps)) {
+    throw new SamplerOptionsError(`${steps} steps cannot use the authors' uniform spacing: with a stride of `
+      + `${Math.floor(numTimesteps / steps)} its last step would be t = ${numTimesteps}, past the ${numTimesteps}-step schedule`);
   }
-  const out = rawUniform(steps, numTimesteps);
-  if (out[out.length - 1] >= numTimesteps) {
-    const fits = (s: number) => s >= 1 && s <= numTimesteps && rawUniform(s, numTimesteps).at(-1)! < numTimesteps;
-    let below = steps - 1, above = steps + 1;
-    while (below >= 1 && !fits(below)) below--;
-    while (above <= numTimesteps && !fits(above)) above++;
-    const options = [below >= 1 ? below : null, above <= numTimesteps ? above : null].filter((v) => v !== null).join(' or ');
-    throw new SamplerOptionsError(`${steps} steps are not possible with the authors' uniform spacing (range(0, ${numTimesteps}, `
-      + `${numTimesteps} // ${steps}) + 1 ends at t = ${numTimesteps}, past the ${numTimesteps}-step schedule): use ${options} steps`);
+  return rawUniform(steps, numTimesteps);
+}
+
+/**
+ * diffusers' "trailing" spacing, ascending: exactly S timesteps t_i = round(T·(S − i)/S) − 1, i = 0..S−1
+ * (descending from T − 1 down to round(T/S) − 1 ≥ 0, all distinct since T/S ≥ 1). Computed exactly in
+ * integers, halves rounded up: diffusers computes np.round(np.arange(T, 0, −T/S)) − 1 in floating point,
+ * which rounds some exact halves down and, for 62 step counts at T = 1000 (S = 61, 103, …), yields an
+ * extra entry t = −1. Reference: python/cad_ref/diffusion.py `trailing_timesteps`.
+ */
+export function trailingTimesteps(steps: number, numTimesteps = 1000): number[] {
+  checkSteps(steps, numTimesteps);
+  const out: number[] = [];
+  for (let i = steps - 1; i >= 0; i--) {
+    out.push(Math.floor((2 * numTimesteps * (steps - i) + steps) / (2 * steps)) - 1);
   }
   return out;
+}
+
+/** The spacing S steps use: 'uniform' where valid, else 'trailing'. Throws SamplerOptionsError for S outside 1..T. */
+export function stepSpacing(steps: number, numTimesteps = 1000): StepSpacing {
+  return uniformFits(steps, numTimesteps) ? 'uniform' : 'trailing';
+}
+
+/** The ascending timesteps S steps visit, with the spacing chosen by stepSpacing. */
+export function ddimTimesteps(steps: number, numTimesteps = 1000): number[] {
+  return stepSpacing(steps, numTimesteps) === 'uniform' ? rawUniform(steps, numTimesteps) : trailingTimesteps(steps, numTimesteps);
 }
 
 /** Per-step scalars of one sampling run, in sampling order (descending t). */
@@ -82,7 +132,7 @@ export interface StepCoefficients {
 export function stepCoefficients(schedule: Schedule, steps: number, eta: number): StepCoefficients {
   if (!(Number.isFinite(eta) && eta >= 0)) throw new SamplerOptionsError(`eta must be a finite number ≥ 0 (got ${eta})`);
   const ac = schedule.alphasCumprod;
-  const ascending = uniformTimesteps(steps, schedule.numTimesteps);
+  const ascending = ddimTimesteps(steps, schedule.numTimesteps);
   const alphas = ascending.map((t) => ac[t]);
   const alphasPrev = [ac[0], ...ascending.slice(0, -1).map((t) => ac[t])];
   // CompVis: 1 − ᾱ_t is a float32 tensor op, the rest float64 numpy, then stored as float32.
@@ -104,8 +154,8 @@ export function stepCoefficients(schedule: Schedule, steps: number, eta: number)
  * Throws SamplerOptionsError for a strength outside (0, 1].
  */
 export function img2imgStartIndex(timesteps: readonly number[], strength: number, numTimesteps: number): number {
-  if (!(typeof strength === 'number' && strength > 0 && strength <= 1)) {
-    throw new SamplerOptionsError(`strength must be a number in (0, 1] (got ${strength})`);
+  if (!isStrength(strength)) {
+    throw new SamplerOptionsError(`strength must be a number above 0 and at most 1 (got ${strength})`);
   }
   const target = strength * numTimesteps;
   let best = 0;
@@ -116,11 +166,11 @@ export function img2imgStartIndex(timesteps: readonly number[], strength: number
 }
 
 /**
- * The timesteps a run really visits, in sampling order: the authors' uniform list for `steps`, from the
+ * The timesteps a run really visits, in sampling order: the list for `steps` (ddimTimesteps), from the
  * img2img start for `strength` < 1 (strength 1: the whole list). What the receipt records and the
- * timeline shows. Throws SamplerOptionsError for impossible step counts or strengths.
+ * timeline shows. Throws SamplerOptionsError for step counts outside 1..T or strengths outside (0, 1].
  */
 export function runTimesteps(steps: number, numTimesteps: number, strength = 1): number[] {
-  const descending = uniformTimesteps(steps, numTimesteps).slice().reverse();
+  const descending = ddimTimesteps(steps, numTimesteps).slice().reverse();
   return descending.slice(img2imgStartIndex(descending, strength, numTimesteps));
 }

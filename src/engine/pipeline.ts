@@ -7,7 +7,7 @@ import { latentShape } from '../model/config';
 import type { WeightMap } from '../model/weights';
 import { preprocessFmri } from '../model/preprocess';
 import { prepareFmriEncoder, fmriEncoder, type FmriEncoderParams } from '../model/fmriEncoder';
-import { condStage } from '../model/condStage';
+import { condStage, prepareCondStage, type CondStageParams } from '../model/condStage';
 import { prepareUNet, unet, type UNetParams } from '../model/unet';
 import { prepareVQ, vqDecode, toImage, type VQParams } from '../model/vq';
 import { lowLevelLatentTensors, prepareLowLevel, type LowLevelParams } from '../model/lowlevel';
@@ -20,6 +20,7 @@ import { ddimSampler } from '../diffusion/ddim';
 import { gaussian } from '../diffusion/rng';
 import { loadBundle, sha256Hex, type BundleSource, type LoadOptions } from '../io/bundle';
 import type { ConditioningResult, DecodeEvent, DecodeOptions, ImageBatch, InitKind, ModelCard } from './types';
+import { modeProblems, problemMessage, settingsProblems } from './settings';
 
 /** Bundle name of the classifier-free guidance null context [77, condDim] (issue 16; not an authors' key). */
 export const NULL_CONTEXT = 'decoding_studio.null_context';
@@ -29,6 +30,8 @@ export interface EngineModel {
   card: ModelCard;
   weights: WeightMap;
   encoder: FmriEncoderParams;
+  /** The conditioning mappers (cond_stage_model.channel_mapper / dim_mapper), prepared once. */
+  cond: CondStageParams;
   unet: UNetParams;
   vq: VQParams;
   /** Low-level decoder (fMRI → img2img start), when the bundle carries decoding_studio.lowlevel.* (src/model/lowlevel.ts). */
@@ -65,16 +68,13 @@ function tensorsIn(params: unknown, out = new Set<tf.Tensor>(), seen = new Set<u
 /**
  * Frees the weight matrices and conv kernels (rank ≥ 2) that the prepare steps copied into another
  * layout and that nothing references any more, and drops them from `weights`. Reshaped views share
- * their data, so freeing the original keeps it alive. The mappers and the UNet's time conditioning
- * read their weights by name at run time and are kept.
+ * their data, so freeing the original keeps it alive. Every network is prepared (prepare…()), so only the
+ * guidance null context is read by name at run time (nullContext below) and kept.
  */
 export function releaseRelaidWeights(weights: Record<string, tf.Tensor>, params: unknown): void {
   const used = tensorsIn(params);
-  // The guidance null context is read by name at run time too (nullContext below).
-  const readByName = (name: string): boolean => (name.startsWith('cond_stage_model.') && !name.startsWith('cond_stage_model.mae.'))
-    || name === NULL_CONTEXT;
   for (const [name, t] of Object.entries(weights)) {
-    if (t.rank >= 2 && !used.has(t) && !readByName(name)) { t.dispose(); delete weights[name]; }
+    if (t.rank >= 2 && !used.has(t) && name !== NULL_CONTEXT) { t.dispose(); delete weights[name]; }
   }
 }
 
@@ -89,17 +89,18 @@ export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?:
   const own: Record<string, tf.Tensor> = { ...weights };
   const params = countParams(own);
   const encoder = prepareFmriEncoder(config, own);
+  const cond = prepareCondStage(config, own);
   const unetParams = prepareUNet(config, own);
   const vq = prepareVQ(config, own);
   const lowlevel = prepareLowLevel(config, own);
   const schedule = makeSchedule(config.schedule);
-  if (opts.releaseRelaid) releaseRelaidWeights(own, [encoder, unetParams, vq, lowlevel]);
+  if (opts.releaseRelaid) releaseRelaidWeights(own, [encoder, cond, unetParams, vq, lowlevel]);
   return {
     config,
     card: { config, params, dtype: card?.dtype ?? 'float32', bytes: card?.bytes ?? params.total * 4, sha256: card?.sha256 },
-    weights: own, encoder, unet: unetParams, vq, lowlevel, schedule,
+    weights: own, encoder, cond, unet: unetParams, vq, lowlevel, schedule,
     dispose() {
-      disposeDerived([encoder, unetParams, vq], own);
+      disposeDerived([encoder, cond, unetParams, vq, lowlevel], own);
       for (const t of Object.values(own)) t.dispose();
     },
   };
@@ -142,7 +143,7 @@ export async function compileShaders(model: EngineModel): Promise<void> {
   try {
     tf.tidy(() => {
       const x = tf.zeros([1, model.config.encoder.numVoxels]) as tf.Tensor2D;
-      const c = condStage(model.config, model.weights, fmriEncoder(model.config, model.encoder, x));
+      const c = condStage(model.config, model.cond, fmriEncoder(model.config, model.encoder, x));
       const z = tf.zeros([1, ch, h, w]) as tf.Tensor4D;
       toImage(vqDecode(model.config, model.vq, unet(model.config, model.unet, z, 500, c)));
       // The low-level start (ridge → VQ encoder) runs once per img2img decode, before the first step.
@@ -164,7 +165,7 @@ export function conditioning(model: EngineModel, fmriRaw: Float32Array | Float32
   const fmri = preprocessFmri(model.config, rows);
   const [encoderOut, c] = tf.tidy(() => {
     const e = fmriEncoder(model.config, model.encoder, tf.tensor2d(fmri, [rows.length, model.config.encoder.numVoxels]));
-    return [e, condStage(model.config, model.weights, e)];
+    return [e, condStage(model.config, model.cond, e)];
   });
   return { fmri, encoderOut, c };
 }
@@ -178,15 +179,19 @@ export async function conditioningResult(model: EngineModel, fmriRaw: Float32Arr
 }
 
 /**
- * What preprocessing does to this vector (throws FmriShapeError / FmriValueError as decoding would).
- * A model without training statistics reports the identity z-score (mean 0, std 1).
+ * What preprocessing does to this vector (throws FmriShapeError / FmriValueError as decoding would): the
+ * voxel counts, the wrap padding, and the z-score statistics the model's bundle holds (config.preprocess
+ * mean / std, absent when the model takes its input as is: no identity 0 / 1 is invented).
  */
-export function preprocessSummary(model: EngineModel, fmriRaw: Float32Array)
-  : { rawVoxels: number; paddedVoxels: number; pad: number; mean: number; std: number; roi?: string } {
+export function preprocessSummary(model: Pick<EngineModel, 'config'>, fmriRaw: Float32Array)
+  : { rawVoxels: number; paddedVoxels: number; pad: number; mean?: number; std?: number; roi?: string } {
   preprocessFmri(model.config, fmriRaw);
-  const { mean = 0, std = 1, roi } = model.config.preprocess;
+  const { mean, std, roi } = model.config.preprocess;
   const paddedVoxels = model.config.encoder.numVoxels;
-  return { rawVoxels: fmriRaw.length, paddedVoxels, pad: paddedVoxels - fmriRaw.length, mean, std, roi };
+  return {
+    rawVoxels: fmriRaw.length, paddedVoxels, pad: paddedVoxels - fmriRaw.length,
+    ...(mean !== undefined && std !== undefined ? { mean, std } : {}), ...(roi !== undefined ? { roi } : {}),
+  };
 }
 
 /** A decode option the model cannot honour (guidance without a null context, a bad init / strength / guidance). */
@@ -209,20 +214,15 @@ export function hasNullContext(model: EngineModel): boolean {
   return !!t && t.size === outTokens * condDim && t.shape.at(-1) === condDim;
 }
 
-/** init / strength / guidance with their defaults ('noise', 1, 1), validated against each other and the model. */
+/**
+ * init / strength / guidance with their defaults ('noise', 1, 1), validated by the run-settings rules
+ * (src/engine/settings.ts) and against the model (null context, low-level decoder).
+ */
 export function runMode(model: EngineModel, opts: Pick<DecodeOptions, 'init' | 'strength' | 'guidance'>)
   : { init: InitKind; strength: number; guidance: number } {
   const init = opts.init ?? 'noise', strength = opts.strength ?? 1, guidance = opts.guidance ?? 1;
-  if (init !== 'noise' && init !== 'lowlevel') throw new DecodeOptionsError(`init must be 'noise' or 'lowlevel' (got ${String(init)})`);
-  if (!(typeof strength === 'number' && strength > 0 && strength <= 1)) {
-    throw new DecodeOptionsError(`strength must be a number in (0, 1] (got ${String(strength)})`);
-  }
-  if (strength < 1 && init !== 'lowlevel') {
-    throw new DecodeOptionsError(`strength ${strength} < 1 starts part-way from a predicted latent: it needs init 'lowlevel' (init is '${init}')`);
-  }
-  if (!(typeof guidance === 'number' && Number.isFinite(guidance) && guidance >= 0)) {
-    throw new DecodeOptionsError(`guidance must be a finite number ≥ 0 (got ${String(guidance)})`);
-  }
+  const [bad] = modeProblems({ init, strength, guidance });
+  if (bad) throw new DecodeOptionsError(problemMessage(bad));
   const name = model.config.name;
   if (guidance !== 1 && !hasNullContext(model)) {
     const { outTokens, condDim } = model.config.cond;
@@ -283,9 +283,11 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
   : AsyncGenerator<DecodeEvent, Float32Array> {
   const cfg = model.config;
   const n = opts.numSamples;
-  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error(`samples must be an integer in 1..64 (got ${n})`);
-  const [ch, h, w] = latentShape(cfg);
   const mode = runMode(model, opts);
+  // Every sampler setting by the run-settings rules, the step bound from this model's schedule.
+  const [bad] = settingsProblems({ ...opts, ...mode }, cfg.schedule.numTimesteps);
+  if (bad) throw new DecodeOptionsError(problemMessage(bad));
+  const [ch, h, w] = latentShape(cfg);
   const noise = initialNoise(cfg, opts);   // validated before any tensor exists
   const timesteps = decodeTimesteps(cfg, { steps: opts.steps, ...mode }); // refuses impossible step counts now
   const initStarted = performance.now();
@@ -302,7 +304,7 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
   };
   const noiseSeed = opts.seed + 1;
   const sampler = opts.sampler === 'plms'
-    ? plmsSampler({ ...common, eta: opts.eta })
+    ? plmsSampler(common)
     : ddimSampler({
       ...common, eta: opts.eta,
       noise: (i: number) => tf.tensor4d(gaussian(noiseSeed * 100_003 + i, n * ch * h * w), [n, ch, h, w]),

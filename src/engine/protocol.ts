@@ -3,7 +3,7 @@
 // worker may also post events (byte progress, sampler steps, device loss) that carry no id.
 // Everything here is structured-clone friendly; large arrays travel as transferables.
 import type { ModelConfig } from '../model/config';
-import type { BackendName, DecodeOptions, InitKind, ModelCard, SamplerName } from './types';
+import type { BackendName, DecodeOptions, ModelCard } from './types';
 
 export interface AdapterInfo {
   vendor: string;
@@ -144,19 +144,9 @@ export interface RgbaImage {
   pixels: Uint8ClampedArray;
 }
 
-export interface RunSettings {
-  sampler: SamplerName;
-  steps: number;
-  eta: number;
-  seed: number;
-  numSamples: number;
-  /** Start from noise, or from the model's low-level latent (img2img; DecodeOptions.init). */
-  init: InitKind;
-  /** img2img strength in (0, 1]; < 1 only with init 'lowlevel'. */
-  strength: number;
-  /** Classifier-free guidance scale ≥ 0; 1 = off. */
-  guidance: number;
-}
+// The run settings, their limits and rules live in ./settings (one owner for the studio, worker, CLIs and receipt).
+export type { RunSettings } from './settings';
+import type { RunSettings } from './settings';
 
 export interface SampleMetrics {
   pcc: number;
@@ -307,7 +297,7 @@ export function toEngineError(e: unknown, code?: string): EngineError {
 /** Options the engine's decodeSteps takes for these settings. */
 export function decodeOptions(s: RunSettings): DecodeOptions {
   return {
-    sampler: s.sampler, steps: s.steps, eta: s.sampler === 'plms' ? 0 : s.eta, seed: s.seed, numSamples: s.numSamples,
+    sampler: s.sampler, steps: s.steps, eta: s.eta, seed: s.seed, numSamples: s.numSamples,
     init: s.init, strength: s.strength, guidance: s.guidance,
   };
 }

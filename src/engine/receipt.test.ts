@@ -41,12 +41,12 @@ describe('decode receipt', () => {
     ['kind', { kind: 'something-else' }, /kind must be/],
     ['version', { receiptVersion: 2 }, /receiptVersion must be 1, found 2/],
     ['sampler', { sampler: 'euler' }, /sampler must be one of plms, ddim, found "euler"/],
-    ['steps 0', { steps: 0 }, /steps must be an integer in \[1, 1000\], found 0/],
-    ['steps fractional', { steps: 2.5 }, /steps must be an integer/],
-    ['eta > 1', { eta: 1.5 }, /eta must be a number in \[0, 1\]/],
-    ['plms with eta', { sampler: 'plms', eta: 0.3 }, /eta must be 0 for the PLMS sampler, found 0.3/],
-    ['seed negative', { seed: -1 }, /seed must be an integer/],
-    ['samples', { numSamples: 17 }, /numSamples must be an integer in \[1, 16\]/],
+    ['steps 0', { steps: 0 }, /steps must be a whole number of at least 1, found 0/],
+    ['steps fractional', { steps: 2.5 }, /steps must be a whole number of at least 1, found 2.5/],
+    ['eta > 1', { eta: 1.5 }, /eta must be a number from 0 to 1, found 1.5/],
+    ['plms with eta', { sampler: 'plms', eta: 0.3 }, /eta must be 0 with the PLMS sampler \(use DDIM for eta above 0\), found 0.3/],
+    ['seed negative', { seed: -1 }, /seed must be a whole number from 0 to 4294967295, found -1/],
+    ['samples', { numSamples: 17 }, /numSamples must be a whole number from 1 to 16, found 17/],
     ['backend', { backend: 'webgl' }, /backend must be one of webgpu, wasm, cpu/],
     ['date', { createdAt: 'yesterday' }, /createdAt must be an ISO date/],
     ['model hash', { model: { name: 'x', sha256: 'ABC', synthetic: false } }, /model.sha256 must be 64 lowercase hex digits, found "ABC"/],
@@ -54,9 +54,11 @@ describe('decode receipt', () => {
     ['fmri missing', { fmri: undefined }, /fmri must be an object/],
     ['fmri split', { fmri: { fileName: 'a.npy', sha256: HEX, sampleIndex: 0 } }, /fmri.split must be a non-empty string/],
     ['init', { init: 'pixels' }, /init must be one of noise, lowlevel, found "pixels"/],
-    ['strength 0', { init: 'lowlevel', strength: 0 }, /strength must be a number in \(0, 1\], found 0/],
-    ['strength without lowlevel', { strength: 0.5 }, /strength must be 1 unless init is "lowlevel" \(init is "noise"\), found 0.5/],
-    ['guidance', { guidance: -1 }, /guidance must be a finite number ≥ 0, found -1/],
+    ['strength 0', { init: 'lowlevel', strength: 0 }, /strength must be a number above 0 and at most 1, found 0/],
+    ['strength without lowlevel', { strength: 0.5 }, /strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\), found 0.5/],
+    ['guidance', { guidance: -1 }, /guidance must be a finite number of at least 0, found -1/],
+    ['steps missing', { steps: undefined }, /steps must be a whole number of at least 1, found nothing/],
+    ['spacing', { spacing: 'leading' }, /spacing must be one of uniform, trailing, found "leading"/],
     ['timesteps ascending', { timesteps: [1, 501] }, /timesteps must be a non-empty descending list of integer timesteps, found \[1,501\]/],
   ])('rejects a bad %s with a message naming the field', (_what, patch, message) => {
     const e = errorOf({ ...valid(), ...patch });
@@ -85,6 +87,15 @@ describe('decode receipt', () => {
     expect(() => checkReceiptTimesteps(r, [501, 401, 301, 201, 101, 1])).not.toThrow();
     expect(() => checkReceiptTimesteps(r, [601, 501, 401, 301, 201, 101, 1]))
       .toThrow(/timesteps must be \[601, 501, 401, 301, 201, 101, 1\] for 10 steps, init lowlevel, strength 0.5, found \[501,401/);
+  });
+
+  it('keeps the spacing and checks it against the steps on replay; older receipts have none', () => {
+    const r = parseReceipt({ ...valid(), steps: 3, eta: 0, timesteps: [999, 666, 332], spacing: 'trailing' });
+    expect(r.spacing).toBe('trailing');
+    expect(parseReceipt(receiptToJson(r))).toEqual(r);
+    expect(() => checkReceiptTimesteps(r, [999, 666, 332], 'trailing')).not.toThrow();
+    expect(() => checkReceiptTimesteps(r, [999, 666, 332], 'uniform')).toThrow(/spacing must be "uniform" for 3 steps on this model, found "trailing"/);
+    expect(parseReceipt(valid()).spacing).toBeUndefined();
   });
 });
 

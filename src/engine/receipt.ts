@@ -2,6 +2,8 @@
 // settings, which backend). The studio writes one on export, replays a dropped one, and `npm run decode`
 // accepts it. Parsing validates every field and names the first bad one.
 import type { BackendName, InitKind, SamplerName } from './types';
+import { settingsProblems } from './settings';
+import { STEP_SPACINGS, type StepSpacing } from '../diffusion/schedule';
 
 export const RECEIPT_KIND = 'decoding-studio/decode-receipt';
 export const RECEIPT_VERSION = 1;
@@ -37,6 +39,12 @@ export interface DecodeReceipt {
    */
   timesteps?: number[];
   /**
+   * How the steps were spread over the schedule (src/diffusion/schedule.ts stepSpacing): 'uniform' (the
+   * authors') or 'trailing' (diffusers', for step counts whose uniform list would reach t = T). Optional:
+   * receipts written before it used the uniform spacing, the only one then.
+   */
+  spacing?: StepSpacing;
+  /**
    * Scores of the final images against the ground truth (studio receipts, when the sample has one; SIMULATED data for
    * the bundled set): per sample, of the pixel-mean image, their spread over samples, and the per-pixel sd map's
    * mean and max over pixels (grey, [0, 1] units). Informational: a replay recomputes them.
@@ -71,12 +79,10 @@ function describe(v: unknown): string {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-export const MAX_SEED = 2 ** 32 - 1;
-export const MAX_SAMPLES = 16;
+// The limits live with the other run-settings rules; re-exported for the receipt's readers.
+export { MAX_SAMPLES, MAX_SEED } from './settings';
 const SHA256 = /^[0-9a-f]{64}$/;
-const SAMPLERS: readonly SamplerName[] = ['plms', 'ddim'];
 const BACKENDS: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
-const INITS: readonly InitKind[] = ['noise', 'lowlevel'];
 
 type Obj = Record<string, unknown>;
 
@@ -136,18 +142,16 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     fmri.scale = f.scale;
   }
 
-  const sampler = oneOf(o, 'sampler', SAMPLERS);
-  const steps = int(o, 'steps', '', 1, 1000);
-  const eta = o.eta;
-  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0 || eta > 1) throw new ReceiptError('eta', 'a number in [0, 1]', eta);
-  // The authors' PLMS refuses eta ≠ 0; a receipt claiming otherwise cannot be replayed faithfully.
-  if (sampler === 'plms' && eta !== 0) throw new ReceiptError('eta', '0 for the PLMS sampler', eta);
-  const init = o.init === undefined ? 'noise' : oneOf(o, 'init', INITS);
-  const strength = o.strength === undefined ? 1 : o.strength;
-  if (typeof strength !== 'number' || !(strength > 0 && strength <= 1)) throw new ReceiptError('strength', 'a number in (0, 1]', strength);
-  if (strength < 1 && init !== 'lowlevel') throw new ReceiptError('strength', `1 unless init is "lowlevel" (init is "${init}")`, strength);
-  const guidance = o.guidance === undefined ? 1 : o.guidance;
-  if (typeof guidance !== 'number' || !Number.isFinite(guidance) || guidance < 0) throw new ReceiptError('guidance', 'a finite number ≥ 0', guidance);
+  // The sampler settings by the run-settings rules (src/engine/settings.ts); the step bound is the model's
+  // schedule, checked on replay (checkReceiptTimesteps). Older receipts lack init / strength / guidance.
+  const settings = {
+    sampler: o.sampler as SamplerName, steps: o.steps as number, eta: o.eta as number, seed: o.seed as number,
+    numSamples: o.numSamples as number, init: (o.init ?? 'noise') as InitKind, strength: (o.strength ?? 1) as number,
+    guidance: (o.guidance ?? 1) as number,
+  };
+  const [bad] = settingsProblems(settings);
+  if (bad) throw new ReceiptError(bad.field, bad.expected, bad.found);
+  const spacing = o.spacing === undefined ? undefined : oneOf(o, 'spacing', STEP_SPACINGS);
   let timesteps: number[] | undefined;
   if (o.timesteps !== undefined) {
     const ts = o.timesteps;
@@ -164,16 +168,10 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     createdAt,
     model,
     fmri,
-    sampler,
-    steps,
-    eta,
-    seed: int(o, 'seed', '', 0, MAX_SEED),
-    numSamples: int(o, 'numSamples', '', 1, MAX_SAMPLES),
+    ...settings,
     backend: oneOf(o, 'backend', BACKENDS),
-    init,
-    strength,
-    guidance,
     ...(timesteps ? { timesteps } : {}),
+    ...(spacing ? { spacing } : {}),
     ...(metrics ? { metrics } : {}),
   };
 }
@@ -225,13 +223,15 @@ export function receiptArgs(r: DecodeReceipt): Record<string, string | number> {
 }
 
 /**
- * Throws ReceiptError when a receipt's recorded step list is not the one its settings give for a schedule
- * (`plan` is runTimesteps / decodeTimesteps for the receipt's steps, init and strength).
+ * Throws ReceiptError when a receipt's recorded step list or spacing is not the one its settings give for a
+ * schedule (`plan` is runTimesteps / decodeTimesteps for the receipt's steps, init and strength; `spacing`
+ * stepSpacing for its steps).
  */
-export function checkReceiptTimesteps(r: DecodeReceipt, plan: number[]): void {
+export function checkReceiptTimesteps(r: DecodeReceipt, plan: number[], spacing?: StepSpacing): void {
   if (r.timesteps && r.timesteps.join() !== plan.join()) {
     throw new ReceiptError('timesteps', `[${plan.join(', ')}] for ${r.steps} steps, init ${r.init}, strength ${r.strength}`, r.timesteps);
   }
+  if (r.spacing && spacing && r.spacing !== spacing) throw new ReceiptError('spacing', `"${spacing}" for ${r.steps} steps on this model`, r.spacing);
 }
 
 export function makeReceipt(fields: Omit<DecodeReceipt, 'kind' | 'receiptVersion' | 'createdAt' | 'init' | 'strength' | 'guidance'>

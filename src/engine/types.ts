@@ -10,9 +10,12 @@ export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
 export interface DecodeOptions {
   sampler: SamplerName;
-  /** Requested steps S; the authors' uniform discretisation may run more (S=12 → 13). */
+  /**
+   * Requested steps S, a whole number 1..T: the authors' uniform spacing where valid (it may run more:
+   * S = 12 → 13), diffusers' trailing spacing where it would reach t = T (src/diffusion/schedule.ts stepSpacing).
+   */
   steps: number;
-  /** DDIM only (PLMS requires 0). */
+  /** DDIM noise scale in [0, 1]; 0 with PLMS (rules: src/engine/settings.ts). */
   eta: number;
   /** Seeds x_T and DDIM's per-step noise. */
   seed: number;

@@ -3,7 +3,9 @@ import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import { npyToFloat32 } from '../io/npy';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
-import { applyRoiMask, FmriShapeError, FmriValueError, ModelConfigError, preprocessFmri, wrapPad, zscore } from './preprocess';
+import {
+  applyRoiMask, describeZscore, FmriShapeError, FmriValueError, formatStat, ModelConfigError, preprocessFmri, wrapPad, zscore,
+} from './preprocess';
 
 describe('preprocess', () => {
   let cfg: ModelConfig;
@@ -88,5 +90,35 @@ describe('preprocess', () => {
       expect((e as FmriValueError).firstIndex).toBe(7);
       expect((e as Error).message).toMatch(/^sample 1: 2 of 100 voxel values are NaN or infinite \(first at voxel 7\)/);
     }
+  });
+});
+
+describe('preprocessSummary (what the studio shows of a bundle\'s preprocessing)', () => {
+  it('reports the z-score statistics the bundle holds, not an identity 0 / 1', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { preprocessSummary } = await import('../engine/pipeline');
+    // The shipped bundle's manifest, read as plain JSON (not through the loader).
+    const manifest = JSON.parse(await readFile('public/models/default/manifest.json', 'utf8')) as { config: ModelConfig };
+    const { mean, std, rawVoxels } = manifest.config.preprocess;
+    expect(mean).toBeDefined();
+    expect(mean).not.toBe(0);
+    const s = preprocessSummary({ config: manifest.config }, new Float32Array(rawVoxels!).fill(0.5));
+    expect(s).toMatchObject({ mean, std, rawVoxels, pad: manifest.config.encoder.numVoxels - rawVoxels! });
+    const dir = await goldenDir('tiny');
+    const golden = await goldenConfig(dir);
+    expect(preprocessSummary({ config: golden }, new Float32Array(golden.preprocess.rawVoxels!))).toMatchObject({
+      mean: golden.preprocess.mean, std: golden.preprocess.std,
+    });
+    const none: ModelConfig = { ...golden, preprocess: { rawVoxels: golden.preprocess.rawVoxels } };
+    const bare = preprocessSummary({ config: none }, new Float32Array(golden.preprocess.rawVoxels!));
+    expect('mean' in bare || 'std' in bare).toBe(false);
+  });
+
+  it('formats the statistics so a small or negative mean does not read as "− -0.0000"', () => {
+    expect(describeZscore(-0.0109444260597229, 0.999096691608429)).toBe('(x + 0.010944) / 0.9991');
+    expect(describeZscore(-1.234e-5, 1)).toBe('(x + 1.234e-5) / 1');
+    expect(describeZscore(2.5, 0.5)).toBe('(x − 2.5) / 0.5');
+    expect(describeZscore(0, 3)).toBe('(x) / 3');
+    expect(formatStat(-4e-7)).toBe('−4.000e-7');
   });
 });

@@ -57,6 +57,20 @@ export function wrapPad(values: Float32Array, patchSize = 16): Float32Array {
   return out;
 }
 
+/** A z-score statistic for display: enough significant digits that a small mean does not read as 0 (or −0). */
+export function formatStat(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  const text = a >= 1e-3 && a < 1e5 ? String(Number(v.toPrecision(5))) : v.toExponential(3);
+  return text.replace(/^-/, '−');
+}
+
+/** "(x + 0.010944) / 0.9991": the z-score a model applies, with the sign of the mean folded in. */
+export function describeZscore(mean: number, std: number): string {
+  const m = mean === 0 ? 'x' : mean < 0 ? `x + ${formatStat(-mean)}` : `x − ${formatStat(mean)}`;
+  return `(${m}) / ${formatStat(std)}`;
+}
+
 /** (x − mean) / std in float32, as `(x - np.float32(mean)) / np.float32(std)`. */
 export function zscore(values: Float32Array, mean: number, std: number): Float32Array {
   if (!(std > 0) || !Number.isFinite(std) || !Number.isFinite(mean)) {

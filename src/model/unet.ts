@@ -6,7 +6,7 @@ import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, linearKernel, silu, timestepEmbedding, upsampleNearest2x } from './layers';
 import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './layout';
-import { timeCondition } from './condStage';
+import { prepareTimeCondition, timeCondition, type TimeConditionParams } from './condStage';
 import { attention } from '../kernels/attention';
 
 interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
@@ -27,8 +27,8 @@ export type UNetLayerParams = ResBlockParams | SpatialTransformerParams | ConvLa
 export interface UNetParams {
   timeEmbed0: Linear;
   timeEmbed2: Linear;
-  /** The time_embed_condtion tensors under their full names, as timeCondition() reads them. */
-  timeCond?: { weights: WeightMap; prefix: string };
+  /** time_embed_condtion, prepared once (src/model/condStage.ts prepareTimeCondition). */
+  timeCond?: TimeConditionParams;
   input: UNetLayerParams[][];
   middle: UNetLayerParams[];
   output: UNetLayerParams[][];
@@ -89,13 +89,10 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
       };
     }
   };
-  const tcPrefix = `${prefix}time_embed_condtion.`;
   return {
     timeEmbed0: lin('time_embed.0'),
     timeEmbed2: lin('time_embed.2'),
-    timeCond: u.timeCond
-      ? { weights: Object.fromEntries(Object.entries(w).filter(([n]) => n.startsWith(tcPrefix))), prefix: tcPrefix }
-      : undefined,
+    timeCond: u.timeCond ? prepareTimeCondition(cfg, w, `${prefix}time_embed_condtion.`) : undefined,
     input: layout.input.map((block, i) => block.map((l, j) => layer(`input_blocks.${i}.${j}`, l))),
     middle: layout.middle.map((l, j) => layer(`middle_block.${j}`, l)),
     output: layout.output.map((block, i) => block.map((l, j) => layer(`output_blocks.${i}.${j}`, l))),
@@ -170,7 +167,7 @@ export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number 
   return tf.tidy(() => {
     let emb = linear(silu(linear(timestepEmbedding(ts, u.modelChannels), p.timeEmbed0.weight, p.timeEmbed0.bias)),
       p.timeEmbed2.weight, p.timeEmbed2.bias);
-    if (p.timeCond) emb = tf.add(emb, timeCondition(cfg, p.timeCond.weights, c, p.timeCond.prefix));
+    if (p.timeCond) emb = tf.add(emb, timeCondition(cfg, p.timeCond, c));
     // Every ResBlock's emb_layers begins with SiLU on the same embedding: apply it once.
     const embAct = silu(emb) as tf.Tensor2D;
     let hcur = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;

@@ -2,6 +2,7 @@
 // replayed by `npm run decode -- --receipt` in a test (src/store/receipt.test.ts).
 import type { StepPreview } from '../engine/protocol';
 import { makeReceipt, type DecodeReceipt, type ReceiptMetrics } from '../engine/receipt';
+import { stepSpacing } from '../diffusion/schedule';
 import { sameRef, type StudioState } from './reducer';
 
 /** The final frame's scores as a receipt records them (absent without a ground truth). */
@@ -38,6 +39,7 @@ export function studioReceipt(s: StudioState, appVersion: string, now = new Date
     // low-level start frame excluded) let a replay check that it walks the same schedule.
     ...run.settings,
     timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
+    spacing: stepSpacing(run.settings.steps, model.info.config.schedule.numTimesteps),
     backend: backend.info.backend,
     ...(metrics ? { metrics } : {}),
   }, now);

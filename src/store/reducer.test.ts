@@ -112,12 +112,12 @@ describe('studio reducer', () => {
     expect(apply(s, { type: 'settings', patch: { init: 'noise' } }).settings.strength).toBe(1);
   });
 
-  it('normalises settings: integer ranges, PLMS forces eta 0', () => {
+  it('normalises settings: integer ranges, PLMS forces eta 0; steps are never clamped or rounded (the form refuses them)', () => {
     expect(normaliseSettings({ sampler: 'plms', steps: 0, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 1, guidance: 1 }))
-      .toEqual({ sampler: 'plms', steps: 1, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 1 });
-    const s = apply(initialState, { type: 'settings', patch: { eta: 2, steps: 12.4 } });
+      .toEqual({ sampler: 'plms', steps: 0, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 1 });
+    const s = apply(initialState, { type: 'settings', patch: { sampler: 'ddim', eta: 2, steps: 12.4 } });
     expect(s.settings.eta).toBe(1);
-    expect(s.settings.steps).toBe(12);
+    expect(s.settings.steps).toBe(12.4);
   });
 
   it('drops a sample answer the user has moved away from', () => {

@@ -4,7 +4,8 @@ import { DEFAULT_EXPORT_SCALE, EXPORT_SCALES } from '../engine/protocol';
 import type {
   BackendInfo, EngineError, FileInfo, ModelInfo, RunEndReason, RunSettings, SampleInfo, SampleRef, SavedModel, StepMeta, StepPreview,
 } from '../engine/protocol';
-import { MAX_SAMPLES, MAX_SEED, type DecodeReceipt } from '../engine/receipt';
+import type { DecodeReceipt } from '../engine/receipt';
+import { DEFAULT_RUN_SETTINGS, normaliseSettings } from '../engine/settings';
 
 export type Status = 'idle' | 'busy' | 'ready' | 'error';
 /** 'error': a started run failed (a request refused before it started is `refusal`, and leaves the last run as it was). */
@@ -54,12 +55,11 @@ export interface StudioState {
   notice?: { kind: 'info' | 'warning' | 'error'; text: string };
 }
 
-export const DEFAULT_SETTINGS: RunSettings = {
-  sampler: 'ddim', steps: 5, eta: 0, seed: 0, numSamples: 2, init: 'noise', strength: 1, guidance: 1,
-};
+/** The studio's settings before a model brings its own: the same defaults as the CLIs (src/engine/settings.ts). */
+export const DEFAULT_SETTINGS: RunSettings = { ...DEFAULT_RUN_SETTINGS };
 
-/** Largest guidance scale the studio offers (the engine takes any finite g ≥ 0). */
-export const MAX_GUIDANCE = 20;
+// Settings rules and limits live in src/engine/settings.ts; re-exported for the store's users.
+export { MAX_GUIDANCE, normaliseSettings } from '../engine/settings';
 
 export const initialState: StudioState = {
   backend: { status: 'busy' },
@@ -108,28 +108,6 @@ export type Action =
 
 const clampInt = (v: number, lo: number, hi: number, fallback: number): number =>
   Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.round(v))) : fallback;
-
-/**
- * Settings the engine accepts: integers in range; PLMS forces eta 0 (the authors' sampler refuses others);
- * strength in (0, 1] and 1 unless init is 'lowlevel' (choosing init 'noise' resets it); guidance in
- * [0, MAX_GUIDANCE]. Missing img2img / guidance fields (older receipts, older state) get the defaults.
- */
-export function normaliseSettings(s: RunSettings): RunSettings {
-  const eta = s.sampler === 'plms' ? 0 : Number.isFinite(s.eta) ? Math.min(1, Math.max(0, s.eta)) : 0;
-  const init = s.init === 'lowlevel' ? 'lowlevel' : 'noise';
-  const strength = init === 'noise' ? 1 : Number.isFinite(s.strength) ? Math.min(1, Math.max(0.01, s.strength)) : 1;
-  const guidance = Number.isFinite(s.guidance) ? Math.min(MAX_GUIDANCE, Math.max(0, s.guidance)) : 1;
-  return {
-    sampler: s.sampler === 'plms' ? 'plms' : 'ddim',
-    steps: clampInt(s.steps, 1, 1000, DEFAULT_SETTINGS.steps),
-    eta,
-    seed: clampInt(s.seed, 0, MAX_SEED, 0),
-    numSamples: clampInt(s.numSamples, 1, MAX_SAMPLES, 1),
-    init,
-    strength,
-    guidance,
-  };
-}
 
 /**
  * The run settings once `info` is loaded. With `adopt` (a newly loaded model) and a model that carries training-time
@@ -263,7 +241,11 @@ export function reduce(state: StudioState, a: Action): StudioState {
       if (a.runId !== state.run.id && runActive(state.run)) return { ...state, notice: { kind: 'error', text: `Run refused — ${a.error.code}: ${a.error.message}` } };
       // A run that never started was refused (its settings, the model's abilities): the last run's images stay.
       if (a.runId !== state.run.id) return { ...state, refusal: a.error };
-      return { ...state, run: { ...state.run, status: 'error', error: a.error } };
+      {
+        // The timeline must not point past the failed run's last step (it read "step 2 of 1").
+        const run = { ...state.run, status: 'error' as const, error: a.error };
+        return { ...state, run, position: Math.min(state.position, lastPosition(run)) };
+      }
     case 'position': {
       const last = lastPosition(state.run);
       const position = clampInt(a.position, 0, last, 0);

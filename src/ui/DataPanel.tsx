@@ -5,6 +5,7 @@ import { useStudio } from '../store/studio';
 import { handleFiles, openBundled, rescaleFmri, scaleFieldValue, selectSample } from './controller';
 import { FMRI_EXTENSIONS } from './dropped';
 import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot } from './widgets';
+import { describeZscore } from '../model/preprocess';
 
 const BUNDLED: { label: string; file: string; mask?: string }[] = [
   { label: 'sbj_3.npz (GOD layout)', file: 'sbj_3.npz' },
@@ -115,7 +116,7 @@ export function DataPanel() {
                   <tr><th scope="row">voxels</th><td>{s.preprocess.rawVoxels}{s.preprocess.roi ? ` (ROI ${s.preprocess.roi})` : ''}</td></tr>
                   <tr><th scope="row">wrap padding</th><td>+{s.preprocess.pad} → {s.preprocess.paddedVoxels}</td></tr>
                   <tr><th scope="row">z-score</th><td>{s.preprocess.mean !== undefined && s.preprocess.std !== undefined
-                    ? `(x − ${s.preprocess.mean.toFixed(4)}) / ${s.preprocess.std.toFixed(4)} (training-set scalars)` : 'none (values used as given)'}</td></tr>
+                    ? `${describeZscore(s.preprocess.mean, s.preprocess.std)} (training-set scalars)` : 'none (values used as given)'}</td></tr>
                 </tbody>
               </table>
             ) : <p className="muted">{s.preprocessError ? '' : 'Load a model to see how this sample is prepared.'}</p>}

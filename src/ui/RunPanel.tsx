@@ -1,7 +1,10 @@
 // Sampler settings and run controls.
-import { useId } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { SamplingDefaults } from '../model/config';
-import { MAX_GUIDANCE, runStatusLine } from '../store/reducer';
+import { runStatusLine } from '../store/reducer';
+import {
+  DEFAULT_NUM_TIMESTEPS, DEFAULTS_REASON, MAX_GUIDANCE, MAX_SAMPLES, MAX_SEED, parseStepsField, stepPlan,
+} from '../engine/settings';
 import { dispatch, useStudio } from '../store/studio';
 import { cancelRun, pause, resume, runDecode, stepOnce } from './controller';
 
@@ -14,8 +17,10 @@ export function RunPanel() {
   const backend = useStudio((s) => s.backend.info);
   const caps = useStudio((s) => s.model.info?.capabilities);
   const modelDefaults = useStudio((s) => s.model.info?.config.sampling);
+  // The step bound is the loaded model's schedule length.
+  const numTimesteps = useStudio((s) => s.model.info?.config.schedule.numTimesteps) ?? DEFAULT_NUM_TIMESTEPS;
   const ids = {
-    sampler: useId(), steps: useId(), eta: useId(), seed: useId(), samples: useId(),
+    sampler: useId(), steps: useId(), stepsHelp: useId(), eta: useId(), seed: useId(), samples: useId(),
     init: useId(), initHelp: useId(), strength: useId(), strengthHelp: useId(), guidance: useId(), guidanceHelp: useId(),
   };
   // Before a model is loaded nothing is known to be missing; the worker refuses what the model cannot do anyway.
@@ -23,13 +28,23 @@ export function RunPanel() {
   const noNull = !!caps && !caps.nullContext;
   const active = run.status === 'running' || run.status === 'paused';
   const set = (patch: Partial<typeof settings>) => dispatch({ type: 'settings', patch });
+  // The steps field keeps what the user typed: a value that cannot run is refused here, in words, and never
+  // reaches the store (no rounding, no clamping). A change from elsewhere (model defaults, a receipt) replaces it.
+  const [stepsText, setStepsText] = useState(String(settings.steps));
+  useEffect(() => {
+    setStepsText((text) => (parseStepsField(text, numTimesteps).steps === settings.steps ? text : String(settings.steps)));
+  }, [settings.steps, numTimesteps]);
+  const stepsField = parseStepsField(stepsText, numTimesteps);
+  const stepsError = stepsField.problem;
+  const plan = stepsField.steps !== undefined ? stepPlan(stepsField.steps, numTimesteps, settings) : undefined;
+  const canRun = ready && !active && !stepsError;
   const ms = run.steps.map((s) => s.ms);
   // The first step includes shader compilation: report it apart from the steady state.
   const steady = ms.length > 1 ? ms.slice(1).reduce((a, b) => a + b, 0) / (ms.length - 1) : undefined;
   return (
     <section className="panel" aria-labelledby="run-h">
       <h2 id="run-h">Decode</h2>
-      <form className="settings" onSubmit={(e) => { e.preventDefault(); if (ready && !active) void runDecode(); }}>
+      <form className="settings" onSubmit={(e) => { e.preventDefault(); if (canRun) void runDecode(); }}>
         <div className="field">
           <label htmlFor={ids.sampler}>Sampler</label>
           <select id={ids.sampler} value={settings.sampler} disabled={active} onChange={(e) => set({ sampler: e.target.value as 'plms' | 'ddim' })}>
@@ -39,20 +54,30 @@ export function RunPanel() {
         </div>
         <div className="field">
           <label htmlFor={ids.steps}>Steps</label>
-          <input id={ids.steps} type="number" min={1} max={1000} value={settings.steps} disabled={active} onChange={(e) => set({ steps: Number(e.target.value) })} />
+          <input id={ids.steps} type="number" min={1} max={numTimesteps} step={1} value={stepsText} disabled={active}
+            aria-invalid={stepsError ? true : undefined} aria-describedby={ids.stepsHelp}
+            onChange={(e) => {
+              setStepsText(e.target.value);
+              const r = parseStepsField(e.target.value, numTimesteps);
+              if (r.steps !== undefined) set({ steps: r.steps });
+            }} />
         </div>
+        <p id={ids.stepsHelp} className={`steps-note small ${stepsError ? 'error' : 'muted'}`} role={stepsError ? 'alert' : undefined}
+          data-testid={stepsError ? 'steps-error' : 'steps-help'}>
+          {stepsError ?? plan?.note}
+        </p>
         <div className="field">
           <label htmlFor={ids.eta}>eta</label>
           <input id={ids.eta} type="number" min={0} max={1} step={0.1} value={settings.eta} disabled={active || settings.sampler === 'plms'}
-            title={settings.sampler === 'plms' ? 'PLMS uses eta 0' : undefined} onChange={(e) => set({ eta: Number(e.target.value) })} />
+            title={settings.sampler === 'plms' ? 'PLMS is deterministic: eta 0' : undefined} onChange={(e) => set({ eta: Number(e.target.value) })} />
         </div>
         <div className="field">
           <label htmlFor={ids.seed}>Seed</label>
-          <input id={ids.seed} type="number" min={0} value={settings.seed} disabled={active} onChange={(e) => set({ seed: Number(e.target.value) })} />
+          <input id={ids.seed} type="number" min={0} max={MAX_SEED} value={settings.seed} disabled={active} onChange={(e) => set({ seed: Number(e.target.value) })} />
         </div>
         <div className="field">
           <label htmlFor={ids.samples}>Samples</label>
-          <input id={ids.samples} type="number" min={1} max={16} value={settings.numSamples} disabled={active} onChange={(e) => set({ numSamples: Number(e.target.value) })} />
+          <input id={ids.samples} type="number" min={1} max={MAX_SAMPLES} value={settings.numSamples} disabled={active} onChange={(e) => set({ numSamples: Number(e.target.value) })} />
         </div>
         <div className="field">
           <label htmlFor={ids.init}>Start</label>
@@ -66,9 +91,9 @@ export function RunPanel() {
           <label htmlFor={ids.strength}>Strength</label>
           <span className="range-field">
             <input id={ids.strength} type="range" min={0.05} max={1} step={0.05} value={settings.strength} aria-describedby={ids.strengthHelp}
-              aria-valuetext={`strength ${settings.strength.toFixed(2)}`}
+              aria-valuetext={`strength ${strengthText(settings.strength)}`}
               disabled={active || settings.init !== 'lowlevel'} onChange={(e) => set({ strength: Number(e.target.value) })} />
-            <output htmlFor={ids.strength} data-testid="strength-value">{settings.strength.toFixed(2)}</output>
+            <output htmlFor={ids.strength} data-testid="strength-value">{strengthText(settings.strength)}</output>
           </span>
         </div>
         <div className="field">
@@ -91,10 +116,11 @@ export function RunPanel() {
               ? 'no null context: guidance needs a model trained with conditioning dropout.'
               : 'classifier-free guidance scale g: ε = ε_u + g·(ε_c − ε_u), with ε_u predicted from the null context; 1 = off, larger values follow the fMRI conditioning harder (one batched UNet call per step).'}
           </li>
+          <li data-testid="defaults-reason">{DEFAULTS_REASON}</li>
           {modelDefaults ? <li data-testid="model-defaults"><strong>Model defaults</strong> (chosen on validation data at training): {describeDefaults(modelDefaults)}</li> : null}
         </ul>
         <div className="button-row controls">
-          <button type="submit" className="primary" disabled={!ready || active}>Run</button>
+          <button type="submit" className="primary" disabled={!canRun}>Run</button>
           {run.status === 'paused'
             ? <button type="button" onClick={() => void resume()}>Resume</button>
             : <button type="button" disabled={run.status !== 'running'} onClick={() => void pause()}>Pause</button>}
@@ -114,6 +140,11 @@ export function RunPanel() {
       </dl>
     </section>
   );
+}
+
+/** The strength as shown: two decimals, or as given when smaller (a receipt's 0.001 must not read 0.00). */
+function strengthText(s: number): string {
+  return s >= 0.01 ? s.toFixed(2) : String(s);
 }
 
 /** One line for the settings a model's training command chose (config.sampling). */

@@ -27,7 +27,7 @@ import type { BundledSet } from './groundTruth';
 import { ExportError, pngAtScale, sheetPng, sheetTiles, trajectoryGif } from './exports';
 import { cloneForTransfer, FrameCache, makeFrame, type Frame } from './previews';
 import { RunCancelled, RunGate } from './runGate';
-import { validateRunSettings } from './runSettings';
+import { validateRunSettings } from '../engine/settings';
 
 /** The WebGPU-facing functions of src/engine/backend.ts (fakes in tests simulate errors and device loss). */
 export interface GpuHooks {
