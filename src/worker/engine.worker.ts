@@ -25,6 +25,11 @@ import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './ima
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
 import { validateRunSettings } from './runSettings';
+import * as tf from '@tensorflow/tfjs-core';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { withCached, type BackendOverride, type BackendPrefs, type MeasuredBackend } from '../engine/backendChoice';
+import { chooseBackend, probeShapeOf, wasmThreads } from '../engine/backendProbe';
+import { parseManifest } from '../io/bundle/manifest';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -88,7 +93,9 @@ async function stopRun(): Promise<void> {
 
 // ---- backend ----------------------------------------------------------------------------------------
 
-async function startBackend(prefer: OpArgs<'init'>['prefer']): Promise<BackendInfo> {
+async function startBackend(prefer: OpArgs<'init'>['prefer'], choice?: BackendPrefs, hooks?: boolean): Promise<BackendInfo> {
+  if (choice) backendPrefs = choice;
+  testHooks = !!hooks;
   backend = await initBackend(prefer);
   watchDeviceLost((message) => { void onDeviceLost(message); });
   watchGpuErrors(onGpuError);
@@ -113,6 +120,7 @@ function onGpuError(error: EngineError): void {
 
 /** The device is gone with every tensor on it: stop the run, continue on wasm and reload the model there. */
 async function onDeviceLost(message: string): Promise<void> {
+  webGpuLost = true;
   run?.gate.cancel();
   const source = model?.source;
   // The old engine's tensors died with the device; it cannot be used or disposed.
@@ -163,6 +171,7 @@ async function openModel(source: ModelSourceSpec, save: boolean): Promise<Loaded
   const keep = save && source.kind !== 'saved';
   try {
     const bundle = await openBundle(source, keep);
+    await chooseBackendFor(bundle);
     const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
     // The active run samples with the current engine's weights: it must end before they are disposed.
     await stopRun();
@@ -199,6 +208,49 @@ async function openModel(source: ModelSourceSpec, save: boolean): Promise<Loaded
   } finally {
     if (loadAbort === abort) loadAbort = null;
   }
+}
+
+// ---- backend by measurement (issue 12): src/engine/backendProbe.ts decides, this block wires it --------
+
+let backendPrefs: BackendPrefs = { override: 'auto', cache: {} };
+let testHooks = false;
+/** The WebGPU device was lost in this session: WebGPU is no longer a candidate. */
+let webGpuLost = false;
+
+async function activateBackend(b: MeasuredBackend): Promise<string | undefined> {
+  try { await initBackend([b]); return undefined; } catch (e) { return (e as Error).message; }
+}
+
+/** Before the model's weights are made: pick its backend (override, cache or probe at its shape) and activate it. */
+async function chooseBackendFor(bundle: { source: { read(file: string): Promise<Uint8Array> } }): Promise<void> {
+  const { config } = parseManifest(new TextDecoder().decode(await bundle.source.read(MANIFEST_FILE)));
+  // Switching backends under a running sampler would break it (the UI forbids loading while running).
+  await stopRun();
+  const out = await chooseBackend(probeShapeOf(config), backendPrefs, activateBackend, { excludeWebGpu: webGpuLost });
+  const b = out.decision.backend;
+  backend = {
+    backend: b, choice: out.decision,
+    ...(b === 'webgpu' && out.adapter ? { adapter: { vendor: out.adapter.vendor, architecture: out.adapter.architecture, description: out.adapter.description } } : {}),
+    ...(b === 'wasm' ? { threads: wasmThreads() } : {}),
+  };
+  const cache = out.decision.how === 'probe' || out.decision.how === 'only'
+    ? { backend: b, reason: out.decision.reason, measuredAt: new Date().toISOString(), ...(out.decision.stepMs ? { stepMs: out.decision.stepMs } : {}) }
+    : undefined;
+  if (cache) backendPrefs = withCached(backendPrefs, out.key, cache);
+  emit({ event: 'backendChosen', backend, key: out.key, ...(cache ? { cache } : {}) });
+}
+
+async function setBackendOverride(override: BackendOverride): Promise<LoadedModel | null> {
+  backendPrefs = { ...backendPrefs, override };
+  return model ? openModel(model.source, false) : null;
+}
+
+/** e2e only: what a driver reset does to the device, mid-run or not. */
+async function testLoseDevice(): Promise<void> {
+  if (!testHooks) throw new Error('test hooks are off (open the studio with ?testHooks=1)');
+  const b = tf.backend();
+  if (!(b instanceof WebGPUBackend)) throw new Error(`the active backend is ${tf.getBackend()}, not WebGPU`);
+  b.device.destroy();
 }
 
 // ---- files and samples ------------------------------------------------------------------------------
@@ -455,7 +507,9 @@ async function exportImage(args: OpArgs<'export'>): Promise<ExportResult> {
 type Handler<K extends OpName> = (args: OpArgs<K>) => Promise<OpResult<K>>;
 
 const handlers: { [K in OpName]: Handler<K> } = {
-  init: (a) => startBackend(a.prefer),
+  init: (a) => startBackend(a.prefer, a.choice, a.testHooks),
+  setBackendOverride: (a) => setBackendOverride(a.override),
+  testLoseDevice: () => testLoseDevice(),
   loadModel: (a) => openModel(a.source, a.save),
   cancelLoad: async () => { loadAbort?.abort(); loadAbort = null; },
   listSaved: () => listSaved(),
