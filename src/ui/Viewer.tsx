@@ -4,6 +4,7 @@ import { lastPosition } from '../store/reducer';
 import { useStudio } from '../store/studio';
 import { exportImage, exportReceipt, setPosition } from './controller';
 import { RgbaCanvas } from './widgets';
+import { HelpTip, ScoreLegend } from './Help';
 
 export function Viewer() {
   const run = useStudio((s) => s.run);
@@ -40,7 +41,7 @@ export function Viewer() {
     <section className="panel viewer" aria-labelledby="viewer-h">
       <h2 id="viewer-h">Reconstruction {synthetic ? <span className="tag synthetic">{synthetic}</span> : null}</h2>
       <div className="timeline">
-        <label htmlFor={scrubId}>Timeline</label>
+        <label htmlFor={scrubId}>Timeline</label><HelpTip id="timeline" />
         <input id={scrubId} type="range" min={0} max={last} step={1} value={position} data-testid="scrubber"
           aria-valuetext={positionText} onChange={(e) => setPosition(Number(e.target.value))} />
         <output htmlFor={scrubId} data-testid="position-label">{positionText}</output>
@@ -85,7 +86,7 @@ export function Viewer() {
       </div>
       <div className="button-row">
         <button type="button" onClick={exportReceipt} disabled={run.status !== 'done'} data-testid="export-receipt">Export decode receipt (JSON)</button>
-        {groundTruth ? <span className="muted small">PCC / SSIM: grey, at the ground truth’s resolution; CNN: the class the eval classifier sees.</span> : null}
+        <span className="muted small">x̂₀ <HelpTip id="x0" /> x_t <HelpTip id="xt" /></span>{groundTruth ? <ScoreLegend /> : null}
       </div>
     </section>
   );
