@@ -65,7 +65,7 @@ describe('decideBackend', () => {
   it('falls back to the measurement when the override is unusable, and says so', () => {
     const d = decideBackend([wasm(3), { backend: 'webgpu', label: 'WebGPU', problem: 'no adapter' }], 'webgpu');
     expect(d.backend).toBe('wasm');
-    expect(d.reason).toMatch(/your choice WebGPU is unusable \(no adapter\)$/);
+    expect(d.reason).toBe('WebAssembly: your choice WebGPU is unusable (no adapter)');
   });
 
   it('refuses when nothing is usable', () => {

@@ -88,7 +88,8 @@ export function decideBackend(candidates: Candidate[], override: BackendOverride
       return { backend: asked.backend, how: 'override', reason: `${NAMES[asked.backend]}: chosen by you; ${agree} (${auto.reason})`, stepMs };
     }
     const problem = candidates.find((c) => c.backend === override)?.problem ?? 'not available here';
-    return { ...auto, reason: `${auto.reason} — your choice ${NAMES[override]} is unusable (${problem})` };
+    const rest = auto.how === 'only' ? '' : `; by measurement: ${auto.reason}`;
+    return { ...auto, reason: `${NAMES[auto.backend]}: your choice ${NAMES[override]} is unusable (${problem})${rest}` };
   }
   return auto;
 }

@@ -101,7 +101,7 @@ export function App() {
           {info.choice ? <span className="small"> {info.choice.reason}</span> : null}
         </div>
       ) : null}
-      {backend.deviceLost ? <div className="banner error" role="alert" data-testid="device-lost">{backend.deviceLost}. The studio continues on {info ? backendLabel(info.backend) : 'another backend'}; the model panel shows whether the model could be reloaded.</div> : null}
+      {backend.deviceLost ? <div className="banner error" role="alert" data-testid="device-lost">{backend.deviceLost}{/continues on/.test(backend.deviceLost) ? '' : `; the studio continues on ${info ? backendLabel(info.backend) : 'another backend'}`}. The model panel shows whether the model could be reloaded.</div> : null}
       <ErrorBox error={backend.error} />
       {notice ? (
         <div className={`banner ${notice.kind}`} role={notice.kind === 'info' ? 'status' : 'alert'} data-testid="notice">

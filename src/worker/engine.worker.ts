@@ -3,7 +3,7 @@
 // the current run. The main thread only sends requests (src/engine/protocol.ts) and blits images.
 import './wasmPaths';
 import { GIFEncoder, applyPalette, quantize } from 'gifenc';
-import { dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
+import { activeGpuDevice, deviceLossError, dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
 import { decodeLatents, decodeSteps, decodeTimesteps, hasNullContext, loadModel, preprocessSummary, runMode, type EngineModel } from '../engine/pipeline';
 import { hasLowLevel } from '../model/lowlevel';
 import {
@@ -433,6 +433,7 @@ async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
   const total = timelineFrames(args.settings, decodeTimesteps(engine.config, decodeOptions(args.settings)).length);
   const fmriRaw = viewOf(file, args.sample).getSample(args.sample.index);
   const gate = new RunGate();
+  const runDevice = activeGpuDevice();
   let finish!: () => void;
   const r: RunState = {
     id: args.runId, gate, settings: args.settings, sample: args.sample, steps: [], active: true, previews: new Map(),
@@ -459,6 +460,14 @@ async function runDecode(args: OpArgs<'run'>): Promise<OpResult<'run'>> {
       emit({ event: 'step', runId: r.id, step: { kind: s.kind, index: position, total, t: s.t, ms: s.ms }, preview }, transfer);
     }
   } catch (e) {
+    // A failure caused by a lost device is reported as that (issue 12), not as the readback's own error.
+    // A user's cancel is not waited on (a loss sets webGpuLost before it cancels the run).
+    const lost = webGpuLost || !(e instanceof RunCancelled || gate.abort.signal.aborted) ? await deviceLossError(runDevice, e) : undefined;
+    if (lost) {
+      // Recover now rather than when device.lost settles (seconds later on a busy software adapter).
+      if (!webGpuLost) void onDeviceLost(lost.message);
+      throw gpuFailure(lost);
+    }
     if (!(e instanceof RunCancelled) && !gate.abort.signal.aborted) throw e;
     reason = 'cancelled';
   } finally {
