@@ -13,7 +13,7 @@ test('help: keyboard-accessible tips, the terms panel with chance levels, the Re
 
   // A tip from the keyboard: focus, Enter opens, Escape closes and focus stays on the button.
   const tip = page.getByTestId('help-guidance');
-  await expect(tip).toHaveAttribute('aria-label', 'Help: Guidance scale');
+  await expect(tip).toHaveAttribute('title', 'Help: Guidance scale');
   await tip.focus();
   await page.keyboard.press('Enter');
   await expect(tip).toHaveAttribute('aria-expanded', 'true');

@@ -196,6 +196,9 @@ test('studio: low-level start and guidance controls', async ({ page }) => {
   }
   // With the low-level decoder: the control is next in the tab order; decode from it and find its image as frame 0.
   await page.getByLabel('Samples', { exact: true }).focus();
+  // The Start field's help "?" comes first (help is keyboard-accessible), then the control.
+  await page.keyboard.press('Tab');
+  await expect(page.getByTestId('help-init')).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(start).toBeFocused();
   await page.getByRole('button', { name: 'test0 .npy' }).click();

@@ -13,7 +13,9 @@ export function HelpTip({ id }: { id: HelpId }) {
   const close = (e: React.KeyboardEvent) => { if (e.key === 'Escape' && open) { e.stopPropagation(); setOpen(false); } };
   return (
     <span className="help-tip-wrap" onKeyDown={close}>
-      <button type="button" className="help-tip" aria-expanded={open} aria-controls={popId} aria-label={`Help: ${entry.title}`}
+      {/* Named "?" with the term as its description (title), not as its name: a name such as "Help: Steps"
+          would also answer to the labels and button names of the controls themselves ("Step", "Split"). */}
+      <button type="button" className="help-tip" aria-expanded={open} aria-controls={popId} title={`Help: ${entry.title}`}
         data-testid={`help-${id}`} onClick={() => setOpen(!open)}>?</button>
       {open ? <span id={popId} role="note" className="help-pop" data-testid={`help-${id}-text`}><strong>{entry.title}.</strong> {entry.body}</span> : null}
     </span>
