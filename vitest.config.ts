@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 import { playwright } from '@vitest/browser-playwright';
-import { captureLibraryNoise } from './test/libraryNoise';
+import { captureLibraryNoise } from './test/libraryNoise.js';
 
 export const chromiumArgs = ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run', '--disable-quic'];
