@@ -21,7 +21,8 @@ export default defineConfig({
   },
   webServer: {
     // Build first: preview serves dist/, which would otherwise be whatever was built last (or nothing).
-    command: `npx vite build --logLevel warn && npx vite preview --host 127.0.0.1 --port ${port} --strictPort`,
+    // --logLevel error: the bundler's timing report is not a test result (a passing run reads as passing).
+    command: `npx vite build --logLevel error && npx vite preview --host 127.0.0.1 --port ${port} --strictPort`,
     url: `http://127.0.0.1:${port}`,
     reuseExistingServer: false,
     timeout: 300_000,

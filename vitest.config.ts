@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 import { playwright } from '@vitest/browser-playwright';
+import { captureLibraryNoise } from './test/libraryNoise.js';
 
 export const chromiumArgs = ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -8,6 +9,8 @@ export const chromiumArgs = ['--enable-unsafe-webgpu', '--disable-background-net
 export default defineConfig({
   plugins: [react()],
   test: {
+    // Expected library diagnostics go to a log, not the terminal (test/libraryNoise.ts).
+    onConsoleLog: captureLibraryNoise('test-results/library-diagnostics.log'),
     testTimeout: 120_000,
     hookTimeout: 300_000,
     projects: [

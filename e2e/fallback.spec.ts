@@ -24,9 +24,10 @@ test('falls back to WebAssembly with a banner, and decodes there', async ({ page
   expect(await page.evaluate(() => 'gpu' in navigator && navigator.gpu !== undefined)).toBe(false);
   const banner = page.getByTestId('fallback-banner');
   await expect(banner).toBeVisible();
-  await expect(banner).toContainText('WebGPU unavailable: running on WebAssembly (slower)');
-  await expect(banner).toContainText('webgpu: navigator.gpu is missing');
+  await expect(banner).toContainText('WebGPU unavailable: running on WebAssembly.');
   await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 120_000 });
+  await expect(banner).toContainText('WebAssembly: the only usable backend (WebGPU: navigator.gpu is missing');
+  await expect(page.getByTestId('backend-reason')).toContainText('the only usable backend');
 
   // A short decode on WebAssembly with two samples: both samples and their pixel mean, each scored.
   await page.getByRole('button', { name: 'test0 .npy' }).click();

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
 import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec } from './samplingDefaults';
-import { initNodeBackend } from './nodeBackend';
+import { chooseNodeBackend, initNodeBackend } from './nodeBackend';
 import { loadModelFromDir } from './nodeModel';
 import { formatScores, groundTruthFor, scoreImages } from './groundTruth';
 import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from '../engine/pipeline';
@@ -35,7 +35,7 @@ const SPEC: Record<string, FlagSpec> = {
   ...DECODE_MODE_SPEC,
   noise: { type: 'string', help: 'x_T as .npy [n,C,h,w] instead of a seed' },
   samples: { type: 'number', help: `samples drawn from the same fMRI, 1 to ${MAX_SAMPLES}`, default: DEFAULT_RUN_SETTINGS.numSamples },
-  backend: { type: 'string', help: 'tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
+  backend: { type: 'string', help: 'tfjs backend; auto: the faster of webgpu and wasm by a probe at the model\'s shape, as in the studio', default: 'auto', choices: ['auto', 'wasm', 'cpu', 'webgpu'] },
   out: { type: 'string', help: 'output directory' },
   data: {
     type: 'string', default: 'public/data/god-synth',
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     process.stderr.write(`warning: ${basename(fmriPath)} is not the file the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
   }
 
-  const backend = await initNodeBackend(args.backend as BackendName);
+  const backend = args.backend === 'auto' ? await chooseNodeBackend(String(args.model)) : await initNodeBackend(args.backend as BackendName);
   const model = await loadModelFromDir(String(args.model), (done, total) => {
     process.stderr.write(`\rloading model ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`);
   });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { gpuEngineError, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from './backend';
+import { activeGpuDevice, deviceLossError, dropWebGpu, gpuEngineError, gpuSettled, initBackend, isLostReadback, watchDeviceLost, watchGpuErrors } from './backend';
 import type { EngineError } from './protocol';
 
 // test/setup-webgpu.ts gives Node a navigator.gpu backed by Dawn + SwiftShader; without a Vulkan loader
@@ -59,5 +59,31 @@ describe('initBackend', () => {
     const info = await initBackend(['wasm']);
     expect(info.backend).toBe('wasm');
     expect(Array.from(await tf.mul(tf.tensor1d([2, 3]), 2).data())).toEqual([4, 6]);
+  });
+});
+
+describe('deviceLossError', () => {
+  afterAll(async () => { dropWebGpu(); await initBackend(['cpu']); });
+
+  it('names a real device loss, and nothing while the device is alive', async () => {
+    await initBackend(['webgpu']);
+    const device = activeGpuDevice();
+    expect(device).toBeDefined();
+    expect(await deviceLossError(device, new Error('some other failure'), 50)).toBeUndefined();
+    const pending = tf.add(tf.tensor1d([1, 2, 3]), 1).data();
+    device!.destroy();
+    const readback = await pending.then(() => undefined, (e: unknown) => e);
+    const lost = await deviceLossError(device, readback, 5000);
+    expect(lost?.code).toBe('DeviceLost');
+    expect(lost?.message).toMatch(/^WebGPU device lost \(/);
+    expect(lost?.message).toMatch(/the run stopped, and the studio continues on WebAssembly$/);
+    expect(await deviceLossError(undefined, readback)).toBeUndefined();
+  });
+
+  it('recognises the readback error of a destroyed device by itself', () => {
+    expect(isLostReadback(new DOMException("Failed to execute 'mapAsync' on 'GPUBuffer': Buffer was unmapped before mapping was resolved.", 'AbortError'))).toBe(true);
+    expect(isLostReadback(Object.assign(new Error('Device is lost'), { name: 'OperationError' }))).toBe(true);
+    expect(isLostReadback(new DOMException('model load cancelled', 'AbortError'))).toBe(false);
+    expect(isLostReadback(new Error('Buffer was unmapped before mapping was resolved'))).toBe(false);
   });
 });

@@ -112,3 +112,31 @@ export function dropWebGpu(): void {
     // Disposing buffers of a lost device may throw; the registry entry is gone either way.
   }
 }
+
+/** The active WebGPU device, to check later whether it was lost (undefined off WebGPU). */
+export function activeGpuDevice(): GPUDevice | undefined {
+  const backend = tf.backend();
+  return backend instanceof WebGPUBackend ? backend.device : undefined;
+}
+
+/**
+ * After an operation on `device` failed (`error`) or was cancelled: whether the device was lost, as an
+ * EngineError (code 'DeviceLost') that says so. A readback of a destroyed device fails at once with
+ * "Buffer was unmapped before mapping was resolved", which tells the user nothing, while `device.lost`
+ * can settle seconds later (Chromium settles it once the GPU process has drained the queued work; on a
+ * software adapter that is slow): so that error is a loss by itself, and otherwise `device.lost` is
+ * waited on for `waitMs`. Undefined when there is no device or it is alive.
+ */
+export async function deviceLossError(device: GPUDevice | undefined, error?: unknown, waitMs = 500): Promise<EngineError | undefined> {
+  if (!device) return undefined;
+  const info = await Promise.race([device.lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), waitMs))]);
+  const tail = 'the run stopped, and the studio continues on WebAssembly';
+  if (info) return { code: 'DeviceLost', message: `WebGPU device lost (${info.reason}): ${info.message || 'no message'}; ${tail}` };
+  if (isLostReadback(error)) return { code: 'DeviceLost', message: `WebGPU device lost (a GPU readback was aborted: ${(error as Error).message}); ${tail}` };
+  return undefined;
+}
+
+/** The error a pending GPU readback gets when its device is destroyed or lost under it. */
+export function isLostReadback(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'AbortError' || e.name === 'OperationError') && /unmapped before mapping was resolved|device (is |was )?(lost|destroyed)/i.test(e.message);
+}

@@ -3,6 +3,7 @@
 // worker may also post events (byte progress, sampler steps, device loss) that carry no id.
 // Everything here is structured-clone friendly; large arrays travel as transferables.
 import type { ModelConfig } from '../model/config';
+import type { BackendDecision, BackendOverride, BackendPrefs, CachedChoice } from './backendChoice';
 import type { BackendName, DecodeOptions, ModelCard } from './types';
 
 export interface AdapterInfo {
@@ -16,6 +17,10 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** Why a preferred backend was skipped (shown as a banner). */
   fallbackReason?: string;
+  /** How the backend was chosen for the loaded model (src/engine/backendChoice.ts), and why. */
+  choice?: BackendDecision;
+  /** WebAssembly threads (backend 'wasm'). */
+  threads?: number;
 }
 
 /** A structured error that the UI shows inline. `code` is the thrown error's class name or an engine code. */
@@ -231,7 +236,12 @@ export interface ExportResult {
 
 /** op name → [args, result]. */
 export interface Ops {
-  init: [{ prefer: BackendName[] }, BackendInfo];
+  /** choice: the stored override and cached decisions (backend chosen by measurement when a model loads); testHooks: e2e only (?testHooks). */
+  init: [{ prefer: BackendName[]; choice?: BackendPrefs; testHooks?: boolean }, BackendInfo];
+  /** Set the override and reload the current model on the backend it selects (null: no model loaded). */
+  setBackendOverride: [{ override: BackendOverride }, LoadedModel | null];
+  /** e2e only (init testHooks): destroy the WebGPU device now, as a driver reset would. */
+  testLoseDevice: [Record<string, never>, void];
   loadModel: [{ source: ModelSourceSpec; save: boolean }, LoadedModel];
   cancelLoad: [Record<string, never>, void];
   listSaved: [Record<string, never>, SavedModel[]];
@@ -275,6 +285,8 @@ export type EngineEvent =
   | { event: 'modelReloaded'; model: ModelInfo }
   /** After a device loss no backend, or no model, could be brought back. */
   | { event: 'recoveryFailed'; stage: 'backend' | 'model'; error: EngineError }
+  /** The backend was chosen by measurement for the model being loaded: `decision` is cached under `key`. */
+  | { event: 'backendChosen'; backend: BackendInfo; key: string; cache?: CachedChoice }
   /** A GPU error outside a run (inside a run it fails the run call instead). */
   | { event: 'gpuError'; error: EngineError };
 

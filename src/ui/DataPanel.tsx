@@ -6,6 +6,7 @@ import { handleFiles, openBundled, rescaleFmri, scaleFieldValue, selectSample } 
 import { FMRI_EXTENSIONS } from './dropped';
 import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot } from './widgets';
 import { describeZscore } from '../model/preprocess';
+import { HelpTip } from './Help';
 
 const BUNDLED: { label: string; file: string; mask?: string }[] = [
   { label: 'sbj_3.npz (GOD layout)', file: 'sbj_3.npz' },
@@ -73,24 +74,24 @@ export function DataPanel() {
           {info.note ? <p className="muted small" data-testid="file-note">{info.note}</p> : null}
           <div className="picker">
             {/* Integer-coded data (NSD betas: int16 × 300) needs a scale; it applies to every format. */}
-            <label htmlFor={scaleId}>Scale</label>
+            <label htmlFor={scaleId}>Scale</label><HelpTip id="scale" />
             <input id={scaleId} type="text" inputMode="decimal" placeholder="as stored (e.g. 1/300)" value={scaleText} disabled={locked}
               data-testid="fmri-scale" aria-invalid={Number.isNaN(scaleValue)} onChange={(e) => setScaleText(e.target.value)} />
             <button type="button" disabled={locked || Number.isNaN(scaleValue)} onClick={() => void rescaleFmri(scaleValue)}>Apply</button>
             {Number.isNaN(scaleValue) ? <span className="muted small">a non-zero number or fraction</span> : null}
           </div>
           <div className="picker">
-            <label htmlFor={splitId}>Split</label>
+            <label htmlFor={splitId}>Split</label><HelpTip id="split" />
             <select id={splitId} disabled={locked} value={ref?.split ?? info.defaultSplit} onChange={(e) => go({ split: e.target.value, index: 0 })}>
               {info.splits.map((sp) => <option key={sp.name} value={sp.name}>{SPLIT_NAMES[sp.name] ?? sp.name} — {sp.count}</option>)}
             </select>
-            <label htmlFor={indexId}>Sample</label>
+            <label htmlFor={indexId}>Sample</label><HelpTip id="sample" />
             <input id={indexId} type="number" min={0} max={(split?.count ?? 1) - 1} value={ref?.index ?? 0} data-testid="sample-index" disabled={locked}
               onChange={(e) => { const v = Number(e.target.value); if (Number.isInteger(v) && v >= 0 && v < (split?.count ?? 1)) go({ index: v }); }} />
             <span className="muted">of {split?.count ?? 0}</span>
             {info.roiNames.length ? (
               <>
-                <label htmlFor={roiId}>ROI</label>
+                <label htmlFor={roiId}>ROI</label><HelpTip id="roi" />
                 <select id={roiId} disabled={locked} value={ref?.roi ?? info.roi ?? ''} onChange={(e) => setRoi(e.target.value)}>
                   {/* Without a default ROI (no VC mask) the file's sample is every voxel: offer that explicitly. */}
                   {info.roi === undefined ? <option value="">(all voxels)</option> : null}
@@ -114,8 +115,8 @@ export function DataPanel() {
               <table data-testid="preprocess">
                 <tbody>
                   <tr><th scope="row">voxels</th><td>{s.preprocess.rawVoxels}{s.preprocess.roi ? ` (ROI ${s.preprocess.roi})` : ''}</td></tr>
-                  <tr><th scope="row">wrap padding</th><td>+{s.preprocess.pad} → {s.preprocess.paddedVoxels}</td></tr>
-                  <tr><th scope="row">z-score</th><td>{s.preprocess.mean !== undefined && s.preprocess.std !== undefined
+                  <tr><th scope="row">wrap padding <HelpTip id="wrapPadding" /></th><td>+{s.preprocess.pad} → {s.preprocess.paddedVoxels}</td></tr>
+                  <tr><th scope="row">z-score <HelpTip id="zscore" /></th><td>{s.preprocess.mean !== undefined && s.preprocess.std !== undefined
                     ? `${describeZscore(s.preprocess.mean, s.preprocess.std)} (training-set scalars)` : 'none (values used as given)'}</td></tr>
                 </tbody>
               </table>

@@ -3,6 +3,7 @@ import { useId, useState } from 'react';
 import { runActive } from '../store/reducer';
 import { useStudio } from '../store/studio';
 import { cancelLoad, DEFAULT_MODEL_URL, deleteSaved, handleFiles, loadModel } from './controller';
+import { HelpTip } from './Help';
 import { ErrorBox, formatBytes, formatCount, SyntheticTag } from './widgets';
 
 export function ModelPanel() {
@@ -18,7 +19,7 @@ export function ModelPanel() {
   const info = model.info;
   return (
     <section className="panel" aria-labelledby="model-h">
-      <h2 id="model-h">Model</h2>
+      <h2 id="model-h">Model <HelpTip id="bundle" /></h2>
       <p className="status" data-testid="model-status">
         {loading ? `Loading ${model.label ?? ''}…` : info ? <>Ready: <strong>{info.label}</strong></> : model.status === 'error' ? 'Not loaded' : 'No model'}
       </p>

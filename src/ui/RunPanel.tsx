@@ -7,6 +7,7 @@ import {
 } from '../engine/settings';
 import { dispatch, useStudio } from '../store/studio';
 import { cancelRun, pause, resume, runDecode, stepOnce } from './controller';
+import { HelpTip } from './Help';
 
 export function RunPanel() {
   const settings = useStudio((s) => s.settings);
@@ -46,14 +47,14 @@ export function RunPanel() {
       <h2 id="run-h">Decode</h2>
       <form className="settings" onSubmit={(e) => { e.preventDefault(); if (canRun) void runDecode(); }}>
         <div className="field">
-          <label htmlFor={ids.sampler}>Sampler</label>
+          <label htmlFor={ids.sampler}>Sampler</label><HelpTip id="sampler" />
           <select id={ids.sampler} value={settings.sampler} disabled={active} onChange={(e) => set({ sampler: e.target.value as 'plms' | 'ddim' })}>
             <option value="plms">PLMS (paper)</option>
             <option value="ddim">DDIM</option>
           </select>
         </div>
         <div className="field">
-          <label htmlFor={ids.steps}>Steps</label>
+          <label htmlFor={ids.steps}>Steps</label><HelpTip id="steps" />
           <input id={ids.steps} type="number" min={1} max={numTimesteps} step={1} value={stepsText} disabled={active}
             aria-invalid={stepsError ? true : undefined} aria-describedby={ids.stepsHelp}
             onChange={(e) => {
@@ -67,20 +68,20 @@ export function RunPanel() {
           {stepsError ?? plan?.note}
         </p>
         <div className="field">
-          <label htmlFor={ids.eta}>eta</label>
+          <label htmlFor={ids.eta}>eta</label><HelpTip id="eta" />
           <input id={ids.eta} type="number" min={0} max={1} step={0.1} value={settings.eta} disabled={active || settings.sampler === 'plms'}
             title={settings.sampler === 'plms' ? 'PLMS is deterministic: eta 0' : undefined} onChange={(e) => set({ eta: Number(e.target.value) })} />
         </div>
         <div className="field">
-          <label htmlFor={ids.seed}>Seed</label>
+          <label htmlFor={ids.seed}>Seed</label><HelpTip id="seed" />
           <input id={ids.seed} type="number" min={0} max={MAX_SEED} value={settings.seed} disabled={active} onChange={(e) => set({ seed: Number(e.target.value) })} />
         </div>
         <div className="field">
-          <label htmlFor={ids.samples}>Samples</label>
+          <label htmlFor={ids.samples}>Samples</label><HelpTip id="samples" />
           <input id={ids.samples} type="number" min={1} max={MAX_SAMPLES} value={settings.numSamples} disabled={active} onChange={(e) => set({ numSamples: Number(e.target.value) })} />
         </div>
         <div className="field">
-          <label htmlFor={ids.init}>Start</label>
+          <label htmlFor={ids.init}>Start</label><HelpTip id="init" />
           <select id={ids.init} value={settings.init} disabled={active || noLowLevel} aria-describedby={ids.initHelp}
             onChange={(e) => set({ init: e.target.value as 'noise' | 'lowlevel' })}>
             <option value="noise">noise (x_T)</option>
@@ -88,7 +89,7 @@ export function RunPanel() {
           </select>
         </div>
         <div className="field">
-          <label htmlFor={ids.strength}>Strength</label>
+          <label htmlFor={ids.strength}>Strength</label><HelpTip id="strength" />
           <span className="range-field">
             <input id={ids.strength} type="range" min={0.05} max={1} step={0.05} value={settings.strength} aria-describedby={ids.strengthHelp}
               aria-valuetext={`strength ${strengthText(settings.strength)}`}
@@ -97,7 +98,7 @@ export function RunPanel() {
           </span>
         </div>
         <div className="field">
-          <label htmlFor={ids.guidance}>Guidance</label>
+          <label htmlFor={ids.guidance}>Guidance</label><HelpTip id="guidance" />
           <input id={ids.guidance} type="number" min={0} max={MAX_GUIDANCE} step={0.5} value={settings.guidance} aria-describedby={ids.guidanceHelp}
             disabled={active || noNull} onChange={(e) => set({ guidance: Number(e.target.value) })} />
         </div>

@@ -7,6 +7,7 @@ import { lastPosition, previewShown } from '../store/reducer';
 import { dispatch, useStudio } from '../store/studio';
 import { exportImage, exportReceipt, setPosition } from './controller';
 import { RgbaCanvas } from './widgets';
+import { HelpTip, ScoreLegend } from './Help';
 
 const metricText = (m: SampleMetrics): string => `PCC ${m.pcc.toFixed(3)} · SSIM ${m.ssim.toFixed(3)}${m.cnnClass ? ` · CNN: ${m.cnnClass}` : ''}`;
 const spreadText = (name: string, s: MetricSpread): string =>
@@ -52,7 +53,7 @@ export function Viewer() {
     <section className="panel viewer" aria-labelledby="viewer-h">
       <h2 id="viewer-h">Reconstruction {synthetic ? <span className="tag synthetic">{synthetic}</span> : null}</h2>
       <div className="timeline">
-        <label htmlFor={scrubId}>Timeline</label>
+        <label htmlFor={scrubId}>Timeline</label><HelpTip id="timeline" />
         <input id={scrubId} type="range" min={0} max={last} step={1} value={position} data-testid="scrubber"
           aria-valuetext={positionText} onChange={(e) => setPosition(Number(e.target.value))} />
         <output htmlFor={scrubId} data-testid="position-label">{positionText}{waiting ? ' (loading…)' : ''}</output>
@@ -121,6 +122,7 @@ export function Viewer() {
         <button type="button" onClick={() => void exportImage('sheet', 0)} data-testid="export-sheet"
           aria-label="Export a sheet PNG: ground truth, samples, mean, sd map and metrics">Sheet PNG</button>
         <button type="button" onClick={exportReceipt} disabled={run.status !== 'done'} data-testid="export-receipt">Export decode receipt (JSON)</button>
+        <span className="muted small">x̂₀ <HelpTip id="x0" /> x_t <HelpTip id="xt" /></span>{groundTruth ? <ScoreLegend /> : null}
       </div>
       {groundTruth ? <p className="muted small">PCC / SSIM: grey, at the ground truth’s resolution, on the float images (as <code>npm run eval</code>); sd: population sd of the grey samples; CNN: the class the eval classifier sees.</p> : null}
     </section>

@@ -7,6 +7,8 @@ import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
 import { classifyDrop, type DroppedFile } from './dropped';
+import type { BackendInfo } from '../engine/protocol';
+import { parsePrefs, PREFS_STORAGE_KEY, withCached, type BackendOverride, type BackendPrefs, type CachedChoice } from '../engine/backendChoice';
 
 declare const __APP_VERSION__: string;
 
@@ -27,6 +29,7 @@ function onEvent(e: EngineEvent): void {
     case 'recoveryFailed':
       dispatch(e.stage === 'backend' ? { type: 'engineFailed', error: e.error } : { type: 'modelFailed', error: e.error });
       break;
+    case 'backendChosen': onBackendChosen(e.backend, e.key, e.cache); break;
     case 'gpuError': dispatch({ type: 'notice', notice: { kind: 'error', text: `${e.error.code}: ${e.error.message}` } }); break;
   }
 }
@@ -39,7 +42,7 @@ export async function start(): Promise<void> {
   const worker = new Worker(new URL('../worker/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
   client = new EngineClient(worker, onEvent, (error) => dispatch({ type: 'engineFailed', error }));
   try {
-    dispatch({ type: 'backendReady', info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'] }) });
+    dispatch({ type: 'backendReady', info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'], choice: loadBackendPrefs(), testHooks: installTestHooks() }) });
   } catch (e) {
     dispatch({ type: 'backendFailed', error: asEngineError(e) });
     return;
@@ -259,4 +262,48 @@ export async function openBundled(name: string, maskName?: string): Promise<void
   } catch (e) {
     dispatch({ type: 'fileFailed', name, error: asEngineError(e) });
   }
+}
+
+// ---- backend choice (issue 12): the override and cached decisions live in localStorage ----------------
+
+function loadBackendPrefs(): BackendPrefs {
+  try { return parsePrefs(localStorage.getItem(PREFS_STORAGE_KEY)); } catch { return parsePrefs(null); }
+}
+
+function saveBackendPrefs(prefs: BackendPrefs): void {
+  // Storage may be full or disabled: the choice then holds for this session only.
+  try { localStorage.setItem(PREFS_STORAGE_KEY, JSON.stringify(prefs)); } catch { /* session only */ }
+}
+
+function onBackendChosen(info: BackendInfo, key: string, cache?: CachedChoice): void {
+  if (cache) saveBackendPrefs(withCached(loadBackendPrefs(), key, cache));
+  dispatch({ type: 'backendReady', info });
+}
+
+/** The stored override ('auto': by measurement). */
+export function backendOverride(): BackendOverride {
+  return loadBackendPrefs().override;
+}
+
+/** Persist the override and reload the current model on the backend it selects. */
+export async function setBackendOverride(override: BackendOverride): Promise<void> {
+  saveBackendPrefs({ ...loadBackendPrefs(), override });
+  const label = useStudio.getState().model.info?.label;
+  if (label) dispatch({ type: 'modelLoading', label });
+  try {
+    const loaded = await engine().call('setBackendOverride', { override });
+    if (loaded) dispatch({ type: 'modelReady', info: loaded.info });
+  } catch (e) {
+    dispatch({ type: 'modelFailed', error: asEngineError(e) });
+  }
+}
+
+/**
+ * e2e only, with ?testHooks=1 in the URL (never set in normal use): window.__studioTest.loseDevice()
+ * destroys the worker's WebGPU device, as a driver reset would.
+ */
+function installTestHooks(): boolean {
+  if (new URLSearchParams(location.search).get('testHooks') !== '1') return false;
+  (window as unknown as { __studioTest: unknown }).__studioTest = { loseDevice: () => engine().call('testLoseDevice', {}) };
+  return true;
 }

@@ -16,6 +16,9 @@ import {
   type RunResult, type RunSettings, type SampleInfo, type SampleRef, type SavedModel, type SplitInfo, type StepPreview,
 } from '../engine/protocol';
 import type { StepEvent } from '../engine/types';
+import type { BackendOverride, BackendPrefs, CachedChoice } from '../engine/backendChoice';
+import type { ModelConfig } from '../model/config';
+import { parseManifest } from '../io/bundle/manifest';
 import { latentShape } from '../model/config';
 import { readFmriFile, type FmriFile } from '../io/fmriFile';
 import { toGrey } from '../eval/metrics';
@@ -38,6 +41,17 @@ export interface GpuHooks {
   /** Resolves once submitted GPU work has finished (so its errors have been reported). */
   gpuSettled(): Promise<void>;
   dropWebGpu(): void;
+  /**
+   * Backend by measurement (src/engine/backendProbe.ts): picks and activates the backend for a model of this
+   * config (override, cached decision or a probe at its shape). Absent in tests, which keep the backend they set.
+   */
+  chooseBackend?(config: ModelConfig, prefs: BackendPrefs, opts: { excludeWebGpu: boolean }): Promise<{ info: BackendInfo; key: string; cache?: CachedChoice }>;
+  /** The GPU device the active backend runs on, if any (to tell a device loss from other failures of a run). */
+  activeDevice?(): unknown;
+  /** The run's failure as a device loss, if the device it ran on was lost (src/engine/backend.ts deviceLossError). */
+  deviceLossError?(device: unknown, error: unknown): Promise<EngineError | undefined>;
+  /** e2e only (?testHooks=1): destroys the GPU device, as a driver reset does. */
+  destroyDevice?(): void;
 }
 
 /** The bundled synthetic data set's ground truth (src/worker/groundTruth.ts; read from disk in tests). */
@@ -129,6 +143,11 @@ export class Engine {
   /** GPU errors so far, and the last: a frame decoded while one was raised is failed rather than shown. */
   private gpuErrors = 0;
   private lastGpuError: EngineError | null = null;
+  /** The user's backend override and the decisions measured so far (the studio keeps them in localStorage). */
+  private backendPrefs: BackendPrefs = { override: 'auto', cache: {} };
+  private testHooks = false;
+  /** The WebGPU device was lost in this session: WebGPU is no longer a candidate. */
+  private webGpuLost = false;
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -136,7 +155,9 @@ export class Engine {
   handle<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     const a = args as never;
     const ops: { [P in OpName]: (x: OpArgs<P>) => Promise<OpResult<P>> } = {
-      init: (x) => this.startBackend(x.prefer),
+      init: (x) => this.startBackend(x.prefer, x.choice, x.testHooks),
+      setBackendOverride: (x) => this.setBackendOverride(x.override),
+      testLoseDevice: async () => this.testLoseDevice(),
       loadModel: (x) => this.openModel(x.source, x.save),
       cancelLoad: async () => { this.loadAbort?.abort(); this.loadAbort = null; },
       listSaved: () => this.deps.store.listSaved(),
@@ -158,7 +179,9 @@ export class Engine {
 
   // ---- backend ------------------------------------------------------------------------------------------------------
 
-  private async startBackend(prefer: BackendInfo['backend'][]): Promise<BackendInfo> {
+  private async startBackend(prefer: BackendInfo['backend'][], prefs?: BackendPrefs, testHooks?: boolean): Promise<BackendInfo> {
+    if (prefs) this.backendPrefs = prefs;
+    this.testHooks = !!testHooks;
     this.backend = await this.deps.gpu.initBackend(prefer);
     this.deps.gpu.watchDeviceLost((message) => { void this.onDeviceLost(message); });
     this.deps.gpu.watchGpuErrors((e) => this.onGpuError(e));
@@ -179,6 +202,9 @@ export class Engine {
 
   /** The device is gone with every tensor on it: fail the run, continue on wasm/cpu and reload the model there. */
   private async onDeviceLost(message: string): Promise<void> {
+    // Reported twice (the run's failure, then device.lost): recover once; WebGPU is off for the session after it.
+    if (this.webGpuLost) return;
+    this.webGpuLost = true;
     if (this.run?.active) {
       this.run.failure ??= { code: 'DeviceLost', message: `the GPU device was lost during the run: ${message}` };
       this.run.gate.cancel();
@@ -202,6 +228,30 @@ export class Engine {
     } catch (e) {
       this.deps.emit({ event: 'recoveryFailed', stage: 'model', error: toEngineError(e) });
     }
+  }
+
+  /** Before a model's weights are made: pick its backend (override, cache or probe at its shape) and activate it. */
+  private async chooseBackendFor(read: (file: string) => Promise<Uint8Array>): Promise<void> {
+    const choose = this.deps.gpu.chooseBackend;
+    if (!choose) return;
+    const { config } = parseManifest(new TextDecoder().decode(await read(MANIFEST_FILE)));
+    // Switching backends under a running sampler would break it.
+    await this.stopRun();
+    const out = await choose(config, this.backendPrefs, { excludeWebGpu: this.webGpuLost });
+    this.backend = out.info;
+    if (out.cache) this.backendPrefs = { ...this.backendPrefs, cache: { ...this.backendPrefs.cache, [out.key]: out.cache } };
+    this.deps.emit({ event: 'backendChosen', backend: out.info, key: out.key, ...(out.cache ? { cache: out.cache } : {}) });
+  }
+
+  private async setBackendOverride(override: BackendOverride): Promise<LoadedModel | null> {
+    this.backendPrefs = { ...this.backendPrefs, override };
+    return this.model ? this.openModel(this.model.source, false) : null;
+  }
+
+  private testLoseDevice(): void {
+    if (!this.testHooks) throw refused('TestHooksOff', 'test hooks are off (open the studio with ?testHooks=1)');
+    if (!this.deps.gpu.destroyDevice) throw refused('NoDevice', 'this engine has no GPU device to lose');
+    this.deps.gpu.destroyDevice();
   }
 
   /** Cancel the active run and wait until its sampler no longer uses the model's tensors. */
@@ -232,6 +282,7 @@ export class Engine {
     const keep = save && source.kind !== 'saved';
     try {
       const bundle = await this.deps.openBundle(source, keep);
+      await this.chooseBackendFor((f) => bundle.source.read(f));
       const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
       // The active run samples with the current engine's weights: it must end before they are disposed.
       await this.stopRun();
@@ -415,6 +466,7 @@ export class Engine {
     const total = timelineFrames(args.settings, decodeTimesteps(engine.config, decodeOptions(args.settings)).length);
     const fmriRaw = this.viewOf(this.file, args.sample).getSample(args.sample.index);
     const gate = new RunGate();
+    const runDevice = this.deps.gpu.activeDevice?.();
     let finish!: () => void;
     const r: RunState = {
       id: args.runId, gate, settings: args.settings, sample: args.sample, steps: [], active: true, frames: new FrameCache(),
@@ -449,8 +501,19 @@ export class Engine {
       // model is still guaranteed to be this run's (a model load waits for `finished`).
       final = (await this.frameAt(r, r.steps.length)).preview;
     } catch (e) {
-      if (!(e instanceof RunCancelled) && !gate.abort.signal.aborted) throw e;
-      reason = 'cancelled';
+      // A failure caused by a lost device is reported as that, not as the readback's own error ("Buffer was
+      // unmapped…"); a user's cancel is not waited on (a loss cancels the run after setting webGpuLost).
+      const userCancel = e instanceof RunCancelled || gate.abort.signal.aborted;
+      const lost = runDevice && (this.webGpuLost || !userCancel) ? await this.deps.gpu.deviceLossError?.(runDevice, e) : undefined;
+      if (lost) {
+        r.failure ??= lost;
+        // Recover now rather than when device.lost settles (seconds later on a busy software adapter).
+        if (!this.webGpuLost) void this.onDeviceLost(lost.message);
+      } else if (!userCancel) {
+        throw e;
+      } else {
+        reason = 'cancelled';
+      }
     } finally {
       r.active = false;
       // Whatever ended the loop (cancel, OOM while decoding a preview), the sampler's tensors are released.

@@ -3,7 +3,13 @@
 // tfjs, the GPU device, the model, the open file and the run; its events and answers go back as messages, pixel and
 // byte buffers transferred.
 import './wasmPaths';
-import { dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { activeGpuDevice, deviceLossError, dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
+import type { BackendPrefs } from '../engine/backendChoice';
+import { chooseBackend, probeShapeOf, wasmThreads } from '../engine/backendProbe';
+import type { BackendInfo } from '../engine/protocol';
+import type { ModelConfig } from '../model/config';
 import { toEngineError, type ExportResult, type OpName, type Request, type RunResult, type SampleInfo, type StepPreview, type WorkerMessage } from '../engine/protocol';
 import { openBundle } from './bundles';
 import { Engine } from './engine';
@@ -17,9 +23,39 @@ function post(m: WorkerMessage, transfer: Transferable[] = []): void {
   scope.postMessage(m, transfer);
 }
 
+/** Backend by measurement (issue 12): the probe of src/engine/backendProbe.ts at the model's shape, activated here. */
+async function chooseFor(config: ModelConfig, prefs: BackendPrefs, opts: { excludeWebGpu: boolean }) {
+  const activate = async (b: 'webgpu' | 'wasm'): Promise<string | undefined> => {
+    try { await initBackend([b]); return undefined; } catch (e) { return (e as Error).message; }
+  };
+  const out = await chooseBackend(probeShapeOf(config), prefs, activate, opts);
+  const b = out.decision.backend;
+  const info: BackendInfo = {
+    backend: b, choice: out.decision,
+    ...(b === 'webgpu' && out.adapter ? { adapter: { vendor: out.adapter.vendor, architecture: out.adapter.architecture, description: out.adapter.description } } : {}),
+    ...(b === 'wasm' ? { threads: wasmThreads() } : {}),
+  };
+  const measured = out.decision.how === 'probe' || out.decision.how === 'only';
+  const cache = measured
+    ? { backend: b, reason: out.decision.reason, measuredAt: new Date().toISOString(), ...(out.decision.stepMs ? { stepMs: out.decision.stepMs } : {}) }
+    : undefined;
+  return { info, key: out.key, ...(cache ? { cache } : {}) };
+}
+
+function loseDevice(): void {
+  const b = tf.backend();
+  if (!(b instanceof WebGPUBackend)) throw new Error(`the active backend is ${tf.getBackend()}, not WebGPU`);
+  b.device.destroy();
+}
+
 const engine = new Engine({
   emit: (e, transfer = []) => post(e, transfer),
-  gpu: { initBackend, watchDeviceLost, watchGpuErrors, gpuSettled, dropWebGpu },
+  gpu: {
+    initBackend, watchDeviceLost, watchGpuErrors, gpuSettled, dropWebGpu,
+    chooseBackend: chooseFor, activeDevice: activeGpuDevice,
+    deviceLossError: (device, e) => deviceLossError(device as GPUDevice | undefined, e),
+    destroyDevice: loseDevice,
+  },
   data: { bundledSet, bundledImage, bundledClassName, bundledCnn },
   store: { saveModel, listSaved, deleteSaved },
   openBundle,

@@ -44,3 +44,15 @@ describe('RunGate', () => {
     await expect(waiting).rejects.toBeInstanceOf(RunCancelled);
   });
 });
+
+describe('RunGate on microtask-only steps (WebAssembly)', () => {
+  it('sees a cancel that arrives as a message while the steps never wait for a macrotask', async () => {
+    const gate = new RunGate();
+    let steps = 0;
+    // A message (a macrotask) that cancels; the "steps" below resolve as microtasks only, like tfjs-wasm reads.
+    setTimeout(() => gate.cancel(), 0);
+    const loop = (async () => { for (;;) { await gate.beforeStep(); await Promise.resolve(); steps++; if (steps > 1000) return 'never cancelled'; } })();
+    await expect(loop).rejects.toBeInstanceOf(RunCancelled);
+    expect(steps).toBeLessThan(50);
+  });
+});

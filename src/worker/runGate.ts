@@ -39,8 +39,13 @@ export class RunGate {
     this.release();
   }
 
-  /** Resolves when the next step may run; throws RunCancelled once cancelled. */
+  /**
+   * Resolves when the next step may run; throws RunCancelled once cancelled. Always yields one macrotask
+   * first: on WebAssembly a step's reads resolve as microtasks only, so without it the worker never gets to
+   * the Pause/Cancel messages that arrive during a run.
+   */
   async beforeStep(): Promise<void> {
+    await yieldToEventLoop();
     for (;;) {
       if (this.abort.signal.aborted) throw new RunCancelled();
       if (!this.paused) return;
@@ -54,4 +59,13 @@ export class RunGate {
     this.wake = null;
     w?.();
   }
+}
+
+/** One macrotask turn (MessageChannel: no setTimeout clamping), so queued messages are handled. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+    ch.port2.postMessage(null);
+  });
 }
