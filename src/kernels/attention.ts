@@ -64,3 +64,25 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
   const scale = checkInputs(q, k, v, opts);
   return fusedAttention(q, k, v, opts.numHeads, scale, opts.precision) ?? attentionComposed(q, k, v, opts);
 }
+
+/**
+ * Attention that also returns its softmax weights (issue 14: attention maps), for callers that asked for
+ * maps only: out [B, N, C] as attention(), weights [B, heads, N, M] (rows sum to 1). The composed form on
+ * every backend; the normal attention() path is untouched, so decoding without maps keeps its speed.
+ */
+export function attentionWithWeights(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions)
+  : { out: tf.Tensor3D; weights: tf.Tensor4D } {
+  const scale = checkInputs(q, k, v, opts);
+  return tf.tidy(() => {
+    const [b, n, c] = q.shape as [number, number, number];
+    const m = k.shape[1] as number;
+    const h = opts.numHeads;
+    const qh = splitHeads(q, h), kh = splitHeads(k, h), vh = splitHeads(v, h);
+    const probs = tf.softmax(tf.mul(tf.matMul(qh, kh, false, true), scale));   // [B·H, N, M]
+    const out = tf.matMul(probs, vh);
+    return {
+      out: tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, c / h]), [0, 2, 1, 3]), [b, n, c]) as tf.Tensor3D,
+      weights: tf.reshape(probs, [b, h, n, m]) as tf.Tensor4D,
+    };
+  });
+}
