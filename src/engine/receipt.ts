@@ -2,6 +2,7 @@
 // settings, which backend). The studio writes one on export, replays a dropped one, and `npm run decode`
 // accepts it. Parsing validates every field and names the first bad one.
 import type { BackendName, InitKind, SamplerName } from './types';
+import { parseCounterfactual, type CounterfactualEdit } from '../explain/counterfactual';
 
 export const RECEIPT_KIND = 'decoding-studio/decode-receipt';
 export const RECEIPT_VERSION = 1;
@@ -33,6 +34,8 @@ export interface DecodeReceipt {
    * lack it; when present it must be the list that steps/init/strength give (checked by checkReceiptTimesteps).
    */
   timesteps?: number[];
+  /** Issue 14: the counterfactual edit of the fMRI vector decoded (src/explain/counterfactual.ts); absent for a plain decode. */
+  counterfactual?: CounterfactualEdit;
 }
 
 export class ReceiptError extends Error {
@@ -146,6 +149,8 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     strength,
     guidance,
     ...(timesteps ? { timesteps } : {}),
+    // Issue 14: validated by the counterfactual module (its errors name the field as counterfactual.<field>).
+    ...(o.counterfactual !== undefined ? { counterfactual: parseCounterfactual(o.counterfactual) } : {}),
   };
 }
 
