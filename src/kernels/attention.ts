@@ -3,7 +3,7 @@
 // This composed-op form is the reference and the path on non-WebGPU backends; on the WebGPU backend
 // attention() runs the fused WGSL kernels of ./fusedAttention.ts where the shapes allow.
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedAttention, type AttentionPrecision } from './fusedAttention';
+import { fusedAttention, fusedAttentionWithWeights, type AttentionPrecision } from './fusedAttention';
 
 export interface AttentionOptions {
   numHeads: number;
@@ -67,12 +67,20 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
 
 /**
  * Attention that also returns its softmax weights (issue 14: attention maps), for callers that asked for
- * maps only: out [B, N, C] as attention(), weights [B, heads, N, M] (rows sum to 1). The composed form on
- * every backend; the normal attention() path is untouched, so decoding without maps keeps its speed.
+ * maps only: out [B, N, C] as attention(), weights [B, heads, N, M] (rows sum to 1). On WebGPU the fused
+ * cross kernel's weight-writing variant where the shapes allow, else the composed ops; the normal
+ * attention() path is untouched, so decoding without maps keeps its speed.
  */
 export function attentionWithWeights(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions)
   : { out: tf.Tensor3D; weights: tf.Tensor4D } {
   const scale = checkInputs(q, k, v, opts);
+  return fusedAttentionWithWeights(q, k, v, opts.numHeads, scale) ?? attentionWeightsComposed(q, k, v, opts.numHeads, scale);
+}
+
+/** The composed form of attentionWithWeights (all backends; the reference for the fused variant). */
+export function attentionWeightsComposed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number, scale: number)
+  : { out: tf.Tensor3D; weights: tf.Tensor4D } {
+  const opts = { numHeads };
   return tf.tidy(() => {
     const [b, n, c] = q.shape as [number, number, number];
     const m = k.shape[1] as number;

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import { dispatch, useStudio } from '../store/studio';
 import { handleFiles } from './controller';
 import { DataPanel } from './DataPanel';
+import { ExplainPanel } from './ExplainPanel';
 import { filesFromDataTransfer } from './dropzone';
 import { ModelPanel } from './ModelPanel';
 import { RunPanel } from './RunPanel';
@@ -79,6 +80,7 @@ export function App() {
         <div className="column wide">
           <RunPanel />
           <Viewer />
+          <ExplainPanel />
         </div>
       </main>
       {over ? <div className="drop-overlay" aria-hidden="true"><div>Drop an fMRI file, a model bundle (folder or .zip) or a decode receipt</div></div> : null}

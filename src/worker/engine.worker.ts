@@ -24,6 +24,7 @@ import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './ground
 import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
+import { counterfactualPair, explainPosition, runExplainer, type RunExplainer } from '../explain/studio';   // issue 14
 import { validateRunSettings } from './runSettings';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -450,6 +451,27 @@ async function exportImage(args: OpArgs<'export'>): Promise<ExportResult> {
   return { fileName: `${args.baseName}-trajectory-sample${args.sample}.gif`, mime: 'image/gif', bytes: gif.bytes() };
 }
 
+// ---- issue 14: explanation views (the logic is in src/explain/studio.ts) -----------------------------
+
+let explained: (RunExplainer & { engine: EngineModel }) | null = null;
+
+async function explainOp(a: OpArgs<'explain'>): Promise<OpResult<'explain'>> {
+  if (!model || !file || !run) throw Object.assign(new Error('run the sampler first: the maps explain the shown run'), { name: 'NoRun' });
+  const r = run, engine = model.engine, view = viewOf(file, r.sample);
+  if (!explained || explained.runId !== r.id || explained.engine !== engine) {
+    explained?.explainer.dispose();
+    explained = null;
+    explained = { ...await runExplainer(engine, view, r.id, view.getSample(r.sample.index), r.settings.numSamples), engine };
+  }
+  return explainPosition(engine, explained, decodeOptions(r.settings), r.steps, a);
+}
+
+async function counterfactualOp(a: OpArgs<'counterfactual'>): Promise<OpResult<'counterfactual'>> {
+  if (!model || !file || !run) throw Object.assign(new Error('run the sampler first: a counterfactual is decoded beside the shown run'), { name: 'NoRun' });
+  if (run.active) throw Object.assign(new Error('the run is still going: wait for it to finish (or cancel it) before decoding a counterfactual'), { name: 'Busy' });
+  return counterfactualPair(model.engine, viewOf(file, run.sample), run.sample.index, decodeOptions(run.settings), a);
+}
+
 // ---- dispatch ---------------------------------------------------------------------------------------
 
 type Handler<K extends OpName> = (args: OpArgs<K>) => Promise<OpResult<K>>;
@@ -473,6 +495,8 @@ const handlers: { [K in OpName]: Handler<K> } = {
     return makePreview(r, a.position);
   },
   export: (a) => exportImage(a),
+  explain: (a) => explainOp(a),                 // issue 14
+  counterfactual: (a) => counterfactualOp(a),   // issue 14
 };
 
 /** Results that carry pixels or bytes are transferred (as copies when the worker keeps a cached original). */

@@ -1,0 +1,281 @@
+// Issue 14: why the decoder drew what it drew. For the shown run and timeline position (scrubbed with the
+// viewer's timeline): a heatmap over the image of the cross-attention that reaches a chosen ROI's voxels,
+// attention mass per ROI, voxel importance for a brushed image region, and counterfactual decoding on the
+// same seed (lesion, ROI-only, controls, another trial, interpolation) side by side with the original.
+// Maps are computed only while "Show attention maps" is on, so normal decoding keeps its speed.
+import { useEffect, useId, useRef, useState } from 'react';
+import type { CounterfactualView, ExplainView, RgbaImage } from '../engine/protocol';
+import type { CounterfactualEdit, LesionFill } from '../explain/counterfactual';
+import { heatToRgb } from '../explain/render';
+import { useStudio } from '../store/studio';
+import { asEngineError } from '../worker/client';
+import { explainEngine } from './controller';
+import { RgbaCanvas } from './widgets';
+
+const ROI_COLOURS = ['#e4572e', '#29335c', '#f3a712', '#669bbc', '#8a8a8a', '#a8c686', '#c17fbf'];
+
+function rgbaOf(rgb: Float32Array, width: number, height: number): RgbaImage {
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < 3; c++) pixels[p * 4 + c] = Math.round(rgb[p * 3 + c] * 255);
+    pixels[p * 4 + 3] = 255;
+  }
+  return { width, height, pixels };
+}
+
+function rgbOf(img: RgbaImage): Float32Array {
+  const out = new Float32Array(img.width * img.height * 3);
+  for (let p = 0; p < img.width * img.height; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = img.pixels[p * 4 + c] / 255;
+  return out;
+}
+
+/** The ROI heatmap over the step's predicted image, with the brushed region outlined; drag to brush, Shift-drag to erase. */
+function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; under?: RgbaImage; region: number[]; onRegion: (r: number[]) => void }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const drag = useRef<null | 0 | 1>(null);
+  const size = 256;
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas) return;
+    const W = under?.width ?? view.width * 4, H = under?.height ?? view.height * 4;
+    let lo = Infinity, hi = -Infinity;
+    for (const v of view.heat) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const img = rgbaOf(heatToRgb(view.heat, view.height, view.width, H, W, lo, hi, under ? rgbOf(under) : undefined), W, H);
+    canvas.width = W;
+    canvas.height = H;
+    const g = canvas.getContext('2d')!;
+    g.putImageData(new ImageData(img.pixels as Uint8ClampedArray<ArrayBuffer>, W, H), 0, 0);
+    g.strokeStyle = '#00e5ff';
+    g.lineWidth = 1;
+    const fy = H / view.height, fx = W / view.width;
+    region.forEach((on, i) => { if (on) g.strokeRect((i % view.width) * fx + 0.5, Math.floor(i / view.width) * fy + 0.5, fx - 1, fy - 1); });
+  }, [view, under, region]);
+  const cell = (e: React.PointerEvent<HTMLCanvasElement>): number => {
+    const r = e.currentTarget.getBoundingClientRect();
+    const x = Math.min(view.width - 1, Math.floor((e.clientX - r.left) / r.width * view.width));
+    const y = Math.min(view.height - 1, Math.floor((e.clientY - r.top) / r.height * view.height));
+    return y * view.width + x;
+  };
+  const paint = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    if (drag.current === null) return;
+    const i = cell(e);
+    if (region[i] === drag.current) return;
+    const next = region.length === view.height * view.width ? [...region] : new Array<number>(view.height * view.width).fill(0);
+    next[i] = drag.current;
+    onRegion(next);
+  };
+  return (
+    <canvas ref={ref} className="pixels" role="img" data-testid="explain-heatmap" style={{ width: size, height: size, cursor: 'crosshair', touchAction: 'none' }}
+      aria-label={`Heatmap of the cross-attention reaching ${view.roi ?? 'the mappers\' constant part'} at step t = ${view.t}; drag to brush a region`}
+      onPointerDown={(e) => { drag.current = e.shiftKey ? 0 : 1; e.currentTarget.setPointerCapture(e.pointerId); paint(e); }}
+      onPointerMove={paint} onPointerUp={() => { drag.current = null; }} />
+  );
+}
+
+/** Voxels in file order, one column per voxel group, coloured by ROI and as bright as their importance. */
+function VoxelImportance({ view }: { view: ExplainView }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas) return;
+    const W = 512, H = 48, n = view.importance.length;
+    canvas.width = W;
+    canvas.height = H;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, W, H);
+    const cols = new Float64Array(W), roi = new Int16Array(W).fill(-1);
+    for (let v = 0; v < n; v++) {
+      const x = Math.floor(v / n * W);
+      cols[x] += view.importance[v];
+      if (roi[x] === -1) roi[x] = view.roiOf[v];
+    }
+    const max = Math.max(...cols, 1e-12);
+    for (let x = 0; x < W; x++) {
+      const h = cols[x] / max * (H - 6);
+      g.fillStyle = roi[x] >= 0 ? ROI_COLOURS[roi[x] % ROI_COLOURS.length] : '#bbb';
+      g.fillRect(x, H - h, 1, h);
+      g.fillRect(x, 0, 1, 3);
+    }
+  }, [view]);
+  return <canvas ref={ref} className="pixels" data-testid="explain-voxels" style={{ width: '100%', height: 64 }} role="img"
+    aria-label="Voxel importance for the brushed region, voxels in file order, coloured by ROI" />;
+}
+
+type EditKind = 'lesion' | 'roi-only' | 'control-shuffle' | 'control-mean' | 'trial' | 'interpolate';
+
+export function ExplainPanel() {
+  const run = useStudio((s) => s.run);
+  const position = useStudio((s) => s.position);
+  const preview = useStudio((s) => s.previews[s.position]);
+  const fileInfo = useStudio((s) => s.file.info);
+  const sampleCount = useStudio((s) => fileInfo?.splits.find((x) => x.name === s.run.sample?.split)?.count ?? 0);
+  const synthetic = useStudio((s) => s.model.info?.syntheticLabel ?? s.file.info?.syntheticLabel);
+  const [on, setOn] = useState(false);
+  const [roi, setRoi] = useState<string | undefined>();
+  const [sample, setSample] = useState(0);
+  const [region, setRegion] = useState<number[]>([]);
+  const [view, setView] = useState<ExplainView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [kind, setKind] = useState<EditKind>('lesion');
+  const [editRoi, setEditRoi] = useState('V1');
+  const [fill, setFill] = useState<LesionFill>('mean');
+  const [value, setValue] = useState(1);
+  const [other, setOther] = useState(1);
+  const [alpha, setAlpha] = useState(0.5);
+  const [cf, setCf] = useState<CounterfactualView | null>(null);
+  const [cfError, setCfError] = useState<string | null>(null);
+  const [cfBusy, setCfBusy] = useState(false);
+  const ids = { on: useId(), roi: useId(), kind: useId(), eroi: useId(), fill: useId(), value: useId(), other: useId(), alpha: useId() };
+  const hasRun = run.steps.length > 0 && run.id !== undefined;
+
+  useEffect(() => {
+    if (!on || !hasRun) return;
+    let live = true;
+    setBusy(true);
+    explainEngine().call('explain', { position, sample, ...(roi ? { roi } : {}), ...(region.some((x) => x) ? { region } : {}) })
+      .then((v) => { if (live) { setView(v); setError(null); } }, (e: unknown) => { if (live) setError(asEngineError(e).message); })
+      .finally(() => { if (live) setBusy(false); });
+    return () => { live = false; };
+  }, [on, hasRun, run.id, run.steps.length, position, roi, region, sample]);
+
+  useEffect(() => { setCf(null); setRegion([]); }, [run.id]);
+
+  const edit = (): CounterfactualEdit => {
+    const otherRef = { fileName: fileInfo?.name ?? '', sha256: fileInfo?.sha256 ?? '', split: run.sample?.split ?? '', sampleIndex: other };
+    switch (kind) {
+      case 'lesion': return { kind: 'lesion', roi: editRoi, fill, seed: 0 };
+      case 'roi-only': return { kind: 'roi-only', roi: editRoi, value };
+      case 'control-shuffle': return { kind: 'control', fill: 'shuffle', seed: 0 };
+      case 'control-mean': return { kind: 'control', fill: 'mean', seed: 0 };
+      case 'trial': return { kind: 'trial', other: otherRef };
+      case 'interpolate': return { kind: 'interpolate', other: otherRef, alpha };
+    }
+  };
+  const decodeCounterfactual = async () => {
+    setCfBusy(true);
+    setCfError(null);
+    try {
+      setCf(await explainEngine().call('counterfactual', { edit: edit() }));
+    } catch (e) {
+      setCfError(asEngineError(e).message);
+    } finally {
+      setCfBusy(false);
+    }
+  };
+  const roiNames = view?.roiNames ?? fileInfo?.roiNames ?? [];
+  const n = run.settings?.numSamples ?? 1;
+
+  return (
+    <section className="panel explain" aria-labelledby="explain-h" data-testid="explain-panel">
+      <h2 id="explain-h">Explain</h2>
+      {synthetic ? <p className="muted small">{synthetic}: maps and counterfactuals describe the model on simulated data, not a brain.</p> : null}
+      <label htmlFor={ids.on}>
+        <input id={ids.on} type="checkbox" checked={on} onChange={(e) => setOn(e.target.checked)} data-testid="explain-toggle" />
+        {' '}Show attention maps for the timeline position (one extra UNet call per position shown)
+      </label>
+      {!hasRun ? <p className="muted">Run the sampler; then the maps follow the timeline.</p> : null}
+      {on && hasRun ? (
+        <div className="explain-maps">
+          <div className="row">
+            <label htmlFor={ids.roi}>ROI </label>
+            <select id={ids.roi} value={view?.roi ?? roi ?? ''} onChange={(e) => setRoi(e.target.value)} data-testid="explain-roi">
+              {roiNames.map((r) => <option key={r} value={r}>{r}</option>)}
+            </select>
+            {n > 1 ? (
+              <label> sample <select value={sample} onChange={(e) => setSample(Number(e.target.value))}>
+                {Array.from({ length: n }, (_, i) => <option key={i} value={i}>{i + 1}</option>)}
+              </select></label>
+            ) : null}
+            <button type="button" onClick={() => setRegion([])} disabled={!region.some((x) => x)}>Whole image</button>
+            {busy ? <span className="muted small" role="status"> computing…</span> : null}
+          </div>
+          {error ? <div className="banner error" role="alert" data-testid="explain-error">{error}</div> : null}
+          {view ? (
+            <>
+              <div className="row">
+                <HeatmapBrush view={view} under={preview?.x0[sample]} region={region} onRegion={setRegion} />
+                <div>
+                  <p className="small">Step t = {view.t} (position {view.position}); {view.layers} attn2 layers averaged over heads at {view.height}×{view.width}.
+                    Bright = more of that position's cross-attention reaches {view.roi ?? 'the constant part'} (stretched to this map's range).</p>
+                  <table className="small" data-testid="explain-mass">
+                    <thead><tr><th>ROI</th><th>attention mass</th><th>per voxel (1 = size)</th><th>region importance</th></tr></thead>
+                    <tbody>
+                      {Object.keys(view.mass).map((r) => (
+                        <tr key={r}><td>{r}</td><td>{view.mass[r].toFixed(3)}</td><td>{view.perVoxel[r].toFixed(2)}</td><td>{view.roiImportance[r].toFixed(3)}</td></tr>
+                      ))}
+                      <tr><td>constant (no voxel)</td><td>{view.bias.toFixed(3)}</td><td /><td /></tr>
+                    </tbody>
+                  </table>
+                </div>
+              </div>
+              <p className="small">Voxel importance for {region.some((x) => x) ? 'the brushed region' : 'the whole image'} (drag on the map to brush, Shift-drag to erase):</p>
+              <VoxelImportance view={view} />
+              <p className="small legend">{['V1', 'V2', 'V3', 'HVC'].filter((r) => view.roiNames.includes(r)).map((r, k) => (
+                <span key={r} style={{ color: ROI_COLOURS[k] }}>■ {r} </span>))}</p>
+            </>
+          ) : null}
+        </div>
+      ) : null}
+
+      <h3>Counterfactual decoding (same seed and settings)</h3>
+      <div className="row">
+        <label htmlFor={ids.kind}>Edit </label>
+        <select id={ids.kind} value={kind} onChange={(e) => setKind(e.target.value as EditKind)} data-testid="cf-kind">
+          <option value="lesion">lesion an ROI</option>
+          <option value="roi-only">ROI-only input</option>
+          <option value="control-shuffle">shuffled control</option>
+          <option value="control-mean">all-mean control</option>
+          <option value="trial">another trial</option>
+          <option value="interpolate">interpolate to another trial</option>
+        </select>
+        {kind === 'lesion' || kind === 'roi-only' ? (
+          <>
+            <label htmlFor={ids.eroi}> ROI </label>
+            <select id={ids.eroi} value={editRoi} onChange={(e) => setEditRoi(e.target.value)} data-testid="cf-roi">
+              {(fileInfo?.roiNames ?? []).map((r) => <option key={r} value={r}>{r}</option>)}
+            </select>
+          </>
+        ) : null}
+        {kind === 'lesion' ? (
+          <><label htmlFor={ids.fill}> fill </label>
+            <select id={ids.fill} value={fill} onChange={(e) => setFill(e.target.value as LesionFill)} data-testid="cf-fill">
+              <option value="mean">training mean</option><option value="zero">zero</option><option value="shuffle">shuffled</option>
+            </select></>
+        ) : null}
+        {kind === 'roi-only' ? (
+          <><label htmlFor={ids.value}> value </label>
+            <input id={ids.value} type="number" step="0.5" value={value} onChange={(e) => setValue(Number(e.target.value))} style={{ width: 64 }} /></>
+        ) : null}
+        {kind === 'trial' || kind === 'interpolate' ? (
+          <><label htmlFor={ids.other}> other sample </label>
+            <input id={ids.other} type="number" min={0} max={Math.max(0, sampleCount - 1)} value={other} onChange={(e) => setOther(Number(e.target.value))} style={{ width: 64 }} data-testid="cf-other" /></>
+        ) : null}
+        {kind === 'interpolate' ? (
+          <><label htmlFor={ids.alpha}> α = {alpha.toFixed(2)} </label>
+            <input id={ids.alpha} type="range" min={0} max={1} step={0.05} value={alpha} onChange={(e) => setAlpha(Number(e.target.value))} data-testid="cf-alpha"
+              aria-valuetext={`alpha ${alpha.toFixed(2)}: ${(1 - alpha).toFixed(2)} of this trial, ${alpha.toFixed(2)} of sample ${other}`} /></>
+        ) : null}
+        <button type="button" onClick={() => void decodeCounterfactual()} disabled={!hasRun || cfBusy || run.status === 'running' || run.status === 'paused'} data-testid="cf-run">
+          {cfBusy ? 'Decoding…' : 'Decode'}
+        </button>
+      </div>
+      {!hasRun ? <p className="muted small">Run a decode first; the counterfactual uses its sample, seed and settings.</p> : null}
+      {cfError ? <div className="banner error" role="alert" data-testid="cf-error">{cfError}</div> : null}
+      {cf ? (
+        <div data-testid="cf-result">
+          <p className="small">{cf.description}{cf.baselineSource ? ` — training mean: ${cf.baselineSource}` : ''}</p>
+          <div className="row">
+            {cf.original.map((img, i) => (
+              <figure key={`o${i}`}><RgbaCanvas image={img} label={`original sample ${i + 1}`} testId="cf-original" /><figcaption className="small">original {i + 1}</figcaption></figure>
+            ))}
+            {cf.edited.map((img, i) => (
+              <figure key={`e${i}`}><RgbaCanvas image={img} label={`${cf.description}, sample ${i + 1}`} testId="cf-edited" /><figcaption className="small">{cf.edit.kind} {i + 1}</figcaption></figure>
+            ))}
+          </div>
+        </div>
+      ) : null}
+    </section>
+  );
+}
