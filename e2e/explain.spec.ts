@@ -58,6 +58,7 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   // Another ROI, then brush a region: the importance column is for the brushed region.
   await page.getByTestId('explain-roi').selectOption('HVC');
   await expect(page.getByTestId('explain-roi')).toHaveValue('HVC');
+  await expect(panel).toContainText('reaches HVC', { timeout: 120_000 });
   const heat = page.getByTestId('explain-heatmap');
   const box = (await heat.boundingBox())!;
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);

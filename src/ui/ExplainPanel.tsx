@@ -180,7 +180,7 @@ export function ExplainPanel() {
         <div className="explain-maps">
           <div className="row">
             <label htmlFor={ids.roi}>ROI </label>
-            <select id={ids.roi} value={view?.roi ?? roi ?? ''} onChange={(e) => setRoi(e.target.value)} data-testid="explain-roi">
+            <select id={ids.roi} value={roi ?? view?.roi ?? ''} onChange={(e) => setRoi(e.target.value)} data-testid="explain-roi">
               {roiNames.map((r) => <option key={r} value={r}>{r}</option>)}
             </select>
             {n > 1 ? (
