@@ -6,8 +6,10 @@ import { expect, test, type Page } from '@playwright/test';
 import { join } from 'node:path';
 import { root } from './shots';
 
+
 const data = join(root, 'public/data/god-synth');
-const shot = (page: Page, name: string) => page.screenshot({ path: join(root, 'test-results', 'explain', `${name}.png`), fullPage: true });
+// Into this test's output folder under test-results/ (ignored by git).
+const shot = (page: Page, name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
 
 test('explain: attention maps per step, brushing, counterfactuals', async ({ page, baseURL }) => {
   test.setTimeout(600_000);
@@ -42,6 +44,14 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   const mass = page.getByTestId('explain-mass');
   for (const r of ['V1', 'V2', 'V3', 'HVC', 'constant']) await expect(mass).toContainText(r);
   await expect(page.getByTestId('explain-voxels')).toBeVisible();
+  // The bundled set carries voxel coordinates: the brain slice, with a keyboard-operable z slider.
+  await expect(page.getByTestId('explain-slice')).toBeVisible();
+  const z = page.getByTestId('explain-slice-z');
+  const zLabel = async () => (await panel.textContent())?.match(/slice z = (-?\d+) mm/)?.[1];
+  const z0 = await zLabel();
+  await z.focus();
+  await page.keyboard.press('ArrowUp');
+  await expect.poll(zLabel).not.toBe(z0);
   await expect(panel).toContainText('attn2 layers averaged');
   await shot(page, 'explain-maps-final');
 
@@ -60,6 +70,7 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   await expect(page.getByTestId('explain-roi')).toHaveValue('HVC');
   await expect(panel).toContainText('reaches HVC', { timeout: 120_000 });
   const heat = page.getByTestId('explain-heatmap');
+  await heat.scrollIntoViewIfNeeded();
   const box = (await heat.boundingBox())!;
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
   await page.mouse.down();

@@ -311,6 +311,8 @@ export interface ExplainView {
   roiImportance: Record<string, number>;
   /** [voxels]: ROI index per voxel for colouring (V1, V2, V3, HVC first), −1 for none. */
   roiOf: Int16Array;
+  /** [voxels, 3] voxel coordinates (MNI mm) when the file carries them (the bundled set's voxel_xyz): the brain-slice view. */
+  coords?: Int16Array;
   layers: number;
 }
 

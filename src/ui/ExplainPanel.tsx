@@ -6,7 +6,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import type { CounterfactualView, ExplainView, RgbaImage } from '../engine/protocol';
 import type { CounterfactualEdit, LesionFill } from '../explain/counterfactual';
-import { heatToRgb } from '../explain/render';
+import { heatToRgb, inferno } from '../explain/render';
 import { useStudio } from '../store/studio';
 import { asEngineError } from '../worker/client';
 import { explainEngine } from './controller';
@@ -100,6 +100,52 @@ function VoxelImportance({ view }: { view: ExplainView }) {
   }, [view]);
   return <canvas ref={ref} className="pixels" data-testid="explain-voxels" style={{ width: '100%', height: 64 }} role="img"
     aria-label="Voxel importance for the brushed region, voxels in file order, coloured by ROI" />;
+}
+
+/**
+ * Axial slice (MNI z) of the voxels with coordinates: each voxel a 3 mm cell coloured by its importance
+ * (same colormap as the heatmap, scaled to the largest voxel of the whole volume), its ROI as a dot.
+ */
+function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const id = useId();
+  const c = view.coords, n = view.importance.length;
+  const zs = [...new Set(Array.from({ length: n }, (_, v) => c[v * 3 + 2]))].sort((a, b) => a - b);
+  const [zIndex, setZIndex] = useState(() => Math.floor(zs.length / 2));
+  const z = zs[Math.min(zIndex, zs.length - 1)];
+  useEffect(() => {
+    const canvas = ref.current;
+    if (!canvas) return;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, max = 0;
+    for (let v = 0; v < n; v++) {
+      x0 = Math.min(x0, c[v * 3]); x1 = Math.max(x1, c[v * 3]); y0 = Math.min(y0, c[v * 3 + 1]); y1 = Math.max(y1, c[v * 3 + 1]);
+      max = Math.max(max, view.importance[v]);
+    }
+    const cell = 6, W = Math.round((x1 - x0) / 3 + 1) * cell, H = Math.round((y1 - y0) / 3 + 1) * cell;
+    canvas.width = W;
+    canvas.height = H;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = '#111';
+    g.fillRect(0, 0, W, H);
+    for (let v = 0; v < n; v++) {
+      if (c[v * 3 + 2] !== z) continue;
+      // Radiological habit aside: x grows to the right, y (anterior) upwards.
+      const px = Math.round((c[v * 3] - x0) / 3) * cell, py = H - cell - Math.round((c[v * 3 + 1] - y0) / 3) * cell;
+      const [r, gg, b] = inferno(max > 0 ? view.importance[v] / max : 0);
+      g.fillStyle = `rgb(${r * 255},${gg * 255},${b * 255})`;
+      g.fillRect(px, py, cell, cell);
+      if (view.roiOf[v] >= 0) { g.fillStyle = ROI_COLOURS[view.roiOf[v] % ROI_COLOURS.length]; g.fillRect(px + cell / 2 - 1, py + cell / 2 - 1, 2, 2); }
+    }
+  }, [view, z, c, n]);
+  return (
+    <div>
+      <label htmlFor={id} className="small">Axial slice z = {z} mm (MNI) </label>
+      <input id={id} type="range" min={0} max={zs.length - 1} value={zIndex} onChange={(e) => setZIndex(Number(e.target.value))} data-testid="explain-slice-z" />
+      <br />
+      <canvas ref={ref} className="pixels" data-testid="explain-slice" style={{ height: 220 }} role="img"
+        aria-label={`Voxel importance on the axial slice z = ${z} mm, dots coloured by ROI`} />
+    </div>
+  );
 }
 
 type EditKind = 'lesion' | 'roi-only' | 'control-shuffle' | 'control-mean' | 'trial' | 'interpolate';
@@ -212,6 +258,7 @@ export function ExplainPanel() {
               </div>
               <p className="small">Voxel importance for {region.some((x) => x) ? 'the brushed region' : 'the whole image'} (drag on the map to brush, Shift-drag to erase):</p>
               <VoxelImportance view={view} />
+              {view.coords ? <BrainSlice view={view as ExplainView & { coords: Int16Array }} /> : <p className="muted small">No voxel coordinates in this file: no brain slice (voxels are shown in file order).</p>}
               <p className="small legend">{['V1', 'V2', 'V3', 'HVC'].filter((r) => view.roiNames.includes(r)).map((r, k) => (
                 <span key={r} style={{ color: ROI_COLOURS[k] }}>■ {r} </span>))}</p>
             </>

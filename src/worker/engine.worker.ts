@@ -24,7 +24,9 @@ import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './ground
 import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
-import { counterfactualPair, explainPosition, runExplainer, type RunExplainer } from '../explain/studio';   // issue 14
+import { counterfactualPair, explainPosition, runExplainer, sampleCoords, type RunExplainer } from '../explain/studio';   // issue 14
+import { readNpz } from '../io/npz';   // issue 14
+import type { NpyArray } from '../io/npy';   // issue 14
 import { validateRunSettings } from './runSettings';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -463,7 +465,16 @@ async function explainOp(a: OpArgs<'explain'>): Promise<OpResult<'explain'>> {
     explained = null;
     explained = { ...await runExplainer(engine, view, r.id, view.getSample(r.sample.index), r.settings.numSamples), engine };
   }
-  return explainPosition(engine, explained, decodeOptions(r.settings), r.steps, a);
+  return explainPosition(engine, explained, decodeOptions(r.settings), r.steps, a, await bundledCoords(file, view));
+}
+
+/** The bundled set's voxel coordinates (same-origin file, no user data in the request), for the brain-slice view. */
+let coordsCache: { npz: Promise<Record<string, NpyArray>> } | null = null;
+async function bundledCoords(f: OpenFile, view: FmriFile): Promise<Int16Array | undefined> {
+  if (!f.bundled || f.base.format !== 'npz') return undefined;
+  coordsCache ??= { npz: fetch(new URL(`${import.meta.env.BASE_URL}data/god-synth/sbj_3.npz`, self.location.origin))
+    .then(async (res) => res.ok ? readNpz(new Uint8Array(await res.arrayBuffer()), (n) => n === 'voxel_xyz') : {}) };
+  return sampleCoords(await coordsCache.npz.catch(() => ({})), view);
 }
 
 async function counterfactualOp(a: OpArgs<'counterfactual'>): Promise<OpResult<'counterfactual'>> {
