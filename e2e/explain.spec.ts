@@ -3,7 +3,9 @@
 // voxel importance, counterfactual decodes side by side, a clear error, and no request leaving the page.
 // Screenshots go to test-results/explain/ (ignored), never to tracked files.
 import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseReceipt } from '../src/engine/receipt';
 import { root } from './shots';
 
 
@@ -89,6 +91,11 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   await expect(page.getByTestId('cf-original')).not.toHaveClass(/empty/);
   await expect(page.getByTestId('cf-edited')).not.toHaveClass(/empty/);
   await shot(page, 'explain-lesion');
+  // The receipt records the edit (npm run decode --receipt replays it: src/cli/explainArgs.test.ts).
+  const [rec] = await Promise.all([page.waitForEvent('download'), page.getByTestId('cf-receipt').click()]);
+  const receipt = parseReceipt(readFileSync((await rec.path())!, 'utf8'));
+  expect(receipt.counterfactual).toEqual({ kind: 'lesion', roi: 'V1', fill: 'zero', seed: 0 });
+  expect(receipt).toMatchObject({ sampler: 'ddim', steps: 4, seed: 2 });
 
   await page.getByTestId('cf-kind').selectOption('interpolate');
   await page.getByTestId('cf-other').fill('5');

@@ -8,9 +8,41 @@ import type { CounterfactualView, ExplainView, RgbaImage } from '../engine/proto
 import type { CounterfactualEdit, LesionFill } from '../explain/counterfactual';
 import { heatToRgb, inferno } from '../explain/render';
 import { useStudio } from '../store/studio';
+import { makeReceipt, receiptToJson } from '../engine/receipt';
 import { asEngineError } from '../worker/client';
 import { explainEngine } from './controller';
 import { RgbaCanvas } from './widgets';
+
+declare const __APP_VERSION__: string;
+
+/**
+ * The shown run's receipt with the counterfactual edit recorded (`counterfactual`), as a download:
+ * `npm run decode -- --fmri <file> --receipt <it>` replays the counterfactual.
+ */
+function downloadCounterfactualReceipt(edit: CounterfactualEdit): string | null {
+  const { model, file, run, backend } = useStudio.getState();
+  if (!model.info || !file.info || !run.settings || !run.sample || !backend.info) return 'nothing to record: run a decode first';
+  try {
+    const receipt = makeReceipt({
+      appVersion: __APP_VERSION__,
+      model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
+      fmri: { fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index, ...(run.sample.roi ? { roi: run.sample.roi } : {}) },
+      ...run.settings,
+      timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
+      backend: backend.info.backend,
+      counterfactual: edit,
+    });
+    const url = URL.createObjectURL(new Blob([receiptToJson(receipt)], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${file.info.name.replace(/\.(nii\.gz|[a-z0-9]+)$/i, '')}-${run.sample.split}${run.sample.index}-${edit.kind}-receipt.json`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    return null;
+  } catch (e) {
+    return asEngineError(e).message;
+  }
+}
 
 const ROI_COLOURS = ['#e4572e', '#29335c', '#f3a712', '#669bbc', '#8a8a8a', '#a8c686', '#c17fbf'];
 
@@ -313,6 +345,9 @@ export function ExplainPanel() {
       {cf ? (
         <div data-testid="cf-result">
           <p className="small">{cf.description}{cf.baselineSource ? ` — training mean: ${cf.baselineSource}` : ''}</p>
+          <button type="button" data-testid="cf-receipt" onClick={() => setCfError(downloadCounterfactualReceipt(cf.edit))}>
+            Export receipt of this counterfactual (JSON)
+          </button>
           <div className="row">
             {cf.original.map((img, i) => (
               <figure key={`o${i}`}><RgbaCanvas image={img} label={`original sample ${i + 1}`} testId="cf-original" /><figcaption className="small">original {i + 1}</figcaption></figure>
