@@ -81,6 +81,14 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   await expect(panel).toContainText('the brushed region', { timeout: 120_000 });
   await expect(page.getByRole('button', { name: 'Whole image' })).toBeEnabled();
   await shot(page, 'explain-brushed');
+  // The same by keyboard: reset, focus the map, move the cursor, Space toggles the cell.
+  await page.getByRole('button', { name: 'Whole image' }).click();
+  await expect(panel).toContainText('for the whole image');
+  await heat.focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Space');
+  await expect(panel).toContainText('the brushed region', { timeout: 120_000 });
 
   // Counterfactuals on the same seed, side by side with the original.
   await page.getByTestId('cf-kind').selectOption('lesion');

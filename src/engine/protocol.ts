@@ -336,4 +336,6 @@ export interface Ops {
   explain: [ExplainArgs, ExplainView];
   /** Decodes the shown run's sample and its counterfactual on the run's seed and settings. */
   counterfactual: [CounterfactualArgs, CounterfactualView];
+  /** Stops a counterfactual decode in progress (its call then fails with an AbortError). */
+  cancelCounterfactual: [Record<string, never>, void];
 }

@@ -66,6 +66,8 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
   const ref = useRef<HTMLCanvasElement>(null);
   const drag = useRef<null | 0 | 1>(null);
   const size = 256;
+  const [cursor, setCursor] = useState(0);
+  const [focused, setFocused] = useState(false);
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
@@ -81,7 +83,11 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
     g.lineWidth = 1;
     const fy = H / view.height, fx = W / view.width;
     region.forEach((on, i) => { if (on) g.strokeRect((i % view.width) * fx + 0.5, Math.floor(i / view.width) * fy + 0.5, fx - 1, fy - 1); });
-  }, [view, under, region]);
+    if (focused) {
+      g.strokeStyle = '#fff';
+      g.strokeRect((cursor % view.width) * fx + 0.5, Math.floor(cursor / view.width) * fy + 0.5, fx - 1, fy - 1);
+    }
+  }, [view, under, region, cursor, focused]);
   const cell = (e: React.PointerEvent<HTMLCanvasElement>): number => {
     const r = e.currentTarget.getBoundingClientRect();
     const x = Math.min(view.width - 1, Math.floor((e.clientX - r.left) / r.width * view.width));
@@ -96,9 +102,25 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
     next[i] = drag.current;
     onRegion(next);
   };
+  // Keyboard: arrows move the cursor cell (outlined in white), Space / Enter toggles it in the region.
+  const onKey = (e: React.KeyboardEvent<HTMLCanvasElement>) => {
+    const { width: w, height: h } = view;
+    const moves: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -w, ArrowDown: w };
+    if (e.key in moves) {
+      e.preventDefault();
+      const d = moves[e.key], x = cursor % w;
+      if ((d === -1 && x === 0) || (d === 1 && x === w - 1)) return;
+      setCursor(Math.min(w * h - 1, Math.max(0, cursor + d)));
+    } else if (e.key === ' ' || e.key === 'Enter') {
+      e.preventDefault();
+      const next = region.length === w * h ? [...region] : new Array<number>(w * h).fill(0);
+      next[cursor] = next[cursor] ? 0 : 1;
+      onRegion(next);
+    }
+  };
   return (
-    <canvas ref={ref} className="pixels" role="img" data-testid="explain-heatmap" style={{ width: size, height: size, cursor: 'crosshair', touchAction: 'none' }}
-      aria-label={`Heatmap of the cross-attention reaching ${view.roi ?? 'the mappers\' constant part'} at step t = ${view.t}; drag to brush a region`}
+    <canvas ref={ref} tabIndex={0} onKeyDown={onKey} onFocus={() => setFocused(true)} onBlur={() => setFocused(false)} className="pixels" role="img" data-testid="explain-heatmap" style={{ width: size, height: size, cursor: 'crosshair', touchAction: 'none' }}
+      aria-label={`Heatmap of the cross-attention reaching ${view.roi ?? 'the mappers\' constant part'} at step t = ${view.t}; drag to brush a region, or use the arrow keys and Space`}
       onPointerDown={(e) => { drag.current = e.shiftKey ? 0 : 1; e.currentTarget.setPointerCapture(e.pointerId); paint(e); }}
       onPointerMove={paint} onPointerUp={() => { drag.current = null; }} />
   );
@@ -288,7 +310,7 @@ export function ExplainPanel() {
                   </table>
                 </div>
               </div>
-              <p className="small">Voxel importance for {region.some((x) => x) ? 'the brushed region' : 'the whole image'} (drag on the map to brush, Shift-drag to erase):</p>
+              <p className="small">Voxel importance for {region.some((x) => x) ? 'the brushed region' : 'the whole image'} (drag on the map to brush, Shift-drag to erase; or focus it, arrows and Space):</p>
               <VoxelImportance view={view} />
               {view.coords ? <BrainSlice view={view as ExplainView & { coords: Int16Array }} /> : <p className="muted small">No voxel coordinates in this file: no brain slice (voxels are shown in file order).</p>}
               <p className="small legend">{['V1', 'V2', 'V3', 'HVC'].filter((r) => view.roiNames.includes(r)).map((r, k) => (
@@ -339,6 +361,7 @@ export function ExplainPanel() {
         <button type="button" onClick={() => void decodeCounterfactual()} disabled={!hasRun || cfBusy || run.status === 'running' || run.status === 'paused'} data-testid="cf-run">
           {cfBusy ? 'Decoding…' : 'Decode'}
         </button>
+        {cfBusy ? <button type="button" onClick={() => void explainEngine().call('cancelCounterfactual', {})} data-testid="cf-cancel">Cancel</button> : null}
       </div>
       {!hasRun ? <p className="muted small">Run a decode first; the counterfactual uses its sample, seed and settings.</p> : null}
       {cfError ? <div className="banner error" role="alert" data-testid="cf-error">{cfError}</div> : null}

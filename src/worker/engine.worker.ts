@@ -480,8 +480,15 @@ async function bundledCoords(f: OpenFile, view: FmriFile): Promise<Int16Array | 
 async function counterfactualOp(a: OpArgs<'counterfactual'>): Promise<OpResult<'counterfactual'>> {
   if (!model || !file || !run) throw Object.assign(new Error('run the sampler first: a counterfactual is decoded beside the shown run'), { name: 'NoRun' });
   if (run.active) throw Object.assign(new Error('the run is still going: wait for it to finish (or cancel it) before decoding a counterfactual'), { name: 'Busy' });
-  return counterfactualPair(model.engine, viewOf(file, run.sample), run.sample.index, decodeOptions(run.settings), a);
+  if (cfAbort) throw Object.assign(new Error('a counterfactual is already being decoded'), { name: 'Busy' });
+  cfAbort = new AbortController();
+  try {
+    return await counterfactualPair(model.engine, viewOf(file, run.sample), run.sample.index, decodeOptions(run.settings), a, cfAbort.signal);
+  } finally {
+    cfAbort = null;
+  }
 }
+let cfAbort: AbortController | null = null;
 
 // ---- dispatch ---------------------------------------------------------------------------------------
 
@@ -508,6 +515,7 @@ const handlers: { [K in OpName]: Handler<K> } = {
   export: (a) => exportImage(a),
   explain: (a) => explainOp(a),                 // issue 14
   counterfactual: (a) => counterfactualOp(a),   // issue 14
+  cancelCounterfactual: async () => { cfAbort?.abort(); },   // issue 14
 };
 
 /** Results that carry pixels or bytes are transferred (as copies when the worker keeps a cached original). */
