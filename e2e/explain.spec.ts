@@ -14,7 +14,7 @@ const data = join(root, 'public/data/god-synth');
 const shot = (page: Page, name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
 
 test('explain: attention maps per step, brushing, counterfactuals', async ({ page, baseURL }) => {
-  test.setTimeout(600_000);
+  test.setTimeout(900_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const remote: string[] = [];
@@ -30,13 +30,14 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   await expect(panel).toContainText('Run the sampler');
   await expect(page.getByTestId('cf-run')).toBeDisabled();
 
-  // A short decode: DDIM 4 steps from noise, one sample.
+  // A short decode: DDIM 4 steps from noise, one sample, no guidance (SwiftShader is a CPU).
   await page.getByLabel('Sampler', { exact: true }).selectOption('ddim');
   const start = page.getByLabel('Start', { exact: true });
   if (await start.isEnabled()) await start.selectOption('noise');
   await page.getByLabel('Steps', { exact: true }).fill('4');
   await page.getByLabel('Samples', { exact: true }).fill('1');
   await page.getByLabel('Seed', { exact: true }).fill('2');
+  await page.getByLabel('Guidance', { exact: true }).fill('1');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 4 steps', { timeout: 300_000 });
 
@@ -103,7 +104,7 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   const [rec] = await Promise.all([page.waitForEvent('download'), page.getByTestId('cf-receipt').click()]);
   const receipt = parseReceipt(readFileSync((await rec.path())!, 'utf8'));
   expect(receipt.counterfactual).toEqual({ kind: 'lesion', roi: 'V1', fill: 'zero', seed: 0 });
-  expect(receipt).toMatchObject({ sampler: 'ddim', steps: 4, seed: 2 });
+  expect(receipt).toMatchObject({ sampler: 'ddim', steps: 4, seed: 2, guidance: 1 });
 
   await page.getByTestId('cf-kind').selectOption('interpolate');
   await page.getByTestId('cf-other').fill('5');

@@ -227,6 +227,7 @@ export function ExplainPanel() {
   const [cf, setCf] = useState<CounterfactualView | null>(null);
   const [cfError, setCfError] = useState<string | null>(null);
   const [cfBusy, setCfBusy] = useState(false);
+  const originals = useRef<{ runId: number; images: RgbaImage[] } | null>(null);
   const ids = { on: useId(), roi: useId(), kind: useId(), eroi: useId(), fill: useId(), value: useId(), other: useId(), alpha: useId() };
   const hasRun = run.steps.length > 0 && run.id !== undefined;
 
@@ -257,7 +258,12 @@ export function ExplainPanel() {
     setCfBusy(true);
     setCfError(null);
     try {
-      setCf(await explainEngine().call('counterfactual', { edit: edit() }));
+      // The original of this run is the same for every edit: decode it once per run.
+      const kept = originals.current;
+      const reuse = kept && kept.runId === run.id ? kept.images : undefined;
+      const v = await explainEngine().call('counterfactual', { edit: edit(), ...(reuse ? { skipOriginal: true } : {}) });
+      if (!reuse && run.id !== undefined) originals.current = { runId: run.id, images: v.original };
+      setCf(reuse ? { ...v, original: reuse } : v);
     } catch (e) {
       setCfError(asEngineError(e).message);
     } finally {
