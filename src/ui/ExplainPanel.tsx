@@ -44,6 +44,9 @@ function downloadCounterfactualReceipt(edit: CounterfactualEdit): string | null 
   }
 }
 
+/** Controls and images in one wrapping line (styles.css has no generic row class). */
+const ROW = { display: 'flex', flexWrap: 'wrap', gap: 8, alignItems: 'center' } as const;
+
 const ROI_COLOURS = ['#e4572e', '#29335c', '#f3a712', '#669bbc', '#8a8a8a', '#a8c686', '#c17fbf'];
 
 function rgbaOf(rgb: Float32Array, width: number, height: number): RgbaImage {
@@ -284,7 +287,7 @@ export function ExplainPanel() {
       {!hasRun ? <p className="muted">Run the sampler; then the maps follow the timeline.</p> : null}
       {on && hasRun ? (
         <div className="explain-maps">
-          <div className="row">
+          <div className="row" style={ROW}>
             <label htmlFor={ids.roi}>ROI </label>
             <select id={ids.roi} value={roi ?? view?.roi ?? ''} onChange={(e) => setRoi(e.target.value)} data-testid="explain-roi">
               {roiNames.map((r) => <option key={r} value={r}>{r}</option>)}
@@ -300,7 +303,7 @@ export function ExplainPanel() {
           {error ? <div className="banner error" role="alert" data-testid="explain-error">{error}</div> : null}
           {view ? (
             <>
-              <div className="row">
+              <div className="row" style={ROW}>
                 <HeatmapBrush view={view} under={preview?.x0[sample]} region={region} onRegion={setRegion} />
                 <div>
                   <p className="small">Step t = {view.t} (position {view.position}); {view.layers} attn2 layers averaged over heads at {view.height}×{view.width}.
@@ -327,7 +330,7 @@ export function ExplainPanel() {
       ) : null}
 
       <h3>Counterfactual decoding (same seed and settings)</h3>
-      <div className="row">
+      <div className="row" style={ROW}>
         <label htmlFor={ids.kind}>Edit </label>
         <select id={ids.kind} value={kind} onChange={(e) => setKind(e.target.value as EditKind)} data-testid="cf-kind">
           <option value="lesion">lesion an ROI</option>
@@ -377,7 +380,7 @@ export function ExplainPanel() {
           <button type="button" data-testid="cf-receipt" onClick={() => setCfError(downloadCounterfactualReceipt(cf.edit))}>
             Export receipt of this counterfactual (JSON)
           </button>
-          <div className="row">
+          <div className="row" style={ROW}>
             {cf.original.map((img, i) => (
               <figure key={`o${i}`}><RgbaCanvas image={img} label={`original sample ${i + 1}`} testId="cf-original" /><figcaption className="small">original {i + 1}</figcaption></figure>
             ))}
