@@ -4,10 +4,12 @@
 //   (= VK_ICD_FILENAMES=… tsx --import ./test/setup-webgpu.ts src/cli/benchAttention.ts …)
 // Prints one markdown table: median ms over the timed reps (after one warm-up of each path, which also
 // compiles the pipelines), GFLOP/s, composed/fused ratio, and the fused-vs-composed max relative difference.
+// A second table (issue 14) times the cross-attention cases with attention maps off (the normal fused kernel,
+// which the maps feature leaves unchanged) and on (its weight-writing variant, and the composed ops with weights).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
-import { attentionComposed } from '../kernels/attention';
-import { fusedAttention, type AttentionPrecision } from '../kernels/fusedAttention';
+import { attentionComposed, attentionWeightsComposed } from '../kernels/attention';
+import { fusedAttention, fusedAttentionWithWeights, type AttentionPrecision } from '../kernels/fusedAttention';
 
 interface BenchCase { name: string; batch: number; queries: number; keys: number; width: number; heads: number }
 
@@ -101,6 +103,44 @@ async function main(): Promise<void> {
     console.log(`| ${c.name} | ${c.batch} | ${c.queries} | ${c.keys} | ${c.width} | ${c.heads} | ${tc.toFixed(1)} | `
       + `${tf_.toFixed(1)} | ${(gflop / tc * 1e3).toFixed(2)} | ${(gflop / tf_ * 1e3).toFixed(2)} | `
       + `${(tc / tf_).toFixed(2)}× | ${maxRelDiff(got.values, ref.values).toExponential(1)} |`);
+    tf.dispose([q, k, v]);
+  }
+  await mapsTable([...unetCases, ...smallCases].filter((x) => x.name.includes(only) && x.name.includes('cross')), reps);
+}
+
+/** Issue 14: maps off (normal fused kernel) vs maps on (fused variant writing its weights; composed with weights). */
+async function mapsTable(cases: BenchCase[], reps: number): Promise<void> {
+  console.log('\nattention maps (f32): the normal path is the same kernel as above; "maps on" runs only when maps are asked for');
+  console.log('| case | maps off: fused ms | maps on: fused+weights ms | maps on: composed ms | on/off (fused) | composed/fused (maps on) | weights max rel diff |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const c of cases) {
+    const q = tf.randomNormal([c.batch, c.queries, c.width], 0, 1, 'float32', 1);
+    const k = tf.randomNormal([c.batch, c.keys, c.width], 0, 1, 'float32', 2);
+    const v = tf.randomNormal([c.batch, c.keys, c.width], 0, 1, 'float32', 3);
+    const scale = (c.width / c.heads) ** -0.5;
+    const both = (r: { out: tf.Tensor; weights: tf.Tensor }) => {
+      const flat = tf.concat([tf.reshape(r.out, [-1]), tf.reshape(r.weights, [-1])]);
+      tf.dispose([r.out, r.weights]);
+      return flat;
+    };
+    const off = () => fusedAttention(q, k, v, c.heads, scale)!;
+    const on = () => {
+      const r = fusedAttentionWithWeights(q, k, v, c.heads, scale);
+      if (!r) throw new Error(`benchAttention: no fused weights kernel for ${c.name}`);
+      return both(r);
+    };
+    const onComposed = () => both(attentionWeightsComposed(q, k, v, c.heads, scale));
+    await timeOnce(off);
+    const got = await timeOnce(on), ref = await timeOnce(onComposed);
+    const times = { off: [] as number[], on: [] as number[], composed: [] as number[] };
+    for (let r = 0; r < reps; r++) {
+      times.off.push((await timeOnce(off)).ms);
+      times.on.push((await timeOnce(on)).ms);
+      times.composed.push((await timeOnce(onComposed)).ms);
+    }
+    const [t0, t1, t2] = [median(times.off), median(times.on), median(times.composed)];
+    console.log(`| ${c.name} | ${t0.toFixed(1)} | ${t1.toFixed(1)} | ${t2.toFixed(1)} | ${(t1 / t0).toFixed(2)}× | ${(t2 / t1).toFixed(2)}× | `
+      + `${maxRelDiff(got.values, ref.values).toExponential(1)} |`);
     tf.dispose([q, k, v]);
   }
 }

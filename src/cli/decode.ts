@@ -19,6 +19,7 @@ import { encodePng, toRgb8 } from '../io/png';
 import { checkReceiptTimesteps, makeReceipt, parseReceipt, receiptArgs, receiptToJson, type DecodeReceipt } from '../engine/receipt';
 import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES, stepPlan, type RunSettings } from '../engine/settings';
 import type { BackendName, DecodeOptions } from '../engine/types';
+import { EXPLAIN_SPEC, prepareExplain } from './explainArgs';   // issue 14
 
 /** The app version in receipts, as the studio writes it (package.json). */
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -43,6 +44,7 @@ const SPEC: Record<string, FlagSpec> = {
   },
   dump: { type: 'boolean', help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images; with --init lowlevel the low-level pixels, latent and start latent)' },
   receipt: { type: 'string', help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, init, strength, guidance, sample index' },
+  ...EXPLAIN_SPEC,   // issue 14: --attention-maps and the counterfactual flags (src/cli/explainArgs.ts)
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -117,7 +119,11 @@ async function main(): Promise<void> {
   // Without --roi, use the model's ROI when the file carries that mask (GOD-layout files carry several).
   const modelRoi = model.config.preprocess.roi;
   if (!args.roi && modelRoi && file.masks?.[modelRoi] && file.roi !== modelRoi) file = file.select({ roi: modelRoi });
-  const raw = file.getSample(index);
+  // Issue 14: the vector decoded is the counterfactual one when an edit is asked for (or recorded in the receipt).
+  const explain = await prepareExplain(args, receipt, {
+    file, fileName: basename(fmriPath), fileSha256: sha256(fmriBytes), index, model, readInput, log: (l) => process.stderr.write(`${l}\n`),
+  });
+  const raw = explain.input;
 
   cliRunSettings(settings, model.config.schedule.numTimesteps);
   const opts: DecodeOptions = { ...settings, ...(noise ? { noise: npyToFloat32(noise) } : {}) };
@@ -158,6 +164,7 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`step ${String(s.index + 1).padStart(3)}/${s.total}  t=${String(s.t).padStart(3)}  ${s.ms.toFixed(0)} ms\n`);
     timesteps.push(s.t);
+    await explain.onStep(s);
     if (args.dump) { xt.push(s.xt); eps.push(s.eps); x0.push(s.x0); }
   }
   const images = await decodeLatents(model, final, n);
@@ -174,6 +181,8 @@ async function main(): Promise<void> {
     process.stdout.write(formatScores(gt, scores));
     await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ groundTruth: { source: gt.source, className: gt.className, data: gt.dataLabel }, scores }, null, 2)}\n`);
   }
+  await explain.finish(out, images, opts);
+  explain.dispose();
   if (args.dump) {
     const S = timesteps.length;
     dumps.x_t = { data: stack(xt), shape: [S, n, ch, h, w] };
@@ -190,6 +199,7 @@ async function main(): Promise<void> {
     fmri: { fileName: basename(fmriPath), sha256: sha256(fmriBytes), split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}) },
     sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
     init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps, spacing: plan.spacing,
+    ...(explain.edit ? { counterfactual: explain.edit } : {}),
   });
   await writeFile(join(out, 'receipt.json'), receiptToJson(written));
   process.stderr.write(`wrote ${n} image(s) to ${out} in ${seconds.toFixed(1)} s on ${backend}\n`);

@@ -318,3 +318,68 @@ export function decodeOptions(s: RunSettings): DecodeOptions {
 export function timelineFrames(s: Pick<RunSettings, 'init'>, samplerSteps: number): number {
   return samplerSteps + (s.init === 'lowlevel' ? 1 : 0);
 }
+
+// ---- issue 14: explanation views (attention maps, counterfactual decoding) ---------------------------
+// A separate block: the ops below merge into Ops (interface declaration merging); the worker answers them
+// with src/explain/studio.ts.
+import type { CounterfactualEdit } from '../explain/counterfactual';
+
+export interface ExplainArgs {
+  /** Timeline position of the shown run (as 'preview'). */
+  position: number;
+  sample: number;
+  /** ROI of the heatmap (default V1, else the first mask). */
+  roi?: string;
+  /** Brushed image region, 0/1 per latent position [h·w] row-major; absent or empty = the whole image. */
+  region?: number[];
+}
+
+export interface ExplainView {
+  position: number;
+  t: number;
+  /** Latent size of the maps. */
+  height: number;
+  width: number;
+  roi: string | null;
+  roiNames: string[];
+  /** [h·w]: fraction of each position's cross-attention that reaches the ROI's voxels. */
+  heat: Float32Array;
+  /** [h·w]: fraction that reaches the mappers' constant part (no voxel). */
+  biasHeat: Float32Array;
+  /** Attention mass per ROI over the image, and per voxel relative to the ROI's size (1 = as its size predicts). */
+  mass: Record<string, number>;
+  perVoxel: Record<string, number>;
+  bias: number;
+  /** [voxels]: importance of each voxel for the brushed region; and its sum per ROI. */
+  importance: Float32Array;
+  roiImportance: Record<string, number>;
+  /** [voxels]: ROI index per voxel for colouring (V1, V2, V3, HVC first), −1 for none. */
+  roiOf: Int16Array;
+  /** [voxels, 3] voxel coordinates (MNI mm) when the file carries them (the bundled set's voxel_xyz): the brain-slice view. */
+  coords?: Int16Array;
+  layers: number;
+}
+
+export interface CounterfactualArgs {
+  /** The edit; trial / interpolate name another sample of the open file in `other.sampleIndex`. */
+  edit: CounterfactualEdit;
+  /** Only the edited decode (the original is on screen already). */
+  skipOriginal?: boolean;
+}
+
+export interface CounterfactualView {
+  edit: CounterfactualEdit;
+  description: string;
+  original: RgbaImage[];
+  edited: RgbaImage[];
+  baselineSource?: string;
+}
+
+export interface Ops {
+  /** Cross-attention maps and attributions of the shown run at a timeline position. */
+  explain: [ExplainArgs, ExplainView];
+  /** Decodes the shown run's sample and its counterfactual on the run's seed and settings. */
+  counterfactual: [CounterfactualArgs, CounterfactualView];
+  /** Stops a counterfactual decode in progress (its call then fails with an AbortError). */
+  cancelCounterfactual: [Record<string, never>, void];
+}

@@ -4,6 +4,7 @@
 import type { BackendName, InitKind, SamplerName } from './types';
 import { settingsProblems } from './settings';
 import { STEP_SPACINGS, type StepSpacing } from '../diffusion/schedule';
+import { parseCounterfactual, type CounterfactualEdit } from '../explain/counterfactual';
 
 export const RECEIPT_KIND = 'decoding-studio/decode-receipt';
 export const RECEIPT_VERSION = 1;
@@ -50,6 +51,8 @@ export interface DecodeReceipt {
    * mean and max over pixels (grey, [0, 1] units). Informational: a replay recomputes them.
    */
   metrics?: ReceiptMetrics;
+  /** Issue 14: the counterfactual edit of the fMRI vector decoded (src/explain/counterfactual.ts); absent for a plain decode. */
+  counterfactual?: CounterfactualEdit;
 }
 
 export interface ReceiptSpread {
@@ -171,6 +174,8 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     ...settings,
     backend: oneOf(o, 'backend', BACKENDS),
     ...(timesteps ? { timesteps } : {}),
+    // Issue 14: validated by the counterfactual module (its errors name the field as counterfactual.<field>).
+    ...(o.counterfactual !== undefined ? { counterfactual: parseCounterfactual(o.counterfactual) } : {}),
     ...(spacing ? { spacing } : {}),
     ...(metrics ? { metrics } : {}),
   };

@@ -3,7 +3,7 @@
 // This composed-op form is the reference and the path on non-WebGPU backends; on the WebGPU backend
 // attention() runs the fused WGSL kernels of ./fusedAttention.ts where the shapes allow.
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedAttention, type AttentionPrecision } from './fusedAttention';
+import { fusedAttention, fusedAttentionWithWeights, type AttentionPrecision } from './fusedAttention';
 
 export interface AttentionOptions {
   numHeads: number;
@@ -63,4 +63,34 @@ export function attentionComposed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts
 export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions): tf.Tensor3D {
   const scale = checkInputs(q, k, v, opts);
   return fusedAttention(q, k, v, opts.numHeads, scale, opts.precision) ?? attentionComposed(q, k, v, opts);
+}
+
+/**
+ * Attention that also returns its softmax weights (issue 14: attention maps), for callers that asked for
+ * maps only: out [B, N, C] as attention(), weights [B, heads, N, M] (rows sum to 1). On WebGPU the fused
+ * cross kernel's weight-writing variant where the shapes allow, else the composed ops; the normal
+ * attention() path is untouched, so decoding without maps keeps its speed.
+ */
+export function attentionWithWeights(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions)
+  : { out: tf.Tensor3D; weights: tf.Tensor4D } {
+  const scale = checkInputs(q, k, v, opts);
+  return fusedAttentionWithWeights(q, k, v, opts.numHeads, scale) ?? attentionWeightsComposed(q, k, v, opts.numHeads, scale);
+}
+
+/** The composed form of attentionWithWeights (all backends; the reference for the fused variant). */
+export function attentionWeightsComposed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number, scale: number)
+  : { out: tf.Tensor3D; weights: tf.Tensor4D } {
+  const opts = { numHeads };
+  return tf.tidy(() => {
+    const [b, n, c] = q.shape as [number, number, number];
+    const m = k.shape[1] as number;
+    const h = opts.numHeads;
+    const qh = splitHeads(q, h), kh = splitHeads(k, h), vh = splitHeads(v, h);
+    const probs = tf.softmax(tf.mul(tf.matMul(qh, kh, false, true), scale));   // [B·H, N, M]
+    const out = tf.matMul(probs, vh);
+    return {
+      out: tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, c / h]), [0, 2, 1, 3]), [b, n, c]) as tf.Tensor3D,
+      weights: tf.reshape(probs, [b, h, n, m]) as tf.Tensor4D,
+    };
+  });
 }

@@ -69,6 +69,19 @@ export class CrossAttentionProgram extends AttentionProgram {
   }
 }
 
+/**
+ * cross_attention_weights.wgsl (issue 14): the cross kernel that also writes its softmax weights. Output
+ * [B, N, C + numHeads·M]: per query row the C output values, then the weights head by head.
+ */
+export class CrossAttentionWeightsProgram extends AttentionProgram {
+  shaderKey: string;
+  constructor(g: AttentionGeometry, storage: AttentionStorage) {
+    super(g, storage, 'cross_attention_weights');
+    this.outputShape = [g.batch, g.queries, g.width + g.numHeads * g.keys];
+    this.shaderKey = `ds_cross_attention_weights_${storage}`;
+  }
+}
+
 /** Online-softmax attention for any M, head width ≤ FLASH_MAX_HEAD_DIM. */
 export class FlashAttentionProgram extends AttentionProgram {
   shaderKey: string;

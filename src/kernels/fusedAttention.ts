@@ -3,13 +3,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import {
-  attentionUniforms, CROSS_MAX_KEYS, CrossAttentionProgram, FLASH_MAX_HEAD_DIM, FlashAttentionProgram,
+  attentionUniforms, CROSS_MAX_KEYS, CrossAttentionProgram, CrossAttentionWeightsProgram, FLASH_MAX_HEAD_DIM, FlashAttentionProgram,
   MAX_WORKGROUPS_PER_DIM, PackF16Program, type AttentionGeometry, type AttentionStorage,
 } from './attentionPrograms';
 
 export const CROSS_ATTENTION_KERNEL = 'DSCrossAttention';
 export const FLASH_ATTENTION_KERNEL = 'DSFlashAttention';
 export const PACK_F16_KERNEL = 'DSPackF16';
+export const CROSS_ATTENTION_WEIGHTS_KERNEL = 'DSCrossAttentionWeights';
 
 /** Precision of the fused path: 'f16' stores Q/K/V as f16 (math stays f32); see docs/kernels.md for tolerances. */
 export type AttentionPrecision = 'f32' | 'f16';
@@ -32,7 +33,7 @@ export function hookEnableF16(device: GPUDevice): void {
     create(desc.code.includes('//!enable f16') ? { ...desc, code: `enable f16;\n${desc.code}` } : desc);
 }
 
-function attentionKernel(Program: typeof CrossAttentionProgram | typeof FlashAttentionProgram): tf.KernelFunc {
+function attentionKernel(Program: typeof CrossAttentionProgram | typeof FlashAttentionProgram | typeof CrossAttentionWeightsProgram): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { q, k, v } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
     const a = attrs as unknown as AttentionAttrs;
@@ -47,6 +48,7 @@ function registerOnce(kernelName: string, kernelFunc: tf.KernelFunc): void {
 }
 registerOnce(CROSS_ATTENTION_KERNEL, attentionKernel(CrossAttentionProgram));
 registerOnce(FLASH_ATTENTION_KERNEL, attentionKernel(FlashAttentionProgram));
+registerOnce(CROSS_ATTENTION_WEIGHTS_KERNEL, attentionKernel(CrossAttentionWeightsProgram));
 registerOnce(PACK_F16_KERNEL, ({ inputs, backend }) => {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const size = tf.util.sizeFromShape(x.shape);
@@ -81,6 +83,27 @@ export function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHead
   return tf.tidy(() => {
     const [qh, kh, vh] = [q, k, v].map((t) => tf.engine().runKernel(PACK_F16_KERNEL, { x: t }, {}) as tf.Tensor);
     return tf.engine().runKernel(kernel, { q: qh, k: kh, v: vh }, { ...geometry, scale, storage }) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Issue 14: the fused cross kernel's variant that also writes its softmax weights, for validated f32 inputs
+ * on WebGPU with M ≤ CROSS_MAX_KEYS (the 77 context tokens): out [B, N, C] and weights [B, heads, N, M]; null
+ * elsewhere (the caller falls back to the composed ops). Only called when maps are asked for; its pipeline is
+ * compiled on first use, so the normal path neither compiles nor runs it.
+ */
+export function fusedAttentionWithWeights(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number, scale: number)
+  : { out: tf.Tensor3D; weights: tf.Tensor4D } | null {
+  if (tf.getBackend() !== 'webgpu' || [q, k, v].some((t) => t.dtype !== 'float32')) return null;
+  const [batch, queries, width] = q.shape as [number, number, number];
+  const keys = k.shape[1] as number;
+  const geometry: AttentionGeometry = { batch, queries, keys, width, numHeads };
+  if (fusedKernelFor(geometry) !== CROSS_ATTENTION_KERNEL) return null;
+  return tf.tidy(() => {
+    const both = tf.engine().runKernel(CROSS_ATTENTION_WEIGHTS_KERNEL, { q, k, v }, { ...geometry, scale, storage: 'f32' }) as tf.Tensor3D;
+    const out = tf.slice(both, [0, 0, 0], [batch, queries, width]) as tf.Tensor3D;
+    const w = tf.reshape(tf.slice(both, [0, 0, width], [batch, queries, numHeads * keys]), [batch, queries, numHeads, keys]);
+    return { out, weights: tf.transpose(w, [0, 2, 1, 3]) as tf.Tensor4D };
   });
 }
 

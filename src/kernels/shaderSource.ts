@@ -2,7 +2,7 @@
 // Under Vite and Vitest the files are inlined at build time (import.meta.glob with ?raw). tsx (the Node CLIs)
 // has neither ?raw nor import.meta.env, so there they are read from disk with Node's fs
 // (process.getBuiltinModule, Node ≥ 20.16, keeps this synchronous and out of the browser bundle).
-export type ShaderName = 'cross_attention' | 'flash_attention' | 'attention_load_f32' | 'attention_load_f16packed'
+export type ShaderName = 'cross_attention' | 'cross_attention_weights' | 'flash_attention' | 'attention_load_f32' | 'attention_load_f16packed'
   | 'attention_load_f16' | 'pack_f16';
 
 function readShaders(): Record<string, string> {

@@ -7,7 +7,7 @@ import type { WeightMap } from './weights';
 import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, linearKernel, silu, timestepEmbedding, upsampleNearest2x } from './layers';
 import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './layout';
 import { prepareTimeCondition, timeCondition, type TimeConditionParams } from './condStage';
-import { attention } from '../kernels/attention';
+import { attention, attentionWithWeights } from '../kernels/attention';
 
 interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
 interface Linear { weight: tf.Tensor2D; bias?: tf.Tensor1D }
@@ -112,20 +112,36 @@ function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Te
   return tf.add(skip, h2) as tf.Tensor4D;
 }
 
-function crossAttention(p: AttentionParams, x: tf.Tensor3D, context: tf.Tensor3D, numHeads: number): tf.Tensor3D {
+function crossAttention(p: AttentionParams, x: tf.Tensor3D, context: tf.Tensor3D, numHeads: number,
+  onWeights?: (weights: tf.Tensor4D) => void): tf.Tensor3D {
   const q = linear(x, p.q.weight), k = linear(context, p.k.weight), v = linear(context, p.v.weight);
-  return linear(attention(q, k, v, { numHeads }), p.out.weight, p.out.bias) as tf.Tensor3D;
+  if (!onWeights) return linear(attention(q, k, v, { numHeads }), p.out.weight, p.out.bias) as tf.Tensor3D;
+  const { out, weights } = attentionWithWeights(q, k, v, { numHeads });
+  onWeights(weights);
+  return linear(out, p.out.weight, p.out.bias) as tf.Tensor3D;
 }
 
+/**
+ * Receives the softmax weights of every `attn2` (the cross-attention on the fMRI context) during one unet()
+ * call, in call order (input blocks, middle, output blocks; transformer depth inside): weights
+ * [B, heads, h·w, tokens], rows over the h×w image positions in row-major order. Called inside the UNet's
+ * tf.tidy: what the callback wants to outlive the call it must tf.keep (and dispose later). Issue 14.
+ */
+export type CrossAttentionCapture = (weights: tf.Tensor4D, where: { layer: number; height: number; width: number }) => void;
+
+/** Capture state of one unet() call: the callback and the running attn2 index. */
+interface CaptureState { fn: CrossAttentionCapture; layer: number }
+
 /** SpatialTransformer: GN(eps 1e-6) → proj_in → BasicTransformerBlocks on [B, H·W, C] → proj_out → + input. */
-function spatialTransformer(p: SpatialTransformerParams, x: tf.Tensor4D, c: tf.Tensor3D, numHeads: number): tf.Tensor4D {
+function spatialTransformer(p: SpatialTransformerParams, x: tf.Tensor4D, c: tf.Tensor3D, numHeads: number, capture?: CaptureState): tf.Tensor4D {
   const [b, h, w, ch] = x.shape;
   const n = groupNorm(x, 32, p.norm.gamma, p.norm.beta, 1e-6);
   let t = linear(tf.reshape(n, [b, h * w, ch]), p.projIn.weight, p.projIn.bias) as tf.Tensor3D;
   for (const blk of p.blocks) {
     const n1 = layerNorm(t, blk.norm1.gamma, blk.norm1.beta) as tf.Tensor3D;
     t = tf.add(t, crossAttention(blk.attn1, n1, n1, numHeads));
-    t = tf.add(t, crossAttention(blk.attn2, layerNorm(t, blk.norm2.gamma, blk.norm2.beta) as tf.Tensor3D, c, numHeads));
+    const onWeights = capture && ((wts: tf.Tensor4D) => capture.fn(wts, { layer: capture.layer++, height: h, width: w }));
+    t = tf.add(t, crossAttention(blk.attn2, layerNorm(t, blk.norm2.gamma, blk.norm2.beta) as tf.Tensor3D, c, numHeads, onWeights));
     const proj = linear(layerNorm(t, blk.norm3.gamma, blk.norm3.beta), blk.ffIn.weight, blk.ffIn.bias);
     const [value, gate] = tf.split(proj, 2, 2);  // GEGLU: value first, gate second
     t = tf.add(t, linear(tf.mul(value, gelu(gate)), blk.ffOut.weight, blk.ffOut.bias));
@@ -134,7 +150,8 @@ function spatialTransformer(p: SpatialTransformerParams, x: tf.Tensor4D, c: tf.T
   return tf.add(tf.reshape(out, [b, h, w, ch]), x) as tf.Tensor4D;
 }
 
-function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D, c: tf.Tensor3D, numHeads: number): tf.Tensor4D {
+function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D, c: tf.Tensor3D, numHeads: number,
+  capture?: CaptureState): tf.Tensor4D {
   let h = x;
   for (const l of block) {
     switch (l.kind) {
@@ -142,7 +159,7 @@ function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D,
       case 'down': h = conv2d(h, l.conv.kernel, l.conv.bias, 2, 1); break;
       case 'up': h = conv2d(upsampleNearest2x(h), l.conv.kernel, l.conv.bias, 1, 1); break;
       case 'res': h = resBlock(l, h, embAct); break;
-      case 'transformer': h = spatialTransformer(l, h, c, numHeads); break;
+      case 'transformer': h = spatialTransformer(l, h, c, numHeads, capture); break;
     }
   }
   return h;
@@ -151,8 +168,11 @@ function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D,
 /**
  * ε-prediction εθ(x, t, c): x NCHW [B, inChannels, s, s], t one timestep for all samples or one per
  * sample (may be fractional), c [B, tokens, contextDim] → NCHW [B, outChannels, s, s].
+ * `capture` (optional) receives every attn2's softmax weights (see CrossAttentionCapture); without it the
+ * call is the plain, fast path.
  */
-export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D): tf.Tensor4D {
+export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D,
+  capture?: CrossAttentionCapture): tf.Tensor4D {
   const u = cfg.unet;
   const [b, ch, h, w] = x.shape;
   const f = 2 ** (u.channelMult.length - 1);
@@ -172,14 +192,15 @@ export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number 
     const embAct = silu(emb) as tf.Tensor2D;
     let hcur = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
     const skips: tf.Tensor4D[] = [];
+    const cap: CaptureState | undefined = capture && { fn: capture, layer: 0 };
     for (const block of p.input) {
-      hcur = runBlock(block, hcur, embAct, c, u.numHeads);
+      hcur = runBlock(block, hcur, embAct, c, u.numHeads, cap);
       skips.push(hcur);
     }
-    hcur = runBlock(p.middle, hcur, embAct, c, u.numHeads);
+    hcur = runBlock(p.middle, hcur, embAct, c, u.numHeads, cap);
     for (const block of p.output) {
       // torch.cat([h, hs.pop()], dim=1): the running activation first, then the skip.
-      hcur = runBlock(block, tf.concat([hcur, skips.pop()!], 3), embAct, c, u.numHeads);
+      hcur = runBlock(block, tf.concat([hcur, skips.pop()!], 3), embAct, c, u.numHeads, cap);
     }
     const out = conv2d(silu(groupNorm(hcur, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D, p.outConv.kernel, p.outConv.bias, 1, 1);
     return tf.transpose(out, [0, 3, 1, 2]) as tf.Tensor4D;

@@ -7,6 +7,7 @@ import { backendLabel } from '../engine/backendChoice';
 import { backendOverride, handleFiles, setBackendOverride } from './controller';
 import { HelpPanel, HelpTip, type HelpPage } from './Help';
 import { DataPanel } from './DataPanel';
+import { ExplainPanel } from './ExplainPanel';
 import { filesFromDataTransfer } from './dropzone';
 import { ModelPanel } from './ModelPanel';
 import { RunPanel } from './RunPanel';
@@ -117,6 +118,7 @@ export function App() {
         <div className="column wide">
           <RunPanel />
           <Viewer />
+          <ExplainPanel />
         </div>
       </main>
       {over ? <div className="drop-overlay" aria-hidden="true"><div>Drop an fMRI file, a model bundle (folder or .zip) or a decode receipt</div></div> : null}

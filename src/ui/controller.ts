@@ -19,6 +19,9 @@ function engine(): EngineClient {
   return client;
 }
 
+/** Issue 14: the explanation panel's engine calls (ops 'explain' and 'counterfactual'; src/ui/ExplainPanel.tsx). */
+export const explainEngine = (): EngineClient => engine();
+
 function onEvent(e: EngineEvent): void {
   switch (e.event) {
     case 'loadProgress': dispatch({ type: 'loadProgress', done: e.done, total: e.total }); break;

@@ -19,6 +19,8 @@ import type { StepEvent } from '../engine/types';
 import type { BackendOverride, BackendPrefs, CachedChoice } from '../engine/backendChoice';
 import type { ModelConfig } from '../model/config';
 import { parseManifest } from '../io/bundle/manifest';
+import type { NpyArray } from '../io/npy';
+import { counterfactualPair, explainPosition, runExplainer, sampleCoords, type RunExplainer } from '../explain/studio';
 import { latentShape } from '../model/config';
 import { readFmriFile, type FmriFile } from '../io/fmriFile';
 import { toGrey } from '../eval/metrics';
@@ -60,6 +62,8 @@ export interface BundledData {
   bundledImage(split: 'train' | 'test', index: number): Promise<RgbaImage>;
   bundledClassName(split: 'train' | 'test', index: number): Promise<string | undefined>;
   bundledCnn(): Promise<CnnClassifier>;
+  /** The bundled set's sbj_3.npz members with voxel coordinates (`voxel_xyz`), for the explanation's brain slice. */
+  bundledVoxelCoords?(): Promise<Record<string, NpyArray>>;
 }
 
 /** Saved bundles (src/worker/modelStore.ts, OPFS). */
@@ -171,6 +175,9 @@ export class Engine {
       cancel: () => this.cancel(),
       preview: async (x) => (await this.frameAt(this.requireRun('preview'), x.position)).preview,
       export: (x) => this.exportImage(x),
+      explain: (x) => this.explain(x),
+      counterfactual: (x) => this.counterfactual(x),
+      cancelCounterfactual: async () => { this.cfAbort?.abort(); },
     };
     const fn = ops[op] as ((x: never) => Promise<OpResult<K>>) | undefined;
     if (!fn) return Promise.reject(refused('UnknownOp', `the engine has no operation ${JSON.stringify(op)}`));
@@ -522,6 +529,40 @@ export class Engine {
     }
     if (r.failure) throw failure(r.failure);
     return { reason, steps: r.steps.length, ...(reason === 'done' && final ? { final } : {}) };
+  }
+
+  // ---- explanation views (issue 14; the logic is in src/explain/studio.ts) --------------------------------------------
+
+  private explained: (RunExplainer & { engine: EngineModel }) | null = null;
+  private cfAbort: AbortController | null = null;
+
+  /** Attention maps and voxel importance of a timeline position of the run on screen. */
+  private async explain(a: OpArgs<'explain'>): Promise<OpResult<'explain'>> {
+    if (!this.model || !this.file || !this.run) throw refused('NoRun', 'run the sampler first: the maps explain the shown run');
+    const r = this.run, engine = this.model.engine, view = this.viewOf(this.file, r.sample);
+    if (!this.explained || this.explained.runId !== r.id || this.explained.engine !== engine) {
+      this.explained?.explainer.dispose();
+      this.explained = null;
+      this.explained = { ...(await runExplainer(engine, view, r.id, view.getSample(r.sample.index), r.settings.numSamples)), engine };
+    }
+    const coords = this.file.bundled && this.file.base.format === 'npz' && this.deps.data.bundledVoxelCoords
+      ? sampleCoords(await this.deps.data.bundledVoxelCoords().catch(() => ({})), view) : undefined;
+    return explainPosition(engine, this.explained, decodeOptions(r.settings), r.steps, a, coords);
+  }
+
+  /** The run's sample decoded with an edited fMRI (lesion, ROI-only, control, other trial, interpolation) on the same seed. */
+  private async counterfactual(a: OpArgs<'counterfactual'>): Promise<OpResult<'counterfactual'>> {
+    if (!this.model || !this.file || !this.run) throw refused('NoRun', 'run the sampler first: a counterfactual is decoded beside the shown run');
+    if (this.run.active) throw refused('Busy', 'the run is still going: wait for it to finish (or cancel it) before decoding a counterfactual');
+    if (this.cfAbort) throw refused('Busy', 'a counterfactual is already being decoded');
+    const abort = new AbortController();
+    this.cfAbort = abort;
+    try {
+      const r = this.run;
+      return await counterfactualPair(this.model.engine, this.viewOf(this.file, r.sample), r.sample.index, decodeOptions(r.settings), a, abort.signal);
+    } finally {
+      this.cfAbort = null;
+    }
   }
 
   // ---- export -------------------------------------------------------------------------------------------------------
