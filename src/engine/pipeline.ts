@@ -270,14 +270,26 @@ function allFinite(a: Float32Array): boolean {
 }
 
 /**
- * Runs the sampler for one fMRI vector, yielding every step with its latents read back to the CPU.
- * Each step's tensors are released before the next is computed, so memory stays flat over 250 steps.
+ * Runs the sampler for one fMRI vector, yielding every step with its latents read back to the CPU. Each step's
+ * tensors are released before the next is computed, so memory stays flat over 250 steps; stopping the generator
+ * (`return()`, or `signal` aborting) releases everything it holds.
  *
- * With init 'lowlevel' the first event is an InitEvent (the low-level image, its latent and the noised
- * start latent: timeline frame 0), then only the steps from the strength's start follow. With guidance
- * g ≠ 1 every ε is ε_u + g·(ε_c − ε_u) from one UNet call on the doubled batch (uncond first).
- * Throws DecodeOptionsError / NoLowLevelError before any tensor exists when the model cannot honour the
- * options (no null context for g ≠ 1, no low-level decoder for init 'lowlevel').
+ * @param fmriRaw one sample's voxels as read from the file ([rawVoxels] or already wrap-padded to [numVoxels];
+ *   the model's preprocessing pads and z-scores it), float32, any units the model was trained on
+ * @param opts sampler settings (src/engine/settings.ts rules), `numSamples` n samples drawn in one batch
+ * @yields with init 'lowlevel' first an InitEvent (timeline frame 0: the low-level pixels [R·R] in [0, 1], its
+ *   latent and the noised start latent, NCHW [n, C, h, w]), then one StepEvent per sampler step in descending
+ *   t (x_t, ε, x̂₀ and the next latent, each NCHW [n, C, h, w], float32). With guidance g ≠ 1 every ε is
+ *   ε_u + g·(ε_c − ε_u) from one UNet call on the doubled batch (uncond first).
+ * @returns the final latent x_0, NCHW [n, C, h, w] (decode it with decodeLatents)
+ * @throws DecodeOptionsError a setting breaks the run-settings rules for this model's schedule, or guidance ≠ 1
+ *   without the bundle's null context; NoLowLevelError init 'lowlevel' without a low-level decoder; Error a
+ *   given `noise` of the wrong size (all four before any tensor exists); FmriShapeError / FmriValueError the
+ *   vector's length is not the model's (raw or padded) or it holds NaN/Inf (model/preprocess.ts);
+ *   NonFiniteError a step produced NaN or ±Inf (nothing after it is an image); DOMException 'AbortError' when
+ *   `signal` aborts between steps.
+ * Source: CompVis ldm's PLMSSampler / DDIMSampler `sample` loops, with img2img as diffusers'
+ * StableDiffusionImg2ImgPipeline (spec §4.5, §4.7).
  */
 export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, opts: DecodeOptions, signal?: AbortSignal)
   : AsyncGenerator<DecodeEvent, Float32Array> {
