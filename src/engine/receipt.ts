@@ -111,7 +111,15 @@ function oneOf<T extends string>(o: Obj, key: string, options: readonly T[]): T 
   return v as T;
 }
 
-/** Validate a receipt given as JSON text or an already parsed value. */
+/**
+ * A decode receipt (the studio's "Export receipt", or what `npm run decode` writes), given as JSON text or an
+ * already parsed value, validated field by field: kind and version, model and fMRI identity (name, sha256,
+ * split, sample index, ROI, value scale, the files of a multi-file subject), sampler settings by the run-settings
+ * rules (src/engine/settings.ts), the visited timesteps and their spacing, the counterfactual edit and the
+ * metrics. Receipts of earlier versions lack the newer fields and read with what those decodes did (init noise,
+ * strength 1, guidance 1, uniform spacing).
+ * @throws ReceiptError naming the first field that is missing or out of range, what it must be and what was found
+ */
 export function parseReceipt(input: string | unknown): DecodeReceipt {
   let value: unknown = input;
   if (typeof input === 'string') {

@@ -31,6 +31,11 @@ export interface GreyImage {
   data: Float64Array;
 }
 
+/**
+ * Pearson correlation of two equally long vectors (images flattened in the same order), as np.corrcoef[0, 1];
+ * NaN when either is constant. Throws MetricInputError when the lengths differ. Used by the pair-wise PCC
+ * identification of the authors' eval_metrics.py (spec §6.1).
+ */
 export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new MetricInputError(`pcc: lengths differ (${a.length} vs ${b.length})`);
   const n = a.length;
@@ -49,7 +54,11 @@ const SSIM_WIN = 7;
 const SSIM_K1 = 0.01;
 const SSIM_K2 = 0.03;
 
-/** skimage structural_similarity for one channel; images in [0, dataRange]. */
+/**
+ * skimage.metrics.structural_similarity for one grey channel (7×7 uniform window, K1 0.01, K2 0.03, sample
+ * covariance, mean over the valid window positions), images [H, W] with values in [0, dataRange], as the
+ * authors' eval_metrics.py uses it (spec §6.1); checked against skimage in metrics.synthetic.test.ts.
+ */
 export function ssim(a: GreyImage, b: GreyImage, dataRange = 1): number {
   if (a.height !== b.height || a.width !== b.width) {
     throw new MetricInputError(`ssim: image sizes differ (${a.height}×${a.width} vs ${b.height}×${b.width})`);
@@ -85,7 +94,11 @@ export function scoreMatrix(recons: GreyImage[], gts: GreyImage[], metric: (a: G
   return recons.map((r) => Float64Array.from(gts.map((g) => metric(r, g))));
 }
 
-/** Mean over i of the fraction of j ≠ i with score[i][i] > score[i][j] (larger is better). */
+/**
+ * 2-way identification: mean over reconstructions i of the fraction of other stimuli j ≠ i with
+ * score[i][i] > score[i][j] (score[i][j]: reconstruction i against ground truth j, larger is better). Chance 0.5.
+ * As the authors' eval_metrics.py pair-wise scores (spec §6.1). Throws MetricInputError below 2 images.
+ */
 export function pairwise2way(score: Float64Array[]): number {
   const n = score.length;
   if (n < 2) throw new MetricInputError(`2-way identification needs at least 2 images, got ${n}`);
@@ -98,7 +111,10 @@ export function pairwise2way(score: Float64Array[]): number {
   return sum / n;
 }
 
-/** Fraction of i with argmax_j score[i][j] = i (first maximum wins on ties, as np.argmax). */
+/**
+ * n-way top-1 identification over the n candidates: fraction of i with argmax_j score[i][j] = i (first maximum
+ * wins on ties, as np.argmax). Chance 1/n.
+ */
 export function identificationTop1(score: Float64Array[]): number {
   let correct = 0;
   score.forEach((row, i) => {

@@ -46,6 +46,17 @@ function typedView<T extends Float32Array | Uint16Array>(
   return new Kind(bytes.slice(offset, offset + nbytes).buffer, 0, nbytes / Kind.BYTES_PER_ELEMENT);
 }
 
+/**
+ * Reads a converted weight bundle: manifest.json (parsed and checked by parseManifest), then every shard in
+ * order, each checked against the manifest's byte count and sha256 before its tensors are cut out.
+ * @returns the manifest's config and card, and every tensor by its phase-3 name as a typed array (float32, or
+ *   float16 widened to float32 per the manifest's dtype) with its PyTorch shape, row-major
+ * @param opts.onProgress bytes read so far and in all (shards only), at most once per chunk the source reports
+ * @param opts.signal aborts between and inside shard reads (DOMException 'AbortError')
+ * @throws BundleError a missing file, a manifest that is not this app's format or version, a truncated or
+ *   corrupt shard (both sizes, or both digests, and the source named), a tensor entry outside its shard
+ * Format: src/io/bundle/manifest.ts (written by src/io/bundle/writer.ts, i.e. npm run convert).
+ */
 export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): Promise<LoadedTensors> {
   const { signal } = opts;
   if (signal?.aborted) throw abortError();
