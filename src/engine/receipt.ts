@@ -14,7 +14,7 @@ export interface DecodeReceipt {
   createdAt: string;
   model: { name: string; sha256: string; synthetic: boolean };
   /** `sampleIndex` is the row within `split` (GOD npz: train, test-single, test-avg; other files: their split name). */
-  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string };
+  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string; inputs?: ReceiptInput[] };
   sampler: SamplerName;
   steps: number;
   eta: number;
@@ -34,6 +34,16 @@ export interface DecodeReceipt {
    */
   timesteps?: number[];
 }
+
+// ---- data-set inputs (issue 13) ----
+/**
+ * Every file a multi-file or masked input was read from, data parts in their concatenation order. For such
+ * an input `fmri.sha256` is the sha256 of the parts' hex digests joined by newlines, in order (so a changed
+ * order is a different input).
+ */
+export interface ReceiptInput { role: 'data' | 'mask' | 'stimuli'; fileName: string; sha256: string }
+const INPUT_ROLES = ['data', 'mask', 'stimuli'];
+// ---- end data-set inputs ----
 
 export class ReceiptError extends Error {
   constructor(readonly field: string, expected: string, found: unknown) {
@@ -108,6 +118,16 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
     sampleIndex: int(f, 'sampleIndex', 'fmri.', 0, Number.MAX_SAFE_INTEGER),
   };
   if (f.roi !== undefined) fmri.roi = str(f, 'roi', 'fmri.');
+  // data-set inputs (issue 13)
+  if (f.inputs !== undefined) {
+    if (!Array.isArray(f.inputs)) throw new ReceiptError('fmri.inputs', 'a list of {role, fileName, sha256}', f.inputs);
+    fmri.inputs = f.inputs.map((x: unknown, i: number) => {
+      const e = obj(x, `fmri.inputs[${i}]`);
+      const role = str(e, 'role', `fmri.inputs[${i}].`);
+      if (!INPUT_ROLES.includes(role)) throw new ReceiptError(`fmri.inputs[${i}].role`, `one of ${INPUT_ROLES.join(', ')}`, role);
+      return { role: role as ReceiptInput['role'], fileName: str(e, 'fileName', `fmri.inputs[${i}].`), sha256: str(e, 'sha256', `fmri.inputs[${i}].`, SHA256, '64 lowercase hex digits') };
+    });
+  }
 
   const sampler = oneOf(o, 'sampler', SAMPLERS);
   const steps = int(o, 'steps', '', 1, 1000);
