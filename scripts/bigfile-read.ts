@@ -9,7 +9,7 @@ import { npyToFloat32 } from '../src/io/npy';
 const args = parseArgs(process.argv.slice(2), { ...FMRI_INPUT_SPEC, truth: { type: 'string', help: '' }, member: { type: 'string', help: '' } });
 refuseExtraArguments(args);
 const t0 = performance.now();
-const { file } = await readFmriInputs(args, (l) => process.stderr.write(`\n${l}\n`), (p) => process.stderr.write(`\r${p}`));
+const { file } = await readFmriInputs(args, (l) => process.stderr.write(`${l}\n`));
 const seconds = (performance.now() - t0) / 1000;
 let worst = NaN;
 if (args.truth) {

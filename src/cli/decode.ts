@@ -2,8 +2,7 @@
 // fMRI sample with the same pipeline as the studio, printing a progress line per step.
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
 import { applyModelSampling, readBundleSampling } from './samplingDefaults';
@@ -11,8 +10,9 @@ import { initNodeBackend } from './nodeBackend';
 import { loadModelFromDir } from './nodeModel';
 import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from '../engine/pipeline';
 import { latentShape } from '../model/config';
-import { readFmriFile } from '../io/fmriFile';
-import { parseScale } from '../io/scale';
+import { compareWithTruth, FMRI_INPUT_SPEC, readFmriInputs, readTruthFile, refuseExtraArguments } from './fmriInputs';
+import { voxelMismatch } from '../io/modelFit';
+import { FmriShapeError } from '../model/preprocess';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
 import { checkReceiptTimesteps, makeReceipt, MAX_SAMPLES, MAX_SEED, parseReceipt, receiptToJson, type DecodeReceipt } from '../engine/receipt';
@@ -23,12 +23,10 @@ const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', impor
 
 const SPEC: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'converted bundle directory (manifest.json + shards)', default: 'public/models/default' },
-  fmri: { type: 'string', help: 'fMRI file: .npy .npz .h5/.hdf5 .mat (v7.3) .nii/.nii.gz .csv/.tsv' },
+  // fMRI inputs (issue 13): files, folder, order, stimulus list, mask, scale/convention, dataset, split, roi
+  ...FMRI_INPUT_SPEC,
+  truth: { type: 'string', help: "ground-truth images: GOD's images_256.npz layout (train_images/test_images), an .npz/.npy [N,H,W(,3)] uint8, or a folder of images converted by scripts/bold5000_images.py; written as truth.png and compared" },
   sample: { type: 'number', help: 'sample (row / trial / volume) index in the file', default: 0 },
-  split: { type: 'string', help: 'for GOD-layout .npz: train | test-avg | test-single (default: the file\'s test average or only split)' },
-  roi: { type: 'string', help: 'ROI mask to apply for .npz files that carry masks (default: the model\'s ROI)' },
-  mask: { type: 'string', help: 'mask volume for a 3-D/4-D NIfTI file' },
-  scale: { type: 'string', help: 'multiply the fMRI values by this (any format), e.g. 1/300 for NSD int16 betas (percent signal change × 300); integers are otherwise used as stored' },
   steps: { type: 'number', help: "sampler steps S (the uniform discretisation may run a few more). --sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one", default: 50 },
   sampler: { type: 'string', help: 'sampler', default: 'plms', choices: ['plms', 'ddim'] },
   eta: { type: 'number', help: 'DDIM eta (PLMS requires 0)', default: 0 },
@@ -43,7 +41,6 @@ const SPEC: Record<string, FlagSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const stack = (arrays: Float32Array[]): Float32Array => {
   const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
   let o = 0;
@@ -74,7 +71,8 @@ function checkSettings(o: { steps: number; eta: number; seed: number; samples: n
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv, SPEC);
-  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file> --out <dir> [options]', SPEC)); return; }
+  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file or folder> [--fmri <file> …] --out <dir> [options]', SPEC)); return; }
+  refuseExtraArguments(args);
   const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
   let receipt: DecodeReceipt | undefined;
   if (args.receipt) {
@@ -82,7 +80,7 @@ async function main(): Promise<void> {
     // The receipt's settings, except where a flag was typed explicitly.
     for (const [k, v] of Object.entries(receiptArgs(receipt))) if (!typed.has(k)) args[k] = v as string | number;
   }
-  if (!args.fmri) throw new UsageError('--fmri <file> is required');
+  if (!args.fmri) throw new UsageError('--fmri <file or folder> is required');
   if (!args.out) throw new UsageError('--out <dir> is required');
   // Sampler settings not typed: the receipt's, else the model's own (config.sampling), else the flag defaults.
   const given = new Set([...typed, ...(receipt ? Object.keys(receiptArgs(receipt)) : [])]);
@@ -98,20 +96,13 @@ async function main(): Promise<void> {
   };
   checkSettings(settings);
   const mode = decodeMode(args);
-  const fmriPath = String(args.fmri);
-  const fmriBytes = await readInput('fmri', fmriPath);
-  const maskBytes = args.mask ? await readInput('mask', String(args.mask)) : undefined;
-  const scale = args.scale === undefined ? undefined : parseScale(String(args.scale));
-  if (scale !== undefined && Number.isNaN(scale)) throw new UsageError(`--scale ${String(args.scale)}: expected a non-zero number or fraction such as 1/300`);
-  let file = await readFmriFile(basename(fmriPath), fmriBytes, {
-    split: args.split as string | undefined, roi: args.roi as string | undefined, mask: maskBytes,
-    ...(scale !== undefined ? { scale } : {}),
-  });
-  // What the reader decided on its own (members skipped, scale, transposition, dataset chosen, …).
-  if (file.note) process.stderr.write(`${basename(fmriPath)}: ${file.note}\n`);
+  // Every file read (progress on stderr), what was recognised printed, the digests kept for the receipt.
+  const input = await readFmriInputs(args, (line) => process.stderr.write(`${line}\n`));
+  let file = input.file;
+  const truth = args.truth ? await readTruthFile(String(args.truth)) : undefined;
   const index = Number(args.sample);
-  if (receipt && receipt.fmri.sha256 !== sha256(fmriBytes)) {
-    process.stderr.write(`warning: ${basename(fmriPath)} is not the file the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
+  if (receipt && receipt.fmri.sha256 !== input.sha256) {
+    process.stderr.write(`warning: ${input.name} is not the input the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
   }
 
   const backend = await initNodeBackend(args.backend as BackendName);
@@ -125,6 +116,9 @@ async function main(): Promise<void> {
   // Without --roi, use the model's ROI when the file carries that mask (GOD-layout files carry several).
   const modelRoi = model.config.preprocess.roi;
   if (!args.roi && modelRoi && file.masks?.[modelRoi] && file.roi !== modelRoi) file = file.select({ roi: modelRoi });
+  // A voxel count the model does not take: the real cause (one subject per model), before any work.
+  const mismatch = voxelMismatch(file, model.config);
+  if (mismatch) throw new FmriShapeError(mismatch, model.config.preprocess.rawVoxels ?? model.config.encoder.numVoxels, file.voxels);
   const raw = file.getSample(index);
 
   const opts: DecodeOptions = {
@@ -175,6 +169,15 @@ async function main(): Promise<void> {
     const png = encodePng(toRgb8(images.data.subarray(i * per, (i + 1) * per)), images.width, images.height);
     await writeFile(join(out, `sample_${i}.png`), png);
   }
+  if (truth) {
+    // Ground truth given: written beside the samples and compared (scores of a single decode, not a benchmark).
+    const cmp = compareWithTruth(truth, file, index, images, n);
+    if (!cmp) process.stderr.write(`ground truth: ${truth.name} does not say which image sample ${index} of split '${file.split}' shows\n`);
+    else {
+      await writeFile(join(out, 'truth.png'), cmp.png);
+      process.stderr.write(`ground truth: ${cmp.how} → truth.png; pixel correlation ${cmp.pearson.map((x) => x.toFixed(3)).join(', ')}; SSIM ${cmp.ssim.map((x) => x.toFixed(3)).join(', ')}\n`);
+    }
+  }
   if (args.dump) {
     const S = timesteps.length;
     dumps.x_t = { data: stack(xt), shape: [S, n, ch, h, w] };
@@ -188,7 +191,10 @@ async function main(): Promise<void> {
   const written = makeReceipt({
     appVersion: APP_VERSION,
     model: { name: model.config.name, sha256: model.card.sha256 ?? '', synthetic: model.config.synthetic ?? false },
-    fmri: { fileName: basename(fmriPath), sha256: sha256(fmriBytes), split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}) },
+    fmri: {
+      fileName: input.name, sha256: input.sha256, split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}),
+      ...(input.inputs.length > 1 ? { inputs: input.inputs } : {}),
+    },
     sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
     init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps,
   });

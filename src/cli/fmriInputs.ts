@@ -13,6 +13,9 @@ import { parseScale } from '../io/scale';
 import { readFmriStream } from '../io/stream';
 import { concatenateParts, isStimulusList, readStimulusList } from '../io/subject';
 import type { ReceiptInput } from '../engine/receipt';
+import { pearson, ssim, toGrey } from '../eval/metrics';
+import { encodePng } from '../io/png';
+import { readTruthImages, truthFor, type TruthImages } from '../io/truthImages';
 import { UsageError, type FlagSpec, type ParsedArgs } from './args';
 
 export const FMRI_EXTENSIONS = ['.npy', '.npz', '.h5', '.hdf5', '.mat', '.nii', '.nii.gz', '.csv', '.tsv'];
@@ -36,7 +39,8 @@ export const FMRI_INPUT_SPEC: Record<string, FlagSpec> = {
 /** Refuses arguments that are no flag's value: a shell glob after --fmri gives several, which used to be dropped. */
 export function refuseExtraArguments(args: ParsedArgs): void {
   if (args._.length === 0) return;
-  const extra = args._.map((a) => `'${a}'`).join(', ');
+  const shown = args._.slice(0, 3).map((a) => `'${a}'`).join(', ');
+  const extra = args._.length > 3 ? `${shown} and ${args._.length - 3} more` : shown;
   throw new UsageError(`unexpected argument${args._.length > 1 ? 's' : ''} ${extra}: every value needs its flag. For several files of one subject ` +
     'repeat --fmri (--fmri a.npy --fmri b.npy) or give their folder (--fmri CSI1/); a shell glob after one --fmri expands to bare file names');
 }
@@ -104,7 +108,7 @@ function nodeInflate(raw: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
  * @throws UsageError for missing files, bad flags or an order that does not list every file;
  *   FmriFormatError for unreadable data
  */
-export async function readFmriInputs(args: ParsedArgs, log: (line: string) => void, progress: (text: string) => void): Promise<FmriInputs> {
+export async function readFmriInputs(args: ParsedArgs, log: (line: string) => void, progress: (text: string) => void = defaultProgress): Promise<FmriInputs> {
   const values = (args.fmri as string[] | undefined) ?? [];
   if (values.length === 0) throw new UsageError('--fmri <file or folder> is required');
   const { data, stimuli: found, folder } = await expand(values, log);
@@ -133,8 +137,13 @@ export async function readFmriInputs(args: ParsedArgs, log: (line: string) => vo
       ...(data.length === 1 ? { ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) } : {}),
       inflate: nodeInflate,
       onProgress: ({ bytesRead, totalBytes }) => {
+        // Big files only; every 1 % on a terminal (one rewritten line), every 10 % otherwise (a log).
         const pct = Math.floor((100 * bytesRead) / totalBytes);
-        if (totalBytes > 8e6 && pct !== lastPct) { lastPct = pct; progress(`reading ${name} ${pct}% (${(bytesRead / 1e6).toFixed(0)}/${(totalBytes / 1e6).toFixed(0)} MB)`); }
+        const every = process.stderr.isTTY ? 1 : 10;
+        if (totalBytes >= 64e6 && Math.floor(pct / every) !== Math.floor(lastPct / every)) {
+          lastPct = pct;
+          progress(`reading ${name} ${pct}% (${(bytesRead / 1e6).toFixed(0)}/${(totalBytes / 1e6).toFixed(0)} MB)`);
+        }
       },
     });
     inputs.push({ role: 'data', fileName: name, sha256: hash.digest('hex') });
@@ -171,6 +180,11 @@ export async function readFmriInputs(args: ParsedArgs, log: (line: string) => vo
   return { file, name, inputs, sha256 };
 }
 
+/** Progress on stderr: a rewritten line on a terminal, a line per report otherwise. */
+export function defaultProgress(text: string): void {
+  process.stderr.write(process.stderr.isTTY ? `\r${text}${text.includes(' 100% ') ? '\n' : ''}` : `${text}\n`);
+}
+
 async function* hashed(stream: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
   for await (const c of stream) { hash.update(c); yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength); }
 }
@@ -180,4 +194,29 @@ export function describeFile(f: FmriFile): string {
   const kind = f.splitKinds?.[f.split];
   return `split '${f.split}'${kind ? ` (${kind === 'averaged' ? 'averaged over repetitions' : 'single trials'})` : ''}, ${f.samples} samples × ${f.voxels} voxels` +
     `${f.roi ? `, ROI ${f.roi}` : ', all voxels (no ROI)'}${f.note ? `; ${f.note}` : ''}`;
+}
+
+/** --truth: a ground-truth images file (see io/truthImages.ts). */
+export async function readTruthFile(path: string): Promise<TruthImages> {
+  return readTruthImages(basename(path), await bytesOf('truth', path));
+}
+
+/**
+ * The ground truth of sample `index` and how each decoded image compares with it (pixel correlation and SSIM
+ * on grey images at the decoded resolution, as `npm run eval` scores); undefined when nothing says which
+ * image the sample shows.
+ */
+export function compareWithTruth(t: TruthImages, file: FmriFile, index: number, images: { data: Float32Array; height: number; width: number }, n: number):
+  { png: Uint8Array; how: string; pearson: number[]; ssim: number[] } | undefined {
+  const gt = truthFor(t, file, index);
+  if (!gt) return undefined;
+  const { height: h, width: w, channels: c, data } = gt.image;
+  const rgb = c === 3 ? data : Uint8Array.from({ length: h * w * 3 }, (_, k) => data[Math.floor(k / 3) * c]);
+  const ref = toGrey(Array.from(data, (v) => v / 255), h, w, c, images.height, images.width);
+  const per = images.height * images.width * 3;
+  const scores = Array.from({ length: n }, (_, i) => {
+    const g = toGrey(images.data.subarray(i * per, (i + 1) * per), images.height, images.width, 3, images.height, images.width);
+    return [pearson(g.data, ref.data), ssim(g, ref)];
+  });
+  return { png: encodePng(rgb, w, h), how: gt.how, pearson: scores.map((s) => s[0]), ssim: scores.map((s) => s[1]) };
 }
