@@ -74,5 +74,4 @@ export function maskIndices(flags: Uint8Array): Int32Array {
   return Int32Array.from(idx);
 }
 
-/** Whether a file name looks like a mask or an ROI volume (studio drops: which of two files is the mask). */
-export const looksLikeMask = (name: string): boolean => /mask|nsdgeneral|roi|prf-visualrois|floc-|kastner|streams|hcp_mmp|brain/i.test(name);
+export { looksLikeMask } from './names';

@@ -39,8 +39,7 @@ export function readStimulusList(name: string, bytes: Uint8Array): string[] {
   return lines;
 }
 
-/** Whether a file name is a stimulus list (BOLD5000: CSI1_stim_lists.txt). */
-export const isStimulusList = (name: string): boolean => /stim.*list.*\.txt$|\.stim\.txt$/i.test(name);
+export { isStimulusList } from './names';
 
 export interface SubjectOptions {
   /** Parts in this order (file names or BOLD5000 labels); default: `defaultOrder`. */

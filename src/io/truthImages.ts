@@ -16,8 +16,16 @@ export interface TruthImages {
   name: string;
   /** Image arrays by role: 'train' and 'test' (GOD layout) or 'images' (one array). */
   arrays: Record<string, NpyArray>;
-  /** Stimulus name → index into arrays.images (BOLD5000 converted; or a folder of images). */
+  /** Stimulus name → index into `list` when given, else into arrays.images (BOLD5000 converted). */
   names?: Map<string, number>;
+  /** Images decoded one by one (a folder of image files in the studio), indexed by `names`. */
+  list?: TruthImage[];
+}
+
+/** A set of images of any sizes, named by their file names (the extension is ignored when matching). */
+export function truthFromList(name: string, images: { name: string; image: TruthImage }[]): TruthImages {
+  if (images.length === 0) throw new FmriFormatError(name, 'no image in the selection');
+  return { name, arrays: {}, list: images.map((x) => x.image), names: new Map(images.map((x, i) => [stem(x.name), i])) };
 }
 
 const stem = (n: string) => n.replace(/^.*\//, '').replace(/\.(png|jpe?g|bmp|gif|webp)$/i, '');
@@ -83,7 +91,8 @@ export function truthFor(t: TruthImages, file: FmriFile, i: number): { image: Tr
   const label = file.labels?.[i];
   if (t.names && label !== undefined) {
     const k = t.names.get(stem(label));
-    return k === undefined ? undefined : { image: image(t.arrays.images, k), how: `by stimulus name ${label}` };
+    if (k === undefined) return undefined;
+    return { image: t.list ? t.list[k] : image(t.arrays.images, k), how: `by stimulus name ${label}` };
   }
   const role = ROLE[file.split];
   const indexed = file.groundTruthIndex?.(file.split, i);
