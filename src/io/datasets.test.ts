@@ -121,6 +121,12 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
     expect(f.note).toMatch(/NSD convention recognised .*× 1\/300/);
   });
 
+  it('the e2e pair (20×20×20 grid, 4,511 voxels inside) streams to numpy\'s values', async () => {
+    const b = bytes('nsd4511', 'betas_session01.nii.gz');
+    const f = await readFmriStream('betas_session01.nii.gz', b.length, () => chunksOf(b, 4096), { mask: bytes('nsd4511', 'nsdgeneral.nii.gz') });
+    expectRef(f, 'nsd4511', 1e-6);
+  });
+
   it('the convention is not guessed from other names, can be asked for, or turned off', async () => {
     const opts = { mask: bytes('nsdgeneral.nii.gz'), maskName: 'nsdgeneral.nii.gz' };
     const plain = await stream('plain_int16.nii.gz', opts);

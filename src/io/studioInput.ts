@@ -1,14 +1,12 @@
 // What the studio's worker reads when the user opens data: one file or several files of a subject (+ a
-// stimulus list), an optional mask, an optional ground-truth images file, streamed from their Blobs with
+// stimulus list) and an optional mask, streamed from their Blobs with
 // byte progress and cancel; sha256 digested on the way (io/sha256.ts) so no file is held whole for it.
 // NIfTI is read volume by volume through the mask (io/stream.ts), keeping only the masked voxels.
 import type { ReceiptInput } from '../engine/receipt';
-import { FmriFormatError } from './errors';
 import type { Convention, FmriFile } from './fmriFile';
 import { Sha256 } from './sha256';
 import { readFmriStream } from './stream';
 import { concatenateParts, readStimulusList } from './subject';
-import { readTruthImages, type TruthImages } from './truthImages';
 
 export interface BlobInput { name: string; file: Blob }
 
@@ -24,8 +22,6 @@ export interface StudioReadArgs {
   order?: string[];
   /** Stimulus name per trial (BOLD5000 CSI1_stim_lists.txt). */
   stimuli?: BlobInput;
-  /** Ground-truth images: one .npz/.npy file (decoded here) — image folders are decoded by the worker. */
-  truth?: BlobInput;
   convention?: Convention;
 }
 
@@ -36,7 +32,6 @@ export interface StudioInput {
   /** Bytes of the data files. */
   bytes: number;
   inputs: ReceiptInput[];
-  truth?: TruthImages;
 }
 
 export interface ReadProgress { name: string; done: number; total: number }
@@ -102,13 +97,5 @@ export async function readStudioInput(args: StudioReadArgs, opts: { signal?: Abo
   if (maskBytes) inputs.push({ role: 'mask', fileName: args.mask!.name, sha256: new Sha256().update(maskBytes).hex() });
   const parts = inputs.filter((x) => x.role === 'data');
   const sha256 = parts.length === 1 ? parts[0].sha256 : new Sha256().update(new TextEncoder().encode(parts.map((x) => x.sha256).join('\n'))).hex();
-  const out: StudioInput = { file, sha256, bytes: total, inputs };
-  if (args.truth) {
-    try {
-      out.truth = readTruthImages(args.truth.name, await whole(args.truth));
-    } catch (e) {
-      throw e instanceof FmriFormatError ? e : new FmriFormatError(args.truth.name, (e as Error).message);
-    }
-  }
-  return out;
+  return { file, sha256, bytes: total, inputs };
 }

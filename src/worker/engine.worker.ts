@@ -15,12 +15,15 @@ import {
 import type { StepEvent } from '../engine/types';
 import { latentShape } from '../model/config';
 import { encodePng } from '../io/png';
-import { readFmriFile, type FmriFile } from '../io/fmriFile';
+import type { FmriFile } from '../io/fmriFile';
 import { pearson, ssim, toGrey } from '../eval/metrics';
 import { FASHION_MNIST_CLASSES } from '../eval/cnn';
 import { openBundle } from './bundles';
 import { MANIFEST_FILE } from '../io/bundle/manifest';
-import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './groundTruth';
+import { bundledClassName, bundledCnn, bundledImage, bundledSet, ownTruthImage, truthFromBlobs } from './groundTruth';
+import { readStudioInput, type StudioInput } from '../io/studioInput';
+import { truthFor, type TruthImages } from '../io/truthImages';
+import { voxelMismatch } from '../io/modelFit';
 import { batchToRgba, latentsToRgba, meanImage, rgbaToRgb, upscale } from './images';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { RunCancelled, RunGate } from './runGate';
@@ -210,8 +213,12 @@ interface OpenFile {
   bundled: boolean;
   bundledTestImage?: number;
   views: Map<string, FmriFile>;
+  /** Ground-truth images the user gave with the data (issue 13). */
+  truth?: TruthImages;
 }
 let file: OpenFile | null = null;
+/** The fMRI read in progress (issue 13: cancellable). */
+let readAbort: AbortController | null = null;
 
 function viewOf(f: OpenFile, ref: SampleRef): FmriFile {
   const key = `${ref.split}\u0000${ref.roi ?? ''}`;
@@ -229,29 +236,44 @@ const IMAGE_SPLIT: Record<string, 'train' | 'test'> = { train: 'train', 'test-av
 async function openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
   // The run belongs to the file being replaced; its events would be shown against the new one.
   await stopRun();
-  const bytes = new Uint8Array(await args.file.arrayBuffer());
-  const [sha256, set] = await Promise.all([sha256Hex(bytes), bundledSet()]);
-  const base = await readFmriFile(args.name, bytes, {
-    ...(args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {}),
-    ...(args.scale !== undefined ? { scale: args.scale } : {}),
-  });
+  // ---- data-set inputs (issue 13): several files, mask, stimulus list, streamed with progress and cancel ----
+  readAbort?.abort();
+  const abort = new AbortController();
+  readAbort = abort;
+  let input: StudioInput, truth: TruthImages | undefined;
+  try {
+    input = await readStudioInput(args, { signal: abort.signal, onProgress: (p) => emit({ event: 'readProgress', ...p }) });
+    truth = args.truth?.length ? await truthFromBlobs(args.truth.length > 1 ? `${args.truth.length} images` : args.truth[0].name, args.truth) : undefined;
+  } finally {
+    if (readAbort === abort) readAbort = null;
+  }
+  const base = input.file;
+  const sha256 = input.sha256;
+  const set = await bundledSet();
+  // ---- end data-set inputs ----
   const bundled = !!set && set.sha256.has(sha256);
   const splits: SplitInfo[] = Object.entries(base.splits).map(([name, count]) => ({
     name,
     count,
     hasGroundTruth: bundled && (IMAGE_SPLIT[name] !== undefined && base.groundTruthIndex?.(name, 0) !== undefined
-      || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined)),
+      || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined))
+      || (!!truth && !!truthFor(truth, base.select({ split: name }), 0)),
   }));
   const info: FileInfo = {
-    name: args.name, format: base.format, sha256, bytes: bytes.byteLength, voxels: base.voxels, splits,
+    name: args.name, format: base.format, sha256, bytes: input.bytes, voxels: base.voxels, splits,
     defaultSplit: base.split, roiNames: Object.keys(base.masks ?? {}),
     ...(base.roi ? { roi: base.roi } : {}),
     ...(base.note ? { note: base.note } : {}),
     ...(bundled && set ? { syntheticLabel: set.label } : {}),
+    ...(base.parts ? { parts: base.parts } : {}),
+    ...(base.splitKinds ? { splitKinds: base.splitKinds } : {}),
+    ...(truth ? { truthName: truth.name } : {}),
+    ...(input.inputs.length > 1 ? { inputs: input.inputs } : {}),
   };
   file = {
     base, info, bundled, views: new Map(),
     ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
+    ...(truth ? { truth } : {}),
   };
   run = null;
   return info;
@@ -270,6 +292,8 @@ function groundTruthSource(ref: SampleRef): { split: 'train' | 'test'; index: nu
 }
 
 async function groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
+  // issue 13: the user's own ground truth, matched by stimulus name or image index
+  if (file?.truth && !file.bundled) return ownTruthImage(file.truth, viewOf(file, ref), ref.index);
   const src = groundTruthSource(ref);
   return src ? bundledImage(src.split, src.index) : undefined;
 }
@@ -285,7 +309,9 @@ async function selectSample(ref: SampleRef): Promise<SampleInfo> {
     try {
       info.preprocess = preprocessSummary(model.engine, voxels);
     } catch (e) {
-      info.preprocessError = toEngineError(e);
+      // issue 13: a voxel count the model does not take is named with its real cause (one subject per model).
+      const why = e instanceof Error && e.name === 'FmriShapeError' ? voxelMismatch(v, model.engine.config) : undefined;
+      info.preprocessError = why ? { code: 'FmriShapeError', message: why } : toEngineError(e);
     }
   }
   const gt = await groundTruthFor(ref).catch(() => undefined);
@@ -458,6 +484,7 @@ const handlers: { [K in OpName]: Handler<K> } = {
   init: (a) => startBackend(a.prefer),
   loadModel: (a) => openModel(a.source, a.save),
   cancelLoad: async () => { loadAbort?.abort(); loadAbort = null; },
+  cancelRead: async () => { readAbort?.abort(); readAbort = null; },
   listSaved: () => listSaved(),
   deleteSaved: async (a) => { await deleteSaved(a.id); return listSaved(); },
   readFile: (a) => openFile(a),
