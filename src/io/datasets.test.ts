@@ -17,7 +17,7 @@ import { npyToFloat32, readNpy } from './npy';
 import { readNpz } from './npz';
 import { readFmriStream } from './stream';
 import { concatenateParts, readStimulusList } from './subject';
-import { readTruthImages, truthFor } from './truthImages';
+import { readTruthImages, truthFor, truthFromList } from './truthImages';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GEN = resolve(here, '..', '..', 'test', 'fixtures', 'make_dataset_fixtures.py');
@@ -202,15 +202,16 @@ describe('ground truth for your own data', () => {
     const f = await readFmriFile('bdata_avg.h5', bytes('bdata_avg.h5'));
     const t = readTruthImages('images_god.npz', bytes('images_god.npz'));
     const gt = truthFor(t, f, 2)!;
-    expect(gt.image).toMatchObject({ height: 6, width: 6, channels: 3 });
+    expect(gt.image).toMatchObject({ height: 8, width: 8, channels: 3 });
     const test = readNpz(bytes('images_god.npz')).test_images;
-    expect(Array.from(gt.image.data)).toEqual(Array.from((test.data as Uint8Array).subarray(2 * 108, 3 * 108)));
+    expect(Array.from(gt.image.data)).toEqual(Array.from((test.data as Uint8Array).subarray(2 * 192, 3 * 192)));
     expect(gt.how).toMatch(/test image 2 \(averaged rows in sorted Label order, Label 30.5\)/);
   });
 
   it('an fMRI file given as images is refused, naming what was expected', () => {
     expect(() => readTruthImages('bdata_avg.h5', bytes('bdata_avg.h5'))).toThrow(/must be an .npz or .npy of uint8 images/);
     expect(() => readTruthImages('bold5000_rois.npz', bytes('bold5000_rois.npz'))).toThrow(/no image array found/);
+    expect(() => truthFromList('tiny', [{ name: 'a.png', image: { height: 4, width: 5, channels: 3, data: new Uint8Array(60) } }])).toThrow(/4×5 pixels are too small/);
   });
 });
 

@@ -25,6 +25,7 @@ export interface TruthImages {
 /** A set of images of any sizes, named by their file names (the extension is ignored when matching). */
 export function truthFromList(name: string, images: { name: string; image: TruthImage }[]): TruthImages {
   if (images.length === 0) throw new FmriFormatError(name, 'no image in the selection');
+  for (const x of images) checkSize(x.name, 'image', x.image.height, x.image.width);
   return { name, arrays: {}, list: images.map((x) => x.image), names: new Map(images.map((x, i) => [stem(x.name), i])) };
 }
 
@@ -34,6 +35,15 @@ function checkImages(name: string, key: string, a: NpyArray): void {
   if (a.dtype !== 'u1') throw new FmriFormatError(name, `${key} has dtype ${a.dtype}, expected uint8 images`);
   if (!(a.shape.length === 3 || (a.shape.length === 4 && (a.shape[3] === 1 || a.shape[3] === 3)))) {
     throw new FmriFormatError(name, `${key} has shape ${a.shape.join('×')}, expected [N, H, W] or [N, H, W, 3] images`);
+  }
+  checkSize(name, key, a.shape[1], a.shape[2]);
+}
+
+/** SSIM's 7×7 window is the smallest image the studio and the CLI can compare with. */
+export const MIN_TRUTH_SIDE = 7;
+function checkSize(name: string, what: string, h: number, w: number): void {
+  if (h < MIN_TRUTH_SIDE || w < MIN_TRUTH_SIDE) {
+    throw new FmriFormatError(name, `${what}: images of ${h}×${w} pixels are too small to compare with (at least ${MIN_TRUTH_SIDE}×${MIN_TRUTH_SIDE})`);
   }
 }
 
