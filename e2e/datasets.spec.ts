@@ -60,7 +60,7 @@ test('datasets: BOLD5000 multi-file subject, NSD pair, voxel mismatch', async ({
   await page.getByLabel('Samples', { exact: true }).fill('1');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 2 steps', { timeout: 300_000 });
-  await expect(page.getByTestId('metrics-0')).toContainText(/PCC -?\d\.\d{3} · SSIM -?\d\.\d{3}/);
+  await expect(page.getByTestId('metrics-0')).toContainText(/PCC -?\d\.\d{3} · SSIM -?\d\.\d{3}/, { timeout: 60_000 });
   await shot(page, 'studio-bold5000');
 
   // NSD pair: betas + nsdgeneral.nii.gz, mask values (1 inside, 0 and −1 outside) and scale recognised.

@@ -198,6 +198,14 @@ describe('ground truth for your own data', () => {
     expect(truthFor(t, f.select({ split: 'train' }), 0)).toBeUndefined();
   });
 
+  it('scripts/bold5000_images.py turns the pickled img_dict.npy into images + names the reader takes', () => {
+    const out = P('converted.npz');
+    execFileSync('/usr/bin/python3', [resolve(here, '..', '..', 'scripts', 'bold5000_images.py'), P('bold5000', 'CSI1', 'img_dict.npy'), out, '--size', '8'], { stdio: 'pipe' });
+    const t = readTruthImages('converted.npz', bytes('converted.npz'));
+    expect([...(t.names?.keys() ?? [])]).toEqual(['rep_a']);
+    expect(t.arrays.images.shape).toEqual([1, 8, 8, 3]);
+  });
+
   it("GOD's images_256.npz layout: bdpy test-avg row i shows test image i", async () => {
     const f = await readFmriFile('bdata_avg.h5', bytes('bdata_avg.h5'));
     const t = readTruthImages('images_god.npz', bytes('images_god.npz'));
