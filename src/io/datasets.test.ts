@@ -18,6 +18,7 @@ import { readNpz } from './npz';
 import { readFmriStream } from './stream';
 import { concatenateParts, readStimulusList } from './subject';
 import { readTruthImages, truthFor, truthFromList } from './truthImages';
+import { loadGodLayout, scoreAgainstImages } from '../eval/userData';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GEN = resolve(here, '..', '..', 'test', 'fixtures', 'make_dataset_fixtures.py');
@@ -220,6 +221,21 @@ describe('ground truth for your own data', () => {
     expect(() => readTruthImages('bdata_avg.h5', bytes('bdata_avg.h5'))).toThrow(/must be an .npz or .npy of uint8 images/);
     expect(() => readTruthImages('bold5000_rois.npz', bytes('bold5000_rois.npz'))).toThrow(/no image array found/);
     expect(() => truthFromList('tiny', [{ name: 'a.png', image: { height: 4, width: 5, channels: 3, data: new Uint8Array(60) } }])).toThrow(/4×5 pixels are too small/);
+  });
+});
+
+describe('npm run eval on a GOD-layout directory', () => {
+  it('reads sbj_N.npz test-avg with the ROI and images_256.npz test images; perfect reconstructions score 1', async () => {
+    const set = await loadGodLayout(P('god'), { roi: 'VC' });
+    expect(set.subjectFile).toBe('sbj_1.npz');
+    expectRef(set.fmri, 'god_test_avg_VC');
+    expect(set.gt.map((g) => [g.height, g.width])).toEqual([[8, 8], [8, 8], [8, 8]]);
+    const m = scoreAgainstImages(set.gt, set.gt);
+    expect(m).toMatchObject({ n_test: 3, top1_nway: 1, pair2way_pcc: 1 });
+    expect(m.pcc).toBeCloseTo(1, 12);
+    const shuffled = scoreAgainstImages([set.gt[1], set.gt[2], set.gt[0]], set.gt);
+    expect(shuffled.top1_nway).toBe(0);
+    await expect(loadGodLayout(P('bold5000'))).rejects.toThrow(/no sbj_N.npz .*GOD-layout directory holds sbj_N.npz and images_256.npz/);
   });
 });
 
