@@ -120,9 +120,12 @@ export function DataPanel() {
           {info.note ? <p className="muted small" data-testid="file-note">{info.note}</p> : null}
           {info.parts ? <PartsOrder parts={info.parts} locked={locked} /> : null}
           {info.inputs ? (
-            <p className="muted small" data-testid="file-inputs">
-              Files read: {info.inputs.map((x) => `${x.fileName}${x.role !== 'data' ? ` (${x.role})` : ''} sha256 ${x.sha256.slice(0, 12)}…`).join('; ')}
-            </p>
+            <details className="muted small">
+              <summary>{info.inputs.length} files read (recorded in the receipt with their sha256)</summary>
+              <ul data-testid="file-inputs">
+                {info.inputs.map((x) => <li key={`${x.role}:${x.fileName}`}><code>{x.fileName}</code>{x.role !== 'data' ? ` (${x.role})` : ''} sha256 {x.sha256.slice(0, 12)}…</li>)}
+              </ul>
+            </details>
           ) : null}
           <div className="picker">
             <label className="button">
