@@ -16,11 +16,11 @@ BETAS=$DIR/nsd/betas_session01.nii.gz
 MASK=${MASK:-$DIR/nsd/nsdgeneral.nii.gz}
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
 
-measure() { # label, command… → "label seconds peak_MB"
+measure() { # label, command… → "label wall_seconds peak_MB cpu_seconds"
   local label=$1; shift
-  /usr/bin/time -f "%e %M" -o /tmp/bench-bigfile.time "$@" > /tmp/bench-bigfile.out 2>/dev/null
-  read -r secs kb < /tmp/bench-bigfile.time
-  echo "$label $secs $((kb / 1024))"
+  /usr/bin/time -f "%e %M %U %S" -o /tmp/bench-bigfile.time "$@" > /tmp/bench-bigfile.out 2>/dev/null
+  read -r secs kb user sys < /tmp/bench-bigfile.time
+  echo "$label $secs $((kb / 1024)) $(python3 -c "print(round($user + $sys, 2))")"
 }
 
 REF=$DIR/nsd/bench_ref.npy
@@ -34,9 +34,9 @@ python3 -c "import numpy as np; x=np.load('$REF'); np.savez('$DIR/nsd/bench_ref.
 OURS=$(measure decode-reader npx tsx scripts/bigfile-read.ts --fmri "$BETAS" --mask "$MASK" --truth "$DIR/nsd/bench_ref.npz" --member x)
 DIFF=$(grep -o '"maxAbsDiff":[^,]*' /tmp/bench-bigfile.out | cut -d: -f2)
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-read -r _ ns nm <<< "$NIB"
-read -r _ os om <<< "$OURS"
-printf '%-15s %8s %10s\n' reader seconds 'peak MB'
-printf '%-15s %8s %10s\n' nibabel "$ns" "$nm"
-printf '%-15s %8s %10s\n' decode-reader "$os" "$om"
-python3 -c "print(f'ratio (ours / nibabel): time {$os/$ns:.2f}x, peak memory {$om/$nm:.2f}x; largest |difference| from nibabel: $DIFF')"
+read -r _ ns nm nc <<< "$NIB"
+read -r _ os om oc <<< "$OURS"
+printf '%-15s %8s %12s %10s\n' reader 'wall s' 'CPU s' 'peak MB'
+printf '%-15s %8s %12s %10s\n' nibabel "$ns" "$nc" "$nm"
+printf '%-15s %8s %12s %10s\n' decode-reader "$os" "$oc" "$om"
+python3 -c "print(f'ratio (ours / nibabel): wall {$os/$ns:.2f}x, CPU {$oc/$nc:.2f}x, peak memory {$om/$nm:.2f}x; largest |difference| from nibabel: $DIFF (the reader also starts tsx and loads the oracle for the comparison)')"

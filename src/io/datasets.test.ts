@@ -2,6 +2,8 @@
 // nsdgeneral masks (values −1/0/1, int16 × 300; .nii.gz streamed and .hdf5 [T, Z, Y, X]), bdpy test trials
 // averaged by Label, ground-truth image files. Oracles: numpy/h5py/nibabel in test/fixtures/make_dataset_fixtures.py.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +18,7 @@ import { voxelMismatch } from './modelFit';
 import { npyToFloat32, readNpy } from './npy';
 import { readNpz } from './npz';
 import { readFmriStream } from './stream';
+import { nativeInflate, readStudioInput } from './studioInput';
 import { concatenateParts, readStimulusList } from './subject';
 import { readTruthImages, truthFor, truthFromList } from './truthImages';
 import { loadGodLayout, scoreAgainstImages } from '../eval/userData';
@@ -171,6 +174,30 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
       .rejects.toThrow(/truncated/);
     const other = new Uint8Array(5 * 4 * 2).fill(1);
     await expect(stream('betas_session01.nii.gz', { mask: other, maskName: 'small' })).rejects.toThrow(/mask has 40 entries, expected 60/);
+  });
+});
+
+describe("the studio's reads (Blobs, sha256 on the way, native gzip with fflate as fallback)", () => {
+  const blob = (...n: string[]) => ({ name: n.at(-1)!, file: new Blob([bytes(...n)]) });
+  it.each(['betas_session01.nii.gz', 'multi_betas_session01.nii.gz'])('%s with nsdgeneral.nii.gz equals nibabel; sha256 as node:crypto', async (name) => {
+    const seen: number[] = [];
+    const r = await readStudioInput({ ...blob(name), mask: blob('nsdgeneral.nii.gz') }, { onProgress: (p) => seen.push(p.done) });
+    expectRef(r.file, 'nsd_masked_scaled', 1e-6);
+    expect(r.sha256).toBe(createHash('sha256').update(bytes(name)).digest('hex'));
+    expect(r.inputs.map((x) => x.role)).toEqual(['data', 'mask']);
+    expect(seen.at(-1)).toBe(bytes(name).length);
+  });
+  it('a BOLD5000 selection: parts in the authors order, the digest of the digests in order', async () => {
+    const parts = [...AUTHORS].reverse().map((p) => blob('bold5000', 'CSI1', partFile(p)));
+    const r = await readStudioInput({ name: 'CSI1', file: parts[0].file, parts, stimuli: blob('bold5000', 'CSI1', 'CSI1_stim_lists.txt') });
+    expectRef(r.file, 'bold5000_test_avg', 1e-6);
+    const digests = AUTHORS.map((p) => createHash('sha256').update(bytes('bold5000', 'CSI1', partFile(p))).digest('hex'));
+    expect(r.sha256).toBe(createHash('sha256').update(digests.join('\n')).digest('hex'));
+  });
+  it('native inflate yields what gunzip gives', async () => {
+    const out: Uint8Array[] = [];
+    for await (const c of nativeInflate(chunksOf(bytes('betas_session01.nii.gz'), 100))) out.push(c);
+    expect(Buffer.concat(out).equals(gunzipSync(bytes('betas_session01.nii.gz')))).toBe(true);
   });
 });
 

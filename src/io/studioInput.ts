@@ -51,6 +51,33 @@ async function* chunks(blob: Blob, hash: Sha256, signal?: AbortSignal): AsyncGen
   }
 }
 
+/** gzip → inflated chunks with the platform's DecompressionStream (native zlib), with backpressure. */
+export async function* nativeInflate(raw: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const ds = new DecompressionStream('gzip');
+  const writer = ds.writable.getWriter();
+  const pump = (async () => {
+    try {
+      for await (const c of raw) { await writer.ready; await writer.write(c as Uint8Array<ArrayBuffer>); }
+      await writer.close();
+    } catch (e) {
+      await writer.abort(e).catch(() => undefined);
+      throw e;
+    }
+  })();
+  pump.catch(() => undefined);
+  const reader = ds.readable.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield value;
+    }
+    await pump;
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 async function whole(b: BlobInput, hash?: Sha256): Promise<Uint8Array> {
   const bytes = new Uint8Array(await b.file.arrayBuffer());
   hash?.update(bytes);
@@ -69,18 +96,31 @@ export async function readStudioInput(args: StudioReadArgs, opts: { signal?: Abo
   const inputs: ReceiptInput[] = [];
   const files: FmriFile[] = [];
   for (const d of data) {
-    const hash = new Sha256();
     const offset = before;
-    const f = await readFmriStream(d.name, d.file.size, () => chunks(d.file, hash, opts.signal), {
-      ...(maskBytes ? { mask: maskBytes, maskName: args.mask!.name } : {}),
-      ...(args.scale !== undefined ? { scale: args.scale } : {}),
-      ...(args.convention ? { convention: args.convention } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onProgress: (p) => opts.onProgress?.({ name: d.name, done: offset + p.bytesRead, total }),
-    });
+    const read = async (inflate: ((raw: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>) | undefined) => {
+      const hash = new Sha256();
+      const f = await readFmriStream(d.name, d.file.size, () => chunks(d.file, hash, opts.signal), {
+        ...(maskBytes ? { mask: maskBytes, maskName: args.mask!.name } : {}),
+        ...(args.scale !== undefined ? { scale: args.scale } : {}),
+        ...(args.convention ? { convention: args.convention } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(inflate ? { inflate } : {}),
+        onProgress: (p) => opts.onProgress?.({ name: d.name, done: offset + p.bytesRead, total }),
+      });
+      return { f, sha256: hash.hex() };
+    };
+    let r: { f: FmriFile; sha256: string };
+    try {
+      // The browser's own gzip (native, CRC-checked) when it has one; fflate (every member) otherwise, or when
+      // the native stream stops after the first member of a multi-member file (the data then ends early).
+      r = await read(typeof DecompressionStream === 'function' ? nativeInflate : undefined);
+    } catch (e) {
+      if (typeof DecompressionStream !== 'function' || (e as Error).name === 'AbortError' || !/\.gz$/i.test(d.name)) throw e;
+      r = await read(undefined);
+    }
     before += d.file.size;
-    files.push(f);
-    inputs.push({ role: 'data', fileName: d.name, sha256: hash.hex() });
+    files.push(r.f);
+    inputs.push({ role: 'data', fileName: d.name, sha256: r.sha256 });
   }
   let file: FmriFile;
   if (files.length === 1 && !args.stimuli) file = files[0];
