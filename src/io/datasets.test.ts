@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
 import { parseArgs, UsageError } from '../cli/args';
+import { makeReceipt, parseReceipt, receiptToJson } from '../engine/receipt';
 import { FMRI_INPUT_SPEC, readFmriInputs, refuseExtraArguments } from '../cli/fmriInputs';
 import { readFmriFile, type FmriFile } from './fmriFile';
 import { readMask } from './mask';
@@ -288,6 +289,31 @@ describe('CLI inputs', () => {
     expect(() => refuseExtraArguments(parse(['--fmri', 'a.npy', 'b.npy']))).toThrow(/unexpected argument 'b.npy'.*repeat --fmri/);
     expect(parse(['--fmri', 'a', '--fmri', 'b', '--fmri', 'c']).fmri).toEqual(['a', 'b', 'c']);
     expect(() => parse(['--fmri', 'a', '--bogus'])).toThrow(/unknown option --bogus/);
+  });
+
+  it('decode refuses a shell glob and an unknown flag before reading anything (exit code 1, message on stderr)', () => {
+    const run = (argv: string[]) => {
+      try {
+        execFileSync('npx', ['tsx', resolve(here, '..', 'cli', 'decode.ts'), ...argv], { stdio: 'pipe', cwd: resolve(here, '..', '..') });
+        return { code: 0, err: '' };
+      } catch (e) {
+        const x = e as { status: number; stderr: Buffer };
+        return { code: x.status, err: x.stderr.toString() };
+      }
+    };
+    const glob = run(['--fmri', P('bold5000', 'CSI1', partFile('LHLOC')), P('bold5000', 'CSI1', partFile('RHLOC')), '--out', P('out')]);
+    expect(glob.code).toBe(1);
+    expect(glob.err).toMatch(/unexpected argument '.*RHLOC.npy': every value needs its flag/);
+    expect(run(['--fmri', P('bold5000'), '--bogus', '--out', P('out')]).err).toMatch(/unknown option --bogus/);
+  }, 120_000);
+
+  it('receipts record the inputs and refuse a malformed list', () => {
+    const base = { appVersion: '0', model: { name: 'm', sha256: 'a'.repeat(64), synthetic: true }, sampler: 'ddim' as const, steps: 2, eta: 0, seed: 0, numSamples: 1, backend: 'wasm' as const };
+    const inputs = [{ role: 'data' as const, fileName: 'a.npy', sha256: 'b'.repeat(64) }, { role: 'mask' as const, fileName: 'm.nii.gz', sha256: 'c'.repeat(64) }];
+    const r = makeReceipt({ ...base, fmri: { fileName: 'CSI1', sha256: 'd'.repeat(64), split: 'test-avg', sampleIndex: 0, inputs } });
+    expect(parseReceipt(JSON.parse(receiptToJson(r))).fmri.inputs).toEqual(inputs);
+    expect(() => makeReceipt({ ...base, fmri: { fileName: 'x', sha256: 'd'.repeat(64), split: 's', sampleIndex: 0, inputs: [{ role: 'weights' as 'data', fileName: 'a', sha256: 'b'.repeat(64) }] } }))
+      .toThrow(/fmri.inputs\[0\].role must be one of data, mask, stimuli/);
   });
 
   it('a folder: BOLD5000 parts in the authors order, its stimulus list used, img_dict.npy left out and said', async () => {
