@@ -28,6 +28,8 @@ export async function evalGodLayout(args: Record<string, unknown>, scale: number
   const numSamples = Number(args.samples);
   const opts = { sampler: args.sampler as SamplerName, steps: Number(args.steps), seed: Number(args.seed), numSamples, eta: Number(args.eta), ...decodeMode(args) };
   const { reconstructBatch } = await import('./reconstruct');
+  const { initNodeBackend } = await import('./nodeBackend');
+  await initNodeBackend(args.backend as 'wasm' | 'cpu' | 'webgpu');
   const fmri = Array.from({ length: set.fmri.samples }, (_, i) => set.fmri.getSample(i));
   const images = await reconstructBatch(modelDir, fmri, { ...opts, onProgress: (d, t) => process.stderr.write(`\rdecoded ${d}/${t}`) });
   process.stderr.write('\n');
