@@ -72,6 +72,13 @@ test('datasets: BOLD5000 multi-file subject, NSD pair, voxel mismatch', async ({
   await expect(page.getByTestId('file-inputs')).toContainText('nsdgeneral.nii.gz (mask) sha256');
   await expect(page.getByTestId('preprocess')).toContainText('wrap padding');
 
+  // The same session as a multi-member gzip (pigz -i): the browser's native inflate stops after the first
+  // member, and the reader falls back to fflate, which reads every member.
+  await page.getByTestId('fmri-input').setInputFiles([join(dir, 'multi_betas_session01.nii.gz'), join(dir, 'nsdgeneral.nii.gz')]);
+  await expect(info).toContainText('multi_betas_session01.nii.gz', { timeout: 60_000 });
+  await expect(page.getByTestId('file-note')).toContainText('NSD mask values recognised');
+  await expect(page.getByTestId('file-error')).toHaveCount(0);
+
   // Another subject's voxel count: the real cause, not "select the ROI mask".
   await page.getByTestId('fmri-input').setInputFiles(folder('bold5000', 'CSI1'));
   await expect(page.getByTestId('file-note')).toContainText('10 files concatenated', { timeout: 60_000 });

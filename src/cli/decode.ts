@@ -172,7 +172,11 @@ async function main(): Promise<void> {
   if (truth) {
     // Ground truth given: written beside the samples and compared (scores of a single decode, not a benchmark).
     const cmp = compareWithTruth(truth, file, index, images, n);
-    if (!cmp) process.stderr.write(`ground truth: ${truth.name} does not say which image sample ${index} of split '${file.split}' shows\n`);
+    if (!cmp) {
+      const label = file.labels?.[index];
+      process.stderr.write(`ground truth: ${label !== undefined ? `stimulus ${label} (sample ${index} of split '${file.split}') is not among the images of ${truth.name}`
+        : `${truth.name} does not say which image sample ${index} of split '${file.split}' shows`}\n`);
+    }
     else {
       await writeFile(join(out, 'truth.png'), cmp.png);
       process.stderr.write(`ground truth: ${cmp.how} → truth.png; pixel correlation ${cmp.pearson.map((x) => x.toFixed(3)).join(', ')}; SSIM ${cmp.ssim.map((x) => x.toFixed(3)).join(', ')}\n`);
