@@ -71,8 +71,6 @@ export interface FmriFile {
   select(opts: { split?: string; roi?: string }): FmriFile;
 }
 
-/** Refuse claims beyond these (a corrupt header can claim anything). */
-export const MAX_ELEMENTS = 1e9;
 /**
  * Sizes are judged by the memory the kept values need (float32), not by a voxel count: a 1 mm NSD session
  * is legitimate, it only needs a mask to be read volume by volume. 2 GiB is the most one typed array
