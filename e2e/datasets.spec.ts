@@ -51,6 +51,10 @@ test('datasets: BOLD5000 multi-file subject, NSD pair, voxel mismatch', async ({
   await expect(page.getByTestId('truth-name')).toContainText('bold5000_images.npz', { timeout: 60_000 });
   await expect(page.getByTestId('ground-truth')).not.toHaveClass(/empty/);
   await expect(parts.nth(0)).toContainText('RHEarlyVis'); // the order chosen is kept
+  // The same images as PNG files named by stimulus, decoded by the browser.
+  await page.getByTestId('truth-input').setInputFiles(folder('stimuli'));
+  await expect(page.getByTestId('truth-name')).toContainText('ground truth: 3 images', { timeout: 60_000 });
+  await expect(page.getByTestId('ground-truth')).not.toHaveClass(/empty/);
 
   // Decode it (2 steps from noise), compared with the given ground truth.
   await page.getByLabel('Sampler', { exact: true }).selectOption('ddim');
