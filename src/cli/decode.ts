@@ -2,8 +2,7 @@
 // fMRI sample with the same pipeline as the studio, printing a progress line per step.
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
 import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec } from './samplingDefaults';
@@ -12,7 +11,9 @@ import { loadModelFromDir } from './nodeModel';
 import { formatScores, groundTruthFor, scoreImages } from './groundTruth';
 import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from '../engine/pipeline';
 import { latentShape } from '../model/config';
-import { readFmriFile } from '../io/fmriFile';
+import { compareWithTruth, FMRI_INPUT_SPEC, readFmriInputs, readTruthFile, refuseExtraArguments } from './fmriInputs';
+import { voxelMismatch } from '../io/modelFit';
+import { FmriShapeError } from '../model/preprocess';
 import { parseScale } from '../io/scale';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
@@ -26,12 +27,10 @@ const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', impor
 
 const SPEC: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'converted bundle directory (manifest.json + shards)', default: 'public/models/default' },
-  fmri: { type: 'string', help: 'fMRI file: .npy .npz .h5/.hdf5 .mat (v7.3) .nii/.nii.gz .csv/.tsv' },
+  // fMRI inputs (issue 13): files, folder, order, stimulus list, mask, scale/convention, dataset, split, roi
+  ...FMRI_INPUT_SPEC,
+  truth: { type: 'string', help: "ground-truth images: GOD's images_256.npz layout (train_images/test_images), an .npz/.npy [N,H,W(,3)] uint8, or a folder of images converted by scripts/bold5000_images.py; written as truth.png and compared" },
   sample: { type: 'number', help: 'sample (row / trial / volume) index in the file', default: 0 },
-  split: { type: 'string', help: 'for GOD-layout .npz: train | test-avg | test-single (default: the file\'s test average or only split)' },
-  roi: { type: 'string', help: 'ROI mask to apply for .npz files that carry masks (default: the model\'s ROI)' },
-  mask: { type: 'string', help: 'mask volume for a 3-D/4-D NIfTI file' },
-  scale: { type: 'string', help: 'multiply the fMRI values by this (any format), e.g. 1/300 for NSD int16 betas (percent signal change × 300); integers are otherwise used as stored' },
   ...samplerFlagSpec(),
   ...DECODE_MODE_SPEC,
   noise: { type: 'string', help: 'x_T as .npy [n,C,h,w] instead of a seed' },
@@ -48,7 +47,6 @@ const SPEC: Record<string, FlagSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const stack = (arrays: Float32Array[]): Float32Array => {
   const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
   let o = 0;
@@ -68,7 +66,8 @@ async function readInput(flag: string, path: string): Promise<Uint8Array> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv, SPEC);
-  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file> --out <dir> [options]', SPEC) + DEFAULTS_HELP); return; }
+  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file or folder> [--fmri <file> …] --out <dir> [options]', SPEC) + DEFAULTS_HELP); return; }
+  refuseExtraArguments(args);
   const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
   let receipt: DecodeReceipt | undefined;
   if (args.receipt) {
@@ -76,7 +75,7 @@ async function main(): Promise<void> {
     // The receipt's settings, except where a flag was typed explicitly.
     for (const [k, v] of Object.entries(receiptArgs(receipt))) if (!typed.has(k)) args[k] = v as string | number;
   }
-  if (!args.fmri) throw new UsageError('--fmri <file> is required');
+  if (!args.fmri) throw new UsageError('--fmri <file or folder> is required');
   if (!args.out) throw new UsageError('--out <dir> is required');
   // Sampler settings not typed: the receipt's, else the model's own (config.sampling), else the flag defaults.
   const given = new Set([...typed, ...(receipt ? Object.keys(receiptArgs(receipt)) : [])]);
@@ -92,20 +91,14 @@ async function main(): Promise<void> {
     sampler: args.sampler as RunSettings['sampler'], steps: Number(args.steps), eta: Number(args.eta), seed: Number(args.seed),
     numSamples: noise ? noise.shape[0] : Number(args.samples), ...mode,
   });
-  const fmriPath = String(args.fmri);
-  const fmriBytes = await readInput('fmri', fmriPath);
-  const maskBytes = args.mask ? await readInput('mask', String(args.mask)) : undefined;
+  // Every file read (progress on stderr), what was recognised printed, the digests kept for the receipt.
+  const input = await readFmriInputs(args, (line) => process.stderr.write(`${line}\n`));
+  let file = input.file;
+  const truth = args.truth ? await readTruthFile(String(args.truth)) : undefined;
   const scale = args.scale === undefined ? undefined : parseScale(String(args.scale));
-  if (scale !== undefined && Number.isNaN(scale)) throw new UsageError(`--scale ${String(args.scale)}: expected a non-zero number or fraction such as 1/300`);
-  let file = await readFmriFile(basename(fmriPath), fmriBytes, {
-    split: args.split as string | undefined, roi: args.roi as string | undefined, mask: maskBytes,
-    ...(scale !== undefined ? { scale } : {}),
-  });
-  // What the reader decided on its own (members skipped, scale, transposition, dataset chosen, …).
-  if (file.note) process.stderr.write(`${basename(fmriPath)}: ${file.note}\n`);
   const index = Number(args.sample);
-  if (receipt && receipt.fmri.sha256 !== sha256(fmriBytes)) {
-    process.stderr.write(`warning: ${basename(fmriPath)} is not the file the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
+  if (receipt && receipt.fmri.sha256 !== input.sha256) {
+    process.stderr.write(`warning: ${input.name} is not the input the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
   }
 
   const backend = args.backend === 'auto' ? await chooseNodeBackend(String(args.model)) : await initNodeBackend(args.backend as BackendName);
@@ -119,9 +112,12 @@ async function main(): Promise<void> {
   // Without --roi, use the model's ROI when the file carries that mask (GOD-layout files carry several).
   const modelRoi = model.config.preprocess.roi;
   if (!args.roi && modelRoi && file.masks?.[modelRoi] && file.roi !== modelRoi) file = file.select({ roi: modelRoi });
+  // A voxel count the model does not take: the real cause (one subject per model), before any work.
+  const mismatch = voxelMismatch(file, model.config);
+  if (mismatch) throw new FmriShapeError(mismatch, model.config.preprocess.rawVoxels ?? model.config.encoder.numVoxels, file.voxels);
   // Issue 14: the vector decoded is the counterfactual one when an edit is asked for (or recorded in the receipt).
   const explain = await prepareExplain(args, receipt, {
-    file, fileName: basename(fmriPath), fileSha256: sha256(fmriBytes), index, model, readInput, log: (l) => process.stderr.write(`${l}\n`),
+    file, fileName: input.name, fileSha256: input.sha256, index, model, readInput, log: (l) => process.stderr.write(`${l}\n`),
   });
   const raw = explain.input;
 
@@ -175,11 +171,23 @@ async function main(): Promise<void> {
     await writeFile(join(out, `sample_${i}.png`), png);
   }
   // Scores against the stimulus whenever the file has one (the bundled SIMULATED data set's files).
-  const gt = await groundTruthFor(String(args.data), sha256(fmriBytes), file, index);
+  const gt = await groundTruthFor(String(args.data), input.sha256, file, index);
   if (gt) {
     const scores = await scoreImages(images, gt);
     process.stdout.write(formatScores(gt, scores));
     await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ groundTruth: { source: gt.source, className: gt.className, data: gt.dataLabel }, scores }, null, 2)}\n`);
+  }
+  if (truth) {
+    // Ground truth given: written beside the samples and compared (scores of a single decode, not a benchmark).
+    const cmp = compareWithTruth(truth, file, index, images, n);
+    if (!cmp) {
+      const label = file.labels?.[index];
+      process.stderr.write(`ground truth: ${label !== undefined ? `stimulus ${label} (sample ${index} of split '${file.split}') is not among the images of ${truth.name}`
+        : `${truth.name} does not say which image sample ${index} of split '${file.split}' shows`}\n`);
+    } else {
+      await writeFile(join(out, 'truth.png'), cmp.png);
+      process.stderr.write(`ground truth: ${cmp.how} → truth.png; pixel correlation ${cmp.pearson.map((x) => x.toFixed(3)).join(', ')}; SSIM ${cmp.ssim.map((x) => x.toFixed(3)).join(', ')}\n`);
+    }
   }
   await explain.finish(out, images, opts);
   explain.dispose();
@@ -196,7 +204,11 @@ async function main(): Promise<void> {
   const written = makeReceipt({
     appVersion: APP_VERSION,
     model: { name: model.config.name, sha256: model.card.sha256 ?? '', synthetic: model.config.synthetic ?? false },
-    fmri: { fileName: basename(fmriPath), sha256: sha256(fmriBytes), split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}) },
+    fmri: {
+      fileName: input.name, sha256: input.sha256, split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}),
+      ...(scale !== undefined && Number.isFinite(scale) ? { scale } : {}),
+      ...(input.inputs.length > 1 ? { inputs: input.inputs } : {}),
+    },
     sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
     init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps, spacing: plan.spacing,
     ...(explain.edit ? { counterfactual: explain.edit } : {}),

@@ -1,7 +1,9 @@
 // npm run eval -- --data public/data/god-synth (--baseline ridge|shuffled | --model <bundle>) [--json out.json]
 // Scores reconstructions of the 50 test images of the SYNTHETIC god-synth set (simulated responses,
 // not brain data) with the authors' metrics (src/eval/metrics.ts), prints a table and writes JSON.
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, UsageError, type FlagSpec } from './args';
 import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec, typedFlags } from './samplingDefaults';
 import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES } from '../engine/settings';
@@ -14,7 +16,8 @@ import { loadCnnClassifier, stackGrey } from '../eval/cnn';
 import type { SamplerName } from '../engine/types';
 
 const SPEC: Record<string, FlagSpec> = {
-  data: { type: 'string', help: 'synthetic data set directory (meta.json, sbj_N.npz, images_32.npz, classifier.npz, pca64.npz)', default: 'public/data/god-synth' },
+  data: { type: 'string', help: "synthetic data set directory (meta.json, sbj_N.npz, images_32.npz, classifier.npz, pca64.npz), or your own GOD-layout directory (sbj_N.npz + images_256.npz; --model only)", default: 'public/data/god-synth' },
+  roi: { type: 'string', help: "GOD-layout directory: ROI mask of sbj_N.npz (default: the model's ROI)" },
   subject: { type: 'number', help: 'subject N of sbj_N.npz (default: meta.json default_subject)' },
   scale: { type: 'string', help: "multiply the fMRI values by this instead of the data set's own 'scale' member (e.g. 1/300); default: the member" },
   model: { type: 'string', help: 'converted model bundle directory to evaluate, e.g. public/models/default' },
@@ -121,6 +124,12 @@ async function main(): Promise<void> {
   }
   const scale = args.scale === undefined ? undefined : parseScale(String(args.scale));
   if (scale !== undefined && Number.isNaN(scale)) throw new UsageError(`--scale ${String(args.scale)}: expected a non-zero number or fraction such as 1/300`);
+  // issue 13: the user's own GOD-layout directory (no meta.json), scored against its own test images.
+  if (!existsSync(join(String(args.data), 'meta.json'))) {
+    const { evalGodLayout } = await import('./evalUser');
+    await evalGodLayout(args, scale);
+    return;
+  }
   const ds = await loadSynthDataset(String(args.data), { subject: args.subject as number | undefined, ...(scale !== undefined ? { scale } : {}) });
   if (scale !== undefined) process.stderr.write(`fMRI values × scale ${scale} (given; the data set's own 'scale' member is not used)\n`);
   const refs = await loadReferenceModels(ds.dir, ds.meta);

@@ -106,6 +106,16 @@ export interface FileInfo {
   syntheticLabel?: string;
   /** The multiplier the values were read with (readFile's `scale`), when one was given: receipts record it. */
   scale?: number;
+  // ---- data-set inputs (issue 13) ----
+  /** Files concatenated along voxels, in order (a multi-file subject). */
+  parts?: string[];
+  /** Split → single trials or averaged over repetitions, where the reader knows. */
+  splitKinds?: Record<string, 'single' | 'averaged'>;
+  /** Ground-truth images given with the data (file or folder name). */
+  truthName?: string;
+  /** Every file read, with its sha256 (data parts in order, mask, stimulus list), as the receipt records them. */
+  inputs?: { role: 'data' | 'mask' | 'stimuli'; fileName: string; sha256: string }[];
+  // ---- end data-set inputs ----
 }
 
 /** Which sample: a row of a split, optionally with another ROI than the file's default. */
@@ -248,7 +258,9 @@ export interface Ops {
   deleteSaved: [{ id: string }, SavedModel[]];
   /** `mask`: a NIfTI/.npy mask file given with the data (needed for 3-D NIfTI volumes). */
   /** scale: the user's multiplier for the values (any format; e.g. 1/300 for NSD int16 betas). */
-  readFile: [{ name: string; file: Blob; mask?: { name: string; file: Blob }; scale?: number }, FileInfo];
+  readFile: [{ name: string; file: Blob; mask?: { name: string; file: Blob }; scale?: number } & ReadFileExtras, FileInfo];
+  /** Stops the read in progress (readFile then rejects with AbortError). */
+  cancelRead: [Record<string, never>, void];
   selectSample: [SampleRef, SampleInfo];
   /**
    * Resolves when the run ends; steps arrive as events meanwhile, tagged with `runId` (chosen by the
@@ -275,8 +287,25 @@ export type Response =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: EngineError };
 
+// ---- data-set inputs (issue 13) ----
+/**
+ * readFile's other inputs: several files of one subject (`parts`, concatenated along voxels in `order` or
+ * the authors' BOLD5000 order), a stimulus list, ground-truth images (one .npz/.npy, or image files matched
+ * by name), and the data set's convention (auto: NSD betas_session* int16 × 1/300 recognised by name).
+ */
+export interface ReadFileExtras {
+  parts?: { name: string; file: Blob }[];
+  order?: string[];
+  stimuli?: { name: string; file: Blob };
+  truth?: { name: string; file: Blob }[];
+  convention?: 'auto' | 'nsd' | 'none';
+}
+// ---- end data-set inputs ----
+
 export type EngineEvent =
   | { event: 'loadProgress'; done: number; total: number }
+  /** Bytes of the fMRI input read so far (issue 13), about every 1 %. */
+  | { event: 'readProgress'; name: string; done: number; total: number }
   /** `total`: the run's timeline frames (the sampler steps after the img2img cut, plus the init frame with init 'lowlevel'). */
   | { event: 'runStarted'; runId: number; total: number; settings: RunSettings; sample: SampleRef }
   /** A timeline frame: the init frame (step.kind 'init', first) or a sampler step. */

@@ -18,9 +18,10 @@ export interface DecodeReceipt {
   model: { name: string; sha256: string; synthetic: boolean };
   /**
    * `sampleIndex` is the row within `split` (GOD npz: train, test-single, test-avg; other files: their split name);
-   * `roi` the ROI mask the sample was read with; `scale` the multiplier the values were read with (--scale), if any.
+   * `roi` the ROI mask the sample was read with; `scale` the multiplier the values were read with (--scale), if any; `inputs` every file of a multi-file subject
+   * (data parts in order, mask, stimulus list) with its sha256.
    */
-  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string; scale?: number };
+  fmri: { fileName: string; sha256: string; split: string; sampleIndex: number; roi?: string; scale?: number; inputs?: ReceiptInput[] };
   sampler: SamplerName;
   steps: number;
   eta: number;
@@ -68,6 +69,16 @@ export interface ReceiptMetrics {
   spread?: { pcc: ReceiptSpread; ssim: ReceiptSpread };
   pixelSd?: { mean: number; max: number };
 }
+
+// ---- data-set inputs (issue 13) ----
+/**
+ * Every file a multi-file or masked input was read from, data parts in their concatenation order. For such
+ * an input `fmri.sha256` is the sha256 of the parts' hex digests joined by newlines, in order (so a changed
+ * order is a different input).
+ */
+export interface ReceiptInput { role: 'data' | 'mask' | 'stimuli'; fileName: string; sha256: string }
+const INPUT_ROLES = ['data', 'mask', 'stimuli'];
+// ---- end data-set inputs ----
 
 export class ReceiptError extends Error {
   constructor(readonly field: string, expected: string, found: unknown) {
@@ -151,6 +162,16 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
   if (f.scale !== undefined) {
     if (typeof f.scale !== 'number' || !Number.isFinite(f.scale) || f.scale === 0) throw new ReceiptError('fmri.scale', 'a finite non-zero number', f.scale);
     fmri.scale = f.scale;
+  }
+  // data-set inputs (issue 13)
+  if (f.inputs !== undefined) {
+    if (!Array.isArray(f.inputs)) throw new ReceiptError('fmri.inputs', 'a list of {role, fileName, sha256}', f.inputs);
+    fmri.inputs = f.inputs.map((x: unknown, i: number) => {
+      const e = obj(x, `fmri.inputs[${i}]`);
+      const role = str(e, 'role', `fmri.inputs[${i}].`);
+      if (!INPUT_ROLES.includes(role)) throw new ReceiptError(`fmri.inputs[${i}].role`, `one of ${INPUT_ROLES.join(', ')}`, role);
+      return { role: role as ReceiptInput['role'], fileName: str(e, 'fileName', `fmri.inputs[${i}].`), sha256: str(e, 'sha256', `fmri.inputs[${i}].`, SHA256, '64 lowercase hex digits') };
+    });
   }
 
   // The sampler settings by the run-settings rules (src/engine/settings.ts); the step bound is the model's

@@ -5,6 +5,9 @@
 import { readDelimited } from './csv';
 import { FmriFormatError } from './errors';
 import { readH5 } from './h5';
+import { readMask } from './mask';
+import { averageByLabel, takeRows } from './average';
+import { bold5000Part, defaultOrder } from './bold5000';
 import { readNifti } from './nifti';
 import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
 import { readNpz, type Npz, type SkippedMember } from './npz';
@@ -32,7 +35,14 @@ export interface ReadFmriOptions {
   maskName?: string;
   /** HDF5: path of the dataset to read instead of the automatic choice. */
   dataset?: string;
+  /**
+   * The data set's conventions: 'auto' (default) recognises them from the file names (NSD's
+   * `betas_session*` int16 × 300); 'nsd' applies NSD's whatever the names; 'none' recognises nothing.
+   */
+  convention?: Convention;
 }
+
+export type Convention = 'auto' | 'nsd' | 'none';
 
 export interface FmriFile {
   name: string;
@@ -53,18 +63,28 @@ export interface FmriFile {
   labels?: string[];
   /** Human-readable account of the choices made (dataset picked, scale applied, …). */
   note?: string;
+  /** Split → single trials or averaged over repetitions, where the reader knows. */
+  splitKinds?: Record<string, SplitKind>;
+  /** The files (or .npz members) concatenated along voxels into this one, in order. */
+  parts?: string[];
   /** The same file with another split/ROI, without re-reading the bytes. */
   select(opts: { split?: string; roi?: string }): FmriFile;
 }
 
-/** Refuse claims beyond these (a corrupt header can claim anything). */
-export const MAX_ELEMENTS = 1e9;
-export const MAX_VOXELS = 10_000_000;
+/**
+ * Sizes are judged by the memory the kept values need (float32), not by a voxel count: a 1 mm NSD session
+ * is legitimate, it only needs a mask to be read volume by volume. 2 GiB is the most one typed array
+ * holds in every engine this runs in.
+ */
+export const MAX_VALUE_BYTES = 2 ** 31 - 1;
 
-interface Matrix { rows: number; cols: number; values: Float32Array }
+/** '1.2 GB' for a byte count (messages). */
+export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e8 ? 3 : 1)} GB`;
 
-/** Parsed file before a split/ROI is chosen. */
-interface Source {
+export interface Matrix { rows: number; cols: number; values: Float32Array }
+
+/** Parsed file before a split/ROI is chosen (exported for readers that assemble files: subject.ts, stream.ts). */
+export interface FmriSource {
   name: string;
   format: FmriFormat;
   splits: Record<string, Matrix>;
@@ -77,7 +97,17 @@ interface Source {
   integer?: string;
   /** A scale from the file itself (an .npz `scale` member) was already applied. */
   fileScaled?: boolean;
+  /** The files or members concatenated along voxels, in order. */
+  parts?: string[];
+  /** A spatial mask was already applied by the reader (4-D HDF5 volumes): `mask` is not a column mask. */
+  spatial?: boolean;
+  /** How the samples of averaged splits were formed: split → 'averaged' | 'single' (shown by the studio). */
+  kinds?: Record<string, SplitKind>;
 }
+type Source = FmriSource;
+
+/** Whether a split's samples are single trials or averages over repetitions of a stimulus. */
+export type SplitKind = 'single' | 'averaged';
 
 export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
   const lower = name.toLowerCase();
@@ -97,9 +127,7 @@ export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
 
 export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFmriOptions = {}): Promise<FmriFile> {
   if (bytes.length === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
-  if (opts.scale !== undefined && !(Number.isFinite(opts.scale) && opts.scale !== 0)) {
-    throw new FmriFormatError(name, `scale ${opts.scale} is not a finite, non-zero number`);
-  }
+  checkScale(name, opts.scale);
   const format = detectFormat(name, bytes);
   let source: Source;
   try {
@@ -110,33 +138,53 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
       case 'nifti': source = fromNifti(name, bytes, opts); break;
       case 'csv': source = fromCsv(name, bytes); break;
     }
-    if (opts.mask && format !== 'nifti') {
+    if (opts.mask && format !== 'nifti' && !source.spatial) {
       const cols = source.splits[source.defaultSplit].cols;
-      source.masks = { ...source.masks, mask: maskFlags(opts, cols, `one per voxel of ${name}`) };
+      source.masks = { ...source.masks, mask: maskFlags(opts, cols, `one per voxel of ${name}`, source.notes) };
     }
-    applyScale(source, opts.scale);
+    applyScale(source, opts.scale, opts.convention);
   } catch (e) {
     throw asFmriError(name, e);
   }
-  return view(source, { split: opts.split, roi: opts.roi ?? (opts.mask && format !== 'nifti' ? 'mask' : undefined) });
+  return fmriView(source, { split: opts.split, roi: opts.roi ?? (opts.mask && format !== 'nifti' && !source.spatial ? 'mask' : undefined) });
 }
 
+export function checkScale(name: string, scale: number | undefined): void {
+  if (scale !== undefined && !(Number.isFinite(scale) && scale !== 0)) {
+    throw new FmriFormatError(name, `scale ${scale} is not a finite, non-zero number`);
+  }
+}
+
+/** NSD's beta files (betas_session01.nii.gz / .hdf5 / .mat): int16 = percent signal change × 300. */
+export const NSD_BETAS = /betas_session\d+/i;
+export const NSD_SCALE = 1 / 300;
+
 /**
- * The user's scale multiplies every value of every split, whatever the format; without one, integer
- * samples are used as stored, and the note says so (and how to give a scale).
+ * The user's scale multiplies every value of every split, whatever the format; without one, a recognised
+ * convention (NSD int16 betas × 1/300) is applied and said; otherwise integer samples are used as stored,
+ * and the note says so (and how to give a scale).
  */
-function applyScale(src: Source, scale: number | undefined): void {
-  if (scale !== undefined) {
-    const done = new Set<Float32Array>();
-    for (const m of Object.values(src.splits)) {
-      if (done.has(m.values)) continue;
-      done.add(m.values);
-      for (let i = 0; i < m.values.length; i++) m.values[i] *= scale;
-    }
+export function applyScale(src: FmriSource, scale: number | undefined, convention: Convention = 'auto'): void {
+  const nsd = convention === 'nsd' || (convention === 'auto' && NSD_BETAS.test(src.name));
+  if (scale === undefined && src.integer && !src.fileScaled && nsd) {
+    multiply(src, NSD_SCALE);
+    src.notes.push(`NSD convention${convention === 'nsd' ? ' (asked for)' : ` recognised (${src.name})`}: ${src.integer} betas = % signal change × 300, ` +
+      'values × 1/300 (give a scale, e.g. --scale 1, to override)');
+  } else if (scale !== undefined) {
+    multiply(src, scale);
     src.notes.push(`${src.integer ? `${src.integer} ` : ''}values × scale ${scale} (given)`);
   } else if (src.integer && !src.fileScaled) {
     src.notes.push(`${src.integer} values used unscaled (no scale given; integer-coded data such as NSD betas, int16 × 300, ` +
       'needs one: --scale 1/300 in decode/eval or the Scale field of the studio)');
+  }
+}
+
+function multiply(src: FmriSource, scale: number): void {
+  const done = new Set<Float32Array>();
+  for (const m of Object.values(src.splits)) {
+    if (done.has(m.values)) continue;
+    done.add(m.values);
+    for (let i = 0; i < m.values.length; i++) m.values[i] *= scale;
   }
 }
 
@@ -147,7 +195,8 @@ function asFmriError(name: string, e: unknown): FmriFormatError {
   return new FmriFormatError(name, msg);
 }
 
-function view(src: Source, opts: { split?: string; roi?: string }): FmriFile {
+/** The file as seen through one split and ROI (FmriFile.select makes others). */
+export function fmriView(src: FmriSource, opts: { split?: string; roi?: string }): FmriFile {
   const split = opts.split ?? src.defaultSplit;
   const m = src.splits[split];
   if (!m) throw new FmriFormatError(src.name, `no split '${split}'; the file has: ${Object.keys(src.splits).join(', ')}`);
@@ -167,7 +216,6 @@ function view(src: Source, opts: { split?: string; roi?: string }): FmriFile {
   }
   const voxels = columns ? columns.length : m.cols;
   if (m.rows === 0) throw new FmriFormatError(src.name, `split '${split}' has no samples`);
-  if (voxels > MAX_VOXELS) throw new FmriFormatError(src.name, `absurd voxel count ${voxels} (more than ${MAX_VOXELS})`);
   const values = columns ? gather(m, columns) : m.values;
   checkFinite(src.name, split, values, voxels);
   const file: FmriFile = {
@@ -184,11 +232,13 @@ function view(src: Source, opts: { split?: string; roi?: string }): FmriFile {
       }
       return values.slice(i * voxels, (i + 1) * voxels);
     },
-    select: (o) => view(src, { split: o.split ?? split, roi: o.roi ?? roi }),
+    select: (o) => fmriView(src, { split: o.split ?? split, roi: o.roi ?? roi }),
   };
   if (src.masks) file.masks = src.masks;
   if (src.groundTruth) file.groundTruthIndex = src.groundTruth;
   if (src.labels?.[split]) file.labels = src.labels[split];
+  if (src.kinds) file.splitKinds = src.kinds;
+  if (src.parts) file.parts = src.parts;
   if (notes.length) file.note = notes.join('; ');
   return file;
 }
@@ -214,11 +264,12 @@ function checkFinite(name: string, split: string, values: Float32Array, voxels: 
   }
 }
 
-function checkShape(name: string, what: string, shape: number[]): void {
+/** Refuses a shape whose values would not fit in memory as float32, saying how much it needs. */
+export function checkShape(name: string, what: string, shape: number[]): void {
   const total = shape.reduce((a, b) => a * b, 1);
-  const voxels = shape.length > 1 ? total / shape[0] : total;
-  if (!Number.isSafeInteger(total) || total > MAX_ELEMENTS || voxels > MAX_VOXELS) {
-    throw new FmriFormatError(name, `absurd shape ${what} ${shape.join('×')} (limits: ${MAX_ELEMENTS} values, ${MAX_VOXELS} voxels)`);
+  if (!Number.isSafeInteger(total) || total * 4 > MAX_VALUE_BYTES) {
+    throw new FmriFormatError(name, `${what} ${shape.join('×')} needs ${gigabytes(total * 4)} as float32, more than the ${gigabytes(MAX_VALUE_BYTES)} ` +
+      'one array can hold: give a mask (NIfTI/HDF5 volumes are then read volume by volume, keeping only the masked voxels) or a smaller file');
   }
 }
 
@@ -315,6 +366,12 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
       if (oneD.length !== 1) throw new FmriFormatError(name, `no 2-D numeric member; members: ${Object.entries(npz).map(([k, a]) => `${k} ${a.dtype} ${a.shape.join('×')}`).join(', ')}`);
       splits[oneD[0][0]] = toMatrix(name, oneD[0][0], oneD[0][1], scaleFor(oneD[0][0], oneD[0][1]), notes);
     }
+    const roiParts = bold5000Members(name, splits, notes);
+    if (roiParts) {
+      const src: Source = { name, format: 'npz', splits: { all: roiParts.matrix }, defaultSplit: 'all', notes, masks: roiParts.masks, parts: roiParts.order };
+      if (integer) src.integer = integer;
+      return src;
+    }
     const all = Object.keys(splits);
     defaultSplit = all.find((k) => PREFERRED_NPZ.includes(k.toLowerCase()))
       ?? all.sort((a, b) => splits[b].values.length - splits[a].values.length)[0];
@@ -342,44 +399,79 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   return src;
 }
 
+/**
+ * An .npz whose members are BOLD5000 ROIs (LHEarlyVis, RHEarlyVis, … or CSI1_…_LHEarlyVis): one subject,
+ * concatenated along voxels in the authors' order, each member offered as an ROI mask. Undefined otherwise.
+ */
+function bold5000Members(name: string, splits: Record<string, Matrix>, notes: string[]):
+  { matrix: Matrix; masks: Record<string, Uint8Array>; order: string[] } | undefined {
+  const keys = Object.keys(splits);
+  const { order, scheme } = defaultOrder(keys);
+  if (scheme !== 'bold5000') return undefined;
+  const rows = splits[keys[0]].rows;
+  if (keys.some((k) => splits[k].rows !== rows)) {
+    throw new FmriFormatError(name, `the ROI members do not have the same number of trials: ${keys.map((k) => `${k} ${splits[k].rows}`).join(', ')}`);
+  }
+  const cols = keys.reduce((a, k) => a + splits[k].cols, 0);
+  const values = new Float32Array(rows * cols);
+  const masks: Record<string, Uint8Array> = {};
+  let offset = 0;
+  for (const k of order) {
+    const m = splits[k];
+    for (let r = 0; r < rows; r++) values.set(m.values.subarray(r * m.cols, (r + 1) * m.cols), r * cols + offset);
+    const flags = new Uint8Array(cols);
+    flags.fill(1, offset, offset + m.cols);
+    masks[bold5000Part(k)!] = flags;
+    offset += m.cols;
+  }
+  notes.push(`${keys.length} ROI members concatenated along voxels in the authors' BOLD5000 order (EarlyVis, LOC, OPA, PPA, RSC; LH before RH): ` +
+    `${order.map((k) => `${bold5000Part(k)} ${splits[k].cols}`).join(', ')} = ${cols} voxels`);
+  return { matrix: { rows, cols, values }, masks, order };
+}
+
 async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Promise<Source> {
-  const t = await readH5(name, bytes, { dataset: opts.dataset });
+  const t = await readH5(name, bytes, { dataset: opts.dataset, ...(opts.mask ? { mask: opts.mask, maskName: opts.maskName ?? 'mask' } : {}) });
   checkShape(name, t.dataset, [t.rows, t.cols]);
   const all: Matrix = { rows: t.rows, cols: t.cols, values: t.data };
   const splits: Record<string, Matrix> = {};
   const labels: Record<string, string[]> = {};
+  const kinds: Record<string, SplitKind> = {};
+  const notes = t.notes;
   if (t.splits) {
     for (const [split, rows] of Object.entries(t.splits)) {
-      const values = new Float32Array(rows.length * t.cols);
-      rows.forEach((r, j) => values.set(t.data.subarray(r * t.cols, (r + 1) * t.cols), j * t.cols));
-      splits[split] = { rows: rows.length, cols: t.cols, values };
+      splits[split] = takeRows(all, rows);
+      kinds[split] = 'single';
       if (t.labels) labels[split] = Array.from(rows, (r) => t.labels![r]);
+    }
+    // bdpy: the test set is the mean over the trials of each stimulus (its Label), as in the GOD papers.
+    if (splits.test && labels.test) {
+      const avg = averageByLabel(splits.test, labels.test);
+      splits['test-avg'] = avg.matrix;
+      labels['test-avg'] = avg.labels;
+      kinds['test-avg'] = 'averaged';
+      const reps = [...new Set(avg.counts)].sort((a, b) => a - b);
+      notes.push(`test-avg: ${splits.test.rows} test trials averaged by Label into ${avg.matrix.rows} stimuli (${reps.join('–')} trials each)`);
     }
   }
   splits.all = all;
   if (t.labels) labels.all = t.labels;
-  const defaultSplit = splits.test ? 'test' : 'all';
-  const src: Source = { name, format: 'hdf5', splits, defaultSplit, notes: t.notes };
+  const defaultSplit = splits['test-avg'] ? 'test-avg' : splits.test ? 'test' : 'all';
+  const src: Source = { name, format: 'hdf5', splits, defaultSplit, notes };
+  if (t.spatial) src.spatial = true;
+  if (Object.keys(kinds).length) src.kinds = kinds;
   if (t.integer) src.integer = t.integer;
   if (t.masks) src.masks = t.masks;
   if (Object.keys(labels).length) src.labels = labels;
   return src;
 }
 
-/** Mask flags from 0/1 bytes or from a NIfTI/.npy mask file. */
-function maskFlags(opts: ReadFmriOptions, expected: number, what: string): Uint8Array {
-  const bytes = opts.mask!;
+/** Mask flags from 0/1 bytes or from a NIfTI/.npy mask file (NSD's −1/0/1 values recognised); its note is kept. */
+function maskFlags(opts: ReadFmriOptions, expected: number, what: string, notes?: string[]): Uint8Array {
   const name = opts.maskName ?? 'mask';
-  let flags: Uint8Array;
-  if (bytes.every((v) => v === 0 || v === 1)) flags = bytes;
-  else if (bytes[0] === 0x93 && bytes[1] === 0x4e) {
-    flags = Uint8Array.from(npyToFloat32(readNpy(bytes)), (v) => (v !== 0 ? 1 : 0));
-  } else {
-    const m = readNifti(name, bytes);
-    flags = Uint8Array.from(m.data, (v) => (v !== 0 ? 1 : 0));
-  }
-  if (flags.length !== expected) throw new FmriFormatError(name, `mask has ${flags.length} entries, expected ${expected} (${what})`);
-  return flags;
+  const m = readMask(name, opts.mask!);
+  if (m.flags.length !== expected) throw new FmriFormatError(name, `mask has ${m.flags.length} entries, expected ${expected} (${what})`);
+  notes?.push(`mask ${name}: ${m.note}`);
+  return m.flags;
 }
 
 function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
@@ -392,7 +484,7 @@ function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Sour
   let values = vol.data;
   let cols = spatial;
   if (opts.mask) {
-    const mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`);
+    const mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`, notes);
     const idx: number[] = [];
     mask.forEach((v, i) => { if (v) idx.push(i); });
     if (idx.length === 0) throw new FmriFormatError(name, 'the mask selects no voxel');

@@ -11,6 +11,7 @@
 // uninitialised buffer). HDF5's own diagnostics are routed into the thrown errors, never to stderr.
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { FmriFormatError } from './errors';
+import { readMask } from './mask';
 
 export interface H5Table {
   /** Path of the dataset the samples come from. */
@@ -28,6 +29,8 @@ export interface H5Table {
   notes: string[];
   /** Integer type of the stored samples (e.g. 'int16'), when they are integers. */
   integer?: string;
+  /** A 4-D volume series read through a spatial mask (the columns are the masked voxels). */
+  spatial?: boolean;
 }
 
 /** Names tried, in order, when no dataset is named and the file is not BData. */
@@ -242,7 +245,12 @@ function matlabVersion(bytes: Uint8Array): 'v4-or-unknown' | 'v5' | 'v7.3' | und
   return version === 0x0200 ? 'v7.3' : version === 0x0100 ? 'v5' : 'v4-or-unknown';
 }
 
-export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: string } = {}): Promise<H5Table> {
+/**
+ * @param opts.dataset path of the dataset to read instead of the automatic choice
+ * @param opts.mask bytes of a NIfTI (or 3-D .npy) mask: needed for a 4-D volume series such as NSD's
+ *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
+ */
+export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: string; mask?: Uint8Array; maskName?: string } = {}): Promise<H5Table> {
   const matlab = matlabVersion(bytes);
   if (matlab === 'v5') {
     throw new FmriFormatError(name, 'a MATLAB v5/v7 .mat file (not HDF5-based), which this reader does not read: re-save it in MATLAB with ' +
@@ -295,6 +303,12 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
       chosen = e;
     } else {
       const twoD = numeric.filter((d) => (d.shape ?? []).length === 2 || (d.shape ?? []).length === 1);
+      // A 4-D volume series (NSD /betas, MATLAB X×Y×Z×T) when no 2-D table exists.
+      const fourD = numeric.filter((d) => (d.shape ?? []).length === 4).sort((a, b) => size(b) - size(a))[0];
+      if (fourD && !twoD.some((d) => (d.shape ?? []).length === 2)) {
+        notes.push(`4-D dataset ${fourD.path} chosen`);
+        return await readVolumes(name, fourD, opts, notes);
+      }
       const base = (d: Dataset) => d.path.split('/').pop()!.toLowerCase();
       chosen = PREFERRED.map((p) => twoD.find((d) => base(d) === p && (d.shape ?? []).length === 2)).find((d) => d)
         ?? twoD.filter((d) => (d.shape ?? []).length === 2).sort((a, b) => size(b) - size(a))[0]
@@ -304,6 +318,7 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
       notes.push(`dataset ${chosen.path} chosen${others.length ? ` (other 2-D datasets: ${others.join(', ')})` : ''}`);
     }
     const shape = chosen.shape ?? [];
+    if (shape.length === 4) return await readVolumes(name, chosen, opts, notes);
     if (shape.length !== 1 && shape.length !== 2) {
       throw new FmriFormatError(name, `dataset ${chosen.path} has shape ${shape.join('×')}, expected [samples, voxels] or [voxels]`);
     }
@@ -336,6 +351,76 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
     file?.close();
     FS.unlink(path);
   }
+}
+
+/**
+ * A 4-D dataset read slab by slab through a spatial mask, keeping only the masked voxels: [T, Z, Y, X]
+ * (x fastest, NIfTI's file order: NSD's .hdf5, MATLAB's X×Y×Z×T) or [X, Y, Z, T] (a nibabel array saved
+ * by h5py). Output columns are the masked voxels in C order over (x, y, z), like nibabel's data[mask].
+ */
+async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array; maskName?: string }, notes: string[]): Promise<H5Table> {
+  const shape = ds.shape ?? [];
+  if (!opts.mask) {
+    throw new FmriFormatError(name, `dataset ${ds.path} is a 4-D volume series ${shape.join('×')}: give a mask (NIfTI of the same grid, e.g. nsdgeneral.nii.gz) to pick the voxels`);
+  }
+  const maskName = opts.maskName ?? 'mask';
+  const mask = readMask(maskName, opts.mask);
+  if (!mask.dims) throw new FmriFormatError(maskName, 'a 4-D HDF5 volume series needs a 3-D mask (NIfTI or 3-D .npy) to match its grid');
+  const [X, Y, Z] = mask.dims;
+  const tzyx = shape[1] === Z && shape[2] === Y && shape[3] === X;
+  const xyzt = shape[0] === X && shape[1] === Y && shape[2] === Z;
+  if (!tzyx && !xyzt) {
+    throw new FmriFormatError(name, `dataset ${ds.path} ${shape.join('×')} does not match the ${X}×${Y}×${Z} grid of ${maskName} (expected [T, ${Z}, ${Y}, ${X}] or [${X}, ${Y}, ${Z}, T])`);
+  }
+  const T = tzyx ? shape[0] : shape[3];
+  const cols = mask.count;
+  if (T * cols * 4 > 2 ** 31 - 1) throw new FmriFormatError(name, `${T} volumes × ${cols} masked voxels do not fit in memory`);
+  await ensureFilters(name, ds);
+  const data = new Float32Array(T * cols);
+  // Column j of the output: the j-th masked voxel in C order over (x, y, z).
+  let j = 0;
+  const read = (ranges: [number, number][]): Numeric => {
+    try {
+      return ds.slice(ranges) as unknown as Numeric;
+    } catch (e) {
+      throw new FmriFormatError(name, `dataset ${ds.path} could not be decoded (${filterNames(ds)}): ${firstLine(e)}`);
+    }
+  };
+  if (tzyx) {
+    // One z-slab [T, 1, Y, X] at a time; the C-order column of (x, y, z) is (x·Y + y)·Z + z.
+    const colOf = new Int32Array(X * Y * Z).fill(-1);
+    for (let i = 0; i < mask.flags.length; i++) if (mask.flags[i]) colOf[i] = j++;
+    for (let z = 0; z < Z; z++) {
+      let any = false;
+      for (let x = 0; x < X && !any; x++) for (let y = 0; y < Y; y++) if (colOf[(x * Y + y) * Z + z] >= 0) { any = true; break; }
+      if (!any) continue;
+      const slab = read([[0, T], [z, z + 1], [0, Y], [0, X]]);
+      for (let y = 0; y < Y; y++) for (let x = 0; x < X; x++) {
+        const c = colOf[(x * Y + y) * Z + z];
+        if (c < 0) continue;
+        for (let t = 0; t < T; t++) data[t * cols + c] = Number(slab[(t * Y + y) * X + x]);
+      }
+    }
+  } else {
+    // One x-slab [1, Y, Z, T] at a time.
+    for (let x = 0; x < X; x++) {
+      const start = x * Y * Z;
+      let any = false;
+      for (let k = 0; k < Y * Z; k++) if (mask.flags[start + k]) { any = true; break; }
+      if (!any) continue;
+      const slab = read([[x, x + 1], [0, Y], [0, Z], [0, T]]);
+      for (let k = 0; k < Y * Z; k++) {
+        if (!mask.flags[start + k]) continue;
+        for (let t = 0; t < T; t++) data[t * cols + j] = Number(slab[k * T + t]);
+        j++;
+      }
+    }
+  }
+  notes.push(`${tzyx ? '[T, Z, Y, X]' : '[X, Y, Z, T]'} volumes read through mask ${maskName} (${mask.note}): ${T} volumes → ${T} samples`);
+  const table: H5Table = { dataset: ds.path, rows: T, cols, data, notes, spatial: true };
+  const integer = integerType(ds);
+  if (integer) table.integer = integer;
+  return table;
 }
 
 function hasAttr(d: Dataset, attr: string): boolean {

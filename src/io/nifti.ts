@@ -60,7 +60,11 @@ export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
   const [X, Y, Z, T] = [dims[0] ?? 1, dims[1] ?? 1, dims[2] ?? 1, dims[3] ?? 1];
   const perVolume = X * Y * Z;
   const total = perVolume * T;
-  if (!Number.isSafeInteger(total) || total > MAX_ELEMENTS) throw new FmriFormatError(name, `absurd NIfTI shape ${dims.join('×')}`);
+  if (!Number.isSafeInteger(total) || total > MAX_ELEMENTS) {
+    // Judged by memory, not called absurd: a 1 mm NSD session (145×186×145×750) is real, it needs streaming.
+    throw new FmriFormatError(name, `NIfTI ${dims.join('×')} needs ${(total * 4 / 1e9).toFixed(1)} GB as float32 when read whole: ` +
+      'give a mask, and read it with the CLI or the studio, which stream it volume by volume keeping only the masked voxels');
+  }
   const spec = READERS[header.datatypeCode];
   if (!spec) throw new FmriFormatError(name, `unsupported NIfTI datatype code ${header.datatypeCode} (expected an integer or float type)`);
   const [size, read, typeName] = spec;

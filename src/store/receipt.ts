@@ -34,6 +34,7 @@ export function studioReceipt(s: StudioState, appVersion: string, now = new Date
       fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index,
       ...(roi ? { roi } : {}),
       ...(file.info.scale !== undefined ? { scale: file.info.scale } : {}),
+      ...(file.info.inputs ? { inputs: file.info.inputs } : {}), // every file of a multi-file subject, in order, with its sha256
     },
     // init / strength / guidance travel with the settings; the visited timesteps (img2img cut applied, the
     // low-level start frame excluded) let a replay check that it walks the same schedule.

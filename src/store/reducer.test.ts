@@ -140,6 +140,13 @@ describe('studio reducer', () => {
     expect(apply(initialState, { type: 'modelFailed', error: { code: 'BundleError', message: 'x' } }).model.status).toBe('error');
   });
 
+  it('fileProgress: kept while reading, ignored once the file is ready or failed (issue 13)', () => {
+    const reading = apply(initialState, { type: 'fileReading', name: 'betas.nii.gz' });
+    expect(apply(reading, { type: 'fileProgress', done: 5, total: 10 }).file.progress).toEqual({ done: 5, total: 10 });
+    const failed = apply(reading, { type: 'fileFailed', name: 'betas.nii.gz', error: { code: 'AbortError', message: 'cancelled' } });
+    expect(apply(failed, { type: 'fileProgress', done: 6, total: 10 })).toBe(failed);
+  });
+
   it('device loss stops the run and marks the model as reloading', () => {
     const model = { sha256: 'a'.repeat(64) } as ModelInfo;
     let s = apply(started(), { type: 'modelReady', info: model }, startRun(), step(0));

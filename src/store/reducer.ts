@@ -15,7 +15,7 @@ export interface StudioState {
   backend: { status: Status; info?: BackendInfo; error?: EngineError; deviceLost?: string };
   model: { status: Status; label?: string; progress?: { done: number; total: number }; info?: ModelInfo; error?: EngineError };
   saved: SavedModel[];
-  file: { status: Status; name?: string; info?: FileInfo; error?: EngineError };
+  file: { status: Status; name?: string; info?: FileInfo; error?: EngineError; progress?: { done: number; total: number } };
   sample: { status: Status; ref?: SampleRef; info?: SampleInfo; error?: EngineError };
   settings: RunSettings;
   run: {
@@ -88,6 +88,8 @@ export type Action =
   | { type: 'fileReading'; name: string }
   | { type: 'fileReady'; info: FileInfo }
   | { type: 'fileFailed'; name: string; error: EngineError }
+  /** Bytes of the fMRI input read so far (issue 13). */
+  | { type: 'fileProgress'; done: number; total: number }
   | { type: 'sampleLoading'; ref: SampleRef }
   | { type: 'sampleReady'; info: SampleInfo }
   | { type: 'sampleFailed'; ref: SampleRef; error: EngineError }
@@ -195,6 +197,9 @@ export function reduce(state: StudioState, a: Action): StudioState {
       return { ...state, file: { status: 'ready', name: a.info.name, info: a.info } };
     case 'fileFailed':
       return { ...state, file: { status: 'error', name: a.name, error: a.error } };
+    case 'fileProgress':
+      // Only while a read is in progress: a late event must not revive a finished or failed one.
+      return state.file.status === 'busy' ? { ...state, file: { ...state.file, progress: { done: a.done, total: a.total } } } : state;
     case 'sampleLoading':
       return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun(state), refusal: undefined };
     // Answers for a sample the user has already moved away from are dropped.

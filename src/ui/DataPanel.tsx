@@ -2,7 +2,7 @@
 import { useId, useState } from 'react';
 import { runActive } from '../store/reducer';
 import { useStudio } from '../store/studio';
-import { handleFiles, openBundled, rescaleFmri, scaleFieldValue, selectSample } from './controller';
+import { addGroundTruth, cancelRead, handleFiles, openBundled, reorderParts, rescaleFmri, scaleFieldValue, selectSample } from './controller';
 import { FMRI_EXTENSIONS } from './dropped';
 import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot } from './widgets';
 import { describeZscore } from '../model/preprocess';
@@ -21,6 +21,39 @@ const SPLIT_NAMES: Record<string, string> = {
   'test-single': 'test (single trials)',
   train: 'train (single trials)',
 };
+
+/** A split's label: its name, and whether its samples are single trials or averages (when the reader knows). */
+function splitLabel(name: string, kinds: Record<string, 'single' | 'averaged'> | undefined): string {
+  const kind = kinds?.[name];
+  if (kind === 'averaged') return `${name === 'test-avg' ? 'test' : name} (averaged over repetitions)`;
+  if (kind === 'single') return `${name === 'test-single' ? 'test' : name} (single trials)`;
+  return SPLIT_NAMES[name] ?? name;
+}
+
+const pickedFiles = (list: FileList | null) => Array.from(list ?? []).map((f) => ({ path: f.webkitRelativePath || f.name, file: f }));
+
+/** The parts of a multi-file subject in their concatenation order, each movable up or down (re-reads). */
+function PartsOrder({ parts, locked }: { parts: string[]; locked: boolean }) {
+  const move = (i: number, d: -1 | 1) => {
+    const order = [...parts];
+    [order[i], order[i + d]] = [order[i + d], order[i]];
+    void reorderParts(order);
+  };
+  return (
+    <details className="small" open data-testid="parts">
+      <summary>{parts.length} files concatenated along voxels, in this order</summary>
+      <ol>
+        {parts.map((p, i) => (
+          <li key={p}>
+            <code>{p}</code>{' '}
+            <button type="button" disabled={locked || i === 0} aria-label={`move ${p} up`} onClick={() => move(i, -1)}>↑</button>
+            <button type="button" disabled={locked || i === parts.length - 1} aria-label={`move ${p} down`} onClick={() => move(i, 1)}>↓</button>
+          </li>
+        ))}
+      </ol>
+    </details>
+  );
+}
 
 export function DataPanel() {
   const file = useStudio((s) => s.file);
@@ -47,14 +80,23 @@ export function DataPanel() {
         <label className="button primary">
           Open fMRI file…
           <input type="file" className="visually-hidden" data-testid="fmri-input" multiple disabled={locked}
-            accept={FMRI_EXTENSIONS.join(',')}
+            accept={[...FMRI_EXTENSIONS, '.txt'].join(',')}
             onChange={(e) => {
-              const files = Array.from(e.target.files ?? []).map((f) => ({ path: f.name, file: f }));
+              const files = pickedFiles(e.target.files);
               e.target.value = '';
               void handleFiles(files);
             }} />
         </label>
-        <span className="muted">or drop it anywhere ({FMRI_EXTENSIONS.join(' ')}; a 3-D NIfTI with its mask)</span>
+        <label className="button">
+          Open folder…
+          <input type="file" className="visually-hidden" data-testid="fmri-folder-input" disabled={locked} {...{ webkitdirectory: '' }}
+            onChange={(e) => {
+              const files = pickedFiles(e.target.files);
+              e.target.value = '';
+              void handleFiles(files);
+            }} />
+        </label>
+        <span className="muted">or drop it anywhere ({FMRI_EXTENSIONS.join(' ')}; with its mask, e.g. nsdgeneral.nii.gz; several files of one subject, e.g. BOLD5000's per-ROI .npy with the stimulus list; ground-truth images)</span>
       </div>
       <div className="bundled">
         <span>Bundled samples <SyntheticTag text="synthetic — simulated responses, not brain data" />:</span>
@@ -63,7 +105,13 @@ export function DataPanel() {
         ))}
       </div>
       {locked ? <p className="muted small" data-testid="data-locked">Cancel the run to change the data.</p> : null}
-      {file.status === 'busy' ? <p className="status">Reading {file.name}…</p> : null}
+      {file.status === 'busy' ? (
+        <div className="status" data-testid="file-reading">
+          <span>Reading {file.name}…{file.progress ? ` ${Math.floor((100 * file.progress.done) / Math.max(1, file.progress.total))}% (${formatBytes(file.progress.done)} of ${formatBytes(file.progress.total)})` : ''}</span>{' '}
+          {file.progress ? <progress value={file.progress.done} max={file.progress.total} aria-label={`reading ${file.name}`} /> : null}{' '}
+          <button type="button" data-testid="cancel-read" onClick={() => void cancelRead()}>Cancel</button>
+        </div>
+      ) : null}
       <ErrorBox error={file.error} testId="file-error" />
       {info ? (
         <div data-testid="file-info">
@@ -72,6 +120,29 @@ export function DataPanel() {
             <SyntheticTag text={info.syntheticLabel} />
           </p>
           {info.note ? <p className="muted small" data-testid="file-note">{info.note}</p> : null}
+          {info.parts ? <PartsOrder parts={info.parts} locked={locked} /> : null}
+          {info.inputs ? (
+            <details className="muted small">
+              <summary>{info.inputs.length} files read (recorded in the receipt with their sha256)</summary>
+              <ul data-testid="file-inputs">
+                {info.inputs.map((x) => <li key={`${x.role}:${x.fileName}`}><code>{x.fileName}</code>{x.role !== 'data' ? ` (${x.role})` : ''} sha256 {x.sha256.slice(0, 12)}…</li>)}
+              </ul>
+            </details>
+          ) : null}
+          <div className="picker">
+            <label className="button">
+              Ground-truth images…
+              <input type="file" className="visually-hidden" data-testid="truth-input" multiple disabled={locked} accept=".npz,.npy,image/*"
+                onChange={(e) => {
+                  const files = Array.from(e.target.files ?? []).map((f) => ({ name: f.name, file: f as Blob }));
+                  e.target.value = '';
+                  void addGroundTruth(files);
+                }} />
+            </label>
+            <span className="muted small" data-testid="truth-name">
+              {info.truthName ? `ground truth: ${info.truthName}` : "GOD's images_256.npz, converted BOLD5000 images (scripts/bold5000_images.py), or image files named by stimulus"}
+            </span>
+          </div>
           <div className="picker">
             {/* Integer-coded data (NSD betas: int16 × 300) needs a scale; it applies to every format. */}
             <label htmlFor={scaleId}>Scale</label><HelpTip id="scale" />
@@ -83,7 +154,7 @@ export function DataPanel() {
           <div className="picker">
             <label htmlFor={splitId}>Split</label><HelpTip id="split" />
             <select id={splitId} disabled={locked} value={ref?.split ?? info.defaultSplit} onChange={(e) => go({ split: e.target.value, index: 0 })}>
-              {info.splits.map((sp) => <option key={sp.name} value={sp.name}>{SPLIT_NAMES[sp.name] ?? sp.name} — {sp.count}</option>)}
+              {info.splits.map((sp) => <option key={sp.name} value={sp.name}>{splitLabel(sp.name, info.splitKinds)} — {sp.count}</option>)}
             </select>
             <label htmlFor={indexId}>Sample</label><HelpTip id="sample" />
             <input id={indexId} type="number" min={0} max={(split?.count ?? 1) - 1} value={ref?.index ?? 0} data-testid="sample-index" disabled={locked}
@@ -114,7 +185,8 @@ export function DataPanel() {
             {s.preprocess ? (
               <table data-testid="preprocess">
                 <tbody>
-                  <tr><th scope="row">voxels</th><td>{s.preprocess.rawVoxels}{s.preprocess.roi ? ` (ROI ${s.preprocess.roi})` : ''}</td></tr>
+                  {/* The file's ROI, not the model's: a file without ROI masks is all its voxels. */}
+                  <tr><th scope="row">voxels</th><td>{s.preprocess.rawVoxels}{(ref?.roi ?? info?.roi) ? ` (ROI ${ref?.roi ?? info?.roi})` : ' (all voxels of the file)'}</td></tr>
                   <tr><th scope="row">wrap padding <HelpTip id="wrapPadding" /></th><td>+{s.preprocess.pad} → {s.preprocess.paddedVoxels}</td></tr>
                   <tr><th scope="row">z-score <HelpTip id="zscore" /></th><td>{s.preprocess.mean !== undefined && s.preprocess.std !== undefined
                     ? `${describeZscore(s.preprocess.mean, s.preprocess.std)} (training-set scalars)` : 'none (values used as given)'}</td></tr>

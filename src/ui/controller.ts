@@ -1,5 +1,5 @@
 // User intents → engine calls → store actions. The only module that talks to the worker.
-import type { EngineEvent, ExportFormat, ExportTarget, ModelSourceSpec, SampleRef } from '../engine/protocol';
+import type { EngineEvent, ExportFormat, ExportTarget, ModelSourceSpec, ReadFileExtras, SampleRef } from '../engine/protocol';
 import { parseReceipt, receiptToJson } from '../engine/receipt';
 import { studioReceipt } from '../store/receipt';
 import { previewShown } from '../store/reducer';
@@ -25,6 +25,7 @@ export const explainEngine = (): EngineClient => engine();
 function onEvent(e: EngineEvent): void {
   switch (e.event) {
     case 'loadProgress': dispatch({ type: 'loadProgress', done: e.done, total: e.total }); break;
+    case 'readProgress': dispatch({ type: 'fileProgress', done: e.done, total: e.total }); break;
     case 'runStarted': dispatch({ type: 'runStarted', runId: e.runId, total: e.total, settings: e.settings, sample: e.sample }); break;
     case 'step': dispatch({ type: 'step', runId: e.runId, step: e.step, preview: e.preview }); break;
     case 'deviceLost': dispatch({ type: 'deviceLost', message: e.message, info: e.backend }); break;
@@ -93,26 +94,44 @@ export async function deleteSaved(id: string): Promise<void> {
   }
 }
 
-/** The file last opened, so that a scale given afterwards re-reads it. */
-let lastFmri: { name: string; file: Blob; mask?: { name: string; file: Blob } } | undefined;
+/** The file last opened, so that a scale (or an order, or ground truth) given afterwards re-reads it. */
+let lastFmri: { name: string; file: Blob; mask?: { name: string; file: Blob }; extras?: ReadFileExtras; scale?: number } | undefined;
 
 /** Blobs (Files) go to the worker as they are: reading and parsing never block the page. */
-export async function openFmri(name: string, file: Blob, mask?: { name: string; file: Blob }, scale?: number): Promise<void> {
-  lastFmri = { name, file, ...(mask ? { mask } : {}) };
+export async function openFmri(name: string, file: Blob, mask?: { name: string; file: Blob }, scale?: number, extras?: ReadFileExtras): Promise<void> {
+  lastFmri = { name, file, ...(mask ? { mask } : {}), ...(extras ? { extras } : {}), ...(scale !== undefined ? { scale } : {}) };
   dispatch({ type: 'fileReading', name });
   try {
-    const info = await engine().call('readFile', { name, file, ...(mask ? { mask } : {}), ...(scale !== undefined ? { scale } : {}) });
+    const info = await engine().call('readFile', { name, file, ...(mask ? { mask } : {}), ...(scale !== undefined ? { scale } : {}), ...extras });
     dispatch({ type: 'fileReady', info });
     await selectSample({ split: info.defaultSplit, index: 0 });
   } catch (e) {
-    dispatch({ type: 'fileFailed', name, error: asEngineError(e) });
+    const err = asEngineError(e);
+    dispatch({ type: 'fileFailed', name, error: err.code === 'AbortError' ? { code: 'Cancelled', message: `reading ${name} was cancelled` } : err });
   }
 }
 
 /** Re-read the current fMRI file with a scale for its values (undefined: as stored). */
 export async function rescaleFmri(scale: number | undefined): Promise<void> {
-  if (lastFmri) await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, scale);
+  if (lastFmri) await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, scale, lastFmri.extras);
 }
+
+// ---- data-set inputs (issue 13) ----
+/** Stop the fMRI read in progress. */
+export async function cancelRead(): Promise<void> {
+  await engine().call('cancelRead', {});
+}
+
+/** Re-read the current multi-file subject with its parts in `order` (file names). */
+export async function reorderParts(order: string[]): Promise<void> {
+  if (lastFmri?.extras?.parts) await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, lastFmri.scale, { ...lastFmri.extras, order });
+}
+
+/** Re-read the current data with ground-truth images (one images file, or image files matched by name). */
+export async function addGroundTruth(files: { name: string; file: Blob }[]): Promise<void> {
+  if (lastFmri && files.length) await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, lastFmri.scale, { ...lastFmri.extras, truth: files });
+}
+// ---- end data-set inputs ----
 
 /** The Scale field: '' → undefined (values as stored), '1/300' → 1/300, anything invalid → NaN. */
 export function scaleFieldValue(text: string): number | undefined {
@@ -240,9 +259,20 @@ export async function handleFiles(files: DroppedFile[]): Promise<void> {
       case 'bundle-zip':
         await loadModel({ kind: 'zip', file: plan.file.file, label: plan.file.file.name }, true);
         return;
-      case 'fmri':
-        await openFmri(plan.data.file.name, plan.data.file, plan.mask ? { name: plan.mask.file.name, file: plan.mask.file } : undefined);
+      case 'fmri': {
+        // issue 13: several files of a subject (named after their folder), stimulus list, ground truth.
+        const blob = (d: DroppedFile) => ({ name: d.file.name, file: d.file as Blob });
+        const folder = plan.parts && plan.data.path.includes('/') ? plan.data.path.slice(0, plan.data.path.lastIndexOf('/')).split('/').pop() : undefined;
+        const extras: ReadFileExtras = {
+          ...(plan.parts ? { parts: plan.parts.map(blob) } : {}),
+          ...(plan.stimuli ? { stimuli: blob(plan.stimuli) } : {}),
+          ...(plan.truth ? { truth: plan.truth.map(blob) } : {}),
+        };
+        if (plan.ignored?.length) dispatch({ type: 'notice', notice: { kind: 'info', text: `not fMRI data, left out: ${plan.ignored.join(', ')}` } });
+        const name = plan.parts ? folder ?? `${plan.parts.length} files` : plan.data.file.name;
+        await openFmri(name, plan.data.file, plan.mask ? { name: plan.mask.file.name, file: plan.mask.file } : undefined, undefined, extras);
         return;
+      }
       case 'unsupported':
         dispatch({ type: 'fileFailed', name: plan.name, error: { code: 'UnsupportedFile', message: plan.message } });
     }

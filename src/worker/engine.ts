@@ -22,13 +22,16 @@ import { parseManifest } from '../io/bundle/manifest';
 import type { NpyArray } from '../io/npy';
 import { counterfactualPair, explainPosition, runExplainer, sampleCoords, type RunExplainer } from '../explain/studio';
 import { latentShape } from '../model/config';
-import { readFmriFile, type FmriFile } from '../io/fmriFile';
+import type { FmriFile } from '../io/fmriFile';
+import { readStudioInput, type StudioInput } from '../io/studioInput';
+import { truthFor, type TruthImages } from '../io/truthImages';
+import { voxelMismatch } from '../io/modelFit';
 import { toGrey } from '../eval/metrics';
 import { greySamples, sampleMeanGrey } from '../eval/samples';
 import { FASHION_MNIST_CLASSES, type CnnClassifier } from '../eval/cnn';
 import { MANIFEST_FILE } from '../io/bundle/manifest';
 import type { OpenedBundle } from './bundles';
-import type { BundledSet } from './groundTruth';
+import { ownTruthImage, truthFromBlobs, type BundledSet } from './groundTruth';
 import { ExportError, pngAtScale, sheetPng, sheetTiles, trajectoryGif } from './exports';
 import { cloneForTransfer, FrameCache, makeFrame, type Frame } from './previews';
 import { RunCancelled, RunGate } from './runGate';
@@ -111,6 +114,8 @@ interface OpenFile {
   bundled: boolean;
   bundledTestImage?: number;
   views: Map<string, FmriFile>;
+  /** Ground-truth images the user gave with the data (issue 13). */
+  truth?: TruthImages;
 }
 
 /** Image split of the bundled images_32.npz that a data split's ground truth indexes. */
@@ -142,6 +147,8 @@ export class Engine {
   private backend: BackendInfo | null = null;
   private model: { engine: EngineModel; info: ModelInfo; source: ModelSourceSpec } | null = null;
   private loadAbort: AbortController | null = null;
+  /** The fMRI read in progress (cancellable: big sessions take seconds). */
+  private readAbort: AbortController | null = null;
   private file: OpenFile | null = null;
   private run: RunState | null = null;
   /** GPU errors so far, and the last: a frame decoded while one was raised is failed rather than shown. */
@@ -164,6 +171,7 @@ export class Engine {
       testLoseDevice: async () => this.testLoseDevice(),
       loadModel: (x) => this.openModel(x.source, x.save),
       cancelLoad: async () => { this.loadAbort?.abort(); this.loadAbort = null; },
+      cancelRead: async () => { this.readAbort?.abort(); this.readAbort = null; },
       listSaved: () => this.deps.store.listSaved(),
       deleteSaved: async (x) => { await this.deps.store.deleteSaved(x.id); return this.deps.store.listSaved(); },
       readFile: (x) => this.openFile(x),
@@ -339,32 +347,46 @@ export class Engine {
   private async openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
     // The run belongs to the file being replaced; its events would be shown against the new one.
     await this.stopRun();
-    const bytes = new Uint8Array(await args.file.arrayBuffer());
-    const [sha256, set] = await Promise.all([sha256Hex(bytes), this.deps.data.bundledSet().catch(() => null)]);
-    const base = await readFmriFile(args.name, bytes, {
-      ...(args.mask ? { mask: new Uint8Array(await args.mask.file.arrayBuffer()), maskName: args.mask.name } : {}),
-      ...(args.scale !== undefined ? { scale: args.scale } : {}),
-    });
+    // Several files, a mask, a stimulus list and ground-truth images, streamed with progress and cancel (issue 13).
+    this.readAbort?.abort();
+    const abort = new AbortController();
+    this.readAbort = abort;
+    let input: StudioInput, truth: TruthImages | undefined;
+    try {
+      input = await readStudioInput(args, { signal: abort.signal, onProgress: (p) => this.deps.emit({ event: 'readProgress', ...p }) });
+      truth = args.truth?.length ? await truthFromBlobs(args.truth.length > 1 ? `${args.truth.length} images` : args.truth[0].name, args.truth) : undefined;
+    } finally {
+      if (this.readAbort === abort) this.readAbort = null;
+    }
+    const base = input.file;
+    const sha256 = input.sha256;
+    const set = await this.deps.data.bundledSet().catch(() => null);
     const bundled = !!set && set.sha256.has(sha256);
     const splits: SplitInfo[] = Object.entries(base.splits).map(([name, count]) => ({
       name,
       count,
       hasGroundTruth: bundled && (IMAGE_SPLIT[name] !== undefined && base.groundTruthIndex?.(name, 0) !== undefined
-        || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined)),
+        || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined))
+        || (!!truth && !!truthFor(truth, base.select({ split: name }), 0)),
     }));
     const info: FileInfo = {
-      name: args.name, format: base.format, sha256, bytes: bytes.byteLength, voxels: base.voxels, splits,
+      name: args.name, format: base.format, sha256, bytes: input.bytes, voxels: base.voxels, splits,
       defaultSplit: base.split, roiNames: Object.keys(base.masks ?? {}),
       ...(base.roi ? { roi: base.roi } : {}),
       ...(base.note ? { note: base.note } : {}),
       ...(args.scale !== undefined ? { scale: args.scale } : {}),
       ...(bundled && set ? { syntheticLabel: set.label } : {}),
+      ...(base.parts ? { parts: base.parts } : {}),
+      ...(base.splitKinds ? { splitKinds: base.splitKinds } : {}),
+      ...(truth ? { truthName: truth.name } : {}),
+      ...(input.inputs.length > 1 ? { inputs: input.inputs } : {}),
     };
     // A run started while this file was being read belongs to the old file.
     await this.stopRun();
     this.file = {
       base, info, bundled, views: new Map(),
       ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
+      ...(truth ? { truth } : {}),
     };
     this.run = null;
     return info;
@@ -384,6 +406,8 @@ export class Engine {
   }
 
   private async groundTruthFor(ref: SampleRef): Promise<RgbaImage | undefined> {
+    // The user's own ground truth, matched by stimulus name or image index (issue 13).
+    if (this.file?.truth && !this.file.bundled) return ownTruthImage(this.file.truth, this.viewOf(this.file, ref), ref.index);
     const src = this.groundTruthSource(ref);
     return src ? this.deps.data.bundledImage(src.split, src.index) : undefined;
   }
@@ -400,7 +424,9 @@ export class Engine {
       try {
         info.preprocess = preprocessSummary(this.model.engine, voxels);
       } catch (e) {
-        info.preprocessError = toEngineError(e);
+        // A voxel count the model does not take is named with its real cause: a model is trained for one subject.
+        const why = e instanceof Error && e.name === 'FmriShapeError' ? voxelMismatch(v, this.model.engine.config) : undefined;
+        info.preprocessError = why ? { code: 'FmriShapeError', message: why } : toEngineError(e);
       }
     }
     const gt = await this.groundTruthFor(ref).catch(() => undefined);

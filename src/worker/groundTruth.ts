@@ -1,7 +1,10 @@
 // Ground-truth images for the bundled synthetic GOD-layout set (public/data/god-synth). A file is
 // recognised as bundled only by its sha256 being listed in the set's meta.json; the images are then
 // fetched from the same origin (the request carries no user data).
+import { FmriFormatError } from '../io/errors';
+import type { FmriFile } from '../io/fmriFile';
 import { readNpz } from '../io/npz';
+import { readTruthImages, truthFor, truthFromList, type TruthImages } from '../io/truthImages';
 import type { NpyArray } from '../io/npy';
 import type { RgbaImage } from '../engine/protocol';
 import { uint8ToRgba } from './images';
@@ -78,4 +81,43 @@ export async function bundledImage(split: 'train' | 'test', index: number): Prom
   if (!(index >= 0 && index < n)) throw new Error(`ground-truth ${split} image ${index} out of range (0..${n - 1})`);
   const size = h * w * c;
   return uint8ToRgba((arr.data as Uint8Array).subarray(index * size, (index + 1) * size), w, h, c);
+}
+
+// ---- the user's own ground truth (issue 13) ----------------------------------------------------------
+
+/**
+ * Ground-truth images given with the user's data: one images file (GOD's images_256.npz layout, converted
+ * BOLD5000 images, an [N, H, W(, 3)] uint8 array), or image files decoded by the browser and matched to
+ * samples by name (the stimulus list's names, extension ignored).
+ * @throws FmriFormatError naming the file when it holds no images, or an image that cannot be decoded
+ */
+export async function truthFromBlobs(label: string, files: { name: string; file: Blob }[]): Promise<TruthImages> {
+  const images = files.filter((f) => /\.(png|jpe?g|bmp|gif|webp)$/i.test(f.name));
+  if (images.length === 0) {
+    if (files.length !== 1) throw new FmriFormatError(label, 'give one ground-truth images file (.npz/.npy) or image files');
+    return readTruthImages(files[0].name, new Uint8Array(await files[0].file.arrayBuffer()));
+  }
+  const decoded = await Promise.all(images.map(async (f) => {
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await createImageBitmap(f.file);
+    } catch (e) {
+      throw new FmriFormatError(f.name, `not a decodable image (${(e as Error).message})`);
+    }
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    const rgb = new Uint8Array(canvas.width * canvas.height * 3);
+    for (let p = 0; p < canvas.width * canvas.height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = rgba[p * 4 + c];
+    return { name: f.name, image: { height: canvas.height, width: canvas.width, channels: 3, data: rgb } };
+  }));
+  return truthFromList(label, decoded);
+}
+
+/** The user's ground-truth image of sample `index` of `view`'s split as RGBA; undefined when nothing says which. */
+export function ownTruthImage(t: TruthImages, view: FmriFile, index: number): RgbaImage | undefined {
+  const gt = truthFor(t, view, index);
+  return gt ? uint8ToRgba(gt.image.data, gt.image.width, gt.image.height, gt.image.channels) : undefined;
 }
