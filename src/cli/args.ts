@@ -1,5 +1,6 @@
 // A small, strict argv parser shared by the CLIs: known flags only, typed values, clear errors.
 import { DEFAULT_RUN_SETTINGS, modeProblems, problemMessage } from '../engine/settings';
+import { errorClass } from '../errors';
 
 export interface FlagSpec {
   type: 'string' | 'number' | 'boolean' | 'list';
@@ -10,12 +11,7 @@ export interface FlagSpec {
 
 export type ParsedArgs = { _: string[] } & Record<string, string | number | boolean | string[] | undefined>;
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export class UsageError extends errorClass('UsageError') {}
 
 export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): ParsedArgs {
   const out: ParsedArgs = { _: [] };

@@ -1,15 +1,10 @@
 // Errors of the offline converter: unreadable checkpoints and checkpoints that do not map onto a model.
-export class CheckpointError extends Error {
+import { StudioError, errorClass } from '../errors';
+export class CheckpointError extends StudioError {
   constructor(readonly file: string, detail: string) {
-    super(`${file}: ${detail}`);
-    this.name = 'CheckpointError';
+    super('CheckpointError', `${file}: ${detail}`);
   }
 }
 
 /** Conversion of checkpoints into a bundle failed (missing, extra or mis-shaped tensors, bad config). */
-export class ConvertError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConvertError';
-  }
-}
+export class ConvertError extends errorClass('ConvertError') {}

@@ -1,6 +1,7 @@
 // LDM noise schedule and the DDIM/PLMS step coefficients, with CompVis' precision choices
 // (`DDPM.register_schedule`, `DDIMSampler.make_schedule`, spec §4.4 and §10).
 import type { ScheduleConfig } from '../model/config';
+import { errorClass } from '../errors';
 
 export interface Schedule {
   numTimesteps: number;
@@ -11,12 +12,7 @@ export interface Schedule {
 }
 
 /** Options a sampler cannot run with (bad step count, eta, missing noise source). */
-export class SamplerOptionsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SamplerOptionsError';
-  }
-}
+export class SamplerOptionsError extends errorClass('SamplerOptionsError') {}
 
 /** 'linear' schedule: β = linspace(√start, √end, T)², as torch.linspace in float64. */
 export function makeSchedule(cfg: ScheduleConfig): Schedule {

@@ -21,6 +21,7 @@ import { gaussian } from '../diffusion/rng';
 import { loadBundle, sha256Hex, type BundleSource, type LoadOptions } from '../io/bundle';
 import type { ConditioningResult, DecodeEvent, DecodeOptions, ImageBatch, InitKind, ModelCard } from './types';
 import { modeProblems, problemMessage, settingsProblems } from './settings';
+import { errorClass } from '../errors';
 
 /** Bundle name of the classifier-free guidance null context [77, condDim] (issue 16; not an authors' key). */
 export const NULL_CONTEXT = 'decoding_studio.null_context';
@@ -195,12 +196,7 @@ export function preprocessSummary(model: Pick<EngineModel, 'config'>, fmriRaw: F
 }
 
 /** A decode option the model cannot honour (guidance without a null context, a bad init / strength / guidance). */
-export class DecodeOptionsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DecodeOptionsError';
-  }
-}
+export class DecodeOptionsError extends errorClass('DecodeOptionsError') {}
 
 /** The model's guidance null context [outTokens, condDim], or undefined when it has none (the authors' checkpoints). */
 export function nullContext(model: EngineModel): tf.Tensor | undefined {
@@ -257,12 +253,7 @@ export function initialNoise(config: ModelConfig, opts: Pick<DecodeOptions, 'num
 }
 
 /** A sampler step produced NaN or ±Inf (broken weights, an overflowing kernel): nothing after it is an image. */
-export class NonFiniteError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NonFiniteError';
-  }
-}
+export class NonFiniteError extends errorClass('NonFiniteError') {}
 
 function allFinite(a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;

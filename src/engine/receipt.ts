@@ -5,6 +5,7 @@ import type { BackendName, InitKind, SamplerName } from './types';
 import { settingsProblems } from './settings';
 import { STEP_SPACINGS, type StepSpacing } from '../diffusion/schedule';
 import { parseCounterfactual, type CounterfactualEdit } from '../explain/counterfactual';
+import { StudioError } from '../errors';
 
 export const RECEIPT_KIND = 'decoding-studio/decode-receipt';
 export const RECEIPT_VERSION = 1;
@@ -80,10 +81,9 @@ export interface ReceiptInput { role: 'data' | 'mask' | 'stimuli'; fileName: str
 const INPUT_ROLES = ['data', 'mask', 'stimuli'];
 // ---- end data-set inputs ----
 
-export class ReceiptError extends Error {
+export class ReceiptError extends StudioError {
   constructor(readonly field: string, expected: string, found: unknown) {
-    super(`decode receipt: ${field} must be ${expected}, found ${describe(found)}`);
-    this.name = 'ReceiptError';
+    super('ReceiptError', `decode receipt: ${field} must be ${expected}, found ${describe(found)}`);
   }
 }
 

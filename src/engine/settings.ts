@@ -8,6 +8,7 @@
 // trailing spacing where the uniform list would reach t = T.
 import { ddimTimesteps, isStepCount, isStrength, runTimesteps, stepSpacing, type StepSpacing } from '../diffusion/schedule';
 import type { InitKind, SamplerName } from './types';
+import { StudioError } from '../errors';
 
 /** What one run is asked to do: the sampler settings a receipt records and the studio's form edits. */
 export interface RunSettings {
@@ -62,10 +63,9 @@ export interface SettingProblem {
 }
 
 /** Thrown by validateRunSettings; its message names the setting, what it must be and what was given. */
-export class RunSettingsError extends Error {
+export class RunSettingsError extends StudioError {
   constructor(readonly problem: SettingProblem, label: string = problem.field) {
-    super(problemMessage(problem, label));
-    this.name = 'InvalidSettings';
+    super('RunSettingsError', problemMessage(problem, label));
   }
 }
 

@@ -7,13 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readNpz } from '../io/npz';
 import type { NpyArray } from '../io/npy';
 import type { GreyImage } from './metrics';
+import { errorClass } from '../errors';
 
-export class CnnWeightsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CnnWeightsError';
-  }
-}
+export class CnnWeightsError extends errorClass('CnnWeightsError') {}
 
 /** Fashion-MNIST class names in label order (class_index.json of the data set). */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;

@@ -8,13 +8,9 @@ import { join } from 'node:path';
 import { readNpz, type Npz } from '../io/npz';
 import type { NpyArray } from '../io/npy';
 import type { PixelClassifier } from './metrics';
+import { errorClass } from '../errors';
 
-export class SynthDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SynthDataError';
-  }
-}
+export class SynthDataError extends errorClass('SynthDataError') {}
 
 export const SYNTHETIC_LABEL = 'SYNTHETIC – simulated responses, not brain data';
 export const ROI_NAMES = ['VC', 'LVC', 'HVC', 'V1', 'V2', 'V3'] as const;

@@ -1,12 +1,8 @@
 // Dense float64 linear algebra for the ridge baseline: row-major matrices, no dependencies.
 // Loops are ordered so the inner loop walks contiguous memory (rows), which is what makes plain JS fast.
+import { errorClass } from '../errors';
 
-export class LinalgError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LinalgError';
-  }
-}
+export class LinalgError extends errorClass('LinalgError') {}
 
 /** Row-major matrix view. */
 export interface Mat {

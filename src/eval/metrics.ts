@@ -16,13 +16,9 @@
 //    training look-alikes fails it.
 // Every metric is also kept per test image (`per_item`), so several samples per fMRI can be read as the mean
 // over samples or as the max over samples (an fMRI counts as correct when any of its samples is).
+import { errorClass } from '../errors';
 
-export class MetricInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MetricInputError';
-  }
-}
+export class MetricInputError extends errorClass('MetricInputError') {}
 
 /** Grey image, row-major [height, width]. */
 export interface GreyImage {

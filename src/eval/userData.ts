@@ -8,13 +8,9 @@ import { join } from 'node:path';
 import { readFmriFile, type FmriFile } from '../io/fmriFile';
 import { readTruthImages } from '../io/truthImages';
 import { identificationTop1, pairwise2way, pearson, scoreMatrix, ssim, toGrey, type GreyImage } from './metrics';
+import { errorClass } from '../errors';
 
-export class UserDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserDataError';
-  }
-}
+export class UserDataError extends errorClass('UserDataError') {}
 
 export interface GodLayoutSet {
   dir: string;

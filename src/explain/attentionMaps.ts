@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../model/config';
 import { latentShape } from '../model/config';
 import { unet, type UNetParams } from '../model/unet';
+import { errorClass } from '../errors';
 
 /** Maps of one UNet call: [B, h, w, tokens] row-major, h × w the latent size; every (b, y, x) row sums to 1. */
 export interface AttentionMaps {
@@ -21,12 +22,7 @@ export interface AttentionMaps {
   layers: number;
 }
 
-export class AttentionMapError extends Error {
-  constructor(message: string) {
-    super(`attention maps: ${message}`);
-    this.name = 'AttentionMapError';
-  }
-}
+export class AttentionMapError extends errorClass('AttentionMapError', 'attention maps: ') {}
 
 /**
  * Runs εθ(x_t, t, c) once with attention capture and returns the averaged maps as a tensor

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../model/config';
 import type { CondStageParams } from '../model/condStage';
+import { errorClass } from '../errors';
 
 /** Shares per sample; every token's patch shares plus its bias share sum to 1. */
 export interface TokenAttribution {
@@ -32,12 +33,7 @@ export interface TokenAttribution {
   tokenVoxel: Float32Array;
 }
 
-export class AttributionError extends Error {
-  constructor(message: string) {
-    super(`attribution: ${message}`);
-    this.name = 'AttributionError';
-  }
-}
+export class AttributionError extends errorClass('AttributionError', 'attribution: ') {}
 
 /**
  * Token → patch → voxel shares for B preprocessed fMRI vectors.

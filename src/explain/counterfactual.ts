@@ -8,6 +8,7 @@
 //   trial      another sample of the same file
 //   interpolate (1 − α)·this + α·other, for another sample of this or another file
 import type { FmriFile } from '../io/fmriFile';
+import { errorClass } from '../errors';
 
 export type LesionFill = 'zero' | 'mean' | 'shuffle';
 export const LESION_FILLS: readonly LesionFill[] = ['zero', 'mean', 'shuffle'];
@@ -22,12 +23,7 @@ export type CounterfactualEdit =
   | { kind: 'trial'; other: OtherSample }
   | { kind: 'interpolate'; other: OtherSample; alpha: number };
 
-export class CounterfactualError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CounterfactualError';
-  }
-}
+export class CounterfactualError extends errorClass('CounterfactualError') {}
 
 /** What an edit may need besides the vector: ROI masks over its voxels, the baseline, the other sample. */
 export interface EditContext {

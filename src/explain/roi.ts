@@ -3,13 +3,9 @@
 // the attention mass per ROI. Plain functions of Float32Arrays for one sample.
 import type { AttentionMaps } from './attentionMaps';
 import type { TokenAttribution } from './attribution';
+import { errorClass } from '../errors';
 
-export class RoiError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RoiError';
-  }
-}
+export class RoiError extends errorClass('RoiError') {}
 
 /** One sample's slice of the maps: [h·w, tokens]. */
 export function sampleMaps(maps: AttentionMaps, b: number): Float32Array {

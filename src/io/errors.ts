@@ -1,19 +1,14 @@
 // Typed errors of the io layer: each names the file and says what was expected and what was found.
+import { StudioError, errorClass } from '../errors';
 
 /** An fMRI data file that cannot be turned into voxel vectors. */
-export class FmriFormatError extends Error {
+export class FmriFormatError extends StudioError {
   constructor(readonly file: string, detail: string) {
-    super(`${file}: ${detail}`);
-    this.name = 'FmriFormatError';
+    super('FmriFormatError', `${file}: ${detail}`);
   }
 }
 
 /** A weight bundle that is incomplete, corrupt or of an unknown version. */
-export class BundleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BundleError';
-  }
-}
+export class BundleError extends errorClass('BundleError') {}
 
 /** A PyTorch / safetensors checkpoint that cannot be read. */

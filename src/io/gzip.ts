@@ -2,16 +2,12 @@
 // concatenated gzip members, which gzip, zlib and nibabel read whole (RFC 1952 §2.2). fflate's streaming
 // Gunzip follows the members; the size cap turns a decompression bomb into a typed error.
 import { Gunzip } from 'fflate';
+import { errorClass } from '../errors';
 
 /** Default ceiling on inflated bytes (the fMRI readers refuse more than 1e9 values anyway). */
 export const MAX_INFLATED_BYTES = 2 ** 31 - 1;
 
-export class GzipError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GzipError';
-  }
-}
+export class GzipError extends errorClass('GzipError') {}
 
 export const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 

@@ -1,5 +1,6 @@
 // NumPy .npy format v1/v2/v3 (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 // Reading validates everything it trusts: magic, header length, dtype, shape against the byte count.
+import { StudioError } from '../errors';
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'u1' | 'i2' | 'u2' | 'i4' | 'u4' | 'i8' | 'u8' | 'b1';
 
 export interface NpyArray {
@@ -9,11 +10,10 @@ export interface NpyArray {
   data: Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 }
 
-export class NpyFormatError extends Error {
+export class NpyFormatError extends StudioError {
   /** Set when the array is well-formed but not numeric (object, string, structured dtype): its descr. */
   constructor(message: string, readonly nonNumericDtype?: string) {
-    super(message);
-    this.name = 'NpyFormatError';
+    super('NpyFormatError', message);
   }
 }
 

@@ -4,6 +4,7 @@
 // attention() runs the fused WGSL kernels of ./fusedAttention.ts where the shapes allow.
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedAttention, fusedAttentionWithWeights, type AttentionPrecision } from './fusedAttention';
+import { errorClass } from '../errors';
 
 export interface AttentionOptions {
   numHeads: number;
@@ -16,12 +17,7 @@ export interface AttentionOptions {
   precision?: AttentionPrecision;
 }
 
-export class AttentionShapeError extends Error {
-  constructor(message: string) {
-    super(`attention: ${message}`);
-    this.name = 'AttentionShapeError';
-  }
-}
+export class AttentionShapeError extends errorClass('AttentionShapeError', 'attention: ') {}
 
 /** Checks q [B, N, C], k and v [B, M, C] with C divisible into numHeads heads; returns the scale to use. */
 function checkInputs(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions): number {

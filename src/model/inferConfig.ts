@@ -2,13 +2,9 @@
 // src/engine/settings.ts. Needed at load time by the studio and the CLIs, and by the converter when it writes them.
 import { DEFAULT_RUN_SETTINGS, problemMessage, settingsProblems } from '../engine/settings';
 import type { SamplingDefaults } from './config';
+import { errorClass } from '../errors';
 
-export class ConfigInferenceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigInferenceError';
-  }
-}
+export class ConfigInferenceError extends errorClass('ConfigInferenceError') {}
 
 /**
  * Validates the sampler defaults a bundle carries (config.sampling, written by the training command from its

@@ -5,6 +5,7 @@
 // src/convert/inferConfig.ts.
 import type { ModelConfig, UNetConfig, VQConfig } from './config';
 import type { WeightMap } from './weights';
+import { StudioError } from '../errors';
 
 export type ShapeMap = Record<string, number[]>;
 
@@ -14,13 +15,12 @@ export const UNET_PREFIX = 'model.diffusion_model.';
 export const VQ_PREFIX = 'first_stage_model.';
 
 /** Weights that are absent or whose shape disagrees with the config; lists every offending name. */
-export class WeightMismatchError extends Error {
+export class WeightMismatchError extends StudioError {
   constructor(readonly what: string, readonly missing: string[], readonly misShaped: { name: string; expected: number[]; found: number[] }[]) {
     const lines = [`${what}: ${missing.length} tensor(s) missing, ${misShaped.length} with a shape the config does not expect`];
     for (const n of missing) lines.push(`  missing ${n}`);
     for (const m of misShaped) lines.push(`  ${m.name}: expected [${m.expected}], found [${m.found}]`);
-    super(lines.join('\n'));
-    this.name = 'WeightMismatchError';
+    super('WeightMismatchError', lines.join('\n'));
   }
 }
 

@@ -10,6 +10,7 @@ import type { WeightMap } from './weights';
 import { checkWeights, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes } from './layout';
 import { vqEncode, type VQParams } from './vq';
 import type { EngineModel } from '../engine/pipeline';
+import { errorClass } from '../errors';
 
 export { LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes };
 
@@ -26,20 +27,10 @@ export interface LowLevelParams {
 }
 
 /** The model has no low-level decoder (or no VQ encoder to go with it): img2img from fMRI is unavailable. */
-export class NoLowLevelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NoLowLevelError';
-  }
-}
+export class NoLowLevelError extends errorClass('NoLowLevelError') {}
 
 /** Input to the low-level decoder of the wrong shape or length. */
-export class LowLevelInputError extends Error {
-  constructor(message: string) {
-    super(`low-level decoder: ${message}`);
-    this.name = 'LowLevelInputError';
-  }
-}
+export class LowLevelInputError extends errorClass('LowLevelInputError', 'low-level decoder: ') {}
 
 /**
  * The low-level decoder's tensors from `w`, checked against the config; undefined when the weights have

@@ -1,30 +1,24 @@
 // fMRI vectors → encoder input (spec §1.5): ROI selection, wrap padding to whole patches, scalar z-score.
 // Pure functions on Float32Arrays; validation errors say what the model expects and what to do.
 import type { ModelConfig } from './config';
+import { StudioError, errorClass } from '../errors';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 /** A voxel vector whose length matches neither the model's ROI size nor its padded length. */
-export class FmriShapeError extends Error {
+export class FmriShapeError extends StudioError {
   constructor(message: string, readonly expected: number, readonly found: number) {
-    super(message);
-    this.name = 'FmriShapeError';
+    super('FmriShapeError', message);
   }
 }
 
 /** A model configuration whose preprocessing settings contradict each other. */
-export class ModelConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelConfigError';
-  }
-}
+export class ModelConfigError extends errorClass('ModelConfigError') {}
 
 /** Voxel values that are NaN or ±Inf (a masked-out or broken voxel left in the export). */
-export class FmriValueError extends Error {
+export class FmriValueError extends StudioError {
   constructor(message: string, readonly badCount: number, readonly firstIndex: number) {
-    super(message);
-    this.name = 'FmriValueError';
+    super('FmriValueError', message);
   }
 }
 

@@ -8,6 +8,7 @@ import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, linearKernel,
 import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './layout';
 import { prepareTimeCondition, timeCondition, type TimeConditionParams } from './condStage';
 import { attention, attentionWithWeights } from '../kernels/attention';
+import { errorClass } from '../errors';
 
 interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
 interface Linear { weight: tf.Tensor2D; bias?: tf.Tensor1D }
@@ -36,12 +37,7 @@ export interface UNetParams {
   outConv: Conv;
 }
 
-export class UNetInputError extends Error {
-  constructor(message: string) {
-    super(`unet: ${message}`);
-    this.name = 'UNetInputError';
-  }
-}
+export class UNetInputError extends errorClass('UNetInputError', 'unet: ') {}
 
 /**
  * Validates every UNet tensor against the config (one error naming all missing / mis-shaped ones) and

@@ -6,6 +6,7 @@ import type { WeightMap } from './weights';
 import { conv2d, conv2dKernel, groupNorm, linear, linearKernel, silu, upsampleNearest2x } from './layers';
 import { checkWeights, vqDecoderShapes, vqEncoderShapes, vqLayout, VQ_PREFIX, type VQLevel } from './layout';
 import { attention } from '../kernels/attention';
+import { errorClass } from '../errors';
 
 interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
 interface Pointwise { weight: tf.Tensor2D; bias: tf.Tensor1D }
@@ -35,12 +36,7 @@ export interface VQParams {
   encoder?: VQEncoderParams;
 }
 
-export class VQInputError extends Error {
-  constructor(message: string) {
-    super(`vq: ${message}`);
-    this.name = 'VQInputError';
-  }
-}
+export class VQInputError extends errorClass('VQInputError', 'vq: ') {}
 
 /**
  * Validates the decode-path tensors (and the encoder's, when any `encoder.` / `quant_conv` tensor is there)

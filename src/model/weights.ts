@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { StudioError } from '../errors';
 
 /**
  * Weights by the authors' full parameter names (phase-3 layout: `cond_stage_model.mae.…`,
@@ -7,10 +8,9 @@ import type * as tf from '@tensorflow/tfjs-core';
  */
 export type WeightMap = Readonly<Record<string, tf.Tensor>>;
 
-export class MissingWeightError extends Error {
+export class MissingWeightError extends StudioError {
   constructor(readonly names: string[]) {
-    super(`model bundle lacks ${names.length} tensor(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
-    this.name = 'MissingWeightError';
+    super('MissingWeightError', `model bundle lacks ${names.length} tensor(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
   }
 }
 

@@ -176,7 +176,7 @@ describe('studio reducer', () => {
     const oom = { code: 'GpuOutOfMemory', message: 'the GPU ran out of memory' };
     expect(apply(started(), step(0), { type: 'runFailed', runId: 1, error: oom }).run).toMatchObject({ status: 'error', error: oom });
     const done = apply(started(), step(0), ended('done'));
-    const bad = { code: 'InvalidSettings', message: 'steps must be an integer in 1..1000 (got 2000)' };
+    const bad = { code: 'RunSettingsError', message: 'steps must be an integer in 1..1000 (got 2000)' };
     // refused before it started: shown as a refusal, the finished run and its images stay
     const refused = apply(done, { type: 'runFailed', runId: 2, error: bad });
     expect(refused.run).toMatchObject({ id: 1, status: 'done' });
@@ -296,9 +296,9 @@ describe('status line: the actual blocker, refusals as errors', () => {
   });
 
   it('a refused run is an error, not a stop; a failed run says where it failed', () => {
-    const refused = apply(initialState, { type: 'runFailed', runId: 1, error: { code: 'InvalidSettings', message: 'steps must be an integer in 1..1000 (got 0)' } });
+    const refused = apply(initialState, { type: 'runFailed', runId: 1, error: { code: 'RunSettingsError', message: 'steps must be an integer in 1..1000 (got 0)' } });
     expect(refused.run.status).toBe('idle');
-    expect(runStatusLine(refused)).toEqual({ tone: 'error', text: 'Run refused — InvalidSettings: steps must be an integer in 1..1000 (got 0)' });
+    expect(runStatusLine(refused)).toEqual({ tone: 'error', text: 'Run refused — RunSettingsError: steps must be an integer in 1..1000 (got 0)' });
     const failed = apply(started(), step(0), { type: 'runFailed', runId: 1, error: { code: 'GPUOutOfMemoryError', message: 'out of memory' } });
     expect(runStatusLine(failed)).toEqual({ tone: 'error', text: 'Run failed after 1 of 3 steps — GPUOutOfMemoryError: out of memory' });
     // a refusal of a new run while one runs leaves the running one alone and says so

@@ -1,12 +1,12 @@
 // Main-thread side of the engine worker: typed RPC calls and an event stream.
 import type { EngineError, EngineEvent, OpArgs, OpName, OpResult, Request, WorkerMessage } from '../engine/protocol';
 import { isEvent } from '../engine/protocol';
+import { StudioError } from '../errors';
 
 /** A rejected engine call: carries the worker's structured error. */
-export class EngineCallError extends Error {
+export class EngineCallError extends StudioError {
   constructor(readonly error: EngineError) {
-    super(error.message);
-    this.name = error.code;
+    super(error.code, error.message);
   }
 }
 

@@ -6,13 +6,9 @@ import { GIFEncoder, applyPalette, quantize } from 'gifenc';
 import type { RgbaImage, SampleMetrics, StepPreview } from '../engine/protocol';
 import { encodePng } from '../io/png';
 import { rgbaToRgb, upscale } from './images';
+import { errorClass } from '../errors';
 
-export class ExportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ExportError';
-  }
-}
+export class ExportError extends errorClass('ExportError') {}
 
 /** Throws ExportError unless `scale` is an integer in 1..16. */
 export function checkScale(scale: number): void {

@@ -1,9 +1,9 @@
 // Pause / resume / single-step / cancel for a sampler loop that awaits `next()` between steps.
+import { StudioError } from '../errors';
 
-export class RunCancelled extends Error {
+export class RunCancelled extends StudioError {
   constructor() {
-    super('run cancelled');
-    this.name = 'RunCancelled';
+    super('RunCancelled', 'run cancelled');
   }
 }
 

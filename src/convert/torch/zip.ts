@@ -2,13 +2,9 @@
 // torch.save writes stored (uncompressed) entries, so tensor data is read in place, never inflated.
 import { inflateSync } from 'fflate';
 import type { RandomAccess } from './access';
+import { errorClass } from '../../errors';
 
-export class ZipFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ZipFormatError';
-  }
-}
+export class ZipFormatError extends errorClass('ZipFormatError') {}
 
 export interface ZipEntry {
   name: string;
