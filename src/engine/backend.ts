@@ -8,7 +8,7 @@ import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { AdapterInfo, BackendInfo, EngineError } from './protocol';
 import type { BackendName } from './types';
 
-export type { AdapterInfo, BackendInfo };
+export type { BackendInfo };
 
 type GpuNavigator = { gpu?: GPU };
 

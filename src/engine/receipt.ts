@@ -93,8 +93,6 @@ function describe(v: unknown): string {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-// The limits live with the other run-settings rules; re-exported for the receipt's readers.
-export { MAX_SAMPLES, MAX_SEED } from './settings';
 const SHA256 = /^[0-9a-f]{64}$/;
 const BACKENDS: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
 

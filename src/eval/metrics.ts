@@ -245,7 +245,6 @@ export interface ReconstructionMetrics {
 /** Keys of ReconstructionMetrics that are means over test images (and can be averaged or maxed over samples). */
 export const ITEM_METRICS = ['top1_50way', 'pair2way_pcc', 'pair2way_ssim', 'class_acc', 'pcc', 'ssim',
   'cnn_class_acc', 'novelty_top1', 'novelty_percentile'] as const;
-export type ItemMetric = (typeof ITEM_METRICS)[number];
 
 const mean = (v: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < v.length; i++) s += v[i]; return s / v.length; };
 

@@ -6,7 +6,7 @@ import { decodeLatents, decodeSteps, decodeTimesteps, runToEnd } from '../engine
 import type { DecodeOptions } from '../engine/types';
 import type { FmriFile } from '../io/fmriFile';
 import { latentShape } from '../model/config';
-import { applyEdit, baselineFromFile, describeEdit, roiMasksForSample, type CounterfactualEdit, type EditContext } from './counterfactual';
+import { applyEdit, baselineFromFile, describeEdit, roiMasksForSample, type EditContext } from './counterfactual';
 import { regionVoxelImportance, sampleMaps, sampleTokenVoxel } from './roi';
 import { startExplainer, type StepExplainer } from './session';
 import type { ExplainArgs, ExplainView, CounterfactualArgs, CounterfactualView } from '../engine/protocol';
@@ -102,4 +102,3 @@ export async function counterfactualPair(model: EngineModel, file: FmriFile, ind
   return { edit, description: describeEdit(edit), original: originalImages, edited: editedImages, ...(baselineSource ? { baselineSource } : {}) };
 }
 
-export type { CounterfactualEdit };

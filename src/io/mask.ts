@@ -66,12 +66,3 @@ function count(flags: Uint8Array): number {
   for (let i = 0; i < flags.length; i++) n += flags[i];
   return n;
 }
-
-/** Indices of the kept voxels, ascending. */
-export function maskIndices(flags: Uint8Array): Int32Array {
-  const idx: number[] = [];
-  for (let i = 0; i < flags.length; i++) if (flags[i]) idx.push(i);
-  return Int32Array.from(idx);
-}
-
-export { looksLikeMask } from './names';

@@ -39,8 +39,6 @@ export function readStimulusList(name: string, bytes: Uint8Array): string[] {
   return lines;
 }
 
-export { isStimulusList } from './names';
-
 export interface SubjectOptions {
   /** Parts in this order (file names or BOLD5000 labels); default: `defaultOrder`. */
   order?: string[];

@@ -104,20 +104,3 @@ export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, max
   return tf.tensor2d(out, [timesteps.length, dim]);
 }
 
-/**
- * Fixed 1-D sin-cos positional table of the fMRI MAE (spec §2.1): [numPatches + 1, dim], row 0 (cls)
- * zeros, row p = [sin(p·ω), cos(p·ω)], ω_i = 10000^(−i/(dim/2)).
- */
-export function sincosTable(numPatches: number, dim: number): Float32Array {
-  const half = dim / 2;
-  const out = new Float32Array((numPatches + 1) * dim);
-  for (let p = 1; p <= numPatches; p++) {
-    for (let i = 0; i < half; i++) {
-      const omega = 1 / 10000 ** (i / half);
-      const pos = p - 1;
-      out[p * dim + i] = Math.sin(pos * omega);
-      out[p * dim + half + i] = Math.cos(pos * omega);
-    }
-  }
-  return out;
-}

@@ -23,11 +23,3 @@ export function getWeight(w: WeightMap, name: string, shape?: readonly number[])
   }
   return t;
 }
-
-/** The sub-map under `prefix` (with the prefix stripped), for handing a block its own weights. */
-export function scope(w: WeightMap, prefix: string): WeightMap {
-  const p = prefix.endsWith('.') ? prefix : `${prefix}.`;
-  const out: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(w)) if (k.startsWith(p)) out[k.slice(p.length)] = v;
-  return out;
-}

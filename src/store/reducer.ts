@@ -59,7 +59,7 @@ export interface StudioState {
 export const DEFAULT_SETTINGS: RunSettings = { ...DEFAULT_RUN_SETTINGS };
 
 // Settings rules and limits live in src/engine/settings.ts; re-exported for the store's users.
-export { MAX_GUIDANCE, normaliseSettings } from '../engine/settings';
+export { normaliseSettings } from '../engine/settings';
 
 export const initialState: StudioState = {
   backend: { status: 'busy' },

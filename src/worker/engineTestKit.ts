@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initNodeBackend } from '../cli/nodeBackend';
-import type { EngineError, EngineEvent, ModelSourceSpec, RgbaImage } from '../engine/protocol';
+import type { EngineError, EngineEvent, ModelSourceSpec } from '../engine/protocol';
 import { readNpz } from '../io/npz';
 import { FASHION_MNIST_CLASSES } from '../eval/cnn';
 import { openBundle } from './bundles';
@@ -91,4 +91,3 @@ export async function bundledFile(): Promise<{ name: string; file: Blob }> {
   return { name: 'sbj_3.npz', file: new Blob([await readFile(join(DATA_DIR, 'sbj_3.npz'))]) };
 }
 
-export type { RgbaImage };

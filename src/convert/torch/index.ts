@@ -6,7 +6,7 @@ import { isSafetensors, readSafetensors } from './safetensors';
 import type { Checkpoint } from './types';
 
 export { memoryAccess, type RandomAccess } from './access';
-export { loadAll, type Checkpoint, type LazyTensor, type LoadedTensor, type TensorDtype } from './types';
+export { loadAll, type Checkpoint } from './types';
 
 export function readCheckpoint(file: string, src: RandomAccess): Checkpoint {
   if (src.size === 0) throw new CheckpointError(file, 'empty file');
