@@ -15,8 +15,14 @@ export default defineConfig({
     screenshot: 'on',
     launchOptions: {
       executablePath: '/usr/bin/chromium',
-      args: ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--enable-unsafe-webgpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     },
   },
   webServer: {

@@ -20,9 +20,8 @@ function devCsp(): Plugin {
   return {
     name: 'studio-dev-csp',
     apply: 'serve',
-    transformIndexHtml: (html) => html
-      .replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
-      .replace("connect-src 'self'", "connect-src 'self' ws: wss:"),
+    transformIndexHtml: (html) =>
+      html.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace("connect-src 'self'", "connect-src 'self' ws: wss:"),
   };
 }
 
@@ -35,9 +34,15 @@ function devCsp(): Plugin {
 function gzFilesAsStored(): Plugin {
   const serveFrom = (dir: string) => (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
-    if (!path.endsWith('.gz')) { next(); return; }
+    if (!path.endsWith('.gz')) {
+      next();
+      return;
+    }
     const file = join(dir, normalize(path));
-    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) { next(); return; }
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) {
+      next();
+      return;
+    }
     res.setHeader('Content-Type', 'application/gzip');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     for (const [k, v] of Object.entries(isolation)) res.setHeader(k, v);
@@ -45,7 +50,9 @@ function gzFilesAsStored(): Plugin {
   };
   return {
     name: 'studio-gz-as-stored',
-    configureServer: (server) => { server.middlewares.use(serveFrom(resolve(server.config.publicDir))); },
+    configureServer: (server) => {
+      server.middlewares.use(serveFrom(resolve(server.config.publicDir)));
+    },
     configurePreviewServer: (server) => {
       server.middlewares.use(serveFrom(resolve(server.config.root, server.config.build.outDir)));
     },

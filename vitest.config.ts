@@ -3,8 +3,14 @@ import react from '@vitejs/plugin-react';
 import { playwright } from '@vitest/browser-playwright';
 import { captureLibraryNoise } from './test/libraryNoise.js';
 
-export const chromiumArgs = ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic'];
+export const chromiumArgs = [
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 export default defineConfig({
   plugins: [react()],
@@ -17,20 +23,26 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: 'node', environment: 'node', include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/*.browser.test.ts'], setupFiles: ['./test/setup-webgpu.ts'],
+          name: 'node',
+          environment: 'node',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/*.browser.test.ts'],
+          setupFiles: ['./test/setup-webgpu.ts'],
         },
       },
       {
         extends: true,
         test: {
-          name: 'browser', include: ['src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
+          name: 'browser',
+          include: ['src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
           globalSetup: ['./test/globalSetup.golden.ts'],
           // Whole trajectories on SwiftShader (a CPU) take one to two minutes each, and share 2 cores with the
           // node project's parity tests: 120 s was hit once on a loaded machine.
           testTimeout: 400_000,
           browser: {
-            enabled: true, headless: true, instances: [{ browser: 'chromium' }],
+            enabled: true,
+            headless: true,
+            instances: [{ browser: 'chromium' }],
             provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs } }),
           },
         },

@@ -9,8 +9,15 @@ import { shot } from './shots';
 async function canvasStats(page: Page, testId: string): Promise<{ mean: number; max: number; width: number }> {
   return page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => {
     const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
-    let sum = 0, max = 0, n = 0;
-    for (let i = 0; i < data.length; i += 4) for (let k = 0; k < 3; k++) { sum += data[i + k]; max = Math.max(max, data[i + k]); n++; }
+    let sum = 0,
+      max = 0,
+      n = 0;
+    for (let i = 0; i < data.length; i += 4)
+      for (let k = 0; k < 3; k++) {
+        sum += data[i + k];
+        max = Math.max(max, data[i + k]);
+        n++;
+      }
     return { mean: sum / Math.max(1, n), max, width: c.width };
   });
 }
@@ -18,7 +25,9 @@ async function canvasStats(page: Page, testId: string): Promise<{ mean: number; 
 function watchErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   return errors;
 }
 
@@ -30,7 +39,9 @@ test('opens on the faster backend by measurement, says why, and the override swi
   // SwiftShader is a software adapter: a candidate, measured, and slower than WebAssembly here.
   await expect(page.getByTestId('backend')).toHaveText('wasm');
   const reason = page.getByTestId('backend-reason');
-  await expect(reason).toContainText(/^WebAssembly: (more than )?\d+(\.\d)?× faster than this software GPU adapter \(google\/swiftshader\)/);
+  await expect(reason).toContainText(
+    /^WebAssembly: (more than )?\d+(\.\d)?× faster than this software GPU adapter \(google\/swiftshader\)/,
+  );
   await expect(page.getByTestId('fallback-banner')).toHaveCount(0);
   await expect(page.getByTestId('backend-override')).toHaveValue('auto');
   const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('decoding-studio.backend') ?? '{}'));
@@ -68,7 +79,8 @@ test('a real WebGPU device loss mid-run: the run stops with a message, WebAssemb
   const errors = watchErrors(page);
   // Start on WebGPU (the override, as a user would set it) with the test hook on.
   await page.addInitScript(() => {
-    if (!localStorage.getItem('decoding-studio.backend')) localStorage.setItem('decoding-studio.backend', JSON.stringify({ override: 'webgpu', cache: {} }));
+    if (!localStorage.getItem('decoding-studio.backend'))
+      localStorage.setItem('decoding-studio.backend', JSON.stringify({ override: 'webgpu', cache: {} }));
   });
   await page.goto('/?testHooks=1');
   await expect(page.getByTestId('backend')).toHaveText('webgpu', { timeout: 180_000 });
@@ -84,7 +96,10 @@ test('a real WebGPU device loss mid-run: the run stops with a message, WebAssemb
   await expect(page.getByTestId('run-status')).toContainText(/device lost/i);
   await expect(page.getByTestId('run-status')).not.toContainText('Done');
   await expect(page.getByTestId('backend')).toHaveText('wasm', { timeout: 60_000 });
-  await expect(page.getByTestId('backend-reason')).toHaveText('WebAssembly: your choice WebGPU is unusable (the WebGPU device was lost in this session)', { timeout: 60_000 });
+  await expect(page.getByTestId('backend-reason')).toHaveText(
+    'WebAssembly: your choice WebGPU is unusable (the WebGPU device was lost in this session)',
+    { timeout: 60_000 },
+  );
   // What is on screen is the last good step, never a black image.
   const shown = await canvasStats(page, 'x0-0');
   expect(shown.max).toBeGreaterThan(0);

@@ -14,7 +14,9 @@ test.beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'e2e-datasets-'));
   execFileSync('/usr/bin/python3', [join(root, 'test/fixtures/make_dataset_fixtures.py'), dir], { stdio: 'pipe' });
 });
-test.afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+test.afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 const folder = (...p: string[]) => readdirSync(join(dir, ...p)).map((n) => join(dir, ...p, n));
 

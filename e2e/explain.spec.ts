@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { parseReceipt } from '../src/engine/receipt';
 import { root } from './shots';
 
-
 const data = join(root, 'public/data/god-synth');
 // Into this test's output folder under test-results/ (ignored by git).
 const shot = (page: Page, name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
@@ -18,7 +17,9 @@ test('explain: attention maps per step, brushing, counterfactuals', async ({ pag
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const remote: string[] = [];
-  page.on('request', (r) => { if (!r.url().startsWith(`${baseURL}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url()); });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${baseURL}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url());
+  });
 
   await page.goto('/');
   await expect(page.getByTestId('backend')).toHaveText('webgpu', { timeout: 60_000 });

@@ -81,7 +81,10 @@ test('exports: Done shows metrics; PNG ×1 and ×8, mean, sd map and sheet', asy
 
   // The receipt carries the metrics shown.
   const rec = await download(page, () => page.getByTestId('export-receipt').click());
-  const receipt = JSON.parse(readFileSync((await rec.path())!, 'utf8')) as { fmri: { roi?: string }; metrics?: { perSample: unknown[]; spread?: unknown } };
+  const receipt = JSON.parse(readFileSync((await rec.path())!, 'utf8')) as {
+    fmri: { roi?: string };
+    metrics?: { perSample: unknown[]; spread?: unknown };
+  };
   expect(receipt.fmri.roi).toBe('VC');
   expect(receipt.metrics?.perSample).toHaveLength(2);
   expect(receipt.metrics?.spread).toBeDefined();

@@ -10,13 +10,15 @@ test('falls back to WebAssembly with a banner, and decodes there', async ({ page
   test.setTimeout(300_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await page.addInitScript(REMOVE_GPU);
   let patched = 0;
   await page.route(/\/assets\/engine\.worker[^/]*\.js$/, async (route) => {
     const res = await route.fetch();
     patched++;
-    await route.fulfill({ response: res, body: REMOVE_GPU + await res.text() });
+    await route.fulfill({ response: res, body: REMOVE_GPU + (await res.text()) });
   });
   await page.goto('/');
   await expect(page.getByTestId('backend')).toHaveText('wasm', { timeout: 60_000 });

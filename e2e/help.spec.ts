@@ -7,7 +7,9 @@ test('help: keyboard-accessible tips, the terms panel with chance levels, the Re
   test.setTimeout(200_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await page.goto('/');
   await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 120_000 });
 
@@ -38,7 +40,16 @@ test('help: keyboard-accessible tips, the terms panel with chance levels, the Re
   const panel = page.getByTestId('help-panel');
   await expect(panel).toBeVisible();
   await expect(panel.getByRole('heading', { level: 2 })).toBeFocused();
-  for (const term of ['ROI (region of interest)', 'Wrap padding', 'Predicted x̂₀', 'x_t', 'eta (η)', 'Strength', 'Guidance scale', '2-way identification']) {
+  for (const term of [
+    'ROI (region of interest)',
+    'Wrap padding',
+    'Predicted x̂₀',
+    'x_t',
+    'eta (η)',
+    'Strength',
+    'Guidance scale',
+    '2-way identification',
+  ]) {
     await expect(panel.getByRole('term').filter({ hasText: term }).first()).toBeVisible();
   }
   await expect(panel).toContainText('LVC: lower (early) visual cortex, V1–V3');

@@ -15,20 +15,25 @@ const status = (page: Page) => page.getByTestId('run-status');
 
 /** Drops a text file on the page the way a user's drag does. */
 async function dropText(page: Page, name: string, text: string): Promise<void> {
-  await page.evaluate(([n, t]) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([t], n, { type: 'application/json' }));
-    for (const type of ['dragenter', 'dragover', 'drop']) {
-      document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }
-  }, [name, text] as const);
+  await page.evaluate(
+    ([n, t]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t], n, { type: 'application/json' }));
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }
+    },
+    [name, text] as const,
+  );
 }
 
 test('steps field: 0, −1, empty and 2.5 refused in words; 1, 2, 3, 999 and 1000 run as stated', async ({ page }) => {
   test.setTimeout(1_500_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await page.goto('/');
   await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 180_000 });
   await page.getByRole('button', { name: 'test0 .npy' }).click();
@@ -60,8 +65,11 @@ test('steps field: 0, −1, empty and 2.5 refused in words; 1, 2, 3, 999 and 100
   // Accepted and run from noise: 1 and 2 on the authors' uniform spacing, 3 on the trailing one.
   const start = page.getByLabel('Start', { exact: true });
   if (await start.isEnabled()) await start.selectOption('noise');
-  for (const [n, spacing, ts] of [[1, "the authors' uniform spacing", 't = 1.'], [2, "the authors' uniform spacing", 't = 501, 1.'],
-    [3, "diffusers' trailing spacing", 't = 999, 666, 332.']] as const) {
+  for (const [n, spacing, ts] of [
+    [1, "the authors' uniform spacing", 't = 1.'],
+    [2, "the authors' uniform spacing", 't = 501, 1.'],
+    [3, "diffusers' trailing spacing", 't = 999, 666, 332.'],
+  ] as const) {
     await steps(page).fill(String(n));
     await expect(page.getByTestId('steps-help')).toContainText(`${n} steps use ${spacing}`);
     await expect(page.getByTestId('steps-help')).toContainText(ts);
@@ -84,13 +92,26 @@ test('steps field: 0, −1, empty and 2.5 refused in words; 1, 2, 3, 999 and 100
   }
   // Run to the stated count on a tiny run: a receipt (as `npm run decode` writes them) from the low-level start at
   // strength 0.001 (t ≈ 1) keeps only the last steps of the list; its steps and strength reach the form unchanged.
-  const modelSha = createHash('sha256').update(readFileSync(join(root, 'public/models/default/manifest.json'))).digest('hex');
-  const fmriSha = createHash('sha256').update(readFileSync(join(root, 'public/data/god-synth/sample_test0.npy'))).digest('hex');
+  const modelSha = createHash('sha256')
+    .update(readFileSync(join(root, 'public/models/default/manifest.json')))
+    .digest('hex');
+  const fmriSha = createHash('sha256')
+    .update(readFileSync(join(root, 'public/data/god-synth/sample_test0.npy')))
+    .digest('hex');
   for (const n of [999, 1000]) {
     const receipt = makeReceipt({
-      appVersion: '0.1.0', model: { name: 'default-god-synth-sbj3', sha256: modelSha, synthetic: true },
+      appVersion: '0.1.0',
+      model: { name: 'default-god-synth-sbj3', sha256: modelSha, synthetic: true },
       fmri: { fileName: 'sample_test0.npy', sha256: fmriSha, split: 'all', sampleIndex: 0 },
-      sampler: 'ddim', steps: n, eta: 0, seed: 4, numSamples: 1, backend: 'webgpu', init: 'lowlevel', strength: 0.001, guidance: 1,
+      sampler: 'ddim',
+      steps: n,
+      eta: 0,
+      seed: 4,
+      numSamples: 1,
+      backend: 'webgpu',
+      init: 'lowlevel',
+      strength: 0.001,
+      guidance: 1,
     });
     await dropText(page, `receipt-${n}.json`, receiptToJson(receipt));
     await expect(steps(page)).toHaveValue(String(n));

@@ -25,16 +25,22 @@ async function setNumber(page: Page, label: string, value: number): Promise<void
 test('studio: load, decode, scrub, export, errors, cancel', async ({ page, baseURL }) => {
   test.setTimeout(480_000);
   const consoleErrors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   const remote: string[] = [];
-  page.on('request', (r) => { if (!r.url().startsWith(`${baseURL}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url()); });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${baseURL}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) remote.push(r.url());
+  });
 
   await page.goto('/');
   // The backend by measurement (WebAssembly beats SwiftShader's software adapter here; e2e/backend.spec.ts
   // covers the choice and WebGPU runs), then the embedded default model.
   await expect(page.getByTestId('backend')).toHaveText('wasm', { timeout: 60_000 });
-  await expect(page.getByTestId('backend-reason')).toContainText('faster than this software GPU adapter (google/swiftshader)', { timeout: 120_000 });
+  await expect(page.getByTestId('backend-reason')).toContainText('faster than this software GPU adapter (google/swiftshader)', {
+    timeout: 120_000,
+  });
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('model-status')).toContainText('Ready');
@@ -69,7 +75,9 @@ test('studio: load, decode, scrub, export, errors, cancel', async ({ page, baseU
   await page.evaluate(() => {
     const w = window as unknown as { longTasks: number[] };
     w.longTasks = [];
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) w.longTasks.push(e.duration); }).observe({ type: 'longtask' });
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.longTasks.push(e.duration);
+    }).observe({ type: 'longtask' });
   });
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 5 steps', { timeout: 300_000 });
@@ -112,18 +120,29 @@ test('studio: load, decode, scrub, export, errors, cancel', async ({ page, baseU
   expect(receipt.fmri).toMatchObject({ fileName: 'sample_test0.npy', sampleIndex: 0 });
 
   // The trajectory as an animated GIF (5 steps + the final image).
-  const [gif] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /Export trajectory GIF of sample 1/ }).click()]);
+  const [gif] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: /Export trajectory GIF of sample 1/ }).click(),
+  ]);
   expect(gif.suggestedFilename()).toMatch(/trajectory-sample0\.gif$/);
-  expect(readFileSync((await gif.path())!).subarray(0, 6).toString('latin1')).toBe('GIF89a');
+  expect(
+    readFileSync((await gif.path())!)
+      .subarray(0, 6)
+      .toString('latin1'),
+  ).toBe('GIF89a');
 
   // Replaying the receipt restores its settings.
   await setNumber(page, 'Seed', 99);
-  await page.getByTestId('fmri-input').setInputFiles({ name: 'receipt.json', mimeType: 'application/json', buffer: readFileSync(receiptPath) });
+  await page
+    .getByTestId('fmri-input')
+    .setInputFiles({ name: 'receipt.json', mimeType: 'application/json', buffer: readFileSync(receiptPath) });
   await expect(page.getByTestId('notice')).toContainText('Receipt settings applied');
   await expect(page.getByLabel('Seed', { exact: true })).toHaveValue('3');
 
   // A malformed file gets its specific error inline.
-  await page.getByTestId('fmri-input').setInputFiles({ name: 'broken.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not numpy') });
+  await page
+    .getByTestId('fmri-input')
+    .setInputFiles({ name: 'broken.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('definitely not numpy') });
   await expect(page.getByTestId('file-error')).toContainText('FmriFormatError');
   await expect(page.getByTestId('file-error')).toContainText('broken.npy');
   await shot(page, 'studio-error');
@@ -152,7 +171,7 @@ test('studio: load, decode, scrub, export, errors, cancel', async ({ page, baseU
   // A bundle dropped as loose files (manifest.json + shards) loads, is kept in OPFS, listed, and deleted.
   await page.evaluate(async () => {
     const base = '/models/default/';
-    const manifest = await (await fetch(`${base}manifest.json`)).json() as { shards: { file: string }[] };
+    const manifest = (await (await fetch(`${base}manifest.json`)).json()) as { shards: { file: string }[] };
     const dt = new DataTransfer();
     for (const name of ['manifest.json', ...manifest.shards.map((s) => s.file)]) {
       dt.items.add(new File([await (await fetch(base + name)).blob()], name));
@@ -184,14 +203,18 @@ test('studio: low-level start and guidance controls', async ({ page }) => {
   if (await guidance.isEnabled()) {
     await expect(guidance).toHaveAccessibleDescription(/ε = ε_u \+ g·\(ε_c − ε_u\)/);
   } else {
-    await expect(page.getByTestId('guidance-help')).toContainText('no null context: guidance needs a model trained with conditioning dropout');
+    await expect(page.getByTestId('guidance-help')).toContainText(
+      'no null context: guidance needs a model trained with conditioning dropout',
+    );
   }
   if (await start.isDisabled()) {
     // A bundle without the low-level decoder: the panel says so and strength stays at 1.
     await expect(page.getByTestId('init-help')).toContainText('this model has no low-level decoder');
     await expect(strength).toBeDisabled();
     await expect(page.getByTestId('strength-value')).toHaveText('1.00');
-    test.info().annotations.push({ type: 'note', description: 'the loaded model has no low-level decoder: the frame-0 decode was not exercised' });
+    test
+      .info()
+      .annotations.push({ type: 'note', description: 'the loaded model has no low-level decoder: the frame-0 decode was not exercised' });
     return;
   }
   // With the low-level decoder: the control is next in the tab order; decode from it and find its image as frame 0.

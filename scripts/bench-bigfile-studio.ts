@@ -8,18 +8,29 @@ import { readFileSync } from 'node:fs';
 
 const [betas, mask] = process.argv.slice(2);
 const port = Number(process.env.E2E_PORT ?? 4173);
-const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { stdio: 'ignore', detached: true });
+const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  stdio: 'ignore',
+  detached: true,
+});
 await new Promise((r) => setTimeout(r, 4000));
 
 /** Resident memory of a process and all its descendants, in MB. */
 function treeRss(root: number): number {
-  const ps = execSync('ps -e -o pid=,ppid=,rss=').toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const ps = execSync('ps -e -o pid=,ppid=,rss=')
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number));
   const kids = new Map<number, number[]>();
   for (const [pid, ppid] of ps) kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
   const rss = new Map(ps.map(([pid, , r]) => [pid, r]));
   let total = 0;
   const stack = [root];
-  while (stack.length) { const p = stack.pop()!; total += rss.get(p) ?? 0; stack.push(...(kids.get(p) ?? [])); }
+  while (stack.length) {
+    const p = stack.pop()!;
+    total += rss.get(p) ?? 0;
+    stack.push(...(kids.get(p) ?? []));
+  }
   return total / 1024;
 }
 
@@ -33,7 +44,9 @@ try {
   const rss = () => pids.reduce((a, p) => a + treeRss(p), 0);
   const idle = rss();
   let peak = idle;
-  const timer = setInterval(() => { peak = Math.max(peak, rss()); }, 50);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rss());
+  }, 50);
   const t0 = performance.now();
   await page.getByTestId('fmri-input').setInputFiles([betas, mask]);
   await page.getByTestId('file-note').waitFor({ timeout: 600_000 });
@@ -41,7 +54,9 @@ try {
   clearInterval(timer);
   const note = await page.getByTestId('file-note').textContent();
   const size = readFileSync(betas).length;
-  process.stdout.write(`${JSON.stringify({ seconds: +seconds.toFixed(1), browserIdleMB: Math.round(idle), browserPeakMB: Math.round(peak), addedMB: Math.round(peak - idle), fileMB: Math.round(size / 1e6), note })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ seconds: +seconds.toFixed(1), browserIdleMB: Math.round(idle), browserPeakMB: Math.round(peak), addedMB: Math.round(peak - idle), fileMB: Math.round(size / 1e6), note })}\n`,
+  );
 } finally {
   await browser.close();
   process.kill(-server.pid!);

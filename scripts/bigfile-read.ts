@@ -6,7 +6,11 @@ import { readFileSync } from 'node:fs';
 import { readNpz } from '../src/io/npz';
 import { npyToFloat32 } from '../src/io/npy';
 
-const args = parseArgs(process.argv.slice(2), { ...FMRI_INPUT_SPEC, truth: { type: 'string', help: '' }, member: { type: 'string', help: '' } });
+const args = parseArgs(process.argv.slice(2), {
+  ...FMRI_INPUT_SPEC,
+  truth: { type: 'string', help: '' },
+  member: { type: 'string', help: '' },
+});
 refuseExtraArguments(args);
 const t0 = performance.now();
 const { file } = await readFmriInputs(args, (l) => process.stderr.write(`${l}\n`));
@@ -20,6 +24,9 @@ if (args.truth) {
     const s = file.getSample(i);
     for (let j = 0; j < s.length; j++) worst = Math.max(worst, Math.abs(s[j] - r[i * file.voxels + j]));
   }
-  if (ref.shape[0] !== file.samples || ref.shape[1] !== file.voxels) throw new Error(`shape ${file.samples}×${file.voxels} vs oracle ${ref.shape.join('×')}`);
+  if (ref.shape[0] !== file.samples || ref.shape[1] !== file.voxels)
+    throw new Error(`shape ${file.samples}×${file.voxels} vs oracle ${ref.shape.join('×')}`);
 }
-process.stdout.write(`${JSON.stringify({ seconds: +seconds.toFixed(2), samples: file.samples, voxels: file.voxels, maxAbsDiff: worst, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ seconds: +seconds.toFixed(2), samples: file.samples, voxels: file.voxels, maxAbsDiff: worst, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+);

@@ -5,24 +5,47 @@
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright';
 
-const arg = (name, fallback) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : fallback; };
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
 const backend = arg('backend', 'auto');
 const port = Number(arg('port', process.env.E2E_PORT ?? 4199));
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
-const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { stdio: 'ignore', detached: true });
-const stop = () => { try { process.kill(-server.pid); } catch { /* gone */ } };
+const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  stdio: 'ignore',
+  detached: true,
+});
+const stop = () => {
+  try {
+    process.kill(-server.pid);
+  } catch {
+    /* gone */
+  }
+};
 process.on('exit', stop);
 for (let i = 0; ; i++) {
-  try { if ((await fetch(`http://127.0.0.1:${port}/`)).ok) break; } catch { /* not yet */ }
+  try {
+    if ((await fetch(`http://127.0.0.1:${port}/`)).ok) break;
+  } catch {
+    /* not yet */
+  }
   if (i > 100) throw new Error('vite preview did not start');
   await new Promise((r) => setTimeout(r, 200));
 }
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  args: [
+    '--enable-unsafe-webgpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+  ],
 });
 try {
   const page = await browser.newPage();
@@ -38,15 +61,20 @@ try {
   const reason = await page.getByTestId('backend-reason').textContent();
   await page.getByRole('button', { name: 'test0 .npy' }).click();
   await page.getByTestId('file-info').filter({ hasText: 'sample_test0.npy' }).waitFor({ timeout: 60_000 });
-  const settings = await page.evaluate(() => Array.from(document.querySelectorAll('.settings input, .settings select'))
-    .map((e) => `${e.closest('.field')?.querySelector('label')?.textContent ?? '?'}=${e.value}`).join(' '));
+  const settings = await page.evaluate(() =>
+    Array.from(document.querySelectorAll('.settings input, .settings select'))
+      .map((e) => `${e.closest('.field')?.querySelector('label')?.textContent ?? '?'}=${e.value}`)
+      .join(' '),
+  );
   const t1 = Date.now();
   await page.getByRole('button', { name: 'Run' }).click();
   await page.getByTestId('run-status').filter({ hasText: /Done/ }).waitFor({ timeout: 600_000 });
   const runS = (Date.now() - t1) / 1000;
   const perStep = await page.getByTestId('ms-per-step').textContent();
   const status = await page.getByTestId('run-status').textContent();
-  console.log(JSON.stringify({ asked: backend, chosen, reason, loadToReadyS: loadS, settings, runWallS: runS, msPerStep: perStep, status }, null, 1));
+  console.log(
+    JSON.stringify({ asked: backend, chosen, reason, loadToReadyS: loadS, settings, runWallS: runS, msPerStep: perStep, status }, null, 1),
+  );
 } finally {
   await browser.close();
   stop();

@@ -4,5 +4,9 @@ import { App } from './ui/App';
 import { start } from './ui/controller';
 import './ui/styles.css';
 
-createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
 void start();

@@ -17,24 +17,52 @@ const PLMS_STEPS = 10;
 const DDIM_STEPS = 13; // S = 12 → 13 with the uniform rule
 const LAT = [B, 3, 8, 8];
 const SHAPES: Record<string, number[]> = {
-  fmri_raw: [B, 100], fmri: [B, 112], encoder_out: [B, 7, 128], cond: [B, 77, 32], time_cond: [B, 128],
-  unet_x: LAT, unet_t: [B], unet_out: LAT,
-  vq_image_in: [B, 3, 32, 32], vq_encoded: LAT, vq_quantized: LAT, vq_decoded: [B, 3, 32, 32],
-  lowlevel_pix: [B, 1024], lowlevel_z0: LAT,
-  plms_xT: LAT, plms_timesteps: [PLMS_STEPS], plms_x_t: [PLMS_STEPS, ...LAT], plms_eps: [PLMS_STEPS, ...LAT],
-  plms_x0: [PLMS_STEPS, ...LAT], plms_final: LAT, plms_image: [B, 32, 32, 3],
-  ddim_xT: LAT, ddim_timesteps: [DDIM_STEPS], ddim_x_t: [DDIM_STEPS, ...LAT], ddim_eps: [DDIM_STEPS, ...LAT],
-  ddim_x0: [DDIM_STEPS, ...LAT], ddim_noise: [DDIM_STEPS, ...LAT], ddim_final: LAT, ddim_image: [B, 32, 32, 3],
+  fmri_raw: [B, 100],
+  fmri: [B, 112],
+  encoder_out: [B, 7, 128],
+  cond: [B, 77, 32],
+  time_cond: [B, 128],
+  unet_x: LAT,
+  unet_t: [B],
+  unet_out: LAT,
+  vq_image_in: [B, 3, 32, 32],
+  vq_encoded: LAT,
+  vq_quantized: LAT,
+  vq_decoded: [B, 3, 32, 32],
+  lowlevel_pix: [B, 1024],
+  lowlevel_z0: LAT,
+  plms_xT: LAT,
+  plms_timesteps: [PLMS_STEPS],
+  plms_x_t: [PLMS_STEPS, ...LAT],
+  plms_eps: [PLMS_STEPS, ...LAT],
+  plms_x0: [PLMS_STEPS, ...LAT],
+  plms_final: LAT,
+  plms_image: [B, 32, 32, 3],
+  ddim_xT: LAT,
+  ddim_timesteps: [DDIM_STEPS],
+  ddim_x_t: [DDIM_STEPS, ...LAT],
+  ddim_eps: [DDIM_STEPS, ...LAT],
+  ddim_x0: [DDIM_STEPS, ...LAT],
+  ddim_noise: [DDIM_STEPS, ...LAT],
+  ddim_final: LAT,
+  ddim_image: [B, 32, 32, 3],
   // Issue 16: img2img from a fixed random init latent (strength 0.5: PLMS 6 steps from t = 501, DDIM 7 from 499)
   // and guided runs (scale 3, the extras' null context).
-  img2img_x0_init: LAT, 'tensors/decoding_studio.null_context': [77, 32],
-  ...trajectoryShapes('plms_img2img', 6), ...trajectoryShapes('ddim_img2img', 7),
-  ...trajectoryShapes('plms_guided', PLMS_STEPS), ...trajectoryShapes('ddim_guided', DDIM_STEPS),
+  img2img_x0_init: LAT,
+  'tensors/decoding_studio.null_context': [77, 32],
+  ...trajectoryShapes('plms_img2img', 6),
+  ...trajectoryShapes('ddim_img2img', 7),
+  ...trajectoryShapes('plms_guided', PLMS_STEPS),
+  ...trajectoryShapes('ddim_guided', DDIM_STEPS),
 };
 function trajectoryShapes(tag: string, steps: number): Record<string, number[]> {
   const out: Record<string, number[]> = {
-    [`${tag}_xT`]: LAT, [`${tag}_timesteps`]: [steps], [`${tag}_x_t`]: [steps, ...LAT], [`${tag}_eps`]: [steps, ...LAT],
-    [`${tag}_x0`]: [steps, ...LAT], [`${tag}_final`]: LAT,
+    [`${tag}_xT`]: LAT,
+    [`${tag}_timesteps`]: [steps],
+    [`${tag}_x_t`]: [steps, ...LAT],
+    [`${tag}_eps`]: [steps, ...LAT],
+    [`${tag}_x0`]: [steps, ...LAT],
+    [`${tag}_final`]: LAT,
   };
   if (tag.startsWith('ddim')) out[`${tag}_noise`] = [steps, ...LAT];
   return out;
@@ -53,7 +81,9 @@ beforeAll(async () => {
 describe('PyTorch reference self-test', () => {
   it('passes every check of python -m cad_ref.selftest', async () => {
     const { stdout } = await run(PYTHON, ['-m', 'cad_ref.selftest'], {
-      cwd: REPO_ROOT, env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') }, timeout: 120_000,
+      cwd: REPO_ROOT,
+      env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') },
+      timeout: 120_000,
     });
     expect(stdout).toMatch(/(\d+)\/\1 checks passed/);
   });
@@ -78,7 +108,13 @@ describe('golden directory (tiny preset)', () => {
     expect(cfg.preprocess.rawVoxels).toBe(100);
     expect(cfg.preprocess.std).toBeGreaterThan(0);
     const samplers = await goldenSamplers(dir);
-    expect(samplers).toEqual({ plms: { steps: 10 }, ddim: { steps: 12, eta: 0.5 }, img2img: { strength: 0.5 }, guided: { guidance: 3 }, trailing: { steps: 3 } });
+    expect(samplers).toEqual({
+      plms: { steps: 10 },
+      ddim: { steps: 12, eta: 0.5 },
+      img2img: { strength: 0.5 },
+      guided: { guidance: 3 },
+      trailing: { steps: 3 },
+    });
   });
 
   it('stores every phase-3 tensor named in tensors.json, also in phase3.safetensors byte for byte', async () => {
@@ -88,9 +124,15 @@ describe('golden directory (tiny preset)', () => {
     expect(names).toContain('first_stage_model.quantize.embedding.weight');
     const st = new Uint8Array(await readFile(join(dir, 'phase3.safetensors')));
     const headerLen = Number(new DataView(st.buffer, st.byteOffset).getBigUint64(0, true));
-    const header = JSON.parse(new TextDecoder().decode(st.subarray(8, 8 + headerLen))) as
-      Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-    expect(Object.keys(header).filter((k) => k !== '__metadata__').sort()).toEqual([...names].sort());
+    const header = JSON.parse(new TextDecoder().decode(st.subarray(8, 8 + headerLen))) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] }
+    >;
+    expect(
+      Object.keys(header)
+        .filter((k) => k !== '__metadata__')
+        .sort(),
+    ).toEqual([...names].sort());
     const data = st.subarray(8 + headerLen);
     for (const name of names) {
       const npy = await goldenNpy(dir, `tensors/${name}`);
@@ -144,7 +186,11 @@ describe('low-level decoder goldens (issue 16)', () => {
     const [W, Bb, C, M, x] = [npyToFloat32(w), npyToFloat32(b), npyToFloat32(c), npyToFloat32(m), f32('fmri')];
     const expected = new Float64Array(B * RR);
     for (let r = 0; r < B; r++) {
-      const p = Array.from({ length: K }, (_, k) => { let s = Bb[k]; for (let v = 0; v < V; v++) s += x[r * V + v] * W[v * K + k]; return s; });
+      const p = Array.from({ length: K }, (_, k) => {
+        let s = Bb[k];
+        for (let v = 0; v < V; v++) s += x[r * V + v] * W[v * K + k];
+        return s;
+      });
       for (let j = 0; j < RR; j++) {
         let s = M[j];
         for (let k = 0; k < K; k++) s += p[k] * C[k * RR + j];
@@ -158,31 +204,39 @@ describe('low-level decoder goldens (issue 16)', () => {
 describe('recorded sampler steps follow the CompVis update rules', () => {
   const per = LAT.reduce((a, b) => a * b, 1);
   let ac: Float32Array;
-  beforeAll(async () => { ac = npyToFloat32(await goldenNpy(dir, 'tensors/alphas_cumprod')); });
+  beforeAll(async () => {
+    ac = npyToFloat32(await goldenNpy(dir, 'tensors/alphas_cumprod'));
+  });
   const slice = (name: string, i: number) => f32(name).subarray(i * per, (i + 1) * per);
   const nextInput = (name: string, i: number, n: number) => (i + 1 < n ? slice(`${name}_x_t`, i + 1) : f32(`${name}_final`));
 
-  it.each(['ddim', 'ddim_img2img', 'ddim_guided'])('%s: x0 = (x − √(1−a)ε)/√a, x_prev = √a′·x0 + √(1−a′−σ²)·ε + σ·z with a′(last) = ᾱ0', (tag) => {
-    const ts = Array.from(arrays[`${tag}_timesteps`].data as BigInt64Array, Number);
-    // a′ is the next entry of the FULL list: for img2img the run's next step (the list is cut at its start).
-    if (tag !== 'ddim_img2img') expect(Array.from(slice(`${tag}_x_t`, 0))).toEqual(Array.from(f32(`${tag}_xT`)));
-    for (let i = 0; i < ts.length; i++) {
-      const a = ac[ts[i]];
-      const aPrev = i + 1 < ts.length ? ac[ts[i + 1]] : ac[0];
-      const sigma = 0.5 * Math.sqrt(((1 - aPrev) / (1 - a)) * (1 - a / aPrev));
-      const [x, e, z] = [slice(`${tag}_x_t`, i), slice(`${tag}_eps`, i), slice(`${tag}_noise`, i)];
-      const x0 = x.map((xi, k) => (xi - Math.sqrt(1 - a) * e[k]) / Math.sqrt(a));
-      expect(maxRel(slice(`${tag}_x0`, i), x0), `x0 ${i}`).toBeLessThan(1e-4);
-      const next = x0.map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev - sigma ** 2) * e[k] + sigma * z[k]);
-      expect(maxRel(nextInput(tag, i, ts.length), next), `x_prev ${i}`).toBeLessThan(1e-4);
-    }
-  });
+  it.each(['ddim', 'ddim_img2img', 'ddim_guided'])(
+    '%s: x0 = (x − √(1−a)ε)/√a, x_prev = √a′·x0 + √(1−a′−σ²)·ε + σ·z with a′(last) = ᾱ0',
+    (tag) => {
+      const ts = Array.from(arrays[`${tag}_timesteps`].data as BigInt64Array, Number);
+      // a′ is the next entry of the FULL list: for img2img the run's next step (the list is cut at its start).
+      if (tag !== 'ddim_img2img') expect(Array.from(slice(`${tag}_x_t`, 0))).toEqual(Array.from(f32(`${tag}_xT`)));
+      for (let i = 0; i < ts.length; i++) {
+        const a = ac[ts[i]];
+        const aPrev = i + 1 < ts.length ? ac[ts[i + 1]] : ac[0];
+        const sigma = 0.5 * Math.sqrt(((1 - aPrev) / (1 - a)) * (1 - a / aPrev));
+        const [x, e, z] = [slice(`${tag}_x_t`, i), slice(`${tag}_eps`, i), slice(`${tag}_noise`, i)];
+        const x0 = x.map((xi, k) => (xi - Math.sqrt(1 - a) * e[k]) / Math.sqrt(a));
+        expect(maxRel(slice(`${tag}_x0`, i), x0), `x0 ${i}`).toBeLessThan(1e-4);
+        const next = x0.map((v, k) => Math.sqrt(aPrev) * v + Math.sqrt(1 - aPrev - sigma ** 2) * e[k] + sigma * z[k]);
+        expect(maxRel(nextInput(tag, i, ts.length), next), `x_prev ${i}`).toBeLessThan(1e-4);
+      }
+    },
+  );
 
   it('img2img runs start at the step nearest t = 0.5·T from √ᾱ_t·x0_init + √(1−ᾱ_t)·x_T', () => {
     expect(Array.from(arrays.plms_img2img_timesteps.data as BigInt64Array, Number)).toEqual([501, 401, 301, 201, 101, 1]);
     expect(Array.from(arrays.ddim_img2img_timesteps.data as BigInt64Array, Number)).toEqual([499, 416, 333, 250, 167, 84, 1]);
     const x0 = f32('img2img_x0_init');
-    for (const [tag, t] of [['plms_img2img', 501], ['ddim_img2img', 499]] as const) {
+    for (const [tag, t] of [
+      ['plms_img2img', 501],
+      ['ddim_img2img', 499],
+    ] as const) {
       const xT = f32(`${tag}_xT`);
       const start = x0.map((v, k) => Math.sqrt(ac[t]) * v + Math.sqrt(1 - ac[t]) * xT[k]);
       expect(maxRel(slice(`${tag}_x_t`, 0), start), tag).toBeLessThan(1e-6);
@@ -205,9 +259,13 @@ describe('recorded sampler steps follow the CompVis update rules', () => {
         const [e0, e1] = [eps(i), eps(i - 1)];
         const e2 = i >= 2 ? eps(i - 2) : e1;
         const e3 = i >= 3 ? eps(i - 3) : e1;
-        ePrime = e0.map((v, k) => (i === 1 ? (3 * v - e1[k]) / 2
-          : i === 2 ? (23 * v - 16 * e1[k] + 5 * e2[k]) / 12
-            : (55 * v - 59 * e1[k] + 37 * e2[k] - 9 * e3[k]) / 24));
+        ePrime = e0.map((v, k) =>
+          i === 1
+            ? (3 * v - e1[k]) / 2
+            : i === 2
+              ? (23 * v - 16 * e1[k] + 5 * e2[k]) / 12
+              : (55 * v - 59 * e1[k] + 37 * e2[k] - 9 * e3[k]) / 24,
+        );
         const x0 = x.map((xi, k) => (xi - Math.sqrt(1 - a) * ePrime[k]) / Math.sqrt(a));
         expect(maxRel(slice('plms_x0', i), x0), `x0 ${i}`).toBeLessThan(1e-4);
       }

@@ -62,7 +62,9 @@ async function generate(preset: string, finalDir: string): Promise<void> {
   await rm(tmp, { recursive: true, force: true });
   try {
     await run(PYTHON, ['-m', 'cad_ref.golden', '--preset', preset, '--seed', String(SEED), '--out', tmp], {
-      cwd: REPO_ROOT, env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') }, timeout: 300_000,
+      cwd: REPO_ROOT,
+      env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') },
+      timeout: 300_000,
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (e) {
@@ -83,7 +85,12 @@ async function tryLock(lock: string): Promise<boolean> {
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs, () => Date.now()));
+    const age =
+      Date.now() -
+      (await stat(lock).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      ));
     if (age > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
     return false;
   }
@@ -126,7 +133,10 @@ export async function goldenNpy(dir: string, name: string): Promise<NpyArray> {
 }
 
 /** A golden array as float32 on the host, with its shape. */
-export interface HostArray { data: Float32Array; shape: number[] }
+export interface HostArray {
+  data: Float32Array;
+  shape: number[];
+}
 
 /** `goldenNpy` as float32 (int64 timesteps included). */
 export async function goldenArray(dir: string, name: string): Promise<HostArray> {
@@ -171,7 +181,10 @@ export function preparedTensors(params: unknown, weights: Record<string, tf.Tens
   const owned = new Set(Object.values(weights));
   const out: tf.Tensor[] = [];
   const walk = (v: unknown): void => {
-    if (v instanceof tf.Tensor) { if (!owned.has(v)) out.push(v); return; }
+    if (v instanceof tf.Tensor) {
+      if (!owned.has(v)) out.push(v);
+      return;
+    }
     if (v !== null && typeof v === 'object') for (const x of Object.values(v)) walk(x);
   };
   walk(params);
@@ -231,9 +244,13 @@ export function webgpuInNode(): () => boolean {
     try {
       await import('@tensorflow/tfjs-backend-webgpu');
       ok = await tf.setBackend('webgpu');
-    } catch { ok = false; }
+    } catch {
+      ok = false;
+    }
   });
-  afterAll(async () => { await tf.setBackend('cpu'); });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
   return () => ok;
 }
 

@@ -64,7 +64,10 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
     const t = await f32('unet_t');
     const xt = tf.tensor4d(npyToFloat32(x), x.shape as [number, number, number, number]);
     const profile = await tf.profile(() => unet(model.config, model.unet, xt, Array.from(t), c));
-    expect(profile.kernels.some((k) => /attention/i.test(k.name)), 'a fused attention kernel ran').toBe(true);
+    expect(
+      profile.kernels.some((k) => /attention/i.test(k.name)),
+      'a fused attention kernel ran',
+    ).toBe(true);
     const y = profile.result as tf.Tensor;
     expect(maxRel(await y.data(), await f32('unet_out'))).toBeLessThanOrEqual(1e-4);
     tf.dispose([xt, y]);
@@ -80,8 +83,10 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
   it('a whole PLMS trajectory and its VQ decode match PyTorch to 1e-4', async () => {
     const xT = await npy('plms_xT');
     const x = tf.tensor4d(npyToFloat32(xT), xT.shape as [number, number, number, number]);
-    const last = await runToEnd(plmsSampler({ schedule: model.schedule, steps: 10, eps: (xt, t) => unet(model.config, model.unet, xt, t, c), xT: x }));
-    const final = await last.data() as Float32Array;
+    const last = await runToEnd(
+      plmsSampler({ schedule: model.schedule, steps: 10, eps: (xt, t) => unet(model.config, model.unet, xt, t, c), xT: x }),
+    );
+    const final = (await last.data()) as Float32Array;
     expect(maxRel(final, await f32('plms_final'))).toBeLessThanOrEqual(1e-4);
     const images = await decodeLatents(model, final, 2);
     expect(maxRel(images.data, await f32('plms_image'))).toBeLessThanOrEqual(1e-4);
@@ -90,16 +95,27 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
 
   // Issue 16: classifier-free guidance (one batched UNet call on [x, x], context [null, c]) and img2img
   // starts, against the PyTorch trajectories, step by step.
-  it.each([['plms', 'guided'], ['ddim', 'guided'], ['plms', 'img2img'], ['ddim', 'img2img']] as const)(
-    '%s %s: every step matches PyTorch to 1e-4', async (sampler, variant) => {
-      const samplers = JSON.parse(await commands.readFile(`${dir}/samplers.json`, 'utf8')) as
-        { plms: { steps: number }; ddim: { steps: number; eta: number }; img2img: { strength: number }; guided: { guidance: number } };
+  it.each([
+    ['plms', 'guided'],
+    ['ddim', 'guided'],
+    ['plms', 'img2img'],
+    ['ddim', 'img2img'],
+  ] as const)(
+    '%s %s: every step matches PyTorch to 1e-4',
+    async (sampler, variant) => {
+      const samplers = JSON.parse(await commands.readFile(`${dir}/samplers.json`, 'utf8')) as {
+        plms: { steps: number };
+        ddim: { steps: number; eta: number };
+        img2img: { strength: number };
+        guided: { guidance: number };
+      };
       const tag = `${sampler}_${variant}`;
       const xTa = await npy(`${tag}_xT`);
       const shape = xTa.shape as [number, number, number, number];
       const perStep = async (name: string): Promise<Float32Array[]> => {
         const a = await npy(`${tag}_${name}`);
-        const data = npyToFloat32(a), size = data.length / a.shape[0];
+        const data = npyToFloat32(a),
+          size = data.length / a.shape[0];
         return Array.from({ length: a.shape[0] }, (_, i) => data.subarray(i * size, (i + 1) * size));
       };
       const [xt, eps, x0] = [await perStep('x_t'), await perStep('eps'), await perStep('x0')];
@@ -108,13 +124,27 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
       const cNull = tf.tensor(npyToFloat32(nullA), nullA.shape);
       const x = tf.tensor4d(npyToFloat32(xTa), shape);
       const x0Init = variant === 'img2img' ? tf.tensor4d(await f32('img2img_x0_init'), shape) : undefined;
-      const e = guidedEps((xx, t, ctx) => unet(model.config, model.unet, xx, t, ctx), c, cNull, variant === 'guided' ? samplers.guided.guidance : 1);
+      const e = guidedEps(
+        (xx, t, ctx) => unet(model.config, model.unet, xx, t, ctx),
+        c,
+        cNull,
+        variant === 'guided' ? samplers.guided.guidance : 1,
+      );
       const init = x0Init ? { init: { x0: x0Init, strength: samplers.img2img.strength } } : {};
-      const gen = sampler === 'plms'
-        ? plmsSampler({ schedule: model.schedule, steps: samplers.plms.steps, eps: e, xT: x, ...init })
-        : ddimSampler({ schedule: model.schedule, steps: samplers.ddim.steps, eta: samplers.ddim.eta, eps: e, xT: x, ...init,
-          noise: (i) => tf.tensor4d(noise[i], shape) });
-      let worst = 0, n = 0;
+      const gen =
+        sampler === 'plms'
+          ? plmsSampler({ schedule: model.schedule, steps: samplers.plms.steps, eps: e, xT: x, ...init })
+          : ddimSampler({
+              schedule: model.schedule,
+              steps: samplers.ddim.steps,
+              eta: samplers.ddim.eta,
+              eps: e,
+              xT: x,
+              ...init,
+              noise: (i) => tf.tensor4d(noise[i], shape),
+            });
+      let worst = 0,
+        n = 0;
       let r = await gen.next();
       while (!r.done) {
         const s = r.value;
@@ -127,5 +157,7 @@ describe('decoder on WebGPU (chromium, SwiftShader)', () => {
       expect(maxRel(await r.value.data(), await f32(`${tag}_final`))).toBeLessThanOrEqual(1e-4);
       e.dispose();
       tf.dispose([r.value, x, cNull, ...(x0Init ? [x0Init] : [])]);
-    }, 400_000); // SwiftShader: a guided DDIM run (13 UNet calls on a batch of 4) takes about two minutes
+    },
+    400_000,
+  ); // SwiftShader: a guided DDIM run (13 UNet calls on a batch of 4) takes about two minutes
 });

@@ -15,21 +15,33 @@ function sources(dir: string): string[] {
 /** Repository-relative paths that `file` imports (relative specifiers only). */
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'(\.{1,2}\/[^']+)'/gm)].map((m) => relative('.', resolve(dirname(file), m[1])));
+  return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'(\.{1,2}\/[^']+)'/gm)].map((m) =>
+    relative('.', resolve(dirname(file), m[1])),
+  );
 }
 
 describe('module structure', () => {
   const files = sources('src');
 
   it('only the convert CLI imports src/convert/ from outside it', () => {
-    const offenders = files.filter((f) => !f.startsWith(join('src', 'convert')) && f !== join('src', 'cli', 'convert.ts'))
-      .flatMap((f) => imports(f).filter((i) => i.startsWith(join('src', 'convert'))).map((i) => `${f} → ${i}`));
+    const offenders = files
+      .filter((f) => !f.startsWith(join('src', 'convert')) && f !== join('src', 'cli', 'convert.ts'))
+      .flatMap((f) =>
+        imports(f)
+          .filter((i) => i.startsWith(join('src', 'convert')))
+          .map((i) => `${f} → ${i}`),
+      );
     expect(offenders).toEqual([]);
   });
 
   it('src/io/ takes only config types from src/model/', () => {
-    const offenders = files.filter((f) => f.startsWith(join('src', 'io')))
-      .flatMap((f) => imports(f).filter((i) => i.startsWith(join('src', 'model')) && i !== join('src', 'model', 'config')).map((i) => `${f} → ${i}`));
+    const offenders = files
+      .filter((f) => f.startsWith(join('src', 'io')))
+      .flatMap((f) =>
+        imports(f)
+          .filter((i) => i.startsWith(join('src', 'model')) && i !== join('src', 'model', 'config'))
+          .map((i) => `${f} → ${i}`),
+      );
     expect(offenders).toEqual([]);
   });
 

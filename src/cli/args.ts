@@ -18,11 +18,17 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
   for (const [k, s] of Object.entries(spec)) if (s.default !== undefined) out[k] = s.default;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!a.startsWith('--')) { out._.push(a); continue; }
+    if (!a.startsWith('--')) {
+      out._.push(a);
+      continue;
+    }
     const [name, inline] = a.slice(2).split(/=(.*)/s, 2);
     const s = spec[name];
     if (!s) throw new UsageError(`unknown option --${name}`);
-    if (s.type === 'boolean') { out[name] = true; continue; }
+    if (s.type === 'boolean') {
+      out[name] = true;
+      continue;
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     if (s.choices && !s.choices.includes(value)) throw new UsageError(`--${name} must be one of ${s.choices.join(', ')} (got '${value}')`);
@@ -51,15 +57,19 @@ export function usage(command: string, synopsis: string, spec: Record<string, Fl
 /** --init / --strength / --guidance, shared by decode and eval (DecodeOptions.init / strength / guidance). */
 export const DECODE_MODE_SPEC: Record<string, FlagSpec> = {
   init: {
-    type: 'string', choices: ['noise', 'lowlevel'], default: DEFAULT_RUN_SETTINGS.init,
+    type: 'string',
+    choices: ['noise', 'lowlevel'],
+    default: DEFAULT_RUN_SETTINGS.init,
     help: "where sampling starts: noise (x_T) or lowlevel (img2img from the model's fMRI-predicted low-level latent; needs a model with a low-level decoder)",
   },
   strength: {
-    type: 'number', default: DEFAULT_RUN_SETTINGS.strength,
+    type: 'number',
+    default: DEFAULT_RUN_SETTINGS.strength,
     help: 'img2img strength in (0, 1]: noise the low-level latent to the step nearest t = strength·T and run only the remaining steps; < 1 needs --init lowlevel',
   },
   guidance: {
-    type: 'number', default: DEFAULT_RUN_SETTINGS.guidance,
+    type: 'number',
+    default: DEFAULT_RUN_SETTINGS.guidance,
     help: 'classifier-free guidance scale g, a finite number ≥ 0: ε_u + g·(ε_c − ε_u); 1 = off, 0 = unconditional; ≠ 1 needs a model with a null context',
   },
 };
@@ -67,7 +77,11 @@ export const DECODE_MODE_SPEC: Record<string, FlagSpec> = {
 /** The validated --init / --strength / --guidance values (run-settings rules, src/engine/settings.ts); UsageError naming the flag otherwise. */
 export function decodeMode(args: Record<string, unknown>): { init: 'noise' | 'lowlevel'; strength: number; guidance: number } {
   const d = DEFAULT_RUN_SETTINGS;
-  const mode = { init: String(args.init ?? d.init), strength: Number(args.strength ?? d.strength), guidance: Number(args.guidance ?? d.guidance) };
+  const mode = {
+    init: String(args.init ?? d.init),
+    strength: Number(args.strength ?? d.strength),
+    guidance: Number(args.guidance ?? d.guidance),
+  };
   const [bad] = modeProblems(mode);
   if (bad) throw new UsageError(problemMessage(bad, `--${bad.field}`));
   return mode as { init: 'noise' | 'lowlevel'; strength: number; guidance: number };

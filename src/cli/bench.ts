@@ -29,7 +29,9 @@ const median = (xs: number[]): number => {
 };
 
 let peakRss = 0;
-const sampleMemory = (): void => { peakRss = Math.max(peakRss, process.memoryUsage().rss); };
+const sampleMemory = (): void => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
 
 /** Median wall time of `fn` (which must finish its GPU/wasm work before resolving). */
 async function time(reps: number, fn: () => Promise<void>): Promise<number> {
@@ -51,13 +53,17 @@ function randomWeights(cfg: ModelConfig, filter: (name: string) => boolean): Rec
   for (const [name, shape] of Object.entries(expectedShapes(cfg))) {
     if (!filter(name)) continue;
     const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-    out[name] = /norm.*weight$|\.norm\.weight$/.test(name) && shape.length === 1 ? tf.ones(shape)
-      : tf.randomNormal(shape, 0, shape.length > 1 ? 1 / Math.sqrt(fanIn) : 0.01, 'float32', 1);
+    out[name] =
+      /norm.*weight$|\.norm\.weight$/.test(name) && shape.length === 1
+        ? tf.ones(shape)
+        : tf.randomNormal(shape, 0, shape.length > 1 ? 1 / Math.sqrt(fanIn) : 0.01, 'float32', 1);
   }
   return out;
 }
 
-const dispose = (w: Record<string, tf.Tensor>): void => { for (const t of Object.values(w)) if (!t.isDisposed) t.dispose(); };
+const dispose = (w: Record<string, tf.Tensor>): void => {
+  for (const t of Object.values(w)) if (!t.isDisposed) t.dispose();
+};
 
 /** Runs one measurement, prints its row at once, and reports a failure (e.g. out of memory) as such. */
 async function measure(rows: [string, number][], name: string, fn: () => Promise<number>): Promise<void> {
@@ -84,7 +90,10 @@ async function smallConfig(): Promise<{ cfg: ModelConfig; source: string }> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
-  if (args.help) { process.stdout.write(usage('npm run bench --', '[options]', SPEC)); return; }
+  if (args.help) {
+    process.stdout.write(usage('npm run bench --', '[options]', SPEC));
+    return;
+  }
   const backend = await initNodeBackend(args.backend as BackendName);
   const reps = Number(args.reps);
   if (!(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be a positive integer (got ${args.reps})`);
@@ -93,16 +102,27 @@ async function main(): Promise<void> {
 
   const { cfg, source } = await smallConfig();
   console.log(`small config: ${source}`);
-  const model = modelFromWeights(cfg, randomWeights(cfg, () => true));
+  const model = modelFromWeights(
+    cfg,
+    randomWeights(cfg, () => true),
+  );
   const [ch, h, w] = latentShape(cfg);
   const c = tf.randomNormal([1, cfg.cond.outTokens, cfg.cond.condDim]) as tf.Tensor3D;
   const x = tf.randomNormal([1, ch, h, w]) as tf.Tensor4D;
-  await measure(rows, 'small: UNet step (batch 1)', () => time(reps, async () => { const y = unet(cfg, model.unet, x, 500, c); await y.data(); y.dispose(); }));
+  await measure(rows, 'small: UNet step (batch 1)', () =>
+    time(reps, async () => {
+      const y = unet(cfg, model.unet, x, 500, c);
+      await y.data();
+      y.dispose();
+    }),
+  );
   const raw = new Float32Array(cfg.preprocess.rawVoxels ?? cfg.encoder.numVoxels).map((_, i) => Math.sin(i));
   const steps = Number(args.steps);
-  await measure(rows, `small: full decode (PLMS ${steps} steps, 1 sample)`, () => time(Math.min(reps, 3), async () => {
-    await decodeLatents(model, await runToEnd(decodeSteps(model, raw, { sampler: 'plms', steps, eta: 0, seed: 0, numSamples: 1 })), 1);
-  }));
+  await measure(rows, `small: full decode (PLMS ${steps} steps, 1 sample)`, () =>
+    time(Math.min(reps, 3), async () => {
+      await decodeLatents(model, await runToEnd(decodeSteps(model, raw, { sampler: 'plms', steps, eta: 0, seed: 0, numSamples: 1 })), 1);
+    }),
+  );
   tf.dispose([c, x]);
   model.dispose();
 
@@ -116,8 +136,16 @@ async function main(): Promise<void> {
       releaseRelaidWeights(vw, vp);
       const z = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
       try {
-        return await time(Math.min(reps, 3), async () => { const y = vqDecode(P, vp, z); await y.data(); y.dispose(); });
-      } finally { z.dispose(); disposeDerived(vp, vw); dispose(vw); }
+        return await time(Math.min(reps, 3), async () => {
+          const y = vqDecode(P, vp, z);
+          await y.data();
+          y.dispose();
+        });
+      } finally {
+        z.dispose();
+        disposeDerived(vp, vw);
+        dispose(vw);
+      }
     });
     await measure(rows, 'published: fMRI encoder + mappers', async () => {
       const enc = randomWeights(P, (n) => n.startsWith('cond_stage_model.'));
@@ -128,9 +156,14 @@ async function main(): Promise<void> {
       try {
         return await time(Math.min(reps, 3), async () => {
           const y = tf.tidy(() => condStage(P, condP, fmriEncoder(P, encP, v)));
-          await y.data(); y.dispose();
+          await y.data();
+          y.dispose();
         });
-      } finally { v.dispose(); disposeDerived([encP, condP], enc); dispose(enc); }
+      } finally {
+        v.dispose();
+        disposeDerived([encP, condP], enc);
+        dispose(enc);
+      }
     });
     await measure(rows, 'published: UNet step (batch 1)', async () => {
       const uw = randomWeights(P, (n) => n.startsWith('model.diffusion_model.'));
@@ -139,8 +172,16 @@ async function main(): Promise<void> {
       const px = tf.randomNormal([1, pc, ph, pw]) as tf.Tensor4D;
       const pctx = tf.randomNormal([1, 77, P.cond.condDim]) as tf.Tensor3D;
       try {
-        return await time(Math.min(reps, 3), async () => { const y = unet(P, up, px, 500, pctx); await y.data(); y.dispose(); });
-      } finally { tf.dispose([px, pctx]); disposeDerived(up, uw); dispose(uw); }
+        return await time(Math.min(reps, 3), async () => {
+          const y = unet(P, up, px, 500, pctx);
+          await y.data();
+          y.dispose();
+        });
+      } finally {
+        tf.dispose([px, pctx]);
+        disposeDerived(up, uw);
+        dispose(uw);
+      }
     });
   }
 
@@ -158,4 +199,7 @@ async function main(): Promise<void> {
   console.log(`peak RSS ${(peakRss / 2 ** 30).toFixed(2)} GiB`);
 }
 
-main().catch((e: Error) => { console.error(`error: ${e.message}`); process.exitCode = 1; });
+main().catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exitCode = 1;
+});

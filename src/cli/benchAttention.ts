@@ -11,7 +11,14 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { attentionComposed, attentionWeightsComposed } from '../kernels/attention';
 import { fusedAttention, fusedAttentionWithWeights, type AttentionPrecision } from '../kernels/fusedAttention';
 
-interface BenchCase { name: string; batch: number; queries: number; keys: number; width: number; heads: number }
+interface BenchCase {
+  name: string;
+  batch: number;
+  queries: number;
+  keys: number;
+  width: number;
+  heads: number;
+}
 
 // The UNet's attention at a 64×64 latent: one head as wide as the channels; attn2 attends to 77 tokens.
 const unetCases: BenchCase[] = [
@@ -48,7 +55,7 @@ function parseArgs(argv: string[]): { reps: number; precision: AttentionPrecisio
 async function timeOnce(run: () => tf.Tensor): Promise<{ ms: number; values: Float32Array }> {
   const t0 = performance.now();
   const out = run();
-  const values = await out.data() as Float32Array;   // waits for the GPU work
+  const values = (await out.data()) as Float32Array; // waits for the GPU work
   const ms = performance.now() - t0;
   out.dispose();
   return { ms, values };
@@ -61,7 +68,8 @@ function median(xs: number[]): number {
 }
 
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   for (let i = 0; i < b.length; i++) {
     diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
     scale = Math.max(scale, Math.abs(b[i]!));
@@ -72,8 +80,10 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
 async function main(): Promise<void> {
   const { reps, precision, only } = parseArgs(process.argv.slice(2));
   if (!(await tf.setBackend('webgpu'))) {
-    throw new Error('benchAttention: tf.setBackend("webgpu") failed; preload ./test/setup-webgpu.ts and make sure a '
-      + 'Vulkan loader and ICD are found (see docs/kernels.md)');
+    throw new Error(
+      'benchAttention: tf.setBackend("webgpu") failed; preload ./test/setup-webgpu.ts and make sure a ' +
+        'Vulkan loader and ICD are found (see docs/kernels.md)',
+    );
   }
   const info = (tf.backend() as unknown as { adapterInfo: { vendor: string; architecture: string } }).adapterInfo;
   console.log(`device: ${info.vendor}/${info.architecture}; fused precision ${precision}; median of ${reps} reps`);
@@ -91,27 +101,35 @@ async function main(): Promise<void> {
       return out;
     };
     const composed = () => attentionComposed(q, k, v, opts);
-    const ref = await timeOnce(composed);   // warm-up (compiles) and the values to compare with
+    const ref = await timeOnce(composed); // warm-up (compiles) and the values to compare with
     const got = await timeOnce(fused);
     const times = { fused: [] as number[], composed: [] as number[] };
-    for (let r = 0; r < reps; r++) {       // interleaved so that both paths see the same machine load
+    for (let r = 0; r < reps; r++) {
+      // interleaved so that both paths see the same machine load
       times.composed.push((await timeOnce(composed)).ms);
       times.fused.push((await timeOnce(fused)).ms);
     }
-    const gflop = 4 * c.batch * c.queries * c.keys * c.width / 1e9;
+    const gflop = (4 * c.batch * c.queries * c.keys * c.width) / 1e9;
     const [tc, tf_] = [median(times.composed), median(times.fused)];
-    console.log(`| ${c.name} | ${c.batch} | ${c.queries} | ${c.keys} | ${c.width} | ${c.heads} | ${tc.toFixed(1)} | `
-      + `${tf_.toFixed(1)} | ${(gflop / tc * 1e3).toFixed(2)} | ${(gflop / tf_ * 1e3).toFixed(2)} | `
-      + `${(tc / tf_).toFixed(2)}× | ${maxRelDiff(got.values, ref.values).toExponential(1)} |`);
+    console.log(
+      `| ${c.name} | ${c.batch} | ${c.queries} | ${c.keys} | ${c.width} | ${c.heads} | ${tc.toFixed(1)} | ` +
+        `${tf_.toFixed(1)} | ${((gflop / tc) * 1e3).toFixed(2)} | ${((gflop / tf_) * 1e3).toFixed(2)} | ` +
+        `${(tc / tf_).toFixed(2)}× | ${maxRelDiff(got.values, ref.values).toExponential(1)} |`,
+    );
     tf.dispose([q, k, v]);
   }
-  await mapsTable([...unetCases, ...smallCases].filter((x) => x.name.includes(only) && x.name.includes('cross')), reps);
+  await mapsTable(
+    [...unetCases, ...smallCases].filter((x) => x.name.includes(only) && x.name.includes('cross')),
+    reps,
+  );
 }
 
 /** Issue 14: maps off (normal fused kernel) vs maps on (fused variant writing its weights; composed with weights). */
 async function mapsTable(cases: BenchCase[], reps: number): Promise<void> {
   console.log('\nattention maps (f32): the normal path is the same kernel as above; "maps on" runs only when maps are asked for');
-  console.log('| case | maps off: fused ms | maps on: fused+weights ms | maps on: composed ms | on/off (fused) | composed/fused (maps on) | weights max rel diff |');
+  console.log(
+    '| case | maps off: fused ms | maps on: fused+weights ms | maps on: composed ms | on/off (fused) | composed/fused (maps on) | weights max rel diff |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const c of cases) {
     const q = tf.randomNormal([c.batch, c.queries, c.width], 0, 1, 'float32', 1);
@@ -131,7 +149,8 @@ async function mapsTable(cases: BenchCase[], reps: number): Promise<void> {
     };
     const onComposed = () => both(attentionWeightsComposed(q, k, v, c.heads, scale));
     await timeOnce(off);
-    const got = await timeOnce(on), ref = await timeOnce(onComposed);
+    const got = await timeOnce(on),
+      ref = await timeOnce(onComposed);
     const times = { off: [] as number[], on: [] as number[], composed: [] as number[] };
     for (let r = 0; r < reps; r++) {
       times.off.push((await timeOnce(off)).ms);
@@ -139,8 +158,10 @@ async function mapsTable(cases: BenchCase[], reps: number): Promise<void> {
       times.composed.push((await timeOnce(onComposed)).ms);
     }
     const [t0, t1, t2] = [median(times.off), median(times.on), median(times.composed)];
-    console.log(`| ${c.name} | ${t0.toFixed(1)} | ${t1.toFixed(1)} | ${t2.toFixed(1)} | ${(t1 / t0).toFixed(2)}× | ${(t2 / t1).toFixed(2)}× | `
-      + `${maxRelDiff(got.values, ref.values).toExponential(1)} |`);
+    console.log(
+      `| ${c.name} | ${t0.toFixed(1)} | ${t1.toFixed(1)} | ${t2.toFixed(1)} | ${(t1 / t0).toFixed(2)}× | ${(t2 / t1).toFixed(2)}× | ` +
+        `${maxRelDiff(got.values, ref.values).toExponential(1)} |`,
+    );
     tf.dispose([q, k, v]);
   }
 }

@@ -67,7 +67,10 @@ async function tfjsRuntime(backend: 'wasm' | 'cpu', threads: number): Promise<{ 
     // URLs) never loads here; only a cross-origin-isolated browser page gets it.
     await import('@tensorflow/tfjs-backend-wasm');
     const mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-    if (!mt) throw new Error('tfjs-backend-wasm runs single-threaded under Node (its WASM_HAS_MULTITHREAD_SUPPORT flag is false when IS_NODE, tfjs#3830); threads need a cross-origin-isolated browser page');
+    if (!mt)
+      throw new Error(
+        'tfjs-backend-wasm runs single-threaded under Node (its WASM_HAS_MULTITHREAD_SUPPORT flag is false when IS_NODE, tfjs#3830); threads need a cross-origin-isolated browser page',
+      );
   }
   const name = await initNodeBackend(backend);
   let model: EngineModel | undefined;
@@ -125,8 +128,12 @@ async function tfjsRuntime(backend: 'wasm' | 'cpu', threads: number): Promise<{ 
  * dependencies of the project — onnxruntime-node's install script reaches a host CI cannot — but installed on
  * demand by scripts/bench-peers.sh, so their own types are not there for tsc.
  */
-interface OrtTensor { data: unknown }
-interface OrtSession { run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> }
+interface OrtTensor {
+  data: unknown;
+}
+interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+}
 interface Ort {
   env: { wasm: { numThreads: number; simd: boolean } };
   InferenceSession: { create(model: Uint8Array, opts: object): Promise<OrtSession> };
@@ -144,9 +151,10 @@ async function ortRuntime(kind: 'ort-node' | 'ort-web', threads: number): Promis
   let s: Record<'unet' | 'encoder' | 'vq', Session>;
   let cfg: ModelConfig;
   let feeds: Record<'unet' | 'encoder' | 'vq', Record<string, OrtTensor>>;
-  const opts = kind === 'ort-node'
-    ? { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const }
-    : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const };
+  const opts =
+    kind === 'ort-node'
+      ? { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const }
+      : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const };
   const runOne = async (what: 'unet' | 'encoder' | 'vq', f = feeds[what]): Promise<Float32Array> => {
     const r = await s[what].run(f);
     return Object.values(r)[0].data as Float32Array;
@@ -163,15 +171,21 @@ async function ortRuntime(kind: 'ort-node' | 'ort-web', threads: number): Promis
       const [ch, h, w] = latentShape(cfg);
       const T = ort.Tensor;
       feeds = {
-        unet: { x: new T('float32', inp.x, [1, ch, h, w]), t: new T('int64', BigInt64Array.from([500n]), [1]),
-          context: new T('float32', inp.ctx, [1, cfg.cond.outTokens, cfg.cond.condDim]) },
+        unet: {
+          x: new T('float32', inp.x, [1, ch, h, w]),
+          t: new T('int64', BigInt64Array.from([500n]), [1]),
+          context: new T('float32', inp.ctx, [1, cfg.cond.outTokens, cfg.cond.condDim]),
+        },
         encoder: { fmri: new T('float32', inp.fmri, [1, cfg.encoder.numVoxels]) },
         vq: { z: new T('float32', inp.x, [1, ch, h, w]) },
       };
       return {};
     },
     async run(what, steps) {
-      if (what !== 'decode') { await runOne(what); return; }
+      if (what !== 'decode') {
+        await runOne(what);
+        return;
+      }
       // The whole decode: conditioning, PLMS on host arrays (the same update as src/diffusion/plms.ts,
       // microseconds against the UNet), VQ decode.
       const [ch, h, w] = latentShape(cfg);
@@ -183,7 +197,9 @@ async function ortRuntime(kind: 'ort-node' | 'ort-web', threads: number): Promis
         runOne('unet', { x: new T('float32', x, shape), t: new T('int64', BigInt64Array.from([BigInt(t)]), [1]), context: cT });
       const k = stepCoefficients(makeSchedule(cfg.schedule), steps, 0);
       const update = (x: Float32Array, e: Float32Array, i: number): Float32Array => {
-        const sa = Math.sqrt(k.alphas[i]), sap = Math.sqrt(k.alphasPrev[i]), som = k.sqrtOneMinusAlphas[i];
+        const sa = Math.sqrt(k.alphas[i]),
+          sap = Math.sqrt(k.alphasPrev[i]),
+          som = k.sqrtOneMinusAlphas[i];
         const dir = Math.sqrt(1 - k.alphasPrev[i]);
         return x.map((xv, j) => sap * ((xv - som * e[j]) / sa) + dir * e[j]);
       };
@@ -212,13 +228,16 @@ async function ortRuntime(kind: 'ort-node' | 'ort-web', threads: number): Promis
 }
 
 async function workerMain(kind: string, threads: number): Promise<void> {
-  const send = (m: unknown): void => { process.stdout.write(`${JSON.stringify(m)}\n`); };
+  const send = (m: unknown): void => {
+    process.stdout.write(`${JSON.stringify(m)}\n`);
+  };
   let rt: Runtime;
   let info: Record<string, unknown>;
   try {
-    ({ rt, info } = kind === 'tfjs-wasm' || kind === 'tfjs-cpu'
-      ? await tfjsRuntime(kind === 'tfjs-wasm' ? 'wasm' : 'cpu', threads)
-      : await ortRuntime(kind as 'ort-node' | 'ort-web', threads));
+    ({ rt, info } =
+      kind === 'tfjs-wasm' || kind === 'tfjs-cpu'
+        ? await tfjsRuntime(kind === 'tfjs-wasm' ? 'wasm' : 'cpu', threads)
+        : await ortRuntime(kind as 'ort-node' | 'ort-web', threads));
   } catch (e) {
     send({ ready: false, error: (e as Error).message || String(e) });
     return;
@@ -246,7 +265,12 @@ async function workerMain(kind: string, threads: number): Promise<void> {
 
 // ------------------------------------------------------------------------------------------- driver
 
-interface Column { id: string; kind: string; threads: number; label: string }
+interface Column {
+  id: string;
+  kind: string;
+  threads: number;
+  label: string;
+}
 
 /** A worker process answering one JSON line per request. */
 class Proc {
@@ -255,11 +279,18 @@ class Proc {
   dead?: string;
   constructor(private child: ChildProcessWithoutNullStreams) {
     this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    child.stderr.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
-    child.on('exit', (code, sig) => { this.dead ??= `worker exited (${sig ?? `code ${code}`}): ${this.lastError()}`; });
+    child.stderr.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    child.on('exit', (code, sig) => {
+      this.dead ??= `worker exited (${sig ?? `code ${code}`}): ${this.lastError()}`;
+    });
   }
   lastError(): string {
-    const l = this.stderr.trim().split('\n').filter((s) => s.trim() && !/Warning|warn/i.test(s));
+    const l = this.stderr
+      .trim()
+      .split('\n')
+      .filter((s) => s.trim() && !/Warning|warn/i.test(s));
     return (l.pop() ?? '').slice(0, 200);
   }
   async next(): Promise<Record<string, unknown>> {
@@ -275,36 +306,56 @@ class Proc {
     this.child.stdin.write(`${JSON.stringify(msg)}\n`);
     let timer: NodeJS.Timeout | undefined;
     const r = await (Number.isFinite(timeoutMs)
-      ? Promise.race([this.next(), new Promise<never>((_, rej) => {
-        timer = setTimeout(() => {
-          this.dead = `stopped: one ${String(msg.what ?? msg.op)} call ran past ${fmt(timeoutMs)}`;
-          this.child.kill('SIGKILL');
-          rej(new Error(this.dead));
-        }, timeoutMs);
-      })]).finally(() => clearTimeout(timer))
+      ? Promise.race([
+          this.next(),
+          new Promise<never>((_, rej) => {
+            timer = setTimeout(() => {
+              this.dead = `stopped: one ${String(msg.what ?? msg.op)} call ran past ${fmt(timeoutMs)}`;
+              this.child.kill('SIGKILL');
+              rej(new Error(this.dead));
+            }, timeoutMs);
+          }),
+        ]).finally(() => clearTimeout(timer))
       : this.next());
     if (r.ok === false) throw new Error(String(r.error));
     return r;
   }
-  stop(): void { this.child.stdin.end(); this.child.kill(); }
+  stop(): void {
+    this.child.stdin.end();
+    this.child.kill();
+  }
 }
 
 function startWorker(col: Column): Proc {
-  const child = col.kind === 'torch'
-    ? spawn(PYTHON, ['scripts/bench_peers.py', 'worker', '--threads', String(col.threads)],
-      { cwd: ROOT, env: { ...process.env, PYTHONPATH: join(ROOT, 'python'), OMP_NUM_THREADS: String(col.threads) } })
-    : spawn(process.execPath, ['--import', 'tsx', 'src/cli/benchPeers.ts', '--worker', col.kind, '--threads', String(col.threads)],
-      { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: String(col.threads) } });
+  const child =
+    col.kind === 'torch'
+      ? spawn(PYTHON, ['scripts/bench_peers.py', 'worker', '--threads', String(col.threads)], {
+          cwd: ROOT,
+          env: { ...process.env, PYTHONPATH: join(ROOT, 'python'), OMP_NUM_THREADS: String(col.threads) },
+        })
+      : spawn(process.execPath, ['--import', 'tsx', 'src/cli/benchPeers.ts', '--worker', col.kind, '--threads', String(col.threads)], {
+          cwd: ROOT,
+          env: { ...process.env, OMP_NUM_THREADS: String(col.threads) },
+        });
   return new Proc(child);
 }
 
 function runPython(args: string[]): Promise<string> {
   return new Promise((res, rej) => {
     const p = spawn(PYTHON, ['scripts/bench_peers.py', ...args], { cwd: ROOT, env: { ...process.env, PYTHONPATH: join(ROOT, 'python') } });
-    let out = '', err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
-    p.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`scripts/bench_peers.py ${args[0]} failed (code ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`))));
+    let out = '',
+      err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    p.on('exit', (code) =>
+      code === 0
+        ? res(out)
+        : rej(new Error(`scripts/bench_peers.py ${args[0]} failed (code ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`)),
+    );
   });
 }
 
@@ -312,15 +363,29 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const fmt = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
+const fmt = (ms: number): string =>
+  ms >= 10_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : ms >= 1000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : ms >= 10
+        ? `${ms.toFixed(1)} ms`
+        : `${ms.toFixed(2)} ms`;
 
 const SPEC: Record<string, FlagSpec> = {
   configs: { type: 'string', help: 'comma-separated configurations: default, mid', default: 'default,mid' },
-  runtimes: { type: 'string', help: 'comma-separated columns (default all): tfjs-wasm-1, tfjs-wasm-all, tfjs-cpu, torch-1, torch-all, ort-node-1, ort-node-all, ort-web-1, ort-web-all' },
+  runtimes: {
+    type: 'string',
+    help: 'comma-separated columns (default all): tfjs-wasm-1, tfjs-wasm-all, tfjs-cpu, torch-1, torch-all, ort-node-1, ort-node-all, ort-web-1, ort-web-all',
+  },
   reps: { type: 'number', help: 'timed repetitions of UNet step, encoder and VQ decode, after one warm-up', default: 7 },
   'decode-reps': { type: 'number', help: 'timed repetitions of the full decode (its networks are already warm)', default: 3 },
   steps: { type: 'number', help: 'PLMS steps of the full decode (S + 1 UNet calls)', default: 50 },
-  'cell-budget': { type: 'number', help: 'seconds one cell may take: fewer repetitions (n shown) or, for a decode estimated beyond it, none; a call past twice it (an output check: four times) stops that runtime', default: 90 },
+  'cell-budget': {
+    type: 'number',
+    help: 'seconds one cell may take: fewer repetitions (n shown) or, for a decode estimated beyond it, none; a call past twice it (an output check: four times) stops that runtime',
+    default: 90,
+  },
   'no-check': { type: 'boolean', help: 'skip the output agreement check' },
   note: { type: 'string', help: 'a line printed with the machine, e.g. about other load' },
   seed: { type: 'number', help: 'seed of the random weights', default: 0 },
@@ -346,20 +411,35 @@ function columns(all: number): Column[] {
 
 function pkgVersion(name: string): string {
   // Read from the folder: some packages (onnxruntime-web) do not export their package.json.
-  try { return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version; } catch { return 'not installed'; }
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
 }
 
-interface Cell { ms: number[]; error?: string; note?: string }
+interface Cell {
+  ms: number[];
+  error?: string;
+  note?: string;
+}
 
 async function driverMain(args: Record<string, unknown>): Promise<void> {
   const all = cpus().length;
   const cols = columns(all);
   const want = args.runtimes ? String(args.runtimes).split(',') : cols.map((c) => c.id);
-  for (const w of want) if (!cols.some((c) => c.id === w)) throw new Error(`unknown runtime '${w}' (choose from ${cols.map((c) => c.id).join(', ')})`);
+  for (const w of want)
+    if (!cols.some((c) => c.id === w)) throw new Error(`unknown runtime '${w}' (choose from ${cols.map((c) => c.id).join(', ')})`);
   const active = cols.filter((c) => want.includes(c.id));
-  const reps = Number(args.reps), decodeReps = Number(args['decode-reps']), steps = Number(args.steps);
+  const reps = Number(args.reps),
+    decodeReps = Number(args['decode-reps']),
+    steps = Number(args.steps);
   const budgetMs = Number(args['cell-budget']) * 1000;
-  for (const [k, v] of [['reps', reps], ['decode-reps', decodeReps], ['steps', steps]] as const) {
+  for (const [k, v] of [
+    ['reps', reps],
+    ['decode-reps', decodeReps],
+    ['steps', steps],
+  ] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} must be a positive integer (got ${v})`);
   }
   uniformTimesteps(steps); // refuses a step count the authors' spacing cannot make, before minutes of setup
@@ -371,11 +451,19 @@ async function driverMain(args: Record<string, unknown>): Promise<void> {
   const torchVersion = (await runPython(['versions']).catch(() => '')).trim();
   const started = new Date();
   console.log('# bench:peers — same weights, one run, interleaved; medians (min–max) of n timed calls after a warm-up');
-  console.log(`machine: ${cpus()[0]?.model ?? '?'}, ${all} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${cpus()[0]?.model ?? '?'}, ${all} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   if (args.note) console.log(`note: ${args.note}`);
-  console.log(`versions: node ${process.versions.node}; @tensorflow/tfjs-core ${tf.version_core}, tfjs-backend-wasm ${pkgVersion('@tensorflow/tfjs-backend-wasm')}, tfjs-backend-cpu ${pkgVersion('@tensorflow/tfjs-backend-cpu')}; `
-    + `onnxruntime-node ${pkgVersion('onnxruntime-node')}, onnxruntime-web ${pkgVersion('onnxruntime-web')}; ${torchVersion || 'python/torch versions unavailable'}`);
-  console.log(`date: ${started.toISOString()}; reps ${reps} (full decode ${decodeReps}), PLMS ${steps} steps, cell budget ${budgetMs / 1000} s, weights seed ${args.seed}`);
+  console.log(
+    `versions: node ${process.versions.node}; @tensorflow/tfjs-core ${tf.version_core}, tfjs-backend-wasm ${pkgVersion('@tensorflow/tfjs-backend-wasm')}, tfjs-backend-cpu ${pkgVersion('@tensorflow/tfjs-backend-cpu')}; ` +
+      `onnxruntime-node ${pkgVersion('onnxruntime-node')}, onnxruntime-web ${pkgVersion('onnxruntime-web')}; ${torchVersion || 'python/torch versions unavailable'}`,
+  );
+  console.log(
+    `date: ${started.toISOString()}; reps ${reps} (full decode ${decodeReps}), PLMS ${steps} steps, cell budget ${budgetMs / 1000} s, weights seed ${args.seed}`,
+  );
 
   const results: Record<string, Record<string, Record<What, Cell>>> = {};
   for (const cname of configs) {
@@ -385,30 +473,39 @@ async function driverMain(args: Record<string, unknown>): Promise<void> {
     await writeFile(join(dir, 'model_config.json'), JSON.stringify(cfg, null, 1));
     console.log(`\n## ${cname}: ${describe(cfg)}`);
     const t0 = performance.now();
-    const prep = JSON.parse((await runPython(['prepare', '--dir', dir, '--seed', String(args.seed)])).trim().split('\n').pop() as string) as { params: number; opset: number };
-    console.log(`weights: ${(prep.params / 1e6).toFixed(1)} M parameters (python/cad_ref FmriLDM, golden.py build_ldm seed ${args.seed}); ONNX opset ${prep.opset}; prepared in ${fmt(performance.now() - t0)}`);
+    const prep = JSON.parse(
+      (await runPython(['prepare', '--dir', dir, '--seed', String(args.seed)])).trim().split('\n').pop() as string,
+    ) as { params: number; opset: number };
+    console.log(
+      `weights: ${(prep.params / 1e6).toFixed(1)} M parameters (python/cad_ref FmriLDM, golden.py build_ldm seed ${args.seed}); ONNX opset ${prep.opset}; prepared in ${fmt(performance.now() - t0)}`,
+    );
 
     const cells: Record<string, Record<What, Cell>> = {};
     const procs = new Map<string, Proc>();
     // Start and load every worker at once (nothing is timed yet), then time one call at a time.
-    await Promise.all(active.map(async (col) => {
-      cells[col.id] = Object.fromEntries(WHATS.map((w) => [w, { ms: [] }])) as unknown as Record<What, Cell>;
-      const p = startWorker(col);
-      try {
-        const ready = await p.next();
-        if (!ready.ready) throw new Error(String(ready.error));
-        await p.ask({ op: 'load', dir });
-        procs.set(col.id, p);
-      } catch (e) {
-        p.stop();
-        for (const w of WHATS) cells[col.id][w].error = (e as Error).message;
-      }
-    }));
+    await Promise.all(
+      active.map(async (col) => {
+        cells[col.id] = Object.fromEntries(WHATS.map((w) => [w, { ms: [] }])) as unknown as Record<What, Cell>;
+        const p = startWorker(col);
+        try {
+          const ready = await p.next();
+          if (!ready.ready) throw new Error(String(ready.error));
+          await p.ask({ op: 'load', dir });
+          procs.set(col.id, p);
+        } catch (e) {
+          p.stop();
+          for (const w of WHATS) cells[col.id][w].error = (e as Error).message;
+        }
+      }),
+    );
     console.log(`workers loaded (${fmt(performance.now() - t0)} since prepare)`);
     const fail = (id: string, e: unknown, from: What): void => {
       const msg = (e as Error).message || String(e);
       const p = procs.get(id);
-      if (p?.dead) { for (const w of WHATS.slice(WHATS.indexOf(from))) cells[id][w].error ??= msg; procs.delete(id); } else cells[id][from].error = msg;
+      if (p?.dead) {
+        for (const w of WHATS.slice(WHATS.indexOf(from))) cells[id][w].error ??= msg;
+        procs.delete(id);
+      } else cells[id][from].error = msg;
     };
 
     if (!args['no-check'] && procs.has('torch-1')) {
@@ -419,9 +516,13 @@ async function driverMain(args: Record<string, unknown>): Promise<void> {
           if (id === 'torch-1') continue;
           try {
             const out = await p.ask({ op: 'check' }, 4 * budgetMs); // tfjs-cpu at mid size: many minutes
-            const parts = (['unet', 'encoder', 'vq'] as const).map((k) => `${k} ${relErr(out[k] as number[], ref[k] as number[]).toExponential(1)}`);
+            const parts = (['unet', 'encoder', 'vq'] as const).map(
+              (k) => `${k} ${relErr(out[k] as number[], ref[k] as number[]).toExponential(1)}`,
+            );
             console.log(`  ${id.padEnd(13)} ${parts.join(', ')}`);
-          } catch (e) { console.log(`  ${id.padEnd(13)} check failed: ${(e as Error).message}`); }
+          } catch (e) {
+            console.log(`  ${id.padEnd(13)} check failed: ${(e as Error).message}`);
+          }
         }
       }
     }
@@ -445,7 +546,9 @@ async function driverMain(args: Record<string, unknown>): Promise<void> {
         try {
           const w = (await p.ask({ op: 'run', what, steps }, 2 * budgetMs)).ms as number;
           plan.set(id, Math.max(1, Math.min(n, Math.floor(budgetMs / Math.max(w, 1)))));
-        } catch (e) { fail(id, e, what); }
+        } catch (e) {
+          fail(id, e, what);
+        }
       }
       const order = [...plan.keys()];
       for (let r = 0; r < n; r++) {
@@ -454,7 +557,11 @@ async function driverMain(args: Record<string, unknown>): Promise<void> {
           if ((plan.get(id) ?? 0) <= r || cells[id][what].error) continue;
           const p = procs.get(id);
           if (!p) continue;
-          try { cells[id][what].ms.push((await p.ask({ op: 'run', what, steps }, 2 * budgetMs)).ms as number); } catch (e) { fail(id, e, what); }
+          try {
+            cells[id][what].ms.push((await p.ask({ op: 'run', what, steps }, 2 * budgetMs)).ms as number);
+          } catch (e) {
+            fail(id, e, what);
+          }
         }
       }
       process.stdout.write(`  measured ${what} (${fmt(performance.now() - t0)} since prepare, load average ${loadavg()[0].toFixed(2)})\n`);
@@ -464,28 +571,55 @@ async function driverMain(args: Record<string, unknown>): Promise<void> {
     printTable(cname, active, cells, steps, reps, decodeReps);
   }
   const out = join(CACHE, `results-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(out, JSON.stringify({ started: started.toISOString(), args, machine: { cpu: cpus()[0]?.model, cores: all }, results }, null, 1));
+  await writeFile(
+    out,
+    JSON.stringify({ started: started.toISOString(), args, machine: { cpu: cpus()[0]?.model, cores: all }, results }, null, 1),
+  );
   console.log(`\nraw samples: ${out}`);
-  console.log(`finished ${new Date().toISOString()}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `finished ${new Date().toISOString()}; load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 function relErr(a: number[] | undefined, b: number[] | undefined): number {
   if (!a || !b || a.length !== b.length) return NaN;
-  let d = 0, m = 0;
-  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
   return d / m;
 }
 
 function describe(cfg: ModelConfig): string {
   const [c, h] = latentShape(cfg);
   const u = cfg.unet;
-  return `latent ${c}×${h}×${h}, UNet ${u.modelChannels} ch × [${u.channelMult}], ${u.numResBlocks} res blocks, attention at ds [${u.attentionResolutions}], `
-    + `context ${u.contextDim}; encoder ${cfg.encoder.embedDim} × ${cfg.encoder.depth} on ${cfg.encoder.numVoxels} voxels; VQ to ${cfg.vq.resolution}² (ch ${cfg.vq.ch})`;
+  return (
+    `latent ${c}×${h}×${h}, UNet ${u.modelChannels} ch × [${u.channelMult}], ${u.numResBlocks} res blocks, attention at ds [${u.attentionResolutions}], ` +
+    `context ${u.contextDim}; encoder ${cfg.encoder.embedDim} × ${cfg.encoder.depth} on ${cfg.encoder.numVoxels} voxels; VQ to ${cfg.vq.resolution}² (ch ${cfg.vq.ch})`
+  );
 }
 
-function printTable(cname: string, cols: Column[], cells: Record<string, Record<What, Cell>>, steps: number, reps: number, decodeReps: number): void {
-  const heads: Record<What, string> = { unet: 'UNet step', encoder: 'encoder + mappers', vq: 'VQ decode', decode: `full decode (PLMS ${steps})` };
-  console.log(`\n${cname}: median (min – max) [n if fewer than ${reps} / ${decodeReps}]; × = median / PyTorch eager median at the same thread count`);
+function printTable(
+  cname: string,
+  cols: Column[],
+  cells: Record<string, Record<What, Cell>>,
+  steps: number,
+  reps: number,
+  decodeReps: number,
+): void {
+  const heads: Record<What, string> = {
+    unet: 'UNet step',
+    encoder: 'encoder + mappers',
+    vq: 'VQ decode',
+    decode: `full decode (PLMS ${steps})`,
+  };
+  console.log(
+    `\n${cname}: median (min – max) [n if fewer than ${reps} / ${decodeReps}]; × = median / PyTorch eager median at the same thread count`,
+  );
   console.log(`| runtime | threads | ${WHATS.map((w) => heads[w]).join(' | ')} |`);
   console.log(`|---|---|${WHATS.map(() => '---').join('|')}|`);
   const torchFor = (c: Column): Record<What, Cell> | undefined => (c.threads > 1 ? cells['torch-all'] : cells['torch-1']);
@@ -514,9 +648,18 @@ function printTable(cname: string, cols: Column[], cells: Record<string, Record<
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
-  if (args.help) { process.stdout.write(usage('npm run bench:peers --', '[options]', SPEC)); return; }
-  if (args.worker) { await workerMain(String(args.worker), Number(args.threads)); return; }
+  if (args.help) {
+    process.stdout.write(usage('npm run bench:peers --', '[options]', SPEC));
+    return;
+  }
+  if (args.worker) {
+    await workerMain(String(args.worker), Number(args.threads));
+    return;
+  }
   await driverMain(args);
 }
 
-main().catch((e: Error) => { console.error(`error: ${e.message}`); process.exitCode = 1; });
+main().catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exitCode = 1;
+});

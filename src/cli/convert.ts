@@ -27,7 +27,10 @@ const SPEC: Record<string, FlagSpec> = {
 function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(path).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
   });
 }
 
@@ -38,9 +41,13 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) {
     process.stdout.write(usage('npm run convert --', '<checkpoint.pth|.ckpt|.safetensors>... --out <bundle-dir> [options]', SPEC));
-    process.stdout.write('\nLater checkpoints override tensors of earlier ones (reported). Typical: phase3.pth alone, or ldm.ckpt + phase3.pth.\n');
-    process.stdout.write('decoding_studio.* tensors (e.g. extras.safetensors from npm run train: the low-level decoder, the null context) pass into\n'
-      + 'the bundle; with the low-level decoder the VQ encoder is kept too (it is dropped otherwise).\n');
+    process.stdout.write(
+      '\nLater checkpoints override tensors of earlier ones (reported). Typical: phase3.pth alone, or ldm.ckpt + phase3.pth.\n',
+    );
+    process.stdout.write(
+      'decoding_studio.* tensors (e.g. extras.safetensors from npm run train: the low-level decoder, the null context) pass into\n' +
+        'the bundle; with the low-level decoder the VQ encoder is kept too (it is dropped otherwise).\n',
+    );
     return;
   }
   if (args._.length === 0) throw new UsageError('give at least one checkpoint file');
@@ -79,18 +86,27 @@ async function main(): Promise<void> {
       for (const [pair, n] of byPair) process.stdout.write(`${pair}: ${n} tensors\n`);
     }
     for (const n of report.notes) process.stdout.write(`note: ${n}\n`);
-    if (report.extra.length) process.stdout.write(`ignored ${report.extra.length} unexpected tensors: ${report.extra.slice(0, 10).join(', ')}${report.extra.length > 10 ? ', …' : ''}\n`);
+    if (report.extra.length)
+      process.stdout.write(
+        `ignored ${report.extra.length} unexpected tensors: ${report.extra.slice(0, 10).join(', ')}${report.extra.length > 10 ? ', …' : ''}\n`,
+      );
     if (report.extras.length) process.stdout.write(`kept ${report.extras.length} decoding_studio.* tensors: ${report.extras.join(', ')}\n`);
-    process.stdout.write(report.keptVQEncoder
-      ? 'kept the VQ encoder and quant_conv for the low-level decoder\n'
-      : 'no low-level decoder (decoding_studio.lowlevel.*): the VQ encoder is not needed and was dropped\n');
-    process.stdout.write(`dropped ${report.dropped} tensors not used for inference${report.droppedNames.length ? `: ${report.droppedNames.slice(0, 10).join(', ')}${report.droppedNames.length > 10 ? `, … (${report.droppedNames.length - 10} more)` : ''}` : ''}\n`);
-    if (plan.config.preprocess.mean === undefined) process.stdout.write('note: no --mean/--std: the bundle expects already z-scored input\n');
+    process.stdout.write(
+      report.keptVQEncoder
+        ? 'kept the VQ encoder and quant_conv for the low-level decoder\n'
+        : 'no low-level decoder (decoding_studio.lowlevel.*): the VQ encoder is not needed and was dropped\n',
+    );
+    process.stdout.write(
+      `dropped ${report.dropped} tensors not used for inference${report.droppedNames.length ? `: ${report.droppedNames.slice(0, 10).join(', ')}${report.droppedNames.length > 10 ? `, … (${report.droppedNames.length - 10} more)` : ''}` : ''}\n`,
+    );
+    if (plan.config.preprocess.mean === undefined)
+      process.stdout.write('note: no --mean/--std: the bundle expects already z-scored input\n');
 
     const dtype = args.fp16 ? 'float16' : 'float32';
     const out = String(args.out);
     const manifest = await writeConvertedBundle(dirSink(out), plan, {
-      dtype, shardBytes: Math.round(shardMb * 2 ** 20),
+      dtype,
+      shardBytes: Math.round(shardMb * 2 ** 20),
       onProgress: (done, total) => process.stderr.write(`\rwriting ${mib(done)} / ${mib(total)}`),
     });
     process.stderr.write('\n');

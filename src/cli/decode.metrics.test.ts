@@ -16,16 +16,43 @@ const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
 const DATA = join(REPO_ROOT, 'public/data/god-synth');
 const MODEL = join(REPO_ROOT, 'public/models/default');
 
-interface Score { name: string; pcc: number; ssim: number; cnnClass?: string }
+interface Score {
+  name: string;
+  pcc: number;
+  ssim: number;
+  cnnClass?: string;
+}
 
 async function decode(out: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(TSX, ['src/cli/decode.ts', '--model', MODEL, '--out', out, '--backend', 'cpu', '--sampler', 'ddim', '--guidance', '1',
-    '--init', 'noise', '--strength', '1', ...args], { cwd: REPO_ROOT, timeout: 240_000 });
+  return run(
+    TSX,
+    [
+      'src/cli/decode.ts',
+      '--model',
+      MODEL,
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+      '--sampler',
+      'ddim',
+      '--guidance',
+      '1',
+      '--init',
+      'noise',
+      '--strength',
+      '1',
+      ...args,
+    ],
+    { cwd: REPO_ROOT, timeout: 240_000 },
+  );
 }
 
 async function oracle(out: string, n: number, split: 'train' | 'test', image: number): Promise<Score[]> {
-  const { stdout } = await run(PYTHON, ['src/cli/reference_decode_metrics.py', out, String(n), DATA, split, String(image)],
-    { cwd: REPO_ROOT, timeout: 120_000 });
+  const { stdout } = await run(PYTHON, ['src/cli/reference_decode_metrics.py', out, String(n), DATA, split, String(image)], {
+    cwd: REPO_ROOT,
+    timeout: 120_000,
+  });
   return JSON.parse(stdout) as Score[];
 }
 
@@ -40,18 +67,26 @@ function expectScores(ours: Score[], ref: Score[]): void {
 
 describe('npm run decode: metrics against the ground truth (SIMULATED data set)', () => {
   let tmp = '';
-  beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'decode-metrics-')); });
-  afterAll(async () => { if (tmp) await rm(tmp, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'decode-metrics-'));
+  });
+  afterAll(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
 
   it('a single-sample file of the data set: every sample and their pixel mean scored, as the oracle scores the PNGs', async () => {
     const out = join(tmp, 'single');
     const { stdout } = await decode(out, ['--fmri', join(DATA, 'sample_test0.npy'), '--steps', '3', '--samples', '2', '--dump']);
-    const written = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { groundTruth: { source: string; className: string }; scores: Score[] };
+    const written = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+      groundTruth: { source: string; className: string };
+      scores: Score[];
+    };
     expect(written.groundTruth).toMatchObject({ source: 'test image 0 of images_32.npz' });
     expectScores(written.scores, await oracle(out, 2, 'test', 0));
     // Printed, one line per image, with the SIMULATED label.
     expect(stdout).toMatch(/^ground truth: test image 0 of images_32\.npz \(.+\); data set SYNTHETIC/m);
-    for (const s of written.scores) expect(stdout).toContain(`PCC ${s.pcc.toFixed(3)} · SSIM ${s.ssim.toFixed(3)} · CNN class ${s.cnnClass}`);
+    for (const s of written.scores)
+      expect(stdout).toContain(`PCC ${s.pcc.toFixed(3)} · SSIM ${s.ssim.toFixed(3)} · CNN class ${s.cnnClass}`);
     expect(stdout).toMatch(/SIMULATED data set, not brain data/);
   }, 300_000);
 
@@ -65,10 +100,16 @@ describe('npm run decode: metrics against the ground truth (SIMULATED data set)'
     expectScores(written.scores, await oracle(out, 1, 'train', image));
   }, 300_000);
 
-  it('prints no metrics for a file that is not the data set\'s (no ground truth known), nor for single test trials', async () => {
+  it("prints no metrics for a file that is not the data set's (no ground truth known), nor for single test trials", async () => {
     const arr = readNpy(new Uint8Array(await readFile(join(DATA, 'sample_test0.npy'))));
     const own = join(tmp, 'own.npy');
-    await writeFile(join(own), writeNpy(npyToFloat32(arr).map((v) => v * 1.01), arr.shape));
+    await writeFile(
+      join(own),
+      writeNpy(
+        npyToFloat32(arr).map((v) => v * 1.01),
+        arr.shape,
+      ),
+    );
     const out = join(tmp, 'own');
     const { stdout } = await decode(out, ['--fmri', own, '--steps', '1']);
     expect(stdout).not.toMatch(/PCC|ground truth/);

@@ -20,7 +20,7 @@ import { encodePng, toRgb8 } from '../io/png';
 import { checkReceiptTimesteps, makeReceipt, parseReceipt, receiptArgs, receiptToJson, type DecodeReceipt } from '../engine/receipt';
 import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES, stepPlan, type RunSettings } from '../engine/settings';
 import type { BackendName, DecodeOptions } from '../engine/types';
-import { EXPLAIN_SPEC, prepareExplain } from './explainArgs';   // issue 14
+import { EXPLAIN_SPEC, prepareExplain } from './explainArgs'; // issue 14
 
 /** The app version in receipts, as the studio writes it (package.json). */
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -29,28 +29,46 @@ const SPEC: Record<string, FlagSpec> = {
   model: { type: 'string', help: 'converted bundle directory (manifest.json + shards)', default: 'public/models/default' },
   // fMRI inputs (issue 13): files, folder, order, stimulus list, mask, scale/convention, dataset, split, roi
   ...FMRI_INPUT_SPEC,
-  truth: { type: 'string', help: "ground-truth images: GOD's images_256.npz layout (train_images/test_images), an .npz/.npy [N,H,W(,3)] uint8, or a folder of images converted by scripts/bold5000_images.py; written as truth.png and compared" },
+  truth: {
+    type: 'string',
+    help: "ground-truth images: GOD's images_256.npz layout (train_images/test_images), an .npz/.npy [N,H,W(,3)] uint8, or a folder of images converted by scripts/bold5000_images.py; written as truth.png and compared",
+  },
   sample: { type: 'number', help: 'sample (row / trial / volume) index in the file', default: 0 },
   ...samplerFlagSpec(),
   ...DECODE_MODE_SPEC,
   noise: { type: 'string', help: 'x_T as .npy [n,C,h,w] instead of a seed' },
   samples: { type: 'number', help: `samples drawn from the same fMRI, 1 to ${MAX_SAMPLES}`, default: DEFAULT_RUN_SETTINGS.numSamples },
-  backend: { type: 'string', help: 'tfjs backend; auto: the faster of webgpu and wasm by a probe at the model\'s shape, as in the studio', default: 'auto', choices: ['auto', 'wasm', 'cpu', 'webgpu'] },
+  backend: {
+    type: 'string',
+    help: "tfjs backend; auto: the faster of webgpu and wasm by a probe at the model's shape, as in the studio",
+    default: 'auto',
+    choices: ['auto', 'wasm', 'cpu', 'webgpu'],
+  },
   out: { type: 'string', help: 'output directory' },
   data: {
-    type: 'string', default: 'public/data/god-synth',
+    type: 'string',
+    default: 'public/data/god-synth',
     help: "data set whose files have ground truth: when --fmri is one of its files (sha256 listed in its meta.json), PCC, SSIM and the CNN's class of each image are printed and written to metrics.json",
   },
-  dump: { type: 'boolean', help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images; with --init lowlevel the low-level pixels, latent and start latent)' },
-  receipt: { type: 'string', help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, init, strength, guidance, sample index' },
-  ...EXPLAIN_SPEC,   // issue 14: --attention-maps and the counterfactual flags (src/cli/explainArgs.ts)
+  dump: {
+    type: 'boolean',
+    help: 'also write every stage as .npy (preprocessed fMRI, encoder output, conditioning, per-step x_t/eps/x0, final latent, images; with --init lowlevel the low-level pixels, latent and start latent)',
+  },
+  receipt: {
+    type: 'string',
+    help: 'replay a decode receipt (JSON from the studio): sampler, steps, eta, seed, samples, init, strength, guidance, sample index',
+  },
+  ...EXPLAIN_SPEC, // issue 14: --attention-maps and the counterfactual flags (src/cli/explainArgs.ts)
   help: { type: 'boolean', help: 'show this help' },
 };
 
 const stack = (arrays: Float32Array[]): Float32Array => {
   const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
   let o = 0;
-  for (const a of arrays) { out.set(a, o); o += a.length; }
+  for (const a of arrays) {
+    out.set(a, o);
+    o += a.length;
+  }
   return out;
 };
 
@@ -66,7 +84,12 @@ async function readInput(flag: string, path: string): Promise<Uint8Array> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv, SPEC);
-  if (args.help) { process.stdout.write(usage('npm run decode --', '--fmri <file or folder> [--fmri <file> …] --out <dir> [options]', SPEC) + DEFAULTS_HELP); return; }
+  if (args.help) {
+    process.stdout.write(
+      usage('npm run decode --', '--fmri <file or folder> [--fmri <file> …] --out <dir> [options]', SPEC) + DEFAULTS_HELP,
+    );
+    return;
+  }
   refuseExtraArguments(args);
   const typed = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
   let receipt: DecodeReceipt | undefined;
@@ -88,8 +111,12 @@ async function main(): Promise<void> {
   const mode = decodeMode(args);
   // Checked before anything slow happens; the step bound again once the model (its schedule) is loaded.
   const settings: RunSettings = cliRunSettings({
-    sampler: args.sampler as RunSettings['sampler'], steps: Number(args.steps), eta: Number(args.eta), seed: Number(args.seed),
-    numSamples: noise ? noise.shape[0] : Number(args.samples), ...mode,
+    sampler: args.sampler as RunSettings['sampler'],
+    steps: Number(args.steps),
+    eta: Number(args.eta),
+    seed: Number(args.seed),
+    numSamples: noise ? noise.shape[0] : Number(args.samples),
+    ...mode,
   });
   // Every file read (progress on stderr), what was recognised printed, the digests kept for the receipt.
   const input = await readFmriInputs(args, (line) => process.stderr.write(`${line}\n`));
@@ -101,7 +128,8 @@ async function main(): Promise<void> {
     process.stderr.write(`warning: ${input.name} is not the input the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
   }
 
-  const backend = args.backend === 'auto' ? await chooseNodeBackend(String(args.model)) : await initNodeBackend(args.backend as BackendName);
+  const backend =
+    args.backend === 'auto' ? await chooseNodeBackend(String(args.model)) : await initNodeBackend(args.backend as BackendName);
   const model = await loadModelFromDir(String(args.model), (done, total) => {
     process.stderr.write(`\rloading model ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`);
   });
@@ -117,7 +145,13 @@ async function main(): Promise<void> {
   if (mismatch) throw new FmriShapeError(mismatch, model.config.preprocess.rawVoxels ?? model.config.encoder.numVoxels, file.voxels);
   // Issue 14: the vector decoded is the counterfactual one when an edit is asked for (or recorded in the receipt).
   const explain = await prepareExplain(args, receipt, {
-    file, fileName: input.name, fileSha256: input.sha256, index, model, readInput, log: (l) => process.stderr.write(`${l}\n`),
+    file,
+    fileName: input.name,
+    fileSha256: input.sha256,
+    index,
+    model,
+    readInput,
+    log: (l) => process.stderr.write(`${l}\n`),
   });
   const raw = explain.input;
 
@@ -138,19 +172,29 @@ async function main(): Promise<void> {
     dumps.encoder_out = { data: result.encoderOut, shape: [1, cond.numTokens, encoder.embedDim] };
     dumps.cond = { data: result.cond, shape: [1, cond.outTokens, cond.condDim] };
   }
-  const xt: Float32Array[] = [], eps: Float32Array[] = [], x0: Float32Array[] = [];
+  const xt: Float32Array[] = [],
+    eps: Float32Array[] = [],
+    x0: Float32Array[] = [];
   const timesteps: number[] = [];
   const started = performance.now();
   const gen = decodeSteps(model, raw, opts);
   let final: Float32Array;
   for (;;) {
     const r = await gen.next();
-    if (r.done) { final = r.value; break; }
+    if (r.done) {
+      final = r.value;
+      break;
+    }
     const s = r.value;
     if (s.kind === 'init') {
-      process.stderr.write(`start: low-level latent noised to t=${s.t} (strength ${opts.strength}), ${s.steps} steps follow  ${s.ms.toFixed(0)} ms\n`);
+      process.stderr.write(
+        `start: low-level latent noised to t=${s.t} (strength ${opts.strength}), ${s.steps} steps follow  ${s.ms.toFixed(0)} ms\n`,
+      );
       const res = model.config.vq.resolution;
-      await writeFile(join(out, 'lowlevel.png'), encodePng(toRgb8(Float32Array.from({ length: res * res * 3 }, (_, k) => s.pixels[Math.floor(k / 3)])), res, res));
+      await writeFile(
+        join(out, 'lowlevel.png'),
+        encodePng(toRgb8(Float32Array.from({ length: res * res * 3 }, (_, k) => s.pixels[Math.floor(k / 3)])), res, res),
+      );
       if (args.dump) {
         dumps.lowlevel_pixels = { data: s.pixels, shape: [1, res * res] };
         dumps.lowlevel_latent = { data: s.x0.subarray(0, ch * h * w), shape: [1, ch, h, w] };
@@ -161,7 +205,11 @@ async function main(): Promise<void> {
     process.stderr.write(`step ${String(s.index + 1).padStart(3)}/${s.total}  t=${String(s.t).padStart(3)}  ${s.ms.toFixed(0)} ms\n`);
     timesteps.push(s.t);
     await explain.onStep(s);
-    if (args.dump) { xt.push(s.xt); eps.push(s.eps); x0.push(s.x0); }
+    if (args.dump) {
+      xt.push(s.xt);
+      eps.push(s.eps);
+      x0.push(s.x0);
+    }
   }
   const images = await decodeLatents(model, final, n);
   const seconds = (performance.now() - started) / 1000;
@@ -175,18 +223,28 @@ async function main(): Promise<void> {
   if (gt) {
     const scores = await scoreImages(images, gt);
     process.stdout.write(formatScores(gt, scores));
-    await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ groundTruth: { source: gt.source, className: gt.className, data: gt.dataLabel }, scores }, null, 2)}\n`);
+    await writeFile(
+      join(out, 'metrics.json'),
+      `${JSON.stringify({ groundTruth: { source: gt.source, className: gt.className, data: gt.dataLabel }, scores }, null, 2)}\n`,
+    );
   }
   if (truth) {
     // Ground truth given: written beside the samples and compared (scores of a single decode, not a benchmark).
     const cmp = compareWithTruth(truth, file, index, images, n);
     if (!cmp) {
       const label = file.labels?.[index];
-      process.stderr.write(`ground truth: ${label !== undefined ? `stimulus ${label} (sample ${index} of split '${file.split}') is not among the images of ${truth.name}`
-        : `${truth.name} does not say which image sample ${index} of split '${file.split}' shows`}\n`);
+      process.stderr.write(
+        `ground truth: ${
+          label !== undefined
+            ? `stimulus ${label} (sample ${index} of split '${file.split}') is not among the images of ${truth.name}`
+            : `${truth.name} does not say which image sample ${index} of split '${file.split}' shows`
+        }\n`,
+      );
     } else {
       await writeFile(join(out, 'truth.png'), cmp.png);
-      process.stderr.write(`ground truth: ${cmp.how} → truth.png; pixel correlation ${cmp.pearson.map((x) => x.toFixed(3)).join(', ')}; SSIM ${cmp.ssim.map((x) => x.toFixed(3)).join(', ')}\n`);
+      process.stderr.write(
+        `ground truth: ${cmp.how} → truth.png; pixel correlation ${cmp.pearson.map((x) => x.toFixed(3)).join(', ')}; SSIM ${cmp.ssim.map((x) => x.toFixed(3)).join(', ')}\n`,
+      );
     }
   }
   await explain.finish(out, images, opts);
@@ -205,12 +263,25 @@ async function main(): Promise<void> {
     appVersion: APP_VERSION,
     model: { name: model.config.name, sha256: model.card.sha256 ?? '', synthetic: model.config.synthetic ?? false },
     fmri: {
-      fileName: input.name, sha256: input.sha256, split: file.split, sampleIndex: index, ...(file.roi ? { roi: file.roi } : {}),
+      fileName: input.name,
+      sha256: input.sha256,
+      split: file.split,
+      sampleIndex: index,
+      ...(file.roi ? { roi: file.roi } : {}),
       ...(scale !== undefined && Number.isFinite(scale) ? { scale } : {}),
       ...(input.inputs.length > 1 ? { inputs: input.inputs } : {}),
     },
-    sampler: opts.sampler, steps: opts.steps, eta: opts.eta, seed: opts.seed, numSamples: n, backend: backend as BackendName,
-    init: mode.init, strength: mode.strength, guidance: mode.guidance, timesteps, spacing: plan.spacing,
+    sampler: opts.sampler,
+    steps: opts.steps,
+    eta: opts.eta,
+    seed: opts.seed,
+    numSamples: n,
+    backend: backend as BackendName,
+    init: mode.init,
+    strength: mode.strength,
+    guidance: mode.guidance,
+    timesteps,
+    spacing: plan.spacing,
     ...(explain.edit ? { counterfactual: explain.edit } : {}),
   });
   await writeFile(join(out, 'receipt.json'), receiptToJson(written));

@@ -13,7 +13,9 @@ import { describeFile } from './fmriInputs';
 
 export async function evalGodLayout(args: Record<string, unknown>, scale: number | undefined): Promise<void> {
   if (!args.model || args.baseline || args.shuffle) {
-    throw new UsageError(`${String(args.data)} is a GOD-layout directory (no meta.json): evaluate a --model on it; the baselines and --shuffle need the bundled set's reference models`);
+    throw new UsageError(
+      `${String(args.data)} is a GOD-layout directory (no meta.json): evaluate a --model on it; the baselines and --shuffle need the bundled set's reference models`,
+    );
   }
   const modelDir = String(args.model);
   const config = parseManifest(await readFile(join(modelDir, MANIFEST_FILE), 'utf8')).config as ModelConfig;
@@ -26,7 +28,14 @@ export async function evalGodLayout(args: Record<string, unknown>, scale: number
   const mismatch = voxelMismatch(set.fmri, config);
   if (mismatch) throw new UsageError(mismatch);
   const numSamples = Number(args.samples);
-  const opts = { sampler: args.sampler as SamplerName, steps: Number(args.steps), seed: Number(args.seed), numSamples, eta: Number(args.eta), ...decodeMode(args) };
+  const opts = {
+    sampler: args.sampler as SamplerName,
+    steps: Number(args.steps),
+    seed: Number(args.seed),
+    numSamples,
+    eta: Number(args.eta),
+    ...decodeMode(args),
+  };
   const { reconstructBatch } = await import('./reconstruct');
   const { initNodeBackend } = await import('./nodeBackend');
   await initNodeBackend(args.backend as 'wasm' | 'cpu' | 'webgpu');
@@ -42,12 +51,23 @@ export async function evalGodLayout(args: Record<string, unknown>, scale: number
   });
   const m = scoreAgainstImages(recons, set.gt);
   const rows: [string, number, string][] = [
-    [`${m.n_test}-way top-1 (PCC)`, m.top1_nway, (1 / m.n_test).toFixed(3)], ['2-way PCC', m.pair2way_pcc, '0.50'], ['2-way SSIM', m.pair2way_ssim, '0.50'],
-    ['pcc', m.pcc, '–'], ['ssim', m.ssim, '–'],
+    [`${m.n_test}-way top-1 (PCC)`, m.top1_nway, (1 / m.n_test).toFixed(3)],
+    ['2-way PCC', m.pair2way_pcc, '0.50'],
+    ['2-way SSIM', m.pair2way_ssim, '0.50'],
+    ['pcc', m.pcc, '–'],
+    ['ssim', m.ssim, '–'],
   ];
-  process.stdout.write([`${set.dir}: ${set.subjectFile} test-avg (averaged over trials) vs ${set.imagesFile}; model ${modelDir}${config.synthetic ? ' (trained on SIMULATED data)' : ''}`,
-    `  ${'metric'.padEnd(22)} ${'value'.padStart(7)}   chance`,
-    ...rows.map(([k, v, c]) => `  ${k.padEnd(22)} ${v.toFixed(3).padStart(7)}   ${c}`),
-    '  first sample of each fMRI; reconstructions resized to the images\' resolution, grey'].join('\n') + '\n');
-  if (args.json) await writeFile(String(args.json), JSON.stringify({ data: set.dir, subject_file: set.subjectFile, model: modelDir, ...opts, ...m }, null, 1) + '\n');
+  process.stdout.write(
+    [
+      `${set.dir}: ${set.subjectFile} test-avg (averaged over trials) vs ${set.imagesFile}; model ${modelDir}${config.synthetic ? ' (trained on SIMULATED data)' : ''}`,
+      `  ${'metric'.padEnd(22)} ${'value'.padStart(7)}   chance`,
+      ...rows.map(([k, v, c]) => `  ${k.padEnd(22)} ${v.toFixed(3).padStart(7)}   ${c}`),
+      "  first sample of each fMRI; reconstructions resized to the images' resolution, grey",
+    ].join('\n') + '\n',
+  );
+  if (args.json)
+    await writeFile(
+      String(args.json),
+      JSON.stringify({ data: set.dir, subject_file: set.subjectFile, model: modelDir, ...opts, ...m }, null, 1) + '\n',
+    );
 }

@@ -20,17 +20,37 @@ import { latentShape } from '../model/config';
 import { writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
 import {
-  applyEdit, baselineFromFile, describeEdit, LESION_FILLS, roiMasksForSample, type CounterfactualEdit, type EditContext, type LesionFill,
+  applyEdit,
+  baselineFromFile,
+  describeEdit,
+  LESION_FILLS,
+  roiMasksForSample,
+  type CounterfactualEdit,
+  type EditContext,
+  type LesionFill,
 } from '../explain/counterfactual';
 import { startExplainer, type StepExplainer, type StepExplanation } from '../explain/session';
 import { heatRange, heatToRgb, tile } from '../explain/render';
 
 export const EXPLAIN_SPEC: Record<string, FlagSpec> = {
-  'attention-maps': { type: 'boolean', help: 'write per-step cross-attention maps and ROI attributions to <out>/attention/ (.npy, layout in docs/explain.md, and PNG)' },
-  lesion: { type: 'string', help: 'counterfactual: ROI[:zero|mean|shuffle] sets the ROI\'s voxels to 0, the training mean (default) or permutes them; the original is decoded beside it' },
-  'roi-only': { type: 'string', help: 'counterfactual: the ROI\'s voxels at --roi-value, all others at the training mean' },
-  'roi-value': { type: 'number', help: 'value of the ROI\'s voxels for --roi-only (default 1, in the file\'s units: 1 = one s.d. for z-scored data)' },
-  control: { type: 'string', help: 'counterfactual control: shuffle (all voxels permuted) or mean (the all-mean input)', choices: ['shuffle', 'mean'] },
+  'attention-maps': {
+    type: 'boolean',
+    help: 'write per-step cross-attention maps and ROI attributions to <out>/attention/ (.npy, layout in docs/explain.md, and PNG)',
+  },
+  lesion: {
+    type: 'string',
+    help: "counterfactual: ROI[:zero|mean|shuffle] sets the ROI's voxels to 0, the training mean (default) or permutes them; the original is decoded beside it",
+  },
+  'roi-only': { type: 'string', help: "counterfactual: the ROI's voxels at --roi-value, all others at the training mean" },
+  'roi-value': {
+    type: 'number',
+    help: "value of the ROI's voxels for --roi-only (default 1, in the file's units: 1 = one s.d. for z-scored data)",
+  },
+  control: {
+    type: 'string',
+    help: 'counterfactual control: shuffle (all voxels permuted) or mean (the all-mean input)',
+    choices: ['shuffle', 'mean'],
+  },
   trial: { type: 'number', help: 'counterfactual: decode another sample (row) of the same file and split on the same seed' },
   interpolate: { type: 'string', help: 'counterfactual: fMRI file to interpolate towards (may be the same file), with --alpha' },
   'interpolate-sample': { type: 'number', help: 'sample of the --interpolate file (default: the same index as --sample)' },
@@ -44,19 +64,27 @@ const EDIT_FLAGS = ['lesion', 'roi-only', 'control', 'trial', 'interpolate'];
 export interface ExplainFlags {
   attentionMaps: boolean;
   /** The edit without its other sample resolved (trial/interpolate get it in prepareExplain). */
-  edit?: { kind: 'lesion'; roi: string; fill: LesionFill; seed: number } | { kind: 'roi-only'; roi: string; value: number }
-    | { kind: 'control'; fill: 'shuffle' | 'mean'; seed: number } | { kind: 'trial'; sample: number }
+  edit?:
+    | { kind: 'lesion'; roi: string; fill: LesionFill; seed: number }
+    | { kind: 'roi-only'; roi: string; value: number }
+    | { kind: 'control'; fill: 'shuffle' | 'mean'; seed: number }
+    | { kind: 'trial'; sample: number }
     | { kind: 'interpolate'; path: string; sample?: number; alpha: number };
 }
 
 export function parseExplainFlags(args: ParsedArgs): ExplainFlags {
   const given = EDIT_FLAGS.filter((f) => args[f] !== undefined);
   if (given.length > 1) throw new UsageError(`one counterfactual at a time: got ${given.map((f) => `--${f}`).join(' and ')}`);
-  for (const [flag, needs] of [['roi-value', 'roi-only'], ['interpolate-sample', 'interpolate'], ['alpha', 'interpolate']] as const) {
+  for (const [flag, needs] of [
+    ['roi-value', 'roi-only'],
+    ['interpolate-sample', 'interpolate'],
+    ['alpha', 'interpolate'],
+  ] as const) {
     if (args[flag] !== undefined && args[needs] === undefined) throw new UsageError(`--${flag} needs --${needs}`);
   }
   const seed = args['edit-seed'] === undefined ? 0 : Number(args['edit-seed']);
-  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) throw new UsageError(`--edit-seed must be an integer in 0..${2 ** 32 - 1} (got ${seed})`);
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1))
+    throw new UsageError(`--edit-seed must be an integer in 0..${2 ** 32 - 1} (got ${seed})`);
   const out: ExplainFlags = { attentionMaps: !!args['attention-maps'] };
   if (args.lesion !== undefined) {
     const [roi, fill = 'mean', ...rest] = String(args.lesion).split(':');
@@ -78,7 +106,8 @@ export function parseExplainFlags(args: ParsedArgs): ExplainFlags {
     const alpha = Number(args.alpha);
     if (!(alpha >= 0 && alpha <= 1)) throw new UsageError(`--alpha must be in [0, 1] (got ${String(args.alpha)})`);
     const k = args['interpolate-sample'];
-    if (k !== undefined && !(Number.isInteger(k) && Number(k) >= 0)) throw new UsageError(`--interpolate-sample must be a sample index ≥ 0 (got ${String(k)})`);
+    if (k !== undefined && !(Number.isInteger(k) && Number(k) >= 0))
+      throw new UsageError(`--interpolate-sample must be a sample index ≥ 0 (got ${String(k)})`);
     out.edit = { kind: 'interpolate', path: String(args.interpolate), alpha, ...(k !== undefined ? { sample: Number(k) } : {}) };
   }
   return out;
@@ -131,7 +160,11 @@ export async function prepareExplain(args: ParsedArgs, receipt: DecodeReceipt | 
       if (!flags.edit && recorded && recorded.sha256 !== sha) {
         ctx.log(`warning: ${basename(fe.path)} is not the file the receipt interpolated towards (${recorded.fileName}, sha256 differs)`);
       }
-      edit = { kind: 'interpolate', alpha: fe.alpha, other: { fileName: basename(fe.path), sha256: sha, split: other.split, sampleIndex: k } };
+      edit = {
+        kind: 'interpolate',
+        alpha: fe.alpha,
+        other: { fileName: basename(fe.path), sha256: sha, split: other.split, sampleIndex: k },
+      };
     } else {
       edit = fe;
       if ((fe.kind === 'lesion' && fe.fill === 'mean') || fe.kind === 'roi-only' || (fe.kind === 'control' && fe.fill === 'mean')) {
@@ -145,7 +178,10 @@ export async function prepareExplain(args: ParsedArgs, receipt: DecodeReceipt | 
   if (edit) ctx.log(`counterfactual: ${describeEdit(edit)} (the original is decoded beside it on the same seed)`);
   const steps: StepExplanation[] = [];
   let explainer: StepExplainer | undefined;
-  if (flags.attentionMaps) explainer = await startExplainer(ctx.model, input, 1, masks).catch((e: Error) => { throw new UsageError(`--attention-maps: ${e.message}`); });
+  if (flags.attentionMaps)
+    explainer = await startExplainer(ctx.model, input, 1, masks).catch((e: Error) => {
+      throw new UsageError(`--attention-maps: ${e.message}`);
+    });
   return {
     input,
     ...(edit ? { edit } : {}),
@@ -162,7 +198,8 @@ export async function prepareExplain(args: ParsedArgs, receipt: DecodeReceipt | 
         const orig = await decodeLatents(ctx.model, final, opts.numSamples);
         const per = images.height * images.width * 3;
         for (let i = 0; i < orig.n; i++) {
-          const o = orig.data.subarray(i * per, (i + 1) * per), e = images.data.subarray(i * per, (i + 1) * per);
+          const o = orig.data.subarray(i * per, (i + 1) * per),
+            e = images.data.subarray(i * per, (i + 1) * per);
           await writeFile(join(out, `original_${i}.png`), encodePng(toRgb8(o), images.width, images.height));
           const t = tile([o, e], images.height, images.width, 4);
           await writeFile(join(out, `compare_${i}.png`), encodePng(toRgb8(t.rgb), t.width, t.height));
@@ -170,7 +207,9 @@ export async function prepareExplain(args: ParsedArgs, receipt: DecodeReceipt | 
         ctx.log(`wrote original_<i>.png and compare_<i>.png (left: original, right: ${describeEdit(edit)})`);
       }
     },
-    dispose() { explainer?.dispose(); },
+    dispose() {
+      explainer?.dispose();
+    },
   };
 }
 
@@ -180,7 +219,9 @@ function fromReceipt(e: CounterfactualEdit | undefined, args: ParsedArgs): Expla
   if (e.kind === 'trial') return { kind: 'trial', sample: e.other.sampleIndex };
   if (e.kind === 'interpolate') {
     if (args.interpolate === undefined) {
-      throw new UsageError(`the receipt's counterfactual interpolates towards ${e.other.fileName} (${e.other.split} #${e.other.sampleIndex}); give that file with --interpolate <path>`);
+      throw new UsageError(
+        `the receipt's counterfactual interpolates towards ${e.other.fileName} (${e.other.split} #${e.other.sampleIndex}); give that file with --interpolate <path>`,
+      );
     }
     return { kind: 'interpolate', path: String(args.interpolate), sample: e.other.sampleIndex, alpha: e.alpha };
   }
@@ -192,13 +233,22 @@ function fromReceipt(e: CounterfactualEdit | undefined, args: ParsedArgs): Expla
  * token_patch.npy [tokens, L], token_bias.npy [tokens], token_voxel.npy [tokens, V], timesteps.npy [S],
  * roi_mass.json, and step_<k>.png (one panel per ROI and the bias share, each stretched to its own range, over the final image).
  */
-async function writeAttention(dir: string, steps: StepExplanation[], ex: StepExplainer, images: ImageBatch, log: (l: string) => void): Promise<void> {
+async function writeAttention(
+  dir: string,
+  steps: StepExplanation[],
+  ex: StepExplainer,
+  images: ImageBatch,
+  log: (l: string) => void,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   if (steps.length === 0) return;
   const { height: h, width: w, tokens } = steps[0].maps;
-  const hw = h * w, S = steps.length;
+  const hw = h * w,
+    S = steps.length;
   const roiNames = Object.keys(ex.rois);
-  const attn = new Float32Array(S * hw * tokens), heat = new Float32Array(S * roiNames.length * hw), bias = new Float32Array(S * hw);
+  const attn = new Float32Array(S * hw * tokens),
+    heat = new Float32Array(S * roiNames.length * hw),
+    bias = new Float32Array(S * hw);
   steps.forEach((s, k) => {
     attn.set(s.maps.data.subarray(0, hw * tokens), k * hw * tokens);
     roiNames.forEach((r, j) => heat.set(s.heat[r].subarray(0, hw), (k * roiNames.length + j) * hw));
@@ -215,10 +265,19 @@ async function writeAttention(dir: string, steps: StepExplanation[], ex: StepExp
     ['timesteps.npy', writeNpy(Int32Array.from(steps.map((s) => s.t)), [S])],
   ];
   for (const [name, bytes] of files) await writeFile(join(dir, name), bytes);
-  await writeFile(join(dir, 'roi_mass.json'), `${JSON.stringify({
-    rois: roiNames, roiVoxels: Object.fromEntries(roiNames.map((r) => [r, ex.rois[r].length])), voxels: a.voxels,
-    steps: steps.map((s) => ({ index: s.index, t: s.t, layers: s.maps.layers, ...s.mass })),
-  }, null, 1)}\n`);
+  await writeFile(
+    join(dir, 'roi_mass.json'),
+    `${JSON.stringify(
+      {
+        rois: roiNames,
+        roiVoxels: Object.fromEntries(roiNames.map((r) => [r, ex.rois[r].length])),
+        voxels: a.voxels,
+        steps: steps.map((s) => ({ index: s.index, t: s.t, layers: s.maps.layers, ...s.mass })),
+      },
+      null,
+      1,
+    )}\n`,
+  );
   // Each PNG panel is stretched to its own range (ROI masses differ by their sizes; where in the image an
   // ROI is attended is the question a panel answers); the values are in roi_heat.npy.
   const img = images.data.subarray(0, images.height * images.width * 3);

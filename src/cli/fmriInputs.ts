@@ -24,26 +24,51 @@ export const FMRI_EXTENSIONS = ['.npy', '.npz', '.h5', '.hdf5', '.mat', '.nii', 
 export const FMRI_INPUT_SPEC: Record<string, FlagSpec> = {
   fmri: {
     type: 'list',
-    help: 'fMRI file (.npy .npz .h5/.hdf5 .mat v7.3 .nii/.nii.gz .csv/.tsv), or a folder; repeat --fmri for several files of one subject ' +
+    help:
+      'fMRI file (.npy .npz .h5/.hdf5 .mat v7.3 .nii/.nii.gz .csv/.tsv), or a folder; repeat --fmri for several files of one subject ' +
       "(e.g. BOLD5000's ten per-ROI files), concatenated along voxels (see --order)",
   },
-  order: { type: 'string', help: "concatenation order of several --fmri files: comma-separated file names or BOLD5000 labels (LHEarlyVis,…); default the authors' BOLD5000 order when the names follow it, else the order given" },
-  stimuli: { type: 'string', help: 'stimulus list, one image name per trial (BOLD5000 CSI1_stim_lists.txt; found in a --fmri folder): builds train / test-single / test-avg (repeated images averaged)' },
-  mask: { type: 'string', help: 'mask volume for NIfTI/HDF5 4-D data (NSD nsdgeneral.nii.gz: values > 0 inside when the mask has negative values), or a 0/1 column mask' },
-  scale: { type: 'string', help: 'multiply the fMRI values by this (any format), e.g. 1/300 for NSD int16 betas (percent signal change × 300); overrides a recognised convention' },
-  convention: { type: 'string', choices: ['auto', 'nsd', 'none'], default: 'auto', help: "data-set convention: auto recognises NSD's betas_session* files (int16 × 1/300); nsd applies it to any file; none recognises nothing" },
+  order: {
+    type: 'string',
+    help: "concatenation order of several --fmri files: comma-separated file names or BOLD5000 labels (LHEarlyVis,…); default the authors' BOLD5000 order when the names follow it, else the order given",
+  },
+  stimuli: {
+    type: 'string',
+    help: 'stimulus list, one image name per trial (BOLD5000 CSI1_stim_lists.txt; found in a --fmri folder): builds train / test-single / test-avg (repeated images averaged)',
+  },
+  mask: {
+    type: 'string',
+    help: 'mask volume for NIfTI/HDF5 4-D data (NSD nsdgeneral.nii.gz: values > 0 inside when the mask has negative values), or a 0/1 column mask',
+  },
+  scale: {
+    type: 'string',
+    help: 'multiply the fMRI values by this (any format), e.g. 1/300 for NSD int16 betas (percent signal change × 300); overrides a recognised convention',
+  },
+  convention: {
+    type: 'string',
+    choices: ['auto', 'nsd', 'none'],
+    default: 'auto',
+    help: "data-set convention: auto recognises NSD's betas_session* files (int16 × 1/300); nsd applies it to any file; none recognises nothing",
+  },
   dataset: { type: 'string', help: 'HDF5/MATLAB: path of the dataset to read (e.g. /betas) instead of the automatic choice' },
-  split: { type: 'string', help: "split: GOD .npz train | test-avg | test-single; BData train | test | test-avg; with --stimuli train | test-single | test-avg (default: the averaged test split when there is one)" },
+  split: {
+    type: 'string',
+    help: 'split: GOD .npz train | test-avg | test-single; BData train | test | test-avg; with --stimuli train | test-single | test-avg (default: the averaged test split when there is one)',
+  },
   roi: { type: 'string', help: "ROI mask to apply for files that carry masks (default: the model's ROI)" },
 };
 
 /** Refuses arguments that are no flag's value: a shell glob after --fmri gives several, which used to be dropped. */
 export function refuseExtraArguments(args: ParsedArgs): void {
   if (args._.length === 0) return;
-  const shown = args._.slice(0, 3).map((a) => `'${a}'`).join(', ');
+  const shown = args._.slice(0, 3)
+    .map((a) => `'${a}'`)
+    .join(', ');
   const extra = args._.length > 3 ? `${shown} and ${args._.length - 3} more` : shown;
-  throw new UsageError(`unexpected argument${args._.length > 1 ? 's' : ''} ${extra}: every value needs its flag. For several files of one subject ` +
-    'repeat --fmri (--fmri a.npy --fmri b.npy) or give their folder (--fmri CSI1/); a shell glob after one --fmri expands to bare file names');
+  throw new UsageError(
+    `unexpected argument${args._.length > 1 ? 's' : ''} ${extra}: every value needs its flag. For several files of one subject ` +
+      'repeat --fmri (--fmri a.npy --fmri b.npy) or give their folder (--fmri CSI1/); a shell glob after one --fmri expands to bare file names',
+  );
 }
 
 export interface FmriInputs {
@@ -65,8 +90,15 @@ async function expand(values: string[], log: (s: string) => void): Promise<{ dat
   let stimuli: string | undefined, folder: string | undefined;
   for (const v of values) {
     let st;
-    try { st = await stat(v); } catch { throw new UsageError(`--fmri ${v}: no such file or folder`); }
-    if (!st.isDirectory()) { data.push(v); continue; }
+    try {
+      st = await stat(v);
+    } catch {
+      throw new UsageError(`--fmri ${v}: no such file or folder`);
+    }
+    if (!st.isDirectory()) {
+      data.push(v);
+      continue;
+    }
     folder ??= v;
     const names = (await readdir(v)).sort();
     const parts = names.filter((n) => bold5000Part(n) && n.endsWith('.npy'));
@@ -75,7 +107,10 @@ async function expand(values: string[], log: (s: string) => void): Promise<{ dat
     if (chosen.length === 0) throw new UsageError(`--fmri ${v}: the folder holds no fMRI file (${FMRI_EXTENSIONS.join(' ')})`);
     const list = names.find(isStimulusList);
     if (list) stimuli ??= join(v, list);
-    if (ignored.length) log(`${v}: ${chosen.length} fMRI file${chosen.length > 1 ? 's' : ''} taken${parts.length ? ' (BOLD5000 per-ROI files)' : ''}; ignored: ${ignored.join(', ')}`);
+    if (ignored.length)
+      log(
+        `${v}: ${chosen.length} fMRI file${chosen.length > 1 ? 's' : ''} taken${parts.length ? ' (BOLD5000 per-ROI files)' : ''}; ignored: ${ignored.join(', ')}`,
+      );
     data.push(...chosen.map((n) => join(v, n)));
   }
   return { data, ...(stimuli ? { stimuli } : {}), ...(folder ? { folder } : {}) };
@@ -99,7 +134,9 @@ function nodeInflate(raw: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
     try {
       for await (const c of raw) if (!gunzip.write(c)) await new Promise((r) => gunzip.once('drain', r));
       gunzip.end();
-    } catch (e) { gunzip.destroy(e as Error); }
+    } catch (e) {
+      gunzip.destroy(e as Error);
+    }
   })();
   return gunzip as AsyncIterable<Uint8Array>;
 }
@@ -109,12 +146,17 @@ function nodeInflate(raw: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
  * @throws UsageError for missing files, bad flags or an order that does not list every file;
  *   FmriFormatError for unreadable data
  */
-export async function readFmriInputs(args: ParsedArgs, log: (line: string) => void, progress: (text: string) => void = defaultProgress): Promise<FmriInputs> {
+export async function readFmriInputs(
+  args: ParsedArgs,
+  log: (line: string) => void,
+  progress: (text: string) => void = defaultProgress,
+): Promise<FmriInputs> {
   const values = (args.fmri as string[] | undefined) ?? [];
   if (values.length === 0) throw new UsageError('--fmri <file or folder> is required');
   const { data, stimuli: found, folder } = await expand(values, log);
   const scale = args.scale === undefined ? undefined : parseScale(String(args.scale));
-  if (scale !== undefined && Number.isNaN(scale)) throw new UsageError(`--scale ${String(args.scale)}: expected a non-zero number or fraction such as 1/300`);
+  if (scale !== undefined && Number.isNaN(scale))
+    throw new UsageError(`--scale ${String(args.scale)}: expected a non-zero number or fraction such as 1/300`);
   const maskPath = args.mask as string | undefined;
   const maskBytes = maskPath ? await bytesOf('mask', maskPath) : undefined;
   const stimPath = (args.stimuli as string | undefined) ?? found;
@@ -135,7 +177,9 @@ export async function readFmriInputs(args: ParsedArgs, log: (line: string) => vo
     const file = await readFmriStream(name, st.size, () => hashed(createReadStream(path, { highWaterMark: 1 << 20 }), hash), {
       ...common,
       // Several files are concatenated first: split and ROI apply to the subject, not to each part.
-      ...(data.length === 1 ? { ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) } : {}),
+      ...(data.length === 1
+        ? { ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) }
+        : {}),
       inflate: nodeInflate,
       onProgress: ({ bytesRead, totalBytes }) => {
         // Big files only; every 1 % on a terminal (one rewritten line), every 10 % otherwise (a log).
@@ -158,7 +202,13 @@ export async function readFmriInputs(args: ParsedArgs, log: (line: string) => vo
   } else {
     name = folder ? basename(folder.replace(/\/+$/, '')) : files[0].name;
     const stimBytes = stimPath ? await bytesOf('stimuli', stimPath) : undefined;
-    const order = args.order !== undefined ? String(args.order).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const order =
+      args.order !== undefined
+        ? String(args.order)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined;
     try {
       file = concatenateParts(name, files, {
         ...(order ? { order } : {}),
@@ -168,7 +218,8 @@ export async function readFmriInputs(args: ParsedArgs, log: (line: string) => vo
       if ((e as { file?: string }).file === 'order') throw new UsageError(`--order: ${(e as Error).message.replace(/^order: /, '')}`);
       throw e;
     }
-    if (files.length > 1 || args.split || args.roi) file = file.select({ ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) });
+    if (files.length > 1 || args.split || args.roi)
+      file = file.select({ ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) });
     // Data parts in concatenation order.
     const byName = new Map(inputs.map((x) => [x.fileName, x]));
     inputs.splice(0, inputs.length, ...(file.parts ?? files.map((f) => f.name)).map((n) => byName.get(n)!));
@@ -187,14 +238,19 @@ export function defaultProgress(text: string): void {
 }
 
 async function* hashed(stream: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
-  for await (const c of stream) { hash.update(c); yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength); }
+  for await (const c of stream) {
+    hash.update(c);
+    yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  }
 }
 
 /** What the reader used and recognised: split (single or averaged), ROI, voxels, notes. */
 export function describeFile(f: FmriFile): string {
   const kind = f.splitKinds?.[f.split];
-  return `split '${f.split}'${kind ? ` (${kind === 'averaged' ? 'averaged over repetitions' : 'single trials'})` : ''}, ${f.samples} samples × ${f.voxels} voxels` +
-    `${f.roi ? `, ROI ${f.roi}` : ', all voxels (no ROI)'}${f.note ? `; ${f.note}` : ''}`;
+  return (
+    `split '${f.split}'${kind ? ` (${kind === 'averaged' ? 'averaged over repetitions' : 'single trials'})` : ''}, ${f.samples} samples × ${f.voxels} voxels` +
+    `${f.roi ? `, ROI ${f.roi}` : ', all voxels (no ROI)'}${f.note ? `; ${f.note}` : ''}`
+  );
 }
 
 /** --truth: a ground-truth images file (see io/truthImages.ts). */
@@ -207,13 +263,25 @@ export async function readTruthFile(path: string): Promise<TruthImages> {
  * on grey images at the decoded resolution, as `npm run eval` scores); undefined when nothing says which
  * image the sample shows.
  */
-export function compareWithTruth(t: TruthImages, file: FmriFile, index: number, images: { data: Float32Array; height: number; width: number }, n: number):
-  { png: Uint8Array; how: string; pearson: number[]; ssim: number[] } | undefined {
+export function compareWithTruth(
+  t: TruthImages,
+  file: FmriFile,
+  index: number,
+  images: { data: Float32Array; height: number; width: number },
+  n: number,
+): { png: Uint8Array; how: string; pearson: number[]; ssim: number[] } | undefined {
   const gt = truthFor(t, file, index);
   if (!gt) return undefined;
   const { height: h, width: w, channels: c, data } = gt.image;
   const rgb = c === 3 ? data : Uint8Array.from({ length: h * w * 3 }, (_, k) => data[Math.floor(k / 3) * c]);
-  const ref = toGrey(Array.from(data, (v) => v / 255), h, w, c, images.height, images.width);
+  const ref = toGrey(
+    Array.from(data, (v) => v / 255),
+    h,
+    w,
+    c,
+    images.height,
+    images.width,
+  );
   const per = images.height * images.width * 3;
   const scores = Array.from({ length: n }, (_, i) => {
     const g = toGrey(images.data.subarray(i * per, (i + 1) * per), images.height, images.width, 3, images.height, images.width);

@@ -25,7 +25,12 @@ export interface GroundTruth {
   dir: string;
 }
 
-interface Meta { label?: string; data?: string; sha256?: Record<string, string>; samples?: { source?: string } }
+interface Meta {
+  label?: string;
+  data?: string;
+  sha256?: Record<string, string>;
+  samples?: { source?: string };
+}
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -60,7 +65,10 @@ export async function groundTruthFor(dataDir: string, fileSha256: string, file: 
   } else if (Object.keys(file.splits).length === 1 && file.samples === 1) {
     // The single-sample files (sample_test0.*) are one test image's trial average, named in meta.samples.source.
     const m = /test image (\d+)/.exec(meta.samples?.source ?? '');
-    if (m) { image = Number(m[1]); split = 'test'; }
+    if (m) {
+      image = Number(m[1]);
+      split = 'test';
+    }
   }
   if (split === undefined || image === undefined) return undefined;
   const npz = readNpz(await readListed(dataDir, 'images_32.npz', meta), (n) => n === `${split}_images` || n === `${split}_labels`);
@@ -72,7 +80,9 @@ export async function groundTruthFor(dataDir: string, fileSha256: string, file: 
   const data = Float64Array.from((arr.data as Uint8Array).subarray(image * size, (image + 1) * size), (v) => v / 255);
   const label = npz[`${split}_labels`]?.data[image];
   return {
-    image: { height: h, width: w, data }, source: `${split} image ${image} of images_32.npz`, dir: dataDir,
+    image: { height: h, width: w, data },
+    source: `${split} image ${image} of images_32.npz`,
+    dir: dataDir,
     dataLabel: meta.label ?? 'SYNTHETIC – simulated responses, not brain data',
     ...(label !== undefined ? { className: FASHION_MNIST_CLASSES[Number(label)] ?? `class ${label}` } : {}),
   };
@@ -109,7 +119,9 @@ export async function scoreImages(images: ImageBatch, gt: GroundTruth): Promise<
   const { height: gh, width: gw } = gt.image;
   const greys = rgbs.map((r) => toGrey(r, height, width, 3, gh, gw));
   const scores: SampleScore[] = greys.map((g, i) => ({
-    name: i < n ? `sample ${i}` : 'mean of samples', pcc: pearson(g.data, gt.image.data), ssim: ssim(g, gt.image),
+    name: i < n ? `sample ${i}` : 'mean of samples',
+    pcc: pearson(g.data, gt.image.data),
+    ssim: ssim(g, gt.image),
   }));
   let cnnBytes: Uint8Array | undefined;
   try {
@@ -124,7 +136,9 @@ export async function scoreImages(images: ImageBatch, gt: GroundTruth): Promise<
     const input = new Float32Array(greys.length * side * side);
     greys.forEach((g, i) => input.set(toGrey(g.data, gh, gw, 1, side, side).data, i * side * side));
     const cls = await cnn.classify(input, greys.length);
-    scores.forEach((s, i) => { s.cnnClass = FASHION_MNIST_CLASSES[cls[i]] ?? `class ${cls[i]}`; });
+    scores.forEach((s, i) => {
+      s.cnnClass = FASHION_MNIST_CLASSES[cls[i]] ?? `class ${cls[i]}`;
+    });
   } finally {
     cnn.dispose();
   }
@@ -134,7 +148,10 @@ export async function scoreImages(images: ImageBatch, gt: GroundTruth): Promise<
 /** The lines decode prints: the ground truth, then one line per image, labelled SIMULATED. */
 export function formatScores(gt: GroundTruth, scores: SampleScore[]): string {
   const head = `ground truth: ${gt.source}${gt.className ? ` (${gt.className})` : ''}; data set ${gt.dataLabel}`;
-  const rows = scores.map((s) => `  ${s.name.padEnd(15)} PCC ${s.pcc.toFixed(3)} · SSIM ${s.ssim.toFixed(3)}`
-    + `${s.cnnClass ? ` · CNN class ${s.cnnClass}${gt.className ? (s.cnnClass === gt.className ? ' (= ground truth)' : ` (ground truth ${gt.className})`) : ''}` : ''}`);
+  const rows = scores.map(
+    (s) =>
+      `  ${s.name.padEnd(15)} PCC ${s.pcc.toFixed(3)} · SSIM ${s.ssim.toFixed(3)}` +
+      `${s.cnnClass ? ` · CNN class ${s.cnnClass}${gt.className ? (s.cnnClass === gt.className ? ' (= ground truth)' : ` (ground truth ${gt.className})`) : ''}` : ''}`,
+  );
   return `${[head, ...rows, '  (scores on a SIMULATED data set, not brain data)'].join('\n')}\n`;
 }

@@ -26,8 +26,20 @@ async function installNodeWebGpu(): Promise<void> {
 export async function chooseNodeBackend(modelDir: string): Promise<BackendName> {
   const { chooseBackend, probeShapeOf } = await import('../engine/backendProbe');
   const { config } = parseManifest(readFileSync(join(modelDir, MANIFEST_FILE), 'utf8'));
-  try { await installNodeWebGpu(); await import('@tensorflow/tfjs-backend-webgpu'); } catch { /* no webgpu package or Dawn: wasm only */ }
-  const setBackend = async (b: 'webgpu' | 'wasm') => { try { await initNodeBackend(b); return undefined; } catch (e) { return (e as Error).message; } };
+  try {
+    await installNodeWebGpu();
+    await import('@tensorflow/tfjs-backend-webgpu');
+  } catch {
+    /* no webgpu package or Dawn: wasm only */
+  }
+  const setBackend = async (b: 'webgpu' | 'wasm') => {
+    try {
+      await initNodeBackend(b);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
   const out = await chooseBackend(probeShapeOf(config, 1), { override: 'auto', cache: {} }, setBackend);
   process.stderr.write(`backend by measurement: ${out.decision.reason}\n`);
   return out.decision.backend;
@@ -45,11 +57,17 @@ export async function initNodeBackend(name: BackendName): Promise<string> {
     throw new Error(`unknown backend '${name as string}' (choose wasm, cpu or webgpu)`);
   }
   let ok = false;
-  try { ok = await tf.setBackend(name); } catch { ok = false; }
+  try {
+    ok = await tf.setBackend(name);
+  } catch {
+    ok = false;
+  }
   if (!ok) {
-    throw new Error(name === 'webgpu'
-      ? 'WebGPU backend could not start: no adapter (install Debian chromium for its SwiftShader driver, or use --backend wasm)'
-      : `tfjs backend '${name}' could not start`);
+    throw new Error(
+      name === 'webgpu'
+        ? 'WebGPU backend could not start: no adapter (install Debian chromium for its SwiftShader driver, or use --backend wasm)'
+        : `tfjs backend '${name}' could not start`,
+    );
   }
   await tf.ready();
   return tf.getBackend();

@@ -42,7 +42,8 @@ export async function lowLevelBatch(modelDir: string, fmri: Float32Array[]): Pro
   const { preprocessFmri } = await import('../model/preprocess');
   const model = await loadModelFromDir(modelDir);
   try {
-    if (!hasLowLevel(model)) throw new NoLowLevelError(`${modelDir} has no low-level decoder (decoding_studio.lowlevel.* and the VQ encoder)`);
+    if (!hasLowLevel(model))
+      throw new NoLowLevelError(`${modelDir} has no low-level decoder (decoding_studio.lowlevel.* and the VQ encoder)`);
     const out: Float32Array[] = [];
     for (const x of fmri) {
       const { pixels } = await lowLevelLatent(model, preprocessFmri(model.config, x));

@@ -27,8 +27,10 @@ describe('sampler defaults from the model (config.sampling)', () => {
     const r = resolve(['--seed', '4']);
     expect(r.args).toMatchObject({ sampler: 'ddim', steps: 20, init: 'lowlevel', strength: 0.45, guidance: 3, seed: 4 });
     expect(r.taken).toEqual(['sampler', 'steps', 'init', 'strength', 'guidance']);
-    expect(r.note).toBe('sampler defaults from the model (config.sampling, chosen at training on validation data): '
-      + '--sampler ddim --steps 20 --init lowlevel --strength 0.45 --guidance 3');
+    expect(r.note).toBe(
+      'sampler defaults from the model (config.sampling, chosen at training on validation data): ' +
+        '--sampler ddim --steps 20 --init lowlevel --strength 0.45 --guidance 3',
+    );
     expect(decodeMode(r.args)).toEqual({ init: 'lowlevel', strength: 0.45, guidance: 3 });
   });
 
@@ -63,8 +65,11 @@ describe('sampler defaults from the model (config.sampling)', () => {
 
 describe('readBundleSampling', () => {
   let dir = '';
-  const manifest = (config: object) => JSON.stringify({ format: BUNDLE_FORMAT, version: BUNDLE_VERSION, dtype: 'float32', config, tensors: [], shards: [], sources: [] });
-  afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+  const manifest = (config: object) =>
+    JSON.stringify({ format: BUNDLE_FORMAT, version: BUNDLE_VERSION, dtype: 'float32', config, tensors: [], shards: [], sources: [] });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   it('reads and checks config.sampling from manifest.json; none when absent; names --model when no manifest', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sampling-'));
@@ -73,7 +78,9 @@ describe('readBundleSampling', () => {
     await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x' }));
     expect(await readBundleSampling(dir)).toBeUndefined();
     await writeFile(join(dir, 'manifest.json'), manifest({ name: 'x', sampling: { ...sampling, strength: 0.5, init: 'noise' } }));
-    await expect(readBundleSampling(dir)).rejects.toThrow(/config\.sampling\.strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\) \(got 0\.5\)/);
+    await expect(readBundleSampling(dir)).rejects.toThrow(
+      /config\.sampling\.strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\) \(got 0\.5\)/,
+    );
     await expect(readBundleSampling(join(dir, 'missing'))).rejects.toThrow(/--model .*missing: no manifest\.json/);
   });
 });
@@ -83,8 +90,15 @@ describe('CLI run settings (the shared rules, named by flag)', () => {
 
   it('takes the flag defaults from the shared defaults and says why in --help', () => {
     const args = parseArgs([], { ...samplerFlagSpec(), ...DECODE_MODE_SPEC });
-    expect(args).toMatchObject({ sampler: DEFAULT_RUN_SETTINGS.sampler, steps: DEFAULT_RUN_SETTINGS.steps, eta: DEFAULT_RUN_SETTINGS.eta,
-      seed: DEFAULT_RUN_SETTINGS.seed, init: DEFAULT_RUN_SETTINGS.init, strength: DEFAULT_RUN_SETTINGS.strength, guidance: DEFAULT_RUN_SETTINGS.guidance });
+    expect(args).toMatchObject({
+      sampler: DEFAULT_RUN_SETTINGS.sampler,
+      steps: DEFAULT_RUN_SETTINGS.steps,
+      eta: DEFAULT_RUN_SETTINGS.eta,
+      seed: DEFAULT_RUN_SETTINGS.seed,
+      init: DEFAULT_RUN_SETTINGS.init,
+      strength: DEFAULT_RUN_SETTINGS.strength,
+      guidance: DEFAULT_RUN_SETTINGS.guidance,
+    });
     expect(DEFAULTS_HELP).toMatch(/PLMS, the sampler of the paper's code, with 50 steps/);
   });
 
@@ -110,7 +124,11 @@ describe('CLI run settings (the shared rules, named by flag)', () => {
   });
 
   it('decodeMode names the flag', () => {
-    expect(() => decodeMode({ init: 'noise', strength: 0.5, guidance: 1 })).toThrow(/^--strength must be 1 unless the run starts from the low-level latent/);
-    expect(() => decodeMode({ init: 'noise', strength: 1, guidance: -1 })).toThrow(/^--guidance must be a finite number of at least 0 \(got -1\)$/);
+    expect(() => decodeMode({ init: 'noise', strength: 0.5, guidance: 1 })).toThrow(
+      /^--strength must be 1 unless the run starts from the low-level latent/,
+    );
+    expect(() => decodeMode({ init: 'noise', strength: 1, guidance: -1 })).toThrow(
+      /^--guidance must be a finite number of at least 0 \(got -1\)$/,
+    );
   });
 });

@@ -8,13 +8,24 @@ import type { SamplingDefaults } from '../model/config';
 import { checkSamplingDefaults } from '../model/inferConfig';
 import { UsageError, type FlagSpec, type ParsedArgs } from './args';
 import {
-  DEFAULT_RUN_SETTINGS, DEFAULTS_REASON, RunSettingsError, SAMPLERS, validateRunSettings, type RunSettings,
+  DEFAULT_RUN_SETTINGS,
+  DEFAULTS_REASON,
+  RunSettingsError,
+  SAMPLERS,
+  validateRunSettings,
+  type RunSettings,
 } from '../engine/settings';
 
 /** The CLI flag of each run setting. */
 export const SETTING_FLAGS: Record<keyof RunSettings, string> = {
-  sampler: '--sampler', steps: '--steps', eta: '--eta', seed: '--seed', numSamples: '--samples',
-  init: '--init', strength: '--strength', guidance: '--guidance',
+  sampler: '--sampler',
+  steps: '--steps',
+  eta: '--eta',
+  seed: '--seed',
+  numSamples: '--samples',
+  init: '--init',
+  strength: '--strength',
+  guidance: '--guidance',
 };
 
 /**
@@ -25,10 +36,12 @@ export function samplerFlagSpec(prefix = ''): Record<string, FlagSpec> {
   const d = DEFAULT_RUN_SETTINGS;
   return {
     steps: {
-      type: 'number', default: d.steps,
-      help: `${prefix}sampler steps S, a whole number from 1 to the model's schedule length T (1000 for the published models). The authors' `
-        + "uniform spacing is used where it is valid (it may run a few more: 12 → 13); where it would reach t = T, diffusers' trailing spacing. "
-        + "--sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one",
+      type: 'number',
+      default: d.steps,
+      help:
+        `${prefix}sampler steps S, a whole number from 1 to the model's schedule length T (1000 for the published models). The authors' ` +
+        "uniform spacing is used where it is valid (it may run a few more: 12 → 13); where it would reach t = T, diffusers' trailing spacing. " +
+        "--sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one",
     },
     sampler: { type: 'string', help: `${prefix}sampler`, default: d.sampler, choices: [...SAMPLERS] },
     eta: { type: 'number', help: `${prefix}DDIM eta, 0 to 1 (PLMS is deterministic: 0 only)`, default: d.eta },
@@ -67,14 +80,20 @@ export function typedFlags(argv: readonly string[]): Set<string> {
  * `--init noise` keeps strength 1 rather than the model's img2img strength (strength < 1 needs the low-level
  * start). Returns the flags taken from the model and the one line that says so (undefined when none were).
  */
-export function applyModelSampling(args: ParsedArgs, given: ReadonlySet<string>, sampling: SamplingDefaults | undefined)
-  : { taken: SamplingFlag[]; note?: string } {
+export function applyModelSampling(
+  args: ParsedArgs,
+  given: ReadonlySet<string>,
+  sampling: SamplingDefaults | undefined,
+): { taken: SamplingFlag[]; note?: string } {
   if (!sampling) return { taken: [] };
   const taken: SamplingFlag[] = [];
   for (const k of SAMPLING_FLAGS) {
     if (given.has(k)) continue;
     // The model's strength belongs to its own start: with a typed noise start it would be refused.
-    if (k === 'strength' && given.has('init') && args.init === 'noise') { args.strength = 1; continue; }
+    if (k === 'strength' && given.has('init') && args.init === 'noise') {
+      args.strength = 1;
+      continue;
+    }
     args[k] = sampling[k];
     taken.push(k);
   }
@@ -95,7 +114,9 @@ export async function readBundleSampling(dir: string): Promise<SamplingDefaults 
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--model ${dir}: ${code === 'ENOENT' ? `no ${MANIFEST_FILE} (give a converted bundle directory)` : (e as Error).message}`);
+    throw new UsageError(
+      `--model ${dir}: ${code === 'ENOENT' ? `no ${MANIFEST_FILE} (give a converted bundle directory)` : (e as Error).message}`,
+    );
   }
   const config = parseManifest(text).config as { sampling?: Partial<SamplingDefaults>; schedule?: { numTimesteps?: number } };
   if (config.sampling === undefined) return undefined;

@@ -18,7 +18,11 @@ import { memoryAccess, readCheckpoint, type Checkpoint } from './torch/index';
 const run = promisify(execFile);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'convert-test-')); dirs.push(d); return d; };
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'convert-test-'));
+  dirs.push(d);
+  return d;
+};
 
 async function input(file: string): Promise<ConvertInput> {
   const dir = await goldenDir('tiny');
@@ -52,7 +56,10 @@ describe('convert golden tiny checkpoints', () => {
     expect(Object.keys(loaded.tensors).sort()).toEqual([...names].sort());
     for (const name of names) {
       const want = npyToFloat32(await goldenNpy(dir, `tensors/${name}`));
-      expect([name, loaded.tensors[name].data.length === want.length && loaded.tensors[name].data.every((v, i) => v === want[i])]).toEqual([name, true]);
+      expect([name, loaded.tensors[name].data.length === want.length && loaded.tensors[name].data.every((v, i) => v === want[i])]).toEqual([
+        name,
+        true,
+      ]);
     }
     expect(manifest.card?.params).toMatchObject({ total: plan.params.total });
     expect(plan.params.total).toBe(names.reduce((a, n) => a + expectedShapes(plan.config)[n].reduce((x, y) => x * y, 1), 0));
@@ -78,7 +85,10 @@ describe('convert golden tiny checkpoints', () => {
     // The authors' part of the plan is what phase3.pth alone gives.
     const alone = planConversion([await input('phase3.pth')], { overrides });
     expect(alone.config).toEqual(plan.config);
-    const bytes = (t: { read(): Float32Array }) => { const a = t.read(); return Buffer.from(a.buffer, a.byteOffset, a.byteLength); };
+    const bytes = (t: { read(): Float32Array }) => {
+      const a = t.read();
+      return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    };
     for (const n of Object.keys(alone.tensors)) {
       expect([n, plan.tensors[n].shape, bytes(plan.tensors[n]).equals(bytes(alone.tensors[n]))]).toEqual([n, alone.tensors[n].shape, true]);
     }
@@ -88,30 +98,54 @@ describe('convert golden tiny checkpoints', () => {
     expect(Object.keys(loaded.tensors).sort()).toEqual([...names].sort());
     for (const name of [...encoder, ...extras]) {
       const want = npyToFloat32(await goldenNpy(dir, `tensors/${name}`));
-      expect([name, loaded.tensors[name].data.every((v, i) => v === want[i]) && loaded.tensors[name].data.length === want.length]).toEqual([name, true]);
+      expect([name, loaded.tensors[name].data.every((v, i) => v === want[i]) && loaded.tensors[name].data.length === want.length]).toEqual([
+        name,
+        true,
+      ]);
     }
   });
 
   it('low-level tensors without a VQ encoder, or mis-shaped, are refused by name', async () => {
     const base = (await input('phase3.pth')).checkpoint;
     const noEncoder: Checkpoint = {
-      ...base, tensors: Object.fromEntries(Object.entries(base.tensors).filter(([n]) => !/^first_stage_model\.(encoder|quant_conv)\./.test(n))),
+      ...base,
+      tensors: Object.fromEntries(Object.entries(base.tensors).filter(([n]) => !/^first_stage_model\.(encoder|quant_conv)\./.test(n))),
     };
     const extras = (await input('extras.safetensors')).checkpoint;
     const overrides = { encoder: { numHeads: 2 }, vq: { resolution: 32 } };
-    expect(() => planConversion([{ checkpoint: noEncoder, sha256: '0'.repeat(64) }, { checkpoint: extras, sha256: '1'.repeat(64) }], { overrides }))
-      .toThrow(/missing:[\s\S]*first_stage_model\.encoder\.conv_in\.weight[\s\S]*runs its image through the VQ encoder/);
+    expect(() =>
+      planConversion(
+        [
+          { checkpoint: noEncoder, sha256: '0'.repeat(64) },
+          { checkpoint: extras, sha256: '1'.repeat(64) },
+        ],
+        { overrides },
+      ),
+    ).toThrow(/missing:[\s\S]*first_stage_model\.encoder\.conv_in\.weight[\s\S]*runs its image through the VQ encoder/);
     const wrong: Checkpoint = {
-      ...extras, file: 'wrong.safetensors',
-      tensors: { ...extras.tensors, [LOWLEVEL_NAMES.ridgeWeight]: { shape: [100, 8], dtype: 'float32', read: () => new Float32Array(800) } },
+      ...extras,
+      file: 'wrong.safetensors',
+      tensors: {
+        ...extras.tensors,
+        [LOWLEVEL_NAMES.ridgeWeight]: { shape: [100, 8], dtype: 'float32', read: () => new Float32Array(800) },
+      },
     };
-    expect(() => planConversion([{ checkpoint: base, sha256: '0'.repeat(64) }, { checkpoint: wrong, sha256: '1'.repeat(64) }], { overrides }))
-      .toThrow(`${LOWLEVEL_NAMES.ridgeWeight}: expected [112, 8], found [100, 8]`);
+    expect(() =>
+      planConversion(
+        [
+          { checkpoint: base, sha256: '0'.repeat(64) },
+          { checkpoint: wrong, sha256: '1'.repeat(64) },
+        ],
+        { overrides },
+      ),
+    ).toThrow(`${LOWLEVEL_NAMES.ridgeWeight}: expected [112, 8], found [100, 8]`);
   });
 
   it('phase1.pth + phase3.pth: encoder heads come from the pickled phase-1 config, phase 3 overrides the encoder', async () => {
     const golden = await goldenConfig(await goldenDir('tiny'));
-    const plan = planConversion([await input('phase1.pth'), await input('phase3.pth')], { overrides: { vq: { resolution: golden.vq.resolution } } });
+    const plan = planConversion([await input('phase1.pth'), await input('phase3.pth')], {
+      overrides: { vq: { resolution: golden.vq.resolution } },
+    });
     expect(networks(plan.config)).toEqual(networks(golden));
     expect(plan.report.notes.join('\n')).toMatch(/phase1\.pth: encoder\.numHeads=2.*Config_MBM_fMRI_contrast/);
     expect(plan.report.overridden.length).toBeGreaterThan(0);
@@ -122,7 +156,11 @@ describe('convert golden tiny checkpoints', () => {
   it('phase1.pth + ldm.ckpt: error names the phase-3 mapper and time-cond tensors', async () => {
     const inputs = [await input('phase1.pth'), await input('ldm.ckpt')];
     let caught: unknown;
-    try { planConversion(inputs, { overrides: { encoder: { numHeads: 2 } } }); } catch (e) { caught = e; }
+    try {
+      planConversion(inputs, { overrides: { encoder: { numHeads: 2 } } });
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).toBeInstanceOf(ConvertError);
     const msg = (caught as Error).message;
     expect(msg).toMatch(/cond_stage_model\.channel_mapper\.0\.weight/);
@@ -135,11 +173,21 @@ describe('convert golden tiny checkpoints', () => {
     const base = (await input('phase3.pth')).checkpoint;
     const name = 'first_stage_model.post_quant_conv.weight';
     const broken: Checkpoint = {
-      ...base, file: 'broken.safetensors', stateDictKey: '', objects: {},
+      ...base,
+      file: 'broken.safetensors',
+      stateDictKey: '',
+      objects: {},
       tensors: { [name]: { shape: [3, 3, 1, 2], dtype: 'float32', read: () => new Float32Array(18) } },
     };
-    expect(() => planConversion([{ checkpoint: base, sha256: '0'.repeat(64) }, { checkpoint: broken, sha256: '1'.repeat(64) }], { overrides: { encoder: { numHeads: 2 } } }))
-      .toThrow(`${name}: expected [3, 3, 1, 1], found [3, 3, 1, 2]`);
+    expect(() =>
+      planConversion(
+        [
+          { checkpoint: base, sha256: '0'.repeat(64) },
+          { checkpoint: broken, sha256: '1'.repeat(64) },
+        ],
+        { overrides: { encoder: { numHeads: 2 } } },
+      ),
+    ).toThrow(`${name}: expected [3, 3, 1, 1], found [3, 3, 1, 2]`);
   });
 });
 
@@ -152,7 +200,23 @@ describe('convert CLI', () => {
     const cfg = join(tmp(), 'over.json');
     writeFileSync(cfg, JSON.stringify({ encoder: { numHeads: 2 }, vq: { resolution: 32 } }));
     const out = join(tmp(), 'bundle');
-    const { stdout } = await run(tsx, [cli, join(dir, 'phase3.pth'), '--out', out, '--fp16', '--config', cfg, '--raw-voxels', '100', '--mean', '0.5', '--std', '2', '--shard-mb', '0.25']);
+    const { stdout } = await run(tsx, [
+      cli,
+      join(dir, 'phase3.pth'),
+      '--out',
+      out,
+      '--fp16',
+      '--config',
+      cfg,
+      '--raw-voxels',
+      '100',
+      '--mean',
+      '0.5',
+      '--std',
+      '2',
+      '--shard-mb',
+      '0.25',
+    ]);
     expect(stdout).toMatch(/phase3\.pth: phase3, 494 tensors/);
     expect(stdout).toMatch(/wrote .*float16/);
     expect(stdout).toMatch(/unet\s+[\d.]+ M params/);
@@ -170,7 +234,16 @@ describe('convert CLI', () => {
     const cfg = join(tmp(), 'over.json');
     writeFileSync(cfg, JSON.stringify({ encoder: { numHeads: 2 }, vq: { resolution: 32 } }));
     const out = join(tmp(), 'bundle');
-    const { stdout } = await run(tsx, [cli, join(dir, 'phase3.pth'), join(dir, 'extras.safetensors'), '--out', out, '--fp16', '--config', cfg]);
+    const { stdout } = await run(tsx, [
+      cli,
+      join(dir, 'phase3.pth'),
+      join(dir, 'extras.safetensors'),
+      '--out',
+      out,
+      '--fp16',
+      '--config',
+      cfg,
+    ]);
     const extras = JSON.parse(readFileSync(join(dir, 'extras.json'), 'utf8')) as string[];
     expect(stdout).toContain(`extras.safetensors: full state dict, ${extras.length} tensors`);
     expect(stdout).toContain(`kept ${extras.length} decoding_studio.* tensors: ${extras.join(', ')}`);
@@ -183,7 +256,10 @@ describe('convert CLI', () => {
 
   it('exits non-zero with the missing tensors for phase1 + ldm', async () => {
     const dir = await goldenDir('tiny');
-    const err = await run(tsx, [cli, join(dir, 'phase1.pth'), join(dir, 'ldm.ckpt'), '--out', join(tmp(), 'b')]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    const err = await run(tsx, [cli, join(dir, 'phase1.pth'), join(dir, 'ldm.ckpt'), '--out', join(tmp(), 'b')]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(/ConvertError: .*missing/s);
     expect(err?.stderr).toMatch(/time_embed_condtion/);

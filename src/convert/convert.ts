@@ -2,9 +2,7 @@
 // files (later ones win), infers the ModelConfig from tensor shapes (+ pickled configs + overrides),
 // keeps only the tensors inference needs, and reports missing / extra / mis-shaped tensors by name.
 import { PUBLISHED_GOD_SBJ3, type ModelConfig, type PreprocessConfig } from '../model/config';
-import {
-  expectedShapes, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes, vqEncoderShapes, type ShapeMap,
-} from '../model/layout';
+import { expectedShapes, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes, vqEncoderShapes, type ShapeMap } from '../model/layout';
 import { inferModelConfig, type DeepPartial } from './inferConfig';
 import { storesAsFloat16, type BundleManifest, type SourceEntry, type StorageDtype } from '../io/bundle/manifest';
 import { writeBundle, type BundleSink } from '../io/bundle/writer';
@@ -106,7 +104,11 @@ function configFromObjects(ck: Checkpoint, notes: string[]): DeepPartial<ModelCo
     if (num('patch_size') !== undefined) encoder.patchSize = num('patch_size');
     if (Object.keys(encoder).length) {
       out.encoder = { ...out.encoder, ...encoder };
-      notes.push(`${ck.file}: ${Object.entries(encoder).map(([k, v]) => `encoder.${k}=${v}`).join(', ')} from pickled ${cls}`);
+      notes.push(
+        `${ck.file}: ${Object.entries(encoder)
+          .map(([k, v]) => `encoder.${k}=${v}`)
+          .join(', ')} from pickled ${cls}`,
+      );
     }
     if (typeof c.roi === 'string') out.preprocess = { ...out.preprocess, roi: c.roi };
   }
@@ -142,7 +144,18 @@ const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every
 /** Everything short of reading tensor values: mapping, merge, config, checks. Throws ConvertError. */
 export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}): ConversionPlan {
   if (inputs.length === 0) throw new ConvertError('no checkpoint given');
-  const report: ConvertReport = { kinds: [], overridden: [], dropped: 0, droppedNames: [], extra: [], missing: [], misShaped: [], notes: [], extras: [], keptVQEncoder: false };
+  const report: ConvertReport = {
+    kinds: [],
+    overridden: [],
+    dropped: 0,
+    droppedNames: [],
+    extra: [],
+    missing: [],
+    misShaped: [],
+    notes: [],
+    extras: [],
+    keptVQEncoder: false,
+  };
   const merged = new Map<string, { tensor: LazyTensor; file: string }>();
   let fromObjects: DeepPartial<ModelConfig> = {};
   const sources: SourceEntry[] = [];
@@ -154,7 +167,11 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
     fromObjects = deepMerge(fromObjects, configFromObjects(ck, report.notes));
     for (const [name, tensor] of Object.entries(ck.tensors)) {
       const mapped = mapName(kind, name);
-      if (mapped === undefined) { report.dropped++; report.droppedNames.push(name); continue; }
+      if (mapped === undefined) {
+        report.dropped++;
+        report.droppedNames.push(name);
+        continue;
+      }
       const prev = merged.get(mapped);
       if (prev) report.overridden.push({ name: mapped, from: prev.file, by: ck.file });
       merged.set(mapped, { tensor, file: ck.file });
@@ -175,13 +192,19 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   }
   const overrides = deepMerge(deepMerge(fromObjects, opts.preprocess ? { preprocess: opts.preprocess } : {}), opts.overrides);
   if (overrides.encoder?.numHeads === undefined) {
-    report.notes.push('encoder.numHeads is in no checkpoint config and no override: the default embedDim / 64 (timm head width) is used — give --config {"encoder":{"numHeads":N}} if it differs');
+    report.notes.push(
+      'encoder.numHeads is in no checkpoint config and no override: the default embedDim / 64 (timm head width) is used — give --config {"encoder":{"numHeads":N}} if it differs',
+    );
   }
   if (overrides.unet?.imageSize === undefined && overrides.vq?.resolution === undefined) {
-    report.notes.push('image size is not visible in the weights: the published 256×256 (latent 64) is assumed — give --config {"vq":{"resolution":N}} for other sizes');
+    report.notes.push(
+      'image size is not visible in the weights: the published 256×256 (latent 64) is assumed — give --config {"vq":{"resolution":N}} for other sizes',
+    );
   }
   if (overrides.preprocess?.rawVoxels === undefined) {
-    report.notes.push("the subject's ROI voxel count is unknown (no --raw-voxels): the bundle accepts any vector that wrap-pads to the encoder's length");
+    report.notes.push(
+      "the subject's ROI voxel count is unknown (no --raw-voxels): the bundle accepts any vector that wrap-pads to the encoder's length",
+    );
   }
   if (overrides.preprocess?.mean === undefined) {
     report.notes.push('no training-set z-score statistics (--mean/--std): inputs must already be z-scored as in training');
@@ -197,8 +220,14 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   const params: Record<string, number> = {};
   for (const [name, shape] of Object.entries(expected)) {
     const got = merged.get(name);
-    if (!got) { report.missing.push(name); continue; }
-    if (!sameShape(got.tensor.shape, shape)) { report.misShaped.push({ name, expected: shape, found: got.tensor.shape }); continue; }
+    if (!got) {
+      report.missing.push(name);
+      continue;
+    }
+    if (!sameShape(got.tensor.shape, shape)) {
+      report.misShaped.push({ name, expected: shape, found: got.tensor.shape });
+      continue;
+    }
     tensors[name] = got.tensor;
     const net = network(name);
     params[net] = (params[net] ?? 0) + shape.reduce((a, b) => a * b, 1);
@@ -206,8 +235,10 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
   params.total = Object.values(params).reduce((a, b) => a + b, 0);
   for (const name of merged.keys()) {
     if (name in expected) continue;
-    if (KNOWN_UNUSED.some((re) => re.test(name))) { report.dropped++; report.droppedNames.push(name); }
-    else report.extra.push(name);
+    if (KNOWN_UNUSED.some((re) => re.test(name))) {
+      report.dropped++;
+      report.droppedNames.push(name);
+    } else report.extra.push(name);
   }
   if (report.missing.length || report.misShaped.length) throw new ConvertError(describeProblems(report));
   return { config, tensors, sources, report, params };
@@ -229,16 +260,19 @@ function extraShapes(config: ModelConfig, merged: Map<string, { tensor: LazyTens
   const lowNames = Object.values(LOWLEVEL_NAMES) as string[];
   if (names.some((n) => n.startsWith(LOWLEVEL_PREFIX))) {
     const bias = merged.get(LOWLEVEL_NAMES.ridgeBias)?.tensor.shape;
-    const k = bias?.length === 1 ? bias[0] : merged.get(LOWLEVEL_NAMES.ridgeWeight)?.tensor.shape[1] ?? 0;
+    const k = bias?.length === 1 ? bias[0] : (merged.get(LOWLEVEL_NAMES.ridgeWeight)?.tensor.shape[1] ?? 0);
     Object.assign(shapes, lowLevelShapes(config, k));
     const vqEncoder = vqEncoderShapes(config);
     Object.assign(shapes, vqEncoder);
     report.keptVQEncoder = true;
-    report.notes.push(`low-level decoder (${LOWLEVEL_PREFIX}*, K = ${k}) present: kept the VQ encoder and quant_conv `
-      + `(${Object.keys(vqEncoder).length} tensors) that turn its image into the sampler's starting latent`);
+    report.notes.push(
+      `low-level decoder (${LOWLEVEL_PREFIX}*, K = ${k}) present: kept the VQ encoder and quant_conv ` +
+        `(${Object.keys(vqEncoder).length} tensors) that turn its image into the sampler's starting latent`,
+    );
   }
   const unknown = names.filter((n) => n !== NULL_CONTEXT && !lowNames.includes(n));
-  if (unknown.length) report.notes.push(`passed through ${unknown.length} unrecognised ${EXTRAS_PREFIX}* tensor(s) unchecked: ${unknown.join(', ')}`);
+  if (unknown.length)
+    report.notes.push(`passed through ${unknown.length} unrecognised ${EXTRAS_PREFIX}* tensor(s) unchecked: ${unknown.join(', ')}`);
   report.extras = Object.keys(shapes).filter((n) => n.startsWith(EXTRAS_PREFIX));
   return shapes;
 }
@@ -252,18 +286,22 @@ function extraShapes(config: ModelConfig, merged: Map<string, { tensor: LazyTens
 export function withoutWrapperPrefix(ck: Checkpoint, notes: string[]): Checkpoint {
   let names = Object.keys(ck.tensors);
   const stripped: string[] = [];
-  const KNOWN_ROOTS = /^(model\.diffusion_model\.|cond_stage_model\.|first_stage_model\.|patch_embed\.|blocks\.|decoding_studio\.|model_ema\.)/;
+  const KNOWN_ROOTS =
+    /^(model\.diffusion_model\.|cond_stage_model\.|first_stage_model\.|patch_embed\.|blocks\.|decoding_studio\.|model_ema\.)/;
   for (;;) {
     if (names.length === 0) break;
     const prefix = ['module.', '_orig_mod.', 'model.'].find((p) => names.every((n) => n.startsWith(p) && n.length > p.length));
     if (!prefix) break;
-    if (prefix === 'model.' && (names.some((n) => KNOWN_ROOTS.test(n)) || !names.some((n) => KNOWN_ROOTS.test(n.slice(prefix.length))))) break;
+    if (prefix === 'model.' && (names.some((n) => KNOWN_ROOTS.test(n)) || !names.some((n) => KNOWN_ROOTS.test(n.slice(prefix.length)))))
+      break;
     stripped.push(prefix);
     names = names.map((n) => n.slice(prefix.length));
   }
   if (!stripped.length) return ck;
   const p = stripped.join('');
-  notes.push(`${ck.file}: the prefix '${p}' shared by all ${names.length} tensor names (a DataParallel/DDP, torch.compile or Lightning wrapper) was stripped`);
+  notes.push(
+    `${ck.file}: the prefix '${p}' shared by all ${names.length} tensor names (a DataParallel/DDP, torch.compile or Lightning wrapper) was stripped`,
+  );
   return { ...ck, tensors: Object.fromEntries(Object.entries(ck.tensors).map(([n, t]) => [n.slice(p.length), t])) };
 }
 
@@ -284,17 +322,23 @@ function describeProblems(r: ConvertReport): string {
     lines.push(`${r.missing.length} tensor${r.missing.length > 1 ? 's' : ''} missing:`);
     lines.push(...r.missing.map((n) => `  ${n}`));
     if (r.missing.some((n) => PHASE3_ONLY.some((re) => re.test(n)))) {
-      lines.push('The fMRI mappers (channel_mapper, dim_mapper) and the time conditioning (time_embed_condtion) are trained in phase 3:'
-        + ' add a phase-3 checkpoint (model_state_dict) to the inputs.');
+      lines.push(
+        'The fMRI mappers (channel_mapper, dim_mapper) and the time conditioning (time_embed_condtion) are trained in phase 3:' +
+          ' add a phase-3 checkpoint (model_state_dict) to the inputs.',
+      );
     }
     if (r.keptVQEncoder && r.missing.some((n) => /^first_stage_model\.(encoder|quant_conv)\./.test(n))) {
-      lines.push(`The low-level decoder (${LOWLEVEL_PREFIX}*) runs its image through the VQ encoder:`
-        + ' add a checkpoint that has first_stage_model.encoder.* and quant_conv (phase3.pth or the LDM), or leave the low-level tensors out.');
+      lines.push(
+        `The low-level decoder (${LOWLEVEL_PREFIX}*) runs its image through the VQ encoder:` +
+          ' add a checkpoint that has first_stage_model.encoder.* and quant_conv (phase3.pth or the LDM), or leave the low-level tensors out.',
+      );
     }
   }
   if (r.missing.length && r.extra.length) {
     // Tensors that were there but under names the converter does not know: often the real cause.
-    lines.push(`${r.extra.length} tensor${r.extra.length > 1 ? 's' : ''} of the inputs ignored (names the converter does not know)${r.extra.length > 20 ? ', the first 20' : ''}:`);
+    lines.push(
+      `${r.extra.length} tensor${r.extra.length > 1 ? 's' : ''} of the inputs ignored (names the converter does not know)${r.extra.length > 20 ? ', the first 20' : ''}:`,
+    );
     lines.push(...r.extra.slice(0, 20).map((n) => `  ${n}`));
     const common = commonPrefix(r.extra);
     if (common) lines.push(`They all start with '${common}': a wrapper prefix? Re-save the state dict without it.`);
@@ -315,13 +359,28 @@ export interface BundleWriteOptions {
 /** Writes the planned tensors as a bundle; the model card records params, bytes and the report. */
 export async function writeConvertedBundle(sink: BundleSink, plan: ConversionPlan, opts: BundleWriteOptions = {}): Promise<BundleManifest> {
   const dtype = opts.dtype ?? 'float32';
-  const bytes = Object.entries(plan.tensors).reduce((a, [n, t]) => a + t.shape.reduce((x, y) => x * y, 1) * (storesAsFloat16(dtype, n, t.shape) ? 2 : 4), 0);
+  const bytes = Object.entries(plan.tensors).reduce(
+    (a, [n, t]) => a + t.shape.reduce((x, y) => x * y, 1) * (storesAsFloat16(dtype, n, t.shape) ? 2 : 4),
+    0,
+  );
   const { report } = plan;
   const card = {
-    params: plan.params, dtype, bytes,
+    params: plan.params,
+    dtype,
+    bytes,
     conversion: {
-      inputs: report.kinds, overridden: report.overridden.length, dropped: report.dropped, extra: report.extra, notes: report.notes,
+      inputs: report.kinds,
+      overridden: report.overridden.length,
+      dropped: report.dropped,
+      extra: report.extra,
+      notes: report.notes,
     },
   };
-  return writeBundle(sink, plan.config, plan.tensors, { dtype, shardBytes: opts.shardBytes, sources: plan.sources, card, onProgress: opts.onProgress });
+  return writeBundle(sink, plan.config, plan.tensors, {
+    dtype,
+    shardBytes: opts.shardBytes,
+    sources: plan.sources,
+    card,
+    onProgress: opts.onProgress,
+  });
 }

@@ -34,16 +34,26 @@ describe('wrapper prefixes in checkpoints', () => {
   beforeAll(async () => {
     golden = await goldenConfig(await goldenDir('tiny'));
     dir = mkdtempSync(join(tmpdir(), 'prefix-'));
-    execFileSync('/usr/bin/python3', ['-c', RESAVE, join(await goldenDir('tiny'), 'phase3.pth'), dir], { stdio: 'pipe', env: { ...process.env, PYTHONPATH: join(process.cwd(), 'python') } });
+    execFileSync('/usr/bin/python3', ['-c', RESAVE, join(await goldenDir('tiny'), 'phase3.pth'), dir], {
+      stdio: 'pipe',
+      env: { ...process.env, PYTHONPATH: join(process.cwd(), 'python') },
+    });
   }, 300_000);
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
-
-  const plan = (path: string, file: string) => planConversion([{ checkpoint: readCheckpoint(file, memoryAccess(new Uint8Array(readFileSync(path)))), sha256: 'f'.repeat(64) }], {
-    overrides: { encoder: { numHeads: golden.encoder.numHeads }, vq: { resolution: golden.vq.resolution } },
-    preprocess: { rawVoxels: golden.preprocess.rawVoxels },
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each([['module.pth', 'module.'], ['compiled_ddp.pth', 'module._orig_mod.'], ['lightning.ckpt', 'model.']])('%s: prefix %s stripped with a note', async (file, prefix) => {
+  const plan = (path: string, file: string) =>
+    planConversion([{ checkpoint: readCheckpoint(file, memoryAccess(new Uint8Array(readFileSync(path)))), sha256: 'f'.repeat(64) }], {
+      overrides: { encoder: { numHeads: golden.encoder.numHeads }, vq: { resolution: golden.vq.resolution } },
+      preprocess: { rawVoxels: golden.preprocess.rawVoxels },
+    });
+
+  it.each([
+    ['module.pth', 'module.'],
+    ['compiled_ddp.pth', 'module._orig_mod.'],
+    ['lightning.ckpt', 'model.'],
+  ])('%s: prefix %s stripped with a note', async (file, prefix) => {
     const ref = plan(join(await goldenDir('tiny'), 'phase3.pth'), 'phase3.pth');
     const p = plan(join(dir, file), file);
     expect(Object.keys(p.tensors)).toEqual(Object.keys(ref.tensors));
@@ -64,7 +74,11 @@ describe('wrapper prefixes in checkpoints', () => {
 
   it('an unknown prefix: the missing tensors and the ignored ones are both named', () => {
     let err: unknown;
-    try { plan(join(dir, 'unknown_prefix.pth'), 'unknown_prefix.pth'); } catch (e) { err = e; }
+    try {
+      plan(join(dir, 'unknown_prefix.pth'), 'unknown_prefix.pth');
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(ConvertError);
     const msg = (err as Error).message;
     expect(msg).toMatch(/tensors? missing/);

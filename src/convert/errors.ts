@@ -1,7 +1,10 @@
 // Errors of the offline converter: unreadable checkpoints and checkpoints that do not map onto a model.
 import { StudioError, errorClass } from '../errors';
 export class CheckpointError extends StudioError {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super('CheckpointError', `${file}: ${detail}`);
   }
 }

@@ -27,13 +27,18 @@ describe('tiny preset (PyTorch state dict)', () => {
     const encodePath = vqEncoderShapes(golden);
     for (const [name, shape] of Object.entries(encodePath)) expect(goldenShapes[name], name).toEqual(shape);
     const rest = Object.keys(goldenShapes).filter((n) => !(n in expected) && !(n in encodePath));
-    expect(rest.filter((n) => !/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus_.*|posterior_.*)$/.test(n)).sort())
-      .toEqual(['cond_stage_model.mae.cls_token', 'cond_stage_model.mae.mask_token']);
+    expect(rest.filter((n) => !/^(betas|alphas_cumprod.*|sqrt_.*|log_one_minus_.*|posterior_.*)$/.test(n)).sort()).toEqual([
+      'cond_stage_model.mae.cls_token',
+      'cond_stage_model.mae.mask_token',
+    ]);
   });
 
   it('infers model_config.json from the shapes (imageSize and labels given, as shapes cannot tell them)', () => {
     const cfg = inferModelConfig(goldenShapes, {
-      name: golden.name, description: golden.description, synthetic: golden.synthetic, unet: { imageSize: golden.unet.imageSize },
+      name: golden.name,
+      description: golden.description,
+      synthetic: golden.synthetic,
+      unet: { imageSize: golden.unet.imageSize },
     });
     expect({ ...cfg, preprocess: undefined }).toEqual({ ...golden, preprocess: undefined });
     // The ROI size is not in the weights: it stays unknown unless given.
@@ -41,7 +46,9 @@ describe('tiny preset (PyTorch state dict)', () => {
   });
 
   it('refuses a raw voxel count that does not pad to the encoder length', () => {
-    expect(() => inferModelConfig(goldenShapes, { preprocess: { rawVoxels: 112 } })).toThrow(/112 raw voxels wrap-pad to 128, but the encoder takes 112/);
+    expect(() => inferModelConfig(goldenShapes, { preprocess: { rawVoxels: 112 } })).toThrow(
+      /112 raw voxels wrap-pad to 128, but the encoder takes 112/,
+    );
   });
 
   it('infers the same from the decode path alone (no VQ encoder, as in bundles)', () => {
@@ -54,8 +61,10 @@ describe('tiny preset (PyTorch state dict)', () => {
 /** The published names/shapes as the spec tables give them (phase-3 state dict, inference + VQ encode path). */
 function publishedShapes(): ShapeMap {
   return {
-    ...expectedShapes(PUBLISHED_GOD_SBJ3), ...vqEncoderShapes(PUBLISHED_GOD_SBJ3),
-    'cond_stage_model.mae.cls_token': [1, 1, 1024], betas: [1000],
+    ...expectedShapes(PUBLISHED_GOD_SBJ3),
+    ...vqEncoderShapes(PUBLISHED_GOD_SBJ3),
+    'cond_stage_model.mae.cls_token': [1, 1, 1024],
+    betas: [1000],
   };
 }
 
@@ -80,24 +89,45 @@ describe('published GOD sbj_3 model', () => {
     for (const i of [2, 5, 8]) expect(s[`${U}output_blocks.${i}.2.conv.weight`], `output_blocks.${i}`).toBeDefined();
     expect(Object.keys(s).some((n) => n.startsWith(`${U}input_blocks.1.1.`))).toBe(false);
     const attn2: [string, number][] = [
-      ['input_blocks.4.1', 384], ['input_blocks.5.1', 384], ['input_blocks.7.1', 576], ['input_blocks.8.1', 576],
-      ['input_blocks.10.1', 960], ['input_blocks.11.1', 960], ['middle_block.1', 960],
+      ['input_blocks.4.1', 384],
+      ['input_blocks.5.1', 384],
+      ['input_blocks.7.1', 576],
+      ['input_blocks.8.1', 576],
+      ['input_blocks.10.1', 960],
+      ['input_blocks.11.1', 960],
+      ['middle_block.1', 960],
       ...[0, 1, 2].map((i) => [`output_blocks.${i}.1`, 960] as [string, number]),
       ...[3, 4, 5].map((i) => [`output_blocks.${i}.1`, 576] as [string, number]),
       ...[6, 7, 8].map((i) => [`output_blocks.${i}.1`, 384] as [string, number]),
     ];
     for (const [block, c] of attn2) {
       const a = `${U}${block}.transformer_blocks.0.attn2`;
-      expect([s[`${a}.to_q.weight`], s[`${a}.to_k.weight`], s[`${a}.to_v.weight`], s[`${a}.to_out.0.weight`], s[`${a}.to_out.0.bias`]], block)
-        .toEqual([[c, c], [c, 512], [c, 512], [c, c], [c]]);
+      expect(
+        [s[`${a}.to_q.weight`], s[`${a}.to_k.weight`], s[`${a}.to_v.weight`], s[`${a}.to_out.0.weight`], s[`${a}.to_out.0.bias`]],
+        block,
+      ).toEqual([[c, c], [c, 512], [c, 512], [c, c], [c]]);
       expect(s[`${U}${block}.proj_in.weight`]).toEqual([c, c, 1, 1]);
       expect(s[`${U}${block}.transformer_blocks.0.ff.net.0.proj.weight`]).toEqual([8 * c, c]);
     }
     expect(Object.keys(pick(s, /attn2\.to_k\.weight$/))).toHaveLength(16);
     // Output ResBlocks (in → out) of the block table in §4.3.
-    const outRes = [[1920, 960], [1920, 960], [1536, 960], [1536, 576], [1152, 576], [960, 576], [960, 384], [768, 384],
-      [576, 384], [576, 192], [384, 192], [384, 192]];
-    outRes.forEach(([cin, cout], i) => expect(s[`${U}output_blocks.${i}.0.in_layers.2.weight`], `output_blocks.${i}`).toEqual([cout, cin, 3, 3]));
+    const outRes = [
+      [1920, 960],
+      [1920, 960],
+      [1536, 960],
+      [1536, 576],
+      [1152, 576],
+      [960, 576],
+      [960, 384],
+      [768, 384],
+      [576, 384],
+      [576, 192],
+      [384, 192],
+      [384, 192],
+    ];
+    outRes.forEach(([cin, cout], i) =>
+      expect(s[`${U}output_blocks.${i}.0.in_layers.2.weight`], `output_blocks.${i}`).toEqual([cout, cin, 3, 3]),
+    );
     expect(s[`${U}out.2.weight`]).toEqual([3, 192, 3, 3]);
     expect(s['first_stage_model.quantize.embedding.weight']).toEqual([8192, 3]);
     expect(s['first_stage_model.post_quant_conv.weight']).toEqual([3, 3, 1, 1]);
@@ -136,27 +166,58 @@ describe('published GOD sbj_3 model', () => {
   it('lets overrides win and ties imageSize to vq.resolution', () => {
     const cfg = inferModelConfig(s, { encoder: { numHeads: 8 }, unet: { numHeads: 4 }, vq: { resolution: 128 } });
     expect([cfg.encoder.numHeads, cfg.unet.numHeads, cfg.unet.imageSize, cfg.vq.resolution]).toEqual([8, 4, 32, 128]);
-    expect(() => inferModelConfig(s, { unet: { imageSize: 64 }, vq: { resolution: 128 } }))
-      .toThrow(/unet.imageSize 64 needs vq.resolution 256, found 128/);
+    expect(() => inferModelConfig(s, { unet: { imageSize: 64 }, vq: { resolution: 128 } })).toThrow(
+      /unet.imageSize 64 needs vq.resolution 256, found 128/,
+    );
   });
 
   it('round-trips a config with attention at some levels only, VQ attention, no time conditioning', () => {
     // The layouts of this config were checked name-for-name against cad_ref's UNetModel / VQModelInterface.
     const variant: ModelConfig = {
-      ...PUBLISHED_GOD_SBJ3, name: 'variant',
-      unet: { imageSize: 8, inChannels: 3, outChannels: 4, modelChannels: 64, channelMult: [1, 2, 2], numResBlocks: 2,
-        attentionResolutions: [2, 4], numHeads: 2, transformerDepth: 2, contextDim: 512, timeCond: false },
-      vq: { embedDim: 4, nEmbed: 40, zChannels: 5, resolution: 32, inChannels: 3, outCh: 3, ch: 32, chMult: [1, 2, 3],
-        numResBlocks: 2, attnResolutions: [16] },
+      ...PUBLISHED_GOD_SBJ3,
+      name: 'variant',
+      unet: {
+        imageSize: 8,
+        inChannels: 3,
+        outChannels: 4,
+        modelChannels: 64,
+        channelMult: [1, 2, 2],
+        numResBlocks: 2,
+        attentionResolutions: [2, 4],
+        numHeads: 2,
+        transformerDepth: 2,
+        contextDim: 512,
+        timeCond: false,
+      },
+      vq: {
+        embedDim: 4,
+        nEmbed: 40,
+        zChannels: 5,
+        resolution: 32,
+        inChannels: 3,
+        outCh: 3,
+        ch: 32,
+        chMult: [1, 2, 3],
+        numResBlocks: 2,
+        attnResolutions: [16],
+      },
     };
-    const cfg = inferModelConfig(expectedShapes(variant), { name: 'variant', unet: { numHeads: 2, imageSize: 8 }, preprocess: variant.preprocess });
+    const cfg = inferModelConfig(expectedShapes(variant), {
+      name: 'variant',
+      unet: { numHeads: 2, imageSize: 8 },
+      preprocess: variant.preprocess,
+    });
     expect(cfg).toEqual(variant);
   });
 
   it('names the network parts whose tensors are missing', () => {
     const partial = Object.fromEntries(Object.entries(s).filter(([n]) => !n.startsWith(U) && !n.startsWith('first_stage_model.decoder.')));
     let err: unknown;
-    try { inferModelConfig(partial); } catch (e) { err = e; }
+    try {
+      inferModelConfig(partial);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(ConfigInferenceError);
     const msg = (err as Error).message;
     expect(msg).toMatch(/tensors missing for 2 network part/);

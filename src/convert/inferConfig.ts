@@ -23,12 +23,32 @@ function countIndexed(names: string[], head: string, tail = '.'): number {
 
 /** The tensors each network's inference starts from; a missing anchor names the group in the error. */
 const ANCHORS: [group: string, names: string[]][] = [
-  ['fMRI encoder (cond_stage_model.mae.*)', [`${ENCODER_PREFIX}pos_embed`, `${ENCODER_PREFIX}patch_embed.proj.weight`, `${ENCODER_PREFIX}blocks.0.mlp.fc1.weight`]],
-  ['conditioning mappers (cond_stage_model.channel_mapper / dim_mapper)', [`${COND_PREFIX}channel_mapper.0.weight`, `${COND_PREFIX}channel_mapper.1.weight`, `${COND_PREFIX}dim_mapper.weight`]],
-  ['UNet (model.diffusion_model.*)', [`${UNET_PREFIX}time_embed.0.weight`, `${UNET_PREFIX}input_blocks.0.0.weight`, `${UNET_PREFIX}out.2.weight`,
-    `${UNET_PREFIX}input_blocks.1.0.in_layers.2.weight`, `${UNET_PREFIX}middle_block.1.transformer_blocks.0.attn2.to_k.weight`]],
-  ['VQ codebook and post_quant_conv (first_stage_model.quantize / post_quant_conv)', [`${VQ_PREFIX}quantize.embedding.weight`, `${VQ_PREFIX}post_quant_conv.weight`]],
-  ['VQ decoder (first_stage_model.decoder.*)', [`${VQ_PREFIX}decoder.conv_in.weight`, `${VQ_PREFIX}decoder.conv_out.weight`, `${VQ_PREFIX}decoder.up.0.block.0.conv2.weight`]],
+  [
+    'fMRI encoder (cond_stage_model.mae.*)',
+    [`${ENCODER_PREFIX}pos_embed`, `${ENCODER_PREFIX}patch_embed.proj.weight`, `${ENCODER_PREFIX}blocks.0.mlp.fc1.weight`],
+  ],
+  [
+    'conditioning mappers (cond_stage_model.channel_mapper / dim_mapper)',
+    [`${COND_PREFIX}channel_mapper.0.weight`, `${COND_PREFIX}channel_mapper.1.weight`, `${COND_PREFIX}dim_mapper.weight`],
+  ],
+  [
+    'UNet (model.diffusion_model.*)',
+    [
+      `${UNET_PREFIX}time_embed.0.weight`,
+      `${UNET_PREFIX}input_blocks.0.0.weight`,
+      `${UNET_PREFIX}out.2.weight`,
+      `${UNET_PREFIX}input_blocks.1.0.in_layers.2.weight`,
+      `${UNET_PREFIX}middle_block.1.transformer_blocks.0.attn2.to_k.weight`,
+    ],
+  ],
+  [
+    'VQ codebook and post_quant_conv (first_stage_model.quantize / post_quant_conv)',
+    [`${VQ_PREFIX}quantize.embedding.weight`, `${VQ_PREFIX}post_quant_conv.weight`],
+  ],
+  [
+    'VQ decoder (first_stage_model.decoder.*)',
+    [`${VQ_PREFIX}decoder.conv_in.weight`, `${VQ_PREFIX}decoder.conv_out.weight`, `${VQ_PREFIX}decoder.up.0.block.0.conv2.weight`],
+  ],
 ];
 
 /**
@@ -41,10 +61,13 @@ const ANCHORS: [group: string, names: string[]][] = [
  */
 export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, overrides: DeepPartial<ModelConfig> = {}): ModelConfig {
   const names = Object.keys(shapes);
-  const missingGroups = ANCHORS.filter(([, anchors]) => anchors.some((n) => !shapes[n]))
-    .map(([group, anchors]) => `${group}: lacks ${anchors.filter((n) => !shapes[n]).join(', ')}`);
+  const missingGroups = ANCHORS.filter(([, anchors]) => anchors.some((n) => !shapes[n])).map(
+    ([group, anchors]) => `${group}: lacks ${anchors.filter((n) => !shapes[n]).join(', ')}`,
+  );
   if (missingGroups.length) {
-    throw new ConfigInferenceError(`cannot infer the model configuration, tensors missing for ${missingGroups.length} network part(s):\n  ${missingGroups.join('\n  ')}`);
+    throw new ConfigInferenceError(
+      `cannot infer the model configuration, tensors missing for ${missingGroups.length} network part(s):\n  ${missingGroups.join('\n  ')}`,
+    );
   }
   const o = overrides;
   const sh = (n: string): number[] => shapes[n];
@@ -64,7 +87,8 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
 
   const [midTokens, numTokens] = sh(`${COND_PREFIX}channel_mapper.0.weight`);
   const cond = {
-    numTokens, midTokens,
+    numTokens,
+    midTokens,
     outTokens: sh(`${COND_PREFIX}channel_mapper.1.weight`)[0],
     condDim: sh(`${COND_PREFIX}dim_mapper.weight`)[0],
     ...o.cond,
@@ -77,9 +101,11 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
   let firstDown = 1;
   while (firstDown < numInputBlocks && !shapes[`${U}input_blocks.${firstDown}.0.op.weight`]) firstDown++;
   const numResBlocks = firstDown - 1;
-  const levels = numInputBlocks / (numResBlocks + 1);  // 1 + L·n + (L − 1) blocks
+  const levels = numInputBlocks / (numResBlocks + 1); // 1 + L·n + (L − 1) blocks
   if (numResBlocks < 1 || !Number.isInteger(levels)) {
-    throw new ConfigInferenceError(`UNet input_blocks do not follow the CompVis layout: ${numInputBlocks} blocks, first Downsample at input_blocks.${firstDown}`);
+    throw new ConfigInferenceError(
+      `UNet input_blocks do not follow the CompVis layout: ${numInputBlocks} blocks, first Downsample at input_blocks.${firstDown}`,
+    );
   }
   const channelMult: number[] = [];
   const attentionResolutions: number[] = [];
@@ -91,8 +117,13 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
     if (names.some((n) => n.startsWith(`${U}input_blocks.${first}.1.transformer_blocks.`))) attentionResolutions.push(2 ** level);
   }
   const unetBase = {
-    inChannels, outChannels: sh(`${U}out.2.weight`)[0], modelChannels, channelMult, numResBlocks,
-    attentionResolutions, numHeads: 1,
+    inChannels,
+    outChannels: sh(`${U}out.2.weight`)[0],
+    modelChannels,
+    channelMult,
+    numResBlocks,
+    attentionResolutions,
+    numHeads: 1,
     transformerDepth: countIndexed(names, `${U}middle_block.1.transformer_blocks.`),
     contextDim: sh(`${U}middle_block.1.transformer_blocks.0.attn2.to_k.weight`)[1],
     timeCond: !!shapes[`${U}time_embed_condtion.0.weight`],
@@ -115,14 +146,17 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
   const imageSize = o.unet?.imageSize ?? (o.vq?.resolution !== undefined ? o.vq.resolution / f : 64);
   const resolution = o.vq?.resolution ?? imageSize * f;
   if (resolution !== imageSize * f) {
-    throw new ConfigInferenceError(`overrides disagree: unet.imageSize ${imageSize} needs vq.resolution ${imageSize * f}, found ${resolution}`);
+    throw new ConfigInferenceError(
+      `overrides disagree: unet.imageSize ${imageSize} needs vq.resolution ${imageSize * f}, found ${resolution}`,
+    );
   }
   const attnResolutions: number[] = [];
   for (let i = 0; i < vqLevels; i++) if (shapes[`${V}decoder.up.${i}.attn.0.norm.weight`]) attnResolutions.push(resolution / 2 ** i);
 
   const unet = { imageSize, ...unetBase, ...o.unet };
   const vq = {
-    embedDim: vqEmbedDim, nEmbed: embedCount,
+    embedDim: vqEmbedDim,
+    nEmbed: embedCount,
     zChannels: sh(`${V}decoder.conv_in.weight`)[1],
     resolution,
     inChannels: encoderConvIn?.[1] ?? 3,
@@ -136,14 +170,21 @@ export function inferModelConfig(shapes: Readonly<Record<string, number[]>>, ove
   const schedule = { numTimesteps: shapes.betas?.[0] ?? 1000, linearStart: 0.0015, linearEnd: 0.0195, ...o.schedule };
   const preprocess = { ...o.preprocess };
   if (preprocess.rawVoxels !== undefined && paddedLength(preprocess.rawVoxels, encoder.patchSize) !== encoder.numVoxels) {
-    throw new ConfigInferenceError(`${preprocess.rawVoxels} raw voxels wrap-pad to ${paddedLength(preprocess.rawVoxels, encoder.patchSize)}, ` +
-      `but the encoder takes ${encoder.numVoxels} (${encoder.numVoxels / encoder.patchSize} patches): give the subject's ROI voxel count`);
+    throw new ConfigInferenceError(
+      `${preprocess.rawVoxels} raw voxels wrap-pad to ${paddedLength(preprocess.rawVoxels, encoder.patchSize)}, ` +
+        `but the encoder takes ${encoder.numVoxels} (${encoder.numVoxels / encoder.patchSize} patches): give the subject's ROI voxel count`,
+    );
   }
   const cfg: ModelConfig = {
     name: o.name ?? 'converted',
     ...(o.description !== undefined ? { description: o.description } : {}),
     ...(o.synthetic !== undefined ? { synthetic: o.synthetic } : {}),
-    encoder, cond, unet, vq, schedule, preprocess,
+    encoder,
+    cond,
+    unet,
+    vq,
+    schedule,
+    preprocess,
     ...(o.sampling !== undefined ? { sampling: checkSamplingDefaults(o.sampling, schedule.numTimesteps) } : {}),
   };
   return cfg;

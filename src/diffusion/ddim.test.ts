@@ -2,7 +2,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { goldenArray, goldenConfig, goldenDir, goldenSamplers, goldenTrajectory, type GoldenSamplers, type GoldenTrajectory } from '../../test/golden';
+import {
+  goldenArray,
+  goldenConfig,
+  goldenDir,
+  goldenSamplers,
+  goldenTrajectory,
+  type GoldenSamplers,
+  type GoldenTrajectory,
+} from '../../test/golden';
 import { maxRel } from '../../test/compare';
 import { makeSchedule, SamplerOptionsError, type Schedule } from './schedule';
 import { ddimSampler } from './ddim';
@@ -20,7 +28,9 @@ beforeAll(async () => {
 });
 
 describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
-  beforeAll(async () => { expect(await tf.setBackend(backend)).toBe(true); });
+  beforeAll(async () => {
+    expect(await tf.setBackend(backend)).toBe(true);
+  });
 
   it('reproduces the PyTorch trajectory (eta 0.5, 12 → 13 steps) when fed the golden ε and noise', async () => {
     const xT = tf.tensor4d(g.xT, g.shape);
@@ -32,8 +42,16 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
       inputErr.push(maxRel(x.dataSync(), g.x_t[i]));
       return tf.tensor4d(g.eps[i], g.shape);
     };
-    const sampler = ddimSampler({ schedule, steps: settings.steps, eta: settings.eta, eps, xT, noise: (i) => tf.tensor4d(g.noise[i], g.shape) });
-    let worst = 0, count = 0;
+    const sampler = ddimSampler({
+      schedule,
+      steps: settings.steps,
+      eta: settings.eta,
+      eps,
+      xT,
+      noise: (i) => tf.tensor4d(g.noise[i], g.shape),
+    });
+    let worst = 0,
+      count = 0;
     for (;;) {
       const r = await sampler.next();
       if (r.done) {
@@ -43,8 +61,12 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
       }
       const s = r.value;
       expect([s.index, s.total, s.t]).toEqual([count, 13, g.timesteps[count]]);
-      worst = Math.max(worst, maxRel(s.xt.dataSync(), g.x_t[count]), maxRel(s.x0.dataSync(), g.x0[count]),
-        maxRel(s.next.dataSync(), count + 1 < 13 ? g.x_t[count + 1] : g.final));
+      worst = Math.max(
+        worst,
+        maxRel(s.xt.dataSync(), g.x_t[count]),
+        maxRel(s.x0.dataSync(), g.x0[count]),
+        maxRel(s.next.dataSync(), count + 1 < 13 ? g.x_t[count + 1] : g.final),
+      );
       expect(Array.from(s.eps.dataSync())).toEqual(Array.from(g.eps[count]));
       count++;
     }
@@ -61,7 +83,8 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
     const steps = (await goldenSamplers(dir)).trailing.steps;
     expect(gt.timesteps).toEqual([999, 666, 332]);
     const xT = tf.tensor4d(gt.xT, gt.shape);
-    let worst = 0, count = 0;
+    let worst = 0,
+      count = 0;
     const eps: EpsFn = (x, t) => {
       expect(t).toBe(gt.timesteps[count]);
       worst = Math.max(worst, maxRel(x.dataSync(), gt.x_t[count]));
@@ -70,7 +93,11 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
     const sampler = ddimSampler({ schedule, steps, eta: settings.eta, eps, xT, noise: (i) => tf.tensor4d(gt.noise[i], gt.shape) });
     for (;;) {
       const r = await sampler.next();
-      if (r.done) { worst = Math.max(worst, maxRel(await r.value.data(), gt.final)); r.value.dispose(); break; }
+      if (r.done) {
+        worst = Math.max(worst, maxRel(await r.value.data(), gt.final));
+        r.value.dispose();
+        break;
+      }
       expect([r.value.index, r.value.total, r.value.t]).toEqual([count, 3, gt.timesteps[count]]);
       worst = Math.max(worst, maxRel(r.value.x0.dataSync(), gt.x0[count]));
       count++;
@@ -96,17 +123,34 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
       return tf.tensor4d(gi.eps[k++], gi.shape);
     };
     const sampler = ddimSampler({
-      schedule, steps: settings.steps, eta: settings.eta, eps, xT, init: { x0: x0Init, strength },
-      noise: (i) => { noiseAsked.push(i); return tf.tensor4d(gi.noise[i], gi.shape); },
+      schedule,
+      steps: settings.steps,
+      eta: settings.eta,
+      eps,
+      xT,
+      init: { x0: x0Init, strength },
+      noise: (i) => {
+        noiseAsked.push(i);
+        return tf.tensor4d(gi.noise[i], gi.shape);
+      },
     });
-    let worst = 0, n = 0;
+    let worst = 0,
+      n = 0;
     for (;;) {
       const r = await sampler.next();
-      if (r.done) { worst = Math.max(worst, maxRel(await r.value.data(), gi.final)); r.value.dispose(); break; }
+      if (r.done) {
+        worst = Math.max(worst, maxRel(await r.value.data(), gi.final));
+        r.value.dispose();
+        break;
+      }
       const s = r.value;
       expect([s.index, s.total, s.t]).toEqual([n, 7, gi.timesteps[n]]);
-      worst = Math.max(worst, maxRel(s.xt.dataSync(), gi.x_t[n]), maxRel(s.x0.dataSync(), gi.x0[n]),
-        maxRel(s.next.dataSync(), n + 1 < 7 ? gi.x_t[n + 1] : gi.final));
+      worst = Math.max(
+        worst,
+        maxRel(s.xt.dataSync(), gi.x_t[n]),
+        maxRel(s.x0.dataSync(), gi.x0[n]),
+        maxRel(s.next.dataSync(), n + 1 < 7 ? gi.x_t[n + 1] : gi.final),
+      );
       n++;
     }
     expect(n).toBe(7);
@@ -126,7 +170,12 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
     if (first.done) throw new Error('no step');
     expect([first.value.index, first.value.total, first.value.t]).toEqual([0, 13, 997]);
     const scale = Math.sqrt(1 - schedule.alphasCumprod[997]);
-    expect(maxRel(first.value.xt.dataSync(), g.xT.map((v) => v * scale))).toBeLessThan(1e-6);
+    expect(
+      maxRel(
+        first.value.xt.dataSync(),
+        g.xT.map((v) => v * scale),
+      ),
+    ).toBeLessThan(1e-6);
     await it.return(undefined as never);
     tf.dispose([xT, x0Init]);
   });
@@ -151,7 +200,7 @@ describe.each(['cpu', 'wasm'])('DDIM on %s', (backend) => {
       const it = ddimSampler({ schedule, steps: 4, eps, xT });
       let r = await it.next();
       while (!r.done) r = await it.next();
-      const out = await r.value.data() as Float32Array;
+      const out = (await r.value.data()) as Float32Array;
       r.value.dispose();
       return out;
     };

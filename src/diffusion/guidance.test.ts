@@ -17,7 +17,10 @@ function recorder(): { apply: ApplyModel; calls: { batch: number; t: number; ctx
 describe('classifier-free guidance', () => {
   it('makes one batched call on [x, x] with context [null, c] and returns ε_u + g(ε_c − ε_u)', async () => {
     await tf.setBackend('cpu');
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 3 * 2 * 2 }, (_, i) => Math.sin(i)), [2, 3, 2, 2]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 3 * 2 * 2 }, (_, i) => Math.sin(i)),
+      [2, 3, 2, 2],
+    );
     const c = tf.concat([tf.fill([1, 5, 4], 2), tf.fill([1, 5, 4], 3)], 0) as tf.Tensor3D;
     const cNull = tf.fill([5, 4], -1);
     const base = tf.memory().numTensors;
@@ -26,7 +29,8 @@ describe('classifier-free guidance', () => {
     const e = await eps(x, 42);
     expect(calls).toEqual([{ batch: 4, t: 42, ctx0: [-1, -1, 2, 3] }]);
     // Independent: per row, ε_u = −x, ε_c = k·x with k = 2, 3 → −x + 3(k·x + x).
-    const xs = x.dataSync(), es = e.dataSync();
+    const xs = x.dataSync(),
+      es = e.dataSync();
     for (let i = 0; i < xs.length; i++) {
       const k = i < 12 ? 2 : 3;
       expect(es[i]).toBeCloseTo(-xs[i] + 3 * (k * xs[i] + xs[i]), 5);
@@ -51,7 +55,9 @@ describe('classifier-free guidance', () => {
     const c = tf.zeros([2, 5, 4]) as tf.Tensor3D;
     const { apply } = recorder();
     expect(() => guidedEps(apply, c, undefined, 3)).toThrow(/guidance 3 ≠ 1 needs a null context/);
-    expect(() => guidedEps(apply, c, tf.zeros([77, 4]), 3)).toThrow(/null context has shape \[77,4\]; the conditioning's tokens are \[5, 4\]/);
+    expect(() => guidedEps(apply, c, tf.zeros([77, 4]), 3)).toThrow(
+      /null context has shape \[77,4\]; the conditioning's tokens are \[5, 4\]/,
+    );
     expect(() => guidedEps(apply, c, undefined, Number.NaN)).toThrow(SamplerOptionsError);
     expect(() => guidedEps(apply, c, undefined, -1)).toThrow(/finite number ≥ 0 \(got -1\)/);
     c.dispose();

@@ -17,10 +17,14 @@ export type ApplyModel = (x: tf.Tensor4D, t: number, context: tf.Tensor3D) => tf
  * builds is kept until `dispose()` is called. Throws SamplerOptionsError for a non-finite or negative
  * scale, or a null context whose shape does not match c's tokens.
  */
-export function guidedEps(apply: ApplyModel, c: tf.Tensor3D, cNull: tf.Tensor | undefined, scale: number)
-  : EpsFn & { dispose(): void } {
+export function guidedEps(apply: ApplyModel, c: tf.Tensor3D, cNull: tf.Tensor | undefined, scale: number): EpsFn & { dispose(): void } {
   if (!(Number.isFinite(scale) && scale >= 0)) throw new SamplerOptionsError(`guidance scale must be a finite number ≥ 0 (got ${scale})`);
-  if (scale === 1) return Object.assign((x: tf.Tensor4D, t: number) => apply(x, t, c), { dispose() { /* nothing held */ } });
+  if (scale === 1)
+    return Object.assign((x: tf.Tensor4D, t: number) => apply(x, t, c), {
+      dispose() {
+        /* nothing held */
+      },
+    });
   if (!cNull) throw new SamplerOptionsError(`guidance ${scale} ≠ 1 needs a null context`);
   const [b, L, D] = c.shape;
   const tokens = cNull.shape.slice(-2);
@@ -28,10 +32,15 @@ export function guidedEps(apply: ApplyModel, c: tf.Tensor3D, cNull: tf.Tensor | 
     throw new SamplerOptionsError(`null context has shape [${cNull.shape}]; the conditioning's tokens are [${L}, ${D}]`);
   }
   const cIn = tf.tidy(() => tf.concat([tf.tile(tf.reshape(cNull, [1, L, D]), [b, 1, 1]), c], 0) as tf.Tensor3D);
-  const eps = (x: tf.Tensor4D, t: number): tf.Tensor4D => tf.tidy(() => {
-    const out = apply(tf.concat([x, x], 0) as tf.Tensor4D, t, cIn);
-    const [eU, eC] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-    return tf.add(eU, tf.mul(tf.sub(eC, eU), scale)) as tf.Tensor4D;
+  const eps = (x: tf.Tensor4D, t: number): tf.Tensor4D =>
+    tf.tidy(() => {
+      const out = apply(tf.concat([x, x], 0) as tf.Tensor4D, t, cIn);
+      const [eU, eC] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+      return tf.add(eU, tf.mul(tf.sub(eC, eU), scale)) as tf.Tensor4D;
+    });
+  return Object.assign(eps, {
+    dispose() {
+      cIn.dispose();
+    },
   });
-  return Object.assign(eps, { dispose() { cIn.dispose(); } });
 }

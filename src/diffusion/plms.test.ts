@@ -31,21 +31,32 @@ function ddim64(x: ArrayLike<number>, e: ArrayLike<number>, a: number, aPrev: nu
 }
 
 /** Pulls every step, handing a copy of each to `onStep`; returns the final latent. */
-async function drain(it: AsyncGenerator<SamplerStep, tf.Tensor4D>, onStep: (s: Record<'xt' | 'eps' | 'x0' | 'next', Float32Array> & SamplerStep) => void): Promise<Float32Array> {
+async function drain(
+  it: AsyncGenerator<SamplerStep, tf.Tensor4D>,
+  onStep: (s: Record<'xt' | 'eps' | 'x0' | 'next', Float32Array> & SamplerStep) => void,
+): Promise<Float32Array> {
   for (;;) {
     const r = await it.next();
     if (r.done) {
-      const out = await r.value.data() as Float32Array;
+      const out = (await r.value.data()) as Float32Array;
       r.value.dispose();
       return out;
     }
     const s = r.value;
-    onStep({ ...s, xt: s.xt.dataSync() as Float32Array, eps: s.eps.dataSync() as Float32Array, x0: s.x0.dataSync() as Float32Array, next: s.next.dataSync() as Float32Array } as never);
+    onStep({
+      ...s,
+      xt: s.xt.dataSync() as Float32Array,
+      eps: s.eps.dataSync() as Float32Array,
+      x0: s.x0.dataSync() as Float32Array,
+      next: s.next.dataSync() as Float32Array,
+    } as never);
   }
 }
 
 describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
-  beforeAll(async () => { expect(await tf.setBackend(backend)).toBe(true); });
+  beforeAll(async () => {
+    expect(await tf.setBackend(backend)).toBe(true);
+  });
 
   /**
    * Replays a golden run (its first recorded input x_t[0] is x_T, or the noised init for img2img) and
@@ -58,7 +69,7 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     const x1 = gr.x_t[0];
     const [, guess] = ddim64(x1, gr.eps[0], acTorch[ts[0]], acTorch[ts[1]]);
     const k1 = Math.sqrt(acTorch[ts[1]] / acTorch[ts[0]]);
-    const k2 = Math.sqrt(1 - acTorch[ts[1]]) - Math.sqrt(acTorch[ts[1]]) * Math.sqrt(1 - acTorch[ts[0]]) / Math.sqrt(acTorch[ts[0]]);
+    const k2 = Math.sqrt(1 - acTorch[ts[1]]) - (Math.sqrt(acTorch[ts[1]]) * Math.sqrt(1 - acTorch[ts[0]])) / Math.sqrt(acTorch[ts[0]]);
     const averaged = map(x1.length, (j) => (gr.x_t[1][j] - k1 * x1[j]) / k2);
     const extra = Float32Array.from(averaged, (v, j) => 2 * v - gr.eps[0][j]);
 
@@ -72,13 +83,18 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
       calls.push({ t, err: maxRel(x.dataSync(), want) });
       return tf.tensor4d(k === 1 ? extra : gr.eps[k === 0 ? 0 : k - 1], gr.shape);
     };
-    let worst = 0, n = 0;
+    let worst = 0,
+      n = 0;
     const opts = { schedule, steps, eps, xT, ...(x0Init ? { init: { x0: x0Init, strength: init!.strength } } : {}) };
     const final = await drain(plmsSampler(opts), (s) => {
       expect([s.index, s.total, s.t]).toEqual([n, ts.length, ts[n]]);
       expect(Array.from(s.eps)).toEqual(Array.from(gr.eps[n])); // the raw ε, not the combination
-      worst = Math.max(worst, maxRel(s.xt, gr.x_t[n]), maxRel(s.x0, gr.x0[n]),
-        maxRel(s.next, n + 1 < ts.length ? gr.x_t[n + 1] : gr.final));
+      worst = Math.max(
+        worst,
+        maxRel(s.xt, gr.x_t[n]),
+        maxRel(s.x0, gr.x0[n]),
+        maxRel(s.next, n + 1 < ts.length ? gr.x_t[n + 1] : gr.final),
+      );
       n++;
     });
     expect(n).toBe(ts.length);
@@ -104,7 +120,12 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     expect(gi.timesteps).toEqual([501, 401, 301, 201, 101, 1]);
     // Independent check of the start latent: √ᾱ·x0 + √(1−ᾱ)·x_T in float64 from the PyTorch ᾱ buffer.
     const a = acTorch[501];
-    expect(maxRel(gi.x_t[0], map(x0.length, (j) => Math.sqrt(a) * x0[j] + Math.sqrt(1 - a) * gi.xT[j]))).toBeLessThan(1e-6);
+    expect(
+      maxRel(
+        gi.x_t[0],
+        map(x0.length, (j) => Math.sqrt(a) * x0[j] + Math.sqrt(1 - a) * gi.xT[j]),
+      ),
+    ).toBeLessThan(1e-6);
     await replay(gi, { x0, strength });
   });
 
@@ -113,10 +134,12 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     const base = tf.memory().numTensors;
     const eps: EpsFn = (x) => tf.mul(x, 0.5) as tf.Tensor4D;
     const bad = tf.zeros([1, 3, 8, 8]) as tf.Tensor4D;
-    await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: xT, strength: 0 } }).next())
-      .rejects.toThrow(/strength must be a number above 0 and at most 1 \(got 0\)/);
-    await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: bad, strength: 0.5 } }).next())
-      .rejects.toThrow(/init latent has shape \[1,3,8,8\], the noise xT \[2,3,8,8\]/);
+    await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: xT, strength: 0 } }).next()).rejects.toThrow(
+      /strength must be a number above 0 and at most 1 \(got 0\)/,
+    );
+    await expect(plmsSampler({ schedule, steps, eps, xT, init: { x0: bad, strength: 0.5 } }).next()).rejects.toThrow(
+      /init latent has shape \[1,3,8,8\], the noise xT \[2,3,8,8\]/,
+    );
     bad.dispose();
     expect(tf.memory().numTensors).toBe(base);
     xT.dispose();
@@ -140,7 +163,8 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     const old: Float64Array[] = [];
     let calls64 = 0;
     ts.forEach((t, i) => {
-      const a = acTorch[t], aPrev = i + 1 < ts.length ? acTorch[ts[i + 1]] : acTorch[0];
+      const a = acTorch[t],
+        aPrev = i + 1 < ts.length ? acTorch[ts[i + 1]] : acTorch[0];
       const e = map(size, (j) => toy(x[j], t));
       calls64++;
       let ep: Float64Array;
@@ -160,8 +184,13 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     });
 
     const xT = tf.tensor4d(x0Init, shape);
-    let calls = 0, worst = 0, n = 0;
-    const counted: EpsFn = (xx, t) => { calls++; return eps(xx, t); };
+    let calls = 0,
+      worst = 0,
+      n = 0;
+    const counted: EpsFn = (xx, t) => {
+      calls++;
+      return eps(xx, t);
+    };
     const final = await drain(plmsSampler({ schedule, steps: S, eps: counted, xT }), (s) => {
       worst = Math.max(worst, maxRel(s.x0, want[n].x0), maxRel(s.next, want[n].next));
       n++;
@@ -181,7 +210,9 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     await expect(plmsSampler({ schedule, steps: 0, eps, xT }).next()).rejects.toThrow(SamplerOptionsError);
     await expect(plmsSampler({ schedule, steps: 1001, eps, xT }).next()).rejects.toThrow(/whole number from 1 to 1000/);
     const bad: EpsFn = () => tf.zeros([1, 3, 8, 8]);
-    await expect(plmsSampler({ schedule, steps, eps: bad, xT }).next()).rejects.toThrow(/returned shape \[1,3,8,8\] for a latent of shape \[2,3,8,8\]/);
+    await expect(plmsSampler({ schedule, steps, eps: bad, xT }).next()).rejects.toThrow(
+      /returned shape \[1,3,8,8\] for a latent of shape \[2,3,8,8\]/,
+    );
     expect(tf.memory().numTensors).toBe(base);
     xT.dispose();
   });
@@ -192,7 +223,10 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     const eps: EpsFn = (x, t) => tf.mul(x, t / 2000) as tf.Tensor4D;
     let seen = 0;
     for await (const s of plmsSampler({ schedule, steps, eps, xT })) {
-      if (++seen === 5) { expect(s.index).toBe(4); break; }
+      if (++seen === 5) {
+        expect(s.index).toBe(4);
+        break;
+      }
     }
     expect(tf.memory().numTensors).toBe(base);
 
@@ -201,7 +235,10 @@ describe.each(['cpu', 'wasm'])('PLMS on %s', (backend) => {
     await it.next();
     await it.next();
     ctl.abort();
-    const err = await it.next().then(() => null, (e: unknown) => e as Error);
+    const err = await it.next().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err?.name).toBe('AbortError');
     expect(err?.message).toBe('sampling cancelled before step 3 of 10');
     expect(tf.memory().numTensors).toBe(base);

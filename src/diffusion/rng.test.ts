@@ -22,9 +22,18 @@ describe('seeded Gaussian noise', () => {
   it('has standard normal statistics', () => {
     const n = 200_000;
     const x = gaussian(7, n);
-    let s = 0, s2 = 0, s4 = 0, within1 = 0;
-    for (const v of x) { s += v; s2 += v * v; s4 += v ** 4; if (Math.abs(v) < 1) within1++; }
-    const mean = s / n, variance = s2 / n - mean * mean;
+    let s = 0,
+      s2 = 0,
+      s4 = 0,
+      within1 = 0;
+    for (const v of x) {
+      s += v;
+      s2 += v * v;
+      s4 += v ** 4;
+      if (Math.abs(v) < 1) within1++;
+    }
+    const mean = s / n,
+      variance = s2 / n - mean * mean;
     // Bounds ≈ 5 standard errors for n = 2e5.
     expect(Math.abs(mean)).toBeLessThan(0.012);
     expect(Math.abs(variance - 1)).toBeLessThan(0.016);

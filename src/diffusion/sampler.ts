@@ -72,8 +72,13 @@ export async function callEps(eps: EpsFn, x: tf.Tensor4D, t: number): Promise<tf
  * Scalars are rounded to float32 as PyTorch's float32 buffers are, so CPU results match it bit for bit
  * or nearly.
  */
-export function ddimUpdate(x: tf.Tensor4D, e: tf.Tensor4D, c: StepCoefficients, i: number, noise?: tf.Tensor4D)
-  : { x0: tf.Tensor4D; next: tf.Tensor4D } {
+export function ddimUpdate(
+  x: tf.Tensor4D,
+  e: tf.Tensor4D,
+  c: StepCoefficients,
+  i: number,
+  noise?: tf.Tensor4D,
+): { x0: tf.Tensor4D; next: tf.Tensor4D } {
   const f = Math.fround;
   const sigma = c.sigmas[i];
   const sqrtA = f(Math.sqrt(c.alphas[i]));
@@ -93,7 +98,8 @@ export function ddimUpdate(x: tf.Tensor4D, e: tf.Tensor4D, c: StepCoefficients, 
  */
 export function noisedInit(x0: tf.Tensor4D, noise: tf.Tensor4D, alphaCumprod: number): tf.Tensor4D {
   const f = Math.fround;
-  const a = f(Math.sqrt(alphaCumprod)), b = f(Math.sqrt(f(1 - alphaCumprod)));
+  const a = f(Math.sqrt(alphaCumprod)),
+    b = f(Math.sqrt(f(1 - alphaCumprod)));
   return tf.tidy(() => tf.add(tf.mul(x0, a), tf.mul(noise, b)) as tf.Tensor4D);
 }
 

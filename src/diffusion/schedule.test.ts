@@ -5,7 +5,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { goldenDir, goldenNpy, PYTHON, REPO_ROOT } from '../../test/golden';
 import { npyToFloat32 } from '../io/npy';
 import {
-  ddimTimesteps, img2imgStartIndex, makeSchedule, runTimesteps, SamplerOptionsError, stepCoefficients, stepSpacing, trailingTimesteps,
+  ddimTimesteps,
+  img2imgStartIndex,
+  makeSchedule,
+  runTimesteps,
+  SamplerOptionsError,
+  stepCoefficients,
+  stepSpacing,
+  trailingTimesteps,
   uniformTimesteps,
 } from './schedule';
 
@@ -13,7 +20,9 @@ const CFG = { numTimesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 };
 
 describe('noise schedule', () => {
   let dir: string;
-  beforeAll(async () => { dir = await goldenDir('tiny'); });
+  beforeAll(async () => {
+    dir = await goldenDir('tiny');
+  });
 
   it('matches the PyTorch buffers betas and alphas_cumprod', async () => {
     const s = makeSchedule(CFG);
@@ -69,17 +78,23 @@ describe('noise schedule', () => {
   });
 
   it('gives every step count 1..T the list of the PyTorch reference (python/cad_ref ddim_timesteps), for T = 1000 and 50', async () => {
-    const script = 'import json, sys\nfrom cad_ref.diffusion import ddim_timesteps, step_spacing\n'
-      + 'print(json.dumps({T: [[step_spacing(S, T), [int(t) for t in ddim_timesteps(S, T)]] for S in range(1, T + 1)] for T in (1000, 50)}))';
+    const script =
+      'import json, sys\nfrom cad_ref.diffusion import ddim_timesteps, step_spacing\n' +
+      'print(json.dumps({T: [[step_spacing(S, T), [int(t) for t in ddim_timesteps(S, T)]] for S in range(1, T + 1)] for T in (1000, 50)}))';
     const { stdout } = await promisify(execFile)(PYTHON, ['-c', script], {
-      cwd: REPO_ROOT, env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') }, maxBuffer: 64 * 1024 * 1024, timeout: 120_000,
+      cwd: REPO_ROOT,
+      env: { ...process.env, PYTHONPATH: join(REPO_ROOT, 'python') },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 120_000,
     });
     const ref = JSON.parse(stdout) as Record<string, [string, number[]][]>;
     for (const T of [1000, 50]) {
       ref[T].forEach(([spacing, ts], i) => {
         const S = i + 1;
         if (stepSpacing(S, T) !== spacing || ddimTimesteps(S, T).join() !== ts.join()) {
-          throw new Error(`S = ${S}, T = ${T}: ${stepSpacing(S, T)} [${ddimTimesteps(S, T).slice(0, 4)}…] vs ${spacing} [${ts.slice(0, 4)}…]`);
+          throw new Error(
+            `S = ${S}, T = ${T}: ${stepSpacing(S, T)} [${ddimTimesteps(S, T).slice(0, 4)}…] vs ${spacing} [${ts.slice(0, 4)}…]`,
+          );
         }
       });
     }
@@ -94,7 +109,7 @@ describe('noise schedule', () => {
       const a = s.alphasCumprod[t];
       const prev = i === ts.length - 1 ? s.alphasCumprod[0] : s.alphasCumprod[ts[i + 1]];
       expect(c.alphasPrev[i]).toBe(prev);
-      const sigma = 0.5 * Math.sqrt((1 - prev) / (1 - a) * (1 - a / prev));
+      const sigma = 0.5 * Math.sqrt(((1 - prev) / (1 - a)) * (1 - a / prev));
       expect(Math.abs(c.sigmas[i] - sigma) / sigma).toBeLessThan(1e-6);
       expect(c.sqrtOneMinusAlphas[i]).toBeCloseTo(Math.sqrt(1 - a), 6);
     });

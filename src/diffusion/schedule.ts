@@ -18,7 +18,8 @@ export class SamplerOptionsError extends errorClass('SamplerOptionsError') {}
 export function makeSchedule(cfg: ScheduleConfig): Schedule {
   const n = cfg.numTimesteps;
   if (!(Number.isInteger(n) && n >= 2)) throw new SamplerOptionsError(`numTimesteps must be an integer ≥ 2 (got ${n})`);
-  const a = Math.sqrt(cfg.linearStart), b = Math.sqrt(cfg.linearEnd);
+  const a = Math.sqrt(cfg.linearStart),
+    b = Math.sqrt(cfg.linearEnd);
   const step = (b - a) / (n - 1);
   const betas = new Float64Array(n);
   const alphasCumprod = new Float32Array(n);
@@ -81,8 +82,10 @@ export function uniformFits(steps: number, numTimesteps = 1000): boolean {
  */
 export function uniformTimesteps(steps: number, numTimesteps = 1000): number[] {
   if (!uniformFits(steps, numTimesteps)) {
-    throw new SamplerOptionsError(`${steps} steps cannot use the authors' uniform spacing: with a stride of `
-      + `${Math.floor(numTimesteps / steps)} its last step would be t = ${numTimesteps}, past the ${numTimesteps}-step schedule`);
+    throw new SamplerOptionsError(
+      `${steps} steps cannot use the authors' uniform spacing: with a stride of ` +
+        `${Math.floor(numTimesteps / steps)} its last step would be t = ${numTimesteps}, past the ${numTimesteps}-step schedule`,
+    );
   }
   return rawUniform(steps, numTimesteps);
 }
@@ -132,13 +135,15 @@ export function stepCoefficients(schedule: Schedule, steps: number, eta: number)
   const alphas = ascending.map((t) => ac[t]);
   const alphasPrev = [ac[0], ...ascending.slice(0, -1).map((t) => ac[t])];
   // CompVis: 1 − ᾱ_t is a float32 tensor op, the rest float64 numpy, then stored as float32.
-  const sigmas = alphas.map((a, i) => Math.fround(
-    eta * Math.sqrt((1 - alphasPrev[i]) / Math.fround(1 - a) * (1 - a / alphasPrev[i]))));
+  const sigmas = alphas.map((a, i) => Math.fround(eta * Math.sqrt(((1 - alphasPrev[i]) / Math.fround(1 - a)) * (1 - a / alphasPrev[i]))));
   const sqrtOneMinus = alphas.map((a) => Math.fround(Math.sqrt(Math.fround(1 - a))));
   const rev = <T>(x: T[]): T[] => x.slice().reverse();
   return {
-    timesteps: rev(ascending), alphas: rev(alphas), alphasPrev: rev(alphasPrev),
-    sigmas: rev(sigmas), sqrtOneMinusAlphas: rev(sqrtOneMinus),
+    timesteps: rev(ascending),
+    alphas: rev(alphas),
+    alphasPrev: rev(alphasPrev),
+    sigmas: rev(sigmas),
+    sqrtOneMinusAlphas: rev(sqrtOneMinus),
   };
 }
 

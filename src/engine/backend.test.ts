@@ -1,14 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { activeGpuDevice, deviceLossError, dropWebGpu, gpuEngineError, gpuSettled, initBackend, isLostReadback, watchDeviceLost, watchGpuErrors } from './backend';
+import {
+  activeGpuDevice,
+  deviceLossError,
+  dropWebGpu,
+  gpuEngineError,
+  gpuSettled,
+  initBackend,
+  isLostReadback,
+  watchDeviceLost,
+  watchGpuErrors,
+} from './backend';
 import type { EngineError } from './protocol';
 
 // test/setup-webgpu.ts gives Node a navigator.gpu backed by Dawn + SwiftShader; without a Vulkan loader
 // (Debian libvulkan1, installed by scripts/setup-test-deps.sh) Dawn finds no adapter and the WebGPU case fails.
 
 describe('initBackend', () => {
-  afterAll(async () => { await initBackend(['cpu']); });
+  afterAll(async () => {
+    await initBackend(['cpu']);
+  });
 
   it('picks WebGPU first and reports the adapter', async () => {
     const info = await initBackend();
@@ -35,9 +47,13 @@ describe('initBackend', () => {
   });
 
   it('names out-of-memory errors apart', () => {
-    class GPUOutOfMemoryError { constructor(readonly message: string) {} }
-    expect(gpuEngineError(new GPUOutOfMemoryError('allocation of 2 GiB failed') as unknown as GPUError))
-      .toEqual({ code: 'GpuOutOfMemory', message: 'the GPU ran out of memory (try fewer samples): allocation of 2 GiB failed' });
+    class GPUOutOfMemoryError {
+      constructor(readonly message: string) {}
+    }
+    expect(gpuEngineError(new GPUOutOfMemoryError('allocation of 2 GiB failed') as unknown as GPUError)).toEqual({
+      code: 'GpuOutOfMemory',
+      message: 'the GPU ran out of memory (try fewer samples): allocation of 2 GiB failed',
+    });
   });
 
   it('falls back with a reason when WebGPU is missing', async () => {
@@ -63,7 +79,10 @@ describe('initBackend', () => {
 });
 
 describe('deviceLossError', () => {
-  afterAll(async () => { dropWebGpu(); await initBackend(['cpu']); });
+  afterAll(async () => {
+    dropWebGpu();
+    await initBackend(['cpu']);
+  });
 
   it('names a real device loss, and nothing while the device is alive', async () => {
     await initBackend(['webgpu']);
@@ -72,7 +91,10 @@ describe('deviceLossError', () => {
     expect(await deviceLossError(device, new Error('some other failure'), 50)).toBeUndefined();
     const pending = tf.add(tf.tensor1d([1, 2, 3]), 1).data();
     device!.destroy();
-    const readback = await pending.then(() => undefined, (e: unknown) => e);
+    const readback = await pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const lost = await deviceLossError(device, readback, 5000);
     expect(lost?.code).toBe('DeviceLost');
     expect(lost?.message).toMatch(/^WebGPU device lost \(/);
@@ -81,7 +103,11 @@ describe('deviceLossError', () => {
   });
 
   it('recognises the readback error of a destroyed device by itself', () => {
-    expect(isLostReadback(new DOMException("Failed to execute 'mapAsync' on 'GPUBuffer': Buffer was unmapped before mapping was resolved.", 'AbortError'))).toBe(true);
+    expect(
+      isLostReadback(
+        new DOMException("Failed to execute 'mapAsync' on 'GPUBuffer': Buffer was unmapped before mapping was resolved.", 'AbortError'),
+      ),
+    ).toBe(true);
     expect(isLostReadback(Object.assign(new Error('Device is lost'), { name: 'OperationError' }))).toBe(true);
     expect(isLostReadback(new DOMException('model load cancelled', 'AbortError'))).toBe(false);
     expect(isLostReadback(new Error('Buffer was unmapped before mapping was resolved'))).toBe(false);

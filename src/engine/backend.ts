@@ -33,7 +33,10 @@ export async function initBackend(prefer: BackendName[] = ['webgpu', 'wasm', 'cp
     let adapter: AdapterInfo | undefined;
     if (name === 'webgpu') {
       const probe = await probeWebGpu();
-      if (probe.problem) { reasons.push(`webgpu: ${probe.problem}`); continue; }
+      if (probe.problem) {
+        reasons.push(`webgpu: ${probe.problem}`);
+        continue;
+      }
       adapter = probe.adapter;
     }
     try {
@@ -73,7 +76,16 @@ export function gpuEngineError(error: GPUError): EngineError {
   if (kind === 'GPUOutOfMemoryError') {
     return { code: 'GpuOutOfMemory', message: `the GPU ran out of memory (try fewer samples): ${error.message || 'no message'}` };
   }
-  return { code: 'GpuError', message: `WebGPU ${kind.replace(/^GPU/, '').replace(/Error$/, '').toLowerCase() || 'unknown'} error: ${error.message || 'no message'}`, ...(kind ? { detail: kind } : {}) };
+  return {
+    code: 'GpuError',
+    message: `WebGPU ${
+      kind
+        .replace(/^GPU/, '')
+        .replace(/Error$/, '')
+        .toLowerCase() || 'unknown'
+    } error: ${error.message || 'no message'}`,
+    ...(kind ? { detail: kind } : {}),
+  };
 }
 
 /**
@@ -132,11 +144,16 @@ export async function deviceLossError(device: GPUDevice | undefined, error?: unk
   const info = await Promise.race([device.lost, new Promise<null>((resolve) => setTimeout(() => resolve(null), waitMs))]);
   const tail = 'the run stopped, and the studio continues on WebAssembly';
   if (info) return { code: 'DeviceLost', message: `WebGPU device lost (${info.reason}): ${info.message || 'no message'}; ${tail}` };
-  if (isLostReadback(error)) return { code: 'DeviceLost', message: `WebGPU device lost (a GPU readback was aborted: ${(error as Error).message}); ${tail}` };
+  if (isLostReadback(error))
+    return { code: 'DeviceLost', message: `WebGPU device lost (a GPU readback was aborted: ${(error as Error).message}); ${tail}` };
   return undefined;
 }
 
 /** The error a pending GPU readback gets when its device is destroyed or lost under it. */
 export function isLostReadback(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'AbortError' || e.name === 'OperationError') && /unmapped before mapping was resolved|device (is |was )?(lost|destroyed)/i.test(e.message);
+  return (
+    e instanceof Error &&
+    (e.name === 'AbortError' || e.name === 'OperationError') &&
+    /unmapped before mapping was resolved|device (is |was )?(lost|destroyed)/i.test(e.message)
+  );
 }

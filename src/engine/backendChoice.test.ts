@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
-  choiceKey, decideBackend, fromCache, isSoftwareAdapter, MAX_CACHED, parsePrefs, withCached,
-  type Candidate, type ProbeTiming,
+  choiceKey,
+  decideBackend,
+  fromCache,
+  isSoftwareAdapter,
+  MAX_CACHED,
+  parsePrefs,
+  withCached,
+  type Candidate,
+  type ProbeTiming,
 } from './backendChoice';
 
 const t = (stepMs: number, overBudget = false): ProbeTiming => ({ firstMs: stepMs * 3, stepMs, reps: overBudget ? 0 : 5, overBudget });
 const wasm = (ms: number, over = false): Candidate => ({ backend: 'wasm', label: 'WebAssembly (1 thread)', timing: t(ms, over) });
 const gpu = (ms: number, software: boolean, over = false): Candidate => ({
-  backend: 'webgpu', software, label: software ? 'this software GPU adapter (google/swiftshader)' : 'this GPU adapter (nvidia/ampere)', timing: t(ms, over),
+  backend: 'webgpu',
+  software,
+  label: software ? 'this software GPU adapter (google/swiftshader)' : 'this GPU adapter (nvidia/ampere)',
+  timing: t(ms, over),
 });
 
 describe('isSoftwareAdapter', () => {
@@ -24,7 +34,9 @@ describe('decideBackend', () => {
   it('chooses WebAssembly over a software adapter that is 40× slower, and says by how much', () => {
     const d = decideBackend([wasm(1.2), gpu(48, true)]);
     expect(d).toMatchObject({ backend: 'wasm', how: 'probe', stepMs: { wasm: 1.2, webgpu: 48 } });
-    expect(d.reason).toBe("WebAssembly: 40× faster than this software GPU adapter (google/swiftshader) (probe step at this model's shape: 1.20 ms against 48.0 ms)");
+    expect(d.reason).toBe(
+      "WebAssembly: 40× faster than this software GPU adapter (google/swiftshader) (probe step at this model's shape: 1.20 ms against 48.0 ms)",
+    );
   });
 
   it('chooses a software adapter when it is clearly faster', () => {
@@ -69,8 +81,9 @@ describe('decideBackend', () => {
   });
 
   it('refuses when nothing is usable', () => {
-    expect(() => decideBackend([{ backend: 'wasm', label: 'WebAssembly', problem: 'wasm failed to compile' }]))
-      .toThrow('no backend could be measured (WebAssembly: wasm failed to compile)');
+    expect(() => decideBackend([{ backend: 'wasm', label: 'WebAssembly', problem: 'wasm failed to compile' }])).toThrow(
+      'no backend could be measured (WebAssembly: wasm failed to compile)',
+    );
   });
 });
 
@@ -86,18 +99,29 @@ describe('choice cache', () => {
   });
 
   it('round-trips through JSON and ignores malformed parts', () => {
-    const prefs = withCached({ override: 'wasm', cache: {} }, 'k', { backend: 'wasm', reason: 'r', measuredAt: '2026-12-01T04:00:00.000Z', stepMs: { wasm: 1 } });
+    const prefs = withCached({ override: 'wasm', cache: {} }, 'k', {
+      backend: 'wasm',
+      reason: 'r',
+      measuredAt: '2026-12-01T04:00:00.000Z',
+      stepMs: { wasm: 1 },
+    });
     expect(parsePrefs(JSON.stringify(prefs))).toEqual(prefs);
     expect(parsePrefs(null)).toEqual({ override: 'auto', cache: {} });
     expect(parsePrefs('{not json')).toEqual({ override: 'auto', cache: {} });
-    expect(parsePrefs(JSON.stringify({ override: 'cuda', cache: { a: { backend: 'cpu', reason: 'x', measuredAt: 'y' }, b: 7 } })))
-      .toEqual({ override: 'auto', cache: {} });
+    expect(parsePrefs(JSON.stringify({ override: 'cuda', cache: { a: { backend: 'cpu', reason: 'x', measuredAt: 'y' }, b: 7 } }))).toEqual({
+      override: 'auto',
+      cache: {},
+    });
   });
 
   it('keeps the newest MAX_CACHED decisions', () => {
     let prefs = parsePrefs(null);
     for (let i = 0; i < MAX_CACHED + 3; i++) {
-      prefs = withCached(prefs, `k${i}`, { backend: 'wasm', reason: `r${i}`, measuredAt: `2026-12-01T04:${String(i).padStart(2, '0')}:00.000Z` });
+      prefs = withCached(prefs, `k${i}`, {
+        backend: 'wasm',
+        reason: `r${i}`,
+        measuredAt: `2026-12-01T04:${String(i).padStart(2, '0')}:00.000Z`,
+      });
     }
     expect(Object.keys(prefs.cache)).toHaveLength(MAX_CACHED);
     expect(prefs.cache.k0).toBeUndefined();
@@ -105,9 +129,15 @@ describe('choice cache', () => {
   });
 
   it('answers a cached decision only when its backend is usable now', () => {
-    const prefs = withCached(parsePrefs(null), 'k', { backend: 'webgpu', reason: 'WebGPU: 3.0× faster than WebAssembly', measuredAt: '2026-12-01T04:05:00.000Z' });
+    const prefs = withCached(parsePrefs(null), 'k', {
+      backend: 'webgpu',
+      reason: 'WebGPU: 3.0× faster than WebAssembly',
+      measuredAt: '2026-12-01T04:05:00.000Z',
+    });
     expect(fromCache(prefs, 'k', ['webgpu', 'wasm'])).toEqual({
-      backend: 'webgpu', how: 'cache', reason: 'WebGPU: 3.0× faster than WebAssembly — measured 2026-12-01 04:05 UTC, cached for this adapter and model shape',
+      backend: 'webgpu',
+      how: 'cache',
+      reason: 'WebGPU: 3.0× faster than WebAssembly — measured 2026-12-01 04:05 UTC, cached for this adapter and model shape',
     });
     expect(fromCache(prefs, 'k', ['wasm'])).toBeUndefined();
     expect(fromCache(prefs, 'other', ['webgpu', 'wasm'])).toBeUndefined();

@@ -53,7 +53,13 @@ const NAMES: Record<MeasuredBackend, string> = { webgpu: 'WebGPU', wasm: 'WebAss
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render|\bwarp\b/i;
 
 /** Whether an adapter is a software/fallback one, from what it reports (spec: isFallbackAdapter; else its strings). */
-export function isSoftwareAdapter(a: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean }): boolean {
+export function isSoftwareAdapter(a: {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+  device?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
   if (a.isFallbackAdapter) return true;
   return SOFTWARE_ADAPTER.test([a.vendor, a.architecture, a.description, a.device].filter(Boolean).join(' '));
 }
@@ -85,7 +91,12 @@ export function decideBackend(candidates: Candidate[], override: BackendOverride
     const asked = usable.find((c) => c.backend === override);
     if (asked) {
       const agree = asked.backend === auto.backend ? 'the measurement agrees' : 'the measurement would choose otherwise';
-      return { backend: asked.backend, how: 'override', reason: `${NAMES[asked.backend]}: chosen by you; ${agree} (${auto.reason})`, stepMs };
+      return {
+        backend: asked.backend,
+        how: 'override',
+        reason: `${NAMES[asked.backend]}: chosen by you; ${agree} (${auto.reason})`,
+        stepMs,
+      };
     }
     const problem = candidates.find((c) => c.backend === override)?.problem ?? 'not available here';
     const rest = auto.how === 'only' ? '' : `; by measurement: ${auto.reason}`;
@@ -97,26 +108,43 @@ export function decideBackend(candidates: Candidate[], override: BackendOverride
 function decideByTiming(usable: Candidate[], stepMs: Partial<Record<MeasuredBackend, number>>, why: string): BackendDecision {
   if (usable.length === 1) {
     const only = usable[0];
-    return { backend: only.backend, how: 'only', reason: `${NAMES[only.backend]}: the only usable backend${why ? ` (${why})` : ''}`, stepMs };
+    return {
+      backend: only.backend,
+      how: 'only',
+      reason: `${NAMES[only.backend]}: the only usable backend${why ? ` (${why})` : ''}`,
+      stepMs,
+    };
   }
   const gpu = usable.find((c) => c.backend === 'webgpu');
   const wasm = usable.find((c) => c.backend === 'wasm');
   if (!gpu || !wasm) throw new Error(`unexpected candidates: ${usable.map((c) => c.backend).join(', ')}`);
   const def = gpu.software ? wasm : gpu;
   const other = def === gpu ? wasm : gpu;
-  const tDef = def.timing!, tOther = other.timing!;
+  const tDef = def.timing!,
+    tOther = other.timing!;
   // An over-budget time is only a lower bound: that backend cannot be shown faster.
   const otherWins = !tOther.overBudget && tOther.stepMs * CHOICE_MARGIN < tDef.stepMs;
   const winner = otherWins ? other : def;
   const loser = otherWins ? def : other;
-  const tw = winner.timing!, tl = loser.timing!;
+  const tw = winner.timing!,
+    tl = loser.timing!;
   const ratio = tl.stepMs / Math.max(tw.stepMs, 1e-3);
   const figures = `probe step at this model's shape: ${fmtMs(tw.stepMs)} against ${tl.overBudget ? 'more than ' : ''}${fmtMs(tl.stepMs)}`;
   if (ratio >= CHOICE_MARGIN) {
-    return { backend: winner.backend, how: 'probe', reason: `${NAMES[winner.backend]}: ${tl.overBudget ? 'more than ' : ''}${fmtRatio(ratio)} faster than ${loser.label} (${figures})`, stepMs };
+    return {
+      backend: winner.backend,
+      how: 'probe',
+      reason: `${NAMES[winner.backend]}: ${tl.overBudget ? 'more than ' : ''}${fmtRatio(ratio)} faster than ${loser.label} (${figures})`,
+      stepMs,
+    };
   }
   const tie = def === gpu ? 'a hardware GPU is preferred at a tie' : 'a software GPU adapter is not preferred at a tie';
-  return { backend: winner.backend, how: 'probe', reason: `${NAMES[winner.backend]}: within ${CHOICE_MARGIN}× of ${loser.label}, and ${tie} (${figures})`, stepMs };
+  return {
+    backend: winner.backend,
+    how: 'probe',
+    reason: `${NAMES[winner.backend]}: within ${CHOICE_MARGIN}× of ${loser.label}, and ${tie} (${figures})`,
+    stepMs,
+  };
 }
 
 // ---- cache ------------------------------------------------------------------------------------------
@@ -134,7 +162,9 @@ export interface ChoiceKeyParts {
 export const CHOICE_VERSION = 1;
 
 export function choiceKey(p: ChoiceKeyParts): string {
-  const a = p.adapter ? `${p.adapter.vendor}/${p.adapter.architecture}/${p.adapter.description}${p.adapter.software ? '/software' : ''}` : 'no-webgpu';
+  const a = p.adapter
+    ? `${p.adapter.vendor}/${p.adapter.architecture}/${p.adapter.description}${p.adapter.software ? '/software' : ''}`
+    : 'no-webgpu';
   return `v${CHOICE_VERSION}|${a}|wasm${p.wasmThreads}t|${p.shape}`;
 }
 
@@ -161,7 +191,11 @@ export function parsePrefs(text: string | null | undefined): BackendPrefs {
   const prefs: BackendPrefs = { override: 'auto', cache: {} };
   if (!text) return prefs;
   let raw: unknown;
-  try { raw = JSON.parse(text); } catch { return prefs; }
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return prefs;
+  }
   if (!raw || typeof raw !== 'object') return prefs;
   const r = raw as { override?: unknown; cache?: unknown };
   if (r.override === 'webgpu' || r.override === 'wasm' || r.override === 'auto') prefs.override = r.override;
@@ -169,7 +203,12 @@ export function parsePrefs(text: string | null | undefined): BackendPrefs {
     for (const [k, v] of Object.entries(r.cache as Record<string, unknown>)) {
       const c = v as Partial<CachedChoice> | null;
       if (c && (c.backend === 'webgpu' || c.backend === 'wasm') && typeof c.reason === 'string' && typeof c.measuredAt === 'string') {
-        prefs.cache[k] = { backend: c.backend, reason: c.reason, measuredAt: c.measuredAt, ...(c.stepMs && typeof c.stepMs === 'object' ? { stepMs: c.stepMs } : {}) };
+        prefs.cache[k] = {
+          backend: c.backend,
+          reason: c.reason,
+          measuredAt: c.measuredAt,
+          ...(c.stepMs && typeof c.stepMs === 'object' ? { stepMs: c.stepMs } : {}),
+        };
       }
     }
   }
@@ -188,7 +227,12 @@ export function withCached(prefs: BackendPrefs, key: string, choice: CachedChoic
 export function fromCache(prefs: BackendPrefs, key: string, usable: MeasuredBackend[]): BackendDecision | undefined {
   const c = prefs.cache[key];
   if (!c || !usable.includes(c.backend)) return undefined;
-  return { backend: c.backend, how: 'cache', reason: `${c.reason} — measured ${c.measuredAt.slice(0, 16).replace('T', ' ')} UTC, cached for this adapter and model shape`, ...(c.stepMs ? { stepMs: c.stepMs } : {}) };
+  return {
+    backend: c.backend,
+    how: 'cache',
+    reason: `${c.reason} — measured ${c.measuredAt.slice(0, 16).replace('T', ' ')} UTC, cached for this adapter and model shape`,
+    ...(c.stepMs ? { stepMs: c.stepMs } : {}),
+  };
 }
 
 export function backendLabel(b: BackendName): string {

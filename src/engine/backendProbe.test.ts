@@ -10,12 +10,22 @@ const shape = { batch: 1, latent: 4, channels: 16 };
 
 function recorder() {
   const calls: MeasuredBackend[] = [];
-  const setBackend = async (b: MeasuredBackend) => { calls.push(b); try { await initBackend([b]); return undefined; } catch (e) { return (e as Error).message; } };
+  const setBackend = async (b: MeasuredBackend) => {
+    calls.push(b);
+    try {
+      await initBackend([b]);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
   return { calls, setBackend };
 }
 
 describe('chooseBackend', () => {
-  afterAll(async () => { await initBackend(['cpu']); });
+  afterAll(async () => {
+    await initBackend(['cpu']);
+  });
 
   it('probes both backends, decides, and activates the choice; the cache and the override skip the probe', async () => {
     const probe = recorder();
@@ -29,7 +39,11 @@ describe('chooseBackend', () => {
 
     // Cached: the other backend than measured, to see that the cache (not a new probe) decides.
     const other: MeasuredBackend = measured.decision.backend === 'wasm' ? 'webgpu' : 'wasm';
-    const prefs = withCached({ override: 'auto', cache: {} }, measured.key, { backend: other, reason: 'cached reason', measuredAt: '2026-12-01T05:00:00.000Z' });
+    const prefs = withCached({ override: 'auto', cache: {} }, measured.key, {
+      backend: other,
+      reason: 'cached reason',
+      measuredAt: '2026-12-01T05:00:00.000Z',
+    });
     const cached = recorder();
     const fromCache = await chooseBackend(shape, prefs, cached.setBackend);
     expect(fromCache.decision).toMatchObject({ backend: other, how: 'cache' });
@@ -40,7 +54,9 @@ describe('chooseBackend', () => {
     const overridden = recorder();
     const byUser = await chooseBackend(shape, { ...prefs, override: 'wasm' }, overridden.setBackend);
     expect(byUser.decision).toMatchObject({ backend: 'wasm', how: 'override' });
-    expect(byUser.decision.reason).toBe('WebAssembly: chosen by you (by measurement: cached reason — measured 2026-12-01 05:00 UTC, cached for this adapter and model shape)');
+    expect(byUser.decision.reason).toBe(
+      'WebAssembly: chosen by you (by measurement: cached reason — measured 2026-12-01 05:00 UTC, cached for this adapter and model shape)',
+    );
     expect(overridden.calls).toEqual(['wasm', 'wasm']);
   });
 

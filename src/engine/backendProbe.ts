@@ -6,8 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import type { ModelConfig } from '../model/config';
 import {
-  choiceKey, decideBackend, fromCache, isSoftwareAdapter, type BackendDecision, type BackendPrefs, type Candidate,
-  type MeasuredBackend, type ProbeTiming,
+  choiceKey,
+  decideBackend,
+  fromCache,
+  isSoftwareAdapter,
+  type BackendDecision,
+  type BackendPrefs,
+  type Candidate,
+  type MeasuredBackend,
+  type ProbeTiming,
 } from './backendChoice';
 
 /**
@@ -49,7 +56,11 @@ function probeStep(w: ProbeWeights): tf.Scalar {
 /** matMuls per probe step: about one UNet level's worth of dispatches. */
 const PROBE_DEPTH = 16;
 
-interface ProbeWeights { x: tf.Tensor2D; w: tf.Tensor2D; bias: tf.Tensor1D }
+interface ProbeWeights {
+  x: tf.Tensor2D;
+  w: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
 
 function probeWeights(s: ProbeShape): ProbeWeights {
   const c = s.channels;
@@ -67,19 +78,32 @@ function probeWeights(s: ProbeShape): ProbeWeights {
  * software adapter's shader compilation never holds up the load. Units: milliseconds of wall time, read
  * back included.
  */
-export async function timeProbe(shape: ProbeShape, budgetMs = 4000, reps = 5, now: () => number = () => performance.now()): Promise<ProbeTiming> {
+export async function timeProbe(
+  shape: ProbeShape,
+  budgetMs = 4000,
+  reps = 5,
+  now: () => number = () => performance.now(),
+): Promise<ProbeTiming> {
   const w = probeWeights(shape);
-  const free = () => { for (const t of Object.values(w)) (t as tf.Tensor).dispose(); };
+  const free = () => {
+    for (const t of Object.values(w)) (t as tf.Tensor).dispose();
+  };
   const run = async (): Promise<number> => {
     const t0 = now();
     const out = probeStep(w);
-    try { await out.data(); } finally { out.dispose(); }
+    try {
+      await out.data();
+    } finally {
+      out.dispose();
+    }
     return now() - t0;
   };
   const start = now();
   const first = run();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), budgetMs); });
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), budgetMs);
+  });
   const firstMs = await Promise.race([first, late]);
   clearTimeout(timer);
   if (firstMs === 'late') {
@@ -109,16 +133,27 @@ type GpuAdapterWithFallback = GPUAdapter & { isFallbackAdapter?: boolean; info: 
 export async function webGpuCandidate(): Promise<WebGpuCandidate> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) return { problem: 'navigator.gpu is missing (no WebGPU in this browser, or not a secure context)' };
-  const adapter = await gpu.requestAdapter() as GpuAdapterWithFallback | null;
+  const adapter = (await gpu.requestAdapter()) as GpuAdapterWithFallback | null;
   if (!adapter) return { problem: 'no WebGPU adapter is available (GPU blocklisted or disabled)' };
   const info = adapter.info;
   const fallback = !!(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
-  return { adapter: { vendor: info.vendor, architecture: info.architecture, description: info.description, software: isSoftwareAdapter({ ...info, isFallbackAdapter: fallback }) } };
+  return {
+    adapter: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      description: info.description,
+      software: isSoftwareAdapter({ ...info, isFallbackAdapter: fallback }),
+    },
+  };
 }
 
 /** WebAssembly threads tfjs-wasm runs with (1 when the threaded build is off or not yet initialised). */
 export function wasmThreads(): number {
-  try { return tf.findBackend('wasm') ? Math.max(1, getThreadsCount()) : 1; } catch { return 1; }
+  try {
+    return tf.findBackend('wasm') ? Math.max(1, getThreadsCount()) : 1;
+  } catch {
+    return 1;
+  }
 }
 
 export interface ChoiceOutcome {
@@ -155,7 +190,15 @@ export async function chooseBackend(
   };
   if (prefs.override !== 'auto' && usable.includes(prefs.override)) {
     const name = prefs.override === 'webgpu' ? 'WebGPU' : 'WebAssembly';
-    return finish({ backend: prefs.override, how: 'override', reason: `${name}: chosen by you${cached ? ` (by measurement: ${cached.reason})` : ''}`, ...(cached?.stepMs ? { stepMs: cached.stepMs } : {}) }, {});
+    return finish(
+      {
+        backend: prefs.override,
+        how: 'override',
+        reason: `${name}: chosen by you${cached ? ` (by measurement: ${cached.reason})` : ''}`,
+        ...(cached?.stepMs ? { stepMs: cached.stepMs } : {}),
+      },
+      {},
+    );
   }
   if (cached) return finish(cached, {});
   const timings: ChoiceOutcome['timings'] = {};

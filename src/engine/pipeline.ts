@@ -45,12 +45,19 @@ export interface EngineModel {
 export function countParams(weights: WeightMap): Record<string, number> {
   const groups: Record<string, number> = { fmriEncoder: 0, condMappers: 0, unet: 0, vqDecoder: 0, vqEncoder: 0, lowLevel: 0, other: 0 };
   for (const [name, t] of Object.entries(weights)) {
-    const key = name.startsWith('cond_stage_model.mae.') ? 'fmriEncoder'
-      : name.startsWith('cond_stage_model.') ? 'condMappers'
-        : name.startsWith('model.diffusion_model.') ? 'unet'
-          : /^first_stage_model\.(encoder|quant_conv)\./.test(name) ? 'vqEncoder'
-            : name.startsWith('first_stage_model.') ? 'vqDecoder'
-              : name.startsWith('decoding_studio.lowlevel.') ? 'lowLevel' : 'other';
+    const key = name.startsWith('cond_stage_model.mae.')
+      ? 'fmriEncoder'
+      : name.startsWith('cond_stage_model.')
+        ? 'condMappers'
+        : name.startsWith('model.diffusion_model.')
+          ? 'unet'
+          : /^first_stage_model\.(encoder|quant_conv)\./.test(name)
+            ? 'vqEncoder'
+            : name.startsWith('first_stage_model.')
+              ? 'vqDecoder'
+              : name.startsWith('decoding_studio.lowlevel.')
+                ? 'lowLevel'
+                : 'other';
     groups[key] += t.size;
   }
   groups.total = Object.values(groups).reduce((a, b) => a + b, 0);
@@ -75,7 +82,10 @@ function tensorsIn(params: unknown, out = new Set<tf.Tensor>(), seen = new Set<u
 export function releaseRelaidWeights(weights: Record<string, tf.Tensor>, params: unknown): void {
   const used = tensorsIn(params);
   for (const [name, t] of Object.entries(weights)) {
-    if (t.rank >= 2 && !used.has(t) && name !== NULL_CONTEXT) { t.dispose(); delete weights[name]; }
+    if (t.rank >= 2 && !used.has(t) && name !== NULL_CONTEXT) {
+      t.dispose();
+      delete weights[name];
+    }
   }
 }
 
@@ -85,8 +95,12 @@ export function releaseRelaidWeights(weights: Record<string, tf.Tensor>, params:
  * [in, out] linear kernels) are freed: one copy stays resident, which at the published size is over
  * two gigabytes saved. Only for callers that hand over their weights for good.
  */
-export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?: Partial<ModelCard>,
-  opts: { releaseRelaid?: boolean } = {}): EngineModel {
+export function modelFromWeights(
+  config: ModelConfig,
+  weights: WeightMap,
+  card?: Partial<ModelCard>,
+  opts: { releaseRelaid?: boolean } = {},
+): EngineModel {
   const own: Record<string, tf.Tensor> = { ...weights };
   const params = countParams(own);
   const encoder = prepareFmriEncoder(config, own);
@@ -99,7 +113,13 @@ export function modelFromWeights(config: ModelConfig, weights: WeightMap, card?:
   return {
     config,
     card: { config, params, dtype: card?.dtype ?? 'float32', bytes: card?.bytes ?? params.total * 4, sha256: card?.sha256 },
-    weights: own, encoder, cond, unet: unetParams, vq, lowlevel, schedule,
+    weights: own,
+    encoder,
+    cond,
+    unet: unetParams,
+    vq,
+    lowlevel,
+    schedule,
     dispose() {
       disposeDerived([encoder, cond, unetParams, vq, lowlevel], own);
       for (const t of Object.values(own)) t.dispose();
@@ -120,7 +140,12 @@ export async function loadModel(source: BundleSource, opts: LoadOptions = {}): P
   try {
     for (const [name, t] of Object.entries(tensors)) weights[name] = tf.tensor(t.data, t.shape, 'float32');
     const bytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
-    const model = modelFromWeights(manifest.config, weights, { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) }, { releaseRelaid: true });
+    const model = modelFromWeights(
+      manifest.config,
+      weights,
+      { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) },
+      { releaseRelaid: true },
+    );
     await compileShaders(model);
     return model;
   } catch (e) {
@@ -160,8 +185,10 @@ export async function compileShaders(model: EngineModel): Promise<void> {
  * Stage 1–2: preprocessing, the fMRI encoder and the mappers, for one or more fMRI vectors.
  * Returns tensors (the caller disposes them): encoder output [B, L, D] and conditioning c [B, 77, condDim].
  */
-export function conditioning(model: EngineModel, fmriRaw: Float32Array | Float32Array[])
-  : { fmri: Float32Array; encoderOut: tf.Tensor3D; c: tf.Tensor3D } {
+export function conditioning(
+  model: EngineModel,
+  fmriRaw: Float32Array | Float32Array[],
+): { fmri: Float32Array; encoderOut: tf.Tensor3D; c: tf.Tensor3D } {
   const rows = Array.isArray(fmriRaw) ? fmriRaw : [fmriRaw];
   const fmri = preprocessFmri(model.config, rows);
   const [encoderOut, c] = tf.tidy(() => {
@@ -174,7 +201,7 @@ export function conditioning(model: EngineModel, fmriRaw: Float32Array | Float32
 /** The conditioning stages read back to the CPU (for `decode --dump` and inspection). */
 export async function conditioningResult(model: EngineModel, fmriRaw: Float32Array): Promise<ConditioningResult> {
   const { fmri, encoderOut, c } = conditioning(model, fmriRaw);
-  const [e, cc] = await Promise.all([encoderOut.data(), c.data()]) as Float32Array[];
+  const [e, cc] = (await Promise.all([encoderOut.data(), c.data()])) as Float32Array[];
   tf.dispose([encoderOut, c]);
   return { fmri, encoderOut: e, cond: cc };
 }
@@ -184,14 +211,19 @@ export async function conditioningResult(model: EngineModel, fmriRaw: Float32Arr
  * voxel counts, the wrap padding, and the z-score statistics the model's bundle holds (config.preprocess
  * mean / std, absent when the model takes its input as is: no identity 0 / 1 is invented).
  */
-export function preprocessSummary(model: Pick<EngineModel, 'config'>, fmriRaw: Float32Array)
-  : { rawVoxels: number; paddedVoxels: number; pad: number; mean?: number; std?: number; roi?: string } {
+export function preprocessSummary(
+  model: Pick<EngineModel, 'config'>,
+  fmriRaw: Float32Array,
+): { rawVoxels: number; paddedVoxels: number; pad: number; mean?: number; std?: number; roi?: string } {
   preprocessFmri(model.config, fmriRaw);
   const { mean, std, roi } = model.config.preprocess;
   const paddedVoxels = model.config.encoder.numVoxels;
   return {
-    rawVoxels: fmriRaw.length, paddedVoxels, pad: paddedVoxels - fmriRaw.length,
-    ...(mean !== undefined && std !== undefined ? { mean, std } : {}), ...(roi !== undefined ? { roi } : {}),
+    rawVoxels: fmriRaw.length,
+    paddedVoxels,
+    pad: paddedVoxels - fmriRaw.length,
+    ...(mean !== undefined && std !== undefined ? { mean, std } : {}),
+    ...(roi !== undefined ? { roi } : {}),
   };
 }
 
@@ -214,29 +246,37 @@ export function hasNullContext(model: EngineModel): boolean {
  * init / strength / guidance with their defaults ('noise', 1, 1), validated by the run-settings rules
  * (src/engine/settings.ts) and against the model (null context, low-level decoder).
  */
-export function runMode(model: EngineModel, opts: Pick<DecodeOptions, 'init' | 'strength' | 'guidance'>)
-  : { init: InitKind; strength: number; guidance: number } {
-  const init = opts.init ?? 'noise', strength = opts.strength ?? 1, guidance = opts.guidance ?? 1;
+export function runMode(
+  model: EngineModel,
+  opts: Pick<DecodeOptions, 'init' | 'strength' | 'guidance'>,
+): { init: InitKind; strength: number; guidance: number } {
+  const init = opts.init ?? 'noise',
+    strength = opts.strength ?? 1,
+    guidance = opts.guidance ?? 1;
   const [bad] = modeProblems({ init, strength, guidance });
   if (bad) throw new DecodeOptionsError(problemMessage(bad));
   const name = model.config.name;
   if (guidance !== 1 && !hasNullContext(model)) {
     const { outTokens, condDim } = model.config.cond;
-    throw new DecodeOptionsError(`model ${name} has no classifier-free guidance null context (${NULL_CONTEXT} [${outTokens}, ${condDim}]`
-      + `${nullContext(model) ? `; found [${nullContext(model)!.shape}]` : ''}): it was not trained with conditioning dropout, so guidance ${guidance} `
-      + 'cannot be applied. Use guidance 1, or a model trained by npm run train (its bundle carries the null context).');
+    throw new DecodeOptionsError(
+      `model ${name} has no classifier-free guidance null context (${NULL_CONTEXT} [${outTokens}, ${condDim}]` +
+        `${nullContext(model) ? `; found [${nullContext(model)!.shape}]` : ''}): it was not trained with conditioning dropout, so guidance ${guidance} ` +
+        'cannot be applied. Use guidance 1, or a model trained by npm run train (its bundle carries the null context).',
+    );
   }
   if (init === 'lowlevel' && !hasLowLevel(model)) {
-    throw new NoLowLevelError(`model ${name} cannot start from the fMRI-predicted latent (init 'lowlevel'): it has `
-      + `${model.lowlevel ? 'a low-level decoder but no VQ encoder (first_stage_model.encoder.*, quant_conv.*)' : 'no low-level decoder (decoding_studio.lowlevel.* tensors)'}`
-      + '. Use init noise, or a model trained by npm run train.');
+    throw new NoLowLevelError(
+      `model ${name} cannot start from the fMRI-predicted latent (init 'lowlevel'): it has ` +
+        `${model.lowlevel ? 'a low-level decoder but no VQ encoder (first_stage_model.encoder.*, quant_conv.*)' : 'no low-level decoder (decoding_studio.lowlevel.* tensors)'}` +
+        '. Use init noise, or a model trained by npm run train.',
+    );
   }
   return { init, strength, guidance };
 }
 
 /** The timesteps a decode with these options visits, in sampling order (what the receipt and the timeline list). */
 export function decodeTimesteps(config: ModelConfig, opts: Pick<DecodeOptions, 'steps' | 'init' | 'strength'>): number[] {
-  return runTimesteps(opts.steps, config.schedule.numTimesteps, opts.init === 'lowlevel' ? opts.strength ?? 1 : 1);
+  return runTimesteps(opts.steps, config.schedule.numTimesteps, opts.init === 'lowlevel' ? (opts.strength ?? 1) : 1);
 }
 
 /** x_T for `n` samples: the given noise, or seeded unit Gaussians. */
@@ -282,8 +322,12 @@ function allFinite(a: Float32Array): boolean {
  * Source: CompVis ldm's PLMSSampler / DDIMSampler `sample` loops, with img2img as diffusers'
  * StableDiffusionImg2ImgPipeline (spec §4.5, §4.7).
  */
-export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, opts: DecodeOptions, signal?: AbortSignal)
-  : AsyncGenerator<DecodeEvent, Float32Array> {
+export async function* decodeSteps(
+  model: EngineModel,
+  fmriRaw: Float32Array,
+  opts: DecodeOptions,
+  signal?: AbortSignal,
+): AsyncGenerator<DecodeEvent, Float32Array> {
   const cfg = model.config;
   const n = opts.numSamples;
   const mode = runMode(model, opts);
@@ -291,40 +335,60 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
   const [bad] = settingsProblems({ ...opts, ...mode }, cfg.schedule.numTimesteps);
   if (bad) throw new DecodeOptionsError(problemMessage(bad));
   const [ch, h, w] = latentShape(cfg);
-  const noise = initialNoise(cfg, opts);   // validated before any tensor exists
+  const noise = initialNoise(cfg, opts); // validated before any tensor exists
   const timesteps = decodeTimesteps(cfg, { steps: opts.steps, ...mode }); // refuses impossible step counts now
   const initStarted = performance.now();
   const { fmri, encoderOut, c } = conditioning(model, fmriRaw);
   const cRep = tf.tidy(() => tf.tile(c, [n, 1, 1]) as tf.Tensor3D);
   tf.dispose([encoderOut, c]);
-  const low = mode.init === 'lowlevel' ? await lowLevelLatent(model, fmri).catch((e: unknown) => { cRep.dispose(); throw e; }) : undefined;
+  const low =
+    mode.init === 'lowlevel'
+      ? await lowLevelLatent(model, fmri).catch((e: unknown) => {
+          cRep.dispose();
+          throw e;
+        })
+      : undefined;
   const xT = tf.tensor4d(noise, [n, ch, h, w]);
   const x0Init = low ? tf.tidy(() => tf.tile(tf.tensor4d(low.latent, [1, ch, h, w]), [n, 1, 1, 1]) as tf.Tensor4D) : undefined;
   const eps = guidedEps((x, t, ctx) => unet(cfg, model.unet, x, t, ctx), cRep, nullContext(model), mode.guidance);
   const common = {
-    schedule: model.schedule, steps: opts.steps, eps, xT, signal,
+    schedule: model.schedule,
+    steps: opts.steps,
+    eps,
+    xT,
+    signal,
     ...(x0Init ? { init: { x0: x0Init, strength: mode.strength } } : {}),
   };
   const noiseSeed = opts.seed + 1;
-  const sampler = opts.sampler === 'plms'
-    ? plmsSampler(common)
-    : ddimSampler({
-      ...common, eta: opts.eta,
-      noise: (i: number) => tf.tensor4d(gaussian(noiseSeed * 100_003 + i, n * ch * h * w), [n, ch, h, w]),
-    });
+  const sampler =
+    opts.sampler === 'plms'
+      ? plmsSampler(common)
+      : ddimSampler({
+          ...common,
+          eta: opts.eta,
+          noise: (i: number) => tf.tensor4d(gaussian(noiseSeed * 100_003 + i, n * ch * h * w), [n, ch, h, w]),
+        });
   try {
     if (low && x0Init) {
       // Frame 0, before step 1 is computed: the low-level start. Its x_t is what the sampler starts from
       // (the same noisedInit on the same tensors, so the same values as step 1's x_t).
       const start = noisedInit(x0Init, xT, model.schedule.alphasCumprod[timesteps[0]]);
-      const [xt0, z0] = await Promise.all([start.data(), x0Init.data()]).finally(() => start.dispose()) as Float32Array[];
-      yield { kind: 'init', pixels: low.pixels, x0: z0, xt: xt0, t: timesteps[0], steps: timesteps.length, ms: performance.now() - initStarted };
+      const [xt0, z0] = (await Promise.all([start.data(), x0Init.data()]).finally(() => start.dispose())) as Float32Array[];
+      yield {
+        kind: 'init',
+        pixels: low.pixels,
+        x0: z0,
+        xt: xt0,
+        t: timesteps[0],
+        steps: timesteps.length,
+        ms: performance.now() - initStarted,
+      };
     }
     let started = performance.now();
     for (;;) {
       const r = await sampler.next();
       if (r.done) {
-        const final = await r.value.data() as Float32Array;
+        const final = (await r.value.data()) as Float32Array;
         r.value.dispose();
         return final;
       }
@@ -332,10 +396,12 @@ export async function* decodeSteps(model: EngineModel, fmriRaw: Float32Array, op
       if (s.total !== timesteps.length || s.t !== timesteps[s.index]) {
         throw new Error(`sampler step ${s.index + 1} at t = ${s.t} is not the planned step list [${timesteps}]`);
       }
-      const [xt, e, x0, next] = await Promise.all([s.xt.data(), s.eps.data(), s.x0.data(), s.next.data()]) as Float32Array[];
+      const [xt, e, x0, next] = (await Promise.all([s.xt.data(), s.eps.data(), s.x0.data(), s.next.data()])) as Float32Array[];
       if (!allFinite(e) || !allFinite(next)) {
-        throw new NonFiniteError(`sampler step ${s.index + 1} of ${s.total} (t = ${s.t}) produced NaN or infinite values on the `
-          + `${tf.getBackend()} backend; the run was stopped instead of decoding a meaningless image`);
+        throw new NonFiniteError(
+          `sampler step ${s.index + 1} of ${s.total} (t = ${s.t}) produced NaN or infinite values on the ` +
+            `${tf.getBackend()} backend; the run was stopped instead of decoding a meaningless image`,
+        );
       }
       const now = performance.now();
       yield { kind: 'step', index: s.index, total: s.total, t: s.t, xt, eps: e, x0, next, ms: now - started };
@@ -360,7 +426,7 @@ export async function decodeLatents(model: EngineModel, latents: Float32Array, n
   const [ch, h, w] = latentShape(model.config);
   const img = tf.tidy(() => toImage(vqDecode(model.config, model.vq, tf.tensor4d(latents, [n, ch, h, w]))));
   const [, height, width] = img.shape;
-  const data = await img.data() as Float32Array;
+  const data = (await img.data()) as Float32Array;
   img.dispose();
   return { n, height, width, data };
 }

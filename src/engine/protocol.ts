@@ -283,9 +283,7 @@ export type OpResult<K extends OpName> = Ops[K][1];
 
 export type Request = { [K in OpName]: { id: number; op: K; args: OpArgs<K> } }[OpName];
 
-export type Response =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: EngineError };
+export type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: EngineError };
 
 // ---- data-set inputs (issue 13) ----
 /**
@@ -338,8 +336,14 @@ export function toEngineError(e: unknown, code?: string): EngineError {
 /** Options the engine's decodeSteps takes for these settings. */
 export function decodeOptions(s: RunSettings): DecodeOptions {
   return {
-    sampler: s.sampler, steps: s.steps, eta: s.eta, seed: s.seed, numSamples: s.numSamples,
-    init: s.init, strength: s.strength, guidance: s.guidance,
+    sampler: s.sampler,
+    steps: s.steps,
+    eta: s.eta,
+    seed: s.seed,
+    numSamples: s.numSamples,
+    init: s.init,
+    strength: s.strength,
+    guidance: s.guidance,
   };
 }
 

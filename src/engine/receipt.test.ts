@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkReceiptTimesteps, makeReceipt, parseReceipt, RECEIPT_KIND, RECEIPT_VERSION, ReceiptError, receiptArgs, receiptToJson } from './receipt';
+import {
+  checkReceiptTimesteps,
+  makeReceipt,
+  parseReceipt,
+  RECEIPT_KIND,
+  RECEIPT_VERSION,
+  ReceiptError,
+  receiptArgs,
+  receiptToJson,
+} from './receipt';
 
 const HEX = 'ab'.repeat(32);
 const valid = () => ({
@@ -18,7 +27,11 @@ const valid = () => ({
 });
 
 function errorOf(v: unknown): ReceiptError {
-  try { parseReceipt(v); } catch (e) { return e as ReceiptError; }
+  try {
+    parseReceipt(v);
+  } catch (e) {
+    return e as ReceiptError;
+  }
   throw new Error('parseReceipt accepted an invalid receipt');
 }
 
@@ -55,7 +68,11 @@ describe('decode receipt', () => {
     ['fmri split', { fmri: { fileName: 'a.npy', sha256: HEX, sampleIndex: 0 } }, /fmri.split must be a non-empty string/],
     ['init', { init: 'pixels' }, /init must be one of noise, lowlevel, found "pixels"/],
     ['strength 0', { init: 'lowlevel', strength: 0 }, /strength must be a number above 0 and at most 1, found 0/],
-    ['strength without lowlevel', { strength: 0.5 }, /strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\), found 0.5/],
+    [
+      'strength without lowlevel',
+      { strength: 0.5 },
+      /strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\), found 0.5/,
+    ],
     ['guidance', { guidance: -1 }, /guidance must be a finite number of at least 0, found -1/],
     ['steps missing', { steps: undefined }, /steps must be a whole number of at least 1, found nothing/],
     ['spacing', { spacing: 'leading' }, /spacing must be one of uniform, trailing, found "leading"/],
@@ -82,11 +99,19 @@ describe('decode receipt', () => {
   });
 
   it('keeps init, strength, guidance and the step list, and checks the list against the settings', () => {
-    const r = parseReceipt({ ...valid(), steps: 10, init: 'lowlevel', strength: 0.5, guidance: 3, timesteps: [501, 401, 301, 201, 101, 1] });
+    const r = parseReceipt({
+      ...valid(),
+      steps: 10,
+      init: 'lowlevel',
+      strength: 0.5,
+      guidance: 3,
+      timesteps: [501, 401, 301, 201, 101, 1],
+    });
     expect(parseReceipt(receiptToJson(r))).toEqual(r);
     expect(() => checkReceiptTimesteps(r, [501, 401, 301, 201, 101, 1])).not.toThrow();
-    expect(() => checkReceiptTimesteps(r, [601, 501, 401, 301, 201, 101, 1]))
-      .toThrow(/timesteps must be \[601, 501, 401, 301, 201, 101, 1\] for 10 steps, init lowlevel, strength 0.5, found \[501,401/);
+    expect(() => checkReceiptTimesteps(r, [601, 501, 401, 301, 201, 101, 1])).toThrow(
+      /timesteps must be \[601, 501, 401, 301, 201, 101, 1\] for 10 steps, init lowlevel, strength 0.5, found \[501,401/,
+    );
   });
 
   it('keeps the spacing and checks it against the steps on replay; older receipts have none', () => {
@@ -94,14 +119,19 @@ describe('decode receipt', () => {
     expect(r.spacing).toBe('trailing');
     expect(parseReceipt(receiptToJson(r))).toEqual(r);
     expect(() => checkReceiptTimesteps(r, [999, 666, 332], 'trailing')).not.toThrow();
-    expect(() => checkReceiptTimesteps(r, [999, 666, 332], 'uniform')).toThrow(/spacing must be "uniform" for 3 steps on this model, found "trailing"/);
+    expect(() => checkReceiptTimesteps(r, [999, 666, 332], 'uniform')).toThrow(
+      /spacing must be "uniform" for 3 steps on this model, found "trailing"/,
+    );
     expect(parseReceipt(valid()).spacing).toBeUndefined();
   });
 });
 
 describe('decode receipt: ROI, value scale and metrics (studio receipts)', () => {
   const metrics = {
-    perSample: [{ pcc: 0.5, ssim: 0.25 }, { pcc: null, ssim: 0.125 }],
+    perSample: [
+      { pcc: 0.5, ssim: 0.25 },
+      { pcc: null, ssim: 0.125 },
+    ],
     mean: { pcc: 0.6, ssim: 0.3 },
     spread: { pcc: { min: 0.5, max: 0.5, mean: 0.5, sd: 0 }, ssim: { min: 0.125, max: 0.25, mean: 0.1875, sd: 0.0625 } },
     pixelSd: { mean: 0.01, max: 0.2 },
@@ -125,8 +155,18 @@ describe('decode receipt: ROI, value scale and metrics (studio receipts)', () =>
   it('turns into decode flags that read the same voxels: split, sample, ROI and scale', () => {
     const r = parseReceipt({ ...valid(), fmri: { ...valid().fmri, roi: 'VC', scale: 0.5 } });
     expect(receiptArgs(r)).toEqual({
-      sampler: 'ddim', steps: 12, eta: 0.5, seed: 7, samples: 2, init: 'noise', strength: 1, guidance: 1,
-      sample: 3, split: 'test-avg', roi: 'VC', scale: '0.5',
+      sampler: 'ddim',
+      steps: 12,
+      eta: 0.5,
+      seed: 7,
+      samples: 2,
+      init: 'noise',
+      strength: 1,
+      guidance: 1,
+      sample: 3,
+      split: 'test-avg',
+      roi: 'VC',
+      scale: '0.5',
     });
     expect(receiptArgs(parseReceipt(valid()))).not.toHaveProperty('scale');
   });

@@ -77,12 +77,20 @@ export interface ReceiptMetrics {
  * an input `fmri.sha256` is the sha256 of the parts' hex digests joined by newlines, in order (so a changed
  * order is a different input).
  */
-export interface ReceiptInput { role: 'data' | 'mask' | 'stimuli'; fileName: string; sha256: string }
+export interface ReceiptInput {
+  role: 'data' | 'mask' | 'stimuli';
+  fileName: string;
+  sha256: string;
+}
 const INPUT_ROLES = ['data', 'mask', 'stimuli'];
 // ---- end data-set inputs ----
 
 export class ReceiptError extends StudioError {
-  constructor(readonly field: string, expected: string, found: unknown) {
+  constructor(
+    readonly field: string,
+    expected: string,
+    found: unknown,
+  ) {
     super('ReceiptError', `decode receipt: ${field} must be ${expected}, found ${describe(found)}`);
   }
 }
@@ -147,7 +155,11 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
 
   const m = obj(o.model, 'model');
   if (typeof m.synthetic !== 'boolean') throw new ReceiptError('model.synthetic', 'a boolean', m.synthetic);
-  const model = { name: str(m, 'name', 'model.'), sha256: str(m, 'sha256', 'model.', SHA256, '64 lowercase hex digits'), synthetic: m.synthetic };
+  const model = {
+    name: str(m, 'name', 'model.'),
+    sha256: str(m, 'sha256', 'model.', SHA256, '64 lowercase hex digits'),
+    synthetic: m.synthetic,
+  };
 
   const f = obj(o.fmri, 'fmri');
   const fmri: DecodeReceipt['fmri'] = {
@@ -158,7 +170,8 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
   };
   if (f.roi !== undefined) fmri.roi = str(f, 'roi', 'fmri.');
   if (f.scale !== undefined) {
-    if (typeof f.scale !== 'number' || !Number.isFinite(f.scale) || f.scale === 0) throw new ReceiptError('fmri.scale', 'a finite non-zero number', f.scale);
+    if (typeof f.scale !== 'number' || !Number.isFinite(f.scale) || f.scale === 0)
+      throw new ReceiptError('fmri.scale', 'a finite non-zero number', f.scale);
     fmri.scale = f.scale;
   }
   // data-set inputs (issue 13)
@@ -168,15 +181,24 @@ export function parseReceipt(input: string | unknown): DecodeReceipt {
       const e = obj(x, `fmri.inputs[${i}]`);
       const role = str(e, 'role', `fmri.inputs[${i}].`);
       if (!INPUT_ROLES.includes(role)) throw new ReceiptError(`fmri.inputs[${i}].role`, `one of ${INPUT_ROLES.join(', ')}`, role);
-      return { role: role as ReceiptInput['role'], fileName: str(e, 'fileName', `fmri.inputs[${i}].`), sha256: str(e, 'sha256', `fmri.inputs[${i}].`, SHA256, '64 lowercase hex digits') };
+      return {
+        role: role as ReceiptInput['role'],
+        fileName: str(e, 'fileName', `fmri.inputs[${i}].`),
+        sha256: str(e, 'sha256', `fmri.inputs[${i}].`, SHA256, '64 lowercase hex digits'),
+      };
     });
   }
 
   // The sampler settings by the run-settings rules (src/engine/settings.ts); the step bound is the model's
   // schedule, checked on replay (checkReceiptTimesteps). Older receipts lack init / strength / guidance.
   const settings = {
-    sampler: o.sampler as SamplerName, steps: o.steps as number, eta: o.eta as number, seed: o.seed as number,
-    numSamples: o.numSamples as number, init: (o.init ?? 'noise') as InitKind, strength: (o.strength ?? 1) as number,
+    sampler: o.sampler as SamplerName,
+    steps: o.steps as number,
+    eta: o.eta as number,
+    seed: o.seed as number,
+    numSamples: o.numSamples as number,
+    init: (o.init ?? 'noise') as InitKind,
+    strength: (o.strength ?? 1) as number,
     guidance: (o.guidance ?? 1) as number,
   };
   const [bad] = settingsProblems(settings);
@@ -223,7 +245,12 @@ function pair(v: unknown, field: string): { pcc: number; ssim: number } {
 
 function spread(v: unknown, field: string): ReceiptSpread {
   const o = obj(v, field);
-  return { min: num(o, 'min', `${field}.`), max: num(o, 'max', `${field}.`), mean: num(o, 'mean', `${field}.`), sd: num(o, 'sd', `${field}.`) };
+  return {
+    min: num(o, 'min', `${field}.`),
+    max: num(o, 'max', `${field}.`),
+    mean: num(o, 'mean', `${field}.`),
+    sd: num(o, 'sd', `${field}.`),
+  };
 }
 
 function parseMetrics(v: unknown): ReceiptMetrics {
@@ -248,8 +275,17 @@ function parseMetrics(v: unknown): ReceiptMetrics {
  */
 export function receiptArgs(r: DecodeReceipt): Record<string, string | number> {
   return {
-    sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, samples: r.numSamples, init: r.init, strength: r.strength, guidance: r.guidance,
-    sample: r.fmri.sampleIndex, split: r.fmri.split, ...(r.fmri.roi ? { roi: r.fmri.roi } : {}),
+    sampler: r.sampler,
+    steps: r.steps,
+    eta: r.eta,
+    seed: r.seed,
+    samples: r.numSamples,
+    init: r.init,
+    strength: r.strength,
+    guidance: r.guidance,
+    sample: r.fmri.sampleIndex,
+    split: r.fmri.split,
+    ...(r.fmri.roi ? { roi: r.fmri.roi } : {}),
     ...(r.fmri.scale !== undefined ? { scale: String(r.fmri.scale) } : {}),
   };
 }
@@ -263,11 +299,15 @@ export function checkReceiptTimesteps(r: DecodeReceipt, plan: number[], spacing?
   if (r.timesteps && r.timesteps.join() !== plan.join()) {
     throw new ReceiptError('timesteps', `[${plan.join(', ')}] for ${r.steps} steps, init ${r.init}, strength ${r.strength}`, r.timesteps);
   }
-  if (r.spacing && spacing && r.spacing !== spacing) throw new ReceiptError('spacing', `"${spacing}" for ${r.steps} steps on this model`, r.spacing);
+  if (r.spacing && spacing && r.spacing !== spacing)
+    throw new ReceiptError('spacing', `"${spacing}" for ${r.steps} steps on this model`, r.spacing);
 }
 
-export function makeReceipt(fields: Omit<DecodeReceipt, 'kind' | 'receiptVersion' | 'createdAt' | 'init' | 'strength' | 'guidance'>
-  & Partial<Pick<DecodeReceipt, 'init' | 'strength' | 'guidance'>>, now = new Date()): DecodeReceipt {
+export function makeReceipt(
+  fields: Omit<DecodeReceipt, 'kind' | 'receiptVersion' | 'createdAt' | 'init' | 'strength' | 'guidance'> &
+    Partial<Pick<DecodeReceipt, 'init' | 'strength' | 'guidance'>>,
+  now = new Date(),
+): DecodeReceipt {
   // Round-trip through the validator so a receipt we write is always one we (and the CLI) accept.
   return parseReceipt({ kind: RECEIPT_KIND, receiptVersion: RECEIPT_VERSION, createdAt: now.toISOString(), ...fields });
 }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_RUN_SETTINGS, DEFAULTS_REASON, normaliseSettings, parseStepsField, problemMessage, RunSettingsError, settingsProblems, stepPlan,
-  validateRunSettings, type RunSettings,
+  DEFAULT_RUN_SETTINGS,
+  DEFAULTS_REASON,
+  normaliseSettings,
+  parseStepsField,
+  problemMessage,
+  RunSettingsError,
+  settingsProblems,
+  stepPlan,
+  validateRunSettings,
+  type RunSettings,
 } from './settings';
 import { runTimesteps } from '../diffusion/schedule';
 
@@ -30,7 +38,10 @@ describe('validateRunSettings', () => {
     [{ sampler: 'euler' }, /^sampler must be one of plms, ddim \(got "euler"\)$/],
     [{ init: 'pixels' }, /^init must be one of noise, lowlevel \(got "pixels"\)$/],
     [{ strength: 0 }, /^strength must be a number above 0 and at most 1 \(got 0\)$/],
-    [{ strength: 0.5 }, /^strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\) \(got 0\.5\)$/],
+    [
+      { strength: 0.5 },
+      /^strength must be 1 unless the run starts from the low-level latent \(init lowlevel; init is "noise"\) \(got 0\.5\)$/,
+    ],
     [{ guidance: Number.POSITIVE_INFINITY }, /^guidance must be a finite number of at least 0 \(got Infinity\)$/],
     [{ guidance: -1 }, /^guidance must be a finite number of at least 0 \(got -1\)$/],
   ])('rejects %o with a message in words', (patch, message) => {
@@ -76,14 +87,18 @@ describe('parseStepsField (the studio field, issue 12 edges)', () => {
 });
 
 describe('stepPlan', () => {
-  it('keeps the authors\' uniform list where it is valid and says so', () => {
+  it("keeps the authors' uniform list where it is valid and says so", () => {
     const p = stepPlan(10, 1000);
     expect(p).toMatchObject({ spacing: 'uniform', listLength: 10, timesteps: [901, 801, 701, 601, 501, 401, 301, 201, 101, 1] });
     expect(p.note).toMatch(/^10 steps use the authors' uniform spacing \(every 100 timesteps from t = 1\): t = 901, 801, 701, …, 1\.$/);
     expect(stepPlan(12, 1000).note).toMatch(/13 entries for 12 steps/);
   });
 
-  it.each([[3, [999, 666, 332]], [1000, null], [999, null]])('uses the trailing spacing for %d steps and says why', (S, ts) => {
+  it.each([
+    [3, [999, 666, 332]],
+    [1000, null],
+    [999, null],
+  ])('uses the trailing spacing for %d steps and says why', (S, ts) => {
     const p = stepPlan(S as number, 1000);
     expect(p.spacing).toBe('trailing');
     expect(p.timesteps).toHaveLength(S as number);
@@ -112,8 +127,9 @@ describe('defaults and normaliseSettings', () => {
     expect(normaliseSettings({ ...ok, steps: 0 }).steps).toBe(0);
     expect(normaliseSettings({ ...ok, steps: 2.5 }).steps).toBe(2.5);
     expect(normaliseSettings({ ...ok, steps: Number.NaN }).steps).toBe(DEFAULT_RUN_SETTINGS.steps);
-    expect(normaliseSettings({ sampler: 'plms', steps: 7, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 0.4, guidance: 99 }))
-      .toEqual({ sampler: 'plms', steps: 7, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 20 });
+    expect(
+      normaliseSettings({ sampler: 'plms', steps: 7, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 0.4, guidance: 99 }),
+    ).toEqual({ sampler: 'plms', steps: 7, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 20 });
     expect(normaliseSettings({ ...ok, init: 'lowlevel', strength: 0 }).strength).toBe(0.01);
     expect(normaliseSettings({ ...ok, init: 'lowlevel', strength: 0.001 }).strength).toBe(0.001);
   });
@@ -124,8 +140,12 @@ describe("a bundle's config.sampling (checkSamplingDefaults) by the same rules",
     const { checkSamplingDefaults } = await import('../model/inferConfig');
     const d = { sampler: 'ddim' as const, steps: 20, init: 'lowlevel' as const, strength: 0.7, guidance: 3.5 };
     for (const steps of [1, 3, 1000]) expect(checkSamplingDefaults({ ...d, steps }, 1000).steps).toBe(steps);
-    expect(() => checkSamplingDefaults({ ...d, steps: 0 }, 1000)).toThrow(/config\.sampling\.steps must be a whole number from 1 to 1000 \(got 0\)/);
+    expect(() => checkSamplingDefaults({ ...d, steps: 0 }, 1000)).toThrow(
+      /config\.sampling\.steps must be a whole number from 1 to 1000 \(got 0\)/,
+    );
     expect(() => checkSamplingDefaults({ ...d, steps: 60 }, 50)).toThrow(/config\.sampling\.steps must be a whole number from 1 to 50/);
-    expect(() => checkSamplingDefaults({ ...d, guidance: undefined }, 1000)).toThrow(/config\.sampling\.guidance must be a finite number of at least 0 \(got nothing\)/);
+    expect(() => checkSamplingDefaults({ ...d, guidance: undefined }, 1000)).toThrow(
+      /config\.sampling\.guidance must be a finite number of at least 0 \(got nothing\)/,
+    );
   });
 });

@@ -46,14 +46,22 @@ export const MIN_STUDIO_STRENGTH = 0.01;
  * and guidance). DEFAULTS_REASON says why these values.
  */
 export const DEFAULT_RUN_SETTINGS: Readonly<RunSettings> = Object.freeze({
-  sampler: 'plms', steps: 50, eta: 0, seed: 0, numSamples: 1, init: 'noise', strength: 1, guidance: 1,
+  sampler: 'plms',
+  steps: 50,
+  eta: 0,
+  seed: 0,
+  numSamples: 1,
+  init: 'noise',
+  strength: 1,
+  guidance: 1,
 });
 
 /** Why the defaults are what they are: shown next to the studio's form and in the CLIs' --help. */
-export const DEFAULTS_REASON = "Defaults: the model's own sampler, steps, start, strength and guidance when its bundle carries them "
-  + '(config.sampling, chosen on validation data when it was trained); otherwise PLMS, the sampler of the paper\'s code, with 50 steps, '
-  + "the default of CompVis' LDM sampling scripts (the authors' configuration, Config_Generative_Model, samples with 250: "
-  + 'the same sampler, five times the time), eta 0, seed 0, one sample, a noise start and no guidance.';
+export const DEFAULTS_REASON =
+  "Defaults: the model's own sampler, steps, start, strength and guidance when its bundle carries them " +
+  "(config.sampling, chosen on validation data when it was trained); otherwise PLMS, the sampler of the paper's code, with 50 steps, " +
+  "the default of CompVis' LDM sampling scripts (the authors' configuration, Config_Generative_Model, samples with 250: " +
+  'the same sampler, five times the time), eta 0, seed 0, one sample, a noise start and no guidance.';
 
 /** A setting that cannot run, said in words: `${field} must be ${expected}`, found `found`. */
 export interface SettingProblem {
@@ -64,7 +72,10 @@ export interface SettingProblem {
 
 /** Thrown by validateRunSettings; its message names the setting, what it must be and what was given. */
 export class RunSettingsError extends StudioError {
-  constructor(readonly problem: SettingProblem, label: string = problem.field) {
+  constructor(
+    readonly problem: SettingProblem,
+    label: string = problem.field,
+  ) {
     super('RunSettingsError', problemMessage(problem, label));
   }
 }
@@ -88,8 +99,10 @@ const wholeIn = (v: unknown, lo: number, hi: number): boolean => isNum(v) && Num
 /** The steps rule: a whole number from 1 to the model's schedule length T (no upper bound known: ≥ 1). */
 export function stepsProblem(steps: unknown, numTimesteps?: number): SettingProblem | undefined {
   if (isStepCount(steps, numTimesteps ?? Number.MAX_SAFE_INTEGER)) return undefined;
-  const expected = numTimesteps === undefined ? 'a whole number of at least 1'
-    : `a whole number from 1 to ${numTimesteps}${isNum(steps) && steps > numTimesteps ? ` (this model's schedule has ${numTimesteps} timesteps)` : ''}`;
+  const expected =
+    numTimesteps === undefined
+      ? 'a whole number of at least 1'
+      : `a whole number from 1 to ${numTimesteps}${isNum(steps) && steps > numTimesteps ? ` (this model's schedule has ${numTimesteps} timesteps)` : ''}`;
   return { field: 'steps', expected, found: steps };
 }
 
@@ -107,7 +120,11 @@ export function modeProblems(s: { init?: unknown; strength?: unknown; guidance?:
   if (!isStrength(s.strength)) {
     out.push({ field: 'strength', expected: 'a number above 0 and at most 1', found: s.strength });
   } else if (s.strength < 1 && s.init !== 'lowlevel') {
-    out.push({ field: 'strength', expected: `1 unless the run starts from the low-level latent (init lowlevel; init is ${describeFound(s.init)})`, found: s.strength });
+    out.push({
+      field: 'strength',
+      expected: `1 unless the run starts from the low-level latent (init lowlevel; init is ${describeFound(s.init)})`,
+      found: s.strength,
+    });
   }
   if (!(isNum(s.guidance) && Number.isFinite(s.guidance) && s.guidance >= 0)) {
     out.push({ field: 'guidance', expected: 'a finite number of at least 0', found: s.guidance });
@@ -122,13 +139,15 @@ export function modeProblems(s: { init?: unknown; strength?: unknown; guidance?:
  */
 export function settingsProblems(s: Partial<Record<keyof RunSettings, unknown>>, numTimesteps?: number): SettingProblem[] {
   const out: SettingProblem[] = [];
-  if (!SAMPLERS.includes(s.sampler as SamplerName)) out.push({ field: 'sampler', expected: `one of ${SAMPLERS.join(', ')}`, found: s.sampler });
+  if (!SAMPLERS.includes(s.sampler as SamplerName))
+    out.push({ field: 'sampler', expected: `one of ${SAMPLERS.join(', ')}`, found: s.sampler });
   const steps = stepsProblem(s.steps, numTimesteps);
   if (steps) out.push(steps);
   const eta = etaProblem(s.sampler, s.eta);
   if (eta) out.push(eta);
   if (!wholeIn(s.seed, 0, MAX_SEED)) out.push({ field: 'seed', expected: `a whole number from 0 to ${MAX_SEED}`, found: s.seed });
-  if (!wholeIn(s.numSamples, 1, MAX_SAMPLES)) out.push({ field: 'numSamples', expected: `a whole number from 1 to ${MAX_SAMPLES}`, found: s.numSamples });
+  if (!wholeIn(s.numSamples, 1, MAX_SAMPLES))
+    out.push({ field: 'numSamples', expected: `a whole number from 1 to ${MAX_SAMPLES}`, found: s.numSamples });
   out.push(...modeProblems(s));
   return out;
 }
@@ -145,15 +164,22 @@ export function validateRunSettings(s: unknown, numTimesteps?: number, label?: (
  * The value the studio's steps field holds, from its text: the step count, or the problem in words. An
  * empty field, 0, −1, 2.5 or more than T steps are refused here, before any run, never rounded or clamped.
  */
-export function parseStepsField(text: string, numTimesteps: number): { steps: number; problem?: undefined } | { steps?: undefined; problem: string } {
+export function parseStepsField(
+  text: string,
+  numTimesteps: number,
+): { steps: number; problem?: undefined } | { steps?: undefined; problem: string } {
   const trimmed = text.trim();
   if (trimmed === '') return { problem: `Enter the number of steps: a whole number from 1 to ${numTimesteps}.` };
   const n = Number(trimmed);
   const p = stepsProblem(n, numTimesteps);
   if (!p) return { steps: n };
-  const why = !Number.isFinite(n) ? `“${trimmed}” is not a number`
-    : !Number.isInteger(n) ? `${trimmed} is not a whole number of steps`
-      : n < 1 ? `${trimmed} steps cannot run (a run needs at least 1 step)` : `${n} steps are more than this model's ${numTimesteps} timesteps`;
+  const why = !Number.isFinite(n)
+    ? `“${trimmed}” is not a number`
+    : !Number.isInteger(n)
+      ? `${trimmed} is not a whole number of steps`
+      : n < 1
+        ? `${trimmed} steps cannot run (a run needs at least 1 step)`
+        : `${n} steps are more than this model's ${numTimesteps} timesteps`;
   return { problem: `${why}: enter a whole number from 1 to ${numTimesteps}.` };
 }
 
@@ -176,11 +202,12 @@ export interface StepPlan {
 export function stepPlan(steps: number, numTimesteps: number, mode: { init?: InitKind; strength?: number } = {}): StepPlan {
   const spacing = stepSpacing(steps, numTimesteps);
   const listLength = ddimTimesteps(steps, numTimesteps).length;
-  const timesteps = runTimesteps(steps, numTimesteps, mode.init === 'lowlevel' ? mode.strength ?? 1 : 1);
+  const timesteps = runTimesteps(steps, numTimesteps, mode.init === 'lowlevel' ? (mode.strength ?? 1) : 1);
   const shown = timesteps.length <= 6 ? timesteps.join(', ') : `${timesteps.slice(0, 3).join(', ')}, …, ${timesteps.at(-1)}`;
-  const how = spacing === 'uniform'
-    ? `the authors' uniform spacing (every ${Math.floor(numTimesteps / steps)} timesteps from t = 1)`
-    : `diffusers' trailing spacing (the authors' uniform spacing would end at t = ${numTimesteps}, past the schedule)`;
+  const how =
+    spacing === 'uniform'
+      ? `the authors' uniform spacing (every ${Math.floor(numTimesteps / steps)} timesteps from t = 1)`
+      : `diffusers' trailing spacing (the authors' uniform spacing would end at t = ${numTimesteps}, past the schedule)`;
   const extra = listLength !== steps ? ` (${listLength} entries for ${steps} steps, as the authors' code runs them)` : '';
   const cut = timesteps.length !== listLength ? `, the last ${timesteps.length} of them after the low-level start` : '';
   return { spacing, timesteps, listLength, note: `${steps} steps use ${how}${extra}${cut}: t = ${shown}.` };
@@ -197,7 +224,8 @@ const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.m
  */
 export function normaliseSettings(s: RunSettings): RunSettings {
   const d = DEFAULT_RUN_SETTINGS;
-  const int = (v: number, lo: number, hi: number, fallback: number): number => (Number.isFinite(v) ? clamp(Math.round(v), lo, hi) : fallback);
+  const int = (v: number, lo: number, hi: number, fallback: number): number =>
+    Number.isFinite(v) ? clamp(Math.round(v), lo, hi) : fallback;
   const sampler = SAMPLERS.includes(s.sampler) ? s.sampler : d.sampler;
   const init = s.init === 'lowlevel' ? 'lowlevel' : 'noise';
   return {
@@ -208,8 +236,14 @@ export function normaliseSettings(s: RunSettings): RunSettings {
     numSamples: int(s.numSamples, 1, MAX_SAMPLES, d.numSamples),
     init,
     // Any valid strength stays (a CLI receipt may carry 0.001); only numbers outside (0, 1] are brought in.
-    strength: init === 'noise' ? 1 : isStrength(s.strength) ? s.strength
-      : Number.isFinite(s.strength) ? clamp(s.strength, MIN_STUDIO_STRENGTH, 1) : d.strength,
+    strength:
+      init === 'noise'
+        ? 1
+        : isStrength(s.strength)
+          ? s.strength
+          : Number.isFinite(s.strength)
+            ? clamp(s.strength, MIN_STUDIO_STRENGTH, 1)
+            : d.strength,
     guidance: Number.isFinite(s.guidance) ? clamp(s.guidance, 0, MAX_GUIDANCE) : d.guidance,
   };
 }

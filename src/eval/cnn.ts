@@ -12,7 +12,18 @@ import { errorClass } from '../errors';
 export class CnnWeightsError extends errorClass('CnnWeightsError') {}
 
 /** Fashion-MNIST class names in label order (class_index.json of the data set). */
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
 
 export interface CnnClassifier {
   /** Input side in pixels (32): images are grey side×side. */
@@ -59,20 +70,27 @@ export function loadCnnClassifier(bytes: Uint8Array): CnnClassifier {
   }
   let channels = 1;
   const convShapes = CONVS.map((name) => {
-    const w = member(npz, `${name}.weight`), b = member(npz, `${name}.bias`);
+    const w = member(npz, `${name}.weight`),
+      b = member(npz, `${name}.bias`);
     const [out, inC, kh, kw] = w.shape;
     if (w.shape.length !== 4 || inC !== channels || kh !== 3 || kw !== 3 || b.shape.length !== 1 || b.shape[0] !== out) {
-      throw new CnnWeightsError(`classifier_cnn.npz: ${name}.weight [${w.shape.join(', ')}] / bias [${b.shape.join(', ')}] are not a 3×3 conv from ${channels} channels`);
+      throw new CnnWeightsError(
+        `classifier_cnn.npz: ${name}.weight [${w.shape.join(', ')}] / bias [${b.shape.join(', ')}] are not a 3×3 conv from ${channels} channels`,
+      );
     }
     channels = out;
     return { w, b };
   });
-  const fcW = member(npz, 'fc.weight'), fcB = member(npz, 'fc.bias');
-  const numClasses = fcW.shape[0], features = fcW.shape[1];
+  const fcW = member(npz, 'fc.weight'),
+    fcB = member(npz, 'fc.bias');
+  const numClasses = fcW.shape[0],
+    features = fcW.shape[1];
   // three 2× poolings: features = channels · (side / 8)²
   const side = 8 * Math.sqrt(features / channels);
   if (fcW.shape.length !== 2 || !Number.isInteger(side) || fcB.shape.length !== 1 || fcB.shape[0] !== numClasses) {
-    throw new CnnWeightsError(`classifier_cnn.npz: fc.weight [${fcW.shape.join(', ')}] / fc.bias [${fcB.shape.join(', ')}] do not fit ${channels} channels after the last pooling`);
+    throw new CnnWeightsError(
+      `classifier_cnn.npz: fc.weight [${fcW.shape.join(', ')}] / fc.bias [${fcB.shape.join(', ')}] do not fit ${channels} channels after the last pooling`,
+    );
   }
   const params = tf.tidy(() => ({
     convs: convShapes.map(({ w, b }) => ({
@@ -85,15 +103,16 @@ export function loadCnnClassifier(bytes: Uint8Array): CnnClassifier {
   for (const t of [...params.convs.flatMap((c) => [c.filter, c.bias]), params.fcWT, params.fcB]) tf.keep(t);
   let disposed = false;
 
-  const forward = (x: tf.Tensor4D): tf.Tensor2D => tf.tidy(() => {
-    let h: tf.Tensor4D = x;
-    for (const { filter, bias } of params.convs) {
-      h = tf.maxPool(tf.relu(tf.add(tf.conv2d(h, filter, 1, 'same'), bias)), 2, 2, 'valid');
-    }
-    // NHWC → NCHW before flattening: fc.weight indexes the PyTorch (C, H, W) order
-    const flat = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [x.shape[0], features]);
-    return tf.add(tf.matMul(flat, params.fcWT), params.fcB);
-  });
+  const forward = (x: tf.Tensor4D): tf.Tensor2D =>
+    tf.tidy(() => {
+      let h: tf.Tensor4D = x;
+      for (const { filter, bias } of params.convs) {
+        h = tf.maxPool(tf.relu(tf.add(tf.conv2d(h, filter, 1, 'same'), bias)), 2, 2, 'valid');
+      }
+      // NHWC → NCHW before flattening: fc.weight indexes the PyTorch (C, H, W) order
+      const flat = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [x.shape[0], features]);
+      return tf.add(tf.matMul(flat, params.fcWT), params.fcB);
+    });
 
   const logits = async (images: Float32Array, n: number): Promise<Float32Array> => {
     if (disposed) throw new CnnWeightsError('the CNN classifier was disposed');
@@ -106,7 +125,7 @@ export function loadCnnClassifier(bytes: Uint8Array): CnnClassifier {
       const m = Math.min(CHUNK, n - start);
       const y = tf.tidy(() => forward(tf.tensor4d(images.subarray(start * px, (start + m) * px), [m, side, side, 1])));
       try {
-        out.set(await y.data() as Float32Array, start * numClasses);
+        out.set((await y.data()) as Float32Array, start * numClasses);
       } finally {
         y.dispose();
       }
@@ -118,16 +137,20 @@ export function loadCnnClassifier(bytes: Uint8Array): CnnClassifier {
     const z = await logits(images, n);
     const p = new Float64Array(z.length);
     for (let i = 0; i < n; i++) {
-      let max = -Infinity, sum = 0;
+      let max = -Infinity,
+        sum = 0;
       for (let c = 0; c < numClasses; c++) max = Math.max(max, z[i * numClasses + c]);
-      for (let c = 0; c < numClasses; c++) sum += (p[i * numClasses + c] = Math.exp(z[i * numClasses + c] - max));
+      for (let c = 0; c < numClasses; c++) sum += p[i * numClasses + c] = Math.exp(z[i * numClasses + c] - max);
       for (let c = 0; c < numClasses; c++) p[i * numClasses + c] /= sum;
     }
     return p;
   };
 
   return {
-    imageSize: side, numClasses, logits, probabilities,
+    imageSize: side,
+    numClasses,
+    logits,
+    probabilities,
     async classify(images, n) {
       const z = await logits(images, n);
       const cls = new Int32Array(n);
@@ -148,9 +171,11 @@ export function loadCnnClassifier(bytes: Uint8Array): CnnClassifier {
 
 /** Stacks grey images (all side×side) into the CNN's input layout [n, side, side] as float32. */
 export function stackGrey(images: GreyImage[], side: number): Float32Array {
-  const px = side * side, out = new Float32Array(images.length * px);
+  const px = side * side,
+    out = new Float32Array(images.length * px);
   images.forEach((g, i) => {
-    if (g.height !== side || g.width !== side) throw new RangeError(`CNN classifier expects ${side}×${side} images, image ${i} is ${g.height}×${g.width}`);
+    if (g.height !== side || g.width !== side)
+      throw new RangeError(`CNN classifier expects ${side}×${side} images, image ${i} is ${g.height}×${g.width}`);
     out.set(g.data, i * px);
   });
   return out;

@@ -72,7 +72,10 @@ async function readChecked(dir: string, name: string, meta: SynthMeta, verify: b
     const expected = meta.sha256[name];
     if (!expected) throw new SynthDataError(`${name}: no sha256 listed in ${join(dir, 'meta.json')}`);
     const found = sha256(bytes);
-    if (found !== expected) throw new SynthDataError(`${name}: sha256 ${found} does not match meta.json (${expected}); the file is corrupt or was regenerated without its meta.json`);
+    if (found !== expected)
+      throw new SynthDataError(
+        `${name}: sha256 ${found} does not match meta.json (${expected}); the file is corrupt or was regenerated without its meta.json`,
+      );
   }
   return bytes;
 }
@@ -117,7 +120,10 @@ export function dequantise(a: NpyArray, scale: number): Float32Array {
  * opts.scale: the user's multiplier for the fMRI values; it replaces the file's `scale` member for the int8
  * members and multiplies float members too (as `readFmriFile`'s scale does for every format).
  */
-export async function loadSynthDataset(dir: string, opts: { subject?: number; verify?: boolean; scale?: number } = {}): Promise<SynthDataset> {
+export async function loadSynthDataset(
+  dir: string,
+  opts: { subject?: number; verify?: boolean; scale?: number } = {},
+): Promise<SynthDataset> {
   const verify = opts.verify ?? true;
   const meta = await readSynthMeta(dir);
   const subject = opts.subject ?? meta.default_subject;
@@ -136,8 +142,10 @@ export async function loadSynthDataset(dir: string, opts: { subject?: number; ve
   const train = member(sbj, sbjName, 'arr_0', ['i1', 'f2', 'f4', 'f8'], [null, V]);
   const trials = member(sbj, sbjName, 'arr_1', ['i1', 'f2', 'f4', 'f8'], [null, V]);
   const avg = member(sbj, sbjName, 'arr_2', ['i1', 'f2', 'f4', 'f8'], [null, V]);
-  const numTrain = train.shape[0], numTest = avg.shape[0];
-  if (trials.shape[0] % numTest !== 0) throw new SynthDataError(`${sbjName}: arr_1 has ${trials.shape[0]} rows, not a multiple of ${numTest} test images`);
+  const numTrain = train.shape[0],
+    numTest = avg.shape[0];
+  if (trials.shape[0] % numTest !== 0)
+    throw new SynthDataError(`${sbjName}: arr_1 has ${trials.shape[0]} rows, not a multiple of ${numTest} test images`);
   const index = member(sbj, sbjName, 'arr_3', ['i2', 'i4', 'i8'], [numTrain]);
   const masks = {} as Record<RoiName, Uint8Array>;
   for (const r of ROI_NAMES) masks[r] = member(sbj, sbjName, r, ['b1'], [V]).data as Uint8Array;
@@ -150,14 +158,27 @@ export async function loadSynthDataset(dir: string, opts: { subject?: number; ve
   const trainLabels = member(img, 'images_32.npz', 'train_labels', ['u1'], [trainImg.shape[0]]).data as Uint8Array;
   const testLabels = member(img, 'images_32.npz', 'test_labels', ['u1'], [numTest]).data as Uint8Array;
   const trainImageIndex = Int32Array.from(index.data as ArrayLike<number>, Number);
-  for (const k of trainImageIndex) if (k < 0 || k >= trainImg.shape[0]) throw new SynthDataError(`${sbjName}: arr_3 index ${k} outside 0..${trainImg.shape[0] - 1}`);
+  for (const k of trainImageIndex)
+    if (k < 0 || k >= trainImg.shape[0]) throw new SynthDataError(`${sbjName}: arr_3 index ${k} outside 0..${trainImg.shape[0] - 1}`);
   return {
-    dir, meta, subject, numVoxels: V,
-    train: deq(train), numTrain, trainImageIndex,
-    testAvg: deq(avg), numTest,
-    testTrials: deq(trials), numTestTrials: trials.shape[0] / numTest,
-    masks, voxelXyz: xyz, imageSize: size,
-    trainImages: trainImg.data as Uint8Array, testImages: testImg.data as Uint8Array, trainLabels, testLabels,
+    dir,
+    meta,
+    subject,
+    numVoxels: V,
+    train: deq(train),
+    numTrain,
+    trainImageIndex,
+    testAvg: deq(avg),
+    numTest,
+    testTrials: deq(trials),
+    numTestTrials: trials.shape[0] / numTest,
+    masks,
+    voxelXyz: xyz,
+    imageSize: size,
+    trainImages: trainImg.data as Uint8Array,
+    testImages: testImg.data as Uint8Array,
+    trainLabels,
+    testLabels,
   };
 }
 
@@ -178,6 +199,11 @@ export async function loadReferenceModels(dir: string, meta: SynthMeta, verify =
   const comps = member(pcaNpz, 'pca64.npz', 'components', ['f2', 'f4'], [null, w.shape[1]]);
   return {
     classifier: { numClasses: w.shape[0], numPixels: w.shape[1], weight: w.data as Float32Array, bias: b.data as Float32Array },
-    pca: { mean: mean.data as Float32Array, components: comps.data as Float32Array, numComponents: comps.shape[0], numPixels: comps.shape[1] },
+    pca: {
+      mean: mean.data as Float32Array,
+      components: comps.data as Float32Array,
+      numComponents: comps.shape[0],
+      numPixels: comps.shape[1],
+    },
   };
 }

@@ -35,13 +35,23 @@ export interface GreyImage {
 export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new MetricInputError(`pcc: lengths differ (${a.length} vs ${b.length})`);
   const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
+  let ma = 0,
+    mb = 0;
   for (let i = 0; i < n; i++) {
-    const da = a[i] - ma, db = b[i] - mb;
-    sab += da * db; saa += da * da; sbb += db * db;
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i] - ma,
+      db = b[i] - mb;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
   }
   return sab / Math.sqrt(saa * sbb); // NaN for a constant image, as np.corrcoef
 }
@@ -59,25 +69,42 @@ export function ssim(a: GreyImage, b: GreyImage, dataRange = 1): number {
   if (a.height !== b.height || a.width !== b.width) {
     throw new MetricInputError(`ssim: image sizes differ (${a.height}×${a.width} vs ${b.height}×${b.width})`);
   }
-  const h = a.height, w = a.width, r = (SSIM_WIN - 1) / 2;
+  const h = a.height,
+    w = a.width,
+    r = (SSIM_WIN - 1) / 2;
   if (h < SSIM_WIN || w < SSIM_WIN) throw new MetricInputError(`ssim: images must be at least ${SSIM_WIN}×${SSIM_WIN}, got ${h}×${w}`);
-  const np = SSIM_WIN * SSIM_WIN, covNorm = np / (np - 1);
-  const c1 = (SSIM_K1 * dataRange) ** 2, c2 = (SSIM_K2 * dataRange) ** 2;
-  const A = a.data, B = b.data;
+  const np = SSIM_WIN * SSIM_WIN,
+    covNorm = np / (np - 1);
+  const c1 = (SSIM_K1 * dataRange) ** 2,
+    c2 = (SSIM_K2 * dataRange) ** 2;
+  const A = a.data,
+    B = b.data;
   let total = 0;
   // Only the interior is averaged (skimage crops `r` pixels), so every window lies fully inside.
   for (let y = r; y < h - r; y++) {
     for (let x = r; x < w - r; x++) {
-      let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      let sa = 0,
+        sb = 0,
+        saa = 0,
+        sbb = 0,
+        sab = 0;
       for (let dy = -r; dy <= r; dy++) {
         const row = (y + dy) * w;
         for (let dx = -r; dx <= r; dx++) {
-          const va = A[row + x + dx], vb = B[row + x + dx];
-          sa += va; sb += vb; saa += va * va; sbb += vb * vb; sab += va * vb;
+          const va = A[row + x + dx],
+            vb = B[row + x + dx];
+          sa += va;
+          sb += vb;
+          saa += va * va;
+          sbb += vb * vb;
+          sab += va * vb;
         }
       }
-      const ux = sa / np, uy = sb / np;
-      const vx = covNorm * (saa / np - ux * ux), vy = covNorm * (sbb / np - uy * uy), vxy = covNorm * (sab / np - ux * uy);
+      const ux = sa / np,
+        uy = sb / np;
+      const vx = covNorm * (saa / np - ux * ux),
+        vy = covNorm * (sbb / np - uy * uy),
+        vxy = covNorm * (sab / np - ux * uy);
       total += ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
     }
   }
@@ -132,12 +159,16 @@ export function classify(clf: PixelClassifier, img: GreyImage): number {
   if (img.data.length !== clf.numPixels) {
     throw new MetricInputError(`classifier expects ${clf.numPixels} pixels, image has ${img.height}×${img.width} = ${img.data.length}`);
   }
-  let best = -1, bestLogit = -Infinity;
+  let best = -1,
+    bestLogit = -Infinity;
   for (let c = 0; c < clf.numClasses; c++) {
     let s = clf.bias[c];
     const off = c * clf.numPixels;
     for (let p = 0; p < clf.numPixels; p++) s += clf.weight[off + p] * img.data[p];
-    if (s > bestLogit) { bestLogit = s; best = c; }
+    if (s > bestLogit) {
+      bestLogit = s;
+      best = c;
+    }
   }
   return best;
 }
@@ -151,8 +182,10 @@ export function classify(clf: PixelClassifier, img: GreyImage): number {
  */
 export function nWayTop1(probs: ArrayLike<number>, classId: number, nWay: number): number {
   const k = probs.length;
-  if (!(Number.isInteger(classId) && classId >= 0 && classId < k)) throw new MetricInputError(`n-way top-1: class ${classId} outside 0..${k - 1}`);
-  if (!(Number.isInteger(nWay) && nWay >= 2 && nWay <= k)) throw new MetricInputError(`n-way top-1: n must be an integer in 2..${k}, got ${nWay}`);
+  if (!(Number.isInteger(classId) && classId >= 0 && classId < k))
+    throw new MetricInputError(`n-way top-1: class ${classId} outside 0..${k - 1}`);
+  if (!(Number.isInteger(nWay) && nWay >= 2 && nWay <= k))
+    throw new MetricInputError(`n-way top-1: n must be an integer in 2..${k}, got ${nWay}`);
   let higher = 0;
   for (let c = 0; c < k; c++) if (c !== classId && probs[c] > probs[classId]) higher++;
   // ∏_{t=0}^{n−2} (K−1−m−t)/(K−1−t): probability that n−1 draws without replacement avoid all m higher classes
@@ -178,16 +211,21 @@ export interface NoveltyResult {
  */
 export function noveltyIdentification(recons: GreyImage[], gts: GreyImage[], gallery: GreyImage[]): NoveltyResult {
   if (recons.length !== gts.length) throw new MetricInputError(`${recons.length} reconstructions but ${gts.length} ground-truth images`);
-  const candidates = [...gts, ...gallery], n = recons.length, total = candidates.length;
+  const candidates = [...gts, ...gallery],
+    n = recons.length,
+    total = candidates.length;
   if (total < 2) throw new MetricInputError('novelty identification needs at least 2 candidates');
-  const rank = new Int32Array(n), percentile = new Float64Array(n);
+  const rank = new Int32Array(n),
+    percentile = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const own = pearson(recons[i].data, gts[i].data);
-    let higher = 0, lower = 0;
+    let higher = 0,
+      lower = 0;
     candidates.forEach((c, j) => {
       if (j === i) return;
       const v = pearson(recons[i].data, c.data);
-      if (v > own) higher++; else if (v < own) lower++;
+      if (v > own) higher++;
+      else if (v < own) lower++;
     });
     rank[i] = 1 + higher;
     percentile[i] = lower / (total - 1);
@@ -243,14 +281,32 @@ export interface ReconstructionMetrics {
 }
 
 /** Keys of ReconstructionMetrics that are means over test images (and can be averaged or maxed over samples). */
-export const ITEM_METRICS = ['top1_50way', 'pair2way_pcc', 'pair2way_ssim', 'class_acc', 'pcc', 'ssim',
-  'cnn_class_acc', 'novelty_top1', 'novelty_percentile'] as const;
+export const ITEM_METRICS = [
+  'top1_50way',
+  'pair2way_pcc',
+  'pair2way_ssim',
+  'class_acc',
+  'pcc',
+  'ssim',
+  'cnn_class_acc',
+  'novelty_top1',
+  'novelty_percentile',
+] as const;
 
-const mean = (v: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < v.length; i++) s += v[i]; return s / v.length; };
+const mean = (v: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i];
+  return s / v.length;
+};
 
 /** All metrics for one set of reconstructions (recon i belongs to GT i with label labels[i]). */
-export function evaluateReconstructions(recons: GreyImage[], gts: GreyImage[], labels: ArrayLike<number>, clf: PixelClassifier,
-  opts: EvaluateOptions = {}): ReconstructionMetrics {
+export function evaluateReconstructions(
+  recons: GreyImage[],
+  gts: GreyImage[],
+  labels: ArrayLike<number>,
+  clf: PixelClassifier,
+  opts: EvaluateOptions = {},
+): ReconstructionMetrics {
   if (labels.length !== gts.length) throw new MetricInputError(`${gts.length} images but ${labels.length} labels`);
   const pcc = scoreMatrix(recons, gts, (a, b) => pearson(a.data, b.data));
   const ss = scoreMatrix(recons, gts, (a, b) => ssim(a, b));
@@ -264,21 +320,32 @@ export function evaluateReconstructions(recons: GreyImage[], gts: GreyImage[], l
   };
   const item: PerItemMetrics = {
     top1_50way: pcc.map((row, i) => (row.every((v, j) => (j < i ? row[i] > v : row[i] >= v)) ? 1 : 0)),
-    pair2way_pcc: pcc.map(frac), pair2way_ssim: ss.map(frac),
+    pair2way_pcc: pcc.map(frac),
+    pair2way_ssim: ss.map(frac),
     class_acc: recons.map((r, i) => (classify(clf, r) === labels[i] ? 1 : 0)),
-    pcc: pcc.map((row, i) => row[i]), ssim: ss.map((row, i) => row[i]),
+    pcc: pcc.map((row, i) => row[i]),
+    ssim: ss.map((row, i) => row[i]),
   };
   const out: ReconstructionMetrics = {
-    top1_50way: mean(item.top1_50way), pair2way_pcc: mean(item.pair2way_pcc), pair2way_ssim: mean(item.pair2way_ssim),
-    class_acc: mean(item.class_acc), pcc: mean(item.pcc), ssim: mean(item.ssim), n_test: n, per_item: item,
+    top1_50way: mean(item.top1_50way),
+    pair2way_pcc: mean(item.pair2way_pcc),
+    pair2way_ssim: mean(item.pair2way_ssim),
+    class_acc: mean(item.class_acc),
+    pcc: mean(item.pcc),
+    ssim: mean(item.ssim),
+    n_test: n,
+    per_item: item,
   };
   if (opts.cnnProbs || opts.cnnGtClass) {
     const { cnnProbs: probs, cnnGtClass: gtClass } = opts;
     if (!probs || !gtClass) throw new MetricInputError('the CNN class metric needs both cnnProbs and cnnGtClass');
     const k = probs.length / n;
-    if (!Number.isInteger(k) || gtClass.length !== n) throw new MetricInputError(`CNN class: ${probs.length} probabilities and ${gtClass.length} GT classes for ${n} images`);
+    if (!Number.isInteger(k) || gtClass.length !== n)
+      throw new MetricInputError(`CNN class: ${probs.length} probabilities and ${gtClass.length} GT classes for ${n} images`);
     const nWay = opts.nWay ?? k;
-    item.cnn_class_acc = recons.map((_, i) => nWayTop1(Array.prototype.slice.call(probs, i * k, (i + 1) * k) as number[], gtClass[i], nWay));
+    item.cnn_class_acc = recons.map((_, i) =>
+      nWayTop1(Array.prototype.slice.call(probs, i * k, (i + 1) * k) as number[], gtClass[i], nWay),
+    );
     out.cnn_class_acc = mean(item.cnn_class_acc);
     out.cnn_n_way = nWay;
   }
@@ -299,7 +366,10 @@ export function meanMetrics(runs: ReconstructionMetrics[]): ReconstructionMetric
   const out: ReconstructionMetrics = { ...runs[0] };
   delete out.per_item;
   for (const k of ITEM_METRICS) {
-    if (runs.some((r) => r[k] === undefined)) { delete out[k]; continue; }
+    if (runs.some((r) => r[k] === undefined)) {
+      delete out[k];
+      continue;
+    }
     out[k] = runs.reduce((s, r) => s + (r[k] as number), 0) / runs.length;
   }
   return out;
@@ -315,7 +385,10 @@ export function maxOverSamples(runs: ReconstructionMetrics[]): ReconstructionMet
   delete out.per_item;
   for (const k of ITEM_METRICS) {
     const items = runs.map((r) => r.per_item?.[k]);
-    if (items.some((v) => v === undefined)) { delete out[k]; continue; }
+    if (items.some((v) => v === undefined)) {
+      delete out[k];
+      continue;
+    }
     const n = (items[0] as number[]).length;
     let s = 0;
     for (let i = 0; i < n; i++) s += Math.max(...items.map((v) => (v as number[])[i]));
@@ -342,19 +415,29 @@ export function toGrey(pixels: ArrayLike<number>, height: number, width: number,
   if (height === outH && width === outW) return { height, width, data: grey };
   const out = new Float64Array(outH * outW);
   if (height % outH === 0 && width % outW === 0) {
-    const fy = height / outH, fx = width / outW;
-    for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
-      let s = 0;
-      for (let dy = 0; dy < fy; dy++) for (let dx = 0; dx < fx; dx++) s += grey[(y * fy + dy) * width + x * fx + dx];
-      out[y * outW + x] = s / (fy * fx);
-    }
+    const fy = height / outH,
+      fx = width / outW;
+    for (let y = 0; y < outH; y++)
+      for (let x = 0; x < outW; x++) {
+        let s = 0;
+        for (let dy = 0; dy < fy; dy++) for (let dx = 0; dx < fx; dx++) s += grey[(y * fy + dy) * width + x * fx + dx];
+        out[y * outW + x] = s / (fy * fx);
+      }
   } else {
-    const sample = (yy: number, xx: number): number => grey[Math.min(height - 1, Math.max(0, yy)) * width + Math.min(width - 1, Math.max(0, xx))];
-    for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
-      const sy = Math.max(0, (y + 0.5) * height / outH - 0.5), sx = Math.max(0, (x + 0.5) * width / outW - 0.5);
-      const y0 = Math.floor(sy), x0 = Math.floor(sx), wy = sy - y0, wx = sx - x0;
-      out[y * outW + x] = (1 - wy) * ((1 - wx) * sample(y0, x0) + wx * sample(y0, x0 + 1)) + wy * ((1 - wx) * sample(y0 + 1, x0) + wx * sample(y0 + 1, x0 + 1));
-    }
+    const sample = (yy: number, xx: number): number =>
+      grey[Math.min(height - 1, Math.max(0, yy)) * width + Math.min(width - 1, Math.max(0, xx))];
+    for (let y = 0; y < outH; y++)
+      for (let x = 0; x < outW; x++) {
+        const sy = Math.max(0, ((y + 0.5) * height) / outH - 0.5),
+          sx = Math.max(0, ((x + 0.5) * width) / outW - 0.5);
+        const y0 = Math.floor(sy),
+          x0 = Math.floor(sx),
+          wy = sy - y0,
+          wx = sx - x0;
+        out[y * outW + x] =
+          (1 - wy) * ((1 - wx) * sample(y0, x0) + wx * sample(y0, x0 + 1)) +
+          wy * ((1 - wx) * sample(y0 + 1, x0) + wx * sample(y0 + 1, x0 + 1));
+      }
   }
   return { height: outH, width: outW, data: out };
 }

@@ -7,12 +7,18 @@ import { makeFrame } from '../worker/previews';
 import { uint8ToRgba } from '../worker/images';
 import { execFileSync } from 'node:child_process';
 
-const side = 8, n = 4;
-const pattern = (i: number, s: number): number[] => Array.from({ length: side * side }, (_, p) => (Math.sin(p * (i + 1) * 0.7 + s) + 1) / 2);
+const side = 8,
+  n = 4;
+const pattern = (i: number, s: number): number[] =>
+  Array.from({ length: side * side }, (_, p) => (Math.sin(p * (i + 1) * 0.7 + s) + 1) / 2);
 const gts: GreyImage[] = Array.from({ length: n }, (_, i) => ({ height: side, width: side, data: Float64Array.from(pattern(i, 0)) }));
 const labels = [0, 1, 0, 1];
-const clf: PixelClassifier = { numClasses: 2, numPixels: side * side, bias: new Float32Array(2),
-  weight: Float32Array.from({ length: 2 * side * side }, (_, k) => (k < side * side ? 1 : -1) * ((k % 3) - 1)) };
+const clf: PixelClassifier = {
+  numClasses: 2,
+  numPixels: side * side,
+  bias: new Float32Array(2),
+  weight: Float32Array.from({ length: 2 * side * side }, (_, k) => (k < side * side ? 1 : -1) * ((k % 3) - 1)),
+};
 const rgb = (grey: number[]): number[] => grey.flatMap((v) => [v, v, v]);
 
 describe('scoreSamples', () => {
@@ -20,11 +26,13 @@ describe('scoreSamples', () => {
   const s0 = Array.from({ length: n }, (_, i) => pattern(i, 0.4));
   const s1 = Array.from({ length: n }, (_, i) => pattern(i, -0.9));
   const images = s0.map((a, i) => Float32Array.from([...rgb(a), ...rgb(s1[i])]));
-  const grey = (rows: number[][]): GreyImage[] => rows.map((r) => ({ height: side, width: side, data: Float64Array.from(Float32Array.from(r)) }));
+  const grey = (rows: number[][]): GreyImage[] =>
+    rows.map((r) => ({ height: side, width: side, data: Float64Array.from(Float32Array.from(r)) }));
 
   it('scores each sample set and their pixel mean', async () => {
     const out = await scoreSamples(images, 2, gts, labels, clf);
-    const e0 = evaluateReconstructions(grey(s0), gts, labels, clf), e1 = evaluateReconstructions(grey(s1), gts, labels, clf);
+    const e0 = evaluateReconstructions(grey(s0), gts, labels, clf),
+      e1 = evaluateReconstructions(grey(s1), gts, labels, clf);
     expect(out.perSample[0].pcc).toBeCloseTo(e0.pcc, 6);
     expect(out.perSample[1].ssim).toBeCloseTo(e1.ssim, 6);
     expect(out.meanOverSamples.pcc).toBeCloseTo((e0.pcc + e1.pcc) / 2, 6);
@@ -38,7 +46,13 @@ describe('scoreSamples', () => {
     expect(out.maxOverSamples.pcc).toBeGreaterThanOrEqual(Math.max(e0.pcc, e1.pcc) - 1e-9);
   });
   it('has no pixel-mean reading for one sample, and max = mean', async () => {
-    const one = await scoreSamples(images.map((x) => x.subarray(0, side * side * 3)), 1, gts, labels, clf);
+    const one = await scoreSamples(
+      images.map((x) => x.subarray(0, side * side * 3)),
+      1,
+      gts,
+      labels,
+      clf,
+    );
     expect(one.sampleMean).toBeNull();
     expect(one.maxOverSamples.top1_50way).toBe(one.meanOverSamples.top1_50way);
   });
@@ -71,11 +85,23 @@ describe('derangement (pairing of the shuffled control)', () => {
 describe('one scoring function for the studio and npm run eval', () => {
   // Three samples per fMRI of smooth float images (not multiples of 1/255, so 8-bit quantisation would change them)
   // for two ground truths of 8-bit grey, as images_32.npz holds them.
-  const side = 32, ns = 3;
-  const gtBytes = [0, 1].map((g) => Uint8Array.from({ length: side * side }, (_, p) => Math.round(127.5 + 120 * Math.sin(p * 0.05 * (g + 1)))));
-  const images = [0, 1].map((g) => Float32Array.from({ length: ns * side * side * 3 },
-    (_, k) => 0.5 + 0.45 * Math.sin(Math.floor(k / 3) * 0.05 * (g + 1) + 0.3 * Math.floor(k / (side * side * 3)) + (k % 3) * 0.1)));
-  const clf: PixelClassifier = { numClasses: 2, numPixels: side * side, bias: new Float32Array(2), weight: new Float32Array(2 * side * side) };
+  const side = 32,
+    ns = 3;
+  const gtBytes = [0, 1].map((g) =>
+    Uint8Array.from({ length: side * side }, (_, p) => Math.round(127.5 + 120 * Math.sin(p * 0.05 * (g + 1)))),
+  );
+  const images = [0, 1].map((g) =>
+    Float32Array.from(
+      { length: ns * side * side * 3 },
+      (_, k) => 0.5 + 0.45 * Math.sin(Math.floor(k / 3) * 0.05 * (g + 1) + 0.3 * Math.floor(k / (side * side * 3)) + (k % 3) * 0.1),
+    ),
+  );
+  const clf: PixelClassifier = {
+    numClasses: 2,
+    numPixels: side * side,
+    bias: new Float32Array(2),
+    weight: new Float32Array(2 * side * side),
+  };
 
   it('the studio frame and the eval path give identical PCC and SSIM per sample and for the mean, on the float images', async () => {
     const evalGts = gtBytes.map((b) => ({ height: side, width: side, data: Float64Array.from(b, (v) => v / 255) }));
@@ -99,7 +125,10 @@ describe('one scoring function for the studio and npm run eval', () => {
 
   it('spread over samples matches numpy (min, max, mean, np.std)', () => {
     const v = [0.125, 0.5, -0.25, 0.875];
-    const out = execFileSync('/usr/bin/python3', ['-c', `import numpy as np, json; a = np.array(${JSON.stringify(v)}); print(json.dumps([a.min(), a.max(), a.mean(), a.std()]))`]).toString();
+    const out = execFileSync('/usr/bin/python3', [
+      '-c',
+      `import numpy as np, json; a = np.array(${JSON.stringify(v)}); print(json.dumps([a.min(), a.max(), a.mean(), a.std()]))`,
+    ]).toString();
     const [min, max, mean, sd] = JSON.parse(out) as number[];
     const s = spreadOf(v);
     expect(s.min).toBe(min);

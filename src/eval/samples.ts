@@ -3,8 +3,18 @@
 //  - max over samples: per fMRI the best of its samples (correct when any sample is), the paper's other reading;
 //  - sample mean: the pixel mean of the samples scored as one reconstruction, a Monte-Carlo estimate of the
 //    posterior mean; it is blurrier, which pixel correlation and the linear pixel classifier both reward.
-import { evaluateReconstructions, maxOverSamples, meanMetrics, MetricInputError, pearson, ssim, toGrey, type GreyImage, type PixelClassifier,
-  type ReconstructionMetrics } from './metrics';
+import {
+  evaluateReconstructions,
+  maxOverSamples,
+  meanMetrics,
+  MetricInputError,
+  pearson,
+  ssim,
+  toGrey,
+  type GreyImage,
+  type PixelClassifier,
+  type ReconstructionMetrics,
+} from './metrics';
 import { stackGrey, type CnnClassifier } from './cnn';
 
 export interface SampleScores {
@@ -29,11 +39,17 @@ export interface SampleScoreOptions {
  * Scores of a set of reconstructions with the optional CNN and novelty metrics (evaluateReconstructions), the CNN
  * run on the active tfjs backend.
  */
-export async function evaluateWithExtras(recons: GreyImage[], gts: GreyImage[], labels: ArrayLike<number>, clf: PixelClassifier,
-  opts: SampleScoreOptions = {}, gtCnnClass?: Int32Array): Promise<ReconstructionMetrics> {
+export async function evaluateWithExtras(
+  recons: GreyImage[],
+  gts: GreyImage[],
+  labels: ArrayLike<number>,
+  clf: PixelClassifier,
+  opts: SampleScoreOptions = {},
+  gtCnnClass?: Int32Array,
+): Promise<ReconstructionMetrics> {
   if (!opts.cnn) return evaluateReconstructions(recons, gts, labels, clf, { gallery: opts.gallery });
   const side = opts.cnn.imageSize;
-  const gtClass = gtCnnClass ?? await opts.cnn.classify(stackGrey(gts, side), gts.length);
+  const gtClass = gtCnnClass ?? (await opts.cnn.classify(stackGrey(gts, side), gts.length));
   const probs = await opts.cnn.probabilities(stackGrey(recons, side), recons.length);
   return evaluateReconstructions(recons, gts, labels, clf, { cnnProbs: probs, cnnGtClass: gtClass, gallery: opts.gallery });
 }
@@ -67,7 +83,8 @@ export interface SampleSetScores {
  * conversion of both the studio and `npm run eval`; it scores the float images, before any 8-bit quantisation.
  */
 export function greySamples(images: Float32Array, numSamples: number, outH: number, outW: number): GreyImage[] {
-  if (!(Number.isInteger(numSamples) && numSamples >= 1)) throw new MetricInputError(`numSamples must be a positive integer, got ${numSamples}`);
+  if (!(Number.isInteger(numSamples) && numSamples >= 1))
+    throw new MetricInputError(`numSamples must be a positive integer, got ${numSamples}`);
   const side = Math.sqrt(images.length / (3 * numSamples));
   if (!Number.isInteger(side)) throw new MetricInputError(`${images.length} values are not ${numSamples} square RGB image(s)`);
   const size = side * side * 3;
@@ -126,10 +143,17 @@ export function scoreSampleSet(images: Float32Array, numSamples: number, gt: Gre
  * images[i] holds `numSamples` RGB images [side, side, 3] in [0, 1] for ground truth i, back to back (the layout
  * of reconstructBatch); they are turned grey at the ground-truth resolution (greySamples) before scoring.
  */
-export async function scoreSamples(images: Float32Array[], numSamples: number, gts: GreyImage[], labels: ArrayLike<number>,
-  clf: PixelClassifier, opts: SampleScoreOptions = {}): Promise<SampleScores> {
+export async function scoreSamples(
+  images: Float32Array[],
+  numSamples: number,
+  gts: GreyImage[],
+  labels: ArrayLike<number>,
+  clf: PixelClassifier,
+  opts: SampleScoreOptions = {},
+): Promise<SampleScores> {
   if (images.length !== gts.length) throw new MetricInputError(`${images.length} reconstructions for ${gts.length} ground-truth images`);
-  if (!(Number.isInteger(numSamples) && numSamples >= 1)) throw new MetricInputError(`numSamples must be a positive integer, got ${numSamples}`);
+  if (!(Number.isInteger(numSamples) && numSamples >= 1))
+    throw new MetricInputError(`numSamples must be a positive integer, got ${numSamples}`);
   const expected = images[0].length;
   const { height, width } = gts[0];
   const grey = images.map((img) => {
@@ -138,7 +162,17 @@ export async function scoreSamples(images: Float32Array[], numSamples: number, g
   });
   const gtClass = opts.cnn ? await opts.cnn.classify(stackGrey(gts, opts.cnn.imageSize), gts.length) : undefined;
   const perSample: ReconstructionMetrics[] = [];
-  for (let s = 0; s < numSamples; s++) perSample.push(await evaluateWithExtras(grey.map((g) => g[s]), gts, labels, clf, opts, gtClass));
+  for (let s = 0; s < numSamples; s++)
+    perSample.push(
+      await evaluateWithExtras(
+        grey.map((g) => g[s]),
+        gts,
+        labels,
+        clf,
+        opts,
+        gtClass,
+      ),
+    );
   const sampleMean = numSamples > 1 ? await evaluateWithExtras(grey.map(sampleMeanGrey), gts, labels, clf, opts, gtClass) : null;
   return { perSample, meanOverSamples: meanMetrics(perSample), maxOverSamples: maxOverSamples(perSample), sampleMean };
 }

@@ -12,22 +12,36 @@ import { permutation } from './baselines';
 const DATA = 'public/data/god-synth';
 let ds: SynthDataset;
 
-beforeAll(async () => { ds = await loadSynthDataset(DATA); });
+beforeAll(async () => {
+  ds = await loadSynthDataset(DATA);
+});
 
 /** Mean over the masked voxels of the across-image correlation between two [n, V] matrices. */
 function meanVoxelCorrelation(a: Float64Array, b: Float64Array, n: number, V: number, mask: Uint8Array): number {
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   for (let v = 0; v < V; v++) {
     if (!mask[v]) continue;
-    let ma = 0, mb = 0;
-    for (let i = 0; i < n; i++) { ma += a[i * V + v]; mb += b[i * V + v]; }
-    ma /= n; mb /= n;
-    let sab = 0, saa = 0, sbb = 0;
+    let ma = 0,
+      mb = 0;
     for (let i = 0; i < n; i++) {
-      const da = a[i * V + v] - ma, db = b[i * V + v] - mb;
-      sab += da * db; saa += da * da; sbb += db * db;
+      ma += a[i * V + v];
+      mb += b[i * V + v];
     }
-    total += sab / Math.sqrt(saa * sbb); count++;
+    ma /= n;
+    mb /= n;
+    let sab = 0,
+      saa = 0,
+      sbb = 0;
+    for (let i = 0; i < n; i++) {
+      const da = a[i * V + v] - ma,
+        db = b[i * V + v] - mb;
+      sab += da * db;
+      saa += da * da;
+      sbb += db * db;
+    }
+    total += sab / Math.sqrt(saa * sbb);
+    count++;
   }
   return total / count;
 }
@@ -59,7 +73,8 @@ describe('synthetic god-synth data set', () => {
     for (const r of ROI_NAMES) expect(ds.masks[r].reduce((a, b) => a + b, 0)).toBe(counts[r]);
     const { V1, V2, V3, LVC, HVC, VC } = ds.masks;
     let bad = 0;
-    for (let v = 0; v < ds.numVoxels; v++) if (VC[v] !== 1 || V1[v] + V2[v] + V3[v] + HVC[v] !== 1 || LVC[v] !== (V1[v] | V2[v] | V3[v])) bad++;
+    for (let v = 0; v < ds.numVoxels; v++)
+      if (VC[v] !== 1 || V1[v] + V2[v] + V3[v] + HVC[v] !== 1 || LVC[v] !== (V1[v] | V2[v] | V3[v])) bad++;
     expect(bad).toBe(0);
     expect(counts).toMatchObject({ V1: 1111, V2: 1300, V3: 1100, HVC: 1000 });
   });
@@ -77,7 +92,8 @@ describe('synthetic god-synth data set', () => {
 
   it('dequantises int8 × scale exactly (round trip)', () => {
     const raw = readNpz(new Uint8Array(readFileSync(join(DATA, `sbj_${ds.subject}.npz`))), (n) => n === 'arr_2' || n === 'scale');
-    const q = raw.arr_2.data as Int8Array, scale = Number(raw.scale.data[0]);
+    const q = raw.arr_2.data as Int8Array,
+      scale = Number(raw.scale.data[0]);
     expect(scale).toBe(1 / 32);
     let mismatches = 0;
     for (let i = 0; i < q.length; i++) if (ds.testAvg[i] !== q[i] * scale || Math.round(ds.testAvg[i] / scale) !== q[i]) mismatches++;
@@ -86,24 +102,32 @@ describe('synthetic god-synth data set', () => {
   });
 
   it('training data are z-scored: mean ≈ 0, sd ≈ 1', () => {
-    let s = 0, ss = 0;
-    for (const x of ds.train) { s += x; ss += x * x; }
-    const mean = s / ds.train.length, sd = Math.sqrt(ss / ds.train.length - mean * mean);
+    let s = 0,
+      ss = 0;
+    for (const x of ds.train) {
+      s += x;
+      ss += x * x;
+    }
+    const mean = s / ds.train.length,
+      sd = Math.sqrt(ss / ds.train.length - mean * mean);
     expect(Math.abs(mean)).toBeLessThan(0.01);
     expect(Math.abs(sd - 1)).toBeLessThan(0.02);
   });
 
   it('split-half reliability of the shipped test trials is positive in V1 (and absent with shuffled images)', () => {
-    const V = ds.numVoxels, n = ds.numTest;
+    const V = ds.numVoxels,
+      n = ds.numTest;
     const half = (trials: number[], order?: Int32Array): Float64Array => {
       const out = new Float64Array(n * V);
-      for (let i = 0; i < n; i++) for (const r of trials) {
-        const src = (r * n + (order ? order[i] : i)) * V;
-        for (let v = 0; v < V; v++) out[i * V + v] += ds.testTrials[src + v] / trials.length;
-      }
+      for (let i = 0; i < n; i++)
+        for (const r of trials) {
+          const src = (r * n + (order ? order[i] : i)) * V;
+          for (let v = 0; v < V; v++) out[i * V + v] += ds.testTrials[src + v] / trials.length;
+        }
       return out;
     };
-    const a = half([0, 2, 4]), b = half([1, 3]);
+    const a = half([0, 2, 4]),
+      b = half([1, 3]);
     const reliability = meanVoxelCorrelation(a, b, n, V, ds.masks.V1);
     const nulls = [11, 12, 13, 14, 15].map((seed) => meanVoxelCorrelation(a, half([1, 3], permutation(n, seed)), n, V, ds.masks.V1));
     expect(reliability).toBeGreaterThan(0.03);
@@ -111,8 +135,14 @@ describe('synthetic god-synth data set', () => {
   });
 
   it('test images come only from t10k and train images from the train split, class-balanced', () => {
-    const rows = (f: string): number[][] => readFileSync(join(DATA, f), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
-    const train = rows('training_label.csv'), test = rows('testing_label.csv');
+    const rows = (f: string): number[][] =>
+      readFileSync(join(DATA, f), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',').map(Number));
+    const train = rows('training_label.csv'),
+      test = rows('testing_label.csv');
     expect(readFileSync(join(DATA, 'testing_label.csv'), 'utf8')).toMatch(/^image_id,class,fm_t10k_index\n/);
     expect(new Set(train.map((r) => r[2])).size).toBe(1200);
     expect(new Set(test.map((r) => r[2])).size).toBe(50);
@@ -125,7 +155,8 @@ describe('synthetic god-synth data set', () => {
   });
 
   it('single-sample files hold arr_2 row 0', () => {
-    const V = ds.numVoxels, row0 = ds.testAvg.subarray(0, V);
+    const V = ds.numVoxels,
+      row0 = ds.testAvg.subarray(0, V);
     const npy = readNpy(new Uint8Array(readFileSync(join(DATA, 'sample_test0.npy'))));
     expect(npy.shape).toEqual([V]);
     expect([...(npy.data as Float32Array)]).toEqual([...row0]);

@@ -30,17 +30,25 @@ export interface GodLayoutSet {
  */
 export async function loadGodLayout(dir: string, opts: { subject?: number; roi?: string; scale?: number } = {}): Promise<GodLayoutSet> {
   let names: string[];
-  try { names = (await readdir(dir)).sort(); } catch (e) { throw new UserDataError(`${dir}: cannot list (${(e as Error).message})`); }
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (e) {
+    throw new UserDataError(`${dir}: cannot list (${(e as Error).message})`);
+  }
   const subjects = names.filter((n) => /^sbj_\d+\w*\.npz$/.test(n));
   const subjectFile = opts.subject !== undefined ? `sbj_${opts.subject}.npz` : subjects.length === 1 ? subjects[0] : undefined;
   if (!subjectFile || !names.includes(subjectFile)) {
-    throw new UserDataError(`${dir}: ${opts.subject !== undefined ? `no sbj_${opts.subject}.npz` : subjects.length ? `several subjects (${subjects.join(', ')}): choose one with --subject N` : 'no sbj_N.npz'}` +
-      ' (a GOD-layout directory holds sbj_N.npz and images_256.npz; the bundled synthetic set has meta.json)');
+    throw new UserDataError(
+      `${dir}: ${opts.subject !== undefined ? `no sbj_${opts.subject}.npz` : subjects.length ? `several subjects (${subjects.join(', ')}): choose one with --subject N` : 'no sbj_N.npz'}` +
+        ' (a GOD-layout directory holds sbj_N.npz and images_256.npz; the bundled synthetic set has meta.json)',
+    );
   }
   const imagesFile = names.find((n) => /^images.*\.npz$/.test(n));
   if (!imagesFile) throw new UserDataError(`${dir}: no images_*.npz with test_images (GOD's images_256.npz)`);
   const fmri = await readFmriFile(subjectFile, new Uint8Array(await readFile(join(dir, subjectFile))), {
-    split: 'test-avg', ...(opts.roi ? { roi: opts.roi } : {}), ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+    split: 'test-avg',
+    ...(opts.roi ? { roi: opts.roi } : {}),
+    ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
   });
   const truth = readTruthImages(imagesFile, new Uint8Array(await readFile(join(dir, imagesFile))));
   const test = truth.arrays.test;
@@ -51,7 +59,16 @@ export async function loadGodLayout(dir: string, opts: { subject?: number; roi?:
   const [n, h, w, c = 1] = test.shape;
   const size = h * w * c;
   const data = test.data as Uint8Array;
-  const gt = Array.from({ length: n }, (_, i) => toGrey(Array.from(data.subarray(i * size, (i + 1) * size), (v) => v / 255), h, w, c, h, w));
+  const gt = Array.from({ length: n }, (_, i) =>
+    toGrey(
+      Array.from(data.subarray(i * size, (i + 1) * size), (v) => v / 255),
+      h,
+      w,
+      c,
+      h,
+      w,
+    ),
+  );
   return { dir, subjectFile, fmri, gt, imagesFile };
 }
 
@@ -66,12 +83,18 @@ export interface UserMetrics {
 
 /** Metrics of reconstructions (grey, any size: resized to each ground truth's) against the ground truth. */
 export function scoreAgainstImages(recons: GreyImage[], gts: GreyImage[]): UserMetrics {
-  const at = recons.map((r) => (r.height === gts[0].height && r.width === gts[0].width ? r
-    : toGrey(r.data, r.height, r.width, 1, gts[0].height, gts[0].width)));
+  const at = recons.map((r) =>
+    r.height === gts[0].height && r.width === gts[0].width ? r : toGrey(r.data, r.height, r.width, 1, gts[0].height, gts[0].width),
+  );
   const pcc = scoreMatrix(at, gts, (a, b) => pearson(a.data, b.data));
   const ss = scoreMatrix(at, gts, (a, b) => ssim(a, b));
   const diag = (m: Float64Array[]) => m.reduce((s, row, i) => s + row[i], 0) / m.length;
   return {
-    n_test: gts.length, top1_nway: identificationTop1(pcc), pair2way_pcc: pairwise2way(pcc), pair2way_ssim: pairwise2way(ss), pcc: diag(pcc), ssim: diag(ss),
+    n_test: gts.length,
+    top1_nway: identificationTop1(pcc),
+    pair2way_pcc: pairwise2way(pcc),
+    pair2way_ssim: pairwise2way(ss),
+    pcc: diag(pcc),
+    ssim: diag(ss),
   };
 }

@@ -30,8 +30,13 @@ export class AttentionMapError extends errorClass('AttentionMapError', 'attentio
  * are those of the conditional UNet call of the step (with guidance, the conditional half of its batch;
  * batch rows are independent in the UNet, so this is the same computation).
  */
-export function crossAttentionMapsTensor(cfg: ModelConfig, params: UNetParams, xt: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D)
-  : { maps: tf.Tensor4D; layers: number } {
+export function crossAttentionMapsTensor(
+  cfg: ModelConfig,
+  params: UNetParams,
+  xt: tf.Tensor4D,
+  t: number | ArrayLike<number>,
+  c: tf.Tensor3D,
+): { maps: tf.Tensor4D; layers: number } {
   const [, h, w] = latentShape(cfg);
   if (xt.shape[2] !== h || xt.shape[3] !== w) throw new AttentionMapError(`x_t must be [batch, C, ${h}, ${w}], found [${xt.shape}]`);
   let sum: tf.Tensor4D | undefined;
@@ -39,13 +44,15 @@ export function crossAttentionMapsTensor(cfg: ModelConfig, params: UNetParams, x
   const eps = unet(cfg, params, xt, t, c, (weights, where) => {
     const [b, , n, m] = weights.shape;
     if (where.height * where.width !== n || h % where.height !== 0 || w % where.width !== 0) {
-      throw new AttentionMapError(`attn2 layer ${where.layer} has ${where.height}×${where.width} positions, not a divisor of the latent ${h}×${w}`);
+      throw new AttentionMapError(
+        `attn2 layer ${where.layer} has ${where.height}×${where.width} positions, not a divisor of the latent ${h}×${w}`,
+      );
     }
     const mean = tf.reshape(tf.mean(weights, 1), [b, where.height, where.width, m]) as tf.Tensor4D;
     // resizeNearestNeighbor without corner alignment or half-pixel centres: src = floor(dst·in/out), i.e.
     // F.interpolate(mode='nearest') for integer factors.
     const up = where.height === h && where.width === w ? mean : tf.image.resizeNearestNeighbor(mean, [h, w], false, false);
-    const next = tf.keep(sum ? tf.add(sum, up) as tf.Tensor4D : tf.clone(up));
+    const next = tf.keep(sum ? (tf.add(sum, up) as tf.Tensor4D) : tf.clone(up));
     sum?.dispose();
     sum = next;
     layers++;
@@ -62,8 +69,13 @@ export function crossAttentionMapsTensor(cfg: ModelConfig, params: UNetParams, x
  * The maps of one sampler step for latents x_t (NCHW [B, C, h, w] as read back from a step event) and the
  * conditioning c [B, tokens, condDim] (a tensor the caller keeps): see crossAttentionMapsTensor.
  */
-export async function crossAttentionMaps(cfg: ModelConfig, params: UNetParams, xt: Float32Array, t: number, c: tf.Tensor3D)
-  : Promise<AttentionMaps> {
+export async function crossAttentionMaps(
+  cfg: ModelConfig,
+  params: UNetParams,
+  xt: Float32Array,
+  t: number,
+  c: tf.Tensor3D,
+): Promise<AttentionMaps> {
   const [ch, h, w] = latentShape(cfg);
   const b = c.shape[0];
   if (xt.length !== b * ch * h * w) {
@@ -72,7 +84,7 @@ export async function crossAttentionMaps(cfg: ModelConfig, params: UNetParams, x
   const x = tf.tensor4d(xt, [b, ch, h, w]);
   try {
     const { maps, layers } = crossAttentionMapsTensor(cfg, params, x, t, c);
-    const data = await maps.data() as Float32Array;
+    const data = (await maps.data()) as Float32Array;
     maps.dispose();
     return { data, batch: b, height: h, width: w, tokens: c.shape[1], layers };
   } finally {

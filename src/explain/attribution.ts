@@ -43,56 +43,67 @@ export class AttributionError extends errorClass('AttributionError', 'attributio
  * @param patchKernel the prepared patch embedding [patchSize, D] (EngineModel.encoder.patchWeight)
  * @param rawVoxels length of the vector before wrap padding (padded voxel j is raw voxel j mod rawVoxels)
  */
-export async function tokenAttribution(cfg: ModelConfig, cond: CondStageParams, patchKernel: tf.Tensor2D, fmri: Float32Array,
-  encoderOut: tf.Tensor3D, rawVoxels: number): Promise<TokenAttribution> {
+export async function tokenAttribution(
+  cfg: ModelConfig,
+  cond: CondStageParams,
+  patchKernel: tf.Tensor2D,
+  fmri: Float32Array,
+  encoderOut: tf.Tensor3D,
+  rawVoxels: number,
+): Promise<TokenAttribution> {
   const { numTokens: L, midTokens: mid, outTokens: T, condDim } = cfg.cond;
   const { numVoxels: V, patchSize: P, embedDim: D } = cfg.encoder;
   const B = encoderOut.shape[0];
-  if (encoderOut.shape[1] !== L || encoderOut.shape[2] !== D) throw new AttributionError(`encoder output must be [batch, ${L}, ${D}], found [${encoderOut.shape}]`);
-  if (fmri.length !== B * V) throw new AttributionError(`fMRI has ${fmri.length} values; ${B} preprocessed vector(s) of ${V} voxels need ${B * V}`);
-  if (!(Number.isInteger(rawVoxels) && rawVoxels >= 1 && rawVoxels <= V)) throw new AttributionError(`raw voxel count ${rawVoxels} must be in 1..${V}`);
+  if (encoderOut.shape[1] !== L || encoderOut.shape[2] !== D)
+    throw new AttributionError(`encoder output must be [batch, ${L}, ${D}], found [${encoderOut.shape}]`);
+  if (fmri.length !== B * V)
+    throw new AttributionError(`fMRI has ${fmri.length} values; ${B} preprocessed vector(s) of ${V} voxels need ${B * V}`);
+  if (!(Number.isInteger(rawVoxels) && rawVoxels >= 1 && rawVoxels <= V))
+    throw new AttributionError(`raw voxel count ${rawVoxels} must be in 1..${V}`);
   if (L * P !== V) throw new AttributionError(`${L} tokens of ${P} voxels do not cover ${V} voxels`);
   const [mArr, betaArr, encNorm, biasNorm, colNorm] = tf.tidy(() => {
     const w1 = tf.reshape(cond.mix1.weight, [mid, L]);
     const w2 = tf.reshape(cond.mix2.weight, [T, mid]);
     const b1 = tf.reshape(cond.mix1.bias, [mid, 1]);
     const b2 = tf.reshape(cond.mix2.bias, [T]);
-    const wdT = cond.dim.kernel;                                                     // [D, condDim] = W_dᵀ
+    const wdT = cond.dim.kernel; // [D, condDim] = W_dᵀ
     const bd = cond.dim.bias;
-    const m = tf.matMul(w2 as tf.Tensor2D, w1 as tf.Tensor2D);                      // [T, L]
-    const beta = tf.add(tf.reshape(tf.matMul(w2 as tf.Tensor2D, b1 as tf.Tensor2D), [T]), b2);   // [T]
+    const m = tf.matMul(w2 as tf.Tensor2D, w1 as tf.Tensor2D); // [T, L]
+    const beta = tf.add(tf.reshape(tf.matMul(w2 as tf.Tensor2D, b1 as tf.Tensor2D), [T]), b2); // [T]
     // ‖W_d e_l‖ per sample and patch: e [B·L, D] · W_dᵀ.
     const proj = tf.matMul(tf.reshape(encoderOut, [B * L, D]) as tf.Tensor2D, wdT);
-    const en = tf.sqrt(tf.sum(tf.square(proj), 1));                                  // [B·L]
+    const en = tf.sqrt(tf.sum(tf.square(proj), 1)); // [B·L]
     // β_m·(W_d 1) + b_d per token, its norm.
-    const rowSum = tf.sum(wdT, 0);                                                   // [condDim]
+    const rowSum = tf.sum(wdT, 0); // [condDim]
     const biasVec = tf.add(tf.mul(tf.reshape(beta, [T, 1]), tf.reshape(rowSum, [1, condDim])), bd);
-    const bn = tf.sqrt(tf.sum(tf.square(biasVec), 1));                               // [T]
-    const cn = tf.sqrt(tf.sum(tf.square(patchKernel), 1));                           // [P]: ‖W_p[:, k]‖
+    const bn = tf.sqrt(tf.sum(tf.square(biasVec), 1)); // [T]
+    const cn = tf.sqrt(tf.sum(tf.square(patchKernel), 1)); // [P]: ‖W_p[:, k]‖
     return [m, beta, en, bn, cn];
   });
   let M: Float32Array, enc: Float32Array, bnorm: Float32Array, cnorm: Float32Array;
   try {
-    [M, , enc, bnorm, cnorm] = await Promise.all([mArr, betaArr, encNorm, biasNorm, colNorm].map((t) => t.data())) as Float32Array[];
+    [M, , enc, bnorm, cnorm] = (await Promise.all([mArr, betaArr, encNorm, biasNorm, colNorm].map((t) => t.data()))) as Float32Array[];
   } finally {
     tf.dispose([mArr, betaArr, encNorm, biasNorm, colNorm]);
   }
-  const tokenPatch = new Float32Array(B * T * L), tokenBias = new Float32Array(B * T), tokenVoxel = new Float32Array(B * T * rawVoxels);
+  const tokenPatch = new Float32Array(B * T * L),
+    tokenBias = new Float32Array(B * T),
+    tokenVoxel = new Float32Array(B * T * rawVoxels);
   const within = new Float64Array(V);
   for (let b = 0; b < B; b++) {
     // Voxel shares inside each patch.
     for (let p = 0; p < L; p++) {
       let s = 0;
-      for (let k = 0; k < P; k++) s += (within[p * P + k] = Math.abs(fmri[b * V + p * P + k]) * cnorm[k]);
+      for (let k = 0; k < P; k++) s += within[p * P + k] = Math.abs(fmri[b * V + p * P + k]) * cnorm[k];
       for (let k = 0; k < P; k++) within[p * P + k] = s > 0 ? within[p * P + k] / s : 1 / P;
     }
     for (let m = 0; m < T; m++) {
       let total = bnorm[m];
       for (let l = 0; l < L; l++) total += Math.abs(M[m * L + l]) * enc[b * L + l];
-      const row = (b * T + m);
+      const row = b * T + m;
       tokenBias[row] = total > 0 ? bnorm[m] / total : 0;
       for (let l = 0; l < L; l++) {
-        const share = total > 0 ? Math.abs(M[m * L + l]) * enc[b * L + l] / total : 0;
+        const share = total > 0 ? (Math.abs(M[m * L + l]) * enc[b * L + l]) / total : 0;
         tokenPatch[row * L + l] = share;
         for (let k = 0; k < P; k++) {
           const j = l * P + k;

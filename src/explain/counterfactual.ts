@@ -14,7 +14,12 @@ export type LesionFill = 'zero' | 'mean' | 'shuffle';
 export const LESION_FILLS: readonly LesionFill[] = ['zero', 'mean', 'shuffle'];
 
 /** Another fMRI sample: a file (by name and sha256, as the receipt records the main one) and its row. */
-export interface OtherSample { fileName: string; sha256: string; split: string; sampleIndex: number }
+export interface OtherSample {
+  fileName: string;
+  sha256: string;
+  split: string;
+  sampleIndex: number;
+}
 
 export type CounterfactualEdit =
   | { kind: 'lesion'; roi: string; fill: LesionFill; seed: number }
@@ -55,15 +60,20 @@ function shuffleAt(values: Float32Array, idx: readonly number[], seed: number): 
     const j = Math.floor(next() * (i + 1));
     [picked[i], picked[j]] = [picked[j], picked[i]];
   }
-  idx.forEach((v, k) => { values[v] = picked[k]; });
+  idx.forEach((v, k) => {
+    values[v] = picked[k];
+  });
 }
 
 function maskIndices(ctx: EditContext, roi: string, voxels: number): number[] {
   const mask = ctx.masks?.[roi];
   if (!mask) {
-    throw new CounterfactualError(`no ROI '${roi}' for this fMRI vector; ROIs available: ${Object.keys(ctx.masks ?? {}).join(', ') || 'none (the file carries no masks)'}`);
+    throw new CounterfactualError(
+      `no ROI '${roi}' for this fMRI vector; ROIs available: ${Object.keys(ctx.masks ?? {}).join(', ') || 'none (the file carries no masks)'}`,
+    );
   }
-  if (mask.length !== voxels) throw new CounterfactualError(`ROI '${roi}' mask has ${mask.length} entries; the fMRI vector has ${voxels} voxels`);
+  if (mask.length !== voxels)
+    throw new CounterfactualError(`ROI '${roi}' mask has ${mask.length} entries; the fMRI vector has ${voxels} voxels`);
   const idx: number[] = [];
   for (let v = 0; v < voxels; v++) if (mask[v]) idx.push(v);
   if (idx.length === 0) throw new CounterfactualError(`ROI '${roi}' selects no voxel of this vector`);
@@ -72,14 +82,17 @@ function maskIndices(ctx: EditContext, roi: string, voxels: number): number[] {
 
 function needBaseline(ctx: EditContext, voxels: number, what: string): Float32Array {
   if (!ctx.baseline) throw new CounterfactualError(`${what} needs a training mean; none is available for this file`);
-  if (ctx.baseline.length !== voxels) throw new CounterfactualError(`training mean has ${ctx.baseline.length} voxels; the fMRI vector has ${voxels}`);
+  if (ctx.baseline.length !== voxels)
+    throw new CounterfactualError(`training mean has ${ctx.baseline.length} voxels; the fMRI vector has ${voxels}`);
   return ctx.baseline;
 }
 
 function needOther(ctx: EditContext, voxels: number, other: OtherSample): Float32Array {
   if (!ctx.other) throw new CounterfactualError(`the other sample (${other.fileName} #${other.sampleIndex}) was not given`);
   if (ctx.other.length !== voxels) {
-    throw new CounterfactualError(`the other sample (${other.fileName} #${other.sampleIndex}) has ${ctx.other.length} voxels; this one has ${voxels}`);
+    throw new CounterfactualError(
+      `the other sample (${other.fileName} #${other.sampleIndex}) has ${ctx.other.length} voxels; this one has ${voxels}`,
+    );
   }
   return ctx.other;
 }
@@ -92,8 +105,10 @@ export function applyEdit(raw: Float32Array, edit: CounterfactualEdit, ctx: Edit
     case 'lesion': {
       const idx = maskIndices(ctx, edit.roi, v);
       if (edit.fill === 'zero') for (const i of idx) out[i] = 0;
-      else if (edit.fill === 'mean') { const m = needBaseline(ctx, v, "lesion fill 'mean'"); for (const i of idx) out[i] = m[i]; }
-      else shuffleAt(out, idx, edit.seed);
+      else if (edit.fill === 'mean') {
+        const m = needBaseline(ctx, v, "lesion fill 'mean'");
+        for (const i of idx) out[i] = m[i];
+      } else shuffleAt(out, idx, edit.seed);
       return out;
     }
     case 'roi-only': {
@@ -104,7 +119,11 @@ export function applyEdit(raw: Float32Array, edit: CounterfactualEdit, ctx: Edit
     }
     case 'control':
       if (edit.fill === 'mean') return needBaseline(ctx, v, 'the all-mean control').slice();
-      shuffleAt(out, Array.from({ length: v }, (_, i) => i), edit.seed);
+      shuffleAt(
+        out,
+        Array.from({ length: v }, (_, i) => i),
+        edit.seed,
+      );
       return out;
     case 'trial':
       return needOther(ctx, v, edit.other).slice();
@@ -121,11 +140,16 @@ export function applyEdit(raw: Float32Array, edit: CounterfactualEdit, ctx: Edit
 /** One line for titles, logs and file names' captions. */
 export function describeEdit(e: CounterfactualEdit): string {
   switch (e.kind) {
-    case 'lesion': return `lesion ${e.roi} (${e.fill}${e.fill === 'shuffle' ? `, seed ${e.seed}` : ''})`;
-    case 'roi-only': return `${e.roi} only (= ${e.value}, rest at the training mean)`;
-    case 'control': return e.fill === 'mean' ? 'all-mean control' : `shuffled control (seed ${e.seed})`;
-    case 'trial': return `other trial: ${e.other.fileName} ${e.other.split} #${e.other.sampleIndex}`;
-    case 'interpolate': return `α = ${e.alpha} towards ${e.other.fileName} ${e.other.split} #${e.other.sampleIndex}`;
+    case 'lesion':
+      return `lesion ${e.roi} (${e.fill}${e.fill === 'shuffle' ? `, seed ${e.seed}` : ''})`;
+    case 'roi-only':
+      return `${e.roi} only (= ${e.value}, rest at the training mean)`;
+    case 'control':
+      return e.fill === 'mean' ? 'all-mean control' : `shuffled control (seed ${e.seed})`;
+    case 'trial':
+      return `other trial: ${e.other.fileName} ${e.other.split} #${e.other.sampleIndex}`;
+    case 'interpolate':
+      return `α = ${e.alpha} towards ${e.other.fileName} ${e.other.split} #${e.other.sampleIndex}`;
   }
 }
 
@@ -169,14 +193,16 @@ const bad = (field: string, expected: string, found: unknown): CounterfactualErr
 function parseOther(o: unknown): OtherSample {
   if (typeof o !== 'object' || o === null) throw bad('other', 'an object', o);
   const r = o as Obj;
-  for (const k of ['fileName', 'sha256', 'split'] as const) if (typeof r[k] !== 'string' || !r[k]) throw bad(`other.${k}`, 'a non-empty string', r[k]);
+  for (const k of ['fileName', 'sha256', 'split'] as const)
+    if (typeof r[k] !== 'string' || !r[k]) throw bad(`other.${k}`, 'a non-empty string', r[k]);
   if (!/^[0-9a-f]{64}$/.test(r.sha256 as string)) throw bad('other.sha256', '64 lowercase hex digits', r.sha256);
   if (!Number.isInteger(r.sampleIndex) || (r.sampleIndex as number) < 0) throw bad('other.sampleIndex', 'an integer ≥ 0', r.sampleIndex);
   return { fileName: r.fileName as string, sha256: r.sha256 as string, split: r.split as string, sampleIndex: r.sampleIndex as number };
 }
 
 function seedOf(r: Obj): number {
-  if (!Number.isInteger(r.seed) || (r.seed as number) < 0 || (r.seed as number) > 2 ** 32 - 1) throw bad('seed', 'an integer in [0, 2^32 − 1]', r.seed);
+  if (!Number.isInteger(r.seed) || (r.seed as number) < 0 || (r.seed as number) > 2 ** 32 - 1)
+    throw bad('seed', 'an integer in [0, 2^32 − 1]', r.seed);
   return r.seed as number;
 }
 
@@ -184,7 +210,10 @@ function seedOf(r: Obj): number {
 export function parseCounterfactual(value: unknown): CounterfactualEdit {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('(edit)', 'an object', value);
   const r = value as Obj;
-  const roi = (): string => { if (typeof r.roi !== 'string' || !r.roi) throw bad('roi', 'a non-empty string', r.roi); return r.roi; };
+  const roi = (): string => {
+    if (typeof r.roi !== 'string' || !r.roi) throw bad('roi', 'a non-empty string', r.roi);
+    return r.roi;
+  };
   switch (r.kind) {
     case 'lesion':
       if (!LESION_FILLS.includes(r.fill as LesionFill)) throw bad('fill', LESION_FILLS.join(' | '), r.fill);

@@ -27,8 +27,12 @@ const SPEC = {
 const ROIS = ['V1', 'V2', 'V3', 'HVC'] as const;
 
 /** Decodes one vector; with `explain`, also each step's maps (sample 0). */
-async function decode(model: EngineModel, fmri: Float32Array, opts: DecodeOptions, masks?: Record<string, Uint8Array>)
-  : Promise<{ image: GreyImage; steps: StepExplanation[] }> {
+async function decode(
+  model: EngineModel,
+  fmri: Float32Array,
+  opts: DecodeOptions,
+  masks?: Record<string, Uint8Array>,
+): Promise<{ image: GreyImage; steps: StepExplanation[] }> {
   const ex = masks ? await startExplainer(model, fmri, 1, masks) : undefined;
   const steps: StepExplanation[] = [];
   try {
@@ -58,11 +62,14 @@ function mapDistance(a: StepExplanation, b: StepExplanation): number {
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * xs.length / Math.max(1, xs.length - 1));
+const sd = (xs: number[]): number => Math.sqrt((mean(xs.map((x) => (x - mean(xs)) ** 2)) * xs.length) / Math.max(1, xs.length - 1));
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
-  if (args.help) { process.stdout.write(usage('npx tsx src/explain/measure.ts', '[options]', SPEC)); return; }
+  if (args.help) {
+    process.stdout.write(usage('npx tsx src/explain/measure.ts', '[options]', SPEC));
+    return;
+  }
   await initNodeBackend('wasm');
   const model = await loadModelFromDir(String(args.model));
   const ds = await loadSynthDataset(String(args.data));
@@ -73,22 +80,32 @@ async function main(): Promise<void> {
   const masks: Record<string, Uint8Array> = Object.fromEntries(ROIS.map((r) => [r, ds.masks[r]]));
   const s = model.config.sampling;
   const opts: DecodeOptions = {
-    sampler: s?.sampler ?? 'plms', steps: s?.steps ?? 50, eta: 0, seed: Number(args.seed), numSamples: 1,
-    init: s?.init, strength: s?.strength, guidance: s?.guidance,
+    sampler: s?.sampler ?? 'plms',
+    steps: s?.steps ?? 50,
+    eta: 0,
+    seed: Number(args.seed),
+    numSamples: 1,
+    init: s?.init,
+    strength: s?.strength,
+    guidance: s?.guidance,
   };
   const conditions: [string, (i: number) => CounterfactualEdit | undefined][] = [
     ['original', () => undefined],
-    ...ROIS.map((r) => [`lesion ${r} (mean)`, () => ({ kind: 'lesion', roi: r, fill: 'mean', seed: 0 })] as [string, () => CounterfactualEdit]),
+    ...ROIS.map(
+      (r) => [`lesion ${r} (mean)`, () => ({ kind: 'lesion', roi: r, fill: 'mean', seed: 0 })] as [string, () => CounterfactualEdit],
+    ),
     ...ROIS.map((r) => [`${r} only (= 1)`, () => ({ kind: 'roi-only', roi: r, value: 1 })] as [string, () => CounterfactualEdit]),
     ['shuffled control', (i) => ({ kind: 'control', fill: 'shuffle', seed: 1000 + i })],
     ['all-mean control', () => ({ kind: 'control', fill: 'mean', seed: 0 })],
   ];
   const gts: GreyImage[] = Array.from({ length: n }, (_, i) => ({
-    height: ds.imageSize, width: ds.imageSize,
+    height: ds.imageSize,
+    width: ds.imageSize,
     data: Float64Array.from(ds.testImages.subarray(i * ds.imageSize ** 2, (i + 1) * ds.imageSize ** 2), (x) => x / 255),
   }));
   const recon: Record<string, GreyImage[]> = {};
-  const mapsReal: StepExplanation[][] = [], mapsShuf: StepExplanation[][] = [];
+  const mapsReal: StepExplanation[][] = [],
+    mapsShuf: StepExplanation[][] = [];
   const started = performance.now();
   for (const [name, edit] of conditions) {
     recon[name] = [];
@@ -105,24 +122,53 @@ async function main(): Promise<void> {
     }
   }
   process.stderr.write('\n');
-  const metrics = Object.fromEntries(Object.entries(recon).map(([name, imgs]) => {
-    const pcc = imgs.map((im, i) => pearson(im.data, gts[i].data));
-    const ss = imgs.map((im, i) => ssim(im, gts[i]));
-    return [name, { pcc: mean(pcc), pccSd: sd(pcc), ssim: mean(ss), ssimSd: sd(ss), pair2wayPcc: pairwise2way(scoreMatrix(imgs, gts, (a, b) => pearson(a.data, b.data))) }];
-  }));
-  const massAt = (runs: StepExplanation[][], k: 'first' | 'last') => Object.fromEntries([...ROIS, 'bias'].map((r) => [r, mean(runs.map((st) => {
-    const s0 = k === 'first' ? st[0] : st[st.length - 1];
-    return r === 'bias' ? s0.mass.bias : s0.mass.perVoxel[r];
-  }))]));
+  const metrics = Object.fromEntries(
+    Object.entries(recon).map(([name, imgs]) => {
+      const pcc = imgs.map((im, i) => pearson(im.data, gts[i].data));
+      const ss = imgs.map((im, i) => ssim(im, gts[i]));
+      return [
+        name,
+        {
+          pcc: mean(pcc),
+          pccSd: sd(pcc),
+          ssim: mean(ss),
+          ssimSd: sd(ss),
+          pair2wayPcc: pairwise2way(scoreMatrix(imgs, gts, (a, b) => pearson(a.data, b.data))),
+        },
+      ];
+    }),
+  );
+  const massAt = (runs: StepExplanation[][], k: 'first' | 'last') =>
+    Object.fromEntries(
+      [...ROIS, 'bias'].map((r) => [
+        r,
+        mean(
+          runs.map((st) => {
+            const s0 = k === 'first' ? st[0] : st[st.length - 1];
+            return r === 'bias' ? s0.mass.bias : s0.mass.perVoxel[r];
+          }),
+        ),
+      ]),
+    );
   const last = (st: StepExplanation[]) => st[st.length - 1];
   const distRealShuf = mapsReal.map((st, i) => mapDistance(last(st), last(mapsShuf[i])));
   const distRealReal = mapsReal.map((st, i) => mapDistance(last(st), last(mapsReal[(i + 1) % n])));
   const heatCorr = ROIS.map((r) => mean(mapsReal.map((st, i) => pearson(last(st).heat[r], last(mapsShuf[i]).heat[r]))));
   const result = {
-    label: SYNTHETIC_LABEL, n, model: model.config.name, settings: opts, timesteps: mapsReal[0].map((s) => s.t),
+    label: SYNTHETIC_LABEL,
+    n,
+    model: model.config.name,
+    settings: opts,
+    timesteps: mapsReal[0].map((s) => s.t),
     metrics,
-    attentionMassPerVoxel: { real: { first: massAt(mapsReal, 'first'), last: massAt(mapsReal, 'last') }, shuffled: { first: massAt(mapsShuf, 'first'), last: massAt(mapsShuf, 'last') } },
-    mapDistance: { realVsShuffledSameImage: { mean: mean(distRealShuf), sd: sd(distRealShuf) }, realVsOtherRealImage: { mean: mean(distRealReal), sd: sd(distRealReal) } },
+    attentionMassPerVoxel: {
+      real: { first: massAt(mapsReal, 'first'), last: massAt(mapsReal, 'last') },
+      shuffled: { first: massAt(mapsShuf, 'first'), last: massAt(mapsShuf, 'last') },
+    },
+    mapDistance: {
+      realVsShuffledSameImage: { mean: mean(distRealShuf), sd: sd(distRealShuf) },
+      realVsOtherRealImage: { mean: mean(distRealReal), sd: sd(distRealReal) },
+    },
     roiHeatCorrelationRealVsShuffled: Object.fromEntries(ROIS.map((r, k) => [r, heatCorr[k]])),
   };
   process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
@@ -130,4 +176,7 @@ async function main(): Promise<void> {
   model.dispose();
 }
 
-main().catch((e: Error) => { process.stderr.write(`\nerror: ${e.message}\n`); process.exitCode = 1; });
+main().catch((e: Error) => {
+  process.stderr.write(`\nerror: ${e.message}\n`);
+  process.exitCode = 1;
+});

@@ -10,7 +10,8 @@ const bias = Float32Array.from([0, 0.2, 0.2]);
 
 describe('ROI views', () => {
   it('token weights, heatmap, region importance and mass', () => {
-    const r1 = roiIndices([1, 1, 0, 0], 4), r2 = roiIndices([0, 0, 1, 1], 4);
+    const r1 = roiIndices([1, 1, 0, 0], 4),
+      r2 = roiIndices([0, 0, 1, 1], 4);
     const w1 = roiTokenWeights(TV, 3, 4, r1);
     expect(Array.from(w1).map((x) => +x.toFixed(6))).toEqual([1, 0, 0.3]);
     const heat = roiHeatmap(A, 3, w1);
@@ -37,7 +38,7 @@ describe('render', () => {
     expect(inferno(0).map((x) => Math.round(x * 255))).toEqual([0, 0, 4]);
     expect(inferno(1).map((x) => Math.round(x * 255))).toEqual([252, 255, 164]);
     const rgb = heatToRgb(Float32Array.from([0, 1]), 1, 2, 2, 4, 0, 1);
-    expect(Array.from(rgb.subarray(0, 3))).toEqual(Array.from(rgb.subarray(3, 6)));     // same cell
+    expect(Array.from(rgb.subarray(0, 3))).toEqual(Array.from(rgb.subarray(3, 6))); // same cell
     expect(Array.from(rgb.subarray(6, 9))).toEqual(Array.from(Float32Array.from(inferno(1))));
     const t = tile([rgb, rgb], 2, 4, 2);
     expect([t.width, t.height]).toEqual([2 * 8 + 2, 4]);

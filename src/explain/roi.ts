@@ -60,8 +60,13 @@ export function roiHeatmap(attn: Float32Array, tokens: number, weights: Float32A
  * Voxel importance [voxels] for an image region (a 0/1 flag per position, [h·w]): the region's mean
  * attention over tokens carried to the voxels, Σ_m Ā_R[m]·tokenVoxel[m, v]. Sums to 1 − the bias share.
  */
-export function regionVoxelImportance(attn: Float32Array, tokens: number, region: ArrayLike<number | boolean>,
-  tokenVoxel: Float32Array, voxels: number): Float32Array {
+export function regionVoxelImportance(
+  attn: Float32Array,
+  tokens: number,
+  region: ArrayLike<number | boolean>,
+  tokenVoxel: Float32Array,
+  voxels: number,
+): Float32Array {
   const n = attn.length / tokens;
   if (region.length !== n) throw new RoiError(`region has ${region.length} positions; the maps have ${n}`);
   const mean = new Float64Array(tokens);
@@ -85,12 +90,19 @@ export function regionVoxelImportance(attn: Float32Array, tokens: number, region
  * that goes to the mappers' constant part ('bias'). For ROIs that partition the voxels the masses and the
  * bias sum to 1. `perVoxel` divides by the ROI's share of the voxels (1 = as much as its size predicts).
  */
-export function roiMass(attn: Float32Array, tokens: number, tokenVoxel: Float32Array, tokenBias: Float32Array, voxels: number,
-  rois: Record<string, readonly number[]>): { mass: Record<string, number>; perVoxel: Record<string, number>; bias: number } {
+export function roiMass(
+  attn: Float32Array,
+  tokens: number,
+  tokenVoxel: Float32Array,
+  tokenBias: Float32Array,
+  voxels: number,
+  rois: Record<string, readonly number[]>,
+): { mass: Record<string, number>; perVoxel: Record<string, number>; bias: number } {
   const n = attn.length / tokens;
   const meanA = new Float64Array(tokens);
   for (let i = 0; i < n; i++) for (let m = 0; m < tokens; m++) meanA[m] += attn[i * tokens + m] / n;
-  const mass: Record<string, number> = {}, perVoxel: Record<string, number> = {};
+  const mass: Record<string, number> = {},
+    perVoxel: Record<string, number> = {};
   for (const [name, idx] of Object.entries(rois)) {
     const w = roiTokenWeights(tokenVoxel, tokens, voxels, idx);
     let s = 0;

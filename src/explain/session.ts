@@ -32,8 +32,12 @@ export interface StepExplainer {
  * Prepares the explanation of decoding `fmriRaw` (the raw vector the decode uses) with `numSamples` samples.
  * `masks` are 0/1 per voxel of that vector (roiMasksForSample); an empty record gives maps without ROIs.
  */
-export async function startExplainer(model: EngineModel, fmriRaw: Float32Array, numSamples: number,
-  masks: Record<string, ArrayLike<number>>): Promise<StepExplainer> {
+export async function startExplainer(
+  model: EngineModel,
+  fmriRaw: Float32Array,
+  numSamples: number,
+  masks: Record<string, ArrayLike<number>>,
+): Promise<StepExplainer> {
   const rois = Object.fromEntries(Object.entries(masks).map(([k, m]) => [k, roiIndices(m, fmriRaw.length, `ROI '${k}'`)]));
   const { fmri, encoderOut, c } = conditioning(model, fmriRaw);
   let attribution: TokenAttribution;
@@ -65,6 +69,8 @@ export async function startExplainer(model: EngineModel, fmriRaw: Float32Array, 
       const mass = roiMass(sampleMaps(maps, 0), tokens, tokenVoxel, tokenBias, voxels, rois);
       return { index: step.index, t: step.t, maps, heat, biasHeat, mass };
     },
-    dispose() { cRep.dispose(); },
+    dispose() {
+      cRep.dispose();
+    },
   };
 }

@@ -4,7 +4,7 @@ import { sampleCoords } from './studio';
 
 describe('sampleCoords', () => {
   const xyz = { data: Int16Array.from([0, 0, 0, 3, 0, 0, 6, 0, 0, 9, 3, 3]), shape: [4, 3] };
-  it('keeps the coordinates of the selected ROI\'s voxels, in order', () => {
+  it("keeps the coordinates of the selected ROI's voxels, in order", () => {
     const file = { roi: 'VC', voxels: 2, masks: { VC: Uint8Array.from([0, 1, 0, 1]) } };
     expect(Array.from(sampleCoords({ voxel_xyz: xyz }, file)!)).toEqual([3, 0, 0, 9, 3, 3]);
     expect(Array.from(sampleCoords({ voxel_xyz: xyz }, { voxels: 4 })!)).toHaveLength(12);

@@ -13,9 +13,19 @@ import type { ExplainArgs, ExplainView, CounterfactualArgs, CounterfactualView }
 import { batchToRgba } from '../worker/images';
 
 /** An explainer for one run's fMRI vector, kept while the run is shown (dispose when it is replaced). */
-export interface RunExplainer { runId: number; explainer: StepExplainer; voxels: number }
+export interface RunExplainer {
+  runId: number;
+  explainer: StepExplainer;
+  voxels: number;
+}
 
-export async function runExplainer(model: EngineModel, file: FmriFile, runId: number, fmriRaw: Float32Array, numSamples: number): Promise<RunExplainer> {
+export async function runExplainer(
+  model: EngineModel,
+  file: FmriFile,
+  runId: number,
+  fmriRaw: Float32Array,
+  numSamples: number,
+): Promise<RunExplainer> {
   return { runId, explainer: await startExplainer(model, fmriRaw, numSamples, roiMasksForSample(file)), voxels: fmriRaw.length };
 }
 
@@ -24,8 +34,14 @@ export async function runExplainer(model: EngineModel, file: FmriFile, runId: nu
  * sampler step's input) for sample `sample`: the heatmap of an ROI, the attention mass per ROI, and the
  * voxel importance of a brushed region (all positions when none is given) summed per ROI.
  */
-export async function explainPosition(model: EngineModel, rx: RunExplainer, settings: DecodeOptions, frames: { xt: Float32Array }[],
-  args: ExplainArgs, coords?: Int16Array): Promise<ExplainView> {
+export async function explainPosition(
+  model: EngineModel,
+  rx: RunExplainer,
+  settings: DecodeOptions,
+  frames: { xt: Float32Array }[],
+  args: ExplainArgs,
+  coords?: Int16Array,
+): Promise<ExplainView> {
   const [ch, h, w] = latentShape(model.config);
   const lowlevel = settings.init === 'lowlevel';
   const timesteps = decodeTimesteps(model.config, settings);
@@ -38,18 +54,31 @@ export async function explainPosition(model: EngineModel, rx: RunExplainer, sett
   const xt = frames[frame].xt;
   const s = await rx.explainer.explainStep({ index: stepIndex, t: timesteps[stepIndex], xt: xt.slice(0, per * settings.numSamples) });
   const names = Object.keys(rx.explainer.rois);
-  if (args.roi && !names.includes(args.roi)) throw new Error(`no ROI '${args.roi}' for this sample; ROIs: ${names.join(', ') || 'none (the file carries no masks)'}`);
+  if (args.roi && !names.includes(args.roi))
+    throw new Error(`no ROI '${args.roi}' for this sample; ROIs: ${names.join(', ') || 'none (the file carries no masks)'}`);
   const roi = args.roi ?? names.find((n) => n === 'V1') ?? names[0];
   const hw = h * w;
-  const heat = roi ? s.heat[roi].slice(args.sample * hw, (args.sample + 1) * hw) : s.biasHeat.slice(args.sample * hw, (args.sample + 1) * hw);
+  const heat = roi
+    ? s.heat[roi].slice(args.sample * hw, (args.sample + 1) * hw)
+    : s.biasHeat.slice(args.sample * hw, (args.sample + 1) * hw);
   const region = args.region && args.region.length === hw && args.region.some((x) => x) ? args.region : new Array<number>(hw).fill(1);
   const a = rx.explainer.attribution;
   const importance = regionVoxelImportance(sampleMaps(s.maps, args.sample), a.tokens, region, sampleTokenVoxel(a, 0), a.voxels);
   const roiImportance = Object.fromEntries(names.map((n) => [n, rx.explainer.rois[n].reduce((acc, v) => acc + importance[v], 0)]));
   return {
-    position: frame, t: s.t, height: h, width: w, roi: roi ?? null, roiNames: names, heat,
+    position: frame,
+    t: s.t,
+    height: h,
+    width: w,
+    roi: roi ?? null,
+    roiNames: names,
+    heat,
     biasHeat: s.biasHeat.slice(args.sample * hw, (args.sample + 1) * hw),
-    mass: s.mass.mass, perVoxel: s.mass.perVoxel, bias: s.mass.bias, importance, roiImportance,
+    mass: s.mass.mass,
+    perVoxel: s.mass.perVoxel,
+    bias: s.mass.bias,
+    importance,
+    roiImportance,
     roiOf: voxelRoiLabels(rx.explainer.rois, a.voxels, ['V1', 'V2', 'V3', 'HVC']),
     layers: s.maps.layers,
     ...(coords && coords.length === 3 * a.voxels ? { coords } : {}),
@@ -60,8 +89,10 @@ export async function explainPosition(model: EngineModel, rx: RunExplainer, sett
  * Voxel coordinates [V, 3] of the sample's voxels from a GOD-layout .npz's `voxel_xyz` [file voxels, 3],
  * restricted to the file's ROI selection; undefined when the file has none or the sizes disagree.
  */
-export function sampleCoords(npz: Record<string, { data: ArrayLike<number | bigint>; shape: number[] }>, file: Pick<FmriFile, 'masks' | 'roi' | 'voxels'>)
-  : Int16Array | undefined {
+export function sampleCoords(
+  npz: Record<string, { data: ArrayLike<number | bigint>; shape: number[] }>,
+  file: Pick<FmriFile, 'masks' | 'roi' | 'voxels'>,
+): Int16Array | undefined {
   const xyz = npz.voxel_xyz;
   if (!xyz || xyz.shape.length !== 2 || xyz.shape[1] !== 3) return undefined;
   const sel = file.roi ? file.masks?.[file.roi] : undefined;
@@ -75,7 +106,9 @@ export function sampleCoords(npz: Record<string, { data: ArrayLike<number | bigi
 function voxelRoiLabels(rois: Record<string, number[]>, voxels: number, order: string[]): Int16Array {
   const out = new Int16Array(voxels).fill(-1);
   const names = [...order.filter((n) => rois[n]), ...Object.keys(rois).filter((n) => !order.includes(n))];
-  names.forEach((n, k) => { for (const v of rois[n]) if (out[v] === -1) out[v] = k; });
+  names.forEach((n, k) => {
+    for (const v of rois[n]) if (out[v] === -1) out[v] = k;
+  });
   return out;
 }
 
@@ -83,8 +116,14 @@ function voxelRoiLabels(rois: Record<string, number[]>, voxels: number, order: s
  * The original and the edited fMRI decoded on the same seed and settings: final images side by side.
  * Trial and interpolate edits use another sample of the same file (`other.sampleIndex`).
  */
-export async function counterfactualPair(model: EngineModel, file: FmriFile, index: number, settings: DecodeOptions, args: CounterfactualArgs,
-  signal?: AbortSignal): Promise<CounterfactualView> {
+export async function counterfactualPair(
+  model: EngineModel,
+  file: FmriFile,
+  index: number,
+  settings: DecodeOptions,
+  args: CounterfactualArgs,
+  signal?: AbortSignal,
+): Promise<CounterfactualView> {
   const original = file.getSample(index);
   const edit = args.edit;
   const ctx: EditContext = { masks: roiMasksForSample(file) };
@@ -96,9 +135,15 @@ export async function counterfactualPair(model: EngineModel, file: FmriFile, ind
     baselineSource = b.source;
   }
   const edited = applyEdit(original, edit, ctx);
-  const decode = async (x: Float32Array) => batchToRgba(await decodeLatents(model, await runToEnd(decodeSteps(model, x, settings, signal)), settings.numSamples));
+  const decode = async (x: Float32Array) =>
+    batchToRgba(await decodeLatents(model, await runToEnd(decodeSteps(model, x, settings, signal)), settings.numSamples));
   const originalImages = args.skipOriginal ? [] : await decode(original);
   const editedImages = await decode(edited);
-  return { edit, description: describeEdit(edit), original: originalImages, edited: editedImages, ...(baselineSource ? { baselineSource } : {}) };
+  return {
+    edit,
+    description: describeEdit(edit),
+    original: originalImages,
+    edited: editedImages,
+    ...(baselineSource ? { baselineSource } : {}),
+  };
 }
-

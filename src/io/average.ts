@@ -27,7 +27,11 @@ export function uniqueLabels(labels: string[]): string[] {
 export function averageByLabel(m: Matrix, labels: string[], keep: (label: string, count: number) => boolean = () => true): Averaged {
   if (labels.length !== m.rows) throw new Error(`averageByLabel: ${labels.length} labels for ${m.rows} rows`);
   const rowsOf = new Map<string, number[]>();
-  labels.forEach((l, r) => { const a = rowsOf.get(l); if (a) a.push(r); else rowsOf.set(l, [r]); });
+  labels.forEach((l, r) => {
+    const a = rowsOf.get(l);
+    if (a) a.push(r);
+    else rowsOf.set(l, [r]);
+  });
   const kept = uniqueLabels(labels).filter((l) => keep(l, rowsOf.get(l)!.length));
   const cols = m.cols;
   const values = new Float32Array(kept.length * cols);

@@ -26,9 +26,11 @@ function authorsRank(part: string): number {
 export function defaultOrder(names: string[]): { order: string[]; scheme: 'bold5000' | 'given' } {
   const parts = names.map(bold5000Part);
   if (names.length > 1 && parts.every((p) => p !== undefined) && new Set(parts).size === parts.length) {
-    const order = names.map((n, i) => ({ n, r: authorsRank(parts[i]!) })).sort((a, b) => a.r - b.r).map((x) => x.n);
+    const order = names
+      .map((n, i) => ({ n, r: authorsRank(parts[i]!) }))
+      .sort((a, b) => a.r - b.r)
+      .map((x) => x.n);
     return { order, scheme: 'bold5000' };
   }
   return { order: [...names], scheme: 'given' };
 }
-

@@ -35,12 +35,15 @@ export function readDelimited(name: string, bytes: Uint8Array): DelimitedTable {
   }
   if (text.includes('\0')) throw new FmriFormatError(name, 'not a text file (contains NUL bytes)');
   // Keep file line numbers for messages; blank lines and '#' comments are skipped.
-  const numbered = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l, i) => ({ l, n: i + 1 }))
+  const numbered = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .map((l, i) => ({ l, n: i + 1 }))
     .filter(({ l }) => l.trim().length > 0 && !l.startsWith('#'));
   const lines = numbered.map(({ l }) => l);
   if (lines.length === 0) throw new FmriFormatError(name, 'empty file: expected one sample per row');
-  const delimiter = name.toLowerCase().endsWith('.tsv') || lines[0].includes('\t') ? '\t'
-    : !lines[0].includes(',') && lines[0].includes(';') ? ';' : ',';
+  const delimiter =
+    name.toLowerCase().endsWith('.tsv') || lines[0].includes('\t') ? '\t' : !lines[0].includes(',') && lines[0].includes(';') ? ';' : ',';
   const split = (l: string) => l.split(delimiter);
   let first = 0;
   let header: string[] | undefined;

@@ -29,7 +29,10 @@ const GEN = resolve(here, '..', '..', 'test', 'fixtures', 'make_dataset_fixtures
 let dir = '';
 const P = (...n: string[]) => join(dir, ...n);
 const bytes = (...n: string[]) => new Uint8Array(readFileSync(P(...n)));
-const ref = (name: string) => { const a = readNpy(bytes(`ref_${name}.npy`)); return { shape: a.shape, data: npyToFloat32(a) }; };
+const ref = (name: string) => {
+  const a = readNpy(bytes(`ref_${name}.npy`));
+  return { shape: a.shape, data: npyToFloat32(a) };
+};
 const AUTHORS = ['EarlyVis', 'LOC', 'OPA', 'PPA', 'RSC'].flatMap((r) => [`LH${r}`, `RH${r}`]);
 const partFile = (p: string) => `CSI1_GLMbetas-TYPED-FITHRF-GLMDENOISE-RR_allses_${p}.npy`;
 
@@ -44,7 +47,10 @@ function expectRef(f: FmriFile, name: string, rel = 0): void {
   const e = ref(name);
   expect([f.samples, f.voxels]).toEqual(e.shape);
   const got = matrix(f);
-  if (rel === 0) { expect(Array.from(got)).toEqual(Array.from(e.data)); return; }
+  if (rel === 0) {
+    expect(Array.from(got)).toEqual(Array.from(e.data));
+    return;
+  }
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - e.data[i]) / Math.max(1e-3, Math.abs(e.data[i])));
   expect(worst).toBeLessThan(rel);
@@ -59,10 +65,13 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'datasets-'));
   execFileSync('/usr/bin/python3', [GEN, dir], { stdio: 'pipe' });
 }, 120_000);
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('BOLD5000: a subject of ten per-ROI files', () => {
-  const parts = async (order: string[]) => Promise.all(order.map(async (p) => readFmriFile(partFile(p), bytes('bold5000', 'CSI1', partFile(p)))));
+  const parts = async (order: string[]) =>
+    Promise.all(order.map(async (p) => readFmriFile(partFile(p), bytes('bold5000', 'CSI1', partFile(p)))));
 
   it("concatenates in the authors' order (EarlyVis…RSC, LH before RH) whatever the order given", async () => {
     const f = concatenateParts('CSI1', await parts([...AUTHORS].sort().reverse()));
@@ -75,7 +84,9 @@ describe('BOLD5000: a subject of ten per-ROI files', () => {
     const all = ref('bold5000_all');
     const sizes = AUTHORS.map((p) => readNpy(bytes('bold5000', 'CSI1', partFile(p))).shape[1]);
     const start = sizes.slice(0, 3).reduce((a, b) => a + b, 0);
-    expect(Array.from(rhloc.getSample(5))).toEqual(Array.from(all.data.subarray(5 * all.shape[1] + start, 5 * all.shape[1] + start + sizes[3])));
+    expect(Array.from(rhloc.getSample(5))).toEqual(
+      Array.from(all.data.subarray(5 * all.shape[1] + start, 5 * all.shape[1] + start + sizes[3])),
+    );
   });
 
   it('takes another order when asked (file names or labels) and refuses an incomplete one', async () => {
@@ -94,7 +105,9 @@ describe('BOLD5000: a subject of ten per-ROI files', () => {
     expectRef(f, 'bold5000_test_avg', 1e-6);
     expectRef(f.select({ split: 'test-single' }), 'bold5000_test_single');
     expectRef(f.select({ split: 'train' }), 'bold5000_train');
-    expect(() => concatenateParts('CSI1', [f.select({ split: 'train' })], { stimuli: { name: 'l.txt', labels } })).toThrow(/14 names, the data 8 trials/);
+    expect(() => concatenateParts('CSI1', [f.select({ split: 'train' })], { stimuli: { name: 'l.txt', labels } })).toThrow(
+      /14 names, the data 8 trials/,
+    );
   });
 
   it('refuses parts with different trial counts, naming each', async () => {
@@ -119,16 +132,23 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
     expect(m.note).toMatch(/NSD mask values recognised/);
   });
 
-  it.each([['whole file', false], ['streamed', true]])('betas_session01.nii.gz (%s): masked and scaled by 1/300, and said', async (_, streamed) => {
+  it.each([
+    ['whole file', false],
+    ['streamed', true],
+  ])('betas_session01.nii.gz (%s): masked and scaled by 1/300, and said', async (_, streamed) => {
     const opts = { mask: bytes('nsdgeneral.nii.gz'), maskName: 'nsdgeneral.nii.gz' };
-    const f = streamed ? await stream('betas_session01.nii.gz', opts) : await readFmriFile('betas_session01.nii.gz', bytes('betas_session01.nii.gz'), opts);
+    const f = streamed
+      ? await stream('betas_session01.nii.gz', opts)
+      : await readFmriFile('betas_session01.nii.gz', bytes('betas_session01.nii.gz'), opts);
     expectRef(f, 'nsd_masked_scaled', 1e-6);
     expect(f.note).toMatch(/NSD convention recognised .*× 1\/300/);
   });
 
-  it('the e2e pair (20×20×20 grid, 4,511 voxels inside) streams to numpy\'s values', async () => {
+  it("the e2e pair (20×20×20 grid, 4,511 voxels inside) streams to numpy's values", async () => {
     const b = bytes('nsd4511', 'betas_session01.nii.gz');
-    const f = await readFmriStream('betas_session01.nii.gz', b.length, () => chunksOf(b, 4096), { mask: bytes('nsd4511', 'nsdgeneral.nii.gz') });
+    const f = await readFmriStream('betas_session01.nii.gz', b.length, () => chunksOf(b, 4096), {
+      mask: bytes('nsd4511', 'nsdgeneral.nii.gz'),
+    });
     expectRef(f, 'nsd4511', 1e-6);
   });
 
@@ -143,14 +163,22 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
   });
 
   it('betas_session01.hdf5 (/betas [T, Z, Y, X], one chunk per voxel) read through the mask', async () => {
-    const f = await readFmriFile('betas_session01.hdf5', bytes('betas_session01.hdf5'), { mask: bytes('nsdgeneral.nii.gz'), maskName: 'nsdgeneral.nii.gz' });
+    const f = await readFmriFile('betas_session01.hdf5', bytes('betas_session01.hdf5'), {
+      mask: bytes('nsdgeneral.nii.gz'),
+      maskName: 'nsdgeneral.nii.gz',
+    });
     expectRef(f, 'nsd_masked_scaled', 1e-6);
     expect(f.note).toMatch(/\[T, Z, Y, X\] volumes read through mask nsdgeneral.nii.gz/);
-    await expect(readFmriFile('betas_session01.hdf5', bytes('betas_session01.hdf5'))).rejects.toThrow(/4-D volume series 6×3×4×5: give a mask/);
+    await expect(readFmriFile('betas_session01.hdf5', bytes('betas_session01.hdf5'))).rejects.toThrow(
+      /4-D volume series 6×3×4×5: give a mask/,
+    );
   });
 
   it('a 4-D [X, Y, Z, T] HDF5 (a nibabel array saved by h5py) read through the mask', async () => {
-    const f = await readFmriFile('volumes_xyzt.h5', bytes('volumes_xyzt.h5'), { mask: bytes('nsdgeneral.nii.gz'), maskName: 'nsdgeneral.nii.gz' });
+    const f = await readFmriFile('volumes_xyzt.h5', bytes('volumes_xyzt.h5'), {
+      mask: bytes('nsdgeneral.nii.gz'),
+      maskName: 'nsdgeneral.nii.gz',
+    });
     expectRef(f, 'xyzt_masked');
   });
 
@@ -161,18 +189,26 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
   it('streaming reports byte progress up to the file size and can be cancelled', async () => {
     const seen: number[] = [];
     const size = bytes('betas_session01.nii.gz').length;
-    await stream('betas_session01.nii.gz', { mask: bytes('nsdgeneral.nii.gz'), onProgress: (p: { bytesRead: number }) => seen.push(p.bytesRead) });
+    await stream('betas_session01.nii.gz', {
+      mask: bytes('nsdgeneral.nii.gz'),
+      onProgress: (p: { bytesRead: number }) => seen.push(p.bytesRead),
+    });
     expect(seen.at(-1)).toBe(size);
     expect(seen.every((v, i) => i === 0 || v > seen[i - 1])).toBe(true);
     const ac = new AbortController();
     ac.abort();
-    await expect(stream('betas_session01.nii.gz', { mask: bytes('nsdgeneral.nii.gz'), signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(stream('betas_session01.nii.gz', { mask: bytes('nsdgeneral.nii.gz'), signal: ac.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('a grid that does not match the mask, and a truncated stream, are named', async () => {
     const b = bytes('betas_session01.nii.gz');
-    await expect(readFmriStream('betas_session01.nii.gz', b.length, () => chunksOf(b.subarray(0, b.length - 40), 999), { mask: bytes('nsdgeneral.nii.gz') }))
-      .rejects.toThrow(/truncated/);
+    await expect(
+      readFmriStream('betas_session01.nii.gz', b.length, () => chunksOf(b.subarray(0, b.length - 40), 999), {
+        mask: bytes('nsdgeneral.nii.gz'),
+      }),
+    ).rejects.toThrow(/truncated/);
     const other = new Uint8Array(5 * 4 * 2).fill(1);
     await expect(stream('betas_session01.nii.gz', { mask: other, maskName: 'small' })).rejects.toThrow(/mask has 40 entries, expected 60/);
   });
@@ -180,19 +216,26 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
 
 describe("the studio's reads (Blobs, sha256 on the way, native gzip with fflate as fallback)", () => {
   const blob = (...n: string[]) => ({ name: n.at(-1)!, file: new Blob([bytes(...n)]) });
-  it.each(['betas_session01.nii.gz', 'multi_betas_session01.nii.gz'])('%s with nsdgeneral.nii.gz equals nibabel; sha256 as node:crypto', async (name) => {
-    const seen: number[] = [];
-    const r = await readStudioInput({ ...blob(name), mask: blob('nsdgeneral.nii.gz') }, { onProgress: (p) => seen.push(p.done) });
-    expectRef(r.file, 'nsd_masked_scaled', 1e-6);
-    expect(r.sha256).toBe(createHash('sha256').update(bytes(name)).digest('hex'));
-    expect(r.inputs.map((x) => x.role)).toEqual(['data', 'mask']);
-    expect(seen.at(-1)).toBe(bytes(name).length);
-  });
+  it.each(['betas_session01.nii.gz', 'multi_betas_session01.nii.gz'])(
+    '%s with nsdgeneral.nii.gz equals nibabel; sha256 as node:crypto',
+    async (name) => {
+      const seen: number[] = [];
+      const r = await readStudioInput({ ...blob(name), mask: blob('nsdgeneral.nii.gz') }, { onProgress: (p) => seen.push(p.done) });
+      expectRef(r.file, 'nsd_masked_scaled', 1e-6);
+      expect(r.sha256).toBe(createHash('sha256').update(bytes(name)).digest('hex'));
+      expect(r.inputs.map((x) => x.role)).toEqual(['data', 'mask']);
+      expect(seen.at(-1)).toBe(bytes(name).length);
+    },
+  );
   it('a BOLD5000 selection: parts in the authors order, the digest of the digests in order', async () => {
     const parts = [...AUTHORS].reverse().map((p) => blob('bold5000', 'CSI1', partFile(p)));
     const r = await readStudioInput({ name: 'CSI1', file: parts[0].file, parts, stimuli: blob('bold5000', 'CSI1', 'CSI1_stim_lists.txt') });
     expectRef(r.file, 'bold5000_test_avg', 1e-6);
-    const digests = AUTHORS.map((p) => createHash('sha256').update(bytes('bold5000', 'CSI1', partFile(p))).digest('hex'));
+    const digests = AUTHORS.map((p) =>
+      createHash('sha256')
+        .update(bytes('bold5000', 'CSI1', partFile(p)))
+        .digest('hex'),
+    );
     expect(r.sha256).toBe(createHash('sha256').update(digests.join('\n')).digest('hex'));
   });
   it('native inflate yields what gunzip gives', async () => {
@@ -229,7 +272,11 @@ describe('ground truth for your own data', () => {
 
   it('scripts/bold5000_images.py turns the pickled img_dict.npy into images + names the reader takes', () => {
     const out = P('converted.npz');
-    execFileSync('/usr/bin/python3', [resolve(here, '..', '..', 'scripts', 'bold5000_images.py'), P('bold5000', 'CSI1', 'img_dict.npy'), out, '--size', '8'], { stdio: 'pipe' });
+    execFileSync(
+      '/usr/bin/python3',
+      [resolve(here, '..', '..', 'scripts', 'bold5000_images.py'), P('bold5000', 'CSI1', 'img_dict.npy'), out, '--size', '8'],
+      { stdio: 'pipe' },
+    );
     const t = readTruthImages('converted.npz', bytes('converted.npz'));
     expect([...(t.names?.keys() ?? [])]).toEqual(['rep_a']);
     expect(t.arrays.images.shape).toEqual([1, 8, 8, 3]);
@@ -248,7 +295,9 @@ describe('ground truth for your own data', () => {
   it('an fMRI file given as images is refused, naming what was expected', () => {
     expect(() => readTruthImages('bdata_avg.h5', bytes('bdata_avg.h5'))).toThrow(/must be an .npz or .npy of uint8 images/);
     expect(() => readTruthImages('bold5000_rois.npz', bytes('bold5000_rois.npz'))).toThrow(/no image array found/);
-    expect(() => truthFromList('tiny', [{ name: 'a.png', image: { height: 4, width: 5, channels: 3, data: new Uint8Array(60) } }])).toThrow(/4×5 pixels are too small/);
+    expect(() => truthFromList('tiny', [{ name: 'a.png', image: { height: 4, width: 5, channels: 3, data: new Uint8Array(60) } }])).toThrow(
+      /4×5 pixels are too small/,
+    );
   });
 });
 
@@ -257,7 +306,11 @@ describe('npm run eval on a GOD-layout directory', () => {
     const set = await loadGodLayout(P('god'), { roi: 'VC' });
     expect(set.subjectFile).toBe('sbj_1.npz');
     expectRef(set.fmri, 'god_test_avg_VC');
-    expect(set.gt.map((g) => [g.height, g.width])).toEqual([[8, 8], [8, 8], [8, 8]]);
+    expect(set.gt.map((g) => [g.height, g.width])).toEqual([
+      [8, 8],
+      [8, 8],
+      [8, 8],
+    ]);
     const m = scoreAgainstImages(set.gt, set.gt);
     expect(m).toMatchObject({ n_test: 3, top1_nway: 1, pair2way_pcc: 1 });
     expect(m.pcc).toBeCloseTo(1, 12);
@@ -268,10 +321,17 @@ describe('npm run eval on a GOD-layout directory', () => {
 });
 
 describe('a voxel count the model does not take names the real cause', () => {
-  const model = (raw: number): ModelConfig => ({ ...PUBLISHED_GOD_SBJ3, name: 'god-sbj_3-VC', encoder: { ...PUBLISHED_GOD_SBJ3.encoder, numVoxels: Math.ceil(raw / 16) * 16 }, preprocess: { rawVoxels: raw, roi: 'VC' } });
+  const model = (raw: number): ModelConfig => ({
+    ...PUBLISHED_GOD_SBJ3,
+    name: 'god-sbj_3-VC',
+    encoder: { ...PUBLISHED_GOD_SBJ3.encoder, numVoxels: Math.ceil(raw / 16) * 16 },
+    preprocess: { rawVoxels: raw, roi: 'VC' },
+  });
   it("names the model's subject and ROI and says a model is trained for one subject", () => {
     const msg = voxelMismatch({ name: 'sbj_1.npz', voxels: 4466, roi: 'VC', masks: { VC: new Uint8Array(4466).fill(1) } }, model(4511));
-    expect(msg).toMatch(/sbj_1.npz has 4,466 voxels in ROI VC; the model god-sbj_3-VC is trained for subject 3 \(ROI VC\) and takes 4,511 voxels of ROI VC\. A model is trained for one subject/);
+    expect(msg).toMatch(
+      /sbj_1.npz has 4,466 voxels in ROI VC; the model god-sbj_3-VC is trained for subject 3 \(ROI VC\) and takes 4,511 voxels of ROI VC\. A model is trained for one subject/,
+    );
     expect(voxelMismatch({ name: 'x', voxels: 4511 }, model(4511))).toBeUndefined();
   });
   it('points to the ROI when the file has one of the right size', () => {
@@ -308,12 +368,34 @@ describe('CLI inputs', () => {
   }, 120_000);
 
   it('receipts record the inputs and refuse a malformed list', () => {
-    const base = { appVersion: '0', model: { name: 'm', sha256: 'a'.repeat(64), synthetic: true }, sampler: 'ddim' as const, steps: 2, eta: 0, seed: 0, numSamples: 1, backend: 'wasm' as const };
-    const inputs = [{ role: 'data' as const, fileName: 'a.npy', sha256: 'b'.repeat(64) }, { role: 'mask' as const, fileName: 'm.nii.gz', sha256: 'c'.repeat(64) }];
+    const base = {
+      appVersion: '0',
+      model: { name: 'm', sha256: 'a'.repeat(64), synthetic: true },
+      sampler: 'ddim' as const,
+      steps: 2,
+      eta: 0,
+      seed: 0,
+      numSamples: 1,
+      backend: 'wasm' as const,
+    };
+    const inputs = [
+      { role: 'data' as const, fileName: 'a.npy', sha256: 'b'.repeat(64) },
+      { role: 'mask' as const, fileName: 'm.nii.gz', sha256: 'c'.repeat(64) },
+    ];
     const r = makeReceipt({ ...base, fmri: { fileName: 'CSI1', sha256: 'd'.repeat(64), split: 'test-avg', sampleIndex: 0, inputs } });
     expect(parseReceipt(JSON.parse(receiptToJson(r))).fmri.inputs).toEqual(inputs);
-    expect(() => makeReceipt({ ...base, fmri: { fileName: 'x', sha256: 'd'.repeat(64), split: 's', sampleIndex: 0, inputs: [{ role: 'weights' as 'data', fileName: 'a', sha256: 'b'.repeat(64) }] } }))
-      .toThrow(/fmri.inputs\[0\].role must be one of data, mask, stimuli/);
+    expect(() =>
+      makeReceipt({
+        ...base,
+        fmri: {
+          fileName: 'x',
+          sha256: 'd'.repeat(64),
+          split: 's',
+          sampleIndex: 0,
+          inputs: [{ role: 'weights' as 'data', fileName: 'a', sha256: 'b'.repeat(64) }],
+        },
+      }),
+    ).toThrow(/fmri.inputs\[0\].role must be one of data, mask, stimuli/);
   });
 
   it('a folder: BOLD5000 parts in the authors order, its stimulus list used, img_dict.npy left out and said', async () => {
@@ -329,11 +411,20 @@ describe('CLI inputs', () => {
   it('files in any order, --order, and the errors a user can make', async () => {
     const files = [...AUTHORS].reverse().flatMap((p) => ['--fmri', P('bold5000', 'CSI1', partFile(p))]);
     expectRef((await readFmriInputs(parse(files), quiet, quiet)).file, 'bold5000_all');
-    expectRef((await readFmriInputs(parse([...files, '--order', [...AUTHORS].sort().join(',')]), quiet, quiet)).file, 'bold5000_alphabetical');
+    expectRef(
+      (await readFmriInputs(parse([...files, '--order', [...AUTHORS].sort().join(',')]), quiet, quiet)).file,
+      'bold5000_alphabetical',
+    );
     await expect(readFmriInputs(parse([...files, '--order', 'LHLOC']), quiet, quiet)).rejects.toThrow(/--order: the order leaves out/);
-    await expect(readFmriInputs(parse(['--fmri', P('nope.npy')]), quiet, quiet)).rejects.toThrow(/--fmri .*nope.npy: no such file or folder/);
-    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--mask', P('bold5000')]), quiet, quiet)).rejects.toThrow(/--mask .*a folder, expected a file/);
-    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--order', 'a,b']), quiet, quiet)).rejects.toThrow(/--order needs several/);
+    await expect(readFmriInputs(parse(['--fmri', P('nope.npy')]), quiet, quiet)).rejects.toThrow(
+      /--fmri .*nope.npy: no such file or folder/,
+    );
+    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--mask', P('bold5000')]), quiet, quiet)).rejects.toThrow(
+      /--mask .*a folder, expected a file/,
+    );
+    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--order', 'a,b']), quiet, quiet)).rejects.toThrow(
+      /--order needs several/,
+    );
   });
 
   it('an NSD pair: mask and scale recognised, mask recorded with its sha256', async () => {
@@ -341,7 +432,8 @@ describe('CLI inputs', () => {
     expectRef(r.file, 'nsd_masked_scaled', 1e-6);
     expect(r.inputs.map((x) => x.role)).toEqual(['data', 'mask']);
     expect(statSync(P('betas_session01.nii.gz')).size).toBeGreaterThan(0);
-    await expect(readFmriInputs(parse(['--fmri', P('betas_session01.nii.gz')]), quiet, quiet)).resolves.toMatchObject({ file: { voxels: 60 } });
+    await expect(readFmriInputs(parse(['--fmri', P('betas_session01.nii.gz')]), quiet, quiet)).resolves.toMatchObject({
+      file: { voxels: 60 },
+    });
   });
 });
-

@@ -3,7 +3,10 @@ import { StudioError, errorClass } from '../errors';
 
 /** An fMRI data file that cannot be turned into voxel vectors. */
 export class FmriFormatError extends StudioError {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super('FmriFormatError', `${file}: ${detail}`);
   }
 }

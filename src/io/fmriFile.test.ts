@@ -21,7 +21,10 @@ async function read(name: string, opts = {}): Promise<FmriFile> {
 }
 
 async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(FmriFormatError);
   expect((err as Error).message).toMatch(pattern);
 }
@@ -75,7 +78,10 @@ describe('readFmriFile .npy', () => {
 
   it('names truncated data with the bytes needed and found', async () => {
     const bytes = fixtureBytes('dtype_le_f4.npy');
-    await rejects(readFmriFile('cut.npy', bytes.subarray(0, bytes.length - 5)), /cut\.npy: truncated \.npy data: shape 3×20 f4 needs 240 bytes, file has 235/);
+    await rejects(
+      readFmriFile('cut.npy', bytes.subarray(0, bytes.length - 5)),
+      /cut\.npy: truncated \.npy data: shape 3×20 f4 needs 240 bytes, file has 235/,
+    );
   });
 
   it('names the wrong magic', async () => {
@@ -94,7 +100,11 @@ describe('readFmriFile GOD .npz', () => {
     expect(f.note).toMatch(/scale 0.03125/);
   });
 
-  it.each([['train', 'V1'], ['test-single', 'VC'], ['train', 'VC']])('split %s ROI %s', async (split, roi) => {
+  it.each([
+    ['train', 'V1'],
+    ['test-single', 'VC'],
+    ['train', 'VC'],
+  ])('split %s ROI %s', async (split, roi) => {
     expectEqual(await read('god.npz', { split, roi }), `god_${split}_${roi}`);
   });
 

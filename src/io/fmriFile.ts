@@ -81,7 +81,11 @@ export const MAX_VALUE_BYTES = 2 ** 31 - 1;
 /** '1.2 GB' for a byte count (messages). */
 export const gigabytes = (bytes: number): string => `${(bytes / 1e9).toFixed(bytes < 1e8 ? 3 : 1)} GB`;
 
-export interface Matrix { rows: number; cols: number; values: Float32Array }
+export interface Matrix {
+  rows: number;
+  cols: number;
+  values: Float32Array;
+}
 
 /** Parsed file before a split/ROI is chosen (exported for readers that assemble files: subject.ts, stream.ts). */
 export interface FmriSource {
@@ -132,11 +136,21 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
   let source: Source;
   try {
     switch (format) {
-      case 'npy': source = fromNpy(name, bytes); break;
-      case 'npz': source = fromNpz(name, bytes, opts); break;
-      case 'hdf5': source = await fromH5(name, bytes, opts); break;
-      case 'nifti': source = fromNifti(name, bytes, opts); break;
-      case 'csv': source = fromCsv(name, bytes); break;
+      case 'npy':
+        source = fromNpy(name, bytes);
+        break;
+      case 'npz':
+        source = fromNpz(name, bytes, opts);
+        break;
+      case 'hdf5':
+        source = await fromH5(name, bytes, opts);
+        break;
+      case 'nifti':
+        source = fromNifti(name, bytes, opts);
+        break;
+      case 'csv':
+        source = fromCsv(name, bytes);
+        break;
     }
     if (opts.mask && format !== 'nifti' && !source.spatial) {
       const cols = source.splits[source.defaultSplit].cols;
@@ -146,7 +160,10 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
   } catch (e) {
     throw asFmriError(name, e);
   }
-  return fmriView(source, { split: opts.split, roi: opts.roi ?? (opts.mask && format !== 'nifti' && !source.spatial ? 'mask' : undefined) });
+  return fmriView(source, {
+    split: opts.split,
+    roi: opts.roi ?? (opts.mask && format !== 'nifti' && !source.spatial ? 'mask' : undefined),
+  });
 }
 
 export function checkScale(name: string, scale: number | undefined): void {
@@ -168,14 +185,18 @@ export function applyScale(src: FmriSource, scale: number | undefined, conventio
   const nsd = convention === 'nsd' || (convention === 'auto' && NSD_BETAS.test(src.name));
   if (scale === undefined && src.integer && !src.fileScaled && nsd) {
     multiply(src, NSD_SCALE);
-    src.notes.push(`NSD convention${convention === 'nsd' ? ' (asked for)' : ` recognised (${src.name})`}: ${src.integer} betas = % signal change × 300, ` +
-      'values × 1/300 (give a scale, e.g. --scale 1, to override)');
+    src.notes.push(
+      `NSD convention${convention === 'nsd' ? ' (asked for)' : ` recognised (${src.name})`}: ${src.integer} betas = % signal change × 300, ` +
+        'values × 1/300 (give a scale, e.g. --scale 1, to override)',
+    );
   } else if (scale !== undefined) {
     multiply(src, scale);
     src.notes.push(`${src.integer ? `${src.integer} ` : ''}values × scale ${scale} (given)`);
   } else if (src.integer && !src.fileScaled) {
-    src.notes.push(`${src.integer} values used unscaled (no scale given; integer-coded data such as NSD betas, int16 × 300, ` +
-      'needs one: --scale 1/300 in decode/eval or the Scale field of the studio)');
+    src.notes.push(
+      `${src.integer} values used unscaled (no scale given; integer-coded data such as NSD betas, int16 × 300, ` +
+        'needs one: --scale 1/300 in decode/eval or the Scale field of the studio)',
+    );
   }
 }
 
@@ -206,10 +227,14 @@ export function fmriView(src: FmriSource, opts: { split?: string; roi?: string }
   let columns: Int32Array | undefined;
   if (roi !== undefined) {
     const mask = src.masks?.[roi];
-    if (!mask) throw new FmriFormatError(src.name, `no ROI mask '${roi}'; masks in the file: ${Object.keys(src.masks ?? {}).join(', ') || 'none'}`);
-    if (mask.length !== m.cols) throw new FmriFormatError(src.name, `ROI mask '${roi}' has ${mask.length} entries, the data has ${m.cols} voxels`);
+    if (!mask)
+      throw new FmriFormatError(src.name, `no ROI mask '${roi}'; masks in the file: ${Object.keys(src.masks ?? {}).join(', ') || 'none'}`);
+    if (mask.length !== m.cols)
+      throw new FmriFormatError(src.name, `ROI mask '${roi}' has ${mask.length} entries, the data has ${m.cols} voxels`);
     const idx: number[] = [];
-    mask.forEach((v, i) => { if (v) idx.push(i); });
+    mask.forEach((v, i) => {
+      if (v) idx.push(i);
+    });
     if (idx.length === 0) throw new FmriFormatError(src.name, `ROI mask '${roi}' selects no voxel`);
     columns = Int32Array.from(idx);
     notes.push(`ROI ${roi}: ${idx.length} of ${m.cols} voxels`);
@@ -256,11 +281,17 @@ function checkFinite(name: string, split: string, values: Float32Array, voxels: 
   let count = 0;
   let first = -1;
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) { if (first < 0) first = i; count++; }
+    if (!Number.isFinite(values[i])) {
+      if (first < 0) first = i;
+      count++;
+    }
   }
   if (count > 0) {
     const r = Math.floor(first / voxels);
-    throw new FmriFormatError(name, `${count} NaN/Inf value${count > 1 ? 's' : ''} in split '${split}', first at sample ${r}, voxel ${first - r * voxels} (${values[first]}); clean or impute the data first`);
+    throw new FmriFormatError(
+      name,
+      `${count} NaN/Inf value${count > 1 ? 's' : ''} in split '${split}', first at sample ${r}, voxel ${first - r * voxels} (${values[first]}); clean or impute the data first`,
+    );
   }
 }
 
@@ -268,8 +299,11 @@ function checkFinite(name: string, split: string, values: Float32Array, voxels: 
 export function checkShape(name: string, what: string, shape: number[]): void {
   const total = shape.reduce((a, b) => a * b, 1);
   if (!Number.isSafeInteger(total) || total * 4 > MAX_VALUE_BYTES) {
-    throw new FmriFormatError(name, `${what} ${shape.join('×')} needs ${gigabytes(total * 4)} as float32, more than the ${gigabytes(MAX_VALUE_BYTES)} ` +
-      'one array can hold: give a mask (NIfTI/HDF5 volumes are then read volume by volume, keeping only the masked voxels) or a smaller file');
+    throw new FmriFormatError(
+      name,
+      `${what} ${shape.join('×')} needs ${gigabytes(total * 4)} as float32, more than the ${gigabytes(MAX_VALUE_BYTES)} ` +
+        'one array can hold: give a mask (NIfTI/HDF5 volumes are then read volume by volume, keeping only the masked voxels) or a smaller file',
+    );
   }
 }
 
@@ -301,7 +335,11 @@ function fromNpy(name: string, bytes: Uint8Array): Source {
 }
 
 /** GOD/MinD-Vis split names of the arr_k members. */
-const GOD_SPLITS: [string, string][] = [['arr_0', 'train'], ['arr_1', 'test-single'], ['arr_2', 'test-avg']];
+const GOD_SPLITS: [string, string][] = [
+  ['arr_0', 'train'],
+  ['arr_1', 'test-single'],
+  ['arr_2', 'test-avg'],
+];
 const PREFERRED_NPZ = ['fmri', 'data', 'x', 'betas'];
 
 function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
@@ -309,7 +347,9 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   const npz: Npz = readNpz(bytes, undefined, skipped);
   const notes: string[] = [];
   if (skipped.length) {
-    notes.push(`non-numeric member${skipped.length > 1 ? 's' : ''} ignored (not unpickled): ${skipped.map((m) => `${m.name} (${m.dtype})`).join(', ')}`);
+    notes.push(
+      `non-numeric member${skipped.length > 1 ? 's' : ''} ignored (not unpickled): ${skipped.map((m) => `${m.name} (${m.dtype})`).join(', ')}`,
+    );
   }
   if (Object.keys(npz).length === 0) {
     throw new FmriFormatError(name, skipped.length ? `the .npz holds no numeric member (${notes[0]})` : 'the .npz holds no .npy member');
@@ -318,7 +358,8 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   // The user's scale (applied later to everything) wins over the file's own 'scale' member.
   let scale: number | undefined;
   if (scaleMember) {
-    if (scaleMember.data.length !== 1) throw new FmriFormatError(name, `member 'scale' has ${scaleMember.data.length} values, expected a scalar`);
+    if (scaleMember.data.length !== 1)
+      throw new FmriFormatError(name, `member 'scale' has ${scaleMember.data.length} values, expected a scalar`);
     if (opts.scale === undefined) scale = Number(scaleMember.data[0]);
     else notes.push(`member 'scale' (${Number(scaleMember.data[0])}) overridden by the scale given`);
   }
@@ -336,7 +377,8 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
     for (const [key, split] of GOD_SPLITS) {
       const a = npz[key];
       if (!a) continue;
-      if (a.shape.length !== 2) throw new FmriFormatError(name, `GOD layout: ${key} has shape ${a.shape.join('×')}, expected [samples, voxels]`);
+      if (a.shape.length !== 2)
+        throw new FmriFormatError(name, `GOD layout: ${key} has shape ${a.shape.join('×')}, expected [samples, voxels]`);
       splits[split] = toMatrix(name, key, a, scaleFor(key, a), notes);
     }
     const cols = splits.train.cols;
@@ -345,7 +387,10 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
     }
     const index = npz.arr_3;
     if (index && (index.shape.length !== 1 || index.shape[0] !== splits.train.rows)) {
-      throw new FmriFormatError(name, `GOD layout: arr_3 has shape ${index.shape.join('×')}, expected [${splits.train.rows}] (one image index per training sample)`);
+      throw new FmriFormatError(
+        name,
+        `GOD layout: arr_3 has shape ${index.shape.join('×')}, expected [${splits.train.rows}] (one image index per training sample)`,
+      );
     }
     const trainIndex = index ? npyToFloat32(index) : undefined;
     groundTruth = (split, i) => {
@@ -354,7 +399,11 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
       return undefined; // single test trials: the presentation order is not in the file
     };
     defaultSplit = 'test-avg';
-    notes.push(`GOD layout: splits ${Object.entries(splits).map(([k, v]) => `${k} ${v.rows}`).join(', ')}`);
+    notes.push(
+      `GOD layout: splits ${Object.entries(splits)
+        .map(([k, v]) => `${k} ${v.rows}`)
+        .join(', ')}`,
+    );
   } else {
     for (const [key, a] of Object.entries(npz)) {
       if (key === 'scale' || a.dtype === 'b1' || a.shape.length !== 2) continue;
@@ -363,18 +412,32 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
     const keys = Object.keys(splits);
     if (keys.length === 0) {
       const oneD = Object.entries(npz).filter(([k, a]) => k !== 'scale' && a.dtype !== 'b1' && a.shape.length === 1);
-      if (oneD.length !== 1) throw new FmriFormatError(name, `no 2-D numeric member; members: ${Object.entries(npz).map(([k, a]) => `${k} ${a.dtype} ${a.shape.join('×')}`).join(', ')}`);
+      if (oneD.length !== 1)
+        throw new FmriFormatError(
+          name,
+          `no 2-D numeric member; members: ${Object.entries(npz)
+            .map(([k, a]) => `${k} ${a.dtype} ${a.shape.join('×')}`)
+            .join(', ')}`,
+        );
       splits[oneD[0][0]] = toMatrix(name, oneD[0][0], oneD[0][1], scaleFor(oneD[0][0], oneD[0][1]), notes);
     }
     const roiParts = bold5000Members(name, splits, notes);
     if (roiParts) {
-      const src: Source = { name, format: 'npz', splits: { all: roiParts.matrix }, defaultSplit: 'all', notes, masks: roiParts.masks, parts: roiParts.order };
+      const src: Source = {
+        name,
+        format: 'npz',
+        splits: { all: roiParts.matrix },
+        defaultSplit: 'all',
+        notes,
+        masks: roiParts.masks,
+        parts: roiParts.order,
+      };
       if (integer) src.integer = integer;
       return src;
     }
     const all = Object.keys(splits);
-    defaultSplit = all.find((k) => PREFERRED_NPZ.includes(k.toLowerCase()))
-      ?? all.sort((a, b) => splits[b].values.length - splits[a].values.length)[0];
+    defaultSplit =
+      all.find((k) => PREFERRED_NPZ.includes(k.toLowerCase())) ?? all.sort((a, b) => splits[b].values.length - splits[a].values.length)[0];
     if (all.length > 1) notes.push(`member '${defaultSplit}' chosen by default of ${all.join(', ')}`);
   }
   // ROI masks: boolean (or 0/1 integer) vectors as long as a sample.
@@ -382,7 +445,10 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   const masks: Record<string, Uint8Array> = {};
   for (const [key, a] of Object.entries(npz)) {
     if (a.shape.length !== 1 || a.shape[0] !== cols || splits[key]) continue;
-    if (a.dtype === 'b1' || (isInteger(a) && Array.from(a.data as ArrayLike<number | bigint>).every((v) => v === 0 || v === 1 || v === 0n || v === 1n))) {
+    if (
+      a.dtype === 'b1' ||
+      (isInteger(a) && Array.from(a.data as ArrayLike<number | bigint>).every((v) => v === 0 || v === 1 || v === 0n || v === 1n))
+    ) {
       masks[key] = Uint8Array.from(a.data as ArrayLike<number | bigint>, (v) => (Number(v) ? 1 : 0));
     }
   }
@@ -403,14 +469,20 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
  * An .npz whose members are BOLD5000 ROIs (LHEarlyVis, RHEarlyVis, … or CSI1_…_LHEarlyVis): one subject,
  * concatenated along voxels in the authors' order, each member offered as an ROI mask. Undefined otherwise.
  */
-function bold5000Members(name: string, splits: Record<string, Matrix>, notes: string[]):
-  { matrix: Matrix; masks: Record<string, Uint8Array>; order: string[] } | undefined {
+function bold5000Members(
+  name: string,
+  splits: Record<string, Matrix>,
+  notes: string[],
+): { matrix: Matrix; masks: Record<string, Uint8Array>; order: string[] } | undefined {
   const keys = Object.keys(splits);
   const { order, scheme } = defaultOrder(keys);
   if (scheme !== 'bold5000') return undefined;
   const rows = splits[keys[0]].rows;
   if (keys.some((k) => splits[k].rows !== rows)) {
-    throw new FmriFormatError(name, `the ROI members do not have the same number of trials: ${keys.map((k) => `${k} ${splits[k].rows}`).join(', ')}`);
+    throw new FmriFormatError(
+      name,
+      `the ROI members do not have the same number of trials: ${keys.map((k) => `${k} ${splits[k].rows}`).join(', ')}`,
+    );
   }
   const cols = keys.reduce((a, k) => a + splits[k].cols, 0);
   const values = new Float32Array(rows * cols);
@@ -424,13 +496,18 @@ function bold5000Members(name: string, splits: Record<string, Matrix>, notes: st
     masks[bold5000Part(k)!] = flags;
     offset += m.cols;
   }
-  notes.push(`${keys.length} ROI members concatenated along voxels in the authors' BOLD5000 order (EarlyVis, LOC, OPA, PPA, RSC; LH before RH): ` +
-    `${order.map((k) => `${bold5000Part(k)} ${splits[k].cols}`).join(', ')} = ${cols} voxels`);
+  notes.push(
+    `${keys.length} ROI members concatenated along voxels in the authors' BOLD5000 order (EarlyVis, LOC, OPA, PPA, RSC; LH before RH): ` +
+      `${order.map((k) => `${bold5000Part(k)} ${splits[k].cols}`).join(', ')} = ${cols} voxels`,
+  );
   return { matrix: { rows, cols, values }, masks, order };
 }
 
 async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Promise<Source> {
-  const t = await readH5(name, bytes, { dataset: opts.dataset, ...(opts.mask ? { mask: opts.mask, maskName: opts.maskName ?? 'mask' } : {}) });
+  const t = await readH5(name, bytes, {
+    dataset: opts.dataset,
+    ...(opts.mask ? { mask: opts.mask, maskName: opts.maskName ?? 'mask' } : {}),
+  });
   checkShape(name, t.dataset, [t.rows, t.cols]);
   const all: Matrix = { rows: t.rows, cols: t.cols, values: t.data };
   const splits: Record<string, Matrix> = {};
@@ -450,7 +527,9 @@ async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): P
       labels['test-avg'] = avg.labels;
       kinds['test-avg'] = 'averaged';
       const reps = [...new Set(avg.counts)].sort((a, b) => a - b);
-      notes.push(`test-avg: ${splits.test.rows} test trials averaged by Label into ${avg.matrix.rows} stimuli (${reps.join('–')} trials each)`);
+      notes.push(
+        `test-avg: ${splits.test.rows} test trials averaged by Label into ${avg.matrix.rows} stimuli (${reps.join('–')} trials each)`,
+      );
     }
   }
   splits.all = all;
@@ -486,7 +565,9 @@ function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Sour
   if (opts.mask) {
     const mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`, notes);
     const idx: number[] = [];
-    mask.forEach((v, i) => { if (v) idx.push(i); });
+    mask.forEach((v, i) => {
+      if (v) idx.push(i);
+    });
     if (idx.length === 0) throw new FmriFormatError(name, 'the mask selects no voxel');
     cols = idx.length;
     values = new Float32Array(vol.volumes * cols);

@@ -22,13 +22,13 @@ export function float32ToFloat16(value: number): number {
     const half = 1 << (shift - 1);
     const rest = m & ((1 << shift) - 1);
     let h = m >>> shift;
-    if (rest > half || (rest === half && (h & 1))) h++;
+    if (rest > half || (rest === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
   // A carry out of the mantissa correctly bumps the exponent (and reaches Inf at the top).
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 

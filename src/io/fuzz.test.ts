@@ -12,7 +12,10 @@ import { loadAll, memoryAccess, readCheckpoint } from '../convert/torch/index';
 import { zipSync } from 'fflate';
 
 let seed = 12345;
-const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
 const randomBytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
 
 /** Cut points spread over the file, always including the header region. */
@@ -43,14 +46,36 @@ async function outcome(p: Promise<unknown>): Promise<'ok' | 'typed' | string> {
   }
 }
 
-const FMRI = ['dtype_le_f4.npy', 'dtype_i1.npy', 'god.npz', 'plain.npz', 'vol4d.nii.gz', 'vol3d.nii', 'table.csv', 'table.tsv', 'bdata.h5', 'plain.h5'];
-const STRICT_TRUNCATION = new Set(['dtype_le_f4.npy', 'dtype_i1.npy', 'god.npz', 'plain.npz', 'vol4d.nii.gz', 'vol3d.nii', 'bdata.h5', 'plain.h5']);
+const FMRI = [
+  'dtype_le_f4.npy',
+  'dtype_i1.npy',
+  'god.npz',
+  'plain.npz',
+  'vol4d.nii.gz',
+  'vol3d.nii',
+  'table.csv',
+  'table.tsv',
+  'bdata.h5',
+  'plain.h5',
+];
+const STRICT_TRUNCATION = new Set([
+  'dtype_le_f4.npy',
+  'dtype_i1.npy',
+  'god.npz',
+  'plain.npz',
+  'vol4d.nii.gz',
+  'vol3d.nii',
+  'bdata.h5',
+  'plain.h5',
+]);
 
 describe('fMRI readers never crash on garbage', () => {
   it.each(FMRI)('%s truncated', async (name) => {
     const bytes = fixtureBytes(name);
     for (const c of cuts(bytes.length, 25)) {
-      const r = await outcome(readFmriFile(name, bytes.subarray(0, c), { mask: name === 'vol3d.nii' ? fixtureBytes('mask.nii.gz') : undefined }));
+      const r = await outcome(
+        readFmriFile(name, bytes.subarray(0, c), { mask: name === 'vol3d.nii' ? fixtureBytes('mask.nii.gz') : undefined }),
+      );
       if (STRICT_TRUNCATION.has(name)) expect([c, r]).toEqual([c, 'typed']);
       else expect([c, ['ok', 'typed'].includes(r) ? 'fine' : r]).toEqual([c, 'fine']);
     }
@@ -97,8 +122,20 @@ describe('bundle loader never crashes on garbage', () => {
   it('flipped or truncated shards and manifests, random zips', async () => {
     const files = new Map<string, Uint8Array>();
     const t = { w: { shape: [40, 30], data: Float32Array.from({ length: 1200 }, (_, i) => i) } };
-    await writeBundle({ write: async (f, b) => { files.set(f, b); } }, PUBLISHED_GOD_SBJ3, t);
-    const outcomeOf = async (m: Map<string, Uint8Array>) => loadBundle(memorySource(m)).then(() => 'ok', (e: Error) => (e instanceof BundleError ? 'typed' : `${e.name}: ${e.message}`));
+    await writeBundle(
+      {
+        write: async (f, b) => {
+          files.set(f, b);
+        },
+      },
+      PUBLISHED_GOD_SBJ3,
+      t,
+    );
+    const outcomeOf = async (m: Map<string, Uint8Array>) =>
+      loadBundle(memorySource(m)).then(
+        () => 'ok',
+        (e: Error) => (e instanceof BundleError ? 'typed' : `${e.name}: ${e.message}`),
+      );
     for (const file of ['manifest.json', 'shard-000.bin']) {
       for (let k = 0; k < 20; k++) {
         const m = new Map(files);
@@ -117,9 +154,13 @@ describe('bundle loader never crashes on garbage', () => {
 describe('fast-check mutations of every reader (npm run fuzz runs 10,000 per reader)', async () => {
   const { fuzzReader, readers } = await import('../../test/fuzz/harness');
   const all = await readers();
-  it.each(all.map((r) => [r.name, r] as const))('%s: 30 inputs end in a result or a typed error', async (_name, r) => {
-    const s = await fuzzReader(r, 30, 2024, 10_000);
-    expect(s.crashes).toEqual([]);
-    expect(s.inputs).toBe(30);
-  }, 120_000);
+  it.each(all.map((r) => [r.name, r] as const))(
+    '%s: 30 inputs end in a result or a typed error',
+    async (_name, r) => {
+      const s = await fuzzReader(r, 30, 2024, 10_000);
+      expect(s.crashes).toEqual([]);
+      expect(s.inputs).toBe(30);
+    },
+    120_000,
+  );
 });

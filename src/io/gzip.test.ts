@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { crc32, gunzipAll, GzipError } from './gzip';
 
 const text = (s: string) => new TextEncoder().encode(s);
-const cat = (...parts: Uint8Array[]) => { const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
+const cat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
 
 describe('gunzipAll', () => {
   it('reads every member of a concatenated stream', () => {
@@ -19,7 +27,8 @@ describe('gunzipAll', () => {
   it('refuses a cut trailer, a flipped payload bit and an output beyond the cap', () => {
     const z = cat(gzipSync(text('hello ')), gzipSync(text('world, hello world')));
     expect(() => gunzipAll(z.subarray(0, z.length - 3))).toThrow(GzipError);
-    const flipped = z.slice(); flipped[z.length - 6] ^= 0x10; // inside the last member's trailer CRC (its last 8 bytes: CRC, length)
+    const flipped = z.slice();
+    flipped[z.length - 6] ^= 0x10; // inside the last member's trailer CRC (its last 8 bytes: CRC, length)
     expect(() => gunzipAll(flipped)).toThrow(/CRC-32\/length/);
     const bomb = gzipSync(new Uint8Array(4 << 20), { level: 9 });
     expect(bomb.length).toBeLessThan(16_384);

@@ -23,11 +23,14 @@ export function gunzipAll(bytes: Uint8Array, maxBytes = MAX_INFLATED_BYTES): Uin
   const starts: [number, number][] = [[0, 0]];
   const g = new Gunzip((chunk, final) => {
     total += chunk.length;
-    if (total > maxBytes) throw new GzipError(`gzip stream inflates to more than ${maxBytes} bytes (a decompression bomb or a damaged file)`);
+    if (total > maxBytes)
+      throw new GzipError(`gzip stream inflates to more than ${maxBytes} bytes (a decompression bomb or a damaged file)`);
     chunks.push(chunk);
     if (final) ended = true;
   });
-  g.onmember = (offset) => { starts.push([offset, total]); };
+  g.onmember = (offset) => {
+    starts.push([offset, total]);
+  };
   try {
     g.push(bytes, true);
   } catch (e) {
@@ -37,14 +40,21 @@ export function gunzipAll(bytes: Uint8Array, maxBytes = MAX_INFLATED_BYTES): Uin
   if (!ended || bytes.length < 18) throw new GzipError('truncated gzip stream (it ends inside a member)');
   const out = new Uint8Array(total);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   // fflate checks neither CRC-32 nor ISIZE: a stream cut inside a trailer, or a flipped bit, would pass.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   starts.push([bytes.length, total]);
   for (let k = 0; k + 1 < starts.length; k++) {
     const end = starts[k + 1][0];
     const data = out.subarray(starts[k][1], starts[k + 1][1]);
-    if (end - starts[k][0] < 18 || view.getUint32(end - 4, true) !== data.length % 2 ** 32 || view.getUint32(end - 8, true) !== crc32(data)) {
+    if (
+      end - starts[k][0] < 18 ||
+      view.getUint32(end - 4, true) !== data.length % 2 ** 32 ||
+      view.getUint32(end - 8, true) !== crc32(data)
+    ) {
       throw new GzipError(`corrupt or truncated gzip stream: member ${k + 1} fails its CRC-32/length check`);
     }
   }

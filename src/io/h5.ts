@@ -51,8 +51,17 @@ const lib = (): H5Module => h5!;
 const BUILTIN_FILTERS = new Set([1, 2, 3, 4, 5, 6]);
 /** HDF5 registered filter id → plugin of h5wasm-plugins (https://github.com/HDFGroup/hdf5_plugins). */
 const PLUGIN_FILTERS: Record<number, string> = {
-  307: 'bz2', 32000: 'lzf', 32001: 'blosc', 32004: 'lz4', 32008: 'bshuf', 32013: 'zfp', 32015: 'zstd',
-  32019: 'jpeg', 32022: 'bitgroom', 32023: 'bitround', 32026: 'blosc2',
+  307: 'bz2',
+  32000: 'lzf',
+  32001: 'blosc',
+  32004: 'lz4',
+  32008: 'bshuf',
+  32013: 'zfp',
+  32015: 'zstd',
+  32019: 'jpeg',
+  32022: 'bitgroom',
+  32023: 'bitround',
+  32026: 'blosc2',
 };
 const installed = new Set<string>();
 
@@ -61,7 +70,7 @@ async function pluginBytes(plugin: string): Promise<Uint8Array> {
   const url = new URL(`../../node_modules/h5wasm-plugins/plugins/libH5Z${plugin}.so`, import.meta.url);
   if (url.protocol === 'file:') {
     const fsName = 'node:fs/promises';
-    const fs = await import(/* @vite-ignore */ fsName) as typeof import('node:fs/promises');
+    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
     return new Uint8Array(await fs.readFile(url));
   }
   const res = await fetch(url);
@@ -75,13 +84,20 @@ async function pluginBytes(plugin: string): Promise<Uint8Array> {
  */
 async function ensureFilters(name: string, ds: Dataset): Promise<void> {
   let filters: { id: number; name: string }[];
-  try { filters = ds.filters; } catch { return; } // no filter pipeline to report: the read itself will say
+  try {
+    filters = ds.filters;
+  } catch {
+    return;
+  } // no filter pipeline to report: the read itself will say
   for (const f of filters) {
     if (BUILTIN_FILTERS.has(f.id)) continue;
     const plugin = PLUGIN_FILTERS[f.id];
     if (!plugin) {
-      throw new FmriFormatError(name, `dataset ${ds.path} is compressed with HDF5 filter ${f.id}${f.name ? ` (${f.name})` : ''}, ` +
-        'which this reader cannot decode: re-save it with gzip compression (h5py: compression="gzip") or none');
+      throw new FmriFormatError(
+        name,
+        `dataset ${ds.path} is compressed with HDF5 filter ${f.id}${f.name ? ` (${f.name})` : ''}, ` +
+          'which this reader cannot decode: re-save it with gzip compression (h5py: compression="gzip") or none',
+      );
     }
     if (installed.has(plugin)) continue;
     try {
@@ -91,8 +107,11 @@ async function ensureFilters(name: string, ds: Dataset): Promise<void> {
       m.FS.writeFile(`${dir}/libH5Z${plugin}.so`, await pluginBytes(plugin));
       installed.add(plugin);
     } catch (e) {
-      throw new FmriFormatError(name, `dataset ${ds.path} needs the ${plugin} filter plugin (HDF5 filter ${f.id}), which could not be loaded ` +
-        `(${(e as Error).message}): re-save it with gzip compression or none`);
+      throw new FmriFormatError(
+        name,
+        `dataset ${ds.path} needs the ${plugin} filter plugin (HDF5 filter ${f.id}), which could not be loaded ` +
+          `(${(e as Error).message}): re-save it with gzip compression or none`,
+      );
     }
   }
 }
@@ -101,12 +120,17 @@ function filterNames(ds: Dataset): string {
   try {
     const f = ds.filters.map((x) => `${x.name || 'filter'} (${x.id})`);
     return f.length ? `filters ${f.join(', ')}` : 'no filter';
-  } catch { return 'filters unknown'; }
+  } catch {
+    return 'filters unknown';
+  }
 }
 
 /** HDF5's first diagnostic line, not the whole stack. */
 const firstLine = (e: unknown): string => {
-  const lines = String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = String((e as Error)?.message ?? e)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return (lines.find((l) => /^#\d+:/.test(l)) ?? lines[0] ?? '').replace(/^#\d+:\s*\S+ line \d+ in /, '').slice(0, 200);
 };
 
@@ -115,8 +139,11 @@ function readValue(name: string, ds: Dataset): unknown {
   try {
     return ds.value as unknown;
   } catch (e) {
-    throw new FmriFormatError(name, `dataset ${ds.path} could not be decoded (${filterNames(ds)}): ${firstLine(e)}; ` +
-      're-save it with gzip compression (h5py: compression="gzip") or none');
+    throw new FmriFormatError(
+      name,
+      `dataset ${ds.path} could not be decoded (${filterNames(ds)}): ${firstLine(e)}; ` +
+        're-save it with gzip compression (h5py: compression="gzip") or none',
+    );
   }
 }
 
@@ -190,7 +217,9 @@ async function readBData(name: string, file: H5File, dsPath: string, mdPath: str
   const voxelRow = column('VoxelData');
   const voxelCols: number[] = [];
   for (let c = 0; c < allCols; c++) if (!voxelRow || voxelRow[c] === 1) voxelCols.push(c);
-  notes.push(voxelRow ? `BData: ${voxelCols.length} VoxelData columns of ${allCols}` : `BData without VoxelData: all ${allCols} columns used`);
+  notes.push(
+    voxelRow ? `BData: ${voxelCols.length} VoxelData columns of ${allCols}` : `BData without VoxelData: all ${allCols} columns used`,
+  );
   const cols = voxelCols.length;
   if (cols === 0) throw new FmriFormatError(name, 'BData VoxelData selects no columns');
   const data = new Float32Array(rows * cols);
@@ -209,7 +238,9 @@ async function readBData(name: string, file: H5File, dsPath: string, mdPath: str
   if (dataType) {
     const names: Record<number, string> = { 1: 'train', 2: 'test', 3: 'imagery' };
     const groups: Record<string, number[]> = {};
-    dataType.forEach((t, r) => { (groups[names[t] ?? `type-${t}`] ??= []).push(r); });
+    dataType.forEach((t, r) => {
+      (groups[names[t] ?? `type-${t}`] ??= []).push(r);
+    });
     table.splits = Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, Int32Array.from(v)]));
   }
   const label = sampleColumn('Label') ?? sampleColumn('stimulus_id');
@@ -250,16 +281,26 @@ function matlabVersion(bytes: Uint8Array): 'v4-or-unknown' | 'v5' | 'v7.3' | und
  * @param opts.mask bytes of a NIfTI (or 3-D .npy) mask: needed for a 4-D volume series such as NSD's
  *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
  */
-export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: string; mask?: Uint8Array; maskName?: string } = {}): Promise<H5Table> {
+export async function readH5(
+  name: string,
+  bytes: Uint8Array,
+  opts: { dataset?: string; mask?: Uint8Array; maskName?: string } = {},
+): Promise<H5Table> {
   const matlab = matlabVersion(bytes);
   if (matlab === 'v5') {
-    throw new FmriFormatError(name, 'a MATLAB v5/v7 .mat file (not HDF5-based), which this reader does not read: re-save it in MATLAB with ' +
-      "save(file, var, '-v7.3'), or in Python: scipy.io.loadmat(file)[var] → numpy.save('x.npy', ...)");
+    throw new FmriFormatError(
+      name,
+      'a MATLAB v5/v7 .mat file (not HDF5-based), which this reader does not read: re-save it in MATLAB with ' +
+        "save(file, var, '-v7.3'), or in Python: scipy.io.loadmat(file)[var] → numpy.save('x.npy', ...)",
+    );
   }
   if (superblockOffset(bytes) < 0) {
-    throw new FmriFormatError(name, matlab
-      ? "a MATLAB .mat file of an old or unknown version: re-save it with save(file, var, '-v7.3') or as .npy"
-      : 'not an HDF5 file (the \\x89HDF signature is missing at 0, 512, 1024, 2048, … bytes)');
+    throw new FmriFormatError(
+      name,
+      matlab
+        ? "a MATLAB .mat file of an old or unknown version: re-save it with save(file, var, '-v7.3') or as .npy"
+        : 'not an HDF5 file (the \\x89HDF signature is missing at 0, 512, 1024, 2048, … bytes)',
+    );
   }
   h5 ??= await import('h5wasm');
   const Module = await h5.ready;
@@ -267,7 +308,10 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
   if (!FS) throw new FmriFormatError(name, 'h5wasm has no in-memory file system');
   // HDF5 errors become exceptions carrying the diagnostics, instead of a stack printed on stderr and
   // garbage handed back (a dataset read that fails otherwise returns an uninitialised buffer).
-  if (!throwing) { Module.activate_throwing_error_handler(); throwing = true; }
+  if (!throwing) {
+    Module.activate_throwing_error_handler();
+    throwing = true;
+  }
   const path = `/decoding-studio-${counter++}.h5`;
   FS.writeFile(path, bytes);
   let file: H5File | undefined;
@@ -285,7 +329,10 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
     }
     const notes: string[] = [];
     if (!opts.dataset) {
-      for (const [dsPath, mdPath] of [['/dataset', '/metadata'], ['/dataSet', '/metaData']]) {
+      for (const [dsPath, mdPath] of [
+        ['/dataset', '/metadata'],
+        ['/dataSet', '/metaData'],
+      ]) {
         if (isNumericDataset(file.get(dsPath)) && file.get(mdPath) instanceof lib().Group) {
           return await readBData(name, file, dsPath, mdPath, notes);
         }
@@ -298,7 +345,10 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
     if (opts.dataset) {
       const e = file.get(opts.dataset);
       if (!isNumericDataset(e)) {
-        throw new FmriFormatError(name, `no numeric dataset ${opts.dataset}; numeric datasets: ${numeric.map((d) => d.path).join(', ') || 'none'}`);
+        throw new FmriFormatError(
+          name,
+          `no numeric dataset ${opts.dataset}; numeric datasets: ${numeric.map((d) => d.path).join(', ') || 'none'}`,
+        );
       }
       chosen = e;
     } else {
@@ -310,10 +360,15 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
         return await readVolumes(name, fourD, opts, notes);
       }
       const base = (d: Dataset) => d.path.split('/').pop()!.toLowerCase();
-      chosen = PREFERRED.map((p) => twoD.find((d) => base(d) === p && (d.shape ?? []).length === 2)).find((d) => d)
-        ?? twoD.filter((d) => (d.shape ?? []).length === 2).sort((a, b) => size(b) - size(a))[0]
-        ?? twoD.sort((a, b) => size(b) - size(a))[0];
-      if (!chosen) throw new FmriFormatError(name, `no 1-D or 2-D numeric dataset (found: ${datasets.map((d) => `${d.path} ${(d.shape ?? []).join('×')}`).join(', ') || 'nothing'})`);
+      chosen =
+        PREFERRED.map((p) => twoD.find((d) => base(d) === p && (d.shape ?? []).length === 2)).find((d) => d) ??
+        twoD.filter((d) => (d.shape ?? []).length === 2).sort((a, b) => size(b) - size(a))[0] ??
+        twoD.sort((a, b) => size(b) - size(a))[0];
+      if (!chosen)
+        throw new FmriFormatError(
+          name,
+          `no 1-D or 2-D numeric dataset (found: ${datasets.map((d) => `${d.path} ${(d.shape ?? []).join('×')}`).join(', ') || 'nothing'})`,
+        );
       const others = twoD.filter((d) => d !== chosen && (d.shape ?? []).length === 2).map((d) => d.path);
       notes.push(`dataset ${chosen.path} chosen${others.length ? ` (other 2-D datasets: ${others.join(', ')})` : ''}`);
     }
@@ -331,7 +386,9 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
     let data = numericValues(name, chosen);
     if (transpose) {
       data = transposed(data, shape[0], shape[1]);
-      notes.push(`MATLAB matrix ${chosen.path} (${shape[1]}×${shape[0]} in MATLAB, stored ${shape.join('×')}) read as ${rows} samples × ${cols} voxels`);
+      notes.push(
+        `MATLAB matrix ${chosen.path} (${shape[1]}×${shape[0]} in MATLAB, stored ${shape.join('×')}) read as ${rows} samples × ${cols} voxels`,
+      );
     }
     // 1-D datasets as long as a row are ROI masks when they hold only 0/1 (h5py writes bool as an enum).
     const masks: Record<string, Uint8Array> = {};
@@ -361,7 +418,10 @@ export async function readH5(name: string, bytes: Uint8Array, opts: { dataset?: 
 async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array; maskName?: string }, notes: string[]): Promise<H5Table> {
   const shape = ds.shape ?? [];
   if (!opts.mask) {
-    throw new FmriFormatError(name, `dataset ${ds.path} is a 4-D volume series ${shape.join('×')}: give a mask (NIfTI of the same grid, e.g. nsdgeneral.nii.gz) to pick the voxels`);
+    throw new FmriFormatError(
+      name,
+      `dataset ${ds.path} is a 4-D volume series ${shape.join('×')}: give a mask (NIfTI of the same grid, e.g. nsdgeneral.nii.gz) to pick the voxels`,
+    );
   }
   const maskName = opts.maskName ?? 'mask';
   const mask = readMask(maskName, opts.mask);
@@ -370,7 +430,10 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
   const tzyx = shape[1] === Z && shape[2] === Y && shape[3] === X;
   const xyzt = shape[0] === X && shape[1] === Y && shape[2] === Z;
   if (!tzyx && !xyzt) {
-    throw new FmriFormatError(name, `dataset ${ds.path} ${shape.join('×')} does not match the ${X}×${Y}×${Z} grid of ${maskName} (expected [T, ${Z}, ${Y}, ${X}] or [${X}, ${Y}, ${Z}, T])`);
+    throw new FmriFormatError(
+      name,
+      `dataset ${ds.path} ${shape.join('×')} does not match the ${X}×${Y}×${Z} grid of ${maskName} (expected [T, ${Z}, ${Y}, ${X}] or [${X}, ${Y}, ${Z}, T])`,
+    );
   }
   const T = tzyx ? shape[0] : shape[3];
   const cols = mask.count;
@@ -392,23 +455,43 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
     for (let i = 0; i < mask.flags.length; i++) if (mask.flags[i]) colOf[i] = j++;
     for (let z = 0; z < Z; z++) {
       let any = false;
-      for (let x = 0; x < X && !any; x++) for (let y = 0; y < Y; y++) if (colOf[(x * Y + y) * Z + z] >= 0) { any = true; break; }
+      for (let x = 0; x < X && !any; x++)
+        for (let y = 0; y < Y; y++)
+          if (colOf[(x * Y + y) * Z + z] >= 0) {
+            any = true;
+            break;
+          }
       if (!any) continue;
-      const slab = read([[0, T], [z, z + 1], [0, Y], [0, X]]);
-      for (let y = 0; y < Y; y++) for (let x = 0; x < X; x++) {
-        const c = colOf[(x * Y + y) * Z + z];
-        if (c < 0) continue;
-        for (let t = 0; t < T; t++) data[t * cols + c] = Number(slab[(t * Y + y) * X + x]);
-      }
+      const slab = read([
+        [0, T],
+        [z, z + 1],
+        [0, Y],
+        [0, X],
+      ]);
+      for (let y = 0; y < Y; y++)
+        for (let x = 0; x < X; x++) {
+          const c = colOf[(x * Y + y) * Z + z];
+          if (c < 0) continue;
+          for (let t = 0; t < T; t++) data[t * cols + c] = Number(slab[(t * Y + y) * X + x]);
+        }
     }
   } else {
     // One x-slab [1, Y, Z, T] at a time.
     for (let x = 0; x < X; x++) {
       const start = x * Y * Z;
       let any = false;
-      for (let k = 0; k < Y * Z; k++) if (mask.flags[start + k]) { any = true; break; }
+      for (let k = 0; k < Y * Z; k++)
+        if (mask.flags[start + k]) {
+          any = true;
+          break;
+        }
       if (!any) continue;
-      const slab = read([[x, x + 1], [0, Y], [0, Z], [0, T]]);
+      const slab = read([
+        [x, x + 1],
+        [0, Y],
+        [0, Z],
+        [0, T],
+      ]);
       for (let k = 0; k < Y * Z; k++) {
         if (!mask.flags[start + k]) continue;
         for (let t = 0; t < T; t++) data[t * cols + j] = Number(slab[k * T + t]);
@@ -424,7 +507,11 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
 }
 
 function hasAttr(d: Dataset, attr: string): boolean {
-  try { return Object.prototype.hasOwnProperty.call(d.attrs, attr); } catch { return false; }
+  try {
+    return Object.prototype.hasOwnProperty.call(d.attrs, attr);
+  } catch {
+    return false;
+  }
 }
 
 /** [r, c] row-major → [c, r] row-major. */

@@ -19,10 +19,14 @@ export interface Mask {
 
 /** Flags from mask values: non-zero is inside, unless negative values exist (NSD: only > 0 is inside). */
 export function flagsFromValues(values: ArrayLike<number>): { flags: Uint8Array; note: string } {
-  let negative = 0, zero = 0, positive = 0;
+  let negative = 0,
+    zero = 0,
+    positive = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v < 0) negative++; else if (v > 0) positive++; else zero++;
+    if (v < 0) negative++;
+    else if (v > 0) positive++;
+    else zero++;
   }
   const flags = new Uint8Array(values.length);
   if (negative > 0) {
@@ -47,7 +51,13 @@ export function readMask(name: string, bytes: Uint8Array): Mask {
     mask = { flags: bytes, count, note: `${count} flagged voxels kept` };
   } else if (bytes[0] === 0x93 && bytes[1] === 0x4e) {
     let values: Float32Array, shape: number[];
-    try { const a = readNpy(bytes); values = npyToFloat32(a); shape = a.shape; } catch (e) { throw new FmriFormatError(name, (e as Error).message); }
+    try {
+      const a = readNpy(bytes);
+      values = npyToFloat32(a);
+      shape = a.shape;
+    } catch (e) {
+      throw new FmriFormatError(name, (e as Error).message);
+    }
     const { flags, note } = flagsFromValues(values);
     mask = { flags, count: count(flags), note };
     if (shape.length === 3) mask.dims = [shape[0], shape[1], shape[2]];

@@ -28,13 +28,22 @@ export function voxelMismatch(file: Pick<FmriFile, 'name' | 'voxels' | 'roi' | '
   if (rawVoxels === undefined && v > numVoxels - patchSize && v < numVoxels) return undefined;
   const subject = modelSubject(cfg);
   const wants = `${fmt(rawVoxels ?? numVoxels)} voxels${roi ? ` of ROI ${roi}` : ''}`;
-  const model = `the model ${cfg.name ?? ''} is trained for ${subject ?? 'one subject'}${roi ? ` (ROI ${roi})` : ''} and takes ${wants}`.replace('  ', ' ');
+  const model =
+    `the model ${cfg.name ?? ''} is trained for ${subject ?? 'one subject'}${roi ? ` (ROI ${roi})` : ''} and takes ${wants}`.replace(
+      '  ',
+      ' ',
+    );
   const has = `${file.name} has ${fmt(v)} voxels${file.roi ? ` in ROI ${file.roi}` : file.parts ? ` (${file.parts.length} files concatenated)` : ''}`;
   // Another ROI of the same file that would fit: say so (the only case a mask choice fixes).
-  const fitting = Object.entries(file.masks ?? {}).filter(([, m]) => m.reduce((a, x) => a + x, 0) === rawVoxels).map(([k]) => k);
+  const fitting = Object.entries(file.masks ?? {})
+    .filter(([, m]) => m.reduce((a, x) => a + x, 0) === rawVoxels)
+    .map(([k]) => k);
   if (fitting.length && !fitting.includes(file.roi ?? '')) {
     return `${has}; ${model}: select ROI ${fitting.join(' or ')}, which has that many voxels`;
   }
-  return `${has}; ${model}. A model is trained for one subject: another subject's (or data set's) voxels do not correspond to its inputs, ` +
-    'and no mask makes them fit. Use a model trained on this subject and ROI' + (cfg.synthetic ? ' (the embedded model is trained on a SIMULATED subject)' : '');
+  return (
+    `${has}; ${model}. A model is trained for one subject: another subject's (or data set's) voxels do not correspond to its inputs, ` +
+    'and no mask makes them fit. Use a model trained on this subject and ROI' +
+    (cfg.synthetic ? ' (the embedded model is trained on a SIMULATED subject)' : '')
+  );
 }

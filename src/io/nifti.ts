@@ -56,20 +56,27 @@ export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
   const nd = header.dims[0];
   if (!(nd >= 1 && nd <= 7)) throw new FmriFormatError(name, `NIfTI dim[0] = ${nd}, expected 1..7`);
   const dims = header.dims.slice(1, nd + 1).map((d) => Math.max(1, d));
-  if (dims.slice(4).some((d) => d > 1)) throw new FmriFormatError(name, `NIfTI with ${nd} dims (${dims.join('×')}): only 3-D and 4-D are supported`);
+  if (dims.slice(4).some((d) => d > 1))
+    throw new FmriFormatError(name, `NIfTI with ${nd} dims (${dims.join('×')}): only 3-D and 4-D are supported`);
   const [X, Y, Z, T] = [dims[0] ?? 1, dims[1] ?? 1, dims[2] ?? 1, dims[3] ?? 1];
   const perVolume = X * Y * Z;
   const total = perVolume * T;
   if (!Number.isSafeInteger(total) || total > MAX_ELEMENTS) {
     // Judged by memory, not called absurd: a 1 mm NSD session (145×186×145×750) is real, it needs streaming.
-    throw new FmriFormatError(name, `NIfTI ${dims.join('×')} needs ${(total * 4 / 1e9).toFixed(1)} GB as float32 when read whole: ` +
-      'give a mask, and read it with the CLI or the studio, which stream it volume by volume keeping only the masked voxels');
+    throw new FmriFormatError(
+      name,
+      `NIfTI ${dims.join('×')} needs ${((total * 4) / 1e9).toFixed(1)} GB as float32 when read whole: ` +
+        'give a mask, and read it with the CLI or the studio, which stream it volume by volume keeping only the masked voxels',
+    );
   }
   const spec = READERS[header.datatypeCode];
   if (!spec) throw new FmriFormatError(name, `unsupported NIfTI datatype code ${header.datatypeCode} (expected an integer or float type)`);
   const [size, read, typeName] = spec;
   if (image.byteLength < total * size) {
-    throw new FmriFormatError(name, `truncated NIfTI image: ${dims.join('×')} ${typeName} needs ${total * size} bytes, found ${image.byteLength}`);
+    throw new FmriFormatError(
+      name,
+      `truncated NIfTI image: ${dims.join('×')} ${typeName} needs ${total * size} bytes, found ${image.byteLength}`,
+    );
   }
   const view = new DataView(image);
   const notes: string[] = [];
@@ -83,11 +90,13 @@ export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
   // File order is x fastest; output C order over (x, y, z) has z fastest.
   for (let t = 0; t < T; t++) {
     const base = t * perVolume;
-    for (let x = 0; x < X; x++) for (let y = 0; y < Y; y++) for (let z = 0; z < Z; z++) {
-      const fileIndex = base + x + X * (y + Y * z);
-      const raw = read(view, fileIndex * size, le);
-      data[base + (x * Y + y) * Z + z] = scaled ? raw * slope + inter : raw;
-    }
+    for (let x = 0; x < X; x++)
+      for (let y = 0; y < Y; y++)
+        for (let z = 0; z < Z; z++) {
+          const fileIndex = base + x + X * (y + Y * z);
+          const raw = read(view, fileIndex * size, le);
+          data[base + (x * Y + y) * Z + z] = scaled ? raw * slope + inter : raw;
+        }
   }
   const vol: NiftiVolume = { dims: [X, Y, Z], volumes: T, data, notes };
   if (!scaled && !typeName.startsWith('float')) vol.integer = typeName;

@@ -21,18 +21,30 @@ export interface MaskedSeries {
 }
 
 interface Header {
-  dims: [number, number, number]; volumes: number; datatype: number; voxOffset: number;
-  slope: number; inter: number; le: boolean;
+  dims: [number, number, number];
+  volumes: number;
+  datatype: number;
+  voxOffset: number;
+  slope: number;
+  inter: number;
+  le: boolean;
 }
 
 const TYPES: Record<number, [number, string]> = {
-  2: [1, 'uint8'], 4: [2, 'int16'], 8: [4, 'int32'], 16: [4, 'float32'], 64: [8, 'float64'],
-  256: [1, 'int8'], 512: [2, 'uint16'], 768: [4, 'uint32'],
+  2: [1, 'uint8'],
+  4: [2, 'int16'],
+  8: [4, 'int32'],
+  16: [4, 'float32'],
+  64: [8, 'float64'],
+  256: [1, 'int8'],
+  512: [2, 'uint16'],
+  768: [4, 'uint32'],
 };
 
 function parseHeader(name: string, b: Uint8Array): Header {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const size1le = v.getInt32(0, true), size1be = v.getInt32(0, false);
+  const size1le = v.getInt32(0, true),
+    size1be = v.getInt32(0, false);
   const two = size1le === 540 || size1be === 540;
   if (!two && size1le !== 348 && size1be !== 348) throw new FmriFormatError(name, 'not a NIfTI file (sizeof_hdr is neither 348 nor 540)');
   const le = two ? size1le === 540 : size1le === 348;
@@ -40,12 +52,14 @@ function parseHeader(name: string, b: Uint8Array): Header {
   const nd = dim(0);
   if (!(nd >= 1 && nd <= 7)) throw new FmriFormatError(name, `NIfTI dim[0] = ${nd}, expected 1..7`);
   const d = Array.from({ length: nd }, (_, i) => Math.max(1, dim(i + 1)));
-  if (d.slice(4).some((x) => x > 1)) throw new FmriFormatError(name, `NIfTI with ${nd} dims (${d.join('×')}): only 3-D and 4-D are supported`);
+  if (d.slice(4).some((x) => x > 1))
+    throw new FmriFormatError(name, `NIfTI with ${nd} dims (${d.join('×')}): only 3-D and 4-D are supported`);
   const datatype = two ? v.getInt16(12, le) : v.getInt16(70, le);
   const voxOffset = two ? Number(v.getBigInt64(168, le)) : v.getFloat32(108, le);
   const slope = two ? v.getFloat64(176, le) : v.getFloat32(112, le);
   const inter = two ? v.getFloat64(184, le) : v.getFloat32(116, le);
-  if (!(voxOffset >= (two ? 540 : 348)) || !Number.isInteger(voxOffset)) throw new FmriFormatError(name, `NIfTI vox_offset ${voxOffset} is invalid`);
+  if (!(voxOffset >= (two ? 540 : 348)) || !Number.isInteger(voxOffset))
+    throw new FmriFormatError(name, `NIfTI vox_offset ${voxOffset} is invalid`);
   return { dims: [d[0] ?? 1, d[1] ?? 1, d[2] ?? 1], volumes: d[3] ?? 1, datatype, voxOffset, slope, inter, le };
 }
 
@@ -69,7 +83,11 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
   let h: Header | undefined;
   let skip = 0;
   // Per volume: the bytes of one volume, and the file-order index of each kept voxel.
-  let vol = new Uint8Array(0), filled = 0, t = 0, size = 0, cols = 0;
+  let vol = new Uint8Array(0),
+    filled = 0,
+    t = 0,
+    size = 0,
+    cols = 0;
   let fileIdx: Int32Array = new Int32Array(0);
   let values = new Float32Array(0);
   let gather: (() => void) | undefined;
@@ -86,38 +104,69 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
     const mask = opts.mask;
     if (mask) {
       if (mask.dims && mask.dims.join() !== hh.dims.join()) {
-        throw new FmriFormatError(name, `grid ${hh.dims.join('×')} differs from the ${mask.dims.join('×')} grid of ${opts.maskName ?? 'the mask'}`);
+        throw new FmriFormatError(
+          name,
+          `grid ${hh.dims.join('×')} differs from the ${mask.dims.join('×')} grid of ${opts.maskName ?? 'the mask'}`,
+        );
       }
-      if (mask.flags.length !== spatial) throw new FmriFormatError(opts.maskName ?? 'mask', `mask has ${mask.flags.length} entries, expected ${spatial} (the ${hh.dims.join('×')} grid of ${name})`);
+      if (mask.flags.length !== spatial)
+        throw new FmriFormatError(
+          opts.maskName ?? 'mask',
+          `mask has ${mask.flags.length} entries, expected ${spatial} (the ${hh.dims.join('×')} grid of ${name})`,
+        );
     } else if (hh.volumes === 1) {
       throw new FmriFormatError(name, `3-D volume (${hh.dims.join('×')}): give a mask (NIfTI of the same grid) to pick the voxels`);
     }
     // Kept voxels in C order over (x, y, z); their index in the file's x-fastest order.
     const idx: number[] = [];
-    for (let x = 0; x < X; x++) for (let y = 0; y < Y; y++) for (let z = 0; z < Z; z++) {
-      if (!mask || mask.flags[(x * Y + y) * Z + z]) idx.push(x + X * (y + Y * z));
-    }
+    for (let x = 0; x < X; x++)
+      for (let y = 0; y < Y; y++)
+        for (let z = 0; z < Z; z++) {
+          if (!mask || mask.flags[(x * Y + y) * Z + z]) idx.push(x + X * (y + Y * z));
+        }
     fileIdx = Int32Array.from(idx);
     cols = fileIdx.length;
     const need = hh.volumes * cols * 4;
     if (need > maxValueBytes) {
-      throw new FmriFormatError(name, `${hh.volumes} volumes × ${cols} voxels need ${(need / 1e9).toFixed(1)} GB as float32, more than ${(maxValueBytes / 1e9).toFixed(1)} GB: ` +
-        (mask ? 'use a smaller mask' : 'give a mask (e.g. nsdgeneral.nii.gz) to keep only its voxels'));
+      throw new FmriFormatError(
+        name,
+        `${hh.volumes} volumes × ${cols} voxels need ${(need / 1e9).toFixed(1)} GB as float32, more than ${(maxValueBytes / 1e9).toFixed(1)} GB: ` +
+          (mask ? 'use a smaller mask' : 'give a mask (e.g. nsdgeneral.nii.gz) to keep only its voxels'),
+      );
     }
     values = new Float32Array(hh.volumes * cols);
     vol = new Uint8Array(spatial * size);
     const scaled = Number.isFinite(hh.slope) && hh.slope !== 0 && !(hh.slope === 1 && hh.inter === 0);
-    const slope = scaled ? hh.slope : 1, inter = scaled && Number.isFinite(hh.inter) ? hh.inter : 0;
+    const slope = scaled ? hh.slope : 1,
+      inter = scaled && Number.isFinite(hh.inter) ? hh.inter : 0;
     if (scaled) notes.push(`scl_slope ${hh.slope}, scl_inter ${inter} applied`);
     else if (!spec[1].startsWith('float')) integer = spec[1];
     const native = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? hh.le : !hh.le;
     const view = new DataView(vol.buffer);
     // Typed views when the byte order is the platform's (the common case), DataView otherwise.
-    const typed = native ? ({ 2: new Uint8Array(vol.buffer), 4: new Int16Array(vol.buffer), 8: new Int32Array(vol.buffer), 16: new Float32Array(vol.buffer),
-      64: new Float64Array(vol.buffer), 256: new Int8Array(vol.buffer), 512: new Uint16Array(vol.buffer), 768: new Uint32Array(vol.buffer) } as Record<number, ArrayLike<number>>)[hh.datatype] : undefined;
+    const typed = native
+      ? (
+          {
+            2: new Uint8Array(vol.buffer),
+            4: new Int16Array(vol.buffer),
+            8: new Int32Array(vol.buffer),
+            16: new Float32Array(vol.buffer),
+            64: new Float64Array(vol.buffer),
+            256: new Int8Array(vol.buffer),
+            512: new Uint16Array(vol.buffer),
+            768: new Uint32Array(vol.buffer),
+          } as Record<number, ArrayLike<number>>
+        )[hh.datatype]
+      : undefined;
     const getters: Record<number, (o: number) => number> = {
-      2: (o) => view.getUint8(o), 4: (o) => view.getInt16(o, hh.le), 8: (o) => view.getInt32(o, hh.le), 16: (o) => view.getFloat32(o, hh.le),
-      64: (o) => view.getFloat64(o, hh.le), 256: (o) => view.getInt8(o), 512: (o) => view.getUint16(o, hh.le), 768: (o) => view.getUint32(o, hh.le),
+      2: (o) => view.getUint8(o),
+      4: (o) => view.getInt16(o, hh.le),
+      8: (o) => view.getInt32(o, hh.le),
+      16: (o) => view.getFloat32(o, hh.le),
+      64: (o) => view.getFloat64(o, hh.le),
+      256: (o) => view.getInt8(o),
+      512: (o) => view.getUint16(o, hh.le),
+      768: (o) => view.getUint32(o, hh.le),
     };
     const get = getters[hh.datatype];
     gather = () => {
@@ -133,8 +182,12 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
     let c = chunk;
     if (!h) {
       const joined = new Uint8Array(head.length + c.length);
-      joined.set(head); joined.set(c, head.length);
-      if (joined.length < 544) { head = joined; continue; }
+      joined.set(head);
+      joined.set(c, head.length);
+      if (joined.length < 544) {
+        head = joined;
+        continue;
+      }
       h = parseHeader(name, joined);
       start();
       c = joined;
@@ -149,17 +202,30 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
       vol.set(c.subarray(0, n), filled);
       filled += n;
       c = c.subarray(n);
-      if (filled === vol.length) { gather!(); t++; filled = 0; }
+      if (filled === vol.length) {
+        gather!();
+        t++;
+        filled = 0;
+      }
     }
   }
   if (!h) {
-    if (head.length >= 348) { h = parseHeader(name, head); start(); }
-    else throw new FmriFormatError(name, `truncated NIfTI file (${head.length} bytes, shorter than a header)`);
+    if (head.length >= 348) {
+      h = parseHeader(name, head);
+      start();
+    } else throw new FmriFormatError(name, `truncated NIfTI file (${head.length} bytes, shorter than a header)`);
   }
   if (t < h.volumes) {
-    throw new FmriFormatError(name, `truncated NIfTI image: ${h.volumes} volumes of ${h.dims.join('×')} expected, the file ends in volume ${t + 1}`);
+    throw new FmriFormatError(
+      name,
+      `truncated NIfTI image: ${h.volumes} volumes of ${h.dims.join('×')} expected, the file ends in volume ${t + 1}`,
+    );
   }
-  notes.push(opts.mask ? `mask ${opts.maskName ?? ''}: ${opts.mask.note}`.replace('mask : ', 'mask: ') : `no mask: all ${cols} voxels of each volume (C order over x, y, z)`);
+  notes.push(
+    opts.mask
+      ? `mask ${opts.maskName ?? ''}: ${opts.mask.note}`.replace('mask : ', 'mask: ')
+      : `no mask: all ${cols} voxels of each volume (C order over x, y, z)`,
+  );
   notes.push(`${h.volumes} volume${h.volumes > 1 ? 's' : ''} → ${h.volumes} sample${h.volumes > 1 ? 's' : ''}, read volume by volume`);
   const out: MaskedSeries = { dims: h.dims, volumes: h.volumes, cols, values, notes };
   if (integer) out.integer = integer;
@@ -173,11 +239,18 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
 export async function* gunzipStream(raw: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let out: Uint8Array[] = [];
   let ended = false;
-  const g = new Gunzip((chunk, final) => { out.push(chunk); if (final) ended = true; });
+  const g = new Gunzip((chunk, final) => {
+    out.push(chunk);
+    if (final) ended = true;
+  });
   try {
     for await (const c of raw) {
       g.push(c, false);
-      if (out.length) { const o = out; out = []; yield* o; }
+      if (out.length) {
+        const o = out;
+        out = [];
+        yield* o;
+      }
     }
     g.push(new Uint8Array(0), true);
   } catch (e) {

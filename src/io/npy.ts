@@ -7,12 +7,25 @@ export interface NpyArray {
   dtype: NpyDtype;
   shape: number[];
   /** Values in C order, widened to Float32Array for f2; BigInt64Array/BigUint64Array for 8-byte ints. */
-  data: Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+  data:
+    | Float32Array
+    | Float64Array
+    | Int8Array
+    | Uint8Array
+    | Int16Array
+    | Uint16Array
+    | Int32Array
+    | Uint32Array
+    | BigInt64Array
+    | BigUint64Array;
 }
 
 export class NpyFormatError extends StudioError {
   /** Set when the array is well-formed but not numeric (object, string, structured dtype): its descr. */
-  constructor(message: string, readonly nonNumericDtype?: string) {
+  constructor(
+    message: string,
+    readonly nonNumericDtype?: string,
+  ) {
     super('NpyFormatError', message);
   }
 }
@@ -41,8 +54,12 @@ type PyLiteral = string | number | boolean | null | PyLiteral[] | { [k: string]:
  */
 function parseLiteral(text: string): PyLiteral {
   let i = 0;
-  const fail = (what: string): never => { throw new NpyFormatError(`malformed .npy header (${what} at character ${i}): ${JSON.stringify(text.slice(0, 120))}`); };
-  const ws = () => { while (i < text.length && /\s/.test(text[i])) i++; };
+  const fail = (what: string): never => {
+    throw new NpyFormatError(`malformed .npy header (${what} at character ${i}): ${JSON.stringify(text.slice(0, 120))}`);
+  };
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
   const value = (depth: number): PyLiteral => {
     if (depth > 8) fail('nesting too deep');
     ws();
@@ -62,7 +79,10 @@ function parseLiteral(text: string): PyLiteral {
       const dict: Record<string, PyLiteral> = {};
       for (;;) {
         ws();
-        if (text[i] === close) { i++; break; }
+        if (text[i] === close) {
+          i++;
+          break;
+        }
         const v = value(depth + 1);
         if (c === '{') {
           if (typeof v !== 'string') fail('non-string key');
@@ -71,8 +91,14 @@ function parseLiteral(text: string): PyLiteral {
           dict[v as string] = value(depth + 1);
         } else items.push(v);
         ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === close) { i++; break; }
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === close) {
+          i++;
+          break;
+        }
         fail(`expected ',' or '${close}'`);
       }
       return c === '{' ? dict : items;
@@ -93,12 +119,17 @@ function parseLiteral(text: string): PyLiteral {
 
 function parseHeader(text: string): { descr: string; fortran: boolean; shape: number[] } {
   const d = parseLiteral(text);
-  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new NpyFormatError(`malformed .npy header: not a dict: ${JSON.stringify(text.slice(0, 120))}`);
+  if (d === null || typeof d !== 'object' || Array.isArray(d))
+    throw new NpyFormatError(`malformed .npy header: not a dict: ${JSON.stringify(text.slice(0, 120))}`);
   const { descr, fortran_order: fortran, shape } = d;
   if (descr === undefined || fortran === undefined || shape === undefined) {
     throw new NpyFormatError(`malformed .npy header: needs descr, fortran_order and shape: ${JSON.stringify(text.slice(0, 120))}`);
   }
-  if (typeof descr !== 'string') throw new NpyFormatError(`unsupported .npy dtype ${JSON.stringify(descr).slice(0, 80)} (a structured dtype; numeric arrays only)`, 'structured');
+  if (typeof descr !== 'string')
+    throw new NpyFormatError(
+      `unsupported .npy dtype ${JSON.stringify(descr).slice(0, 80)} (a structured dtype; numeric arrays only)`,
+      'structured',
+    );
   if (typeof fortran !== 'boolean') throw new NpyFormatError('malformed .npy header: fortran_order is not True/False');
   if (!Array.isArray(shape) || shape.some((n) => typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) {
     throw new NpyFormatError(`malformed .npy shape (${JSON.stringify(shape).slice(0, 80)})`);
@@ -123,12 +154,18 @@ function toCOrder<T extends NpyArray['data']>(src: T, shape: number[]): T {
   const idx = new Array<number>(nd).fill(0);
   const fStride = new Array<number>(nd);
   let s = 1;
-  for (let d = 0; d < nd; d++) { fStride[d] = s; s *= shape[d]; }
+  for (let d = 0; d < nd; d++) {
+    fStride[d] = s;
+    s *= shape[d];
+  }
   for (let c = 0; c < n; c++) {
     let f = 0;
     for (let d = 0; d < nd; d++) f += idx[d] * fStride[d];
     (out as unknown as number[])[c] = (src as unknown as number[])[f];
-    for (let d = nd - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
   }
   return out;
 }
@@ -150,10 +187,13 @@ export function readNpyHeader(bytes: Uint8Array): NpyHeader {
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number, headerStart: number;
-  if (major === 1) { headerLen = view.getUint16(8, true); headerStart = 10; }
-  else if (major === 2 || major === 3) {
+  if (major === 1) {
+    headerLen = view.getUint16(8, true);
+    headerStart = 10;
+  } else if (major === 2 || major === 3) {
     if (bytes.length < 12) throw new NpyFormatError('truncated .npy header');
-    headerLen = view.getUint32(8, true); headerStart = 12;
+    headerLen = view.getUint32(8, true);
+    headerStart = 12;
   } else throw new NpyFormatError(`unsupported .npy version ${major}`);
   if (headerStart + headerLen > bytes.length) throw new NpyFormatError('truncated .npy header');
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, headerStart + headerLen));
@@ -169,7 +209,9 @@ export function readNpy(bytes: Uint8Array): NpyArray {
   const item = ITEM[dtype];
   const need = count * item;
   if (bytes.length - start < need) {
-    throw new NpyFormatError(`truncated .npy data: shape ${shape.join('×')} ${dtype} needs ${need} bytes, file has ${bytes.length - start}`);
+    throw new NpyFormatError(
+      `truncated .npy data: shape ${shape.join('×')} ${dtype} needs ${need} bytes, file has ${bytes.length - start}`,
+    );
   }
   // Copy into an aligned buffer (and swap bytes for big-endian data).
   // Uint8Array's slice copies; a Node Buffer's own slice() is a view into a shared pool, whose .buffer is the pool.
@@ -178,17 +220,43 @@ export function readNpy(bytes: Uint8Array): NpyArray {
   const buf = raw.buffer;
   let data: NpyArray['data'];
   switch (dtype) {
-    case 'f2': { const u = new Uint16Array(buf); data = new Float32Array(count); for (let i = 0; i < count; i++) data[i] = float16ToFloat32(u[i]); break; }
-    case 'f4': data = new Float32Array(buf); break;
-    case 'f8': data = new Float64Array(buf); break;
-    case 'i1': data = new Int8Array(buf); break;
-    case 'u1': case 'b1': data = new Uint8Array(buf); break;
-    case 'i2': data = new Int16Array(buf); break;
-    case 'u2': data = new Uint16Array(buf); break;
-    case 'i4': data = new Int32Array(buf); break;
-    case 'u4': data = new Uint32Array(buf); break;
-    case 'i8': data = new BigInt64Array(buf); break;
-    case 'u8': data = new BigUint64Array(buf); break;
+    case 'f2': {
+      const u = new Uint16Array(buf);
+      data = new Float32Array(count);
+      for (let i = 0; i < count; i++) data[i] = float16ToFloat32(u[i]);
+      break;
+    }
+    case 'f4':
+      data = new Float32Array(buf);
+      break;
+    case 'f8':
+      data = new Float64Array(buf);
+      break;
+    case 'i1':
+      data = new Int8Array(buf);
+      break;
+    case 'u1':
+    case 'b1':
+      data = new Uint8Array(buf);
+      break;
+    case 'i2':
+      data = new Int16Array(buf);
+      break;
+    case 'u2':
+      data = new Uint16Array(buf);
+      break;
+    case 'i4':
+      data = new Int32Array(buf);
+      break;
+    case 'u4':
+      data = new Uint32Array(buf);
+      break;
+    case 'i8':
+      data = new BigInt64Array(buf);
+      break;
+    case 'u8':
+      data = new BigUint64Array(buf);
+      break;
   }
   if (fortran && shape.length > 1) data = toCOrder(data, shape);
   return { dtype, shape, data };
@@ -203,9 +271,22 @@ export function npyToFloat32(a: NpyArray): Float32Array {
 }
 
 /** Serialise a C-order array as .npy v1 (float32 by default). */
-export function writeNpy(data: Float32Array | Int32Array | Uint8Array | Int8Array | Int16Array | Float64Array, shape: readonly number[]): Uint8Array {
-  const descr = data instanceof Float32Array ? '<f4' : data instanceof Int32Array ? '<i4' : data instanceof Uint8Array ? '|u1'
-    : data instanceof Int8Array ? '|i1' : data instanceof Int16Array ? '<i2' : '<f8';
+export function writeNpy(
+  data: Float32Array | Int32Array | Uint8Array | Int8Array | Int16Array | Float64Array,
+  shape: readonly number[],
+): Uint8Array {
+  const descr =
+    data instanceof Float32Array
+      ? '<f4'
+      : data instanceof Int32Array
+        ? '<i4'
+        : data instanceof Uint8Array
+          ? '|u1'
+          : data instanceof Int8Array
+            ? '|i1'
+            : data instanceof Int16Array
+              ? '<i2'
+              : '<f8';
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new Error(`writeNpy: shape ${shape.join('×')} does not match ${data.length} values`);
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
@@ -214,7 +295,8 @@ export function writeNpy(data: Float32Array | Int32Array | Uint8Array | Int8Arra
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const out = new Uint8Array(10 + header.length + data.byteLength);
   out.set(MAGIC, 0);
-  out[6] = 1; out[7] = 0;
+  out[6] = 1;
+  out[7] = 0;
   new DataView(out.buffer).setUint16(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);

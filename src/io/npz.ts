@@ -8,7 +8,10 @@ import { NpyFormatError, readNpy, type NpyArray } from './npy';
 export type Npz = Record<string, NpyArray>;
 
 /** A member left out, with its dtype as the header declares it. */
-export interface SkippedMember { name: string; dtype: string }
+export interface SkippedMember {
+  name: string;
+  dtype: string;
+}
 
 /**
  * Every numeric member of an .npz, keyed by name without the `.npy` suffix.

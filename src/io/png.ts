@@ -49,14 +49,26 @@ export function encodePng(rgb8: Uint8Array, width: number, height: number, text:
   dv.setUint32(4, height);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, filter 0, no interlace
   const texts = Object.entries(text).map(([k, v]) => {
-    if (!/^[\x20-\x7e]{1,79}$/.test(k)) throw new Error(`encodePng: tEXt keyword ${JSON.stringify(k)} must be 1-79 printable ASCII characters`);
+    if (!/^[\x20-\x7e]{1,79}$/.test(k))
+      throw new Error(`encodePng: tEXt keyword ${JSON.stringify(k)} must be 1-79 printable ASCII characters`);
     // Latin-1 as PNG requires; other characters become '?'.
-    return chunk('tEXt', Uint8Array.from(`${k}\u0000${v}`, (ch) => (ch.charCodeAt(0) < 256 ? ch.charCodeAt(0) : 63)));
+    return chunk(
+      'tEXt',
+      Uint8Array.from(`${k}\u0000${v}`, (ch) => (ch.charCodeAt(0) < 256 ? ch.charCodeAt(0) : 63)),
+    );
   });
-  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...texts,
-    chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    ...texts,
+    chunk('IDAT', zlibSync(raw, { level: 6 })),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

@@ -18,7 +18,10 @@ const REAL = resolve(here, '..', '..', '..', 'shared', 'fixtures', 'real-world')
 const GEN_SCRIPT = resolve(here, '..', '..', 'test', 'fixtures', 'make_real_world_fixtures.py');
 
 const bytesOf = (path: string) => new Uint8Array(readFileSync(path));
-const npy = (path: string) => { const a = readNpy(bytesOf(path)); return { shape: a.shape, data: npyToFloat32(a) }; };
+const npy = (path: string) => {
+  const a = readNpy(bytesOf(path));
+  return { shape: a.shape, data: npyToFloat32(a) };
+};
 
 function matrix(f: FmriFile): Float32Array {
   const out = new Float32Array(f.samples * f.voxels);
@@ -31,21 +34,31 @@ function expectValues(f: FmriFile, refPath: string, rel = 0): void {
   const e = npy(refPath);
   expect([f.samples, f.voxels]).toEqual(e.shape.length === 1 ? [1, e.shape[0]] : e.shape);
   const got = matrix(f);
-  if (rel === 0) { expect(Array.from(got)).toEqual(Array.from(e.data)); return; }
+  if (rel === 0) {
+    expect(Array.from(got)).toEqual(Array.from(e.data));
+    return;
+  }
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - e.data[i]) / Math.max(1e-6, Math.abs(e.data[i])));
   expect(worst).toBeLessThan(rel);
 }
 
 async function refusal(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(FmriFormatError);
   return err as Error;
 }
 
 /** A model of `raw` voxels (wrap-padded to whole 16-voxel patches), as the converter would describe it. */
 function modelOf(raw: number | undefined, numVoxels: number): ModelConfig {
-  return { ...PUBLISHED_GOD_SBJ3, encoder: { ...PUBLISHED_GOD_SBJ3.encoder, numVoxels }, preprocess: raw === undefined ? {} : { rawVoxels: raw, roi: 'VC' } };
+  return {
+    ...PUBLISHED_GOD_SBJ3,
+    encoder: { ...PUBLISHED_GOD_SBJ3.encoder, numVoxels },
+    preprocess: raw === undefined ? {} : { rawVoxels: raw, roi: 'VC' },
+  };
 }
 
 describe.skipIf(!existsSync(REAL))('real-world fixtures (../shared/fixtures/real-world)', () => {
@@ -73,14 +86,20 @@ describe.skipIf(!existsSync(REAL))('real-world fixtures (../shared/fixtures/real
     expect(f.voxels).toBe(4512);
     for (const cfg of [modelOf(4511, 4512), modelOf(undefined, 4512)]) {
       let err: unknown;
-      try { preprocessFmri(cfg, f.getSample(0)); } catch (e) { err = e; }
+      try {
+        preprocessFmri(cfg, f.getSample(0));
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(FmriShapeError);
       expect((err as Error).message).toMatch(/expects 4,511 voxels|4,496–4,512 voxels/);
       expect((err as Error).message).toMatch(/the file has 4,512.*not the wrap copy.*select the ROI mask/);
     }
     // The same vector's first 4,511 voxels, wrap-padded, are a valid padded vector.
     const head = f.getSample(0).slice(0, 4511);
-    const padded = new Float32Array(4512); padded.set(head); padded[4511] = head[0];
+    const padded = new Float32Array(4512);
+    padded.set(head);
+    padded[4511] = head[0];
     expect(preprocessFmri(modelOf(4511, 4512), padded).length).toBe(4512);
     expect(preprocessFmri(modelOf(undefined, 4512), padded).length).toBe(4512);
   });
@@ -112,7 +131,9 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     dir = mkdtempSync(join(tmpdir(), 'real-world-'));
     execFileSync('/usr/bin/python3', [GEN_SCRIPT, dir], { stdio: 'pipe' });
   }, 120_000);
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
   const read = (name: string, opts: ReadFmriOptions = {}) => readFmriFile(name, bytesOf(join(dir, name)), opts);
   const refOf = (name: string) => join(dir, `ref_${name}.npy`);
 
@@ -138,7 +159,9 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     expectValues(padded, refOf('padded_4656'));
     expect(preprocessFmri(PUBLISHED_GOD_SBJ3, padded.getSample(0)).length).toBe(4656);
     const other = await read('raw_4656.npy');
-    expect(() => preprocessFmri(PUBLISHED_GOD_SBJ3, other.getSample(0))).toThrow(/expects 4,643 voxels .*the file has 4,656; its last 13 values are not the wrap copy/);
+    expect(() => preprocessFmri(PUBLISHED_GOD_SBJ3, other.getSample(0))).toThrow(
+      /expects 4,643 voxels .*the file has 4,656; its last 13 values are not the wrap copy/,
+    );
   });
 
   it('LZF float64 is decoded; a filter that fails or is unknown is an error naming dataset and filter, never numbers', async () => {
@@ -147,7 +170,9 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     expect(failed.message).toMatch(/dataset \/data could not be decoded \(filters bz2 \(307\)\): .*re-save it with gzip/);
     expect(failed.message).not.toMatch(/HDF5-DIAG|#00/);
     const unknown = await refusal(read('unknown_filter.h5'));
-    expect(unknown.message).toMatch(/dataset \/data is compressed with HDF5 filter 32767 \(xyz\), which this reader cannot decode: re-save it with gzip/);
+    expect(unknown.message).toMatch(
+      /dataset \/data is compressed with HDF5 filter 32767 \(xyz\), which this reader cannot decode: re-save it with gzip/,
+    );
   });
 
   it('MATLAB v7.3 behind a 1024-byte user block, int16, with and without scale; v5 refused', async () => {

@@ -7,7 +7,10 @@ import { applyScale, checkScale, fmriView, readFmriFile, type FmriFile, type Fmr
 import { readMask } from './mask';
 import { gunzipStream, readNiftiStream } from './niftiStream';
 
-export interface ByteProgress { bytesRead: number; totalBytes: number }
+export interface ByteProgress {
+  bytesRead: number;
+  totalBytes: number;
+}
 
 export interface StreamReadOptions extends ReadFmriOptions {
   /** Called as raw (compressed) bytes are read; at most about every 1 % of the file. */
@@ -18,13 +21,22 @@ export interface StreamReadOptions extends ReadFmriOptions {
 }
 
 /** Raw chunks counted for progress and checked for cancel. */
-async function* counted(chunks: AsyncIterable<Uint8Array>, total: number, opts: StreamReadOptions, name: string): AsyncGenerator<Uint8Array> {
-  let read = 0, reported = -1;
+async function* counted(
+  chunks: AsyncIterable<Uint8Array>,
+  total: number,
+  opts: StreamReadOptions,
+  name: string,
+): AsyncGenerator<Uint8Array> {
+  let read = 0,
+    reported = -1;
   const step = Math.max(1, Math.floor(total / 100));
   for await (const c of chunks) {
     if (opts.signal?.aborted) throw new DOMException(`reading ${name} was cancelled`, 'AbortError');
     read += c.length;
-    if (opts.onProgress && (read - reported >= step || read === total)) { reported = read; opts.onProgress({ bytesRead: read, totalBytes: total }); }
+    if (opts.onProgress && (read - reported >= step || read === total)) {
+      reported = read;
+      opts.onProgress({ bytesRead: read, totalBytes: total });
+    }
     yield c;
   }
 }
@@ -33,7 +45,12 @@ async function* counted(chunks: AsyncIterable<Uint8Array>, total: number, opts: 
  * Reads `name` from `open()`'s chunks (a fresh iterable of the raw file bytes) of `size` bytes.
  * @throws FmriFormatError as readFmriFile; DOMException 'AbortError' on cancel
  */
-export async function readFmriStream(name: string, size: number, open: () => AsyncIterable<Uint8Array>, opts: StreamReadOptions = {}): Promise<FmriFile> {
+export async function readFmriStream(
+  name: string,
+  size: number,
+  open: () => AsyncIterable<Uint8Array>,
+  opts: StreamReadOptions = {},
+): Promise<FmriFile> {
   if (size === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
   checkScale(name, opts.scale);
   const lower = name.toLowerCase();
@@ -43,22 +60,38 @@ export async function readFmriStream(name: string, size: number, open: () => Asy
     const gz = lower.endsWith('.gz');
     let s;
     try {
-      s = await readNiftiStream(name, gz ? (opts.inflate ?? gunzipStream)(raw) : raw, { ...(mask ? { mask } : {}), ...(opts.maskName ? { maskName: opts.maskName } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+      s = await readNiftiStream(name, gz ? (opts.inflate ?? gunzipStream)(raw) : raw, {
+        ...(mask ? { mask } : {}),
+        ...(opts.maskName ? { maskName: opts.maskName } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     } catch (e) {
       if (e instanceof FmriFormatError || (e as Error).name === 'AbortError') throw e;
       throw new FmriFormatError(name, (e as Error).message);
     }
-    const src: FmriSource = { name, format: 'nifti', splits: { all: { rows: s.volumes, cols: s.cols, values: s.values } }, defaultSplit: 'all', notes: s.notes };
+    const src: FmriSource = {
+      name,
+      format: 'nifti',
+      splits: { all: { rows: s.volumes, cols: s.cols, values: s.values } },
+      defaultSplit: 'all',
+      notes: s.notes,
+    };
     if (s.integer) src.integer = s.integer;
     applyScale(src, opts.scale, opts.convention);
     return fmriView(src, { split: opts.split, roi: opts.roi });
   }
   const parts: Uint8Array[] = [];
   let total = 0;
-  for await (const c of raw) { parts.push(c); total += c.length; }
+  for await (const c of raw) {
+    parts.push(c);
+    total += c.length;
+  }
   const bytes = new Uint8Array(total);
   let o = 0;
-  for (const p of parts) { bytes.set(p, o); o += p.length; }
+  for (const p of parts) {
+    bytes.set(p, o);
+    o += p.length;
+  }
   parts.length = 0;
   return readFmriFile(name, bytes, opts);
 }

@@ -8,7 +8,10 @@ import { Sha256 } from './sha256';
 import { readFmriStream } from './stream';
 import { concatenateParts, readStimulusList } from './subject';
 
-export interface BlobInput { name: string; file: Blob }
+export interface BlobInput {
+  name: string;
+  file: Blob;
+}
 
 export interface StudioReadArgs {
   /** The data file (with `parts`, the subject's name). */
@@ -34,7 +37,11 @@ export interface StudioInput {
   inputs: ReceiptInput[];
 }
 
-export interface ReadProgress { name: string; done: number; total: number }
+export interface ReadProgress {
+  name: string;
+  done: number;
+  total: number;
+}
 
 async function* chunks(blob: Blob, hash: Sha256, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const reader = blob.stream().getReader();
@@ -57,7 +64,10 @@ export async function* nativeInflate(raw: AsyncIterable<Uint8Array>): AsyncGener
   const writer = ds.writable.getWriter();
   const pump = (async () => {
     try {
-      for await (const c of raw) { await writer.ready; await writer.write(c as Uint8Array<ArrayBuffer>); }
+      for await (const c of raw) {
+        await writer.ready;
+        await writer.write(c as Uint8Array<ArrayBuffer>);
+      }
       await writer.close();
     } catch (e) {
       await writer.abort(e).catch(() => undefined);
@@ -88,7 +98,10 @@ async function whole(b: BlobInput, hash?: Sha256): Promise<Uint8Array> {
  * Reads the studio's input.
  * @throws FmriFormatError for unreadable data; DOMException 'AbortError' when `signal` aborts
  */
-export async function readStudioInput(args: StudioReadArgs, opts: { signal?: AbortSignal; onProgress?: (p: ReadProgress) => void } = {}): Promise<StudioInput> {
+export async function readStudioInput(
+  args: StudioReadArgs,
+  opts: { signal?: AbortSignal; onProgress?: (p: ReadProgress) => void } = {},
+): Promise<StudioInput> {
   const data = args.parts?.length ? args.parts : [{ name: args.name, file: args.file }];
   const total = data.reduce((a, d) => a + d.file.size, 0);
   let before = 0;
@@ -136,6 +149,7 @@ export async function readStudioInput(args: StudioReadArgs, opts: { signal?: Abo
   }
   if (maskBytes) inputs.push({ role: 'mask', fileName: args.mask!.name, sha256: new Sha256().update(maskBytes).hex() });
   const parts = inputs.filter((x) => x.role === 'data');
-  const sha256 = parts.length === 1 ? parts[0].sha256 : new Sha256().update(new TextEncoder().encode(parts.map((x) => x.sha256).join('\n'))).hex();
+  const sha256 =
+    parts.length === 1 ? parts[0].sha256 : new Sha256().update(new TextEncoder().encode(parts.map((x) => x.sha256).join('\n'))).hex();
   return { file, sha256, bytes: total, inputs };
 }

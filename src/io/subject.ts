@@ -34,7 +34,11 @@ export function resolveOrder(names: string[], order: string[]): string[] {
 
 /** One image name per line (BOLD5000 CSIn_stim_lists.txt), blank lines ignored. */
 export function readStimulusList(name: string, bytes: Uint8Array): string[] {
-  const lines = new TextDecoder().decode(bytes).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = new TextDecoder()
+    .decode(bytes)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   if (lines.length === 0) throw new FmriFormatError(name, 'the stimulus list is empty');
   return lines;
 }
@@ -63,8 +67,11 @@ export function concatenateParts(name: string, files: FmriFile[], opts: SubjectO
   const rows = parts[0].samples;
   for (const p of parts) {
     if (p.samples !== rows) {
-      throw new FmriFormatError(name, `the files do not have the same number of samples: ${parts.map((q) => `${q.name} ${q.samples}`).join(', ')}; ` +
-        'only files of one subject and one session list can be concatenated along voxels');
+      throw new FmriFormatError(
+        name,
+        `the files do not have the same number of samples: ${parts.map((q) => `${q.name} ${q.samples}`).join(', ')}; ` +
+          'only files of one subject and one session list can be concatenated along voxels',
+      );
     }
   }
   const cols = parts.reduce((a, p) => a + p.voxels, 0);
@@ -81,7 +88,8 @@ export function concatenateParts(name: string, files: FmriFile[], opts: SubjectO
   const all: Matrix = { rows, cols, values };
   const notes = [
     `${parts.length} files concatenated along voxels${scheme === 'bold5000' ? " in the authors' BOLD5000 order (EarlyVis, LOC, OPA, PPA, RSC; LH before RH)" : ' in the order given'}: ` +
-      parts.map((p) => `${bold5000Part(p.name) ?? p.name} ${p.voxels}`).join(', ') + ` = ${cols} voxels`,
+      parts.map((p) => `${bold5000Part(p.name) ?? p.name} ${p.voxels}`).join(', ') +
+      ` = ${cols} voxels`,
   ];
   for (const p of parts) if (p.note) notes.push(`${p.name}: ${p.note}`);
   const splits: Record<string, Matrix> = { all };
@@ -91,11 +99,15 @@ export function concatenateParts(name: string, files: FmriFile[], opts: SubjectO
   if (opts.stimuli) {
     const list = opts.stimuli.labels;
     if (list.length !== rows) {
-      throw new FmriFormatError(opts.stimuli.name, `the stimulus list has ${list.length} names, the data ${rows} trials: it is not this subject's list`);
+      throw new FmriFormatError(
+        opts.stimuli.name,
+        `the stimulus list has ${list.length} names, the data ${rows} trials: it is not this subject's list`,
+      );
     }
     const count = new Map<string, number>();
     for (const l of list) count.set(l, (count.get(l) ?? 0) + 1);
-    const once: number[] = [], repeated: number[] = [];
+    const once: number[] = [],
+      repeated: number[] = [];
     list.forEach((l, r) => (count.get(l)! > 1 ? repeated : once).push(r));
     labels.all = list;
     if (repeated.length) {
@@ -109,8 +121,10 @@ export function concatenateParts(name: string, files: FmriFile[], opts: SubjectO
       Object.assign(kinds, { train: 'single', 'test-single': 'single', 'test-avg': 'averaged' });
       defaultSplit = 'test-avg';
       const reps = [...new Set(avg.counts)].sort((a, b) => a - b);
-      notes.push(`stimulus list ${opts.stimuli.name}: ${once.length} images shown once (train), ${avg.matrix.rows} shown ${reps.join('–')} times ` +
-        `(test: ${repeated.length} trials, averaged per image into test-avg)`);
+      notes.push(
+        `stimulus list ${opts.stimuli.name}: ${once.length} images shown once (train), ${avg.matrix.rows} shown ${reps.join('–')} times ` +
+          `(test: ${repeated.length} trials, averaged per image into test-avg)`,
+      );
     } else {
       notes.push(`stimulus list ${opts.stimuli.name}: no image is repeated, so no averaged test split`);
     }

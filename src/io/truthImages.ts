@@ -10,7 +10,12 @@ import { readNpy, type NpyArray } from './npy';
 import { readNpz } from './npz';
 
 /** One image, row-major [height, width, channels] uint8. */
-export interface TruthImage { height: number; width: number; channels: number; data: Uint8Array }
+export interface TruthImage {
+  height: number;
+  width: number;
+  channels: number;
+  data: Uint8Array;
+}
 
 export interface TruthImages {
   name: string;
@@ -43,7 +48,10 @@ function checkImages(name: string, key: string, a: NpyArray): void {
 export const MIN_TRUTH_SIDE = 7;
 function checkSize(name: string, what: string, h: number, w: number): void {
   if (h < MIN_TRUTH_SIDE || w < MIN_TRUTH_SIDE) {
-    throw new FmriFormatError(name, `${what}: images of ${h}×${w} pixels are too small to compare with (at least ${MIN_TRUTH_SIDE}×${MIN_TRUTH_SIDE})`);
+    throw new FmriFormatError(
+      name,
+      `${what}: images of ${h}×${w} pixels are too small to compare with (at least ${MIN_TRUTH_SIDE}×${MIN_TRUTH_SIDE})`,
+    );
   }
 }
 
@@ -57,12 +65,22 @@ export function readTruthImages(name: string, bytes: Uint8Array): TruthImages {
     checkImages(name, 'the array', a);
     return { name, arrays: { images: a } };
   }
-  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) throw new FmriFormatError(name, 'ground-truth images must be an .npz or .npy of uint8 images (or a folder of image files in the studio)');
+  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b))
+    throw new FmriFormatError(
+      name,
+      'ground-truth images must be an .npz or .npy of uint8 images (or a folder of image files in the studio)',
+    );
   const npz = readNpz(bytes);
   if (npz.train_images || npz.test_images) {
     const arrays: Record<string, NpyArray> = {};
-    for (const [k, role] of [['train_images', 'train'], ['test_images', 'test']] as const) {
-      if (npz[k]) { checkImages(name, k, npz[k]); arrays[role] = npz[k]; }
+    for (const [k, role] of [
+      ['train_images', 'train'],
+      ['test_images', 'test'],
+    ] as const) {
+      if (npz[k]) {
+        checkImages(name, k, npz[k]);
+        arrays[role] = npz[k];
+      }
     }
     return { name, arrays };
   }
@@ -71,14 +89,18 @@ export function readTruthImages(name: string, bytes: Uint8Array): TruthImages {
     const out: TruthImages = { name, arrays: { images: npz.images } };
     if (npz.names_utf8) {
       const names = new TextDecoder().decode(npz.names_utf8.data as Uint8Array).split('\n');
-      if (names.length !== npz.images.shape[0]) throw new FmriFormatError(name, `names_utf8 holds ${names.length} names for ${npz.images.shape[0]} images`);
+      if (names.length !== npz.images.shape[0])
+        throw new FmriFormatError(name, `names_utf8 holds ${names.length} names for ${npz.images.shape[0]} images`);
       out.names = new Map(names.map((n, i) => [stem(n), i]));
     }
     return out;
   }
   const arrays = Object.entries(npz).filter(([, a]) => a.dtype.endsWith('u1') && (a.shape.length === 3 || a.shape.length === 4));
   if (arrays.length !== 1) {
-    throw new FmriFormatError(name, `no image array found: expected train_images/test_images (GOD), images (+ names_utf8), or one [N, H, W(, 3)] uint8 member; members: ${Object.keys(npz).join(', ')}`);
+    throw new FmriFormatError(
+      name,
+      `no image array found: expected train_images/test_images (GOD), images (+ names_utf8), or one [N, H, W(, 3)] uint8 member; members: ${Object.keys(npz).join(', ')}`,
+    );
   }
   checkImages(name, arrays[0][0], arrays[0][1]);
   return { name, arrays: { images: arrays[0][1] } };
@@ -110,10 +132,19 @@ export function truthFor(t: TruthImages, file: FmriFile, i: number): { image: Tr
     return { image: image(t.arrays[role], indexed), how: `${role} image ${indexed} (the file's image index)` };
   }
   // bdpy test-avg rows are in sorted Label order, the order GOD's images_256.npz keeps its test images in.
-  if (file.split === 'test-avg' && file.splitKinds?.['test-avg'] === 'averaged' && t.arrays.test && t.arrays.test.shape[0] === file.samples) {
-    return { image: image(t.arrays.test, i), how: `test image ${i} (averaged rows in sorted Label order${label ? `, Label ${label}` : ''})` };
+  if (
+    file.split === 'test-avg' &&
+    file.splitKinds?.['test-avg'] === 'averaged' &&
+    t.arrays.test &&
+    t.arrays.test.shape[0] === file.samples
+  ) {
+    return {
+      image: image(t.arrays.test, i),
+      how: `test image ${i} (averaged rows in sorted Label order${label ? `, Label ${label}` : ''})`,
+    };
   }
   const only = t.arrays.images;
-  if (only && !t.names && only.shape[0] === file.samples) return { image: image(only, i), how: `image ${i} (one image per sample of split '${file.split}')` };
+  if (only && !t.names && only.shape[0] === file.samples)
+    return { image: image(only, i), how: `image ${i} (one image per sample of split '${file.split}')` };
   return undefined;
 }

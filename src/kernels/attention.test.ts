@@ -8,8 +8,14 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { attention, attentionComposed, AttentionShapeError } from './attention';
 import { CrossAttentionProgram } from './attentionPrograms';
 import {
-  CROSS_ATTENTION_KERNEL, f16StorageFor, FLASH_ATTENTION_KERNEL, fusedAttention, fusedKernelFor, hookEnableF16,
-  PACK_F16_KERNEL, precompileAttentionKernels,
+  CROSS_ATTENTION_KERNEL,
+  f16StorageFor,
+  FLASH_ATTENTION_KERNEL,
+  fusedAttention,
+  fusedKernelFor,
+  hookEnableF16,
+  PACK_F16_KERNEL,
+  precompileAttentionKernels,
 } from './fusedAttention';
 import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled, type AttentionCase } from './attentionTestCases';
 import { maxRel } from '../../test/compare';
@@ -26,8 +32,10 @@ const label = (c: AttentionCase) => `B${c.batch} N${c.queries} M${c.keys} C${c.w
 beforeAll(async () => {
   const ok = await tf.setBackend('webgpu');
   if (!ok) {
-    throw new Error('tf.setBackend("webgpu") failed: Dawn found no adapter. Install Debian\'s chromium (it ships the '
-      + 'SwiftShader Vulkan ICD) and make libvulkan.so.1 loadable (libvulkan1, or LD_LIBRARY_PATH=/usr/lib/chromium)');
+    throw new Error(
+      'tf.setBackend("webgpu") failed: Dawn found no adapter. Install Debian\'s chromium (it ships the ' +
+        'SwiftShader Vulkan ICD) and make libvulkan.so.1 loadable (libvulkan1, or LD_LIBRARY_PATH=/usr/lib/chromium)',
+    );
   }
 });
 afterEach(() => vi.restoreAllMocks());
@@ -71,7 +79,9 @@ describe('fused attention (f32) vs float64 reference and composed ops', () => {
   });
 
   it('rejects inconsistent shapes with AttentionShapeError', () => {
-    const q = tf.zeros([1, 4, 6]), k = tf.zeros([1, 5, 6]), v = tf.zeros([1, 5, 6]);
+    const q = tf.zeros([1, 4, 6]),
+      k = tf.zeros([1, 5, 6]),
+      v = tf.zeros([1, 5, 6]);
     expect(() => attention(q, k, v, { numHeads: 4 })).toThrow(AttentionShapeError);
     expect(() => attention(q, tf.zeros([1, 5, 8]), tf.zeros([1, 5, 8]), { numHeads: 1 })).toThrow(/agree in batch and width/);
     expect(() => attention(q, k, tf.zeros([1, 4, 6]), { numHeads: 1 })).toThrow(/equal shapes/);
@@ -83,11 +93,21 @@ describe('precompileAttentionKernels', () => {
   it('puts every attention pipeline of the requested precisions in the backend cache', async () => {
     // pipelineCache is private in tfjs 4.22; reading it is the only way to see compile-only work.
     const cache = (tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache;
-    const keys = () => Object.keys(cache).filter((k) => k.startsWith('ds_')).map((k) => k.replace(/_\d.*$/, ''));
-    for (const k of Object.keys(cache)) if (k.startsWith('ds_')) delete cache[k];   // recompiled on demand
+    const keys = () =>
+      Object.keys(cache)
+        .filter((k) => k.startsWith('ds_'))
+        .map((k) => k.replace(/_\d.*$/, ''));
+    for (const k of Object.keys(cache)) if (k.startsWith('ds_')) delete cache[k]; // recompiled on demand
     await precompileAttentionKernels(['f32', 'f16']);
-    expect(new Set(keys())).toEqual(new Set(['ds_cross_attention_f32', 'ds_flash_attention_f32', 'ds_pack_f16',
-      'ds_cross_attention_f16-packed', 'ds_flash_attention_f16-packed']));
+    expect(new Set(keys())).toEqual(
+      new Set([
+        'ds_cross_attention_f32',
+        'ds_flash_attention_f32',
+        'ds_pack_f16',
+        'ds_cross_attention_f16-packed',
+        'ds_flash_attention_f16-packed',
+      ]),
+    );
     expect(tf.env().getBool('WEBGPU_ENGINE_COMPILE_ONLY')).toBe(false);
   });
 });
@@ -105,7 +125,7 @@ describe('f16 storage', () => {
     const create = vi.fn((desc: GPUShaderModuleDescriptor) => desc.code);
     const device = { createShaderModule: create } as unknown as GPUDevice;
     hookEnableF16(device);
-    hookEnableF16(device);   // idempotent: one wrapper per device
+    hookEnableF16(device); // idempotent: one wrapper per device
     const native = new CrossAttentionProgram({ batch: 1, queries: 2, keys: 3, width: 4, numHeads: 1 }, 'f16-native');
     const marked = `struct Uniforms { x : f32, };\n${native.getUserCode()}`;
     device.createShaderModule({ code: marked });
@@ -118,8 +138,12 @@ describe('f16 storage', () => {
     const c = attentionCases[1]!;
     const [q, k, v] = makeInputs(c, 3);
     const profile = await tf.profile(() => attention(q, k, v, { numHeads: c.heads, precision: 'f16' }));
-    expect(profile.kernels.map((kernel) => kernel.name))
-      .toEqual([PACK_F16_KERNEL, PACK_F16_KERNEL, PACK_F16_KERNEL, CROSS_ATTENTION_KERNEL]);
+    expect(profile.kernels.map((kernel) => kernel.name)).toEqual([
+      PACK_F16_KERNEL,
+      PACK_F16_KERNEL,
+      PACK_F16_KERNEL,
+      CROSS_ATTENTION_KERNEL,
+    ]);
     expect(maxRel(await (profile.result as tf.Tensor).data(), await referenceOf(c, q, k, v))).toBeLessThan(F16_TOL);
     tf.dispose([q, k, v, profile.result as tf.Tensor]);
   });
@@ -141,8 +165,12 @@ describe('f16 storage', () => {
       const spy = vi.spyOn(tf.backend() as WebGPUBackend, 'runWebGPUProgram');
       const out = fusedAttention(q, k, v, c.heads, (c.width / c.heads) ** -0.5, 'f16');
       expect(out).not.toBeNull();
-      expect(spy.mock.calls.map(([program]) => program.shaderKey.replace(/_\d.*$/, '')))
-        .toEqual(['ds_pack_f16', 'ds_pack_f16', 'ds_pack_f16', expect.stringMatching(/attention_f16-packed$/)]);
+      expect(spy.mock.calls.map(([program]) => program.shaderKey.replace(/_\d.*$/, ''))).toEqual([
+        'ds_pack_f16',
+        'ds_pack_f16',
+        'ds_pack_f16',
+        expect.stringMatching(/attention_f16-packed$/),
+      ]);
       const got = await out!.data();
       expect(maxRel(got, await referenceOf(c, q, k, v, roundToF16))).toBeLessThan(F16_SELF_TOL);
       expect(maxRel(got, await referenceOf(c, q, k, v))).toBeLessThan(F16_TOL);
@@ -152,7 +180,9 @@ describe('f16 storage', () => {
 });
 
 function halfToNumber(h: number): number {
-  const sign = h >> 15 ? -1 : 1, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  const sign = h >> 15 ? -1 : 1,
+    exponent = (h >> 10) & 0x1f,
+    mantissa = h & 0x3ff;
   if (exponent === 0) return sign * mantissa * 2 ** -24;
   if (exponent === 31) return mantissa ? NaN : sign * Infinity;
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);

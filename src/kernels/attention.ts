@@ -21,7 +21,11 @@ export class AttentionShapeError extends errorClass('AttentionShapeError', 'atte
 
 /** Checks q [B, N, C], k and v [B, M, C] with C divisible into numHeads heads; returns the scale to use. */
 function checkInputs(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions): number {
-  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
     if (t.rank !== 3) throw new AttentionShapeError(`${name} must be [batch, tokens, width], found shape [${t.shape}]`);
   }
   if (!tf.util.arraysEqual(k.shape, v.shape)) {
@@ -30,7 +34,8 @@ function checkInputs(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOp
   if (q.shape[0] !== k.shape[0] || q.shape[2] !== k.shape[2]) {
     throw new AttentionShapeError(`q [${q.shape}] and k [${k.shape}] must agree in batch and width`);
   }
-  const h = opts.numHeads, c = q.shape[2] as number;
+  const h = opts.numHeads,
+    c = q.shape[2] as number;
   if (!Number.isInteger(h) || h < 1 || c % h !== 0) {
     throw new AttentionShapeError(`width ${c} is not divisible into ${h} heads`);
   }
@@ -48,9 +53,11 @@ export function attentionComposed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts
   return tf.tidy(() => {
     const [b, n, c] = q.shape as [number, number, number];
     const h = opts.numHeads;
-    const qh = splitHeads(q, h), kh = splitHeads(k, h), vh = splitHeads(v, h);
+    const qh = splitHeads(q, h),
+      kh = splitHeads(k, h),
+      vh = splitHeads(v, h);
     const scores = tf.mul(tf.matMul(qh, kh, false, true), scale);
-    const out = tf.matMul(tf.softmax(scores), vh);              // [B·H, N, d]
+    const out = tf.matMul(tf.softmax(scores), vh); // [B·H, N, d]
     return tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, c / h]), [0, 2, 1, 3]), [b, n, c]);
   });
 }
@@ -67,22 +74,33 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
  * cross kernel's weight-writing variant where the shapes allow, else the composed ops; the normal
  * attention() path is untouched, so decoding without maps keeps its speed.
  */
-export function attentionWithWeights(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions)
-  : { out: tf.Tensor3D; weights: tf.Tensor4D } {
+export function attentionWithWeights(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  opts: AttentionOptions,
+): { out: tf.Tensor3D; weights: tf.Tensor4D } {
   const scale = checkInputs(q, k, v, opts);
   return fusedAttentionWithWeights(q, k, v, opts.numHeads, scale) ?? attentionWeightsComposed(q, k, v, opts.numHeads, scale);
 }
 
 /** The composed form of attentionWithWeights (all backends; the reference for the fused variant). */
-export function attentionWeightsComposed(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number, scale: number)
-  : { out: tf.Tensor3D; weights: tf.Tensor4D } {
+export function attentionWeightsComposed(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  numHeads: number,
+  scale: number,
+): { out: tf.Tensor3D; weights: tf.Tensor4D } {
   const opts = { numHeads };
   return tf.tidy(() => {
     const [b, n, c] = q.shape as [number, number, number];
     const m = k.shape[1] as number;
     const h = opts.numHeads;
-    const qh = splitHeads(q, h), kh = splitHeads(k, h), vh = splitHeads(v, h);
-    const probs = tf.softmax(tf.mul(tf.matMul(qh, kh, false, true), scale));   // [B·H, N, M]
+    const qh = splitHeads(q, h),
+      kh = splitHeads(k, h),
+      vh = splitHeads(v, h);
+    const probs = tf.softmax(tf.mul(tf.matMul(qh, kh, false, true), scale)); // [B·H, N, M]
     const out = tf.matMul(probs, vh);
     return {
       out: tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, c / h]), [0, 2, 1, 3]), [b, n, c]) as tf.Tensor3D,

@@ -9,9 +9,9 @@ export type AttentionStorage = 'f32' | 'f16-packed' | 'f16-native';
 
 export interface AttentionGeometry {
   batch: number;
-  queries: number;   // N
-  keys: number;      // M
-  width: number;     // C = heads · headDim
+  queries: number; // N
+  keys: number; // M
+  width: number; // C = heads · headDim
   numHeads: number;
 }
 
@@ -27,14 +27,19 @@ export const FLASH_MAX_HEAD_DIM = wgslConst('flash_attention', 'MAX_D');
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
 const loadShader: Record<AttentionStorage, ShaderName> = {
-  'f32': 'attention_load_f32', 'f16-packed': 'attention_load_f16packed', 'f16-native': 'attention_load_f16',
+  f32: 'attention_load_f32',
+  'f16-packed': 'attention_load_f16packed',
+  'f16-native': 'attention_load_f16',
 };
 
 /** Uniform values in the order of the programs' `uniforms` string. */
 export function attentionUniforms(g: AttentionGeometry, scale: number): Array<{ type: string; data: number[] }> {
   return [
-    { type: 'int32', data: [g.numHeads] }, { type: 'int32', data: [g.width / g.numHeads] },
-    { type: 'int32', data: [g.queries] }, { type: 'int32', data: [g.keys] }, { type: 'int32', data: [g.width] },
+    { type: 'int32', data: [g.numHeads] },
+    { type: 'int32', data: [g.width / g.numHeads] },
+    { type: 'int32', data: [g.queries] },
+    { type: 'int32', data: [g.keys] },
+    { type: 'int32', data: [g.width] },
     { type: 'float32', data: [scale] },
   ];
 }
@@ -49,7 +54,11 @@ abstract class AttentionProgram implements WebGPUProgram {
   workgroupSize: [number, number, number];
   uniforms = 'numHeads : i32, headDim : i32, queries : i32, keys : i32, width : i32, scale : f32,';
 
-  constructor(g: AttentionGeometry, readonly storage: AttentionStorage, private readonly kernel: ShaderName) {
+  constructor(
+    g: AttentionGeometry,
+    readonly storage: AttentionStorage,
+    private readonly kernel: ShaderName,
+  ) {
     this.outputShape = [g.batch, g.queries, g.width];
     this.workgroupSize = [wgslConst(kernel, 'WORKGROUP'), 1, 1];
     this.dispatch = [Math.ceil(g.queries / wgslConst(kernel, 'BR')), g.batch * g.numHeads, 1];

@@ -1,7 +1,16 @@
 // Plain-JS float64 attention: the independent oracle for the kernel tests and the benchmark's sanity check.
 /** softmax(Q·Kᵀ·scale)·V for flat row-major q [B, N, C], k/v [B, M, C], heads contiguous along C. */
-export function attentionReference(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>,
-  batch: number, queries: number, keys: number, width: number, numHeads: number, scale: number): Float64Array {
+export function attentionReference(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  batch: number,
+  queries: number,
+  keys: number,
+  width: number,
+  numHeads: number,
+  scale: number,
+): Float64Array {
   const d = width / numHeads;
   const out = new Float64Array(batch * queries * width);
   const p = new Float64Array(keys);
@@ -18,9 +27,13 @@ export function attentionReference(q: ArrayLike<number>, k: ArrayLike<number>, v
           mx = Math.max(mx, p[j]!);
         }
         let sum = 0;
-        for (let j = 0; j < keys; j++) { p[j] = Math.exp(p[j]! - mx); sum += p[j]!; }
         for (let j = 0; j < keys; j++) {
-          const w = p[j]! / sum, vo = (b * keys + j) * width + h * d;
+          p[j] = Math.exp(p[j]! - mx);
+          sum += p[j]!;
+        }
+        for (let j = 0; j < keys; j++) {
+          const w = p[j]! / sum,
+            vo = (b * keys + j) * width + h * d;
           for (let c = 0; c < d; c++) out[qo + c] += w * v[vo + c]!;
         }
       }

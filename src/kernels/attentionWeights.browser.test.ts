@@ -19,22 +19,30 @@ import { crossAttentionMapsTensor } from '../explain/attentionMaps';
 /** softmax(q kᵀ·scale) per head in float64: [B, H, N, M]. */
 async function weightsReference(c: AttentionCase, q: tf.Tensor, k: tf.Tensor): Promise<Float64Array> {
   const [qa, ka] = await Promise.all([q.data(), k.data()]);
-  const d = c.width / c.heads, scale = d ** -0.5;
+  const d = c.width / c.heads,
+    scale = d ** -0.5;
   const out = new Float64Array(c.batch * c.heads * c.queries * c.keys);
-  for (let b = 0; b < c.batch; b++) for (let h = 0; h < c.heads; h++) for (let i = 0; i < c.queries; i++) {
-    const s = Array.from({ length: c.keys }, (_, j) => {
-      let acc = 0;
-      for (let e = 0; e < d; e++) acc += qa[(b * c.queries + i) * c.width + h * d + e] * ka[(b * c.keys + j) * c.width + h * d + e];
-      return acc * scale;
-    });
-    const mx = Math.max(...s), ex = s.map((x) => Math.exp(x - mx)), sum = ex.reduce((a, x) => a + x, 0);
-    ex.forEach((x, j) => { out[((b * c.heads + h) * c.queries + i) * c.keys + j] = x / sum; });
-  }
+  for (let b = 0; b < c.batch; b++)
+    for (let h = 0; h < c.heads; h++)
+      for (let i = 0; i < c.queries; i++) {
+        const s = Array.from({ length: c.keys }, (_, j) => {
+          let acc = 0;
+          for (let e = 0; e < d; e++) acc += qa[(b * c.queries + i) * c.width + h * d + e] * ka[(b * c.keys + j) * c.width + h * d + e];
+          return acc * scale;
+        });
+        const mx = Math.max(...s),
+          ex = s.map((x) => Math.exp(x - mx)),
+          sum = ex.reduce((a, x) => a + x, 0);
+        ex.forEach((x, j) => {
+          out[((b * c.heads + h) * c.queries + i) * c.keys + j] = x / sum;
+        });
+      }
   return out;
 }
 
 beforeAll(async () => {
-  if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") failed in chromium: launch it with --enable-unsafe-webgpu');
+  if (!(await tf.setBackend('webgpu')))
+    throw new Error('tf.setBackend("webgpu") failed in chromium: launch it with --enable-unsafe-webgpu');
 });
 
 describe('cross-attention with weights on WebGPU (chromium)', () => {
@@ -69,7 +77,7 @@ describe('cross-attention with weights on WebGPU (chromium)', () => {
       return readNpy(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
     };
     const cfg = JSON.parse(await commands.readFile(`${dir}/model_config.json`, 'utf8')) as ModelConfig;
-    const names = (JSON.parse(await commands.readFile(`${dir}/tensors.json`, 'utf8')) as string[]);
+    const names = JSON.parse(await commands.readFile(`${dir}/tensors.json`, 'utf8')) as string[];
     const arrays = await Promise.all(names.map((n) => read(`tensors/${n}`)));
     const [x, t, c] = await Promise.all([read('unet_x'), read('unet_t'), read('cond')]);
     const mapsOn = async (backend: string): Promise<Float32Array> => {
@@ -79,7 +87,7 @@ describe('cross-attention with weights on WebGPU (chromium)', () => {
       const xs = tf.tensor4d(npyToFloat32(x), x.shape as [number, number, number, number]);
       const cs = tf.tensor3d(npyToFloat32(c), c.shape as [number, number, number]);
       const { maps } = crossAttentionMapsTensor(cfg, model.unet, xs, npyToFloat32(t), cs);
-      const data = await maps.data() as Float32Array;
+      const data = (await maps.data()) as Float32Array;
       tf.dispose([maps, xs, cs]);
       return data;
     };

@@ -3,8 +3,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import {
-  attentionUniforms, CROSS_MAX_KEYS, CrossAttentionProgram, CrossAttentionWeightsProgram, FLASH_MAX_HEAD_DIM, FlashAttentionProgram,
-  MAX_WORKGROUPS_PER_DIM, PackF16Program, type AttentionGeometry, type AttentionStorage,
+  attentionUniforms,
+  CROSS_MAX_KEYS,
+  CrossAttentionProgram,
+  CrossAttentionWeightsProgram,
+  FLASH_MAX_HEAD_DIM,
+  FlashAttentionProgram,
+  MAX_WORKGROUPS_PER_DIM,
+  PackF16Program,
+  type AttentionGeometry,
+  type AttentionStorage,
 } from './attentionPrograms';
 
 export const CROSS_ATTENTION_KERNEL = 'DSCrossAttention';
@@ -33,7 +41,9 @@ export function hookEnableF16(device: GPUDevice): void {
     create(desc.code.includes('//!enable f16') ? { ...desc, code: `enable f16;\n${desc.code}` } : desc);
 }
 
-function attentionKernel(Program: typeof CrossAttentionProgram | typeof FlashAttentionProgram | typeof CrossAttentionWeightsProgram): tf.KernelFunc {
+function attentionKernel(
+  Program: typeof CrossAttentionProgram | typeof FlashAttentionProgram | typeof CrossAttentionWeightsProgram,
+): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { q, k, v } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
     const a = attrs as unknown as AttentionAttrs;
@@ -52,8 +62,7 @@ registerOnce(CROSS_ATTENTION_WEIGHTS_KERNEL, attentionKernel(CrossAttentionWeigh
 registerOnce(PACK_F16_KERNEL, ({ inputs, backend }) => {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const size = tf.util.sizeFromShape(x.shape);
-  return (backend as WebGPUBackend).runWebGPUProgram(new PackF16Program(size), [x], 'int32',
-    [{ type: 'int32', data: [size] }]);
+  return (backend as WebGPUBackend).runWebGPUProgram(new PackF16Program(size), [x], 'int32', [{ type: 'int32', data: [size] }]);
 });
 
 /** Which fused kernel handles this geometry, or null when only the composed path can (see docs/kernels.md). */
@@ -69,8 +78,14 @@ export function fusedKernelFor(g: AttentionGeometry): string | null {
  * The fused WebGPU path for already validated [B, N, C] / [B, M, C] inputs, or null when the active backend
  * is not WebGPU or the shapes exceed what the kernels support.
  */
-export function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number, scale: number,
-  precision: AttentionPrecision = 'f32'): tf.Tensor3D | null {
+export function fusedAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  numHeads: number,
+  scale: number,
+  precision: AttentionPrecision = 'f32',
+): tf.Tensor3D | null {
   if (tf.getBackend() !== 'webgpu' || [q, k, v].some((t) => t.dtype !== 'float32')) return null;
   const [batch, queries, width] = q.shape as [number, number, number];
   const geometry: AttentionGeometry = { batch, queries, keys: k.shape[1] as number, width, numHeads };
@@ -92,8 +107,13 @@ export function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHead
  * elsewhere (the caller falls back to the composed ops). Only called when maps are asked for; its pipeline is
  * compiled on first use, so the normal path neither compiles nor runs it.
  */
-export function fusedAttentionWithWeights(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, numHeads: number, scale: number)
-  : { out: tf.Tensor3D; weights: tf.Tensor4D } | null {
+export function fusedAttentionWithWeights(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  numHeads: number,
+  scale: number,
+): { out: tf.Tensor3D; weights: tf.Tensor4D } | null {
   if (tf.getBackend() !== 'webgpu' || [q, k, v].some((t) => t.dtype !== 'float32')) return null;
   const [batch, queries, width] = q.shape as [number, number, number];
   const keys = k.shape[1] as number;
@@ -120,8 +140,10 @@ export async function precompileAttentionKernels(precisions: AttentionPrecision[
   try {
     tf.tidy(() => {
       for (const p of precisions) {
-        for (const keys of [1, CROSS_MAX_KEYS + 1]) {   // the cross kernel, then flash
-          const q = tf.zeros([1, 1, 4]), kv = tf.zeros([1, keys, 4]);
+        for (const keys of [1, CROSS_MAX_KEYS + 1]) {
+          // the cross kernel, then flash
+          const q = tf.zeros([1, 1, 4]),
+            kv = tf.zeros([1, keys, 4]);
           fusedAttention(q, kv, kv, 1, 1, p);
         }
       }

@@ -2,8 +2,14 @@
 // Under Vite and Vitest the files are inlined at build time (import.meta.glob with ?raw). tsx (the Node CLIs)
 // has neither ?raw nor import.meta.env, so there they are read from disk with Node's fs
 // (process.getBuiltinModule, Node ≥ 20.16, keeps this synchronous and out of the browser bundle).
-export type ShaderName = 'cross_attention' | 'cross_attention_weights' | 'flash_attention' | 'attention_load_f32' | 'attention_load_f16packed'
-  | 'attention_load_f16' | 'pack_f16';
+export type ShaderName =
+  | 'cross_attention'
+  | 'cross_attention_weights'
+  | 'flash_attention'
+  | 'attention_load_f32'
+  | 'attention_load_f16packed'
+  | 'attention_load_f16'
+  | 'pack_f16';
 
 function readShaders(): Record<string, string> {
   if (import.meta.env) {
@@ -13,8 +19,12 @@ function readShaders(): Record<string, string> {
   const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
   const url = process.getBuiltinModule('node:url') as typeof import('node:url');
   const dir = url.fileURLToPath(new URL(/* @vite-ignore */ '../../shaders/', import.meta.url));
-  return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.wgsl'))
-    .map((f) => [baseName(f), fs.readFileSync(dir + f, 'utf8')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.wgsl'))
+      .map((f) => [baseName(f), fs.readFileSync(dir + f, 'utf8')]),
+  );
 }
 
 function baseName(path: string): string {

@@ -67,7 +67,8 @@ export function prepareCondStage(cfg: ModelConfig, w: WeightMap, prefix = 'cond_
 
 /** cond_stage_model mappers: encoder tokens [B, L, D] → c [B, outTokens, condDim]. */
 export function condStage(cfg: ModelConfig, p: CondStageParams, encoded: tf.Tensor3D): tf.Tensor3D {
-  const l = cfg.cond.numTokens, d = cfg.encoder.embedDim;
+  const l = cfg.cond.numTokens,
+    d = cfg.encoder.embedDim;
   if (encoded.rank !== 3 || encoded.shape[1] !== l || encoded.shape[2] !== d) {
     throw new Error(`cond stage input must be [batch, ${l}, ${d}], found [${encoded.shape}]`);
   }
@@ -75,8 +76,13 @@ export function condStage(cfg: ModelConfig, p: CondStageParams, encoded: tf.Tens
 }
 
 /** As prepareCondStage, for the UNet's time_embed_condtion weights under `prefix`. */
-export function prepareTimeCondition(cfg: ModelConfig, w: WeightMap, prefix = 'model.diffusion_model.time_embed_condtion.'): TimeConditionParams {
-  const tokens = cfg.cond.outTokens, mid = Math.floor(tokens / 2);
+export function prepareTimeCondition(
+  cfg: ModelConfig,
+  w: WeightMap,
+  prefix = 'model.diffusion_model.time_embed_condtion.',
+): TimeConditionParams {
+  const tokens = cfg.cond.outTokens,
+    mid = Math.floor(tokens / 2);
   return {
     mix1: prepareMix(w, `${prefix}0`, mid, tokens),
     mix2: prepareMix(w, `${prefix}1`, 1, mid),
@@ -89,7 +95,8 @@ export function prepareTimeCondition(cfg: ModelConfig, w: WeightMap, prefix = 'm
  * [B, 4·modelChannels]; the UNet adds it to the timestep embedding. c: [B, outTokens, contextDim].
  */
 export function timeCondition(cfg: ModelConfig, p: TimeConditionParams, c: tf.Tensor3D): tf.Tensor2D {
-  const tokens = cfg.cond.outTokens, ctx = cfg.unet.contextDim;
+  const tokens = cfg.cond.outTokens,
+    ctx = cfg.unet.contextDim;
   if (c.rank !== 3 || c.shape[1] !== tokens || c.shape[2] !== ctx) {
     throw new Error(`time condition input must be [batch, ${tokens}, ${ctx}], found [${c.shape}]`);
   }

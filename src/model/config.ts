@@ -6,56 +6,56 @@
 export interface EncoderConfig {
   /** Voxels the encoder takes, already padded: numPatches · patchSize. */
   numVoxels: number;
-  patchSize: number;      // 16
-  embedDim: number;       // 1024
-  depth: number;          // 24
-  numHeads: number;       // 16
-  mlpRatio: number;       // 1.0
+  patchSize: number; // 16
+  embedDim: number; // 1024
+  depth: number; // 24
+  numHeads: number; // 16
+  mlpRatio: number; // 1.0
 }
 
 /** cond_stage_model mappers: channel_mapper (L → L//2 → 77 tokens) and dim_mapper (D → condDim). */
 export interface CondConfig {
-  numTokens: number;      // L = numVoxels / patchSize
-  midTokens: number;      // L // 2
-  outTokens: number;      // 77
-  condDim: number;        // 512 (= UNet context_dim)
+  numTokens: number; // L = numVoxels / patchSize
+  midTokens: number; // L // 2
+  outTokens: number; // 77
+  condDim: number; // 512 (= UNet context_dim)
 }
 
 /** CompVis openaimodel UNetModel (use_spatial_transformer, legacy, num_heads heads per attention). */
 export interface UNetConfig {
-  imageSize: number;              // latent side (64)
-  inChannels: number;             // 3
-  outChannels: number;            // 3
-  modelChannels: number;          // 192
-  channelMult: number[];          // [1,2,3,5]
-  numResBlocks: number;           // 2
+  imageSize: number; // latent side (64)
+  inChannels: number; // 3
+  outChannels: number; // 3
+  modelChannels: number; // 192
+  channelMult: number[]; // [1,2,3,5]
+  numResBlocks: number; // 2
   attentionResolutions: number[]; // downsample factors with a SpatialTransformer: [8,4,2]
-  numHeads: number;               // 1 (legacy: head width = channels / numHeads)
-  transformerDepth: number;       // 1
-  contextDim: number;             // 512
+  numHeads: number; // 1 (legacy: head width = channels / numHeads)
+  transformerDepth: number; // 1
+  contextDim: number; // 512
   /** time_embed_condtion present (CAD "double conditioning"). */
   timeCond: boolean;
 }
 
 /** VQModelInterface (first stage), taming-transformers Encoder/Decoder. */
 export interface VQConfig {
-  embedDim: number;       // 3
-  nEmbed: number;         // 8192
-  zChannels: number;      // 3
-  resolution: number;     // 256 (image side)
-  inChannels: number;     // 3
-  outCh: number;          // 3
-  ch: number;             // 128
-  chMult: number[];       // [1,2,4]
-  numResBlocks: number;   // 2
+  embedDim: number; // 3
+  nEmbed: number; // 8192
+  zChannels: number; // 3
+  resolution: number; // 256 (image side)
+  inChannels: number; // 3
+  outCh: number; // 3
+  ch: number; // 128
+  chMult: number[]; // [1,2,4]
+  numResBlocks: number; // 2
   attnResolutions: number[]; // []
 }
 
 /** LDM noise schedule: 'linear' = linear in sqrt(beta). */
 export interface ScheduleConfig {
-  numTimesteps: number;   // 1000
-  linearStart: number;    // 0.0015
-  linearEnd: number;      // 0.0195
+  numTimesteps: number; // 1000
+  linearStart: number; // 0.0015
+  linearEnd: number; // 0.0195
 }
 
 /** How raw voxel vectors are turned into encoder input (spec §1.5). */
@@ -109,12 +109,29 @@ export const PUBLISHED_GOD_SBJ3: ModelConfig = {
   encoder: { numVoxels: 4656, patchSize: 16, embedDim: 1024, depth: 24, numHeads: 16, mlpRatio: 1.0 },
   cond: { numTokens: 291, midTokens: 145, outTokens: 77, condDim: 512 },
   unet: {
-    imageSize: 64, inChannels: 3, outChannels: 3, modelChannels: 192, channelMult: [1, 2, 3, 5], numResBlocks: 2,
-    attentionResolutions: [8, 4, 2], numHeads: 1, transformerDepth: 1, contextDim: 512, timeCond: true,
+    imageSize: 64,
+    inChannels: 3,
+    outChannels: 3,
+    modelChannels: 192,
+    channelMult: [1, 2, 3, 5],
+    numResBlocks: 2,
+    attentionResolutions: [8, 4, 2],
+    numHeads: 1,
+    transformerDepth: 1,
+    contextDim: 512,
+    timeCond: true,
   },
   vq: {
-    embedDim: 3, nEmbed: 8192, zChannels: 3, resolution: 256, inChannels: 3, outCh: 3, ch: 128, chMult: [1, 2, 4],
-    numResBlocks: 2, attnResolutions: [],
+    embedDim: 3,
+    nEmbed: 8192,
+    zChannels: 3,
+    resolution: 256,
+    inChannels: 3,
+    outCh: 3,
+    ch: 128,
+    chMult: [1, 2, 4],
+    numResBlocks: 2,
+    attnResolutions: [],
   },
   schedule: { numTimesteps: 1000, linearStart: 0.0015, linearEnd: 0.0195 },
   preprocess: { rawVoxels: 4643, roi: 'VC' },

@@ -10,11 +10,21 @@ import { fmriEncoder, prepareFmriEncoder } from './fmriEncoder';
 
 const PREFIX = 'cond_stage_model.mae.';
 
-interface Golden { dir: string; cfg: ModelConfig; fmri: Float32Array; out: Float32Array }
+interface Golden {
+  dir: string;
+  cfg: ModelConfig;
+  fmri: Float32Array;
+  out: Float32Array;
+}
 
 async function loadGolden(): Promise<Golden> {
   const dir = await goldenDir('tiny');
-  return { dir, cfg: await goldenConfig(dir), fmri: (await goldenArray(dir, 'fmri')).data, out: (await goldenArray(dir, 'encoder_out')).data };
+  return {
+    dir,
+    cfg: await goldenConfig(dir),
+    fmri: (await goldenArray(dir, 'fmri')).data,
+    out: (await goldenArray(dir, 'encoder_out')).data,
+  };
 }
 
 const encoderWeights = (g: Golden): Promise<Record<string, tf.Tensor>> => goldenWeights(g.dir, (n) => n.startsWith(PREFIX));
@@ -34,10 +44,14 @@ function run(g: Golden, w: WeightMap): { out: Float32Array; leaked: number } {
 }
 
 let golden: Golden;
-beforeAll(async () => { golden = await loadGolden(); });
+beforeAll(async () => {
+  golden = await loadGolden();
+});
 
 describe.each(['cpu', 'wasm'])('fmriEncoder on %s', (backend) => {
-  beforeAll(async () => { expect(await tf.setBackend(backend)).toBe(true); });
+  beforeAll(async () => {
+    expect(await tf.setBackend(backend)).toBe(true);
+  });
   afterAll(() => tf.disposeVariables());
 
   it('matches the PyTorch encoder output to 1e-4 without leaking tensors', async () => {
@@ -65,7 +79,9 @@ describe.each(['cpu', 'wasm'])('fmriEncoder on %s', (backend) => {
   it('names the tensor whose shape disagrees with the config', async () => {
     const w = await encoderWeights(golden);
     const cfg = { ...golden.cfg, encoder: { ...golden.cfg.encoder, numVoxels: 128 } };
-    expect(() => prepareFmriEncoder(cfg, w)).toThrow(/cond_stage_model\.mae\.pos_embed has shape \[1,8,128\] but the config needs \[1,9,128\]/);
+    expect(() => prepareFmriEncoder(cfg, w)).toThrow(
+      /cond_stage_model\.mae\.pos_embed has shape \[1,8,128\] but the config needs \[1,9,128\]/,
+    );
     tf.dispose(Object.values(w));
   });
 });

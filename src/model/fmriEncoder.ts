@@ -6,7 +6,10 @@ import { getWeight, type WeightMap } from './weights';
 import { gelu, layerNorm, linear, linearKernel } from './layers';
 import { attention } from '../kernels/attention';
 
-interface Norm { gamma: tf.Tensor1D; beta: tf.Tensor1D }
+interface Norm {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
 
 export interface FmriEncoderBlock {
   norm1: Norm;

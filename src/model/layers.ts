@@ -42,11 +42,11 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
     // non-innermost axes transposes its input inside, once per mean. Two passes (mean, then the mean of the
     // centred squares) as PyTorch, not E[x²] − E[x]², which cancels when |mean| ≫ sd.
     const grouped = tf.reshape(tf.transpose(tf.reshape(x, [b, h * w, groups, cg]), [0, 2, 1, 3]), [b, groups, h * w * cg]);
-    const mean = tf.mean(grouped, 2, true);                                        // [b, G, 1]
-    const variance = tf.mean(tf.square(tf.sub(grouped, mean)), 2, true);           // [b, G, 1]
+    const mean = tf.mean(grouped, 2, true); // [b, G, 1]
+    const variance = tf.mean(tf.square(tf.sub(grouped, mean)), 2, true); // [b, G, 1]
     // Normalise and apply gamma / beta as one scale and one shift per (sample, channel): y = x·s + t with
     // s = γ / sqrt(var + eps), t = β − mean·s; two full-size ops instead of four.
-    const scale = tf.mul(tf.reshape(gamma, [1, groups, cg]), tf.rsqrt(tf.add(variance, eps)));  // [b, G, cg]
+    const scale = tf.mul(tf.reshape(gamma, [1, groups, cg]), tf.rsqrt(tf.add(variance, eps))); // [b, G, cg]
     const shift = tf.sub(tf.reshape(beta, [1, groups, cg]), tf.mul(mean, scale));
     return tf.add(tf.mul(x, tf.reshape(scale, [b, 1, 1, c])), tf.reshape(shift, [b, 1, 1, c])) as tf.Tensor4D;
   });
@@ -64,7 +64,18 @@ export function conv2dKernel(weight: tf.Tensor): tf.Tensor4D {
  */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | undefined, stride = 1, pad = 0): tf.Tensor4D {
   return tf.fused.conv2d({
-    x, filter: kernel, strides: stride, pad: pad > 0 ? [[0, 0], [pad, pad], [pad, pad], [0, 0]] : 'valid',
+    x,
+    filter: kernel,
+    strides: stride,
+    pad:
+      pad > 0
+        ? [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ]
+        : 'valid',
     ...(bias ? { bias } : {}),
   });
 }
@@ -95,7 +106,7 @@ export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, max
   for (let b = 0; b < timesteps.length; b++) {
     for (let k = 0; k < half; k++) {
       // PyTorch computes freqs in float32: exp(-ln(maxPeriod) * arange(half) / half), then t * freqs in float32.
-      const f = Math.fround(Math.exp(Math.fround(-Math.log(maxPeriod) * k / half)));
+      const f = Math.fround(Math.exp(Math.fround((-Math.log(maxPeriod) * k) / half)));
       const arg = Math.fround(Math.fround(timesteps[b]) * f);
       out[b * dim + k] = Math.cos(arg);
       out[b * dim + half + k] = Math.sin(arg);
@@ -103,4 +114,3 @@ export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, max
   }
   return tf.tensor2d(out, [timesteps.length, dim]);
 }
-

@@ -16,7 +16,11 @@ export const VQ_PREFIX = 'first_stage_model.';
 
 /** Weights that are absent or whose shape disagrees with the config; lists every offending name. */
 export class WeightMismatchError extends StudioError {
-  constructor(readonly what: string, readonly missing: string[], readonly misShaped: { name: string; expected: number[]; found: number[] }[]) {
+  constructor(
+    readonly what: string,
+    readonly missing: string[],
+    readonly misShaped: { name: string; expected: number[]; found: number[] }[],
+  ) {
     const lines = [`${what}: ${missing.length} tensor(s) missing, ${misShaped.length} with a shape the config does not expect`];
     for (const n of missing) lines.push(`  missing ${n}`);
     for (const m of misShaped) lines.push(`  ${m.name}: expected [${m.expected}], found [${m.found}]`);
@@ -31,7 +35,8 @@ export function checkWeights(w: WeightMap, shapes: ShapeMap, what: string): void
   for (const [name, shape] of Object.entries(shapes)) {
     const t = w[name];
     if (!t) missing.push(name);
-    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) misShaped.push({ name, expected: shape, found: [...t.shape] });
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      misShaped.push({ name, expected: shape, found: [...t.shape] });
   }
   if (missing.length || misShaped.length) throw new WeightMismatchError(what, missing, misShaped);
 }
@@ -39,7 +44,7 @@ export function checkWeights(w: WeightMap, shapes: ShapeMap, what: string): void
 // ---------------------------------------------------------------- UNet layout (CompVis openaimodel)
 
 export type UNetLayer =
-  | { kind: 'conv'; cin: number; cout: number }   // input_blocks.0.0
+  | { kind: 'conv'; cin: number; cout: number } // input_blocks.0.0
   | { kind: 'res'; cin: number; cout: number }
   | { kind: 'transformer'; channels: number }
   | { kind: 'down'; channels: number }
@@ -59,7 +64,8 @@ export function unetLayout(u: UNetConfig): UNetLayout {
   const mc = u.modelChannels;
   const input: UNetLayer[][] = [[{ kind: 'conv', cin: u.inChannels, cout: mc }]];
   const chans = [mc];
-  let ch = mc, ds = 1;
+  let ch = mc,
+    ds = 1;
   u.channelMult.forEach((mult, level) => {
     for (let r = 0; r < u.numResBlocks; r++) {
       const block: UNetLayer[] = [{ kind: 'res', cin: ch, cout: mult * mc }];
@@ -74,7 +80,11 @@ export function unetLayout(u: UNetConfig): UNetLayout {
       ds *= 2;
     }
   });
-  const middle: UNetLayer[] = [{ kind: 'res', cin: ch, cout: ch }, { kind: 'transformer', channels: ch }, { kind: 'res', cin: ch, cout: ch }];
+  const middle: UNetLayer[] = [
+    { kind: 'res', cin: ch, cout: ch },
+    { kind: 'transformer', channels: ch },
+    { kind: 'res', cin: ch, cout: ch },
+  ];
   const output: UNetLayer[][] = [];
   for (let level = u.channelMult.length - 1; level >= 0; level--) {
     for (let r = 0; r <= u.numResBlocks; r++) {
@@ -107,9 +117,15 @@ function addLinear(s: ShapeMap, name: string, out: number, inDim: number, bias =
 function unetLayerShapes(s: ShapeMap, name: string, layer: UNetLayer, u: UNetConfig): void {
   const ted = 4 * u.modelChannels;
   switch (layer.kind) {
-    case 'conv': addConv(s, name, layer.cout, layer.cin, 3); break;
-    case 'down': addConv(s, `${name}.op`, layer.channels, layer.channels, 3); break;
-    case 'up': addConv(s, `${name}.conv`, layer.channels, layer.channels, 3); break;
+    case 'conv':
+      addConv(s, name, layer.cout, layer.cin, 3);
+      break;
+    case 'down':
+      addConv(s, `${name}.op`, layer.channels, layer.channels, 3);
+      break;
+    case 'up':
+      addConv(s, `${name}.conv`, layer.channels, layer.channels, 3);
+      break;
     case 'res': {
       const { cin, cout } = layer;
       addVec(s, `${name}.in_layers.0`, cin);
@@ -121,12 +137,15 @@ function unetLayerShapes(s: ShapeMap, name: string, layer: UNetLayer, u: UNetCon
       break;
     }
     case 'transformer': {
-      const c = layer.channels;  // legacy: numHeads heads of width c / numHeads, inner width = c
+      const c = layer.channels; // legacy: numHeads heads of width c / numHeads, inner width = c
       addVec(s, `${name}.norm`, c);
       addConv(s, `${name}.proj_in`, c, c, 1);
       for (let d = 0; d < u.transformerDepth; d++) {
         const b = `${name}.transformer_blocks.${d}`;
-        for (const [attn, ctx] of [['attn1', c], ['attn2', u.contextDim]] as const) {
+        for (const [attn, ctx] of [
+          ['attn1', c],
+          ['attn2', u.contextDim],
+        ] as const) {
           addLinear(s, `${b}.${attn}.to_q`, c, c, false);
           addLinear(s, `${b}.${attn}.to_k`, c, ctx, false);
           addLinear(s, `${b}.${attn}.to_v`, c, ctx, false);
@@ -146,11 +165,13 @@ function unetLayerShapes(s: ShapeMap, name: string, layer: UNetLayer, u: UNetCon
 export function unetShapes(cfg: ModelConfig, prefix = UNET_PREFIX): ShapeMap {
   const u = cfg.unet;
   const s: ShapeMap = {};
-  const mc = u.modelChannels, ted = 4 * mc;
+  const mc = u.modelChannels,
+    ted = 4 * mc;
   addLinear(s, `${prefix}time_embed.0`, ted, mc);
   addLinear(s, `${prefix}time_embed.2`, ted, ted);
   if (u.timeCond) {
-    const tokens = cfg.cond.outTokens, mid = Math.floor(tokens / 2);
+    const tokens = cfg.cond.outTokens,
+      mid = Math.floor(tokens / 2);
     s[`${prefix}time_embed_condtion.0.weight`] = [mid, tokens, 1];
     s[`${prefix}time_embed_condtion.0.bias`] = [mid];
     s[`${prefix}time_embed_condtion.1.weight`] = [1, mid, 1];
@@ -189,7 +210,8 @@ export interface VQLayout {
 export function vqLayout(v: VQConfig): VQLayout {
   const levels = v.chMult.length;
   const down: VQLevel[] = [];
-  let res = v.resolution, blockIn = v.ch;
+  let res = v.resolution,
+    blockIn = v.ch;
   for (let i = 0; i < levels; i++) {
     const out = v.ch * v.chMult[i];
     const blocks = Array.from({ length: v.numResBlocks }, (_, j) => ({ cin: j === 0 ? blockIn : out, cout: out }));

@@ -11,7 +11,13 @@ import type { ModelConfig } from './config';
 import { WeightMismatchError } from './layout';
 import { countParams, modelFromWeights, type EngineModel } from '../engine/pipeline';
 import {
-  hasLowLevel, lowLevelLatent, lowLevelLatentTensors, LowLevelInputError, LOWLEVEL_NAMES, NoLowLevelError, prepareLowLevel,
+  hasLowLevel,
+  lowLevelLatent,
+  lowLevelLatentTensors,
+  LowLevelInputError,
+  LOWLEVEL_NAMES,
+  NoLowLevelError,
+  prepareLowLevel,
 } from './lowlevel';
 import { prepareVQ, vqEncode } from './vq';
 
@@ -28,7 +34,11 @@ beforeAll(async () => {
 /** All golden phase-3 weights plus the low-level tensors, minus the names `drop` rejects. */
 async function allWeights(drop: (n: string) => boolean = () => false): Promise<Record<string, tf.Tensor>> {
   const w = { ...(await goldenWeights(dir)), ...(await goldenExtras(dir)) };
-  for (const n of Object.keys(w)) if (drop(n)) { w[n].dispose(); delete w[n]; }
+  for (const n of Object.keys(w))
+    if (drop(n)) {
+      w[n].dispose();
+      delete w[n];
+    }
   return w;
 }
 
@@ -59,7 +69,9 @@ describe.each(['cpu', 'wasm'])('low-level decoder on %s', (backend) => {
     expect(tf.memory().numTensors).toBe(before);
     expect(maxRel(both.pixels, pix.data)).toBeLessThanOrEqual(1e-4);
     expect(maxRel(both.latent, z0.data)).toBeLessThanOrEqual(1e-4);
-    const v = cfg.encoder.numVoxels, rr = pix.data.length / 2, zz = z0.data.length / 2;
+    const v = cfg.encoder.numVoxels,
+      rr = pix.data.length / 2,
+      zz = z0.data.length / 2;
     const one = await lowLevelLatent(model, fmri.data.slice(v, 2 * v));
     expect(one.pixels.length).toBe(rr);
     expect(one.latent.length).toBe(zz);
@@ -94,7 +106,9 @@ describe.each(['cpu', 'wasm'])('low-level decoder on %s', (backend) => {
 });
 
 describe('models without a low-level decoder', () => {
-  beforeAll(async () => { await tf.setBackend('cpu'); });
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
 
   it("the authors' weights: hasLowLevel false, lowLevelLatent says why", async () => {
     const model = modelFromWeights(cfg, await allWeights((n) => n.startsWith('decoding_studio.')));
@@ -118,7 +132,11 @@ describe('models without a low-level decoder', () => {
     const partial: Record<string, tf.Tensor> = { ...w, [LOWLEVEL_NAMES.mean]: tf.zeros([1000]) };
     delete partial[LOWLEVEL_NAMES.ridgeBias];
     let caught: unknown;
-    try { prepareLowLevel(cfg, partial); } catch (e) { caught = e; }
+    try {
+      prepareLowLevel(cfg, partial);
+    } catch (e) {
+      caught = e;
+    }
     expect(caught).toBeInstanceOf(WeightMismatchError);
     expect((caught as WeightMismatchError).missing).toEqual([LOWLEVEL_NAMES.ridgeBias]);
     expect((caught as WeightMismatchError).misShaped).toEqual([{ name: LOWLEVEL_NAMES.mean, expected: [1024], found: [1000] }]);
@@ -128,7 +146,10 @@ describe('models without a low-level decoder', () => {
   it('countParams puts the VQ encoder and the low-level decoder in their own groups', async () => {
     const w = await allWeights();
     const groups = countParams(w);
-    const sum = (re: RegExp) => Object.entries(w).filter(([n]) => re.test(n)).reduce((a, [, t]) => a + t.size, 0);
+    const sum = (re: RegExp) =>
+      Object.entries(w)
+        .filter(([n]) => re.test(n))
+        .reduce((a, [, t]) => a + t.size, 0);
     expect(groups.vqEncoder).toBe(sum(/^first_stage_model\.(encoder|quant_conv)\./));
     expect(groups.vqDecoder).toBe(sum(/^first_stage_model\.(?!encoder\.|quant_conv\.)/));
     expect(groups.lowLevel).toBe(112 * 8 + 8 + 8 * 1024 + 1024);

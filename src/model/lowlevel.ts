@@ -42,7 +42,8 @@ export function prepareLowLevel(cfg: ModelConfig, w: WeightMap): LowLevelParams 
   const names = Object.values(LOWLEVEL_NAMES);
   if (!names.some((n) => w[n])) return undefined;
   const bias = w[LOWLEVEL_NAMES.ridgeBias];
-  const k = bias && bias.rank === 1 ? bias.shape[0] : (w[LOWLEVEL_NAMES.ridgeWeight]?.shape[1] ?? w[LOWLEVEL_NAMES.components]?.shape[0] ?? 0);
+  const k =
+    bias && bias.rank === 1 ? bias.shape[0] : (w[LOWLEVEL_NAMES.ridgeWeight]?.shape[1] ?? w[LOWLEVEL_NAMES.components]?.shape[0] ?? 0);
   checkWeights(w, lowLevelShapes(cfg, k), `low-level decoder weights under ${LOWLEVEL_PREFIX}`);
   return {
     ridgeWeight: w[LOWLEVEL_NAMES.ridgeWeight] as tf.Tensor2D,
@@ -77,9 +78,16 @@ export function pixelsToImage(cfg: ModelConfig, pix: tf.Tensor2D): tf.Tensor4D {
  * The tensor form of lowLevelLatent: pixels [n, R·R] and z0 = vqEncode(image) [n, embedDim, h, w] (not
  * quantised, as CompVis VQModelInterface.encode). The caller disposes both.
  */
-export function lowLevelLatentTensors(cfg: ModelConfig, p: LowLevelParams, vq: VQParams, x: tf.Tensor2D)
-  : { pixels: tf.Tensor2D; latent: tf.Tensor4D } {
-  if (!vq.encoder) throw new NoLowLevelError('this model has a low-level decoder but no VQ encoder (first_stage_model.encoder.*, quant_conv) to turn its image into a latent; npm run convert keeps them whenever the low-level tensors are given');
+export function lowLevelLatentTensors(
+  cfg: ModelConfig,
+  p: LowLevelParams,
+  vq: VQParams,
+  x: tf.Tensor2D,
+): { pixels: tf.Tensor2D; latent: tf.Tensor4D } {
+  if (!vq.encoder)
+    throw new NoLowLevelError(
+      'this model has a low-level decoder but no VQ encoder (first_stage_model.encoder.*, quant_conv) to turn its image into a latent; npm run convert keeps them whenever the low-level tensors are given',
+    );
   const pixels = lowLevelPixels(p, x);
   const latent = tf.tidy(() => vqEncode(cfg, vq, pixelsToImage(cfg, pixels)));
   return { pixels, latent };
@@ -97,22 +105,28 @@ export function hasLowLevel(model: EngineModel): boolean {
  * Throws NoLowLevelError when the model has no low-level decoder or no VQ encoder, LowLevelInputError
  * when the input length is not a positive multiple of numVoxels.
  */
-export async function lowLevelLatent(model: EngineModel, fmriPreprocessed: Float32Array)
-  : Promise<{ pixels: Float32Array; latent: Float32Array }> {
+export async function lowLevelLatent(
+  model: EngineModel,
+  fmriPreprocessed: Float32Array,
+): Promise<{ pixels: Float32Array; latent: Float32Array }> {
   const p = model.lowlevel;
   if (!p) {
-    throw new NoLowLevelError(`model ${model.config.name} has no low-level decoder (${LOWLEVEL_PREFIX}* tensors): `
-      + 'it cannot start from an fMRI-predicted latent; use init "noise" or a model trained by npm run train');
+    throw new NoLowLevelError(
+      `model ${model.config.name} has no low-level decoder (${LOWLEVEL_PREFIX}* tensors): ` +
+        'it cannot start from an fMRI-predicted latent; use init "noise" or a model trained by npm run train',
+    );
   }
   const v = model.config.encoder.numVoxels;
   if (fmriPreprocessed.length === 0 || fmriPreprocessed.length % v !== 0) {
-    throw new LowLevelInputError(`preprocessed fMRI must hold n × ${v} values (the padded encoder input), found ${fmriPreprocessed.length}`);
+    throw new LowLevelInputError(
+      `preprocessed fMRI must hold n × ${v} values (the padded encoder input), found ${fmriPreprocessed.length}`,
+    );
   }
   const x = tf.tensor2d(fmriPreprocessed, [fmriPreprocessed.length / v, v]);
   try {
     const { pixels, latent } = lowLevelLatentTensors(model.config, p, model.vq, x);
     try {
-      const [pix, z] = await Promise.all([pixels.data(), latent.data()]) as Float32Array[];
+      const [pix, z] = (await Promise.all([pixels.data(), latent.data()])) as Float32Array[];
       return { pixels: pix, latent: z };
     } finally {
       tf.dispose([pixels, latent]);

@@ -4,7 +4,15 @@ import { maxRel } from '../../test/compare';
 import { npyToFloat32 } from '../io/npy';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from './config';
 import {
-  applyRoiMask, describeZscore, FmriShapeError, FmriValueError, formatStat, ModelConfigError, preprocessFmri, wrapPad, zscore,
+  applyRoiMask,
+  describeZscore,
+  FmriShapeError,
+  FmriValueError,
+  formatStat,
+  ModelConfigError,
+  preprocessFmri,
+  wrapPad,
+  zscore,
 } from './preprocess';
 
 describe('preprocess', () => {
@@ -35,9 +43,9 @@ describe('preprocess', () => {
 
   it('without a known ROI size accepts every length that pads to the encoder length, and no other', () => {
     const open: ModelConfig = { ...cfg, preprocess: { mean: cfg.preprocess.mean, std: cfg.preprocess.std } };
-    expect(maxRel(preprocessFmri(open, rawRows), expected)).toBeLessThanOrEqual(1e-6);   // 100 voxels → 112
-    expect(preprocessFmri(open, new Float32Array(96)).length).toBe(112);                // a whole extra patch
-    expect(preprocessFmri(open, new Float32Array(112)).length).toBe(112);               // already padded
+    expect(maxRel(preprocessFmri(open, rawRows), expected)).toBeLessThanOrEqual(1e-6); // 100 voxels → 112
+    expect(preprocessFmri(open, new Float32Array(96)).length).toBe(112); // a whole extra patch
+    expect(preprocessFmri(open, new Float32Array(112)).length).toBe(112); // already padded
     expect(() => preprocessFmri(open, new Float32Array(95))).toThrow(FmriShapeError);
     expect(() => preprocessFmri(open, new Float32Array(113))).toThrow(/expects 96–112 voxels \(padded to 112\); the file has 113/);
   });
@@ -69,10 +77,17 @@ describe('preprocess', () => {
   });
 
   it('names expected and found voxel counts and the fix for a wrong-length vector', () => {
-    const err = (() => { try { preprocessFmri(PUBLISHED_GOD_SBJ3, new Float32Array(5000)); } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        preprocessFmri(PUBLISHED_GOD_SBJ3, new Float32Array(5000));
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(FmriShapeError);
-    expect((err as FmriShapeError).message).toBe('this model expects 4,643 voxels (VC ROI, padded to 4,656); '
-      + 'the file has 5,000: select the ROI mask the model was trained on');
+    expect((err as FmriShapeError).message).toBe(
+      'this model expects 4,643 voxels (VC ROI, padded to 4,656); ' + 'the file has 5,000: select the ROI mask the model was trained on',
+    );
     expect((err as FmriShapeError).expected).toBe(4643);
     expect((err as FmriShapeError).found).toBe(5000);
   });
@@ -93,7 +108,7 @@ describe('preprocess', () => {
   });
 });
 
-describe('preprocessSummary (what the studio shows of a bundle\'s preprocessing)', () => {
+describe("preprocessSummary (what the studio shows of a bundle's preprocessing)", () => {
   it('reports the z-score statistics the bundle holds, not an identity 0 / 1', async () => {
     const { readFile } = await import('node:fs/promises');
     const { preprocessSummary } = await import('../engine/pipeline');
@@ -107,7 +122,8 @@ describe('preprocessSummary (what the studio shows of a bundle\'s preprocessing)
     const dir = await goldenDir('tiny');
     const golden = await goldenConfig(dir);
     expect(preprocessSummary({ config: golden }, new Float32Array(golden.preprocess.rawVoxels!))).toMatchObject({
-      mean: golden.preprocess.mean, std: golden.preprocess.std,
+      mean: golden.preprocess.mean,
+      std: golden.preprocess.std,
     });
     const none: ModelConfig = { ...golden, preprocess: { rawVoxels: golden.preprocess.rawVoxels } };
     const bare = preprocessSummary({ config: none }, new Float32Array(golden.preprocess.rawVoxels!));

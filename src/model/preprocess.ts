@@ -7,7 +7,11 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
 
 /** A voxel vector whose length matches neither the model's ROI size nor its padded length. */
 export class FmriShapeError extends StudioError {
-  constructor(message: string, readonly expected: number, readonly found: number) {
+  constructor(
+    message: string,
+    readonly expected: number,
+    readonly found: number,
+  ) {
     super('FmriShapeError', message);
   }
 }
@@ -17,7 +21,11 @@ export class ModelConfigError extends errorClass('ModelConfigError') {}
 
 /** Voxel values that are NaN or ±Inf (a masked-out or broken voxel left in the export). */
 export class FmriValueError extends StudioError {
-  constructor(message: string, readonly badCount: number, readonly firstIndex: number) {
+  constructor(
+    message: string,
+    readonly badCount: number,
+    readonly firstIndex: number,
+  ) {
     super('FmriValueError', message);
   }
 }
@@ -27,7 +35,10 @@ export function applyRoiMask(values: Float32Array, mask: ArrayLike<boolean | num
   if (mask.length !== values.length) {
     throw new FmriShapeError(
       `ROI mask has ${fmt(mask.length)} entries but the vector has ${fmt(values.length)} voxels: ` +
-      'use the mask stored with this data set', mask.length, values.length);
+        'use the mask stored with this data set',
+      mask.length,
+      values.length,
+    );
   }
   let n = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]) n++;
@@ -70,22 +81,30 @@ export function zscore(values: Float32Array, mean: number, std: number): Float32
   if (!(std > 0) || !Number.isFinite(std) || !Number.isFinite(mean)) {
     throw new Error(`z-score statistics must be finite with std > 0 (mean ${mean}, std ${std})`);
   }
-  const m = Math.fround(mean), s = Math.fround(std);
+  const m = Math.fround(mean),
+    s = Math.fround(std);
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = Math.fround(values[i] - m) / s;
   return out;
 }
 
 function checkFinite(row: Float32Array, rowIndex: number, rows: number): void {
-  let bad = 0, first = -1;
+  let bad = 0,
+    first = -1;
   for (let i = 0; i < row.length; i++) {
-    if (!Number.isFinite(row[i])) { if (first < 0) first = i; bad++; }
+    if (!Number.isFinite(row[i])) {
+      if (first < 0) first = i;
+      bad++;
+    }
   }
   if (bad > 0) {
     const where = rows > 1 ? `sample ${rowIndex}: ` : '';
     throw new FmriValueError(
       `${where}${fmt(bad)} of ${fmt(row.length)} voxel values are NaN or infinite (first at voxel ${first}): ` +
-      'remove or impute them before decoding', bad, first);
+        'remove or impute them before decoding',
+      bad,
+      first,
+    );
   }
 }
 
@@ -97,8 +116,12 @@ function checkFinite(row: Float32Array, rowIndex: number, rows: number): void {
  */
 export function isWrapPadded(row: Float32Array, numVoxels: number, patchSize: number, rawVoxels?: number): boolean {
   if (row.length !== numVoxels) return false;
-  const candidates = rawVoxels !== undefined ? [rawVoxels]
-    : Array.from({ length: patchSize }, (_, k) => numVoxels - patchSize + k).filter((v) => v > 0 && paddedLength(v, patchSize) === numVoxels);
+  const candidates =
+    rawVoxels !== undefined
+      ? [rawVoxels]
+      : Array.from({ length: patchSize }, (_, k) => numVoxels - patchSize + k).filter(
+          (v) => v > 0 && paddedLength(v, patchSize) === numVoxels,
+        );
   return candidates.some((v) => {
     for (let i = v; i < numVoxels; i++) if (!Object.is(row[i], row[(i - v) % v])) return false;
     return true;
@@ -117,8 +140,10 @@ export function preprocessFmri(cfg: ModelConfig, raw: Float32Array[] | Float32Ar
   const { rawVoxels, roi, mean, std } = cfg.preprocess;
   const { numVoxels, patchSize } = cfg.encoder;
   if (rawVoxels !== undefined && paddedLength(rawVoxels, patchSize) !== numVoxels) {
-    throw new ModelConfigError(`model config is inconsistent: ${rawVoxels} raw voxels pad to ${paddedLength(rawVoxels, patchSize)}, ` +
-      `but the encoder takes ${numVoxels}`);
+    throw new ModelConfigError(
+      `model config is inconsistent: ${rawVoxels} raw voxels pad to ${paddedLength(rawVoxels, patchSize)}, ` +
+        `but the encoder takes ${numVoxels}`,
+    );
   }
   if ((mean === undefined) !== (std === undefined)) {
     throw new ModelConfigError('model config has only one of preprocess.mean / preprocess.std; both or neither are needed');
@@ -136,15 +161,22 @@ export function preprocessFmri(cfg: ModelConfig, raw: Float32Array[] | Float32Ar
     if (!fits(row)) {
       const where = rows.length > 1 ? ` (sample ${b})` : '';
       const pad = rawVoxels !== undefined ? numVoxels - rawVoxels : undefined;
-      const notPadding = row.length !== numVoxels ? ''
-        : pad !== undefined
-          ? `; its last ${fmt(pad)} value${pad > 1 ? 's are' : ' is'} not the wrap copy of its first, so it is not a padded vector of this model (another subject's or ROI's voxels?)`
-          : '; its tail is not the wrap copy of its head for any voxel count that pads to this length (another subject\'s or ROI\'s voxels?)';
-      const wants = rawVoxels !== undefined
-        ? `${fmt(rawVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`
-        : `${fmt(numVoxels - patchSize)}–${fmt(numVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`;
-      throw new FmriShapeError(`this model expects ${wants}; the file has ${fmt(row.length)}${where}${notPadding}: ` +
-        `select the ROI mask the model was trained on${notPadding ? ', or use a model trained on this subject' : ''}`, expected, row.length);
+      const notPadding =
+        row.length !== numVoxels
+          ? ''
+          : pad !== undefined
+            ? `; its last ${fmt(pad)} value${pad > 1 ? 's are' : ' is'} not the wrap copy of its first, so it is not a padded vector of this model (another subject's or ROI's voxels?)`
+            : "; its tail is not the wrap copy of its head for any voxel count that pads to this length (another subject's or ROI's voxels?)";
+      const wants =
+        rawVoxels !== undefined
+          ? `${fmt(rawVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`
+          : `${fmt(numVoxels - patchSize)}–${fmt(numVoxels)} voxels (${roi ? `${roi} ROI, ` : ''}padded to ${fmt(numVoxels)})`;
+      throw new FmriShapeError(
+        `this model expects ${wants}; the file has ${fmt(row.length)}${where}${notPadding}: ` +
+          `select the ROI mask the model was trained on${notPadding ? ', or use a model trained on this subject' : ''}`,
+        expected,
+        row.length,
+      );
     }
     checkFinite(row, b, rows.length);
     const padded = row.length === numVoxels ? row : wrapPad(row, patchSize);

@@ -57,9 +57,11 @@ describe.each(['cpu', 'wasm'])('unet on %s', (backend) => {
     const scalar = unet(cfg, params, x, t0, c);
     const repeated = unet(cfg, params, x, [t0, t0], c);
     const golden0 = unet(cfg, params, x, golden.t.data, c);
-    const s = scalar.dataSync(), r = repeated.dataSync(), g = golden0.dataSync();
+    const s = scalar.dataSync(),
+      r = repeated.dataSync(),
+      g = golden0.dataSync();
     expect(maxRel(s, r)).toBe(0);
-    const half = s.length / 2;  // sample 0 shares t0 with the golden call, sample 1 does not
+    const half = s.length / 2; // sample 0 shares t0 with the golden call, sample 1 does not
     expect(maxRel(s.subarray(0, half), g.subarray(0, half))).toBe(0);
     expect(maxRel(s.subarray(half), g.subarray(half))).toBeGreaterThan(1e-3);
     tf.dispose([x, c, scalar, repeated, golden0]);
@@ -89,7 +91,11 @@ describe('unet input and weight checks', () => {
     delete bad[`${PREFIX}out.2.bias`];
     delete bad[`${PREFIX}time_embed_condtion.1.weight`];
     let err: unknown;
-    try { prepareUNet(cfg, bad); } catch (e) { err = e; }
+    try {
+      prepareUNet(cfg, bad);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(WeightMismatchError);
     const e = err as WeightMismatchError;
     expect(e.missing.sort()).toEqual([`${PREFIX}out.2.bias`, `${PREFIX}time_embed_condtion.1.weight`]);
@@ -103,7 +109,9 @@ describe('unet input and weight checks', () => {
     const c = tf.zeros([2, 77, 32]) as tf.Tensor3D;
     expect(() => unet(cfg, p, tf.zeros([2, 4, 8, 8]) as tf.Tensor4D, 10, c)).toThrow(UNetInputError);
     expect(() => unet(cfg, p, tf.zeros([2, 3, 7, 7]) as tf.Tensor4D, 10, c)).toThrow(/multiples of 2, found \[2,3,7,7\]/);
-    expect(() => unet(cfg, p, tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, 10, tf.zeros([2, 77, 16]) as tf.Tensor3D)).toThrow(/context must be \[2, tokens, 32\], found \[2,77,16\]/);
+    expect(() => unet(cfg, p, tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, 10, tf.zeros([2, 77, 16]) as tf.Tensor3D)).toThrow(
+      /context must be \[2, tokens, 32\], found \[2,77,16\]/,
+    );
     expect(() => unet(cfg, p, tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, [1, 2, 3], c)).toThrow(/3 timesteps for a batch of 2/);
     tf.dispose(preparedTensors(p, w));
     c.dispose();

@@ -4,25 +4,72 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
-import { conv2d, conv2dKernel, gelu, groupNorm, layerNorm, linear, linearKernel, silu, timestepEmbedding, upsampleNearest2x } from './layers';
+import {
+  conv2d,
+  conv2dKernel,
+  gelu,
+  groupNorm,
+  layerNorm,
+  linear,
+  linearKernel,
+  silu,
+  timestepEmbedding,
+  upsampleNearest2x,
+} from './layers';
 import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './layout';
 import { prepareTimeCondition, timeCondition, type TimeConditionParams } from './condStage';
 import { attention, attentionWithWeights } from '../kernels/attention';
 import { errorClass } from '../errors';
 
-interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
-interface Linear { weight: tf.Tensor2D; bias?: tf.Tensor1D }
-interface Norm { gamma: tf.Tensor1D; beta: tf.Tensor1D }
-
-interface ResBlockParams { kind: 'res'; inNorm: Norm; inConv: Conv; emb: Linear; outNorm: Norm; outConv: Conv; skip?: Conv }
-interface AttentionParams { q: Linear; k: Linear; v: Linear; out: Linear }
-interface TransformerBlockParams {
-  norm1: Norm; attn1: AttentionParams; norm2: Norm; attn2: AttentionParams; norm3: Norm;
-  /** GEGLU projection C → 8C (value ‖ gate), then 4C → C. */
-  ffIn: Linear; ffOut: Linear;
+interface Conv {
+  kernel: tf.Tensor4D;
+  bias: tf.Tensor1D;
 }
-interface SpatialTransformerParams { kind: 'transformer'; norm: Norm; projIn: Linear; blocks: TransformerBlockParams[]; projOut: Linear }
-interface ConvLayerParams { kind: 'conv' | 'down' | 'up'; conv: Conv }
+interface Linear {
+  weight: tf.Tensor2D;
+  bias?: tf.Tensor1D;
+}
+interface Norm {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
+
+interface ResBlockParams {
+  kind: 'res';
+  inNorm: Norm;
+  inConv: Conv;
+  emb: Linear;
+  outNorm: Norm;
+  outConv: Conv;
+  skip?: Conv;
+}
+interface AttentionParams {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  out: Linear;
+}
+interface TransformerBlockParams {
+  norm1: Norm;
+  attn1: AttentionParams;
+  norm2: Norm;
+  attn2: AttentionParams;
+  norm3: Norm;
+  /** GEGLU projection C → 8C (value ‖ gate), then 4C → C. */
+  ffIn: Linear;
+  ffOut: Linear;
+}
+interface SpatialTransformerParams {
+  kind: 'transformer';
+  norm: Norm;
+  projIn: Linear;
+  blocks: TransformerBlockParams[];
+  projOut: Linear;
+}
+interface ConvLayerParams {
+  kind: 'conv' | 'down' | 'up';
+  conv: Conv;
+}
 export type UNetLayerParams = ResBlockParams | SpatialTransformerParams | ConvLayerParams;
 
 export interface UNetParams {
@@ -55,34 +102,57 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
   checkWeights(w, unetShapes(cfg, prefix), `UNet weights under ${prefix}`);
   const get = <T extends tf.Tensor>(name: string): T => w[prefix + name] as T;
   const conv = (name: string): Conv => ({ kernel: conv2dKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) });
-  const lin = (name: string, bias = true): Linear => ({ weight: linearKernel(get(`${name}.weight`)), bias: bias ? get(`${name}.bias`) : undefined });
+  const lin = (name: string, bias = true): Linear => ({
+    weight: linearKernel(get(`${name}.weight`)),
+    bias: bias ? get(`${name}.bias`) : undefined,
+  });
   const pointwise = (name: string): Linear => {
     return { weight: linearKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) };
   };
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
   const attn = (name: string): AttentionParams => ({
-    q: lin(`${name}.to_q`, false), k: lin(`${name}.to_k`, false), v: lin(`${name}.to_v`, false), out: lin(`${name}.to_out.0`),
+    q: lin(`${name}.to_q`, false),
+    k: lin(`${name}.to_k`, false),
+    v: lin(`${name}.to_v`, false),
+    out: lin(`${name}.to_out.0`),
   });
   const layer = (name: string, l: UNetLayer): UNetLayerParams => {
     switch (l.kind) {
-      case 'conv': return { kind: 'conv', conv: conv(name) };
-      case 'down': return { kind: 'down', conv: conv(`${name}.op`) };
-      case 'up': return { kind: 'up', conv: conv(`${name}.conv`) };
-      case 'res': return {
-        kind: 'res', inNorm: norm(`${name}.in_layers.0`), inConv: conv(`${name}.in_layers.2`), emb: lin(`${name}.emb_layers.1`),
-        outNorm: norm(`${name}.out_layers.0`), outConv: conv(`${name}.out_layers.3`),
-        skip: l.cin !== l.cout ? conv(`${name}.skip_connection`) : undefined,
-      };
-      case 'transformer': return {
-        kind: 'transformer', norm: norm(`${name}.norm`), projIn: pointwise(`${name}.proj_in`), projOut: pointwise(`${name}.proj_out`),
-        blocks: Array.from({ length: u.transformerDepth }, (_, d) => {
-          const b = `${name}.transformer_blocks.${d}`;
-          return {
-            norm1: norm(`${b}.norm1`), attn1: attn(`${b}.attn1`), norm2: norm(`${b}.norm2`), attn2: attn(`${b}.attn2`),
-            norm3: norm(`${b}.norm3`), ffIn: lin(`${b}.ff.net.0.proj`), ffOut: lin(`${b}.ff.net.2`),
-          };
-        }),
-      };
+      case 'conv':
+        return { kind: 'conv', conv: conv(name) };
+      case 'down':
+        return { kind: 'down', conv: conv(`${name}.op`) };
+      case 'up':
+        return { kind: 'up', conv: conv(`${name}.conv`) };
+      case 'res':
+        return {
+          kind: 'res',
+          inNorm: norm(`${name}.in_layers.0`),
+          inConv: conv(`${name}.in_layers.2`),
+          emb: lin(`${name}.emb_layers.1`),
+          outNorm: norm(`${name}.out_layers.0`),
+          outConv: conv(`${name}.out_layers.3`),
+          skip: l.cin !== l.cout ? conv(`${name}.skip_connection`) : undefined,
+        };
+      case 'transformer':
+        return {
+          kind: 'transformer',
+          norm: norm(`${name}.norm`),
+          projIn: pointwise(`${name}.proj_in`),
+          projOut: pointwise(`${name}.proj_out`),
+          blocks: Array.from({ length: u.transformerDepth }, (_, d) => {
+            const b = `${name}.transformer_blocks.${d}`;
+            return {
+              norm1: norm(`${b}.norm1`),
+              attn1: attn(`${b}.attn1`),
+              norm2: norm(`${b}.norm2`),
+              attn2: attn(`${b}.attn2`),
+              norm3: norm(`${b}.norm3`),
+              ffIn: lin(`${b}.ff.net.0.proj`),
+              ffOut: lin(`${b}.ff.net.2`),
+            };
+          }),
+        };
     }
   };
   return {
@@ -108,9 +178,16 @@ function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Te
   return tf.add(skip, h2) as tf.Tensor4D;
 }
 
-function crossAttention(p: AttentionParams, x: tf.Tensor3D, context: tf.Tensor3D, numHeads: number,
-  onWeights?: (weights: tf.Tensor4D) => void): tf.Tensor3D {
-  const q = linear(x, p.q.weight), k = linear(context, p.k.weight), v = linear(context, p.v.weight);
+function crossAttention(
+  p: AttentionParams,
+  x: tf.Tensor3D,
+  context: tf.Tensor3D,
+  numHeads: number,
+  onWeights?: (weights: tf.Tensor4D) => void,
+): tf.Tensor3D {
+  const q = linear(x, p.q.weight),
+    k = linear(context, p.k.weight),
+    v = linear(context, p.v.weight);
   if (!onWeights) return linear(attention(q, k, v, { numHeads }), p.out.weight, p.out.bias) as tf.Tensor3D;
   const { out, weights } = attentionWithWeights(q, k, v, { numHeads });
   onWeights(weights);
@@ -126,10 +203,19 @@ function crossAttention(p: AttentionParams, x: tf.Tensor3D, context: tf.Tensor3D
 export type CrossAttentionCapture = (weights: tf.Tensor4D, where: { layer: number; height: number; width: number }) => void;
 
 /** Capture state of one unet() call: the callback and the running attn2 index. */
-interface CaptureState { fn: CrossAttentionCapture; layer: number }
+interface CaptureState {
+  fn: CrossAttentionCapture;
+  layer: number;
+}
 
 /** SpatialTransformer: GN(eps 1e-6) → proj_in → BasicTransformerBlocks on [B, H·W, C] → proj_out → + input. */
-function spatialTransformer(p: SpatialTransformerParams, x: tf.Tensor4D, c: tf.Tensor3D, numHeads: number, capture?: CaptureState): tf.Tensor4D {
+function spatialTransformer(
+  p: SpatialTransformerParams,
+  x: tf.Tensor4D,
+  c: tf.Tensor3D,
+  numHeads: number,
+  capture?: CaptureState,
+): tf.Tensor4D {
   const [b, h, w, ch] = x.shape;
   const n = groupNorm(x, 32, p.norm.gamma, p.norm.beta, 1e-6);
   let t = linear(tf.reshape(n, [b, h * w, ch]), p.projIn.weight, p.projIn.bias) as tf.Tensor3D;
@@ -139,23 +225,39 @@ function spatialTransformer(p: SpatialTransformerParams, x: tf.Tensor4D, c: tf.T
     const onWeights = capture && ((wts: tf.Tensor4D) => capture.fn(wts, { layer: capture.layer++, height: h, width: w }));
     t = tf.add(t, crossAttention(blk.attn2, layerNorm(t, blk.norm2.gamma, blk.norm2.beta) as tf.Tensor3D, c, numHeads, onWeights));
     const proj = linear(layerNorm(t, blk.norm3.gamma, blk.norm3.beta), blk.ffIn.weight, blk.ffIn.bias);
-    const [value, gate] = tf.split(proj, 2, 2);  // GEGLU: value first, gate second
+    const [value, gate] = tf.split(proj, 2, 2); // GEGLU: value first, gate second
     t = tf.add(t, linear(tf.mul(value, gelu(gate)), blk.ffOut.weight, blk.ffOut.bias));
   }
   const out = linear(t, p.projOut.weight, p.projOut.bias);
   return tf.add(tf.reshape(out, [b, h, w, ch]), x) as tf.Tensor4D;
 }
 
-function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D, c: tf.Tensor3D, numHeads: number,
-  capture?: CaptureState): tf.Tensor4D {
+function runBlock(
+  block: UNetLayerParams[],
+  x: tf.Tensor4D,
+  embAct: tf.Tensor2D,
+  c: tf.Tensor3D,
+  numHeads: number,
+  capture?: CaptureState,
+): tf.Tensor4D {
   let h = x;
   for (const l of block) {
     switch (l.kind) {
-      case 'conv': h = conv2d(h, l.conv.kernel, l.conv.bias, 1, 1); break;
-      case 'down': h = conv2d(h, l.conv.kernel, l.conv.bias, 2, 1); break;
-      case 'up': h = conv2d(upsampleNearest2x(h), l.conv.kernel, l.conv.bias, 1, 1); break;
-      case 'res': h = resBlock(l, h, embAct); break;
-      case 'transformer': h = spatialTransformer(l, h, c, numHeads, capture); break;
+      case 'conv':
+        h = conv2d(h, l.conv.kernel, l.conv.bias, 1, 1);
+        break;
+      case 'down':
+        h = conv2d(h, l.conv.kernel, l.conv.bias, 2, 1);
+        break;
+      case 'up':
+        h = conv2d(upsampleNearest2x(h), l.conv.kernel, l.conv.bias, 1, 1);
+        break;
+      case 'res':
+        h = resBlock(l, h, embAct);
+        break;
+      case 'transformer':
+        h = spatialTransformer(l, h, c, numHeads, capture);
+        break;
     }
   }
   return h;
@@ -167,8 +269,14 @@ function runBlock(block: UNetLayerParams[], x: tf.Tensor4D, embAct: tf.Tensor2D,
  * `capture` (optional) receives every attn2's softmax weights (see CrossAttentionCapture); without it the
  * call is the plain, fast path.
  */
-export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D,
-  capture?: CrossAttentionCapture): tf.Tensor4D {
+export function unet(
+  cfg: ModelConfig,
+  p: UNetParams,
+  x: tf.Tensor4D,
+  t: number | ArrayLike<number>,
+  c: tf.Tensor3D,
+  capture?: CrossAttentionCapture,
+): tf.Tensor4D {
   const u = cfg.unet;
   const [b, ch, h, w] = x.shape;
   const f = 2 ** (u.channelMult.length - 1);
@@ -181,8 +289,11 @@ export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number 
   const ts = typeof t === 'number' ? new Array<number>(b).fill(t) : Array.from(t);
   if (ts.length !== b) throw new UNetInputError(`${ts.length} timesteps for a batch of ${b}`);
   return tf.tidy(() => {
-    let emb = linear(silu(linear(timestepEmbedding(ts, u.modelChannels), p.timeEmbed0.weight, p.timeEmbed0.bias)),
-      p.timeEmbed2.weight, p.timeEmbed2.bias);
+    let emb = linear(
+      silu(linear(timestepEmbedding(ts, u.modelChannels), p.timeEmbed0.weight, p.timeEmbed0.bias)),
+      p.timeEmbed2.weight,
+      p.timeEmbed2.bias,
+    );
     if (p.timeCond) emb = tf.add(emb, timeCondition(cfg, p.timeCond, c));
     // Every ResBlock's emb_layers begins with SiLU on the same embedding: apply it once.
     const embAct = silu(emb) as tf.Tensor2D;
@@ -198,7 +309,13 @@ export function unet(cfg: ModelConfig, p: UNetParams, x: tf.Tensor4D, t: number 
       // torch.cat([h, hs.pop()], dim=1): the running activation first, then the skip.
       hcur = runBlock(block, tf.concat([hcur, skips.pop()!], 3), embAct, c, u.numHeads, cap);
     }
-    const out = conv2d(silu(groupNorm(hcur, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D, p.outConv.kernel, p.outConv.bias, 1, 1);
+    const out = conv2d(
+      silu(groupNorm(hcur, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D,
+      p.outConv.kernel,
+      p.outConv.bias,
+      1,
+      1,
+    );
     return tf.transpose(out, [0, 3, 1, 2]) as tf.Tensor4D;
   });
 }

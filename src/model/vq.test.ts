@@ -25,8 +25,10 @@ beforeAll(async () => {
   cfg = await goldenConfig(dir);
   const load = (name: string): Promise<HostArray> => goldenArray(dir, name);
   golden = {
-    imageIn: await load('vq_image_in'), encoded: await load('vq_encoded'),
-    quantized: await load('vq_quantized'), decoded: await load('vq_decoded'),
+    imageIn: await load('vq_image_in'),
+    encoded: await load('vq_encoded'),
+    quantized: await load('vq_quantized'),
+    decoded: await load('vq_decoded'),
   };
 });
 
@@ -84,10 +86,12 @@ describe.each(['cpu', 'wasm'])('vq on %s', (backend) => {
 });
 
 describe('vq checks and toImage', () => {
-  beforeAll(async () => { await tf.setBackend('cpu'); });
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
 
   it('maps decoder output to [B, H, W, 3] in [0, 1] as clamp((x + 1) / 2)', () => {
-    const x = tf.tensor4d([-3, -1, 0, 0.5, 1, 2, -0.5, 0.25], [1, 2, 2, 2]);  // NCHW: 2 channels, 2×2
+    const x = tf.tensor4d([-3, -1, 0, 0.5, 1, 2, -0.5, 0.25], [1, 2, 2, 2]); // NCHW: 2 channels, 2×2
     const img = toImage(x);
     expect(img.shape).toEqual([1, 2, 2, 2]);
     // HWC order: pixel (0,0) = channels (−3, 1), (0,1) = (−1, 2), (1,0) = (0, −0.5), (1,1) = (0.5, 0.25).
@@ -111,9 +115,11 @@ describe('vq checks and toImage', () => {
     const conv = `${PREFIX}decoder.up.1.block.0.conv1.weight`;
     const bad: Record<string, tf.Tensor> = { ...w, [conv]: tf.zeros([64, 64, 1, 1]) };
     delete bad[`${PREFIX}decoder.norm_out.bias`];
-    delete bad[`${PREFIX}encoder.mid.attn_1.q.bias`];  // the encoder is partly present, so checked too
+    delete bad[`${PREFIX}encoder.mid.attn_1.q.bias`]; // the encoder is partly present, so checked too
     expect(() => prepareVQ(cfg, bad)).toThrow(WeightMismatchError);
-    try { prepareVQ(cfg, bad); } catch (e) {
+    try {
+      prepareVQ(cfg, bad);
+    } catch (e) {
       expect((e as WeightMismatchError).missing).toEqual([`${PREFIX}decoder.norm_out.bias`, `${PREFIX}encoder.mid.attn_1.q.bias`]);
       expect((e as WeightMismatchError).misShaped).toEqual([{ name: conv, expected: [64, 64, 3, 3], found: [64, 64, 1, 1] }]);
     }

@@ -8,16 +8,49 @@ import { checkWeights, vqDecoderShapes, vqEncoderShapes, vqLayout, VQ_PREFIX, ty
 import { attention } from '../kernels/attention';
 import { errorClass } from '../errors';
 
-interface Conv { kernel: tf.Tensor4D; bias: tf.Tensor1D }
-interface Pointwise { weight: tf.Tensor2D; bias: tf.Tensor1D }
-interface Norm { gamma: tf.Tensor1D; beta: tf.Tensor1D }
-interface ResnetParams { norm1: Norm; conv1: Conv; norm2: Norm; conv2: Conv; shortcut?: Pointwise }
-interface AttnParams { norm: Norm; q: Pointwise; k: Pointwise; v: Pointwise; projOut: Pointwise }
-interface LevelParams { blocks: ResnetParams[]; attn: AttnParams[]; resample?: Conv }
-interface MidParams { block1: ResnetParams; attn: AttnParams; block2: ResnetParams }
+interface Conv {
+  kernel: tf.Tensor4D;
+  bias: tf.Tensor1D;
+}
+interface Pointwise {
+  weight: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+interface Norm {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
+interface ResnetParams {
+  norm1: Norm;
+  conv1: Conv;
+  norm2: Norm;
+  conv2: Conv;
+  shortcut?: Pointwise;
+}
+interface AttnParams {
+  norm: Norm;
+  q: Pointwise;
+  k: Pointwise;
+  v: Pointwise;
+  projOut: Pointwise;
+}
+interface LevelParams {
+  blocks: ResnetParams[];
+  attn: AttnParams[];
+  resample?: Conv;
+}
+interface MidParams {
+  block1: ResnetParams;
+  attn: AttnParams;
+  block2: ResnetParams;
+}
 
 export interface VQEncoderParams {
-  convIn: Conv; down: LevelParams[]; mid: MidParams; normOut: Norm; convOut: Conv;
+  convIn: Conv;
+  down: LevelParams[];
+  mid: MidParams;
+  normOut: Norm;
+  convOut: Conv;
   quantConv: Pointwise;
 }
 
@@ -44,8 +77,11 @@ export class VQInputError extends errorClass('VQInputError', 'vq: ') {}
  */
 export function prepareVQ(cfg: ModelConfig, w: WeightMap, prefix = VQ_PREFIX): VQParams {
   const hasEncoder = Object.keys(w).some((n) => n.startsWith(`${prefix}encoder.`) || n.startsWith(`${prefix}quant_conv.`));
-  checkWeights(w, { ...vqDecoderShapes(cfg, prefix), ...(hasEncoder ? vqEncoderShapes(cfg, prefix) : {}) },
-    `VQ ${hasEncoder ? 'encoder and decoder' : 'decoder'} weights under ${prefix}`);
+  checkWeights(
+    w,
+    { ...vqDecoderShapes(cfg, prefix), ...(hasEncoder ? vqEncoderShapes(cfg, prefix) : {}) },
+    `VQ ${hasEncoder ? 'encoder and decoder' : 'decoder'} weights under ${prefix}`,
+  );
 
   const get = <T extends tf.Tensor>(name: string): T => w[prefix + name] as T;
   const conv = (name: string): Conv => ({ kernel: conv2dKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) });
@@ -54,13 +90,24 @@ export function prepareVQ(cfg: ModelConfig, w: WeightMap, prefix = VQ_PREFIX): V
   };
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
   const resnet = (name: string, cin: number, cout: number): ResnetParams => ({
-    norm1: norm(`${name}.norm1`), conv1: conv(`${name}.conv1`), norm2: norm(`${name}.norm2`), conv2: conv(`${name}.conv2`),
+    norm1: norm(`${name}.norm1`),
+    conv1: conv(`${name}.conv1`),
+    norm2: norm(`${name}.norm2`),
+    conv2: conv(`${name}.conv2`),
     shortcut: cin !== cout ? pointwise(`${name}.nin_shortcut`) : undefined,
   });
   const attn = (name: string): AttnParams => ({
-    norm: norm(`${name}.norm`), q: pointwise(`${name}.q`), k: pointwise(`${name}.k`), v: pointwise(`${name}.v`), projOut: pointwise(`${name}.proj_out`),
+    norm: norm(`${name}.norm`),
+    q: pointwise(`${name}.q`),
+    k: pointwise(`${name}.k`),
+    v: pointwise(`${name}.v`),
+    projOut: pointwise(`${name}.proj_out`),
   });
-  const mid = (name: string, c: number): MidParams => ({ block1: resnet(`${name}.block_1`, c, c), attn: attn(`${name}.attn_1`), block2: resnet(`${name}.block_2`, c, c) });
+  const mid = (name: string, c: number): MidParams => ({
+    block1: resnet(`${name}.block_1`, c, c),
+    attn: attn(`${name}.attn_1`),
+    block2: resnet(`${name}.block_2`, c, c),
+  });
   const level = (name: string, l: VQLevel, resample: string): LevelParams => ({
     blocks: l.blocks.map((b, j) => resnet(`${name}.block.${j}`, b.cin, b.cout)),
     attn: l.attn ? l.blocks.map((_, j) => attn(`${name}.attn.${j}`)) : [],
@@ -78,14 +125,16 @@ export function prepareVQ(cfg: ModelConfig, w: WeightMap, prefix = VQ_PREFIX): V
     up: layout.up.map((l, i) => level(`decoder.up.${i}`, l, 'upsample')),
     normOut: norm('decoder.norm_out'),
     convOut: conv('decoder.conv_out'),
-    encoder: hasEncoder ? {
-      convIn: conv('encoder.conv_in'),
-      down: layout.down.map((l, i) => level(`encoder.down.${i}`, l, 'downsample')),
-      mid: mid('encoder.mid', layout.encoderOut),
-      normOut: norm('encoder.norm_out'),
-      convOut: conv('encoder.conv_out'),
-      quantConv: pointwise('quant_conv'),
-    } : undefined,
+    encoder: hasEncoder
+      ? {
+          convIn: conv('encoder.conv_in'),
+          down: layout.down.map((l, i) => level(`encoder.down.${i}`, l, 'downsample')),
+          mid: mid('encoder.mid', layout.encoderOut),
+          normOut: norm('encoder.norm_out'),
+          convOut: conv('encoder.conv_out'),
+          quantConv: pointwise('quant_conv'),
+        }
+      : undefined,
   };
 }
 
@@ -105,7 +154,9 @@ function resnetBlock(p: ResnetParams, x: tf.Tensor4D): tf.Tensor4D {
 function attnBlock(p: AttnParams, x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const n = tf.reshape(groupNorm(x, 32, p.norm.gamma, p.norm.beta, 1e-6), [b, h * w, c]);
-  const q = linear(n, p.q.weight, p.q.bias), k = linear(n, p.k.weight, p.k.bias), v = linear(n, p.v.weight, p.v.bias);
+  const q = linear(n, p.q.weight, p.q.bias),
+    k = linear(n, p.k.weight, p.k.bias),
+    v = linear(n, p.v.weight, p.v.bias);
   const a = linear(attention(q, k, v, { numHeads: 1 }), p.projOut.weight, p.projOut.bias);
   return tf.add(x, tf.reshape(a, [b, h, w, c])) as tf.Tensor4D;
 }
@@ -126,21 +177,36 @@ function runLevel(p: LevelParams, x: tf.Tensor4D): tf.Tensor4D {
 function checkImage(x: tf.Tensor, channels: number, side: number | undefined, what: string): void {
   const [, ch, h, w] = x.shape as number[];
   if (x.rank !== 4 || ch !== channels || (side !== undefined && (h % side !== 0 || w % side !== 0))) {
-    throw new VQInputError(`${what} must be NCHW [batch, ${channels}, h, w]${side !== undefined && side > 1 ? ` with h and w multiples of ${side}` : ''}, found [${x.shape}]`);
+    throw new VQInputError(
+      `${what} must be NCHW [batch, ${channels}, h, w]${side !== undefined && side > 1 ? ` with h and w multiples of ${side}` : ''}, found [${x.shape}]`,
+    );
   }
 }
 
 /** Image NCHW in [-1, 1] → pre-quantisation latent NCHW (after quant_conv), as VQModelInterface.encode. */
 export function vqEncode(cfg: ModelConfig, p: VQParams, img: tf.Tensor4D): tf.Tensor4D {
   const e = p.encoder;
-  if (!e) throw new VQInputError('these weights have no VQ encoder (first_stage_model.encoder.* and quant_conv): bundles ship the decoder only');
+  if (!e)
+    throw new VQInputError('these weights have no VQ encoder (first_stage_model.encoder.* and quant_conv): bundles ship the decoder only');
   checkImage(img, cfg.vq.inChannels, 2 ** (cfg.vq.chMult.length - 1), 'image');
   return tf.tidy(() => {
     let h = conv2d(tf.transpose(img, [0, 2, 3, 1]) as tf.Tensor4D, e.convIn.kernel, e.convIn.bias, 1, 1);
     for (const level of e.down) {
       h = runLevel(level, h);
       // taming's Downsample pads right and bottom only, then a stride-2 valid conv.
-      if (level.resample) h = conv2d(tf.pad(h, [[0, 0], [0, 1], [0, 1], [0, 0]]), level.resample.kernel, level.resample.bias, 2, 0);
+      if (level.resample)
+        h = conv2d(
+          tf.pad(h, [
+            [0, 0],
+            [0, 1],
+            [0, 1],
+            [0, 0],
+          ]),
+          level.resample.kernel,
+          level.resample.bias,
+          2,
+          0,
+        );
     }
     h = midBlock(e.mid, h);
     h = conv2d(silu(groupNorm(h, 32, e.normOut.gamma, e.normOut.beta, 1e-6)) as tf.Tensor4D, e.convOut.kernel, e.convOut.bias, 1, 1);

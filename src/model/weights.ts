@@ -10,7 +10,10 @@ export type WeightMap = Readonly<Record<string, tf.Tensor>>;
 
 export class MissingWeightError extends StudioError {
   constructor(readonly names: string[]) {
-    super('MissingWeightError', `model bundle lacks ${names.length} tensor(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`);
+    super(
+      'MissingWeightError',
+      `model bundle lacks ${names.length} tensor(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', …' : ''}`,
+    );
   }
 }
 

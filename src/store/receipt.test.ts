@@ -20,7 +20,9 @@ describe('studio receipt → npm run decode --receipt', () => {
     const h = harness();
     const engine = h.engine;
     let s: StudioState = initialState;
-    const apply = (a: Action) => { s = reduce(s, a); };
+    const apply = (a: Action) => {
+      s = reduce(s, a);
+    };
     apply({ type: 'backendReady', info: await engine.handle('init', { prefer: ['wasm'] }) });
     apply({ type: 'modelReady', info: (await engine.handle('loadModel', { source: await modelSource(), save: false })).info });
     const f = await bundledFile();
@@ -52,8 +54,24 @@ describe('studio receipt → npm run decode --receipt', () => {
     const dir = await mkdtemp(join(tmpdir(), 'receipt-replay-'));
     try {
       await writeFile(join(dir, 'receipt.json'), json);
-      await run('npx', ['tsx', 'src/cli/decode.ts', '--receipt', join(dir, 'receipt.json'), '--fmri', join(DATA_DIR, 'sbj_3.npz'),
-        '--model', MODEL_DIR, '--backend', 'wasm', '--out', join(dir, 'out')], { timeout: 180_000 });
+      await run(
+        'npx',
+        [
+          'tsx',
+          'src/cli/decode.ts',
+          '--receipt',
+          join(dir, 'receipt.json'),
+          '--fmri',
+          join(DATA_DIR, 'sbj_3.npz'),
+          '--model',
+          MODEL_DIR,
+          '--backend',
+          'wasm',
+          '--out',
+          join(dir, 'out'),
+        ],
+        { timeout: 180_000 },
+      );
       for (let i = 0; i < 2; i++) {
         const studio = await engine.handle('export', { format: 'png', position: r.steps, sample: i, scale: 1, baseName: 'x' });
         const cli = new Uint8Array(await readFile(join(dir, 'out', `sample_${i}.png`)));

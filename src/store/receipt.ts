@@ -27,21 +27,27 @@ export function studioReceipt(s: StudioState, appVersion: string, now = new Date
   if (!model.info || !file.info || !run.settings || !run.sample || !backend.info) return null;
   const roi = run.sample.roi ?? (sameRef(s.sample.info?.ref, run.sample) ? s.sample.info?.roi : undefined) ?? file.info.roi;
   const metrics = run.final ? receiptMetrics(run.final) : undefined;
-  return makeReceipt({
-    appVersion,
-    model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
-    fmri: {
-      fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index,
-      ...(roi ? { roi } : {}),
-      ...(file.info.scale !== undefined ? { scale: file.info.scale } : {}),
-      ...(file.info.inputs ? { inputs: file.info.inputs } : {}), // every file of a multi-file subject, in order, with its sha256
+  return makeReceipt(
+    {
+      appVersion,
+      model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
+      fmri: {
+        fileName: file.info.name,
+        sha256: file.info.sha256,
+        split: run.sample.split,
+        sampleIndex: run.sample.index,
+        ...(roi ? { roi } : {}),
+        ...(file.info.scale !== undefined ? { scale: file.info.scale } : {}),
+        ...(file.info.inputs ? { inputs: file.info.inputs } : {}), // every file of a multi-file subject, in order, with its sha256
+      },
+      // init / strength / guidance travel with the settings; the visited timesteps (img2img cut applied, the
+      // low-level start frame excluded) let a replay check that it walks the same schedule.
+      ...run.settings,
+      timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
+      spacing: stepSpacing(run.settings.steps, model.info.config.schedule.numTimesteps),
+      backend: backend.info.backend,
+      ...(metrics ? { metrics } : {}),
     },
-    // init / strength / guidance travel with the settings; the visited timesteps (img2img cut applied, the
-    // low-level start frame excluded) let a replay check that it walks the same schedule.
-    ...run.settings,
-    timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
-    spacing: stepSpacing(run.settings.steps, model.info.config.schedule.numTimesteps),
-    backend: backend.info.backend,
-    ...(metrics ? { metrics } : {}),
-  }, now);
+    now,
+  );
 }

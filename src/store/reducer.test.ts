@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelInfo, RgbaImage, StepPreview } from '../engine/protocol';
 import { parseReceipt, RECEIPT_KIND } from '../engine/receipt';
-import { initialState, lastPosition, normaliseSettings, previewShown, reduce, runBlocker, runStatusLine, type Action, type StudioState } from './reducer';
+import {
+  initialState,
+  lastPosition,
+  normaliseSettings,
+  previewShown,
+  reduce,
+  runBlocker,
+  runStatusLine,
+  type Action,
+  type StudioState,
+} from './reducer';
 
 const img: RgbaImage = { width: 1, height: 1, pixels: new Uint8ClampedArray(4) };
 const preview = (position: number): StepPreview => ({ position, x0: [img], xt: [img] });
@@ -13,7 +23,12 @@ function apply(state: StudioState, ...actions: Action[]): StudioState {
 }
 const startRun = (runId = 1): Action => ({ type: 'runStarted', runId, total: 3, settings, sample });
 const started = () => apply(initialState, startRun());
-const step = (i: number, runId = 1): Action => ({ type: 'step', runId, step: { kind: 'step', index: i, total: 3, t: 900 - i * 300, ms: 10 }, preview: preview(i) });
+const step = (i: number, runId = 1): Action => ({
+  type: 'step',
+  runId,
+  step: { kind: 'step', index: i, total: 3, t: 900 - i * 300, ms: 10 },
+  preview: preview(i),
+});
 const ended = (reason: 'done' | 'cancelled', runId = 1): Action => ({ type: 'runEnded', runId, reason });
 
 describe('studio reducer', () => {
@@ -88,33 +103,56 @@ describe('studio reducer', () => {
   it('the init frame of an img2img run is timeline frame 0, before the sampler steps', () => {
     const lowlevel = { ...settings, init: 'lowlevel' as const, strength: 0.5 };
     const frame = (kind: 'init' | 'step', i: number): Action => ({
-      type: 'step', runId: 1, step: { kind, index: i, total: 3, t: 501 - (kind === 'init' ? 0 : (i - 1) * 250), ms: 5 }, preview: preview(i),
+      type: 'step',
+      runId: 1,
+      step: { kind, index: i, total: 3, t: 501 - (kind === 'init' ? 0 : (i - 1) * 250), ms: 5 },
+      preview: preview(i),
     });
     let s = apply(initialState, { type: 'runStarted', runId: 1, total: 3, settings: lowlevel, sample }, frame('init', 0));
     expect(s.run.steps.map((f) => f.kind)).toEqual(['init']);
     expect(s.position).toBe(0);
     expect(previewShown(s)?.position).toBe(0);
     s = apply(s, frame('step', 1), frame('step', 2), ended('done'));
-    expect(s.run.steps.map((f) => [f.kind, f.t])).toEqual([['init', 501], ['step', 501], ['step', 251]]);
+    expect(s.run.steps.map((f) => [f.kind, f.t])).toEqual([
+      ['init', 501],
+      ['step', 501],
+      ['step', 251],
+    ]);
     expect(s.position).toBe(3); // the final latent
     expect(apply(s, { type: 'position', position: 0 }).position).toBe(0);
   });
 
   it('normalises img2img and guidance settings: strength only with init lowlevel, guidance clamped', () => {
     const base = { sampler: 'ddim' as const, steps: 10, eta: 0, seed: 0, numSamples: 1 };
-    expect(normaliseSettings({ ...base, init: 'noise', strength: 0.3, guidance: 3 })).toMatchObject({ init: 'noise', strength: 1, guidance: 3 });
-    expect(normaliseSettings({ ...base, init: 'lowlevel', strength: 0.3, guidance: -2 })).toMatchObject({ init: 'lowlevel', strength: 0.3, guidance: 0 });
+    expect(normaliseSettings({ ...base, init: 'noise', strength: 0.3, guidance: 3 })).toMatchObject({
+      init: 'noise',
+      strength: 1,
+      guidance: 3,
+    });
+    expect(normaliseSettings({ ...base, init: 'lowlevel', strength: 0.3, guidance: -2 })).toMatchObject({
+      init: 'lowlevel',
+      strength: 0.3,
+      guidance: 0,
+    });
     expect(normaliseSettings({ ...base, init: 'lowlevel', strength: 0, guidance: 1e9 })).toMatchObject({ strength: 0.01, guidance: 20 });
-    expect(normaliseSettings({ ...base, init: 'bogus' as never, strength: Number.NaN, guidance: Number.NaN }))
-      .toMatchObject({ init: 'noise', strength: 1, guidance: 1 });
-    const s = apply(initialState, { type: 'settings', patch: { init: 'lowlevel', strength: 0.5 } }, { type: 'settings', patch: { guidance: 2.5 } });
+    expect(normaliseSettings({ ...base, init: 'bogus' as never, strength: Number.NaN, guidance: Number.NaN })).toMatchObject({
+      init: 'noise',
+      strength: 1,
+      guidance: 1,
+    });
+    const s = apply(
+      initialState,
+      { type: 'settings', patch: { init: 'lowlevel', strength: 0.5 } },
+      { type: 'settings', patch: { guidance: 2.5 } },
+    );
     expect(s.settings).toMatchObject({ init: 'lowlevel', strength: 0.5, guidance: 2.5 });
     expect(apply(s, { type: 'settings', patch: { init: 'noise' } }).settings.strength).toBe(1);
   });
 
   it('normalises settings: integer ranges, PLMS forces eta 0; steps are never clamped or rounded (the form refuses them)', () => {
-    expect(normaliseSettings({ sampler: 'plms', steps: 0, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 1, guidance: 1 }))
-      .toEqual({ sampler: 'plms', steps: 0, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 1 });
+    expect(
+      normaliseSettings({ sampler: 'plms', steps: 0, eta: 0.7, seed: -3.2, numSamples: 99, init: 'noise', strength: 1, guidance: 1 }),
+    ).toEqual({ sampler: 'plms', steps: 0, eta: 0, seed: 0, numSamples: 16, init: 'noise', strength: 1, guidance: 1 });
     const s = apply(initialState, { type: 'settings', patch: { sampler: 'ddim', eta: 2, steps: 12.4 } });
     expect(s.settings.eta).toBe(1);
     expect(s.settings.steps).toBe(12.4);
@@ -134,7 +172,11 @@ describe('studio reducer', () => {
     expect(apply(s, { type: 'modelReady', info: a }).run.steps).toHaveLength(1);
     expect(apply(s, { type: 'modelReady', info: { ...a, sha256: 'b'.repeat(64) } }).run.steps).toHaveLength(0);
     expect(apply(s, { type: 'fileReading', name: 'a.npy' }).run.status).toBe('idle');
-    const failed = apply(s, { type: 'modelLoading', label: 'B' }, { type: 'modelFailed', error: { code: 'AbortError', message: 'cancelled' } });
+    const failed = apply(
+      s,
+      { type: 'modelLoading', label: 'B' },
+      { type: 'modelFailed', error: { code: 'AbortError', message: 'cancelled' } },
+    );
     expect(failed.model).toMatchObject({ status: 'ready', info: a, error: { code: 'AbortError' } });
     expect(failed.run.steps).toHaveLength(1);
     expect(apply(initialState, { type: 'modelFailed', error: { code: 'BundleError', message: 'x' } }).model.status).toBe('error');
@@ -196,17 +238,28 @@ describe('studio reducer', () => {
     expect(s.model.status).toBe('error');
     expect(s.model.info).toBeUndefined();
     const crash = { code: 'EngineCrashed', message: 'engine crashed — reload the page' };
-    const c = apply(initialState, { type: 'backendReady', info: { backend: 'webgpu' } }, startRun(), { type: 'engineFailed', error: crash });
+    const c = apply(initialState, { type: 'backendReady', info: { backend: 'webgpu' } }, startRun(), {
+      type: 'engineFailed',
+      error: crash,
+    });
     expect(c.backend).toMatchObject({ status: 'error', error: crash });
     expect(c.run).toMatchObject({ status: 'error', error: crash });
   });
 
   it('a receipt sets the sampler settings and says what does not match', () => {
     const receipt = parseReceipt({
-      kind: RECEIPT_KIND, receiptVersion: 1, appVersion: '0.1.0', createdAt: '2026-11-24T00:00:00Z',
+      kind: RECEIPT_KIND,
+      receiptVersion: 1,
+      appVersion: '0.1.0',
+      createdAt: '2026-11-24T00:00:00Z',
       model: { name: 'tiny', sha256: 'b'.repeat(64), synthetic: true },
       fmri: { fileName: 'x.npy', sha256: 'c'.repeat(64), split: 'all', sampleIndex: 0 },
-      sampler: 'plms', steps: 10, eta: 0, seed: 42, numSamples: 3, backend: 'wasm',
+      sampler: 'plms',
+      steps: 10,
+      eta: 0,
+      seed: 42,
+      numSamples: 3,
+      backend: 'wasm',
     });
     const s = apply(initialState, { type: 'modelReady', info: { sha256: 'a'.repeat(64) } as ModelInfo }, { type: 'receipt', receipt });
     // A receipt from before img2img / guidance replays with their defaults.
@@ -218,10 +271,21 @@ describe('studio reducer', () => {
 
   it('a receipt carries init, strength and guidance into the settings', () => {
     const receipt = parseReceipt({
-      kind: RECEIPT_KIND, receiptVersion: 1, appVersion: '0.1.0', createdAt: '2026-11-24T00:00:00Z',
+      kind: RECEIPT_KIND,
+      receiptVersion: 1,
+      appVersion: '0.1.0',
+      createdAt: '2026-11-24T00:00:00Z',
       model: { name: 'tiny', sha256: 'b'.repeat(64), synthetic: true },
       fmri: { fileName: 'x.npy', sha256: 'c'.repeat(64), split: 'all', sampleIndex: 0 },
-      sampler: 'ddim', steps: 20, eta: 0, seed: 1, numSamples: 2, backend: 'wasm', init: 'lowlevel', strength: 0.4, guidance: 2,
+      sampler: 'ddim',
+      steps: 20,
+      eta: 0,
+      seed: 1,
+      numSamples: 2,
+      backend: 'wasm',
+      init: 'lowlevel',
+      strength: 0.4,
+      guidance: 2,
     });
     expect(apply(initialState, { type: 'receipt', receipt }).settings).toMatchObject({ init: 'lowlevel', strength: 0.4, guidance: 2 });
   });
@@ -237,15 +301,31 @@ describe('settings from the loaded model (config.sampling)', () => {
   it('a newly loaded model with defaults switches sampler, steps, init, strength and guidance; seed and samples stay', () => {
     const s = apply({ ...initialState, settings: user }, { type: 'modelReady', info: withDefaults });
     // PLMS takes eta 0 only: the user's 0.5 goes with the switch to PLMS.
-    expect(s.settings).toEqual({ sampler: 'plms', steps: 20, eta: 0, seed: 9, numSamples: 3, init: 'lowlevel', strength: 0.45, guidance: 3 });
+    expect(s.settings).toEqual({
+      sampler: 'plms',
+      steps: 20,
+      eta: 0,
+      seed: 9,
+      numSamples: 3,
+      init: 'lowlevel',
+      strength: 0.45,
+      guidance: 3,
+    });
   });
 
   it('a model without defaults keeps the current settings; the same model again (device-loss reload) keeps user edits', () => {
     expect(apply({ ...initialState, settings: user }, { type: 'modelReady', info: plain }).settings).toEqual(user);
-    const edited = apply(initialState, { type: 'modelReady', info: withDefaults }, { type: 'settings', patch: { steps: 30, strength: 0.6 } });
+    const edited = apply(
+      initialState,
+      { type: 'modelReady', info: withDefaults },
+      { type: 'settings', patch: { steps: 30, strength: 0.6 } },
+    );
     expect(apply(edited, { type: 'modelReady', info: withDefaults }).settings).toMatchObject({ steps: 30, strength: 0.6 });
     // Another model with defaults replaces them again.
-    expect(apply(edited, { type: 'modelReady', info: plain }, { type: 'modelReady', info: withDefaults }).settings).toMatchObject({ steps: 20, strength: 0.45 });
+    expect(apply(edited, { type: 'modelReady', info: plain }, { type: 'modelReady', info: withDefaults }).settings).toMatchObject({
+      steps: 20,
+      strength: 0.45,
+    });
   });
 
   it('settings the model cannot run fall back: noise start without a low-level decoder, guidance 1 without a null context', () => {
@@ -259,36 +339,100 @@ describe('settings from the loaded model (config.sampling)', () => {
 
   it("loading the model a receipt was made with keeps the receipt's settings", () => {
     const receipt = parseReceipt({
-      kind: RECEIPT_KIND, receiptVersion: 1, appVersion: '0.1.0', createdAt: '2026-11-24T00:00:00Z',
+      kind: RECEIPT_KIND,
+      receiptVersion: 1,
+      appVersion: '0.1.0',
+      createdAt: '2026-11-24T00:00:00Z',
       model: { name: 'A', sha256: 'a'.repeat(64), synthetic: true },
       fmri: { fileName: 'x.npy', sha256: 'c'.repeat(64), split: 'all', sampleIndex: 0 },
-      sampler: 'ddim', steps: 12, eta: 0, seed: 5, numSamples: 1, backend: 'wasm', init: 'lowlevel', strength: 0.8, guidance: 1.5,
+      sampler: 'ddim',
+      steps: 12,
+      eta: 0,
+      seed: 5,
+      numSamples: 1,
+      backend: 'wasm',
+      init: 'lowlevel',
+      strength: 0.8,
+      guidance: 1.5,
     });
-    const s = apply(initialState, { type: 'modelReady', info: plain }, { type: 'receipt', receipt }, { type: 'modelReady', info: withDefaults });
-    expect(s.settings).toEqual({ sampler: 'ddim', steps: 12, eta: 0, seed: 5, numSamples: 1, init: 'lowlevel', strength: 0.8, guidance: 1.5 });
+    const s = apply(
+      initialState,
+      { type: 'modelReady', info: plain },
+      { type: 'receipt', receipt },
+      { type: 'modelReady', info: withDefaults },
+    );
+    expect(s.settings).toEqual({
+      sampler: 'ddim',
+      steps: 12,
+      eta: 0,
+      seed: 5,
+      numSamples: 1,
+      init: 'lowlevel',
+      strength: 0.8,
+      guidance: 1.5,
+    });
     expect(s.receiptModel).toBeUndefined();
   });
 });
 
 describe('status line: the actual blocker, refusals as errors', () => {
   const model = { sha256: 'a'.repeat(64), label: 'A' } as ModelInfo;
-  const fileInfo = { name: 'x.npz', format: 'npz', sha256: 'b'.repeat(64), bytes: 1, voxels: 10, splits: [], defaultSplit: 'test-avg', roiNames: ['VC'] };
-  const base = apply(initialState, { type: 'backendReady', info: { backend: 'wasm' } }, { type: 'modelReady', info: model }, { type: 'fileReady', info: fileInfo });
-  const info = (extra: object = {}) => ({ ref: sample, voxelCount: 4466, voxels: new Float32Array(1), preprocess: null, roi: 'V1', ...extra });
+  const fileInfo = {
+    name: 'x.npz',
+    format: 'npz',
+    sha256: 'b'.repeat(64),
+    bytes: 1,
+    voxels: 10,
+    splits: [],
+    defaultSplit: 'test-avg',
+    roiNames: ['VC'],
+  };
+  const base = apply(
+    initialState,
+    { type: 'backendReady', info: { backend: 'wasm' } },
+    { type: 'modelReady', info: model },
+    { type: 'fileReady', info: fileInfo },
+  );
+  const info = (extra: object = {}) => ({
+    ref: sample,
+    voxelCount: 4466,
+    voxels: new Float32Array(1),
+    preprocess: null,
+    roi: 'V1',
+    ...extra,
+  });
 
   it('names each blocker in order, with the rejected sample as an error', () => {
     expect(runBlocker(initialState)).toEqual({ tone: 'info', text: 'Starting the compute backend…' });
     expect(runBlocker(apply(initialState, { type: 'backendReady', info: { backend: 'wasm' } }))?.text).toBe('Load a model (Model panel).');
-    expect(runBlocker(apply(initialState, { type: 'backendReady', info: { backend: 'wasm' } }, { type: 'modelFailed', error: { code: 'BundleError', message: 'bad shard' } })))
-      .toEqual({ tone: 'error', text: 'No model: loading failed — BundleError: bad shard' });
+    expect(
+      runBlocker(
+        apply(
+          initialState,
+          { type: 'backendReady', info: { backend: 'wasm' } },
+          { type: 'modelFailed', error: { code: 'BundleError', message: 'bad shard' } },
+        ),
+      ),
+    ).toEqual({ tone: 'error', text: 'No model: loading failed — BundleError: bad shard' });
     expect(runBlocker(apply(base, { type: 'sampleLoading', ref: sample }))?.text).toBe('Reading the sample…');
-    const rejected = apply(base, { type: 'sampleLoading', ref: sample },
-      { type: 'sampleReady', info: info({ preprocessError: { code: 'FmriShapeError', message: 'the model expects 4511 voxels, got 4466' } }) });
+    const rejected = apply(
+      base,
+      { type: 'sampleLoading', ref: sample },
+      {
+        type: 'sampleReady',
+        info: info({ preprocessError: { code: 'FmriShapeError', message: 'the model expects 4511 voxels, got 4466' } }),
+      },
+    );
     // The model is ready and a sample is chosen: the message is the rejection, not "load a model".
     expect(runStatusLine(rejected)).toEqual({
-      tone: 'error', text: 'The model cannot take this sample (4466 voxels, ROI V1) — FmriShapeError: the model expects 4511 voxels, got 4466',
+      tone: 'error',
+      text: 'The model cannot take this sample (4466 voxels, ROI V1) — FmriShapeError: the model expects 4511 voxels, got 4466',
     });
-    const failed = apply(base, { type: 'sampleLoading', ref: sample }, { type: 'sampleFailed', ref: sample, error: { code: 'RangeError', message: 'sample 9 out of range' } });
+    const failed = apply(
+      base,
+      { type: 'sampleLoading', ref: sample },
+      { type: 'sampleFailed', ref: sample, error: { code: 'RangeError', message: 'sample 9 out of range' } },
+    );
     expect(runStatusLine(failed)).toEqual({ tone: 'error', text: 'The sample was rejected — RangeError: sample 9 out of range' });
     const ok = apply(base, { type: 'sampleLoading', ref: sample }, { type: 'sampleReady', info: info() });
     expect(runBlocker(ok)).toBeNull();
@@ -296,13 +440,28 @@ describe('status line: the actual blocker, refusals as errors', () => {
   });
 
   it('a refused run is an error, not a stop; a failed run says where it failed', () => {
-    const refused = apply(initialState, { type: 'runFailed', runId: 1, error: { code: 'RunSettingsError', message: 'steps must be an integer in 1..1000 (got 0)' } });
+    const refused = apply(initialState, {
+      type: 'runFailed',
+      runId: 1,
+      error: { code: 'RunSettingsError', message: 'steps must be an integer in 1..1000 (got 0)' },
+    });
     expect(refused.run.status).toBe('idle');
-    expect(runStatusLine(refused)).toEqual({ tone: 'error', text: 'Run refused — RunSettingsError: steps must be an integer in 1..1000 (got 0)' });
-    const failed = apply(started(), step(0), { type: 'runFailed', runId: 1, error: { code: 'GPUOutOfMemoryError', message: 'out of memory' } });
+    expect(runStatusLine(refused)).toEqual({
+      tone: 'error',
+      text: 'Run refused — RunSettingsError: steps must be an integer in 1..1000 (got 0)',
+    });
+    const failed = apply(started(), step(0), {
+      type: 'runFailed',
+      runId: 1,
+      error: { code: 'GPUOutOfMemoryError', message: 'out of memory' },
+    });
     expect(runStatusLine(failed)).toEqual({ tone: 'error', text: 'Run failed after 1 of 3 steps — GPUOutOfMemoryError: out of memory' });
     // a refusal of a new run while one runs leaves the running one alone and says so
-    const busy = apply(started(), step(0), { type: 'runFailed', runId: 2, error: { code: 'Busy', message: 'a run is already in progress' } });
+    const busy = apply(started(), step(0), {
+      type: 'runFailed',
+      runId: 2,
+      error: { code: 'Busy', message: 'a run is already in progress' },
+    });
     expect(busy.run.status).toBe('running');
     expect(busy.notice).toEqual({ kind: 'error', text: 'Run refused — Busy: a run is already in progress' });
   });

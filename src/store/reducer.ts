@@ -2,7 +2,17 @@
 // every transition is testable in Node without React or a worker.
 import { DEFAULT_EXPORT_SCALE, EXPORT_SCALES } from '../engine/protocol';
 import type {
-  BackendInfo, EngineError, FileInfo, ModelInfo, RunEndReason, RunSettings, SampleInfo, SampleRef, SavedModel, StepMeta, StepPreview,
+  BackendInfo,
+  EngineError,
+  FileInfo,
+  ModelInfo,
+  RunEndReason,
+  RunSettings,
+  SampleInfo,
+  SampleRef,
+  SavedModel,
+  StepMeta,
+  StepPreview,
 } from '../engine/protocol';
 import type { DecodeReceipt } from '../engine/receipt';
 import { DEFAULT_RUN_SETTINGS, normaliseSettings } from '../engine/settings';
@@ -125,7 +135,10 @@ export function settingsForModel(current: RunSettings, info: ModelInfo, adopt: b
     : { ...current };
   // capabilities is absent only on ModelInfo objects older than it: nothing is known to be missing then.
   const caps = info.capabilities;
-  if (caps && !caps.lowLevel) { s.init = 'noise'; s.strength = 1; }
+  if (caps && !caps.lowLevel) {
+    s.init = 'noise';
+    s.strength = 1;
+  }
   if (caps && !caps.nullContext) s.guidance = 1;
   return normaliseSettings(s);
 }
@@ -182,13 +195,19 @@ export function reduce(state: StudioState, a: Action): StudioState {
       const fromReceipt = state.receiptModel === a.info.sha256;
       const settings = settingsForModel(state.settings, a.info, changed && !fromReceipt);
       return {
-        ...state, model: { status: 'ready', label: a.info.label, info: a.info }, settings, receiptModel: fromReceipt ? undefined : state.receiptModel,
+        ...state,
+        model: { status: 'ready', label: a.info.label, info: a.info },
+        settings,
+        receiptModel: fromReceipt ? undefined : state.receiptModel,
         ...(changed ? clearedRun(state) : {}),
       };
     }
     case 'modelFailed':
       // The worker keeps the previous model when a load fails or is cancelled.
-      return { ...state, model: { status: state.model.info ? 'ready' : 'error', label: state.model.info?.label, info: state.model.info, error: a.error } };
+      return {
+        ...state,
+        model: { status: state.model.info ? 'ready' : 'error', label: state.model.info?.label, info: state.model.info, error: a.error },
+      };
     case 'savedList':
       return { ...state, saved: a.saved };
     case 'fileReading':
@@ -233,7 +252,12 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'runEnded': {
       if (a.runId !== state.run.id || !runActive(state.run)) return state;
       const status: RunStatus = a.reason === 'done' ? 'done' : a.reason === 'cancelled' ? 'cancelled' : 'error';
-      const run = { ...state.run, status, ...(a.error ? { error: a.error } : {}), ...(status === 'done' && a.final ? { final: a.final } : {}) };
+      const run = {
+        ...state.run,
+        status,
+        ...(a.error ? { error: a.error } : {}),
+        ...(status === 'done' && a.final ? { final: a.final } : {}),
+      };
       const position = state.follow && status === 'done' ? lastPosition(run) : Math.min(state.position, lastPosition(run));
       // Done means done: the final image and its metrics arrive with the state, not after it.
       const preview = run.final && position === run.final.position ? run.final : state.preview;
@@ -243,7 +267,8 @@ export function reduce(state: StudioState, a: Action): StudioState {
       // The failure of the run on screen, or of a newer one that never started (bad settings): shown. A
       // run that already ended or was cleared is stale. A newer run refused while another runs is a notice.
       if (state.run.id !== undefined && (a.runId < state.run.id || (a.runId === state.run.id && !runActive(state.run)))) return state;
-      if (a.runId !== state.run.id && runActive(state.run)) return { ...state, notice: { kind: 'error', text: `Run refused — ${a.error.code}: ${a.error.message}` } };
+      if (a.runId !== state.run.id && runActive(state.run))
+        return { ...state, notice: { kind: 'error', text: `Run refused — ${a.error.code}: ${a.error.message}` } };
       // A run that never started was refused (its settings, the model's abilities): the last run's images stay.
       if (a.runId !== state.run.id) return { ...state, refusal: a.error };
       {
@@ -263,12 +288,22 @@ export function reduce(state: StudioState, a: Action): StudioState {
     case 'receipt': {
       const r = a.receipt;
       const settings = normaliseSettings({
-        sampler: r.sampler, steps: r.steps, eta: r.eta, seed: r.seed, numSamples: r.numSamples, init: r.init, strength: r.strength, guidance: r.guidance,
+        sampler: r.sampler,
+        steps: r.steps,
+        eta: r.eta,
+        seed: r.seed,
+        numSamples: r.numSamples,
+        init: r.init,
+        strength: r.strength,
+        guidance: r.guidance,
       });
       const problems: string[] = [];
       const model = state.model.info;
       if (!model) problems.push(`load model ${r.model.name} (sha256 ${r.model.sha256.slice(0, 12)}…)`);
-      else if (model.sha256 !== r.model.sha256) problems.push(`the loaded model's sha256 ${model.sha256.slice(0, 12)}… differs from the receipt's ${r.model.sha256.slice(0, 12)}… (${r.model.name})`);
+      else if (model.sha256 !== r.model.sha256)
+        problems.push(
+          `the loaded model's sha256 ${model.sha256.slice(0, 12)}… differs from the receipt's ${r.model.sha256.slice(0, 12)}… (${r.model.name})`,
+        );
       const file = state.file.info;
       if (!file) problems.push(`open ${r.fmri.fileName} (sha256 ${r.fmri.sha256.slice(0, 12)}…)`);
       else if (file.sha256 !== r.fmri.sha256) problems.push(`the open fMRI file's sha256 differs from the receipt's ${r.fmri.fileName}`);
@@ -276,7 +311,9 @@ export function reduce(state: StudioState, a: Action): StudioState {
         ? `Receipt settings applied. To replay it exactly: ${problems.join('; ')}.`
         : `Receipt settings applied (${r.fmri.split} sample ${r.fmri.sampleIndex}). Press Run to replay.`;
       return {
-        ...state, settings, receiptModel: model?.sha256 === r.model.sha256 ? undefined : r.model.sha256,
+        ...state,
+        settings,
+        receiptModel: model?.sha256 === r.model.sha256 ? undefined : r.model.sha256,
         notice: { kind: problems.length ? 'warning' : 'info', text },
       };
     }
@@ -306,7 +343,10 @@ export interface StatusLine {
 export function runBlocker(state: StudioState): StatusLine | null {
   const { backend, model, file, sample } = state;
   const info = (text: string): StatusLine => ({ tone: 'info', text });
-  const error = (text: string, e?: EngineError): StatusLine => ({ tone: 'error', text: `${text} — ${e?.code ?? 'Error'}: ${e?.message ?? 'unknown error'}` });
+  const error = (text: string, e?: EngineError): StatusLine => ({
+    tone: 'error',
+    text: `${text} — ${e?.code ?? 'Error'}: ${e?.message ?? 'unknown error'}`,
+  });
   if (backend.status === 'busy') return info('Starting the compute backend…');
   if (backend.status === 'error') return error('No compute backend', backend.error);
   if (model.status === 'busy') return info(model.label ? `Loading model ${model.label}…` : 'Loading the model…');
@@ -341,11 +381,16 @@ export function runStatusLine(state: StudioState): StatusLine {
       return runBlocker(state) ?? { tone: 'info', text: 'Ready to run.' };
     case 'running':
     case 'paused':
-      return { tone: 'info', text: `${run.status === 'paused' ? 'Paused' : 'Running'}: ${done === 0 && initFrame && run.steps.length ? 'low-level start' : `step ${done} of ${total}${startNote}`}` };
+      return {
+        tone: 'info',
+        text: `${run.status === 'paused' ? 'Paused' : 'Running'}: ${done === 0 && initFrame && run.steps.length ? 'low-level start' : `step ${done} of ${total}${startNote}`}`,
+      };
     case 'done': {
       const m = run.final?.metrics;
       const mean = run.final?.meanMetrics;
-      const scores = m?.length ? ` · PCC ${m.map((x) => x.pcc.toFixed(3)).join(', ')}${mean ? ` (mean image ${mean.pcc.toFixed(3)})` : ''}` : '';
+      const scores = m?.length
+        ? ` · PCC ${m.map((x) => x.pcc.toFixed(3)).join(', ')}${mean ? ` (mean image ${mean.pcc.toFixed(3)})` : ''}`
+        : '';
       return { tone: 'info', text: `Done: ${done} steps${startNote}${scores}` };
     }
     case 'cancelled':

@@ -19,9 +19,22 @@ function useDropZone(): boolean {
   useEffect(() => {
     let depth = 0;
     const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
-    const enter = (e: DragEvent) => { if (!hasFiles(e)) return; e.preventDefault(); depth++; setOver(true); };
-    const leave = () => { depth = Math.max(0, depth - 1); if (depth === 0) setOver(false); };
-    const overFn = (e: DragEvent) => { if (hasFiles(e)) { e.preventDefault(); e.dataTransfer!.dropEffect = 'copy'; } };
+    const enter = (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth++;
+      setOver(true);
+    };
+    const leave = () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) setOver(false);
+    };
+    const overFn = (e: DragEvent) => {
+      if (hasFiles(e)) {
+        e.preventDefault();
+        e.dataTransfer!.dropEffect = 'copy';
+      }
+    };
     const drop = (e: DragEvent) => {
       e.preventDefault();
       depth = 0;
@@ -53,22 +66,47 @@ function BackendStatus() {
     <div className="backend" aria-live="polite">
       <div>
         <span className="muted">backend</span>{' '}
-        <strong data-testid="backend" title={info ? backendLabel(info.backend) + threads : undefined}>{info?.backend ?? (backend.status === 'error' ? 'none' : '…')}</strong>
+        <strong data-testid="backend" title={info ? backendLabel(info.backend) + threads : undefined}>
+          {info?.backend ?? (backend.status === 'error' ? 'none' : '…')}
+        </strong>
         {threads ? <span className="muted small">{threads}</span> : null}
-        {info?.adapter && info.backend === 'webgpu' ? <> <span className="muted">adapter</span> <strong data-testid="adapter">{info.adapter.vendor}/{info.adapter.architecture}</strong></> : null}
-        {' '}<HelpTip id="backend" />
+        {info?.adapter && info.backend === 'webgpu' ? (
+          <>
+            {' '}
+            <span className="muted">adapter</span>{' '}
+            <strong data-testid="adapter">
+              {info.adapter.vendor}/{info.adapter.architecture}
+            </strong>
+          </>
+        ) : null}{' '}
+        <HelpTip id="backend" />
       </div>
       <label className="small">
         Run on{' '}
-        <select data-testid="backend-override" value={override} disabled={busy}
-          onChange={(e) => { const v = e.target.value as BackendOverride; setOverride(v); void setBackendOverride(v); }}>
+        <select
+          data-testid="backend-override"
+          value={override}
+          disabled={busy}
+          onChange={(e) => {
+            const v = e.target.value as BackendOverride;
+            setOverride(v);
+            void setBackendOverride(v);
+          }}
+        >
           <option value="auto">the faster, by measurement</option>
           <option value="webgpu">WebGPU</option>
           <option value="wasm">WebAssembly</option>
         </select>
       </label>
-      {info?.choice ? <div className="small reason" data-testid="backend-reason">{info.choice.reason}</div> : null}
-      <div className="muted small">{typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'} · no data leaves this page</div>
+      {info?.choice ? (
+        <div className="small reason" data-testid="backend-reason">
+          {info.choice.reason}
+        </div>
+      ) : null}
+      <div className="muted small">
+        {typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'} · no data leaves this
+        page
+      </div>
     </div>
   );
 }
@@ -88,8 +126,22 @@ export function App() {
           <h1>Decoding Studio</h1>
           <p className="subtitle">fMRI → image reconstruction (Contrast, Attend and Diffuse), running entirely in this browser.</p>
           <div className="button-row">
-            <button type="button" data-testid="open-help" aria-expanded={page === 'help'} onClick={() => setPage(page === 'help' ? null : 'help')}>Help: terms and controls</button>
-            <button type="button" data-testid="open-real-data" aria-expanded={page === 'real-data'} onClick={() => setPage(page === 'real-data' ? null : 'real-data')}>Real data and checkpoints</button>
+            <button
+              type="button"
+              data-testid="open-help"
+              aria-expanded={page === 'help'}
+              onClick={() => setPage(page === 'help' ? null : 'help')}
+            >
+              Help: terms and controls
+            </button>
+            <button
+              type="button"
+              data-testid="open-real-data"
+              aria-expanded={page === 'real-data'}
+              onClick={() => setPage(page === 'real-data' ? null : 'real-data')}
+            >
+              Real data and checkpoints
+            </button>
           </div>
         </div>
         <BackendStatus />
@@ -102,12 +154,22 @@ export function App() {
           {info.choice ? <span className="small"> {info.choice.reason}</span> : null}
         </div>
       ) : null}
-      {backend.deviceLost ? <div className="banner error" role="alert" data-testid="device-lost">{backend.deviceLost}{/continues on/.test(backend.deviceLost) ? '' : `; the studio continues on ${info ? backendLabel(info.backend) : 'another backend'}`}. The model panel shows whether the model could be reloaded.</div> : null}
+      {backend.deviceLost ? (
+        <div className="banner error" role="alert" data-testid="device-lost">
+          {backend.deviceLost}
+          {/continues on/.test(backend.deviceLost)
+            ? ''
+            : `; the studio continues on ${info ? backendLabel(info.backend) : 'another backend'}`}
+          . The model panel shows whether the model could be reloaded.
+        </div>
+      ) : null}
       <ErrorBox error={backend.error} />
       {notice ? (
         <div className={`banner ${notice.kind}`} role={notice.kind === 'info' ? 'status' : 'alert'} data-testid="notice">
           {notice.text}
-          <button type="button" className="link" onClick={() => dispatch({ type: 'notice' })} aria-label="Dismiss message">×</button>
+          <button type="button" className="link" onClick={() => dispatch({ type: 'notice' })} aria-label="Dismiss message">
+            ×
+          </button>
         </div>
       ) : null}
       <main className="layout">
@@ -121,7 +183,11 @@ export function App() {
           <ExplainPanel />
         </div>
       </main>
-      {over ? <div className="drop-overlay" aria-hidden="true"><div>Drop an fMRI file, a model bundle (folder or .zip) or a decode receipt</div></div> : null}
+      {over ? (
+        <div className="drop-overlay" aria-hidden="true">
+          <div>Drop an fMRI file, a model bundle (folder or .zip) or a decode receipt</div>
+        </div>
+      ) : null}
     </>
   );
 }

@@ -27,7 +27,13 @@ function downloadCounterfactualReceipt(edit: CounterfactualEdit): string | null 
     const receipt = makeReceipt({
       appVersion: __APP_VERSION__,
       model: { name: model.info.config.name, sha256: model.info.sha256, synthetic: !!model.info.syntheticLabel },
-      fmri: { fileName: file.info.name, sha256: file.info.sha256, split: run.sample.split, sampleIndex: run.sample.index, ...(run.sample.roi ? { roi: run.sample.roi } : {}) },
+      fmri: {
+        fileName: file.info.name,
+        sha256: file.info.sha256,
+        split: run.sample.split,
+        sampleIndex: run.sample.index,
+        ...(run.sample.roi ? { roi: run.sample.roi } : {}),
+      },
       ...run.settings,
       timesteps: run.steps.filter((st) => st.kind === 'step').map((st) => st.t),
       backend: backend.info.backend,
@@ -66,7 +72,17 @@ function rgbOf(img: RgbaImage): Float32Array {
 }
 
 /** The ROI heatmap over the step's predicted image, with the brushed region outlined; drag to brush, Shift-drag to erase. */
-function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; under?: RgbaImage; region: number[]; onRegion: (r: number[]) => void }) {
+function HeatmapBrush({
+  view,
+  under,
+  region,
+  onRegion,
+}: {
+  view: ExplainView;
+  under?: RgbaImage;
+  region: number[];
+  onRegion: (r: number[]) => void;
+}) {
   const ref = useRef<HTMLCanvasElement>(null);
   const drag = useRef<null | 0 | 1>(null);
   const size = 256;
@@ -75,9 +91,14 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
-    const W = under?.width ?? view.width * 4, H = under?.height ?? view.height * 4;
-    let lo = Infinity, hi = -Infinity;
-    for (const v of view.heat) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const W = under?.width ?? view.width * 4,
+      H = under?.height ?? view.height * 4;
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const v of view.heat) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
     const img = rgbaOf(heatToRgb(view.heat, view.height, view.width, H, W, lo, hi, under ? rgbOf(under) : undefined), W, H);
     canvas.width = W;
     canvas.height = H;
@@ -85,8 +106,11 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
     g.putImageData(new ImageData(img.pixels as Uint8ClampedArray<ArrayBuffer>, W, H), 0, 0);
     g.strokeStyle = '#00e5ff';
     g.lineWidth = 1;
-    const fy = H / view.height, fx = W / view.width;
-    region.forEach((on, i) => { if (on) g.strokeRect((i % view.width) * fx + 0.5, Math.floor(i / view.width) * fy + 0.5, fx - 1, fy - 1); });
+    const fy = H / view.height,
+      fx = W / view.width;
+    region.forEach((on, i) => {
+      if (on) g.strokeRect((i % view.width) * fx + 0.5, Math.floor(i / view.width) * fy + 0.5, fx - 1, fy - 1);
+    });
     if (focused) {
       g.strokeStyle = '#fff';
       g.strokeRect((cursor % view.width) * fx + 0.5, Math.floor(cursor / view.width) * fy + 0.5, fx - 1, fy - 1);
@@ -94,8 +118,8 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
   }, [view, under, region, cursor, focused]);
   const cell = (e: React.PointerEvent<HTMLCanvasElement>): number => {
     const r = e.currentTarget.getBoundingClientRect();
-    const x = Math.min(view.width - 1, Math.floor((e.clientX - r.left) / r.width * view.width));
-    const y = Math.min(view.height - 1, Math.floor((e.clientY - r.top) / r.height * view.height));
+    const x = Math.min(view.width - 1, Math.floor(((e.clientX - r.left) / r.width) * view.width));
+    const y = Math.min(view.height - 1, Math.floor(((e.clientY - r.top) / r.height) * view.height));
     return y * view.width + x;
   };
   const paint = (e: React.PointerEvent<HTMLCanvasElement>) => {
@@ -112,7 +136,8 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
     const moves: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -w, ArrowDown: w };
     if (e.key in moves) {
       e.preventDefault();
-      const d = moves[e.key], x = cursor % w;
+      const d = moves[e.key],
+        x = cursor % w;
       if ((d === -1 && x === 0) || (d === 1 && x === w - 1)) return;
       setCursor(Math.min(w * h - 1, Math.max(0, cursor + d)));
     } else if (e.key === ' ' || e.key === 'Enter') {
@@ -123,10 +148,27 @@ function HeatmapBrush({ view, under, region, onRegion }: { view: ExplainView; un
     }
   };
   return (
-    <canvas ref={ref} tabIndex={0} onKeyDown={onKey} onFocus={() => setFocused(true)} onBlur={() => setFocused(false)} className="pixels" role="img" data-testid="explain-heatmap" style={{ width: size, height: size, cursor: 'crosshair', touchAction: 'none' }}
-      aria-label={`Heatmap of the cross-attention reaching ${view.roi ?? 'the mappers\' constant part'} at step t = ${view.t}; drag to brush a region, or use the arrow keys and Space`}
-      onPointerDown={(e) => { drag.current = e.shiftKey ? 0 : 1; e.currentTarget.setPointerCapture(e.pointerId); paint(e); }}
-      onPointerMove={paint} onPointerUp={() => { drag.current = null; }} />
+    <canvas
+      ref={ref}
+      tabIndex={0}
+      onKeyDown={onKey}
+      onFocus={() => setFocused(true)}
+      onBlur={() => setFocused(false)}
+      className="pixels"
+      role="img"
+      data-testid="explain-heatmap"
+      style={{ width: size, height: size, cursor: 'crosshair', touchAction: 'none' }}
+      aria-label={`Heatmap of the cross-attention reaching ${view.roi ?? "the mappers' constant part"} at step t = ${view.t}; drag to brush a region, or use the arrow keys and Space`}
+      onPointerDown={(e) => {
+        drag.current = e.shiftKey ? 0 : 1;
+        e.currentTarget.setPointerCapture(e.pointerId);
+        paint(e);
+      }}
+      onPointerMove={paint}
+      onPointerUp={() => {
+        drag.current = null;
+      }}
+    />
   );
 }
 
@@ -136,28 +178,39 @@ function VoxelImportance({ view }: { view: ExplainView }) {
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
-    const W = 512, H = 48, n = view.importance.length;
+    const W = 512,
+      H = 48,
+      n = view.importance.length;
     canvas.width = W;
     canvas.height = H;
     const g = canvas.getContext('2d')!;
     g.fillStyle = '#fff';
     g.fillRect(0, 0, W, H);
-    const cols = new Float64Array(W), roi = new Int16Array(W).fill(-1);
+    const cols = new Float64Array(W),
+      roi = new Int16Array(W).fill(-1);
     for (let v = 0; v < n; v++) {
-      const x = Math.floor(v / n * W);
+      const x = Math.floor((v / n) * W);
       cols[x] += view.importance[v];
       if (roi[x] === -1) roi[x] = view.roiOf[v];
     }
     const max = Math.max(...cols, 1e-12);
     for (let x = 0; x < W; x++) {
-      const h = cols[x] / max * (H - 6);
+      const h = (cols[x] / max) * (H - 6);
       g.fillStyle = roi[x] >= 0 ? ROI_COLOURS[roi[x] % ROI_COLOURS.length] : '#bbb';
       g.fillRect(x, H - h, 1, h);
       g.fillRect(x, 0, 1, 3);
     }
   }, [view]);
-  return <canvas ref={ref} className="pixels" data-testid="explain-voxels" style={{ width: '100%', height: 64 }} role="img"
-    aria-label="Voxel importance for the brushed region, voxels in file order, coloured by ROI" />;
+  return (
+    <canvas
+      ref={ref}
+      className="pixels"
+      data-testid="explain-voxels"
+      style={{ width: '100%', height: 64 }}
+      role="img"
+      aria-label="Voxel importance for the brushed region, voxels in file order, coloured by ROI"
+    />
+  );
 }
 
 /**
@@ -167,19 +220,29 @@ function VoxelImportance({ view }: { view: ExplainView }) {
 function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
   const ref = useRef<HTMLCanvasElement>(null);
   const id = useId();
-  const c = view.coords, n = view.importance.length;
+  const c = view.coords,
+    n = view.importance.length;
   const zs = [...new Set(Array.from({ length: n }, (_, v) => c[v * 3 + 2]))].sort((a, b) => a - b);
   const [zIndex, setZIndex] = useState(() => Math.floor(zs.length / 2));
   const z = zs[Math.min(zIndex, zs.length - 1)];
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, max = 0;
+    let x0 = Infinity,
+      x1 = -Infinity,
+      y0 = Infinity,
+      y1 = -Infinity,
+      max = 0;
     for (let v = 0; v < n; v++) {
-      x0 = Math.min(x0, c[v * 3]); x1 = Math.max(x1, c[v * 3]); y0 = Math.min(y0, c[v * 3 + 1]); y1 = Math.max(y1, c[v * 3 + 1]);
+      x0 = Math.min(x0, c[v * 3]);
+      x1 = Math.max(x1, c[v * 3]);
+      y0 = Math.min(y0, c[v * 3 + 1]);
+      y1 = Math.max(y1, c[v * 3 + 1]);
       max = Math.max(max, view.importance[v]);
     }
-    const cell = 6, W = Math.round((x1 - x0) / 3 + 1) * cell, H = Math.round((y1 - y0) / 3 + 1) * cell;
+    const cell = 6,
+      W = Math.round((x1 - x0) / 3 + 1) * cell,
+      H = Math.round((y1 - y0) / 3 + 1) * cell;
     canvas.width = W;
     canvas.height = H;
     const g = canvas.getContext('2d')!;
@@ -188,20 +251,40 @@ function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
     for (let v = 0; v < n; v++) {
       if (c[v * 3 + 2] !== z) continue;
       // Radiological habit aside: x grows to the right, y (anterior) upwards.
-      const px = Math.round((c[v * 3] - x0) / 3) * cell, py = H - cell - Math.round((c[v * 3 + 1] - y0) / 3) * cell;
+      const px = Math.round((c[v * 3] - x0) / 3) * cell,
+        py = H - cell - Math.round((c[v * 3 + 1] - y0) / 3) * cell;
       const [r, gg, b] = inferno(max > 0 ? view.importance[v] / max : 0);
       g.fillStyle = `rgb(${r * 255},${gg * 255},${b * 255})`;
       g.fillRect(px, py, cell, cell);
-      if (view.roiOf[v] >= 0) { g.fillStyle = ROI_COLOURS[view.roiOf[v] % ROI_COLOURS.length]; g.fillRect(px + cell / 2 - 1, py + cell / 2 - 1, 2, 2); }
+      if (view.roiOf[v] >= 0) {
+        g.fillStyle = ROI_COLOURS[view.roiOf[v] % ROI_COLOURS.length];
+        g.fillRect(px + cell / 2 - 1, py + cell / 2 - 1, 2, 2);
+      }
     }
   }, [view, z, c, n]);
   return (
     <div>
-      <label htmlFor={id} className="small">Axial slice z = {z} mm (MNI) </label>
-      <input id={id} type="range" min={0} max={zs.length - 1} value={zIndex} onChange={(e) => setZIndex(Number(e.target.value))} data-testid="explain-slice-z" />
+      <label htmlFor={id} className="small">
+        Axial slice z = {z} mm (MNI){' '}
+      </label>
+      <input
+        id={id}
+        type="range"
+        min={0}
+        max={zs.length - 1}
+        value={zIndex}
+        onChange={(e) => setZIndex(Number(e.target.value))}
+        data-testid="explain-slice-z"
+      />
       <br />
-      <canvas ref={ref} className="pixels" data-testid="explain-slice" style={{ height: 220 }} role="img"
-        aria-label={`Voxel importance on the axial slice z = ${z} mm, dots coloured by ROI`} />
+      <canvas
+        ref={ref}
+        className="pixels"
+        data-testid="explain-slice"
+        style={{ height: 220 }}
+        role="img"
+        aria-label={`Voxel importance on the axial slice z = ${z} mm, dots coloured by ROI`}
+      />
     </div>
   );
 }
@@ -239,23 +322,47 @@ export function ExplainPanel() {
     if (!on || !hasRun) return;
     let live = true;
     setBusy(true);
-    explainEngine().call('explain', { position, sample, ...(roi ? { roi } : {}), ...(region.some((x) => x) ? { region } : {}) })
-      .then((v) => { if (live) { setView(v); setError(null); } }, (e: unknown) => { if (live) setError(asEngineError(e).message); })
-      .finally(() => { if (live) setBusy(false); });
-    return () => { live = false; };
+    explainEngine()
+      .call('explain', { position, sample, ...(roi ? { roi } : {}), ...(region.some((x) => x) ? { region } : {}) })
+      .then(
+        (v) => {
+          if (live) {
+            setView(v);
+            setError(null);
+          }
+        },
+        (e: unknown) => {
+          if (live) setError(asEngineError(e).message);
+        },
+      )
+      .finally(() => {
+        if (live) setBusy(false);
+      });
+    return () => {
+      live = false;
+    };
   }, [on, hasRun, run.id, run.steps.length, position, roi, region, sample]);
 
-  useEffect(() => { setCf(null); setRegion([]); }, [run.id]);
+  useEffect(() => {
+    setCf(null);
+    setRegion([]);
+  }, [run.id]);
 
   const edit = (): CounterfactualEdit => {
     const otherRef = { fileName: fileInfo?.name ?? '', sha256: fileInfo?.sha256 ?? '', split: run.sample?.split ?? '', sampleIndex: other };
     switch (kind) {
-      case 'lesion': return { kind: 'lesion', roi: editRoi, fill, seed: 0 };
-      case 'roi-only': return { kind: 'roi-only', roi: editRoi, value };
-      case 'control-shuffle': return { kind: 'control', fill: 'shuffle', seed: 0 };
-      case 'control-mean': return { kind: 'control', fill: 'mean', seed: 0 };
-      case 'trial': return { kind: 'trial', other: otherRef };
-      case 'interpolate': return { kind: 'interpolate', other: otherRef, alpha };
+      case 'lesion':
+        return { kind: 'lesion', roi: editRoi, fill, seed: 0 };
+      case 'roi-only':
+        return { kind: 'roi-only', roi: editRoi, value };
+      case 'control-shuffle':
+        return { kind: 'control', fill: 'shuffle', seed: 0 };
+      case 'control-mean':
+        return { kind: 'control', fill: 'mean', seed: 0 };
+      case 'trial':
+        return { kind: 'trial', other: otherRef };
+      case 'interpolate':
+        return { kind: 'interpolate', other: otherRef, alpha };
     }
   };
   const decodeCounterfactual = async () => {
@@ -280,10 +387,12 @@ export function ExplainPanel() {
   return (
     <section className="panel explain" aria-labelledby="explain-h" data-testid="explain-panel">
       <h2 id="explain-h">Explain</h2>
-      {synthetic ? <p className="muted small">{synthetic}: maps and counterfactuals describe the model on simulated data, not a brain.</p> : null}
+      {synthetic ? (
+        <p className="muted small">{synthetic}: maps and counterfactuals describe the model on simulated data, not a brain.</p>
+      ) : null}
       <label htmlFor={ids.on}>
-        <input id={ids.on} type="checkbox" checked={on} onChange={(e) => setOn(e.target.checked)} data-testid="explain-toggle" />
-        {' '}Show attention maps for the timeline position (one extra UNet call per position shown)
+        <input id={ids.on} type="checkbox" checked={on} onChange={(e) => setOn(e.target.checked)} data-testid="explain-toggle" /> Show
+        attention maps for the timeline position (one extra UNet call per position shown)
       </label>
       {!hasRun ? <p className="muted">Run the sampler; then the maps follow the timeline.</p> : null}
       {on && hasRun ? (
@@ -291,40 +400,97 @@ export function ExplainPanel() {
           <div className="row" style={ROW}>
             <label htmlFor={ids.roi}>ROI </label>
             <select id={ids.roi} value={roi ?? view?.roi ?? ''} onChange={(e) => setRoi(e.target.value)} data-testid="explain-roi">
-              {roiNames.map((r) => <option key={r} value={r}>{r}</option>)}
+              {roiNames.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
             </select>
             {n > 1 ? (
-              <label> sample <select value={sample} onChange={(e) => setSample(Number(e.target.value))}>
-                {Array.from({ length: n }, (_, i) => <option key={i} value={i}>{i + 1}</option>)}
-              </select></label>
+              <label>
+                {' '}
+                sample{' '}
+                <select value={sample} onChange={(e) => setSample(Number(e.target.value))}>
+                  {Array.from({ length: n }, (_, i) => (
+                    <option key={i} value={i}>
+                      {i + 1}
+                    </option>
+                  ))}
+                </select>
+              </label>
             ) : null}
-            <button type="button" onClick={() => setRegion([])} disabled={!region.some((x) => x)}>Whole image</button>
-            {busy ? <span className="muted small" role="status"> computing…</span> : null}
+            <button type="button" onClick={() => setRegion([])} disabled={!region.some((x) => x)}>
+              Whole image
+            </button>
+            {busy ? (
+              <span className="muted small" role="status">
+                {' '}
+                computing…
+              </span>
+            ) : null}
           </div>
-          {error ? <div className="banner error" role="alert" data-testid="explain-error">{error}</div> : null}
+          {error ? (
+            <div className="banner error" role="alert" data-testid="explain-error">
+              {error}
+            </div>
+          ) : null}
           {view ? (
             <>
               <div className="row" style={ROW}>
                 <HeatmapBrush view={view} under={preview?.x0[sample]} region={region} onRegion={setRegion} />
                 <div>
-                  <p className="small">Step t = {view.t} (position {view.position}); {view.layers} attn2 layers averaged over heads at {view.height}×{view.width}.
-                    Bright = more of that position's cross-attention reaches {view.roi ?? 'the constant part'} (stretched to this map's range).</p>
+                  <p className="small">
+                    Step t = {view.t} (position {view.position}); {view.layers} attn2 layers averaged over heads at {view.height}×
+                    {view.width}. Bright = more of that position's cross-attention reaches {view.roi ?? 'the constant part'} (stretched to
+                    this map's range).
+                  </p>
                   <table className="small" data-testid="explain-mass">
-                    <thead><tr><th>ROI</th><th>attention mass</th><th>per voxel (1 = size)</th><th>region importance</th></tr></thead>
+                    <thead>
+                      <tr>
+                        <th>ROI</th>
+                        <th>attention mass</th>
+                        <th>per voxel (1 = size)</th>
+                        <th>region importance</th>
+                      </tr>
+                    </thead>
                     <tbody>
                       {Object.keys(view.mass).map((r) => (
-                        <tr key={r}><td>{r}</td><td>{view.mass[r].toFixed(3)}</td><td>{view.perVoxel[r].toFixed(2)}</td><td>{view.roiImportance[r].toFixed(3)}</td></tr>
+                        <tr key={r}>
+                          <td>{r}</td>
+                          <td>{view.mass[r].toFixed(3)}</td>
+                          <td>{view.perVoxel[r].toFixed(2)}</td>
+                          <td>{view.roiImportance[r].toFixed(3)}</td>
+                        </tr>
                       ))}
-                      <tr><td>constant (no voxel)</td><td>{view.bias.toFixed(3)}</td><td /><td /></tr>
+                      <tr>
+                        <td>constant (no voxel)</td>
+                        <td>{view.bias.toFixed(3)}</td>
+                        <td />
+                        <td />
+                      </tr>
                     </tbody>
                   </table>
                 </div>
               </div>
-              <p className="small">Voxel importance for {region.some((x) => x) ? 'the brushed region' : 'the whole image'} (drag on the map to brush, Shift-drag to erase; or focus it, arrows and Space):</p>
+              <p className="small">
+                Voxel importance for {region.some((x) => x) ? 'the brushed region' : 'the whole image'} (drag on the map to brush,
+                Shift-drag to erase; or focus it, arrows and Space):
+              </p>
               <VoxelImportance view={view} />
-              {view.coords ? <BrainSlice view={view as ExplainView & { coords: Int16Array }} /> : <p className="muted small">No voxel coordinates in this file: no brain slice (voxels are shown in file order).</p>}
-              <p className="small legend">{['V1', 'V2', 'V3', 'HVC'].filter((r) => view.roiNames.includes(r)).map((r, k) => (
-                <span key={r} style={{ color: ROI_COLOURS[k] }}>■ {r} </span>))}</p>
+              {view.coords ? (
+                <BrainSlice view={view as ExplainView & { coords: Int16Array }} />
+              ) : (
+                <p className="muted small">No voxel coordinates in this file: no brain slice (voxels are shown in file order).</p>
+              )}
+              <p className="small legend">
+                {['V1', 'V2', 'V3', 'HVC']
+                  .filter((r) => view.roiNames.includes(r))
+                  .map((r, k) => (
+                    <span key={r} style={{ color: ROI_COLOURS[k] }}>
+                      ■ {r}{' '}
+                    </span>
+                  ))}
+              </p>
             </>
           ) : null}
         </div>
@@ -345,48 +511,111 @@ export function ExplainPanel() {
           <>
             <label htmlFor={ids.eroi}> ROI </label>
             <select id={ids.eroi} value={editRoi} onChange={(e) => setEditRoi(e.target.value)} data-testid="cf-roi">
-              {(fileInfo?.roiNames ?? []).map((r) => <option key={r} value={r}>{r}</option>)}
+              {(fileInfo?.roiNames ?? []).map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
             </select>
           </>
         ) : null}
         {kind === 'lesion' ? (
-          <><label htmlFor={ids.fill}> fill </label>
+          <>
+            <label htmlFor={ids.fill}> fill </label>
             <select id={ids.fill} value={fill} onChange={(e) => setFill(e.target.value as LesionFill)} data-testid="cf-fill">
-              <option value="mean">training mean</option><option value="zero">zero</option><option value="shuffle">shuffled</option>
-            </select></>
+              <option value="mean">training mean</option>
+              <option value="zero">zero</option>
+              <option value="shuffle">shuffled</option>
+            </select>
+          </>
         ) : null}
         {kind === 'roi-only' ? (
-          <><label htmlFor={ids.value}> value </label>
-            <input id={ids.value} type="number" step="0.5" value={value} onChange={(e) => setValue(Number(e.target.value))} style={{ width: 64 }} /></>
+          <>
+            <label htmlFor={ids.value}> value </label>
+            <input
+              id={ids.value}
+              type="number"
+              step="0.5"
+              value={value}
+              onChange={(e) => setValue(Number(e.target.value))}
+              style={{ width: 64 }}
+            />
+          </>
         ) : null}
         {kind === 'trial' || kind === 'interpolate' ? (
-          <><label htmlFor={ids.other}> other sample </label>
-            <input id={ids.other} type="number" min={0} max={Math.max(0, sampleCount - 1)} value={other} onChange={(e) => setOther(Number(e.target.value))} style={{ width: 64 }} data-testid="cf-other" /></>
+          <>
+            <label htmlFor={ids.other}> other sample </label>
+            <input
+              id={ids.other}
+              type="number"
+              min={0}
+              max={Math.max(0, sampleCount - 1)}
+              value={other}
+              onChange={(e) => setOther(Number(e.target.value))}
+              style={{ width: 64 }}
+              data-testid="cf-other"
+            />
+          </>
         ) : null}
         {kind === 'interpolate' ? (
-          <><label htmlFor={ids.alpha}> α = {alpha.toFixed(2)} </label>
-            <input id={ids.alpha} type="range" min={0} max={1} step={0.05} value={alpha} onChange={(e) => setAlpha(Number(e.target.value))} data-testid="cf-alpha"
-              aria-valuetext={`alpha ${alpha.toFixed(2)}: ${(1 - alpha).toFixed(2)} of this trial, ${alpha.toFixed(2)} of sample ${other}`} /></>
+          <>
+            <label htmlFor={ids.alpha}> α = {alpha.toFixed(2)} </label>
+            <input
+              id={ids.alpha}
+              type="range"
+              min={0}
+              max={1}
+              step={0.05}
+              value={alpha}
+              onChange={(e) => setAlpha(Number(e.target.value))}
+              data-testid="cf-alpha"
+              aria-valuetext={`alpha ${alpha.toFixed(2)}: ${(1 - alpha).toFixed(2)} of this trial, ${alpha.toFixed(2)} of sample ${other}`}
+            />
+          </>
         ) : null}
-        <button type="button" onClick={() => void decodeCounterfactual()} disabled={!hasRun || cfBusy || run.status === 'running' || run.status === 'paused'} data-testid="cf-run">
+        <button
+          type="button"
+          onClick={() => void decodeCounterfactual()}
+          disabled={!hasRun || cfBusy || run.status === 'running' || run.status === 'paused'}
+          data-testid="cf-run"
+        >
           {cfBusy ? 'Decoding…' : 'Decode'}
         </button>
-        {cfBusy ? <button type="button" onClick={() => void explainEngine().call('cancelCounterfactual', {})} data-testid="cf-cancel">Cancel</button> : null}
+        {cfBusy ? (
+          <button type="button" onClick={() => void explainEngine().call('cancelCounterfactual', {})} data-testid="cf-cancel">
+            Cancel
+          </button>
+        ) : null}
       </div>
       {!hasRun ? <p className="muted small">Run a decode first; the counterfactual uses its sample, seed and settings.</p> : null}
-      {cfError ? <div className="banner error" role="alert" data-testid="cf-error">{cfError}</div> : null}
+      {cfError ? (
+        <div className="banner error" role="alert" data-testid="cf-error">
+          {cfError}
+        </div>
+      ) : null}
       {cf ? (
         <div data-testid="cf-result">
-          <p className="small">{cf.description}{cf.baselineSource ? ` — training mean: ${cf.baselineSource}` : ''}</p>
+          <p className="small">
+            {cf.description}
+            {cf.baselineSource ? ` — training mean: ${cf.baselineSource}` : ''}
+          </p>
           <button type="button" data-testid="cf-receipt" onClick={() => setCfError(downloadCounterfactualReceipt(cf.edit))}>
             Export receipt of this counterfactual (JSON)
           </button>
           <div className="row" style={ROW}>
             {cf.original.map((img, i) => (
-              <figure key={`o${i}`}><RgbaCanvas image={img} label={`original sample ${i + 1}`} testId="cf-original" /><figcaption className="small">original {i + 1}</figcaption></figure>
+              <figure key={`o${i}`}>
+                <RgbaCanvas image={img} label={`original sample ${i + 1}`} testId="cf-original" />
+                <figcaption className="small">original {i + 1}</figcaption>
+              </figure>
             ))}
             {cf.edited.map((img, i) => (
-              <figure key={`e${i}`}><RgbaCanvas image={img} label={`${cf.description}, sample ${i + 1}`} testId="cf-edited" /><figcaption className="small">{cf.edit.kind} {i + 1}</figcaption></figure>
+              <figure key={`e${i}`}>
+                <RgbaCanvas image={img} label={`${cf.description}, sample ${i + 1}`} testId="cf-edited" />
+                <figcaption className="small">
+                  {cf.edit.kind} {i + 1}
+                </figcaption>
+              </figure>
             ))}
           </div>
         </div>

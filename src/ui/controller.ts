@@ -8,7 +8,14 @@ import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
 import { classifyDrop, type DroppedFile } from './dropped';
 import type { BackendInfo } from '../engine/protocol';
-import { parsePrefs, PREFS_STORAGE_KEY, withCached, type BackendOverride, type BackendPrefs, type CachedChoice } from '../engine/backendChoice';
+import {
+  parsePrefs,
+  PREFS_STORAGE_KEY,
+  withCached,
+  type BackendOverride,
+  type BackendPrefs,
+  type CachedChoice,
+} from '../engine/backendChoice';
 
 declare const __APP_VERSION__: string;
 
@@ -24,17 +31,33 @@ export const explainEngine = (): EngineClient => engine();
 
 function onEvent(e: EngineEvent): void {
   switch (e.event) {
-    case 'loadProgress': dispatch({ type: 'loadProgress', done: e.done, total: e.total }); break;
-    case 'readProgress': dispatch({ type: 'fileProgress', done: e.done, total: e.total }); break;
-    case 'runStarted': dispatch({ type: 'runStarted', runId: e.runId, total: e.total, settings: e.settings, sample: e.sample }); break;
-    case 'step': dispatch({ type: 'step', runId: e.runId, step: e.step, preview: e.preview }); break;
-    case 'deviceLost': dispatch({ type: 'deviceLost', message: e.message, info: e.backend }); break;
-    case 'modelReloaded': dispatch({ type: 'modelReady', info: e.model }); break;
+    case 'loadProgress':
+      dispatch({ type: 'loadProgress', done: e.done, total: e.total });
+      break;
+    case 'readProgress':
+      dispatch({ type: 'fileProgress', done: e.done, total: e.total });
+      break;
+    case 'runStarted':
+      dispatch({ type: 'runStarted', runId: e.runId, total: e.total, settings: e.settings, sample: e.sample });
+      break;
+    case 'step':
+      dispatch({ type: 'step', runId: e.runId, step: e.step, preview: e.preview });
+      break;
+    case 'deviceLost':
+      dispatch({ type: 'deviceLost', message: e.message, info: e.backend });
+      break;
+    case 'modelReloaded':
+      dispatch({ type: 'modelReady', info: e.model });
+      break;
     case 'recoveryFailed':
       dispatch(e.stage === 'backend' ? { type: 'engineFailed', error: e.error } : { type: 'modelFailed', error: e.error });
       break;
-    case 'backendChosen': onBackendChosen(e.backend, e.key, e.cache); break;
-    case 'gpuError': dispatch({ type: 'notice', notice: { kind: 'error', text: `${e.error.code}: ${e.error.message}` } }); break;
+    case 'backendChosen':
+      onBackendChosen(e.backend, e.key, e.cache);
+      break;
+    case 'gpuError':
+      dispatch({ type: 'notice', notice: { kind: 'error', text: `${e.error.code}: ${e.error.message}` } });
+      break;
   }
 }
 
@@ -46,7 +69,10 @@ export async function start(): Promise<void> {
   const worker = new Worker(new URL('../worker/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
   client = new EngineClient(worker, onEvent, (error) => dispatch({ type: 'engineFailed', error }));
   try {
-    dispatch({ type: 'backendReady', info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'], choice: loadBackendPrefs(), testHooks: installTestHooks() }) });
+    dispatch({
+      type: 'backendReady',
+      info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'], choice: loadBackendPrefs(), testHooks: installTestHooks() }),
+    });
   } catch (e) {
     dispatch({ type: 'backendFailed', error: asEngineError(e) });
     return;
@@ -64,14 +90,21 @@ export async function refreshSaved(): Promise<void> {
 }
 
 export async function loadModel(source: ModelSourceSpec, save: boolean): Promise<void> {
-  const label = source.kind === 'saved' ? useStudio.getState().saved.find((m) => m.id === source.id)?.label ?? source.id
-    : source.kind === 'url' ? source.label ?? source.base : source.label;
+  const label =
+    source.kind === 'saved'
+      ? (useStudio.getState().saved.find((m) => m.id === source.id)?.label ?? source.id)
+      : source.kind === 'url'
+        ? (source.label ?? source.base)
+        : source.label;
   dispatch({ type: 'modelLoading', label });
   try {
     const loaded = await engine().call('loadModel', { source, save });
     dispatch({ type: 'modelReady', info: loaded.info });
     if (loaded.saveError) {
-      dispatch({ type: 'notice', notice: { kind: 'warning', text: `The model is loaded but could not be saved in this browser: ${loaded.saveError.message}` } });
+      dispatch({
+        type: 'notice',
+        notice: { kind: 'warning', text: `The model is loaded but could not be saved in this browser: ${loaded.saveError.message}` },
+      });
     }
     if (save) void refreshSaved();
     // The preprocessing summary depends on the model: refresh it for the selected sample.
@@ -98,16 +131,32 @@ export async function deleteSaved(id: string): Promise<void> {
 let lastFmri: { name: string; file: Blob; mask?: { name: string; file: Blob }; extras?: ReadFileExtras; scale?: number } | undefined;
 
 /** Blobs (Files) go to the worker as they are: reading and parsing never block the page. */
-export async function openFmri(name: string, file: Blob, mask?: { name: string; file: Blob }, scale?: number, extras?: ReadFileExtras): Promise<void> {
+export async function openFmri(
+  name: string,
+  file: Blob,
+  mask?: { name: string; file: Blob },
+  scale?: number,
+  extras?: ReadFileExtras,
+): Promise<void> {
   lastFmri = { name, file, ...(mask ? { mask } : {}), ...(extras ? { extras } : {}), ...(scale !== undefined ? { scale } : {}) };
   dispatch({ type: 'fileReading', name });
   try {
-    const info = await engine().call('readFile', { name, file, ...(mask ? { mask } : {}), ...(scale !== undefined ? { scale } : {}), ...extras });
+    const info = await engine().call('readFile', {
+      name,
+      file,
+      ...(mask ? { mask } : {}),
+      ...(scale !== undefined ? { scale } : {}),
+      ...extras,
+    });
     dispatch({ type: 'fileReady', info });
     await selectSample({ split: info.defaultSplit, index: 0 });
   } catch (e) {
     const err = asEngineError(e);
-    dispatch({ type: 'fileFailed', name, error: err.code === 'AbortError' ? { code: 'Cancelled', message: `reading ${name} was cancelled` } : err });
+    dispatch({
+      type: 'fileFailed',
+      name,
+      error: err.code === 'AbortError' ? { code: 'Cancelled', message: `reading ${name} was cancelled` } : err,
+    });
   }
 }
 
@@ -129,7 +178,8 @@ export async function reorderParts(order: string[]): Promise<void> {
 
 /** Re-read the current data with ground-truth images (one images file, or image files matched by name). */
 export async function addGroundTruth(files: { name: string; file: Blob }[]): Promise<void> {
-  if (lastFmri && files.length) await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, lastFmri.scale, { ...lastFmri.extras, truth: files });
+  if (lastFmri && files.length)
+    await openFmri(lastFmri.name, lastFmri.file, lastFmri.mask, lastFmri.scale, { ...lastFmri.extras, truth: files });
 }
 // ---- end data-set inputs ----
 
@@ -192,9 +242,15 @@ export function setPosition(position: number): void {
   const key = `${runId}:${s.position}`;
   if (pendingPreviews.has(key)) return;
   pendingPreviews.add(key);
-  engine().call('preview', { position: s.position })
+  engine()
+    .call('preview', { position: s.position })
     .then((preview) => dispatch({ type: 'preview', runId, preview }))
-    .catch((e) => dispatch({ type: 'notice', notice: { kind: 'error', text: `Preview of position ${s.position}: ${asEngineError(e).code}: ${asEngineError(e).message}` } }))
+    .catch((e) =>
+      dispatch({
+        type: 'notice',
+        notice: { kind: 'error', text: `Preview of position ${s.position}: ${asEngineError(e).code}: ${asEngineError(e).message}` },
+      }),
+    )
     .finally(() => pendingPreviews.delete(key));
 }
 
@@ -242,7 +298,11 @@ async function applyReceipt(text: string): Promise<void> {
   dispatch({ type: 'receipt', receipt });
   const f = useStudio.getState().file.info;
   if (f && f.sha256 === receipt.fmri.sha256) {
-    await selectSample({ split: receipt.fmri.split, index: receipt.fmri.sampleIndex, ...(receipt.fmri.roi ? { roi: receipt.fmri.roi } : {}) });
+    await selectSample({
+      split: receipt.fmri.split,
+      index: receipt.fmri.sampleIndex,
+      ...(receipt.fmri.roi ? { roi: receipt.fmri.roi } : {}),
+    });
   }
 }
 
@@ -251,8 +311,11 @@ export async function handleFiles(files: DroppedFile[]): Promise<void> {
   const plan = classifyDrop(files);
   try {
     switch (plan.kind) {
-      case 'empty': return;
-      case 'receipt': await applyReceipt(await plan.file.file.text()); return;
+      case 'empty':
+        return;
+      case 'receipt':
+        await applyReceipt(await plan.file.file.text());
+        return;
       case 'bundle-folder':
         await loadModel({ kind: 'files', files: Object.fromEntries(plan.files.map((f) => [f.path, f.file])), label: plan.label }, true);
         return;
@@ -262,15 +325,25 @@ export async function handleFiles(files: DroppedFile[]): Promise<void> {
       case 'fmri': {
         // issue 13: several files of a subject (named after their folder), stimulus list, ground truth.
         const blob = (d: DroppedFile) => ({ name: d.file.name, file: d.file as Blob });
-        const folder = plan.parts && plan.data.path.includes('/') ? plan.data.path.slice(0, plan.data.path.lastIndexOf('/')).split('/').pop() : undefined;
+        const folder =
+          plan.parts && plan.data.path.includes('/')
+            ? plan.data.path.slice(0, plan.data.path.lastIndexOf('/')).split('/').pop()
+            : undefined;
         const extras: ReadFileExtras = {
           ...(plan.parts ? { parts: plan.parts.map(blob) } : {}),
           ...(plan.stimuli ? { stimuli: blob(plan.stimuli) } : {}),
           ...(plan.truth ? { truth: plan.truth.map(blob) } : {}),
         };
-        if (plan.ignored?.length) dispatch({ type: 'notice', notice: { kind: 'info', text: `not fMRI data, left out: ${plan.ignored.join(', ')}` } });
-        const name = plan.parts ? folder ?? `${plan.parts.length} files` : plan.data.file.name;
-        await openFmri(name, plan.data.file, plan.mask ? { name: plan.mask.file.name, file: plan.mask.file } : undefined, undefined, extras);
+        if (plan.ignored?.length)
+          dispatch({ type: 'notice', notice: { kind: 'info', text: `not fMRI data, left out: ${plan.ignored.join(', ')}` } });
+        const name = plan.parts ? (folder ?? `${plan.parts.length} files`) : plan.data.file.name;
+        await openFmri(
+          name,
+          plan.data.file,
+          plan.mask ? { name: plan.mask.file.name, file: plan.mask.file } : undefined,
+          undefined,
+          extras,
+        );
         return;
       }
       case 'unsupported':
@@ -300,12 +373,20 @@ export async function openBundled(name: string, maskName?: string): Promise<void
 // ---- backend choice (issue 12): the override and cached decisions live in localStorage ----------------
 
 function loadBackendPrefs(): BackendPrefs {
-  try { return parsePrefs(localStorage.getItem(PREFS_STORAGE_KEY)); } catch { return parsePrefs(null); }
+  try {
+    return parsePrefs(localStorage.getItem(PREFS_STORAGE_KEY));
+  } catch {
+    return parsePrefs(null);
+  }
 }
 
 function saveBackendPrefs(prefs: BackendPrefs): void {
   // Storage may be full or disabled: the choice then holds for this session only.
-  try { localStorage.setItem(PREFS_STORAGE_KEY, JSON.stringify(prefs)); } catch { /* session only */ }
+  try {
+    localStorage.setItem(PREFS_STORAGE_KEY, JSON.stringify(prefs));
+  } catch {
+    /* session only */
+  }
 }
 
 function onBackendChosen(info: BackendInfo, key: string, cache?: CachedChoice): void {

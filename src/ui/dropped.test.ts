@@ -29,7 +29,9 @@ describe('classifyDrop', () => {
   });
 
   // Issue 13: data sets as distributed.
-  const parts = ['EarlyVis', 'LOC', 'OPA', 'PPA', 'RSC'].flatMap((r) => ['RH', 'LH'].map((h) => `CSI1/CSI1_GLMbetas-TYPED-FITHRF-GLMDENOISE-RR_allses_${h}${r}.npy`));
+  const parts = ['EarlyVis', 'LOC', 'OPA', 'PPA', 'RSC'].flatMap((r) =>
+    ['RH', 'LH'].map((h) => `CSI1/CSI1_GLMbetas-TYPED-FITHRF-GLMDENOISE-RR_allses_${h}${r}.npy`),
+  );
   it('a BOLD5000 subject folder: the ten per-ROI files are the data, with the stimulus list; img_dict.npy left out', () => {
     const plan = classifyDrop([...parts, 'CSI1/CSI1_stim_lists.txt', 'CSI1/img_dict.npy'].map(f));
     expect(plan.kind).toBe('fmri');
@@ -44,7 +46,7 @@ describe('classifyDrop', () => {
     expect(plan.kind === 'fmri' && plan.parts?.map((p) => p.path)).toEqual(['b.npy', 'a.npy']);
   });
 
-  it("an NSD pair: nsdgeneral.nii.gz is the mask (its name says so), or the smaller of two NIfTI files", () => {
+  it('an NSD pair: nsdgeneral.nii.gz is the mask (its name says so), or the smaller of two NIfTI files', () => {
     const plan = classifyDrop([f('nsdgeneral.nii.gz'), f('betas_session01.nii.gz')]);
     expect(plan.kind === 'fmri' && [plan.data.path, plan.mask?.path]).toEqual(['betas_session01.nii.gz', 'nsdgeneral.nii.gz']);
     const sized = (path: string, size: number) => ({ path, file: { name: path, size } });

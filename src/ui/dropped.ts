@@ -21,7 +21,15 @@ export type DropPlan<F extends { name: string } = File> =
    * per-ROI files), concatenated along voxels; `stimuli` a stimulus list; `truth` ground-truth images (an
    * images .npz, or image files matched by name); `ignored` files of the selection that are none of these.
    */
-  | { kind: 'fmri'; data: DroppedFile<F>; mask?: DroppedFile<F>; parts?: DroppedFile<F>[]; stimuli?: DroppedFile<F>; truth?: DroppedFile<F>[]; ignored?: string[] }
+  | {
+      kind: 'fmri';
+      data: DroppedFile<F>;
+      mask?: DroppedFile<F>;
+      parts?: DroppedFile<F>[];
+      stimuli?: DroppedFile<F>;
+      truth?: DroppedFile<F>[];
+      ignored?: string[];
+    }
   | { kind: 'unsupported'; name: string; message: string };
 
 const isFmri = (name: string) => FMRI_EXTENSIONS.some((e) => name.toLowerCase().endsWith(e));
@@ -45,7 +53,8 @@ export function classifyDrop<F extends { name: string }>(files: DroppedFile<F>[]
   return {
     kind: 'unsupported',
     name: names,
-    message: `cannot open ${names}: drop one fMRI file (${FMRI_EXTENSIONS.join(' ')}), optionally with a mask (e.g. nsdgeneral.nii.gz) ` +
+    message:
+      `cannot open ${names}: drop one fMRI file (${FMRI_EXTENSIONS.join(' ')}), optionally with a mask (e.g. nsdgeneral.nii.gz) ` +
       'and ground-truth images; several files of one subject (e.g. BOLD5000 per-ROI .npy + stimulus list), or their folder; ' +
       'a model bundle (folder with manifest.json, or .zip); or a decode receipt (.json)',
   };
@@ -80,9 +89,12 @@ function classifyData<F extends { name: string }>(files: DroppedFile<F>[]): Drop
   const truth = truthFiles.length === 0 ? undefined : imageFiles.length ? imageFiles : truthFiles.slice(0, 1);
   if (truthFiles.length > 1 && !imageFiles.length) ignored.push(...truthFiles.slice(1).map((f) => f.file.name));
   return {
-    kind: 'fmri', data: data[0],
+    kind: 'fmri',
+    data: data[0],
     ...(data.length > 1 ? { parts: data } : {}),
-    ...(mask ? { mask } : {}), ...(stimuli ? { stimuli } : {}), ...(truth ? { truth } : {}),
+    ...(mask ? { mask } : {}),
+    ...(stimuli ? { stimuli } : {}),
+    ...(truth ? { truth } : {}),
     ...(ignored.length ? { ignored } : {}),
   };
 }

@@ -5,10 +5,14 @@ function readAll(reader: FileSystemDirectoryReader): Promise<FileSystemEntry[]> 
   // readEntries returns batches (Chromium: 100 at a time) until an empty one.
   return new Promise((resolve, reject) => {
     const out: FileSystemEntry[] = [];
-    const next = () => reader.readEntries((batch) => {
-      if (batch.length === 0) resolve(out);
-      else { out.push(...batch); next(); }
-    }, reject);
+    const next = () =>
+      reader.readEntries((batch) => {
+        if (batch.length === 0) resolve(out);
+        else {
+          out.push(...batch);
+          next();
+        }
+      }, reject);
     next();
   });
 }
@@ -26,7 +30,9 @@ async function walk(entry: FileSystemEntry, prefix: string, out: DroppedFile[]):
 
 export async function filesFromDataTransfer(dt: DataTransfer): Promise<DroppedFile[]> {
   // Entries must be taken synchronously, before the first await, or the DataTransfer is emptied.
-  const entries = Array.from(dt.items).filter((i) => i.kind === 'file').map((i) => i.webkitGetAsEntry?.() ?? null);
+  const entries = Array.from(dt.items)
+    .filter((i) => i.kind === 'file')
+    .map((i) => i.webkitGetAsEntry?.() ?? null);
   if (entries.length && entries.every((e) => e !== null)) {
     const out: DroppedFile[] = [];
     for (const e of entries) await walk(e!, '', out);

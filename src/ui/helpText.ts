@@ -18,7 +18,7 @@ export const HELP = {
   },
   steps: {
     title: 'Steps',
-    body: 'How many of the 1000 training timesteps the sampler visits (S). More steps: closer to the model\'s distribution, slower. The authors\' uniform spacing can run one more than asked (S = 12 runs 13); counts whose last timestep would fall past the schedule are refused with counts that work.',
+    body: "How many of the 1000 training timesteps the sampler visits (S). More steps: closer to the model's distribution, slower. The authors' uniform spacing can run one more than asked (S = 12 runs 13); counts whose last timestep would fall past the schedule are refused with counts that work.",
   },
   eta: {
     title: 'eta (η)',
@@ -26,7 +26,7 @@ export const HELP = {
   },
   seed: {
     title: 'Seed',
-    body: 'Seeds the starting noise x_T (and DDIM\'s per-step noise). The same fMRI, seed and settings reproduce the same images; a decode receipt records them.',
+    body: "Seeds the starting noise x_T (and DDIM's per-step noise). The same fMRI, seed and settings reproduce the same images; a decode receipt records them.",
   },
   samples: {
     title: 'Samples',
@@ -34,7 +34,7 @@ export const HELP = {
   },
   init: {
     title: 'Start (init)',
-    body: 'Noise: sampling starts from pure noise x_T, as in the paper. Low-level start (img2img): the model\'s fMRI-predicted low-level image (ridge → pixels → first-stage encoder) is noised to the strength\'s timestep and denoised from there; timeline frame 0 shows it. Needs a model with a low-level decoder.',
+    body: "Noise: sampling starts from pure noise x_T, as in the paper. Low-level start (img2img): the model's fMRI-predicted low-level image (ridge → pixels → first-stage encoder) is noised to the strength's timestep and denoised from there; timeline frame 0 shows it. Needs a model with a low-level decoder.",
   },
   strength: {
     title: 'Strength',
@@ -58,7 +58,7 @@ export const HELP = {
   },
   roi: {
     title: 'ROI (region of interest)',
-    body: 'Which voxels are used. VC: the whole visual cortex (the paper\'s and the default model\'s input). LVC: lower (early) visual cortex, V1–V3. HVC: higher visual cortex (LOC, FFA, PPA: object- and scene-selective areas). V1, V2, V3: the first three retinotopic visual areas. A model is trained on one ROI; other ROIs have another voxel count and are refused by it with both counts.',
+    body: "Which voxels are used. VC: the whole visual cortex (the paper's and the default model's input). LVC: lower (early) visual cortex, V1–V3. HVC: higher visual cortex (LOC, FFA, PPA: object- and scene-selective areas). V1, V2, V3: the first three retinotopic visual areas. A model is trained on one ROI; other ROIs have another voxel count and are refused by it with both counts.",
   },
   wrapPadding: {
     title: 'Wrap padding',
@@ -66,15 +66,15 @@ export const HELP = {
   },
   zscore: {
     title: 'z-score',
-    body: 'After padding, every value has the training set\'s single mean subtracted and is divided by its single standard deviation (scalars stored with the model), so test data is scaled like the training data.',
+    body: "After padding, every value has the training set's single mean subtracted and is divided by its single standard deviation (scalars stored with the model), so test data is scaled like the training data.",
   },
   timeline: {
     title: 'Timeline',
-    body: 'Every step of the run, scrubbed with the mouse or the arrow keys: each position shows that step\'s x_t and predicted x̂₀; the last is the final image. Frame 0 is the low-level start when the run starts from it.',
+    body: "Every step of the run, scrubbed with the mouse or the arrow keys: each position shows that step's x_t and predicted x̂₀; the last is the final image. Frame 0 is the low-level start when the run starts from it.",
   },
   x0: {
     title: 'Predicted x̂₀',
-    body: 'At each step, the model\'s estimate of the clean image, computed from the noisy latent x_t and the predicted noise ε: x̂₀ = (x_t − √(1−ᾱ_t)·ε) / √ᾱ_t, decoded to pixels. It is what the run is heading towards, and sharpens as t falls.',
+    body: "At each step, the model's estimate of the clean image, computed from the noisy latent x_t and the predicted noise ε: x̂₀ = (x_t − √(1−ᾱ_t)·ε) / √ᾱ_t, decoded to pixels. It is what the run is heading towards, and sharpens as t falls.",
   },
   xt: {
     title: 'x_t',
@@ -82,7 +82,7 @@ export const HELP = {
   },
   mean: {
     title: 'Mean of samples',
-    body: 'The pixel-wise mean of the samples\' images at this step: blurrier, but it keeps what the samples share. Scored like each sample.',
+    body: "The pixel-wise mean of the samples' images at this step: blurrier, but it keeps what the samples share. Scored like each sample.",
   },
   groundTruth: {
     title: 'Ground truth',
@@ -90,11 +90,11 @@ export const HELP = {
   },
   pcc: {
     title: 'PCC (Pearson correlation)',
-    body: 'Correlation of the reconstruction\'s and the ground truth\'s grey pixels at the ground truth\'s resolution: 1 = same pattern of light and dark, 0 = unrelated (chance level for an unrelated image), −1 = inverted.',
+    body: "Correlation of the reconstruction's and the ground truth's grey pixels at the ground truth's resolution: 1 = same pattern of light and dark, 0 = unrelated (chance level for an unrelated image), −1 = inverted.",
   },
   ssim: {
     title: 'SSIM (structural similarity)',
-    body: 'Structural similarity of the grey images (local means, contrasts and correlations): 1 = identical, near 0 for unrelated images (chance level; it depends on the images\' smoothness), negative = anti-correlated structure.',
+    body: "Structural similarity of the grey images (local means, contrasts and correlations): 1 = identical, near 0 for unrelated images (chance level; it depends on the images' smoothness), negative = anti-correlated structure.",
   },
   cnnClass: {
     title: 'CNN class',
@@ -106,11 +106,11 @@ export const HELP = {
   },
   nWay: {
     title: 'n-way identification',
-    body: 'npm run eval: the reconstruction must be closer to its own ground truth than to n − 1 other test images at once (50-way: all test images). Chance level 1/n (0.02 for 50-way). The paper\'s top-1 class accuracy in n-way is scored the same way on classifier outputs.',
+    body: "npm run eval: the reconstruction must be closer to its own ground truth than to n − 1 other test images at once (50-way: all test images). Chance level 1/n (0.02 for 50-way). The paper's top-1 class accuracy in n-way is scored the same way on classifier outputs.",
   },
   bundle: {
     title: 'Model bundle',
-    body: 'A converted model: manifest.json plus weight shards (npm run convert writes them from the authors\' .pth/.ckpt checkpoints). Drop the folder or a .zip of it, or give the URL of a folder served over https with CORS. Loaded bundles can be kept in this browser (OPFS).',
+    body: "A converted model: manifest.json plus weight shards (npm run convert writes them from the authors' .pth/.ckpt checkpoints). Drop the folder or a .zip of it, or give the URL of a folder served over https with CORS. Loaded bundles can be kept in this browser (OPFS).",
   },
 } satisfies Record<string, HelpEntry>;
 

@@ -12,8 +12,14 @@ export function RgbaCanvas({ image, label, size = 128, testId }: { image?: RgbaI
     canvas.getContext('2d')!.putImageData(new ImageData(image.pixels as Uint8ClampedArray<ArrayBuffer>, image.width, image.height), 0, 0);
   }, [image]);
   return (
-    <canvas ref={ref} className={image ? 'pixels' : 'pixels empty'} role="img" aria-label={label} data-testid={testId}
-      style={{ width: size, height: size }} />
+    <canvas
+      ref={ref}
+      className={image ? 'pixels' : 'pixels empty'}
+      role="img"
+      aria-label={label}
+      data-testid={testId}
+      style={{ width: size, height: size }}
+    />
   );
 }
 
@@ -23,12 +29,19 @@ export function VoxelPlot({ voxels }: { voxels: Float32Array }) {
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
-    const width = canvas.width, height = canvas.height;
+    const width = canvas.width,
+      height = canvas.height;
     const ctx = canvas.getContext('2d')!;
     ctx.clearRect(0, 0, width, height);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of voxels) { if (v < lo) lo = v; if (v > hi) hi = v; }
-    if (!(hi > lo)) { hi = lo + 1; }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const v of voxels) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!(hi > lo)) {
+      hi = lo + 1;
+    }
     const y = (v: number) => height - 1 - ((v - lo) / (hi - lo)) * (height - 2);
     ctx.strokeStyle = '#cbd2da';
     ctx.beginPath();
@@ -40,22 +53,38 @@ export function VoxelPlot({ voxels }: { voxels: Float32Array }) {
     if (voxels.length < width) {
       // Fewer voxels than pixels: a polyline through every value.
       ctx.beginPath();
-      voxels.forEach((v, i) => { const x = (i / Math.max(1, voxels.length - 1)) * (width - 1); if (i) ctx.lineTo(x, y(v)); else ctx.moveTo(x, y(v)); });
+      voxels.forEach((v, i) => {
+        const x = (i / Math.max(1, voxels.length - 1)) * (width - 1);
+        if (i) ctx.lineTo(x, y(v));
+        else ctx.moveTo(x, y(v));
+      });
       ctx.stroke();
       return;
     }
     const per = voxels.length / width;
     for (let x = 0; x < width; x++) {
-      const a = Math.floor(x * per), b = Math.max(a + 1, Math.floor((x + 1) * per));
-      let mn = Infinity, mx = -Infinity;
-      for (let i = a; i < b && i < voxels.length; i++) { if (voxels[i] < mn) mn = voxels[i]; if (voxels[i] > mx) mx = voxels[i]; }
+      const a = Math.floor(x * per),
+        b = Math.max(a + 1, Math.floor((x + 1) * per));
+      let mn = Infinity,
+        mx = -Infinity;
+      for (let i = a; i < b && i < voxels.length; i++) {
+        if (voxels[i] < mn) mn = voxels[i];
+        if (voxels[i] > mx) mx = voxels[i];
+      }
       if (mn === Infinity) continue;
       ctx.fillRect(x, y(mx), 1, Math.max(1, y(mn) - y(mx)));
     }
   }, [voxels]);
   return (
-    <canvas ref={ref} width={560} height={110} className="plot" role="img" data-testid="voxel-plot"
-      aria-label={`Plot of ${voxels.length} voxel values`} />
+    <canvas
+      ref={ref}
+      width={560}
+      height={110}
+      className="plot"
+      role="img"
+      data-testid="voxel-plot"
+      aria-label={`Plot of ${voxels.length} voxel values`}
+    />
   );
 }
 
@@ -72,8 +101,12 @@ export function ErrorBox({ error, testId }: { error?: EngineError; testId?: stri
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB'];
-  let v = n / 1024, i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  let v = n / 1024,
+    i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
@@ -84,5 +117,9 @@ export function formatCount(n: number): string {
 }
 
 export function SyntheticTag({ text }: { text?: string }) {
-  return text ? <span className="tag synthetic" data-testid="synthetic-label">{text}</span> : null;
+  return text ? (
+    <span className="tag synthetic" data-testid="synthetic-label">
+      {text}
+    </span>
+  ) : null;
 }

@@ -26,11 +26,12 @@ export function explainingFetch(fetchImpl: typeof fetch, pageOrigin: string): ty
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       const url = new URL(input instanceof Request ? input.url : String(input), pageOrigin);
-      const why = url.origin === pageOrigin
-        ? 'network error or the server is unreachable'
-        : url.protocol !== 'https:'
-          ? 'bundles on other hosts must be served over https'
-          : `the host ${url.origin} must send Access-Control-Allow-Origin (CORS) and Cross-Origin-Resource-Policy: cross-origin headers, or it is unreachable`;
+      const why =
+        url.origin === pageOrigin
+          ? 'network error or the server is unreachable'
+          : url.protocol !== 'https:'
+            ? 'bundles on other hosts must be served over https'
+            : `the host ${url.origin} must send Access-Control-Allow-Origin (CORS) and Cross-Origin-Resource-Policy: cross-origin headers, or it is unreachable`;
       throw new TypeError(`request blocked or failed (${(e as Error).message}) — ${why}`);
     }
   };

@@ -7,9 +7,15 @@ function fakeWorker() {
   const sent: Request[] = [];
   let terminated = false;
   const w = {
-    onmessage: null, onerror: null, onmessageerror: null,
-    postMessage: (m: Request) => { sent.push(m); },
-    terminate: () => { terminated = true; },
+    onmessage: null,
+    onerror: null,
+    onmessageerror: null,
+    postMessage: (m: Request) => {
+      sent.push(m);
+    },
+    terminate: () => {
+      terminated = true;
+    },
   } as unknown as WorkerLike;
   return { w, sent, terminated: () => terminated };
 }
@@ -29,7 +35,11 @@ describe('EngineClient', () => {
   it('after a crash rejects pending and later calls at once, and says so once', async () => {
     const { w, sent, terminated } = fakeWorker();
     const crashes: EngineError[] = [];
-    const client = new EngineClient(w, () => undefined, (e) => crashes.push(e));
+    const client = new EngineClient(
+      w,
+      () => undefined,
+      (e) => crashes.push(e),
+    );
     const pending = client.call('listSaved', {});
     const ev = { message: 'Uncaught RangeError: Array buffer allocation failed', preventDefault: () => undefined } as ErrorEvent;
     w.onerror!.call(w as Worker, ev);

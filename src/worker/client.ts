@@ -19,14 +19,22 @@ export class EngineClient {
   /** Set once the worker has crashed: no answer will come, so every call fails at once. */
   private crashed: EngineError | null = null;
 
-  constructor(private readonly worker: WorkerLike, onEvent: (e: EngineEvent) => void, onCrash: (e: EngineError) => void = () => undefined) {
+  constructor(
+    private readonly worker: WorkerLike,
+    onEvent: (e: EngineEvent) => void,
+    onCrash: (e: EngineError) => void = () => undefined,
+  ) {
     worker.onmessage = (ev: MessageEvent<WorkerMessage>) => {
       const m = ev.data;
-      if (isEvent(m)) { onEvent(m); return; }
+      if (isEvent(m)) {
+        onEvent(m);
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.result); else p.reject(new EngineCallError(m.error));
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new EngineCallError(m.error));
     };
     const fail = (detail: string) => {
       if (this.crashed) return;
@@ -37,7 +45,10 @@ export class EngineClient {
       this.pending.clear();
       onCrash(this.crashed);
     };
-    worker.onerror = (ev) => { ev.preventDefault(); fail(ev.message || 'the engine worker failed to start or threw outside a request'); };
+    worker.onerror = (ev) => {
+      ev.preventDefault();
+      fail(ev.message || 'the engine worker failed to start or threw outside a request');
+    };
     worker.onmessageerror = () => fail('a message from the engine worker could not be deserialised');
   }
 

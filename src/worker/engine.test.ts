@@ -39,7 +39,9 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 describe('Engine on a CPU backend (tfjs wasm)', () => {
   let h: Harness;
-  beforeAll(async () => { h = await ready(); });
+  beforeAll(async () => {
+    h = await ready();
+  });
 
   it('refuses a run without a model or file, naming what is missing', async () => {
     const bare = harness();
@@ -84,7 +86,9 @@ describe('Engine on a CPU backend (tfjs wasm)', () => {
     // ground truth, 2 samples, mean and sd map, each 128 px wide, side by side
     expect(w).toBeGreaterThanOrEqual(5 * 128);
     expect(new TextDecoder('latin1').decode(sheet.bytes)).toContain(`PCC ${final!.metrics![0].pcc.toFixed(3)}`);
-    expect(await codeOf(h.engine.handle('export', { format: 'png', position: 4, sample: 0, scale: 17, baseName: 't' }))).toBe('ExportError');
+    expect(await codeOf(h.engine.handle('export', { format: 'png', position: 4, sample: 0, scale: 17, baseName: 't' }))).toBe(
+      'ExportError',
+    );
     expect(await codeOf(h.engine.handle('export', { format: 'png', position: 4, sample: 2, scale: 1, baseName: 't' }))).toBe('ExportError');
     const p = await h.engine.handle('preview', { position: 4 });
     expect(p.metrics).toEqual(final!.metrics);
@@ -93,7 +97,9 @@ describe('Engine on a CPU backend (tfjs wasm)', () => {
 
   it('refuses a second run while one is active (Busy), and the first one goes on', async () => {
     let second: Promise<string> | undefined;
-    h.beforeStep.fn = (id, pos) => { if (id === 2 && pos === 1) second = codeOf(h.engine.handle('run', { runId: 3, settings, sample })); };
+    h.beforeStep.fn = (id, pos) => {
+      if (id === 2 && pos === 1) second = codeOf(h.engine.handle('run', { runId: 3, settings, sample }));
+    };
     const r = await h.engine.handle('run', { runId: 2, settings, sample });
     h.beforeStep.fn = undefined;
     expect(await second).toBe('Busy');
@@ -154,7 +160,9 @@ describe('Engine on a CPU backend (tfjs wasm)', () => {
   });
 
   it('a GPU error mid-run fails the run with that error rather than showing its images', async () => {
-    h.beforeStep.fn = (id, pos) => { if (id === 8 && pos === 1) h.gpu.raiseGpuError({ code: 'GPUOutOfMemoryError', message: 'out of memory (simulated)' }); };
+    h.beforeStep.fn = (id, pos) => {
+      if (id === 8 && pos === 1) h.gpu.raiseGpuError({ code: 'GPUOutOfMemoryError', message: 'out of memory (simulated)' });
+    };
     const code = await codeOf(h.engine.handle('run', { runId: 8, settings, sample }));
     h.beforeStep.fn = undefined;
     expect(code).toBe('GPUOutOfMemoryError');
@@ -163,12 +171,15 @@ describe('Engine on a CPU backend (tfjs wasm)', () => {
 
   it('device loss mid-step fails the run, falls back, reloads the model, and the next run works', async () => {
     const before = h.events.length;
-    h.beforeStep.fn = (id, pos) => { if (id === 9 && pos === 1) h.gpu.loseDevice('device destroyed (simulated)'); };
+    h.beforeStep.fn = (id, pos) => {
+      if (id === 9 && pos === 1) h.gpu.loseDevice('device destroyed (simulated)');
+    };
     const code = await codeOf(h.engine.handle('run', { runId: 9, settings, sample }));
     h.beforeStep.fn = undefined;
     expect(code).toBe('DeviceLost');
     // The reload waits for the run to end, then emits modelReloaded.
-    for (let i = 0; i < 600 && !h.events.slice(before).some((e) => e.event === 'modelReloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && !h.events.slice(before).some((e) => e.event === 'modelReloaded'); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const kinds = h.events.slice(before).map((e) => e.event);
     expect(kinds.indexOf('deviceLost')).toBeGreaterThanOrEqual(0);
     expect(kinds.indexOf('modelReloaded')).toBeGreaterThan(kinds.indexOf('deviceLost'));

@@ -8,12 +8,41 @@
 //  - every event of a run carries the caller's run id; no step event of a run is emitted after the call that
 //    cancelled it has returned;
 //  - a GPU error or a device loss during a run fails the run with that error instead of showing GPU garbage.
-import { decodeLatents, decodeSteps, decodeTimesteps, hasNullContext, loadModel, preprocessSummary, runMode, type EngineModel } from '../engine/pipeline';
+import {
+  decodeLatents,
+  decodeSteps,
+  decodeTimesteps,
+  hasNullContext,
+  loadModel,
+  preprocessSummary,
+  runMode,
+  type EngineModel,
+} from '../engine/pipeline';
 import { hasLowLevel } from '../model/lowlevel';
 import {
-  decodeOptions, timelineFrames, toEngineError, type BackendInfo, type EngineError, type EngineEvent, type ExportResult, type FileInfo,
-  type LoadedModel, type ModelInfo, type ModelSourceSpec, type OpArgs, type OpName, type OpResult, type RgbaImage, type RunEndReason,
-  type RunResult, type RunSettings, type SampleInfo, type SampleRef, type SavedModel, type SplitInfo, type StepPreview,
+  decodeOptions,
+  timelineFrames,
+  toEngineError,
+  type BackendInfo,
+  type EngineError,
+  type EngineEvent,
+  type ExportResult,
+  type FileInfo,
+  type LoadedModel,
+  type ModelInfo,
+  type ModelSourceSpec,
+  type OpArgs,
+  type OpName,
+  type OpResult,
+  type RgbaImage,
+  type RunEndReason,
+  type RunResult,
+  type RunSettings,
+  type SampleInfo,
+  type SampleRef,
+  type SavedModel,
+  type SplitInfo,
+  type StepPreview,
 } from '../engine/protocol';
 import type { StepEvent } from '../engine/types';
 import type { BackendOverride, BackendPrefs, CachedChoice } from '../engine/backendChoice';
@@ -50,7 +79,11 @@ export interface GpuHooks {
    * Backend by measurement (src/engine/backendProbe.ts): picks and activates the backend for a model of this
    * config (override, cached decision or a probe at its shape). Absent in tests, which keep the backend they set.
    */
-  chooseBackend?(config: ModelConfig, prefs: BackendPrefs, opts: { excludeWebGpu: boolean }): Promise<{ info: BackendInfo; key: string; cache?: CachedChoice }>;
+  chooseBackend?(
+    config: ModelConfig,
+    prefs: BackendPrefs,
+    opts: { excludeWebGpu: boolean },
+  ): Promise<{ info: BackendInfo; key: string; cache?: CachedChoice }>;
   /** The GPU device the active backend runs on, if any (to tell a device loss from other failures of a run). */
   activeDevice?(): unknown;
   /** The run's failure as a device loss, if the device it ran on was lost (src/engine/backend.ts deviceLossError). */
@@ -170,22 +203,39 @@ export class Engine {
       setBackendOverride: (x) => this.setBackendOverride(x.override),
       testLoseDevice: async () => this.testLoseDevice(),
       loadModel: (x) => this.openModel(x.source, x.save),
-      cancelLoad: async () => { this.loadAbort?.abort(); this.loadAbort = null; },
-      cancelRead: async () => { this.readAbort?.abort(); this.readAbort = null; },
+      cancelLoad: async () => {
+        this.loadAbort?.abort();
+        this.loadAbort = null;
+      },
+      cancelRead: async () => {
+        this.readAbort?.abort();
+        this.readAbort = null;
+      },
       listSaved: () => this.deps.store.listSaved(),
-      deleteSaved: async (x) => { await this.deps.store.deleteSaved(x.id); return this.deps.store.listSaved(); },
+      deleteSaved: async (x) => {
+        await this.deps.store.deleteSaved(x.id);
+        return this.deps.store.listSaved();
+      },
       readFile: (x) => this.openFile(x),
       selectSample: (x) => this.selectSample(x),
       run: (x) => this.runDecode(x),
-      pause: async () => { this.run?.gate.pause(); },
-      resume: async () => { this.run?.gate.resume(); },
-      step: async () => { this.run?.gate.step(); },
+      pause: async () => {
+        this.run?.gate.pause();
+      },
+      resume: async () => {
+        this.run?.gate.resume();
+      },
+      step: async () => {
+        this.run?.gate.step();
+      },
       cancel: () => this.cancel(),
       preview: async (x) => (await this.frameAt(this.requireRun('preview'), x.position)).preview,
       export: (x) => this.exportImage(x),
       explain: (x) => this.explain(x),
       counterfactual: (x) => this.counterfactual(x),
-      cancelCounterfactual: async () => { this.cfAbort?.abort(); },
+      cancelCounterfactual: async () => {
+        this.cfAbort?.abort();
+      },
     };
     const fn = ops[op] as ((x: never) => Promise<OpResult<K>>) | undefined;
     if (!fn) return Promise.reject(refused('UnknownOp', `the engine has no operation ${JSON.stringify(op)}`));
@@ -198,7 +248,9 @@ export class Engine {
     if (prefs) this.backendPrefs = prefs;
     this.testHooks = !!testHooks;
     this.backend = await this.deps.gpu.initBackend(prefer);
-    this.deps.gpu.watchDeviceLost((message) => { void this.onDeviceLost(message); });
+    this.deps.gpu.watchDeviceLost((message) => {
+      void this.onDeviceLost(message);
+    });
     this.deps.gpu.watchGpuErrors((e) => this.onGpuError(e));
     return this.backend;
   }
@@ -292,7 +344,10 @@ export class Engine {
     const onProgress = (done: number, total: number) => {
       const now = performance.now();
       // Throttled: one message per network chunk would flood the main thread.
-      if (now - lastPost > 50 || done === total) { lastPost = now; this.deps.emit({ event: 'loadProgress', done, total }); }
+      if (now - lastPost > 50 || done === total) {
+        lastPost = now;
+        this.deps.emit({ event: 'loadProgress', done, total });
+      }
     };
     const keep = save && source.kind !== 'saved';
     try {
@@ -301,14 +356,24 @@ export class Engine {
       const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
       // The active run samples with the current engine's weights: it must end before they are disposed.
       await this.stopRun();
-      if (abort.signal.aborted) { engine.dispose(); throw new DOMException('model load cancelled', 'AbortError'); }
+      if (abort.signal.aborted) {
+        engine.dispose();
+        throw new DOMException('model load cancelled', 'AbortError');
+      }
       const manifestBytes = bundle.read.get(MANIFEST_FILE);
-      if (!manifestBytes) { engine.dispose(); throw new Error(`the loader did not read ${MANIFEST_FILE}`); }
+      if (!manifestBytes) {
+        engine.dispose();
+        throw new Error(`the loader did not read ${MANIFEST_FILE}`);
+      }
       // manifest.json lists every shard's sha256, so its own digest identifies the whole bundle.
       const sha256 = await sha256Hex(manifestBytes);
       const label = syntheticLabel(engine, manifestBytes);
       const info: ModelInfo = {
-        key: bundle.key, label: bundle.label, config: engine.config, card: engine.card, sha256,
+        key: bundle.key,
+        label: bundle.label,
+        config: engine.config,
+        card: engine.card,
+        sha256,
         memoryBytes: (engine.card.params.total ?? 0) * 4,
         capabilities: { lowLevel: hasLowLevel(engine), nullContext: hasNullContext(engine) },
         ...(label ? { syntheticLabel: label } : {}),
@@ -354,7 +419,9 @@ export class Engine {
     let input: StudioInput, truth: TruthImages | undefined;
     try {
       input = await readStudioInput(args, { signal: abort.signal, onProgress: (p) => this.deps.emit({ event: 'readProgress', ...p }) });
-      truth = args.truth?.length ? await truthFromBlobs(args.truth.length > 1 ? `${args.truth.length} images` : args.truth[0].name, args.truth) : undefined;
+      truth = args.truth?.length
+        ? await truthFromBlobs(args.truth.length > 1 ? `${args.truth.length} images` : args.truth[0].name, args.truth)
+        : undefined;
     } finally {
       if (this.readAbort === abort) this.readAbort = null;
     }
@@ -365,13 +432,21 @@ export class Engine {
     const splits: SplitInfo[] = Object.entries(base.splits).map(([name, count]) => ({
       name,
       count,
-      hasGroundTruth: bundled && (IMAGE_SPLIT[name] !== undefined && base.groundTruthIndex?.(name, 0) !== undefined
-        || (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined))
-        || (!!truth && !!truthFor(truth, base.select({ split: name }), 0)),
+      hasGroundTruth:
+        (bundled &&
+          ((IMAGE_SPLIT[name] !== undefined && base.groundTruthIndex?.(name, 0) !== undefined) ||
+            (count === 1 && Object.keys(base.splits).length === 1 && set?.singleSampleTestImage !== undefined))) ||
+        (!!truth && !!truthFor(truth, base.select({ split: name }), 0)),
     }));
     const info: FileInfo = {
-      name: args.name, format: base.format, sha256, bytes: input.bytes, voxels: base.voxels, splits,
-      defaultSplit: base.split, roiNames: Object.keys(base.masks ?? {}),
+      name: args.name,
+      format: base.format,
+      sha256,
+      bytes: input.bytes,
+      voxels: base.voxels,
+      splits,
+      defaultSplit: base.split,
+      roiNames: Object.keys(base.masks ?? {}),
       ...(base.roi ? { roi: base.roi } : {}),
       ...(base.note ? { note: base.note } : {}),
       ...(args.scale !== undefined ? { scale: args.scale } : {}),
@@ -384,7 +459,10 @@ export class Engine {
     // A run started while this file was being read belongs to the old file.
     await this.stopRun();
     this.file = {
-      base, info, bundled, views: new Map(),
+      base,
+      info,
+      bundled,
+      views: new Map(),
       ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
       ...(truth ? { truth } : {}),
     };
@@ -466,7 +544,8 @@ export class Engine {
     const frame = makeFrame(position, images, xt, latentShape(model.engine.config), r.groundTruth);
     // The class the eval CNN sees in each image: optional, so a missing classifier file only hides it.
     if (r.groundTruth && this.file?.bundled) await this.addCnnClasses(frame, r.groundTruth).catch(() => undefined);
-    if (final) r.frames.pin(frame); else r.frames.set(frame);
+    if (final) r.frames.pin(frame);
+    else r.frames.set(frame);
     return frame;
   }
 
@@ -481,7 +560,9 @@ export class Engine {
     const cls = await cnn.classify(batch, all.length);
     const name = (c: number): string => FASHION_MNIST_CLASSES[c] ?? `class ${c}`;
     const p = frame.preview;
-    p.metrics?.forEach((m, i) => { m.cnnClass = name(cls[i]); });
+    p.metrics?.forEach((m, i) => {
+      m.cnnClass = name(cls[i]);
+    });
     if (p.meanMetrics) p.meanMetrics.cnnClass = name(cls[all.length - 1]);
   }
 
@@ -502,8 +583,16 @@ export class Engine {
     const runDevice = this.deps.gpu.activeDevice?.();
     let finish!: () => void;
     const r: RunState = {
-      id: args.runId, gate, settings: args.settings, sample: args.sample, steps: [], active: true, frames: new FrameCache(),
-      finished: new Promise<void>((resolve) => { finish = resolve; }),
+      id: args.runId,
+      gate,
+      settings: args.settings,
+      sample: args.sample,
+      steps: [],
+      active: true,
+      frames: new FrameCache(),
+      finished: new Promise<void>((resolve) => {
+        finish = resolve;
+      }),
     };
     this.run = r;
     let gen: ReturnType<typeof decodeSteps> | undefined;
@@ -518,7 +607,10 @@ export class Engine {
         await gate.beforeStep();
         await this.deps.beforeStep?.(r.id, r.steps.length);
         const res = await gen.next();
-        if (res.done) { r.final = res.value; break; }
+        if (res.done) {
+          r.final = res.value;
+          break;
+        }
         const s = res.value;
         r.steps.push({ xt: s.xt, x0: s.x0 });
         const position = r.steps.length - 1;
@@ -565,27 +657,40 @@ export class Engine {
   /** Attention maps and voxel importance of a timeline position of the run on screen. */
   private async explain(a: OpArgs<'explain'>): Promise<OpResult<'explain'>> {
     if (!this.model || !this.file || !this.run) throw refused('NoRun', 'run the sampler first: the maps explain the shown run');
-    const r = this.run, engine = this.model.engine, view = this.viewOf(this.file, r.sample);
+    const r = this.run,
+      engine = this.model.engine,
+      view = this.viewOf(this.file, r.sample);
     if (!this.explained || this.explained.runId !== r.id || this.explained.engine !== engine) {
       this.explained?.explainer.dispose();
       this.explained = null;
       this.explained = { ...(await runExplainer(engine, view, r.id, view.getSample(r.sample.index), r.settings.numSamples)), engine };
     }
-    const coords = this.file.bundled && this.file.base.format === 'npz' && this.deps.data.bundledVoxelCoords
-      ? sampleCoords(await this.deps.data.bundledVoxelCoords().catch(() => ({})), view) : undefined;
+    const coords =
+      this.file.bundled && this.file.base.format === 'npz' && this.deps.data.bundledVoxelCoords
+        ? sampleCoords(await this.deps.data.bundledVoxelCoords().catch(() => ({})), view)
+        : undefined;
     return explainPosition(engine, this.explained, decodeOptions(r.settings), r.steps, a, coords);
   }
 
   /** The run's sample decoded with an edited fMRI (lesion, ROI-only, control, other trial, interpolation) on the same seed. */
   private async counterfactual(a: OpArgs<'counterfactual'>): Promise<OpResult<'counterfactual'>> {
-    if (!this.model || !this.file || !this.run) throw refused('NoRun', 'run the sampler first: a counterfactual is decoded beside the shown run');
-    if (this.run.active) throw refused('Busy', 'the run is still going: wait for it to finish (or cancel it) before decoding a counterfactual');
+    if (!this.model || !this.file || !this.run)
+      throw refused('NoRun', 'run the sampler first: a counterfactual is decoded beside the shown run');
+    if (this.run.active)
+      throw refused('Busy', 'the run is still going: wait for it to finish (or cancel it) before decoding a counterfactual');
     if (this.cfAbort) throw refused('Busy', 'a counterfactual is already being decoded');
     const abort = new AbortController();
     this.cfAbort = abort;
     try {
       const r = this.run;
-      return await counterfactualPair(this.model.engine, this.viewOf(this.file, r.sample), r.sample.index, decodeOptions(r.settings), a, abort.signal);
+      return await counterfactualPair(
+        this.model.engine,
+        this.viewOf(this.file, r.sample),
+        r.sample.index,
+        decodeOptions(r.settings),
+        a,
+        abort.signal,
+      );
     } finally {
       this.cfAbort = null;
     }
@@ -605,26 +710,39 @@ export class Engine {
       const last = r.final ? r.steps.length : r.steps.length - 1;
       const frames: RgbaImage[] = [];
       for (let p = 0; p <= last; p++) frames.push((await this.frameAt(r, p)).preview.x0[args.sample]);
-      return { fileName: `${args.baseName}-trajectory-sample${args.sample}.gif`, mime: 'image/gif', bytes: trajectoryGif(frames, lowLevelFrame) };
+      return {
+        fileName: `${args.baseName}-trajectory-sample${args.sample}.gif`,
+        mime: 'image/gif',
+        bytes: trajectoryGif(frames, lowLevelFrame),
+      };
     }
     const frame = await this.frameAt(r, args.position);
     const p = frame.preview;
     // Frame 0 of a low-level start is not a sampler step: name it for what it shows.
-    const where = r.final && args.position === r.steps.length ? 'final' : lowLevelFrame(args.position) ? 'lowlevel-start' : `step${args.position}`;
+    const where =
+      r.final && args.position === r.steps.length ? 'final' : lowLevelFrame(args.position) ? 'lowlevel-start' : `step${args.position}`;
     if (args.format === 'sheet') {
-      const notes = [this.model?.info.syntheticLabel, this.file?.info.syntheticLabel ? `DATA: ${this.file.info.syntheticLabel}` : undefined]
-        .filter((x): x is string => !!x);
+      const notes = [
+        this.model?.info.syntheticLabel,
+        this.file?.info.syntheticLabel ? `DATA: ${this.file.info.syntheticLabel}` : undefined,
+      ].filter((x): x is string => !!x);
       const { tiles, legend } = sheetTiles(p, r.groundTruth, notes);
-      return { fileName: `${args.baseName}-${where}-sheet-x${args.scale}.png`, mime: 'image/png', bytes: sheetPng(tiles, legend, args.scale) };
+      return {
+        fileName: `${args.baseName}-${where}-sheet-x${args.scale}.png`,
+        mime: 'image/png',
+        bytes: sheetPng(tiles, legend, args.scale),
+      };
     }
     let img: RgbaImage | undefined;
     let what: string;
     if (args.sample === 'mean' || args.sample === 'std') {
       img = args.sample === 'mean' ? p.mean : p.std;
-      if (!img) throw new ExportError(`the ${args.sample === 'mean' ? 'mean image' : 'sd map'} needs 2 or more samples (this run drew ${n})`);
+      if (!img)
+        throw new ExportError(`the ${args.sample === 'mean' ? 'mean image' : 'sd map'} needs 2 or more samples (this run drew ${n})`);
       what = args.sample === 'mean' ? `mean${n}` : `sd${n}`;
     } else {
-      if (!(Number.isInteger(args.sample) && args.sample >= 0 && args.sample < n)) throw new ExportError(`sample ${args.sample + 1} does not exist (the run drew ${n})`);
+      if (!(Number.isInteger(args.sample) && args.sample >= 0 && args.sample < n))
+        throw new ExportError(`sample ${args.sample + 1} does not exist (the run drew ${n})`);
       img = p.x0[args.sample];
       what = `sample${args.sample}`;
     }

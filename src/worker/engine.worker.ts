@@ -10,7 +10,16 @@ import type { BackendPrefs } from '../engine/backendChoice';
 import { chooseBackend, probeShapeOf, wasmThreads } from '../engine/backendProbe';
 import type { BackendInfo } from '../engine/protocol';
 import type { ModelConfig } from '../model/config';
-import { toEngineError, type ExportResult, type OpName, type Request, type RunResult, type SampleInfo, type StepPreview, type WorkerMessage } from '../engine/protocol';
+import {
+  toEngineError,
+  type ExportResult,
+  type OpName,
+  type Request,
+  type RunResult,
+  type SampleInfo,
+  type StepPreview,
+  type WorkerMessage,
+} from '../engine/protocol';
 import { openBundle } from './bundles';
 import { Engine } from './engine';
 import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './groundTruth';
@@ -28,18 +37,31 @@ function post(m: WorkerMessage, transfer: Transferable[] = []): void {
 /** Backend by measurement (issue 12): the probe of src/engine/backendProbe.ts at the model's shape, activated here. */
 async function chooseFor(config: ModelConfig, prefs: BackendPrefs, opts: { excludeWebGpu: boolean }) {
   const activate = async (b: 'webgpu' | 'wasm'): Promise<string | undefined> => {
-    try { await initBackend([b]); return undefined; } catch (e) { return (e as Error).message; }
+    try {
+      await initBackend([b]);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
   };
   const out = await chooseBackend(probeShapeOf(config), prefs, activate, opts);
   const b = out.decision.backend;
   const info: BackendInfo = {
-    backend: b, choice: out.decision,
-    ...(b === 'webgpu' && out.adapter ? { adapter: { vendor: out.adapter.vendor, architecture: out.adapter.architecture, description: out.adapter.description } } : {}),
+    backend: b,
+    choice: out.decision,
+    ...(b === 'webgpu' && out.adapter
+      ? { adapter: { vendor: out.adapter.vendor, architecture: out.adapter.architecture, description: out.adapter.description } }
+      : {}),
     ...(b === 'wasm' ? { threads: wasmThreads() } : {}),
   };
   const measured = out.decision.how === 'probe' || out.decision.how === 'only';
   const cache = measured
-    ? { backend: b, reason: out.decision.reason, measuredAt: new Date().toISOString(), ...(out.decision.stepMs ? { stepMs: out.decision.stepMs } : {}) }
+    ? {
+        backend: b,
+        reason: out.decision.reason,
+        measuredAt: new Date().toISOString(),
+        ...(out.decision.stepMs ? { stepMs: out.decision.stepMs } : {}),
+      }
     : undefined;
   return { info, key: out.key, ...(cache ? { cache } : {}) };
 }
@@ -53,16 +75,22 @@ function loseDevice(): void {
 /** The bundled set's voxel coordinates (a same-origin file; no user data in the request), fetched once. */
 let voxelCoords: Promise<Record<string, NpyArray>> | null = null;
 function bundledVoxelCoords(): Promise<Record<string, NpyArray>> {
-  voxelCoords ??= fetch(new URL(`${import.meta.env.BASE_URL}data/god-synth/sbj_3.npz`, self.location.origin))
-    .then(async (res) => (res.ok ? readNpz(new Uint8Array(await res.arrayBuffer()), (n) => n === 'voxel_xyz') : {}));
+  voxelCoords ??= fetch(new URL(`${import.meta.env.BASE_URL}data/god-synth/sbj_3.npz`, self.location.origin)).then(async (res) =>
+    res.ok ? readNpz(new Uint8Array(await res.arrayBuffer()), (n) => n === 'voxel_xyz') : {},
+  );
   return voxelCoords;
 }
 
 const engine = new Engine({
   emit: (e, transfer = []) => post(e, transfer),
   gpu: {
-    initBackend, watchDeviceLost, watchGpuErrors, gpuSettled, dropWebGpu,
-    chooseBackend: chooseFor, activeDevice: activeGpuDevice,
+    initBackend,
+    watchDeviceLost,
+    watchGpuErrors,
+    gpuSettled,
+    dropWebGpu,
+    chooseBackend: chooseFor,
+    activeDevice: activeGpuDevice,
     deviceLossError: (device, e) => deviceLossError(device as GPUDevice | undefined, e),
     destroyDevice: loseDevice,
   },

@@ -52,13 +52,25 @@ export function fakeGpu(): GpuHooks & { loseDevice(message: string): void; raise
   let errors: ((e: EngineError) => void) | undefined;
   const hooks = {
     dropped: 0,
-    initBackend: async () => ({ backend: await initNodeBackend('wasm') as 'wasm' }),
-    watchDeviceLost(onLost: (m: string) => void) { lost = onLost; return true; },
-    watchGpuErrors(onError: (e: EngineError) => void) { errors = onError; return true; },
+    initBackend: async () => ({ backend: (await initNodeBackend('wasm')) as 'wasm' }),
+    watchDeviceLost(onLost: (m: string) => void) {
+      lost = onLost;
+      return true;
+    },
+    watchGpuErrors(onError: (e: EngineError) => void) {
+      errors = onError;
+      return true;
+    },
     gpuSettled: async () => undefined,
-    dropWebGpu() { hooks.dropped++; },
-    loseDevice(message: string) { lost?.(message); },
-    raiseGpuError(e: EngineError) { errors?.(e); },
+    dropWebGpu() {
+      hooks.dropped++;
+    },
+    loseDevice(message: string) {
+      lost?.(message);
+    },
+    raiseGpuError(e: EngineError) {
+      errors?.(e);
+    },
   };
   return hooks;
 }
@@ -76,7 +88,9 @@ export function harness(): Harness {
   const gpu = fakeGpu();
   const beforeStep: Harness['beforeStep'] = {};
   const deps: EngineDeps = {
-    emit: (e) => { events.push(e); },
+    emit: (e) => {
+      events.push(e);
+    },
     gpu,
     data: diskData(),
     store: { saveModel: async () => undefined, listSaved: async () => [], deleteSaved: async () => undefined },
@@ -90,4 +104,3 @@ export function harness(): Harness {
 export async function bundledFile(): Promise<{ name: string; file: Blob }> {
   return { name: 'sbj_3.npz', file: new Blob([await readFile(join(DATA_DIR, 'sbj_3.npz'))]) };
 }
-

@@ -8,16 +8,25 @@ import { checkScale, composeSheet, drawText, ExportError, pngAtScale, sheetPng, 
 /** Width, height, RGB bytes and tEXt entries of an 8-bit RGB, filter-0 PNG (what encodePng writes). */
 function decodePng(bytes: Uint8Array): { width: number; height: number; rgb: Uint8Array; text: Record<string, string> } {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 8, width = 0, height = 0;
+  let o = 8,
+    width = 0,
+    height = 0;
   const idat: Uint8Array[] = [];
   const text: Record<string, string> = {};
   while (o < bytes.length) {
     const len = dv.getUint32(o);
     const type = String.fromCharCode(...bytes.subarray(o + 4, o + 8));
     const data = bytes.subarray(o + 8, o + 8 + len);
-    if (type === 'IHDR') { width = dv.getUint32(o + 8); height = dv.getUint32(o + 12); expect([data[8], data[9]]).toEqual([8, 2]); }
+    if (type === 'IHDR') {
+      width = dv.getUint32(o + 8);
+      height = dv.getUint32(o + 12);
+      expect([data[8], data[9]]).toEqual([8, 2]);
+    }
     if (type === 'IDAT') idat.push(data);
-    if (type === 'tEXt') { const z = data.indexOf(0); text[String.fromCharCode(...data.subarray(0, z))] = String.fromCharCode(...data.subarray(z + 1)); }
+    if (type === 'tEXt') {
+      const z = data.indexOf(0);
+      text[String.fromCharCode(...data.subarray(0, z))] = String.fromCharCode(...data.subarray(z + 1));
+    }
     o += 12 + len;
   }
   const raw = unzlibSync(Uint8Array.from(idat.flatMap((c) => Array.from(c))));
@@ -40,23 +49,39 @@ describe('PNG export at a scale', () => {
     const src = image(2, 1, (x) => (x === 0 ? [255, 0, 0] : [0, 0, 255]));
     const png = decodePng(pngAtScale(src, 3));
     expect([png.width, png.height]).toEqual([6, 3]);
-    for (let y = 0; y < 3; y++) for (let x = 0; x < 6; x++) {
-      expect(Array.from(png.rgb.subarray((y * 6 + x) * 3, (y * 6 + x) * 3 + 3))).toEqual(x < 3 ? [255, 0, 0] : [0, 0, 255]);
-    }
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 6; x++) {
+        expect(Array.from(png.rgb.subarray((y * 6 + x) * 3, (y * 6 + x) * 3 + 3))).toEqual(x < 3 ? [255, 0, 0] : [0, 0, 255]);
+      }
     expect(decodePng(pngAtScale(src, 1)).width).toBe(2);
   });
 
   it('refuses scales outside 1..16 by name', () => {
     for (const bad of [0, 17, 2.5, Number.NaN]) expect(() => checkScale(bad)).toThrow(ExportError);
-    expect(() => pngAtScale(image(1, 1, () => [0, 0, 0]), 32)).toThrow(/export scale must be an integer in 1\.\.16 \(got 32\)/);
+    expect(() =>
+      pngAtScale(
+        image(1, 1, () => [0, 0, 0]),
+        32,
+      ),
+    ).toThrow(/export scale must be an integer in 1\.\.16 \(got 32\)/);
   });
 });
 
 describe('sheet', () => {
   const grey = (v: number) => image(4, 4, () => [v, v, v]);
   const preview: StepPreview = {
-    position: 3, x0: [grey(10), grey(20)], xt: [grey(0), grey(0)], mean: grey(15), std: grey(200), stdMax: 0.25, stdMean: 0.125,
-    metrics: [{ pcc: 0.5, ssim: 0.25 }, { pcc: 0.75, ssim: 0.125 }], meanMetrics: { pcc: 0.8, ssim: 0.3 },
+    position: 3,
+    x0: [grey(10), grey(20)],
+    xt: [grey(0), grey(0)],
+    mean: grey(15),
+    std: grey(200),
+    stdMax: 0.25,
+    stdMean: 0.125,
+    metrics: [
+      { pcc: 0.5, ssim: 0.25 },
+      { pcc: 0.75, ssim: 0.125 },
+    ],
+    meanMetrics: { pcc: 0.8, ssim: 0.3 },
     spread: { pcc: { min: 0.5, max: 0.75, mean: 0.625, sd: 0.125 }, ssim: { min: 0.125, max: 0.25, mean: 0.1875, sd: 0.0625 } },
   };
 
@@ -70,7 +95,8 @@ describe('sheet', () => {
     const scale = 8;
     const sheet = composeSheet(tiles, legend, scale);
     // tiles 32 px each on one row: the top-left pixel of each tile has its image's value
-    const dot = 2, pad = 8;
+    const dot = 2,
+      pad = 8;
     let x = pad;
     for (const t of tiles) {
       const at = ((pad + 5) * sheet.width + x + 5) * 4;
@@ -97,7 +123,7 @@ describe('sheet', () => {
   it('draws the 5×7 glyphs: "1" is a vertical bar in its middle column', () => {
     const img = image(6, 8, () => [255, 255, 255]);
     drawText(img, '1', 0, 0, 1, [0, 0, 0]);
-    const col = (x: number) => Array.from({ length: 7 }, (_, y) => img.pixels[(y * 6 + x) * 4] === 0 ? 1 : 0);
+    const col = (x: number) => Array.from({ length: 7 }, (_, y) => (img.pixels[(y * 6 + x) * 4] === 0 ? 1 : 0));
     expect(col(2)).toEqual([1, 1, 1, 1, 1, 1, 1]);
     expect(col(4)).toEqual([0, 0, 0, 0, 0, 0, 0]);
   });

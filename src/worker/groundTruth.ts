@@ -28,7 +28,7 @@ export function bundledSet(): Promise<BundledSet | null> {
   metaPromise ??= (async () => {
     const res = await fetch(new URL('meta.json', base()));
     if (!res.ok) return null;
-    const meta = await res.json() as { label?: string; sha256?: Record<string, string>; samples?: { source?: string } };
+    const meta = (await res.json()) as { label?: string; sha256?: Record<string, string>; samples?: { source?: string } };
     const testImage = /test image (\d+)/.exec(meta.samples?.source ?? '')?.[1];
     return {
       label: meta.label ?? 'synthetic — simulated responses, not brain data',
@@ -47,7 +47,9 @@ function images(): Promise<{ train: NpyArray; test: NpyArray; labels: { train?: 
     if (!npz.train_images || !npz.test_images) throw new Error('images_32.npz lacks train_images/test_images');
     return { train: npz.train_images, test: npz.test_images, labels: { train: npz.train_labels, test: npz.test_labels } };
   })();
-  imagesPromise.catch(() => { imagesPromise = null; });
+  imagesPromise.catch(() => {
+    imagesPromise = null;
+  });
   return imagesPromise;
 }
 
@@ -66,11 +68,15 @@ export function bundledCnn(): Promise<CnnClassifier> {
     const [res, set] = await Promise.all([fetch(new URL('classifier_cnn.npz', base())), bundledSet()]);
     if (!res.ok) throw new Error(`CNN classifier: HTTP ${res.status} for classifier_cnn.npz`);
     const bytes = new Uint8Array(await res.arrayBuffer());
-    const digest = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const digest = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join(
+      '',
+    );
     if (!set?.sha256.has(digest)) throw new Error('classifier_cnn.npz: sha256 not listed in meta.json');
     return loadCnnClassifier(bytes);
   })();
-  cnnPromise.catch(() => { cnnPromise = null; });
+  cnnPromise.catch(() => {
+    cnnPromise = null;
+  });
   return cnnPromise;
 }
 
@@ -97,22 +103,24 @@ export async function truthFromBlobs(label: string, files: { name: string; file:
     if (files.length !== 1) throw new FmriFormatError(label, 'give one ground-truth images file (.npz/.npy) or image files');
     return readTruthImages(files[0].name, new Uint8Array(await files[0].file.arrayBuffer()));
   }
-  const decoded = await Promise.all(images.map(async (f) => {
-    let bitmap: ImageBitmap;
-    try {
-      bitmap = await createImageBitmap(f.file);
-    } catch (e) {
-      throw new FmriFormatError(f.name, `not a decodable image (${(e as Error).message})`);
-    }
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(bitmap, 0, 0);
-    bitmap.close();
-    const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-    const rgb = new Uint8Array(canvas.width * canvas.height * 3);
-    for (let p = 0; p < canvas.width * canvas.height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = rgba[p * 4 + c];
-    return { name: f.name, image: { height: canvas.height, width: canvas.width, channels: 3, data: rgb } };
-  }));
+  const decoded = await Promise.all(
+    images.map(async (f) => {
+      let bitmap: ImageBitmap;
+      try {
+        bitmap = await createImageBitmap(f.file);
+      } catch (e) {
+        throw new FmriFormatError(f.name, `not a decodable image (${(e as Error).message})`);
+      }
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d')!;
+      ctx.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      const rgb = new Uint8Array(canvas.width * canvas.height * 3);
+      for (let p = 0; p < canvas.width * canvas.height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = rgba[p * 4 + c];
+      return { name: f.name, image: { height: canvas.height, width: canvas.width, channels: 3, data: rgb } };
+    }),
+  );
   return truthFromList(label, decoded);
 }
 

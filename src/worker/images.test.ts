@@ -19,7 +19,9 @@ describe('worker pixel conversions', () => {
   });
 
   it('per-pixel sd over samples of the grey images matches numpy np.std(axis=0)', () => {
-    const n = 3, h = 2, w = 3;
+    const n = 3,
+      h = 2,
+      w = 3;
     const data = Float32Array.from({ length: n * h * w * 3 }, (_, k) => ((k * 37) % 101) / 100);
     const sd = pixelStd({ n, height: h, width: w, data });
     const py = `import numpy as np, json, sys; a = np.array(json.loads(sys.argv[1]), dtype=np.float32).reshape(${n}, ${h}, ${w}, 3)
@@ -39,7 +41,9 @@ print(json.dumps(a.astype(np.float64).mean(axis=3).std(axis=0).ravel().tolist())
   });
 
   it('mean of the decoded samples, pixel by pixel', () => {
-    const data = Float32Array.from([0, 0.5, 1, 0.2, 0.4, 0.6, /* sample 2 */ 1, 0.5, 0, 0.4, 0.4, 0.4, /* sample 3 */ 0.5, 0.5, 0.5, 0, 0.1, 0.2]);
+    const data = Float32Array.from([
+      0, 0.5, 1, 0.2, 0.4, 0.6, /* sample 2 */ 1, 0.5, 0, 0.4, 0.4, 0.4, /* sample 3 */ 0.5, 0.5, 0.5, 0, 0.1, 0.2,
+    ]);
     const m = meanImage({ n: 3, height: 1, width: 2, data });
     expect([m.n, m.height, m.width]).toEqual([1, 1, 2]);
     const want = [0.5, 0.5, 0.5, 0.2, 0.3, 0.4];

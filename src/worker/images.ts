@@ -81,8 +81,13 @@ export function latentsToRgba(latents: Float32Array, n: number, c: number, h: nu
   for (let s = 0; s < n; s++) {
     const base = s * c * plane;
     const shown = Math.min(c, 3);
-    let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < shown * plane; i++) { const v = latents[base + i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let i = 0; i < shown * plane; i++) {
+      const v = latents[base + i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
     const scale = hi > lo ? 255 / (hi - lo) : 0;
     const pixels = new Uint8ClampedArray(plane * 4);
     for (let i = 0; i < plane; i++) {
@@ -107,7 +112,8 @@ export function uint8ToRgba(data: ArrayLike<number>, width: number, height: numb
 /** Nearest-neighbour upscale by an integer factor (small latents and 32-px images in exported GIFs). */
 export function upscale(img: RgbaImage, factor: number): RgbaImage {
   if (factor <= 1) return img;
-  const width = img.width * factor, height = img.height * factor;
+  const width = img.width * factor,
+    height = img.height * factor;
   const pixels = new Uint8ClampedArray(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

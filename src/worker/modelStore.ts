@@ -56,7 +56,10 @@ export async function readSaved(id: string): Promise<{ label: string; files: Map
   for await (const [name, handle] of dir.entries()) {
     if (handle.kind !== 'file') continue;
     const file = await (handle as FileSystemFileHandle).getFile();
-    if (name === INFO) { label = (JSON.parse(await file.text()) as SavedModel).label; continue; }
+    if (name === INFO) {
+      label = (JSON.parse(await file.text()) as SavedModel).label;
+      continue;
+    }
     files.set(decodeURIComponent(name), new Uint8Array(await file.arrayBuffer()));
   }
   return { label, files };

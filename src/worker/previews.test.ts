@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { FrameCache, frameBytes, makeFrame, type Frame } from './previews';
 
 const frame = (position: number, n = 2): Frame =>
-  makeFrame(position, { n, height: 4, width: 4, data: Float32Array.from({ length: n * 48 }, (_, k) => (k % 7) / 7) }, new Float32Array(n * 3 * 4), [3, 2, 2]);
+  makeFrame(
+    position,
+    { n, height: 4, width: 4, data: Float32Array.from({ length: n * 48 }, (_, k) => (k % 7) / 7) },
+    new Float32Array(n * 3 * 4),
+    [3, 2, 2],
+  );
 
 describe('frames', () => {
   it('a frame of several samples has the mean and the sd map; one sample has neither', () => {

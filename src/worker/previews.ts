@@ -20,16 +20,25 @@ export interface Frame {
  * ground truth (RGBA) the PCC / SSIM of each sample and of the mean (scoreSampleSet, as `npm run eval`) and their
  * spread over the samples.
  */
-export function makeFrame(position: number, images: ImageBatch, xt: Float32Array, latentShape: readonly number[],
-  groundTruth?: RgbaImage): Frame {
+export function makeFrame(
+  position: number,
+  images: ImageBatch,
+  xt: Float32Array,
+  latentShape: readonly number[],
+  groundTruth?: RgbaImage,
+): Frame {
   const [c, h, w] = latentShape;
   const n = images.n;
   const preview: StepPreview = { position, x0: batchToRgba(images), xt: latentsToRgba(xt, n, c, h, w) };
   if (n > 1) {
     preview.mean = batchToRgba(meanImage(images))[0];
     const sd = pixelStd(images);
-    let max = 0, sum = 0;
-    for (const v of sd) { if (v > max) max = v; sum += v; }
+    let max = 0,
+      sum = 0;
+    for (const v of sd) {
+      if (v > max) max = v;
+      sum += v;
+    }
     preview.std = mapToRgba(sd, images.width, images.height, max);
     preview.stdMax = max;
     preview.stdMean = sum / sd.length;
@@ -48,8 +57,11 @@ export function makeFrame(position: number, images: ImageBatch, xt: Float32Array
 export function cloneForTransfer(p: StepPreview): { preview: StepPreview; transfer: ArrayBuffer[] } {
   const copy = (img: RgbaImage): RgbaImage => ({ ...img, pixels: img.pixels.slice() });
   const preview: StepPreview = {
-    ...p, x0: p.x0.map(copy), xt: p.xt.map(copy),
-    ...(p.mean ? { mean: copy(p.mean) } : {}), ...(p.std ? { std: copy(p.std) } : {}),
+    ...p,
+    x0: p.x0.map(copy),
+    xt: p.xt.map(copy),
+    ...(p.mean ? { mean: copy(p.mean) } : {}),
+    ...(p.std ? { std: copy(p.std) } : {}),
   };
   const images = [...preview.x0, ...preview.xt, ...(preview.mean ? [preview.mean] : []), ...(preview.std ? [preview.std] : [])];
   return { preview, transfer: images.map((i) => i.pixels.buffer as ArrayBuffer) };
@@ -77,13 +89,19 @@ export class FrameCache {
   get(position: number): Frame | undefined {
     if (this.pinned?.preview.position === position) return this.pinned;
     const f = this.frames.get(position);
-    if (f) { this.frames.delete(position); this.frames.set(position, f); }
+    if (f) {
+      this.frames.delete(position);
+      this.frames.set(position, f);
+    }
     return f;
   }
 
   set(frame: Frame): void {
     const old = this.frames.get(frame.preview.position);
-    if (old) { this.frames.delete(frame.preview.position); this.bytes -= frameBytes(old); }
+    if (old) {
+      this.frames.delete(frame.preview.position);
+      this.bytes -= frameBytes(old);
+    }
     this.frames.set(frame.preview.position, frame);
     this.bytes += frameBytes(frame);
     while (this.bytes > this.maxBytes && this.frames.size > 1) {

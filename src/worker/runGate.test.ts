@@ -9,7 +9,12 @@ describe('RunGate', () => {
     await gate.beforeStep();
     gate.pause();
     let passed = 0;
-    const loop = (async () => { for (let i = 0; i < 3; i++) { await gate.beforeStep(); passed++; } })();
+    const loop = (async () => {
+      for (let i = 0; i < 3; i++) {
+        await gate.beforeStep();
+        passed++;
+      }
+    })();
     await tick();
     expect(passed).toBe(0);
     gate.step();
@@ -37,7 +42,9 @@ describe('RunGate', () => {
     gate.step();
     gate.pause();
     let passed = false;
-    const waiting = gate.beforeStep().then(() => { passed = true; });
+    const waiting = gate.beforeStep().then(() => {
+      passed = true;
+    });
     await tick();
     expect(passed).toBe(false);
     gate.cancel();
@@ -51,7 +58,14 @@ describe('RunGate on microtask-only steps (WebAssembly)', () => {
     let steps = 0;
     // A message (a macrotask) that cancels; the "steps" below resolve as microtasks only, like tfjs-wasm reads.
     setTimeout(() => gate.cancel(), 0);
-    const loop = (async () => { for (;;) { await gate.beforeStep(); await Promise.resolve(); steps++; if (steps > 1000) return 'never cancelled'; } })();
+    const loop = (async () => {
+      for (;;) {
+        await gate.beforeStep();
+        await Promise.resolve();
+        steps++;
+        if (steps > 1000) return 'never cancelled';
+      }
+    })();
     await expect(loop).rejects.toBeInstanceOf(RunCancelled);
     expect(steps).toBeLessThan(50);
   });

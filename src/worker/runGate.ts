@@ -49,8 +49,13 @@ export class RunGate {
     for (;;) {
       if (this.abort.signal.aborted) throw new RunCancelled();
       if (!this.paused) return;
-      if (this.credits > 0) { this.credits--; return; }
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      if (this.credits > 0) {
+        this.credits--;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
     }
   }
 
@@ -65,7 +70,10 @@ export class RunGate {
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => {
     const ch = new MessageChannel();
-    ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
     ch.port2.postMessage(null);
   });
 }

@@ -30,32 +30,80 @@ type Op =
   | { k: 'random'; bytes: Uint8Array }
   | { k: 'bomb' };
 
-export interface Plan { seed: number; inner: boolean; ops: Op[] }
+export interface Plan {
+  seed: number;
+  inner: boolean;
+  ops: Op[];
+}
 
 const pos = fc.oneof(fc.nat(600), fc.nat()); // the header region more often than the rest
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant('flip' as const), at: pos, bit: fc.integer({ min: 0, max: 7 }) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('set' as const), at: pos, v: fc.integer({ min: 0, max: 255 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('huge' as const), at: pos, v: fc.constantFrom(0xffffffff, 0x7fffffff, 0x80000000, 1_000_000_000, 65535) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('nan' as const), at: fc.nat(), v: fc.constantFrom(NaN, Infinity, -Infinity, 3.4e38) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('huge' as const),
+      at: pos,
+      v: fc.constantFrom(0xffffffff, 0x7fffffff, 0x80000000, 1_000_000_000, 65535),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant('nan' as const), at: fc.nat(), v: fc.constantFrom(NaN, Infinity, -Infinity, 3.4e38) }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('insert' as const), at: pos, bytes: fc.uint8Array({ maxLength: 24 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 2048 }) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'bomb' as const }) },
 );
-export const planArb: fc.Arbitrary<Plan> = fc.record({ seed: fc.nat(), inner: fc.boolean(), ops: fc.array(opArb, { minLength: 1, maxLength: 4 }) });
+export const planArb: fc.Arbitrary<Plan> = fc.record({
+  seed: fc.nat(),
+  inner: fc.boolean(),
+  ops: fc.array(opArb, { minLength: 1, maxLength: 4 }),
+});
 
 function apply(bytes: Uint8Array, op: Op, bomb: () => Uint8Array): Uint8Array {
   const n = bytes.length;
   switch (op.k) {
-    case 'flip': { if (!n) return bytes; const b = bytes.slice(); b[op.at % n] ^= 1 << op.bit; return b; }
-    case 'set': { if (!n) return bytes; const b = bytes.slice(); b[op.at % n] = op.v; return b; }
-    case 'truncate': return bytes.subarray(0, n ? op.at % n : 0);
-    case 'huge': { if (n < 4) return bytes; const b = bytes.slice(); new DataView(b.buffer).setUint32((op.at % (n - 3)), op.v >>> 0, true); return b; }
-    case 'nan': { if (n < 4) return bytes; const b = bytes.slice(); new DataView(b.buffer).setFloat32((op.at % (n - 3)) & ~3, op.v, true); return b; }
-    case 'insert': { const at = n ? op.at % n : 0; const b = new Uint8Array(n + op.bytes.length); b.set(bytes.subarray(0, at)); b.set(op.bytes, at); b.set(bytes.subarray(at), at + op.bytes.length); return b; }
-    case 'random': return op.bytes;
-    case 'bomb': return bomb();
+    case 'flip': {
+      if (!n) return bytes;
+      const b = bytes.slice();
+      b[op.at % n] ^= 1 << op.bit;
+      return b;
+    }
+    case 'set': {
+      if (!n) return bytes;
+      const b = bytes.slice();
+      b[op.at % n] = op.v;
+      return b;
+    }
+    case 'truncate':
+      return bytes.subarray(0, n ? op.at % n : 0);
+    case 'huge': {
+      if (n < 4) return bytes;
+      const b = bytes.slice();
+      new DataView(b.buffer).setUint32(op.at % (n - 3), op.v >>> 0, true);
+      return b;
+    }
+    case 'nan': {
+      if (n < 4) return bytes;
+      const b = bytes.slice();
+      new DataView(b.buffer).setFloat32((op.at % (n - 3)) & ~3, op.v, true);
+      return b;
+    }
+    case 'insert': {
+      const at = n ? op.at % n : 0;
+      const b = new Uint8Array(n + op.bytes.length);
+      b.set(bytes.subarray(0, at));
+      b.set(op.bytes, at);
+      b.set(bytes.subarray(at), at + op.bytes.length);
+      return b;
+    }
+    case 'random':
+      return op.bytes;
+    case 'bomb':
+      return bomb();
   }
 }
 
@@ -76,7 +124,13 @@ export interface Reader {
 
 const here = resolve(fileURLToPath(import.meta.url), '..');
 const REAL = resolve(here, '..', '..', '..', 'shared', 'fixtures', 'real-world');
-const real = (f: string): Uint8Array[] => { try { return [new Uint8Array(readFileSync(join(REAL, f)))]; } catch { return []; } };
+const real = (f: string): Uint8Array[] => {
+  try {
+    return [new Uint8Array(readFileSync(join(REAL, f)))];
+  } catch {
+    return [];
+  }
+};
 
 async function fmri(name: string, bytes: Uint8Array, mask?: Uint8Array): Promise<void> {
   const f = await readFmriFile(name, bytes, mask ? { mask } : {});
@@ -102,14 +156,26 @@ const isFmriError = (e: unknown) => e instanceof FmriFormatError;
 async function smallBundle(): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
   const t = { w: { shape: [40, 30], data: Float32Array.from({ length: 1200 }, (_, i) => i) } };
-  await writeBundle({ write: async (n, x) => { files.set(n, x); } }, PUBLISHED_GOD_SBJ3, t);
+  await writeBundle(
+    {
+      write: async (n, x) => {
+        files.set(n, x);
+      },
+    },
+    PUBLISHED_GOD_SBJ3,
+    t,
+  );
   return files;
 }
 
 function bundleReader(name: string, file: string, bundle: Map<string, Uint8Array>): Reader {
   return {
-    name, seeds: [bundle.get(file)!], bomb: () => new Uint8Array(0),
-    read: async (b) => { await loadBundle(memorySource(new Map(bundle).set(file, b))); },
+    name,
+    seeds: [bundle.get(file)!],
+    bomb: () => new Uint8Array(0),
+    read: async (b) => {
+      await loadBundle(memorySource(new Map(bundle).set(file, b)));
+    },
     typed: (e) => e instanceof BundleError,
   };
 }
@@ -119,11 +185,22 @@ export async function readers(): Promise<Reader[]> {
   const f = fixtureBytes;
   const mask = f('mask.nii.gz');
   const fm = (name: string, seeds: Uint8Array[], extra: Partial<Reader> = {}): Reader => ({
-    name, seeds, bomb: zipBombBytes, read: (b) => fmri(name.startsWith('.') ? `fuzz${name}` : name, b), typed: isFmriError, ...extra,
+    name,
+    seeds,
+    bomb: zipBombBytes,
+    read: (b) => fmri(name.startsWith('.') ? `fuzz${name}` : name, b),
+    typed: isFmriError,
+    ...extra,
   });
   const checkpoint = (name: string, seeds: Uint8Array[], container?: 'zip'): Reader => ({
-    name, seeds, bomb: zipBombBytes, ...(container ? { container } : {}),
-    read: async (b) => { const ck = readCheckpoint(`fuzz${name}`, memoryAccess(b)); loadAll(ck.tensors); },
+    name,
+    seeds,
+    bomb: zipBombBytes,
+    ...(container ? { container } : {}),
+    read: async (b) => {
+      const ck = readCheckpoint(`fuzz${name}`, memoryAccess(b));
+      loadAll(ck.tensors);
+    },
     typed: (e) => e instanceof CheckpointError,
   });
   return [
@@ -156,7 +233,12 @@ async function input(r: Reader, plan: Plan): Promise<Uint8Array> {
   let base = r.seeds[plan.seed % r.seeds.length];
   let wrap = (b: Uint8Array) => b;
   if (plan.inner && r.container === 'gzip') {
-    try { base = gunzipAll(base); wrap = (b) => gzipSync(b); } catch { /* seed stays compressed */ }
+    try {
+      base = gunzipAll(base);
+      wrap = (b) => gzipSync(b);
+    } catch {
+      /* seed stays compressed */
+    }
   } else if (plan.inner && r.container === 'zip') {
     // Mutate one member and zip again (stored), so the mutation reaches the member's parser.
     try {
@@ -167,7 +249,9 @@ async function input(r: Reader, plan: Plan): Promise<Uint8Array> {
       // Stored (level 0): recompressing every member each time would dominate the run.
       const stored = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, [v, { level: 0 }] as [Uint8Array, { level: 0 }]]));
       wrap = (b) => zipSync({ ...stored, [name]: [b, { level: 0 }] });
-    } catch { /* seed stays zipped */ }
+    } catch {
+      /* seed stays zipped */
+    }
   }
   let b = base;
   for (const op of plan.ops) b = apply(b, op, r.bomb);
@@ -187,12 +271,18 @@ export async function fuzzReader(r: Reader, n: number, seed: number, limitMs = 2
     } catch (e) {
       outcome = r.typed(e) ? (e as Error).name : 'CRASH';
       if (outcome === 'CRASH' && stats.crashes.length < 5) {
-        stats.crashes.push({ plan: JSON.stringify(plan, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 300), message: `${(e as Error)?.name}: ${String((e as Error)?.message ?? e).slice(0, 300)}` });
+        stats.crashes.push({
+          plan: JSON.stringify(plan, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 300),
+          message: `${(e as Error)?.name}: ${String((e as Error)?.message ?? e).slice(0, 300)}`,
+        });
       }
     }
     const ms = performance.now() - t0;
     stats.maxMs = Math.max(stats.maxMs, ms);
-    if (ms > limitMs) { stats.slow++; outcome = outcome === 'CRASH' ? outcome : 'SLOW'; }
+    if (ms > limitMs) {
+      stats.slow++;
+      outcome = outcome === 'CRASH' ? outcome : 'SLOW';
+    }
     stats.counts[outcome] = (stats.counts[outcome] ?? 0) + 1;
     stats.inputs++;
   }

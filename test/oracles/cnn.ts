@@ -26,26 +26,35 @@ export interface CnnOracle {
 }
 
 /** Deterministic values in [0, 1) (no Math.random in tests). */
-const wave = (len: number, seed: number): Float32Array => Float32Array.from({ length: len }, (_, i) => {
-  const s = Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453;
-  return s - Math.floor(s);
-});
+const wave = (len: number, seed: number): Float32Array =>
+  Float32Array.from({ length: len }, (_, i) => {
+    const s = Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453;
+    return s - Math.floor(s);
+  });
 
 /** Builds the inputs, runs the PyTorch reference (Debian python3-torch) and writes the three .npy files to `dir`. */
 export async function cnnOracle(dir: string): Promise<CnnOracle> {
   const ds = await loadSynthDataset(CNN_DATA);
-  const px = 32 * 32, numTest = ds.numTest, n = numTest + CNN_NOISY;
+  const px = 32 * 32,
+    numTest = ds.numTest,
+    n = numTest + CNN_NOISY;
   const images = new Float32Array(n * px);
   for (let i = 0; i < numTest * px; i++) images[i] = ds.testImages[i] / 255;
   for (let k = 0; k < CNN_NOISY; k++) {
-    const noise = wave(px, k), off = (numTest + k) * px;
-    for (let p = 0; p < px; p++) images[off + p] = k < CNN_NOISY / 2 ? Math.min(1, Math.max(0, images[k * px + p] + 0.6 * (noise[p] - 0.5))) : noise[p];
+    const noise = wave(px, k),
+      off = (numTest + k) * px;
+    for (let p = 0; p < px; p++)
+      images[off + p] = k < CNN_NOISY / 2 ? Math.min(1, Math.max(0, images[k * px + p] + 0.6 * (noise[p] - 0.5))) : noise[p];
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'images.npy'), writeNpy(images, [n, 32, 32]));
   const labels = Int32Array.from(ds.testLabels);
   writeFileSync(join(dir, 'labels.npy'), writeNpy(labels, [numTest]));
-  const py = spawnSync('/usr/bin/python3', ['test/oracles/reference_cnn.py', join(CNN_DATA, 'classifier_cnn.npz'), join(dir, 'images.npy'), join(dir, 'logits.npy')], { encoding: 'utf8' });
+  const py = spawnSync(
+    '/usr/bin/python3',
+    ['test/oracles/reference_cnn.py', join(CNN_DATA, 'classifier_cnn.npz'), join(dir, 'images.npy'), join(dir, 'logits.npy')],
+    { encoding: 'utf8' },
+  );
   if (py.status !== 0) throw new Error(`reference_cnn.py failed (needs Debian python3-torch): ${py.stderr}`);
   const logits = readNpy(readFileSync(join(dir, 'logits.npy'))).data as Float32Array;
   return { images, logits, n, numTest, labels, dir };

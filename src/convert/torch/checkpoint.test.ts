@@ -31,7 +31,10 @@ describe('torch zip checkpoints', () => {
   it('unknown pickled classes, numpy scalars and argparse namespaces become plain values', () => {
     const ck = readCheckpoint('ckpt.pth', memoryAccess(fixtureBytes('ckpt.pth')));
     expect(ck.objects.config).toMatchObject({
-      __class__: 'config.Config_Generative_Model', num_heads: 2, patch_size: 16, mlp_ratio: 1,
+      __class__: 'config.Config_Generative_Model',
+      num_heads: 2,
+      patch_size: 16,
+      mlp_ratio: 1,
       nested: { a: [1, 2.5, 'x'], b: null },
     });
     expect(ck.objects.epoch).toBe(7);
@@ -95,13 +98,19 @@ describe('safetensors', () => {
 
   it('a header claiming bytes beyond the file is refused', () => {
     const bytes = fixtureBytes('tensors.safetensors');
-    expect(() => readCheckpoint('t.safetensors', memoryAccess(bytes.subarray(0, bytes.length - 8)))).toThrow(/lies beyond the end of the file/);
+    expect(() => readCheckpoint('t.safetensors', memoryAccess(bytes.subarray(0, bytes.length - 8)))).toThrow(
+      /lies beyond the end of the file/,
+    );
   });
 });
 
 // The golden 'tiny' phase-3 checkpoint written by python/cad_ref (helper A).
 describe('golden tiny checkpoints', () => {
-  it.each([['phase3.pth', 0], ['phase3_fp16.pth', 2 ** -11], ['phase3.safetensors', 0]])('%s equals tensors/*.npy', async (file, rel) => {
+  it.each([
+    ['phase3.pth', 0],
+    ['phase3_fp16.pth', 2 ** -11],
+    ['phase3.safetensors', 0],
+  ])('%s equals tensors/*.npy', async (file, rel) => {
     const dir = await goldenDir('tiny');
     const names = await goldenTensorNames(dir);
     const ck = readCheckpoint(file, memoryAccess(new Uint8Array(readFileSync(join(dir, file)))));
@@ -114,7 +123,8 @@ describe('golden tiny checkpoints', () => {
       const got = t.read();
       // fp16 file: each value within half an fp16 ulp (2^-11 relative; 2^-25 absolute in the subnormal range).
       let ok = true;
-      for (let i = 0; i < got.length; i++) if (Math.abs(got[i] - want[i]) > Math.max(rel * Math.abs(want[i]), rel ? 2 ** -25 : 0)) ok = false;
+      for (let i = 0; i < got.length; i++)
+        if (Math.abs(got[i] - want[i]) > Math.max(rel * Math.abs(want[i]), rel ? 2 ** -25 : 0)) ok = false;
       expect([name, ok]).toEqual([name, true]);
     }
   });

@@ -12,22 +12,41 @@ import { widen, type Checkpoint, type LazyTensor, type TensorDtype } from './typ
 import { isZip, readZipDirectory, readZipEntry, ZipFormatError, type ZipEntry } from './zip';
 
 const STORAGES: Record<string, [TensorDtype, number]> = {
-  FloatStorage: ['float32', 4], HalfStorage: ['float16', 2], BFloat16Storage: ['bfloat16', 2], DoubleStorage: ['float64', 8],
-  LongStorage: ['int64', 8], IntStorage: ['int32', 4], ShortStorage: ['int16', 2], CharStorage: ['int8', 1],
-  ByteStorage: ['uint8', 1], BoolStorage: ['bool', 1],
+  FloatStorage: ['float32', 4],
+  HalfStorage: ['float16', 2],
+  BFloat16Storage: ['bfloat16', 2],
+  DoubleStorage: ['float64', 8],
+  LongStorage: ['int64', 8],
+  IntStorage: ['int32', 4],
+  ShortStorage: ['int16', 2],
+  CharStorage: ['int8', 1],
+  ByteStorage: ['uint8', 1],
+  BoolStorage: ['bool', 1],
 };
 
 /** Marker the storage class names resolve to. */
 class StorageType {
-  constructor(readonly dtype: TensorDtype, readonly itemSize: number) {}
+  constructor(
+    readonly dtype: TensorDtype,
+    readonly itemSize: number,
+  ) {}
 }
 
 class StorageRef {
-  constructor(readonly type: StorageType, readonly key: string, readonly numel: number) {}
+  constructor(
+    readonly type: StorageType,
+    readonly key: string,
+    readonly numel: number,
+  ) {}
 }
 
 class TensorRef {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 /** Pickle integers may come back as bigint; tuples as arrays. */
@@ -39,9 +58,16 @@ function numpyScalar(dtype: unknown, bytes: unknown): unknown {
   if (!(bytes instanceof Uint8Array) || !code) return { numpyScalar: code, bytes };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const readers: Partial<Record<string, () => number | boolean>> = {
-    f8: () => v.getFloat64(0, true), f4: () => v.getFloat32(0, true), i8: () => Number(v.getBigInt64(0, true)),
-    u8: () => Number(v.getBigUint64(0, true)), i4: () => v.getInt32(0, true), u4: () => v.getUint32(0, true),
-    i2: () => v.getInt16(0, true), u2: () => v.getUint16(0, true), i1: () => v.getInt8(0), u1: () => v.getUint8(0),
+    f8: () => v.getFloat64(0, true),
+    f4: () => v.getFloat32(0, true),
+    i8: () => Number(v.getBigInt64(0, true)),
+    u8: () => Number(v.getBigUint64(0, true)),
+    i4: () => v.getInt32(0, true),
+    u4: () => v.getUint32(0, true),
+    i2: () => v.getInt16(0, true),
+    u2: () => v.getUint16(0, true),
+    i1: () => v.getInt8(0),
+    u1: () => v.getUint8(0),
     b1: () => v.getUint8(0) !== 0,
   };
   const r = readers[code];
@@ -52,7 +78,11 @@ function registry(): NameRegistry {
   const r = new NameRegistry();
   for (const [name, [dtype, size]] of Object.entries(STORAGES)) {
     // GLOBAL pushes the registered function itself into the persistent id: it carries the dtype.
-    r.register('torch', name, Object.assign(() => undefined, { storageType: new StorageType(dtype, size) }));
+    r.register(
+      'torch',
+      name,
+      Object.assign(() => undefined, { storageType: new StorageType(dtype, size) }),
+    );
   }
   r.register('torch._utils', '_rebuild_tensor_v2', (storage: unknown, offset: unknown, size: unknown, stride: unknown) => {
     if (!(storage instanceof StorageRef)) throw new Error('tensor without a storage');
@@ -66,7 +96,8 @@ function registry(): NameRegistry {
   r.register('torch._utils', '_rebuild_parameter', (data: unknown) => data);
   r.register('torch._utils', '_rebuild_parameter_with_state', (data: unknown) => data);
   r.register('torch._tensor', '_rebuild_from_type_v2', (func: unknown, _type: unknown, args: unknown) =>
-    typeof func === 'function' && Array.isArray(args) ? func(...args) : args);
+    typeof func === 'function' && Array.isArray(args) ? func(...args) : args,
+  );
   r.register('collections', 'OrderedDict', () => new Map());
   // NumPy scalars (e.g. an epoch counter saved as np.int64): dtype(...) then scalar(dtype, bytes).
   const dtype = (code: unknown) => ({ code: String(code).replace(/^[<>|=]/, ''), __setstate__: () => undefined });
@@ -155,10 +186,13 @@ function tensorParser(onStorage?: (ref: StorageRef) => void): Parser {
         const type = (t[1] as { storageType?: unknown } | undefined)?.storageType;
         if (!(type instanceof StorageType)) {
           const cls = t[1] as { prototype?: { __module__?: string; __name__?: string } } | undefined;
-          throw new Error(`unsupported storage class ${cls?.prototype?.__module__ ?? '?'}.${cls?.prototype?.__name__ ?? '?'} for storage ${String(t[2])}`);
+          throw new Error(
+            `unsupported storage class ${cls?.prototype?.__module__ ?? '?'}.${cls?.prototype?.__name__ ?? '?'} for storage ${String(t[2])}`,
+          );
         }
         // Legacy files add view_metadata (t[5]): set only for storage views of torch < 0.4.
-        if (t.length > 5 && t[5] !== null && t[5] !== undefined) throw new Error(`storage ${String(t[2])} is a view of another storage (torch < 0.4): re-save the checkpoint with torch>=1.6`);
+        if (t.length > 5 && t[5] !== null && t[5] !== undefined)
+          throw new Error(`storage ${String(t[2])} is a view of another storage (torch < 0.4): re-save the checkpoint with torch>=1.6`);
         const ref = new StorageRef(type, String(t[2]), toInt(t[4]));
         onStorage?.(ref);
         return ref;
@@ -220,9 +254,13 @@ function readTorchLegacy(file: string, src: RandomAccess): Checkpoint {
   });
 }
 
-
 /** The state dict and the other top-level objects of an unpickled checkpoint, with lazy tensors. */
-function fromRoot(file: string, format: Checkpoint['format'], root: unknown, storageBytes: (key: string, need: number) => Uint8Array): Checkpoint {
+function fromRoot(
+  file: string,
+  format: Checkpoint['format'],
+  root: unknown,
+  storageBytes: (key: string, need: number) => Uint8Array,
+): Checkpoint {
   const lazy = (ref: TensorRef): LazyTensor => ({
     shape: ref.shape,
     dtype: ref.storage.type.dtype,
@@ -235,10 +273,18 @@ function fromRoot(file: string, format: Checkpoint['format'], root: unknown, sto
   if (isTensorDict(root)) dict = root as Map<unknown, unknown>;
   else {
     for (const k of STATE_DICT_KEYS) {
-      if (isTensorDict(top.get(k))) { stateDictKey = k; dict = top.get(k) as Map<unknown, unknown>; break; }
+      if (isTensorDict(top.get(k))) {
+        stateDictKey = k;
+        dict = top.get(k) as Map<unknown, unknown>;
+        break;
+      }
     }
   }
-  if (!dict) throw new CheckpointError(file, `no state dict found (looked for a dict of tensors at the top level or under ${STATE_DICT_KEYS.join(', ')}; keys: ${keys.join(', ')})`);
+  if (!dict)
+    throw new CheckpointError(
+      file,
+      `no state dict found (looked for a dict of tensors at the top level or under ${STATE_DICT_KEYS.join(', ')}; keys: ${keys.join(', ')})`,
+    );
   const tensors: Record<string, LazyTensor> = {};
   for (const [k, v] of dict) if (v instanceof TensorRef) tensors[String(k)] = lazy(v);
   const objects: Record<string, unknown> = {};
@@ -264,12 +310,16 @@ function materialise(file: string, storageBytes: (key: string, need: number) => 
   const { storage, offset, shape, stride } = t;
   const item = storage.type.itemSize;
   const numel = shape.reduce((a, b) => a * b, 1);
-  if (shape.length !== stride.length) throw new CheckpointError(file, `tensor on storage ${storage.key}: ${shape.length} sizes but ${stride.length} strides`);
+  if (shape.length !== stride.length)
+    throw new CheckpointError(file, `tensor on storage ${storage.key}: ${shape.length} sizes but ${stride.length} strides`);
   if (numel === 0) return new Float32Array(0);
   let last = offset;
   for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * stride[d];
   if (offset < 0 || last >= storage.numel) {
-    throw new CheckpointError(file, `tensor ${shape.join('×')} (offset ${offset}, strides ${stride.join(',')}) lies outside its storage of ${storage.numel} elements`);
+    throw new CheckpointError(
+      file,
+      `tensor ${shape.join('×')} (offset ${offset}, strides ${stride.join(',')}) lies outside its storage of ${storage.numel} elements`,
+    );
   }
   const bytes = storageBytes(storage.key, storage.numel * item);
   // Contiguous: one slice. Otherwise widen the storage once and gather by strides.
@@ -286,7 +336,10 @@ function materialise(file: string, storageBytes: (key: string, need: number) => 
   for (let i = 0; i < numel; i++) {
     out[i] = all[at];
     for (let d = shape.length - 1; d >= 0; d--) {
-      if (++idx[d] < shape[d]) { at += stride[d]; break; }
+      if (++idx[d] < shape[d]) {
+        at += stride[d];
+        break;
+      }
       at -= (shape[d] - 1) * stride[d];
       idx[d] = 0;
     }

@@ -4,8 +4,16 @@ import type { RandomAccess } from './access';
 import { widen, type Checkpoint, type LazyTensor, type TensorDtype } from './types';
 
 const DTYPES: Record<string, [TensorDtype, number]> = {
-  F32: ['float32', 4], F16: ['float16', 2], BF16: ['bfloat16', 2], F64: ['float64', 8], I64: ['int64', 8],
-  I32: ['int32', 4], I16: ['int16', 2], I8: ['int8', 1], U8: ['uint8', 1], BOOL: ['bool', 1],
+  F32: ['float32', 4],
+  F16: ['float16', 2],
+  BF16: ['bfloat16', 2],
+  F64: ['float64', 8],
+  I64: ['int64', 8],
+  I32: ['int32', 4],
+  I16: ['int16', 2],
+  I8: ['int8', 1],
+  U8: ['uint8', 1],
+  BOOL: ['bool', 1],
 };
 const MAX_HEADER = 100 * 2 ** 20;
 
@@ -21,7 +29,8 @@ export function readSafetensors(file: string, src: RandomAccess): Checkpoint {
   if (src.size < 8) throw fail('truncated .safetensors (no header length)');
   const lenBytes = src.read(0, 8);
   const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLen > MAX_HEADER || headerLen + 8 > src.size) throw fail(`header length ${headerLen} is impossible for a ${src.size}-byte file`);
+  if (headerLen > MAX_HEADER || headerLen + 8 > src.size)
+    throw fail(`header length ${headerLen} is impossible for a ${src.size}-byte file`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(src.read(8, headerLen))) as Record<string, unknown>;
@@ -38,12 +47,15 @@ export function readSafetensors(file: string, src: RandomAccess): Checkpoint {
     if (!spec) throw fail(`tensor ${name}: unsupported dtype ${String(info?.dtype)}`);
     const shape = info.shape;
     const offs = info.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`tensor ${name}: bad shape ${JSON.stringify(shape)}`);
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`tensor ${name}: bad data_offsets`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw fail(`tensor ${name}: bad shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw fail(`tensor ${name}: bad data_offsets`);
     const [dtype, item] = spec;
     const [begin, end] = offs as number[];
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== numel * item) throw fail(`tensor ${name}: ${end - begin} bytes for ${shape.join('×')} ${dtype} (expected ${numel * item})`);
+    if (end - begin !== numel * item)
+      throw fail(`tensor ${name}: ${end - begin} bytes for ${shape.join('×')} ${dtype} (expected ${numel * item})`);
     if (dataStart + end > src.size) throw fail(`tensor ${name} lies beyond the end of the file (truncated?)`);
     tensors[name] = { shape: shape as number[], dtype, read: () => widen(src.read(dataStart + begin, end - begin), dtype) };
   }

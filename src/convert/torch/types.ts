@@ -40,14 +40,24 @@ export function loadAll(tensors: Record<string, LazyTensor>): Record<string, Loa
 export function widen(bytes: Uint8Array, dtype: TensorDtype): Float32Array {
   const buf = bytes.slice().buffer;
   switch (dtype) {
-    case 'float32': return new Float32Array(buf);
-    case 'float16': return unpackFloat16(new Uint16Array(buf));
-    case 'bfloat16': return unpackBFloat16(new Uint16Array(buf));
-    case 'float64': return Float32Array.from(new Float64Array(buf));
-    case 'int64': return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
-    case 'int32': return Float32Array.from(new Int32Array(buf));
-    case 'int16': return Float32Array.from(new Int16Array(buf));
-    case 'int8': return Float32Array.from(new Int8Array(buf));
-    case 'uint8': case 'bool': return Float32Array.from(bytes);
+    case 'float32':
+      return new Float32Array(buf);
+    case 'float16':
+      return unpackFloat16(new Uint16Array(buf));
+    case 'bfloat16':
+      return unpackBFloat16(new Uint16Array(buf));
+    case 'float64':
+      return Float32Array.from(new Float64Array(buf));
+    case 'int64':
+      return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
+    case 'int32':
+      return Float32Array.from(new Int32Array(buf));
+    case 'int16':
+      return Float32Array.from(new Int16Array(buf));
+    case 'int8':
+      return Float32Array.from(new Int8Array(buf));
+    case 'uint8':
+    case 'bool':
+      return Float32Array.from(bytes);
   }
 }

@@ -44,7 +44,10 @@ export function readZipDirectory(src: RandomAccess): Map<string, ZipEntry> {
   const tail = readChecked(src, src.size - tailLen, tailLen, 'end of central directory');
   let eocd = -1;
   for (let i = tail.length - 22; i >= 0; i--) {
-    if (tail[i] === 0x50 && tail[i + 1] === 0x4b && tail[i + 2] === 0x05 && tail[i + 3] === 0x06) { eocd = i; break; }
+    if (tail[i] === 0x50 && tail[i + 1] === 0x4b && tail[i + 2] === 0x05 && tail[i + 3] === 0x06) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) throw new ZipFormatError('truncated zip: no end-of-central-directory record');
   const ev = le(tail.subarray(eocd));
@@ -57,7 +60,9 @@ export function readZipDirectory(src: RandomAccess): Map<string, ZipEntry> {
     if (loc.getUint32(0, true) !== 0x07064b50) throw new ZipFormatError('zip64 locator missing');
     const z = le(readChecked(src, u64(loc, 8), 56, 'zip64 end record'));
     if (z.getUint32(0, true) !== 0x06064b50) throw new ZipFormatError('zip64 end record missing');
-    count = u64(z, 32); cdSize = u64(z, 40); cdOffset = u64(z, 48);
+    count = u64(z, 32);
+    cdSize = u64(z, 40);
+    cdOffset = u64(z, 48);
   }
   const cd = readChecked(src, cdOffset, cdSize, 'central directory');
   const v = le(cd);
@@ -82,9 +87,17 @@ export function readZipDirectory(src: RandomAccess): Map<string, ZipEntry> {
       const len = v.getUint16(e + 2, true);
       if (id === 1) {
         let q = e + 4;
-        if (size === 0xffffffff && q + 8 <= e + 4 + len) { size = u64(v, q); q += 8; }
-        if (compressedSize === 0xffffffff && q + 8 <= e + 4 + len) { compressedSize = u64(v, q); q += 8; }
-        if (localOffset === 0xffffffff && q + 8 <= e + 4 + len) { localOffset = u64(v, q); }
+        if (size === 0xffffffff && q + 8 <= e + 4 + len) {
+          size = u64(v, q);
+          q += 8;
+        }
+        if (compressedSize === 0xffffffff && q + 8 <= e + 4 + len) {
+          compressedSize = u64(v, q);
+          q += 8;
+        }
+        if (localOffset === 0xffffffff && q + 8 <= e + 4 + len) {
+          localOffset = u64(v, q);
+        }
       }
       e += 4 + len;
     }

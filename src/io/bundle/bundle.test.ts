@@ -26,7 +26,10 @@ function tmp(): string {
 /** Deterministic values spanning many magnitudes (and exact zeros, negatives). */
 function tensors(): Record<string, { shape: number[]; data: Float32Array }> {
   let seed = 7;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   const make = (shape: number[]) => {
     const n = shape.reduce((a, b) => a * b, 1);
     return { shape, data: Float32Array.from({ length: n }, (_, i) => (i % 17 === 0 ? 0 : (rnd() - 0.5) * 10 ** (rnd() * 6 - 3))) };
@@ -37,20 +40,28 @@ function tensors(): Record<string, { shape: number[]; data: Float32Array }> {
     'b.conv.weight': make([8, 4, 3, 3]),
     'first_stage_model.quantize.embedding.weight': make([50, 3]),
     'c.big': make([300, 100]),
-    'scalar': make([]),
+    scalar: make([]),
   };
 }
 
 function memorySink(): { files: Map<string, Uint8Array>; write(f: string, b: Uint8Array): Promise<void> } {
   const files = new Map<string, Uint8Array>();
-  return { files, write: async (f, b) => { files.set(f, b); } };
+  return {
+    files,
+    write: async (f, b) => {
+      files.set(f, b);
+    },
+  };
 }
 
 describe('bundle round trip', () => {
   it('fp32 is exact, shards respect the size limit, a too-big tensor gets its own shard', async () => {
     const t = tensors();
     const dir = tmp();
-    const m = await writeBundleToDir(dir, PUBLISHED_GOD_SBJ3, t, { shardBytes: 40_000, sources: [{ file: 'x.pth', sha256: '0'.repeat(64), kind: 'phase3' }] });
+    const m = await writeBundleToDir(dir, PUBLISHED_GOD_SBJ3, t, {
+      shardBytes: 40_000,
+      sources: [{ file: 'x.pth', sha256: '0'.repeat(64), kind: 'phase3' }],
+    });
     expect(m.shards.length).toBeGreaterThan(1);
     const big = m.tensors.find((e) => e.name === 'c.big')!;
     expect(m.tensors.filter((e) => e.shard === big.shard)).toHaveLength(1); // 120 000 bytes > 40 000
@@ -72,8 +83,12 @@ describe('bundle round trip', () => {
     const m = await writeBundle(sink, PUBLISHED_GOD_SBJ3, t, { dtype: 'float16' });
     const dtypes = Object.fromEntries(m.tensors.map((e) => [e.name, e.dtype]));
     expect(dtypes).toEqual({
-      'a.weight': 'float16', 'a.bias': 'float32', 'b.conv.weight': 'float16',
-      'first_stage_model.quantize.embedding.weight': 'float32', 'c.big': 'float16', scalar: 'float32',
+      'a.weight': 'float16',
+      'a.bias': 'float32',
+      'b.conv.weight': 'float16',
+      'first_stage_model.quantize.embedding.weight': 'float32',
+      'c.big': 'float16',
+      scalar: 'float32',
     });
     const loaded = await loadBundle(memorySource(sink.files));
     for (const [name, v] of Object.entries(t)) {
@@ -91,9 +106,19 @@ describe('bundle round trip', () => {
 
   it('float32ToFloat16 rounds to nearest even like numpy (ties, subnormals, overflow)', () => {
     const cases: [number, number][] = [
-      [1, 0x3c00], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [1 + 2 ** -11 + 2 ** -20, 0x3c01],
-      [65504, 0x7bff], [65520, 0x7c00], [-1e9, 0xfc00], [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -26, 0x0001],
-      [2 ** -14, 0x0400], [-0, 0x8000], [0.1, 0x2e66],
+      [1, 0x3c00],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [1 + 2 ** -11 + 2 ** -20, 0x3c01],
+      [65504, 0x7bff],
+      [65520, 0x7c00],
+      [-1e9, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -26, 0x0001],
+      [2 ** -14, 0x0400],
+      [-0, 0x8000],
+      [0.1, 0x2e66],
     ];
     for (const [x, h] of cases) expect([x, float32ToFloat16(x)]).toEqual([x, h]);
     expect(Number.isNaN(float16ToFloat32(float32ToFloat16(NaN)))).toBe(true);
@@ -151,7 +176,11 @@ describe('bundle sources', () => {
     await writeBundleToDir(join(dir, 'model'), PUBLISHED_GOD_SBJ3, tensors(), { shardBytes: 40_000 });
     const files: Record<string, Uint8Array> = {};
     for (const f of ['manifest.json', 'shard-000.bin', 'shard-001.bin', 'shard-002.bin', 'shard-003.bin']) {
-      try { files[`model/${f}`] = new Uint8Array(readFileSync(join(dir, 'model', f))); } catch { /* fewer shards */ }
+      try {
+        files[`model/${f}`] = new Uint8Array(readFileSync(join(dir, 'model', f)));
+      } catch {
+        /* fewer shards */
+      }
     }
     const zipped = zipSync(files);
     const seen: [number, number][] = [];
@@ -173,9 +202,16 @@ describe('bundle sources', () => {
       let o = 0;
       const body = new ReadableStream<Uint8Array>({
         pull(c) {
-          if (init?.signal?.aborted) { c.error(new DOMException('aborted', 'AbortError')); return; }
-          if (o >= bytes.length) { c.close(); return; }
-          c.enqueue(bytes.slice(o, o + 1000)); o += 1000;
+          if (init?.signal?.aborted) {
+            c.error(new DOMException('aborted', 'AbortError'));
+            return;
+          }
+          if (o >= bytes.length) {
+            c.close();
+            return;
+          }
+          c.enqueue(bytes.slice(o, o + 1000));
+          o += 1000;
         },
       });
       return new Response(body, { status: 200 });
@@ -188,13 +224,19 @@ describe('bundle sources', () => {
     const ctl = new AbortController();
     let calls = 0;
     const p = loadBundle(urlSource('https://models.example/m', fakeFetch), {
-      signal: ctl.signal, onProgress: (d) => { if (++calls === 20) ctl.abort(); expect(d).toBeGreaterThanOrEqual(0); },
+      signal: ctl.signal,
+      onProgress: (d) => {
+        if (++calls === 20) ctl.abort();
+        expect(d).toBeGreaterThanOrEqual(0);
+      },
     });
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBeLessThan(40);
 
     sink.files.delete('manifest.json');
-    await expect(loadBundle(urlSource('https://models.example/m', fakeFetch))).rejects.toThrow(/manifest\.json is missing from https:\/\/models\.example\/m \(HTTP 404\)/);
+    await expect(loadBundle(urlSource('https://models.example/m', fakeFetch))).rejects.toThrow(
+      /manifest\.json is missing from https:\/\/models\.example\/m \(HTTP 404\)/,
+    );
   });
 
   it('a directory source reports a missing manifest', async () => {

@@ -39,7 +39,10 @@ function abortError(): DOMException {
  * weights in memory), else a copy, as typed arrays cannot start at an unaligned byte offset.
  */
 function typedView<T extends Float32Array | Uint16Array>(
-  bytes: Uint8Array, offset: number, nbytes: number, Kind: { new(b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number },
+  bytes: Uint8Array,
+  offset: number,
+  nbytes: number,
+  Kind: { new (b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number },
 ): T {
   const start = bytes.byteOffset + offset;
   if (start % Kind.BYTES_PER_ELEMENT === 0) return new Kind(bytes.buffer as ArrayBuffer, start, nbytes / Kind.BYTES_PER_ELEMENT);
@@ -79,14 +82,25 @@ export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): 
     });
     if (signal?.aborted) throw abortError();
     if (bytes.length !== shard.nbytes) {
-      throw new BundleError(`${shard.file} has ${bytes.length} bytes, the manifest says ${shard.nbytes} (truncated or wrong file) in ${source.label}`);
+      throw new BundleError(
+        `${shard.file} has ${bytes.length} bytes, the manifest says ${shard.nbytes} (truncated or wrong file) in ${source.label}`,
+      );
     }
     const sha = await sha256Hex(bytes);
     if (sha !== shard.sha256) throw new BundleError(`${shard.file} is corrupt: sha256 ${sha} expected ${shard.sha256} (${source.label})`);
-    if (done !== start + shard.nbytes) { done = start + shard.nbytes; opts.onProgress?.(done, total); }
+    if (done !== start + shard.nbytes) {
+      done = start + shard.nbytes;
+      opts.onProgress?.(done, total);
+    }
     for (const t of manifest.tensors) {
       if (t.shard !== index) continue;
-      tensors[t.name] = { shape: t.shape, data: t.dtype === 'float16' ? unpackFloat16(typedView(bytes, t.offset, t.nbytes, Uint16Array)) : typedView(bytes, t.offset, t.nbytes, Float32Array) };
+      tensors[t.name] = {
+        shape: t.shape,
+        data:
+          t.dtype === 'float16'
+            ? unpackFloat16(typedView(bytes, t.offset, t.nbytes, Uint16Array))
+            : typedView(bytes, t.offset, t.nbytes, Float32Array),
+      };
     }
   }
   return { manifest, manifestBytes, tensors };

@@ -72,33 +72,48 @@ export function parseManifest(text: string): BundleManifest {
     throw new BundleError(`manifest.json is not a ${BUNDLE_FORMAT} manifest (format: ${isObj(m) ? JSON.stringify(m.format) : typeof m})`);
   }
   if (m.version !== BUNDLE_VERSION) {
-    throw new BundleError(`manifest.json has version ${JSON.stringify(m.version)}; this app reads version ${BUNDLE_VERSION} — re-convert the checkpoint with this version's npm run convert`);
+    throw new BundleError(
+      `manifest.json has version ${JSON.stringify(m.version)}; this app reads version ${BUNDLE_VERSION} — re-convert the checkpoint with this version's npm run convert`,
+    );
   }
-  if (m.dtype !== 'float32' && m.dtype !== 'float16') throw new BundleError(`manifest.json dtype ${JSON.stringify(m.dtype)}, expected float32 or float16`);
+  if (m.dtype !== 'float32' && m.dtype !== 'float16')
+    throw new BundleError(`manifest.json dtype ${JSON.stringify(m.dtype)}, expected float32 or float16`);
   if (!isObj(m.config)) throw new BundleError('manifest.json has no config object');
   if (!Array.isArray(m.shards) || !Array.isArray(m.tensors)) throw new BundleError('manifest.json lacks the shards/tensors lists');
   for (const [i, s] of (m.shards as unknown[]).entries()) {
     if (!isObj(s) || typeof s.file !== 'string' || !isNat(s.nbytes) || typeof s.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.sha256)) {
       throw new BundleError(`manifest.json shard entry ${i} is malformed (needs file, nbytes, 64-hex sha256)`);
     }
-    if (s.file.includes('/') || s.file.includes('\\') || s.file.startsWith('.')) throw new BundleError(`manifest.json shard file name ${JSON.stringify(s.file)} is not a plain file name`);
+    if (s.file.includes('/') || s.file.includes('\\') || s.file.startsWith('.'))
+      throw new BundleError(`manifest.json shard file name ${JSON.stringify(s.file)} is not a plain file name`);
   }
   const shards = m.shards as ShardEntry[];
   const names = new Set<string>();
   for (const [i, t] of (m.tensors as unknown[]).entries()) {
-    if (!isObj(t) || typeof t.name !== 'string' || !Array.isArray(t.shape) || !t.shape.every(isNat)
-      || (t.dtype !== 'float32' && t.dtype !== 'float16') || !isNat(t.shard) || !isNat(t.offset) || !isNat(t.nbytes)) {
+    if (
+      !isObj(t) ||
+      typeof t.name !== 'string' ||
+      !Array.isArray(t.shape) ||
+      !t.shape.every(isNat) ||
+      (t.dtype !== 'float32' && t.dtype !== 'float16') ||
+      !isNat(t.shard) ||
+      !isNat(t.offset) ||
+      !isNat(t.nbytes)
+    ) {
       throw new BundleError(`manifest.json tensor entry ${i} is malformed`);
     }
     if (names.has(t.name)) throw new BundleError(`manifest.json lists tensor ${t.name} twice`);
     names.add(t.name);
     const numel = (t.shape as number[]).reduce((a, b) => a * b, 1);
     const item = t.dtype === 'float16' ? 2 : 4;
-    if (t.nbytes !== numel * item) throw new BundleError(`tensor ${t.name}: nbytes ${t.nbytes}, but ${t.shape.join('×')} ${t.dtype} needs ${numel * item}`);
+    if (t.nbytes !== numel * item)
+      throw new BundleError(`tensor ${t.name}: nbytes ${t.nbytes}, but ${t.shape.join('×')} ${t.dtype} needs ${numel * item}`);
     const shard = shards[t.shard];
     if (!shard) throw new BundleError(`tensor ${t.name} refers to shard ${t.shard}, but the manifest lists ${shards.length}`);
     if (t.offset + t.nbytes > shard.nbytes) {
-      throw new BundleError(`tensor ${t.name} lies outside its shard: bytes ${t.offset}..${t.offset + t.nbytes} of ${shard.file} (${shard.nbytes} bytes)`);
+      throw new BundleError(
+        `tensor ${t.name} lies outside its shard: bytes ${t.offset}..${t.offset + t.nbytes} of ${shard.file} (${shard.nbytes} bytes)`,
+      );
     }
   }
   if (!Array.isArray(m.sources)) throw new BundleError('manifest.json lacks the sources list');

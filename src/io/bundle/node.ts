@@ -33,7 +33,7 @@ export function dirSource(dir: string): BundleSource {
         const { size } = await handle.stat();
         const out = new Uint8Array(size);
         // Chunked so progress moves during big shards and a cancel takes effect between chunks.
-        for (let o = 0; o < size;) {
+        for (let o = 0; o < size; ) {
           if (opts.signal?.aborted) throw new DOMException('bundle loading was cancelled', 'AbortError');
           const { bytesRead } = await handle.read(out, o, Math.min(CHUNK, size - o), o);
           if (bytesRead === 0) break;
@@ -48,7 +48,11 @@ export function dirSource(dir: string): BundleSource {
   };
 }
 
-export function writeBundleToDir(dir: string, config: ModelConfig, tensors: Record<string, BundleTensor>, opts?: WriteBundleOptions): Promise<BundleManifest> {
+export function writeBundleToDir(
+  dir: string,
+  config: ModelConfig,
+  tensors: Record<string, BundleTensor>,
+  opts?: WriteBundleOptions,
+): Promise<BundleManifest> {
   return writeBundle(dirSink(dir), config, tensors, opts);
 }
-

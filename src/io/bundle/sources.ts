@@ -9,7 +9,9 @@ async function readStream(body: ReadableStream<Uint8Array>, opts: ReadOptions): 
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const onAbort = () => { void reader.cancel(); };
+  const onAbort = () => {
+    void reader.cancel();
+  };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
@@ -26,7 +28,10 @@ async function readStream(body: ReadableStream<Uint8Array>, opts: ReadOptions): 
   if (opts.signal?.aborted) throw new DOMException('bundle loading was cancelled', 'AbortError');
   const out = new Uint8Array(size);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   return out;
 }
 
@@ -62,7 +67,10 @@ export function memorySource(files: Map<string, Blob | Uint8Array>, label = 'dro
     async read(file, opts = {}) {
       const f = files.get(file);
       if (f === undefined) throw new BundleError(`${file} is missing from ${label}`);
-      if (f instanceof Uint8Array) { opts.onBytes?.(f.length); return f; }
+      if (f instanceof Uint8Array) {
+        opts.onBytes?.(f.length);
+        return f;
+      }
       return readStream(f.stream(), opts);
     },
   };
