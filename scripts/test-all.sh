@@ -7,6 +7,8 @@ export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 mkdir -p test-results
 echo "== typecheck"; npx tsc -p tsconfig.json
+echo "== format (Biome, width 140: npm run format fixes it)"; npx biome format . --log-level=none > /dev/null || { npx biome format . 2>&1 | tail -40; echo "format check failed: run npm run format"; exit 1; }
+echo "== unused files, exports, dependencies (knip)"; npx knip --no-progress
 echo "== build"; npx vite build --logLevel warn
 echo "== unit, parity, browser"
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json
