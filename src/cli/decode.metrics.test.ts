@@ -1,5 +1,5 @@
 // `npm run decode` prints PCC / SSIM and the CNN's class whenever the fMRI file has ground truth (a file of
-// the bundled SIMULATED data set), checked against an independent oracle: reference_decode_metrics.py reads
+// the bundled SIMULATED data set), checked against an independent oracle: test/oracles/reference_decode_metrics.py reads
 // the written PNGs with zlib, the stimulus from images_32.npz with numpy, and runs the CNN in PyTorch.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -49,7 +49,7 @@ async function decode(out: string, args: string[]): Promise<{ stdout: string; st
 }
 
 async function oracle(out: string, n: number, split: 'train' | 'test', image: number): Promise<Score[]> {
-  const { stdout } = await run(PYTHON, ['src/cli/reference_decode_metrics.py', out, String(n), DATA, split, String(image)], {
+  const { stdout } = await run(PYTHON, ['test/oracles/reference_decode_metrics.py', out, String(n), DATA, split, String(image)], {
     cwd: REPO_ROOT,
     timeout: 120_000,
   });

@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, attentionComposed } from './attention';
 import { fusedAttention, fusedKernelFor } from './fusedAttention';
-import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled } from './attentionTestCases';
+import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled } from '../../test/attentionTestCases';
 import { maxRel } from '../../test/compare';
 
 beforeAll(async () => {

@@ -17,7 +17,7 @@ import {
   PACK_F16_KERNEL,
   precompileAttentionKernels,
 } from './fusedAttention';
-import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled, type AttentionCase } from './attentionTestCases';
+import { attentionCases, makeInputs, referenceOf, roundToF16, unetCrossScaled, type AttentionCase } from '../../test/attentionTestCases';
 import { maxRel } from '../../test/compare';
 
 const F32_TOL = 1e-4;

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { attention, attentionWithWeights } from './attention';
 import { CROSS_ATTENTION_WEIGHTS_KERNEL } from './fusedAttention';
-import { attentionCases, makeInputs, referenceOf, unetCrossScaled, type AttentionCase } from './attentionTestCases';
+import { attentionCases, makeInputs, referenceOf, unetCrossScaled, type AttentionCase } from '../../test/attentionTestCases';
 import { maxRel } from '../../test/compare';
 import { npyToFloat32, readNpy, type NpyArray } from '../io/npy';
 import type { ModelConfig } from '../model/config';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { RunSettings, SampleRef } from '../engine/protocol';
 import { parseReceipt, receiptArgs, receiptToJson } from '../engine/receipt';
-import { bundledFile, DATA_DIR, harness, MODEL_DIR, modelSource } from '../worker/engineTestKit';
+import { bundledFile, DATA_DIR, harness, MODEL_DIR, modelSource } from '../../test/engineTestKit';
 import { initialState, reduce, type Action, type StudioState } from './reducer';
 import { studioReceipt } from './receipt';
 

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent, RunSettings, SampleRef, StepPreview } from '../engine/protocol';
 import { EngineCallError } from './client';
-import { bundledFile, harness, modelSource, type Harness } from './engineTestKit';
+import { bundledFile, harness, modelSource, type Harness } from '../../test/engineTestKit';
 
 const settings: RunSettings = { sampler: 'ddim', steps: 4, eta: 0, seed: 7, numSamples: 2, init: 'noise', strength: 1, guidance: 1 };
 const sample: SampleRef = { split: 'test-avg', index: 0 };

@@ -1,6 +1,6 @@
 // Shared by the Node and Chromium kernel tests: shapes, seeded inputs and comparison helpers.
 import * as tf from '@tensorflow/tfjs-core';
-import { attentionReference } from './attentionReference';
+import { attentionReference } from '../src/kernels/attentionReference';
 
 export interface AttentionCase {
   batch: number;

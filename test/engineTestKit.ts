@@ -2,13 +2,13 @@
 // from public/, on tfjs's wasm backend (a CPU backend, as `npm run decode` uses; tfjs-cpu takes ~17 s per step here), with GPU hooks whose device loss and GPU errors a test triggers by hand.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initNodeBackend } from '../cli/nodeBackend';
-import type { EngineError, EngineEvent, ModelSourceSpec } from '../engine/protocol';
-import { readNpz } from '../io/npz';
-import { FASHION_MNIST_CLASSES } from '../eval/cnn';
-import { openBundle } from './bundles';
-import { Engine, type BundledData, type EngineDeps, type GpuHooks } from './engine';
-import { uint8ToRgba } from './images';
+import { initNodeBackend } from '../src/cli/nodeBackend';
+import type { EngineError, EngineEvent, ModelSourceSpec } from '../src/engine/protocol';
+import { readNpz } from '../src/io/npz';
+import { FASHION_MNIST_CLASSES } from '../src/eval/cnn';
+import { openBundle } from '../src/worker/bundles';
+import { Engine, type BundledData, type EngineDeps, type GpuHooks } from '../src/worker/engine';
+import { uint8ToRgba } from '../src/worker/images';
 
 export const MODEL_DIR = 'public/models/default';
 export const DATA_DIR = 'public/data/god-synth';

@@ -1,20 +1,20 @@
 // What the explanation views show on the bundled SYNTHETIC set (issue 14, item 5), for docs/explain.md:
-//   nice -n 10 npx tsx src/explain/measure.ts [--n 10] [--json out.json]
+//   nice -n 10 npx tsx scripts/explain-measure.ts [--n 10] [--json out.json]
 // For the first n test images (35-trial averages): the default model's decode (its config.sampling), each
 // ROI lesioned to the training mean, the ROI-only inputs, the shuffled and the all-mean controls — PCC, SSIM
 // against the seen image and 2-way identification by PCC among the n; attention mass per ROI (per voxel)
 // at the first and last step for real and shuffled inputs; how far the shuffled control's maps are from
 // the real trial's, next to how far two different real trials' maps are. The data are simulated.
 import { writeFile } from 'node:fs/promises';
-import { parseArgs, usage } from '../cli/args';
-import { initNodeBackend } from '../cli/nodeBackend';
-import { loadModelFromDir } from '../cli/nodeModel';
-import { loadSynthDataset, SYNTHETIC_LABEL } from '../eval/data';
-import { pairwise2way, pearson, scoreMatrix, ssim, toGrey, type GreyImage } from '../eval/metrics';
-import { decodeLatents, decodeSteps, type EngineModel } from '../engine/pipeline';
-import type { DecodeOptions } from '../engine/types';
-import { applyEdit, type CounterfactualEdit } from './counterfactual';
-import { startExplainer, type StepExplanation } from './session';
+import { parseArgs, usage } from '../src/cli/args';
+import { initNodeBackend } from '../src/cli/nodeBackend';
+import { loadModelFromDir } from '../src/cli/nodeModel';
+import { loadSynthDataset, SYNTHETIC_LABEL } from '../src/eval/data';
+import { pairwise2way, pearson, scoreMatrix, ssim, toGrey, type GreyImage } from '../src/eval/metrics';
+import { decodeLatents, decodeSteps, type EngineModel } from '../src/engine/pipeline';
+import type { DecodeOptions } from '../src/engine/types';
+import { applyEdit, type CounterfactualEdit } from '../src/explain/counterfactual';
+import { startExplainer, type StepExplanation } from '../src/explain/session';
 
 const SPEC = {
   model: { type: 'string' as const, help: 'bundle', default: 'public/models/default' },
@@ -67,7 +67,7 @@ const sd = (xs: number[]): number => Math.sqrt((mean(xs.map((x) => (x - mean(xs)
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) {
-    process.stdout.write(usage('npx tsx src/explain/measure.ts', '[options]', SPEC));
+    process.stdout.write(usage('npx tsx scripts/explain-measure.ts', '[options]', SPEC));
     return;
   }
   await initNodeBackend('wasm');
