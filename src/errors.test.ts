@@ -24,9 +24,10 @@ describe('error classes', () => {
   it('each code is its class name', () => {
     const found: [string, string][] = [];
     for (const { s } of files) {
-      for (const m of s.matchAll(/class (\w+) extends errorClass\('(\w+)'/g)) found.push([m[1], m[2]]);
-      for (const m of s.matchAll(/class (\w+) extends StudioError \{[^]*?super\(('(\w+)'|[^,]+),/g))
+      for (const m of s.matchAll(/class (\w+) extends errorClass\(\s*'(\w+)'/g)) found.push([m[1], m[2]]);
+      for (const m of s.matchAll(/class (\w+) extends StudioError \{[^]*?super\(\s*('(\w+)'|[^,]+),/g)) {
         found.push([m[1], m[3] ?? `(computed: ${m[2]})`]);
+      }
     }
     expect(found.length).toBeGreaterThan(20);
     // EngineCallError re-raises the worker's error on the main thread under that error's own code.
