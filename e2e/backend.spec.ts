@@ -106,8 +106,9 @@ test('a real WebGPU device loss mid-run: the run stops with a message, WebAssemb
   await expect(page.getByTestId('model-status')).toContainText('Ready', { timeout: 120_000 });
   await shot(page, 'studio-device-lost');
 
-  // A new run on WebAssembly succeeds and shows real images.
+  // A new run on WebAssembly succeeds and shows real images (2 samples: the default is 1).
   await page.getByLabel('Steps', { exact: true }).fill('5');
+  await page.getByLabel('Samples', { exact: true }).fill('2');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText(/Done: \d+ steps/, { timeout: 180_000 });
   for (const id of ['x0-0', 'x0-1']) {
