@@ -391,7 +391,7 @@ export function runStatusLine(state: StudioState): StatusLine {
       const scores = m?.length
         ? ` · PCC ${m.map((x) => x.pcc.toFixed(3)).join(', ')}${mean ? ` (mean image ${mean.pcc.toFixed(3)})` : ''}`
         : '';
-      return { tone: 'info', text: `Done: ${done} steps${startNote}${scores}` };
+      return { tone: 'info', text: `Done: ${done} step${done === 1 ? '' : 's'}${startNote}${scores}` };
     }
     case 'cancelled':
       return { tone: 'info', text: `Cancelled after ${done} of ${total} steps${startNote}` };
