@@ -214,8 +214,7 @@ export function Viewer() {
       </div>
       {groundTruth ? (
         <p className="muted small">
-          PCC / SSIM: grey, at the ground truth’s resolution, on the float images (as <code>npm run eval</code>); sd: population sd of the
-          grey samples; CNN: the class the eval classifier sees.
+          Scored on the float images, as <code>npm run eval</code> scores them; sd: population sd of the grey samples.
         </p>
       ) : null}
     </section>
