@@ -197,6 +197,14 @@ describe('studio reducer', () => {
     expect(s.run.error?.code).toBe('DeviceLost');
     expect(s.model.status).toBe('busy');
     expect(s.backend.info?.backend).toBe('wasm');
+    // The same model back on WebAssembly: the failed run, its message and its last good step stay on screen.
+    const reloaded = apply(s, { type: 'modelReady', info: model });
+    expect(reloaded.model).toMatchObject({ status: 'ready', info: model });
+    expect(reloaded.run.status).toBe('error');
+    expect(reloaded.run.error?.code).toBe('DeviceLost');
+    expect(reloaded.run.steps.length).toBe(s.run.steps.length);
+    // Another model after the loss does clear it.
+    expect(apply(s, { type: 'modelReady', info: { sha256: 'b'.repeat(64) } as ModelInfo }).run.status).toBe('idle');
   });
 
   it('ignores steps and endings of a run the user moved away from', () => {

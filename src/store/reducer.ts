@@ -23,7 +23,15 @@ export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | '
 
 export interface StudioState {
   backend: { status: Status; info?: BackendInfo; error?: EngineError; deviceLost?: string };
-  model: { status: Status; label?: string; progress?: { done: number; total: number }; info?: ModelInfo; error?: EngineError };
+  model: {
+    status: Status;
+    label?: string;
+    progress?: { done: number; total: number };
+    info?: ModelInfo;
+    error?: EngineError;
+    /** sha256 of the model being reloaded after a device loss: the same model, so its run (and failure) stays on screen. */
+    reloading?: string;
+  };
   saved: SavedModel[];
   file: { status: Status; name?: string; info?: FileInfo; error?: EngineError; progress?: { done: number; total: number } };
   sample: { status: Status; ref?: SampleRef; info?: SampleInfo; error?: EngineError };
@@ -174,7 +182,7 @@ export function reduce(state: StudioState, a: Action): StudioState {
         ...state,
         backend: { status: 'ready', info: a.info, deviceLost: a.message },
         // Tensors of the lost device are gone: the model reloads (or, failing that, none is loaded) and any run stopped.
-        model: state.model.info ? { status: 'busy', label: state.model.info.label } : state.model,
+        model: state.model.info ? { status: 'busy', label: state.model.info.label, reloading: state.model.info.sha256 } : state.model,
         run: runActive(state.run) ? { ...state.run, status: 'error', error: { code: 'DeviceLost', message: a.message } } : state.run,
       };
     case 'engineFailed':
@@ -190,7 +198,7 @@ export function reduce(state: StudioState, a: Action): StudioState {
       return state.model.status === 'busy' ? { ...state, model: { ...state.model, progress: { done: a.done, total: a.total } } } : state;
     case 'modelReady': {
       // Another model cannot decode the old run's latents: the worker drops that run too.
-      const changed = state.model.info?.sha256 !== a.info.sha256;
+      const changed = (state.model.info?.sha256 ?? state.model.reloading) !== a.info.sha256;
       // A new model brings its own defaults, unless a receipt made with it has set the settings.
       const fromReceipt = state.receiptModel === a.info.sha256;
       const settings = settingsForModel(state.settings, a.info, changed && !fromReceipt);
