@@ -26,6 +26,12 @@ function isNumeric(cell: string): boolean {
   return NUMBER.test(cell.trim());
 }
 
+/**
+ * Comma- or tab-separated numbers, one sample per row, an optional header row of names; `nan`/`inf` are read
+ * (and refused later as non-finite by preprocessing). Values row-major as float32.
+ * @throws FmriFormatError naming the file: not UTF-8 text, NUL bytes, no rows, a ragged row (its line and column
+ *   counts), a non-numeric cell (its line and column)
+ */
 export function readDelimited(name: string, bytes: Uint8Array): DelimitedTable {
   let text: string;
   try {

@@ -129,6 +129,16 @@ export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
   return 'csv';
 }
 
+/**
+ * Any supported fMRI file → samples × voxels: the format is told by the bytes (magic numbers), the name only breaks
+ * ties. .npy, .npz (GOD / MinD-Vis layout with splits and ROI masks, or numeric members), HDF5 / MATLAB v7.3
+ * (bdpy/BData with ROI columns, plain 2-D datasets, 4-D volumes through a mask), NIfTI 3-D/4-D (through a mask),
+ * .csv/.tsv. The FmriFile exposes one split and ROI at a time (`select` for others), float32 samples in the file's
+ * units times any scale, and a note of everything decided on the user's behalf (members skipped, transposition,
+ * integer scaling, the data set's convention).
+ * @throws FmriFormatError naming the file and what is wrong (empty, unknown format, a split or ROI it lacks, a
+ *   mask of the wrong size, non-numeric data); NpyFormatError for a malformed .npy
+ */
 export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFmriOptions = {}): Promise<FmriFile> {
   if (bytes.length === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
   checkScale(name, opts.scale);

@@ -36,6 +36,13 @@ const READERS: Record<number, [number, Reader, string]> = {
   1280: [8, (v, o, le) => Number(v.getBigUint64(o, le)), 'uint64'],
 };
 
+/**
+ * A NIfTI-1 or NIfTI-2 volume (`.nii`, or gzip of one or several members), 3-D or 4-D, any byte order and
+ * integer/float datatype, read with nifti-reader-js: values as float32 with scl_slope / scl_inter applied, each
+ * volume in C order over (x, y, z); notes say what was applied.
+ * @throws FmriFormatError naming the file: not NIfTI, an unreadable header, more than 4 dims, an unsupported
+ *   datatype, data shorter than the header says, or more values than fit in memory
+ */
 export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
   let buf: ArrayBuffer;
   try {

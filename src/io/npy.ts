@@ -202,6 +202,13 @@ export function readNpyHeader(bytes: Uint8Array): NpyHeader {
   return { dtype, bigEndian, fortran, shape, dataOffset: headerStart + headerLen };
 }
 
+/**
+ * A numpy .npy array (format versions 1–3; every header form numpy's own loader accepts, including Python 2's
+ * `L` suffixes): its dtype, shape and values in C order (Fortran-order data is reordered; big-endian data is
+ * byte-swapped). Numeric dtypes only (bool, integers, float16/32/64); object arrays are refused, never unpickled.
+ * @throws NpyFormatError a bad magic or header, an unsupported dtype, a shape whose size disagrees with the bytes
+ * Source: numpy's NEP 1 / `numpy.lib.format`.
+ */
 export function readNpy(bytes: Uint8Array): NpyArray {
   const { dtype, bigEndian, fortran, shape, dataOffset: start } = readNpyHeader(bytes);
   const count = shape.reduce((a, b) => a * b, 1);
