@@ -63,3 +63,18 @@ export function gaussian(seed: number, n: number): Float32Array {
   }
   return out;
 }
+
+/**
+ * mulberry32: a small seeded uniform generator in [0, 1), for reproducible permutations (the shuffled baseline,
+ * a counterfactual's shuffled voxels) that must be the same in the studio, the CLI and a receipt's replay.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

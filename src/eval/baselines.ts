@@ -5,6 +5,7 @@ import { mat, type Mat } from './linalg';
 import { fitRidgeMulti, DEFAULT_ALPHAS } from './ridge';
 import type { GreyImage } from './metrics';
 import type { ReferenceModels, SynthDataset } from './data';
+import { mulberry32 } from '../diffusion/rng';
 
 export type BaselineName = 'ridge' | 'shuffled';
 
@@ -13,18 +14,6 @@ export interface BaselineRun {
   alpha: number;
   looMse: Record<string, number>;
   recons: GreyImage[];
-}
-
-/** mulberry32: a tiny seeded PRNG, enough for a reproducible permutation. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function permutation(n: number, seed: number): Int32Array {

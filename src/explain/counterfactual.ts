@@ -9,6 +9,7 @@
 //   interpolate (1 − α)·this + α·other, for another sample of this or another file
 import type { FmriFile } from '../io/fmriFile';
 import { errorClass } from '../errors';
+import { mulberry32 } from '../diffusion/rng';
 
 export type LesionFill = 'zero' | 'mean' | 'shuffle';
 export const LESION_FILLS: readonly LesionFill[] = ['zero', 'mean', 'shuffle'];
@@ -40,21 +41,9 @@ export interface EditContext {
   other?: Float32Array;
 }
 
-/** mulberry32: a small seeded generator, so a shuffle is the same in the studio, the CLI and the receipt's replay. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fisher–Yates permutation of `values` at positions `idx`, in place. */
 function shuffleAt(values: Float32Array, idx: readonly number[], seed: number): void {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const picked = idx.map((i) => values[i]);
   for (let i = picked.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
