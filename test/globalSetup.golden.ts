@@ -1,11 +1,16 @@
-// Browser tests cannot run Python: the golden vectors and the CNN oracle are made here, in Node, before they start.
+// Browser tests cannot run Python: the golden vectors and the CNN and explanation oracles are made here, in Node,
+// before they start.
 import type { TestProject } from 'vitest/node';
-import { goldenDir } from './golden';
+import { join } from 'node:path';
+import { goldenDir, REPO_ROOT } from './golden';
 import { cnnOracle } from './oracles/cnn';
+import { explainReference } from './oracles/explain';
 
 export default async function setup(project: TestProject): Promise<void> {
-  project.provide('goldenDir', await goldenDir('tiny'));
+  const golden = await goldenDir('tiny');
+  project.provide('goldenDir', golden);
   project.provide('cnnOracleDir', (await cnnOracle('.cache/eval-cnn-browser')).dir);
+  project.provide('explainRefDir', await explainReference(golden, join(REPO_ROOT, '.cache', 'explain-ref-browser')));
 }
 
 declare module 'vitest' {
@@ -13,5 +18,7 @@ declare module 'vitest' {
     goldenDir: string;
     /** images.npy [n, 32, 32], logits.npy [n, 10] (PyTorch) and labels.npy [numTest] of test/oracles/cnn.ts. */
     cnnOracleDir: string;
+    /** python/cad_ref/explain.py's output on goldenDir (test/oracles/explain.ts): attn_unet, attn_ddim, token_*.npy. */
+    explainRefDir: string;
   }
 }
