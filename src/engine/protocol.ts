@@ -356,6 +356,7 @@ export function timelineFrames(s: Pick<RunSettings, 'init'>, samplerSteps: numbe
 // A separate block: the ops below merge into Ops (interface declaration merging); the worker answers them
 // with src/explain/studio.ts.
 import type { CounterfactualEdit } from '../explain/counterfactual';
+import type { VoxelCoords } from '../io/coords';
 
 export interface ExplainArgs {
   /** Timeline position of the shown run (as 'preview'). */
@@ -388,8 +389,11 @@ export interface ExplainView {
   roiImportance: Record<string, number>;
   /** [voxels]: ROI index per voxel for colouring (V1, V2, V3, HVC first), −1 for none. */
   roiOf: Int16Array;
-  /** [voxels, 3] voxel coordinates (MNI mm) when the file carries them (the bundled set's voxel_xyz): the brain-slice view. */
-  coords?: Int16Array;
+  /**
+   * Where each voxel sits, when the file says (FmriFile.coords: a GOD .npz's voxel_xyz in mm, such as the bundled
+   * set's, or a NIfTI / mask grid's (i, j, k)): the brain-slice view.
+   */
+  coords?: VoxelCoords;
   layers: number;
 }
 

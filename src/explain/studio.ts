@@ -4,6 +4,7 @@
 import type { EngineModel } from '../engine/pipeline';
 import { decodeLatents, decodeSteps, decodeTimesteps, runToEnd } from '../engine/pipeline';
 import type { DecodeOptions } from '../engine/types';
+import type { VoxelCoords } from '../io/coords';
 import type { FmriFile } from '../io/fmriFile';
 import { latentShape } from '../model/config';
 import { applyEdit, baselineFromFile, describeEdit, roiMasksForSample, type EditContext } from './counterfactual';
@@ -40,7 +41,7 @@ export async function explainPosition(
   settings: DecodeOptions,
   frames: { xt: Float32Array }[],
   args: ExplainArgs,
-  coords?: Int16Array,
+  coords?: VoxelCoords,
 ): Promise<ExplainView> {
   const [ch, h, w] = latentShape(model.config);
   const lowlevel = settings.init === 'lowlevel';
@@ -81,25 +82,8 @@ export async function explainPosition(
     roiImportance,
     roiOf: voxelRoiLabels(rx.explainer.rois, a.voxels, ['V1', 'V2', 'V3', 'HVC']),
     layers: s.maps.layers,
-    ...(coords && coords.length === 3 * a.voxels ? { coords } : {}),
+    ...(coords && coords.xyz.length === 3 * a.voxels ? { coords } : {}),
   };
-}
-
-/**
- * Voxel coordinates [V, 3] of the sample's voxels from a GOD-layout .npz's `voxel_xyz` [file voxels, 3],
- * restricted to the file's ROI selection; undefined when the file has none or the sizes disagree.
- */
-export function sampleCoords(
-  npz: Record<string, { data: ArrayLike<number | bigint>; shape: number[] }>,
-  file: Pick<FmriFile, 'masks' | 'roi' | 'voxels'>,
-): Int16Array | undefined {
-  const xyz = npz.voxel_xyz;
-  if (!xyz || xyz.shape.length !== 2 || xyz.shape[1] !== 3) return undefined;
-  const sel = file.roi ? file.masks?.[file.roi] : undefined;
-  if (sel && sel.length !== xyz.shape[0]) return undefined;
-  const out: number[] = [];
-  for (let v = 0; v < xyz.shape[0]; v++) if (!sel || sel[v]) for (let k = 0; k < 3; k++) out.push(Number(xyz.data[v * 3 + k]));
-  return out.length === 3 * file.voxels ? Int16Array.from(out) : undefined;
 }
 
 /** Per voxel, the index (into `order`, else the first mask that has it) of its ROI, −1 for none: the strip plot's colours. */

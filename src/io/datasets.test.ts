@@ -182,6 +182,25 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
     expectRef(f, 'xyzt_masked');
   });
 
+  it("every NSD path through the mask carries each voxel's (i, j, k) on its grid, row v = voxel v (numpy's argwhere order)", async () => {
+    const mask = { mask: bytes('nsdgeneral.nii.gz'), maskName: 'nsdgeneral.nii.gz' };
+    const want = Array.from(ref('nsd_mask_ijk').data);
+    // NIfTI's own (i fastest) order lists the same voxels otherwise on this 5×4×3 grid: the check can tell.
+    expect(Array.from(ref('nsd_mask_ijk_fortran').data)).not.toEqual(want);
+    const blob = (n: string) => ({ name: n, file: new Blob([bytes(n)]) });
+    const files = [
+      await readFmriFile('betas_session01.nii.gz', bytes('betas_session01.nii.gz'), mask),
+      await stream('betas_session01.nii.gz', mask),
+      (await readStudioInput({ ...blob('betas_session01.nii.gz'), mask: blob('nsdgeneral.nii.gz') })).file,
+      await readFmriFile('betas_session01.hdf5', bytes('betas_session01.hdf5'), mask),
+      await readFmriFile('volumes_xyzt.h5', bytes('volumes_xyzt.h5'), mask),
+    ];
+    for (const f of files) {
+      expect(f.coords).toMatchObject({ space: 'grid', step: 1, dims: [5, 4, 3] });
+      expect(Array.from(f.coords!.xyz)).toEqual(want);
+    }
+  });
+
   it('streamed big-endian float NIfTI with scl_slope equals nibabel', async () => {
     expectRef(await stream('be_slope.nii', { mask: bytes('nsdgeneral.nii.gz'), maskName: 'nsdgeneral.nii.gz' }), 'be_slope_masked', 1e-6);
   });

@@ -113,6 +113,13 @@ describe('readFmriFile GOD .npz', () => {
     expectEqual(f.select({ split: 'train', roi: 'V1' }), 'god_train_V1');
   });
 
+  it("voxel_xyz gives the mm coordinates of the selected ROI's voxels, row v = voxel v, and follows select()", async () => {
+    const f = await read('god.npz');
+    expect(f.coords?.space).toBe('mm');
+    expect(Array.from(f.coords!.xyz)).toEqual(Array.from(expected('god_xyz_VC').data));
+    expect(Array.from(f.select({ roi: 'V1' }).coords!.xyz)).toEqual(Array.from(expected('god_xyz_V1').data));
+  });
+
   it('maps samples to stimulus images through arr_3', async () => {
     const f = await read('god.npz', { split: 'train' });
     expect([0, 1, 2, 3, 4, 5].map((i) => f.groundTruthIndex?.('train', i))).toEqual([4, 0, 3, 1, 2, 5]);
@@ -176,6 +183,20 @@ describe('readFmriFile NIfTI', () => {
     await rejects(read('vol3d.nii'), /3-D volume \(4×5×3\): give a mask/);
     expectEqual(await read('vol3d.nii', { mask: fixtureBytes('mask.nii.gz') }), 'nifti3d_masked');
     expectEqual(await read('vol3d.nii', { mask: fixtureBytes('mask_flat.npy') }), 'nifti3d_masked');
+  });
+
+  it("voxel coordinates: each kept voxel's (i, j, k) on the mask's grid, in the order of its values (numpy's argwhere)", async () => {
+    const f = await read('vol4d.nii.gz', { mask: fixtureBytes('mask.nii.gz'), maskName: 'mask.nii.gz' });
+    const want = Array.from(expected('nifti_mask_ijk').data);
+    expect(f.coords).toMatchObject({ space: 'grid', step: 1, dims: [4, 5, 3] });
+    expect(Array.from(f.coords!.xyz)).toEqual(want);
+    // The fixture tells the orders apart: the same voxels in NIfTI's file order (i fastest) are another list.
+    expect(Array.from(expected('nifti_mask_ijk_fortran').data)).not.toEqual(want);
+    expect(Array.from((await read('vol3d.nii', { mask: fixtureBytes('mask_flat.npy') })).coords!.xyz)).toEqual(want);
+    // Without a mask, every voxel of the grid.
+    expect(Array.from((await read('vol4d.nii.gz')).coords!.xyz)).toEqual(Array.from(expected('nifti_all_ijk').data));
+    // Formats that say nothing about space carry none.
+    expect((await read('table.csv')).coords).toBeUndefined();
   });
 
   it('a mask on another grid is refused', async () => {

@@ -7,6 +7,7 @@ import { FmriFormatError } from './errors';
 import { readH5 } from './h5';
 import { readMask } from './mask';
 import { averageByLabel, takeRows } from './average';
+import { gridCoords, mmCoords, selectCoords, type VoxelCoords } from './coords';
 import { bold5000Part, defaultOrder } from './bold5000';
 import { readNifti } from './nifti';
 import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
@@ -67,6 +68,12 @@ export interface FmriFile {
   splitKinds?: Record<string, SplitKind>;
   /** The files (or .npz members) concatenated along voxels into this one, in order. */
   parts?: string[];
+  /**
+   * Where each voxel of a sample sits (row v = voxel v of getSample, after the ROI selection): a NIfTI's grid
+   * indices (i, j, k) — of the mask's grid when read through one, also for a 4-D HDF5 series — or a GOD .npz's
+   * voxel_xyz in mm. Absent when the file says nothing about space (other formats, several files concatenated).
+   */
+  coords?: VoxelCoords;
   /** The same file with another split/ROI, without re-reading the bytes. */
   select(opts: { split?: string; roi?: string }): FmriFile;
 }
@@ -107,6 +114,8 @@ export interface FmriSource {
   spatial?: boolean;
   /** How the samples of averaged splits were formed: split → 'averaged' | 'single' (shown by the studio). */
   kinds?: Record<string, SplitKind>;
+  /** Position of each column (before any ROI selection): FmriFile.coords. */
+  coords?: VoxelCoords;
 }
 type Source = FmriSource;
 
@@ -274,6 +283,10 @@ export function fmriView(src: FmriSource, opts: { split?: string; roi?: string }
   if (src.labels?.[split]) file.labels = src.labels[split];
   if (src.kinds) file.splitKinds = src.kinds;
   if (src.parts) file.parts = src.parts;
+  // A reader that gives coordinates gives one row per column; anything else is a bug in that reader.
+  if (src.coords && src.coords.xyz.length !== 3 * m.cols)
+    throw new Error(`${src.name}: ${src.coords.xyz.length / 3} voxel coordinates for ${m.cols} voxels`);
+  if (src.coords) file.coords = columns ? selectCoords(src.coords, columns) : src.coords;
   if (notes.length) file.note = notes.join('; ');
   return file;
 }
@@ -383,6 +396,7 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   const isGod = npz.arr_0 !== undefined && npz.arr_2 !== undefined;
   let defaultSplit: string;
   let groundTruth: Source['groundTruth'];
+  let coords: VoxelCoords | undefined;
   if (isGod) {
     for (const [key, split] of GOD_SPLITS) {
       const a = npz[key];
@@ -409,6 +423,7 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
       return undefined; // single test trials: the presentation order is not in the file
     };
     defaultSplit = 'test-avg';
+    coords = godCoords(npz.voxel_xyz, cols, notes);
     notes.push(
       `GOD layout: splits ${Object.entries(splits)
         .map(([k, v]) => `${k} ${v.rows}`)
@@ -472,7 +487,17 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   }
   if (Object.keys(masks).length) src.masks = masks;
   if (groundTruth) src.groundTruth = groundTruth;
+  if (coords) src.coords = coords;
   return src;
+}
+
+/** A GOD file's voxel_xyz [voxels, 3] (mm) as coordinates; another shape is ignored, and the note says so. */
+function godCoords(xyz: NpyArray | undefined, voxels: number, notes: string[]): VoxelCoords | undefined {
+  if (!xyz) return undefined;
+  if (xyz.shape.length === 2 && xyz.shape[0] === voxels && xyz.shape[1] === 3 && xyz.dtype !== 'b1')
+    return mmCoords(xyz.data as ArrayLike<number | bigint>);
+  notes.push(`voxel_xyz ${xyz.shape.join('×')} ignored (expected [${voxels}, 3]): no brain slice`);
+  return undefined;
 }
 
 /**
@@ -547,6 +572,7 @@ async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): P
   const defaultSplit = splits['test-avg'] ? 'test-avg' : splits.test ? 'test' : 'all';
   const src: Source = { name, format: 'hdf5', splits, defaultSplit, notes };
   if (t.spatial) src.spatial = true;
+  if (t.coords) src.coords = t.coords;
   if (Object.keys(kinds).length) src.kinds = kinds;
   if (t.integer) src.integer = t.integer;
   if (t.masks) src.masks = t.masks;
@@ -572,8 +598,9 @@ function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Sour
   }
   let values = vol.data;
   let cols = spatial;
+  let mask: Uint8Array | undefined;
   if (opts.mask) {
-    const mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`, notes);
+    mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`, notes);
     const idx: number[] = [];
     mask.forEach((v, i) => {
       if (v) idx.push(i);
@@ -587,7 +614,15 @@ function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Sour
     notes.push(`no mask: all ${spatial} voxels of each volume (C order over x, y, z)`);
   }
   notes.push(`${vol.volumes} volume${vol.volumes > 1 ? 's' : ''} → ${vol.volumes} sample${vol.volumes > 1 ? 's' : ''}`);
-  const src: Source = { name, format: 'nifti', splits: { all: { rows: vol.volumes, cols, values } }, defaultSplit: 'all', notes };
+  const src: Source = {
+    name,
+    format: 'nifti',
+    splits: { all: { rows: vol.volumes, cols, values } },
+    defaultSplit: 'all',
+    notes,
+    // The same C order as the selection above: row j is the grid index of column j.
+    coords: gridCoords(vol.dims, mask),
+  };
   if (vol.integer) src.integer = vol.integer;
   return src;
 }

@@ -11,6 +11,7 @@
 // uninitialised buffer). HDF5's own diagnostics are routed into the thrown errors, never to stderr.
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { FmriFormatError } from './errors';
+import { gridCoords, type VoxelCoords } from './coords';
 import { readMask } from './mask';
 
 export interface H5Table {
@@ -31,6 +32,8 @@ export interface H5Table {
   integer?: string;
   /** A 4-D volume series read through a spatial mask (the columns are the masked voxels). */
   spatial?: boolean;
+  /** With `spatial`: each column's (i, j, k) on the mask's grid (src/io/coords.ts). */
+  coords?: VoxelCoords;
 }
 
 /** Names tried, in order, when no dataset is named and the file is not BData. */
@@ -500,7 +503,8 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
     }
   }
   notes.push(`${tzyx ? '[T, Z, Y, X]' : '[X, Y, Z, T]'} volumes read through mask ${maskName} (${mask.note}): ${T} volumes → ${T} samples`);
-  const table: H5Table = { dataset: ds.path, rows: T, cols, data, notes, spatial: true };
+  // Columns are the mask's voxels in C order (both branches above), which is gridCoords' row order.
+  const table: H5Table = { dataset: ds.path, rows: T, cols, data, notes, spatial: true, coords: gridCoords(mask.dims, mask.flags) };
   const integer = integerType(ds);
   if (integer) table.integer = integer;
   return table;

@@ -4,6 +4,7 @@
 // the studio's worker (File.stream(), fflate).
 import { FmriFormatError } from './errors';
 import { applyScale, checkScale, fmriView, readFmriFile, type FmriFile, type FmriSource, type ReadFmriOptions } from './fmriFile';
+import { gridCoords } from './coords';
 import { readMask } from './mask';
 import { gunzipStream, readNiftiStream } from './niftiStream';
 
@@ -75,6 +76,8 @@ export async function readFmriStream(
       splits: { all: { rows: s.volumes, cols: s.cols, values: s.values } },
       defaultSplit: 'all',
       notes: s.notes,
+      // readNiftiStream keeps the grid's voxels in this C order (k fastest) too: row j is column j's (i, j, k).
+      coords: gridCoords(s.dims, mask?.flags),
     };
     if (s.integer) src.integer = s.integer;
     applyScale(src, opts.scale, opts.convention);

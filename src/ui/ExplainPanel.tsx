@@ -6,6 +6,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import type { CounterfactualView, ExplainView, RgbaImage } from '../engine/protocol';
 import type { CounterfactualEdit, LesionFill } from '../explain/counterfactual';
+import type { VoxelCoords } from '../io/coords';
 import { heatToRgb, inferno } from '../explain/render';
 import { useStudio } from '../store/studio';
 import { previewShown } from '../store/reducer';
@@ -214,14 +215,17 @@ function VoxelImportance({ view }: { view: ExplainView }) {
 }
 
 /**
- * Axial slice (MNI z) of the voxels with coordinates: each voxel a 3 mm cell coloured by its importance
- * (same colormap as the heatmap, scaled to the largest voxel of the whole volume), its ROI as a dot.
+ * A slice of the voxels with coordinates at one value of the third coordinate: each voxel a cell coloured by its
+ * importance (same colormap as the heatmap, scaled to the largest voxel of the whole volume), its ROI as a dot.
+ * GOD's voxel_xyz: MNI mm, axial (z), x to the right and y (anterior) upwards, 3 mm cells. A NIfTI / mask grid:
+ * voxel indices (i, j, k), slices of k, i to the right and j upwards (axial for the usual RAS/LAS storage; the
+ * affine is not applied, so left/right follow the file's storage order).
  */
-function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
+function BrainSlice({ view }: { view: ExplainView & { coords: VoxelCoords } }) {
   const ref = useRef<HTMLCanvasElement>(null);
   const id = useId();
-  const c = view.coords,
-    n = view.importance.length;
+  const { xyz: c, step, space } = view.coords;
+  const n = view.importance.length;
   const zs = [...new Set(Array.from({ length: n }, (_, v) => c[v * 3 + 2]))].sort((a, b) => a - b);
   const [zIndex, setZIndex] = useState(() => Math.floor(zs.length / 2));
   const z = zs[Math.min(zIndex, zs.length - 1)];
@@ -241,8 +245,8 @@ function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
       max = Math.max(max, view.importance[v]);
     }
     const cell = 6,
-      W = Math.round((x1 - x0) / 3 + 1) * cell,
-      H = Math.round((y1 - y0) / 3 + 1) * cell;
+      W = Math.round((x1 - x0) / step + 1) * cell,
+      H = Math.round((y1 - y0) / step + 1) * cell;
     canvas.width = W;
     canvas.height = H;
     const g = canvas.getContext('2d')!;
@@ -250,9 +254,9 @@ function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
     g.fillRect(0, 0, W, H);
     for (let v = 0; v < n; v++) {
       if (c[v * 3 + 2] !== z) continue;
-      // Radiological habit aside: x grows to the right, y (anterior) upwards.
-      const px = Math.round((c[v * 3] - x0) / 3) * cell,
-        py = H - cell - Math.round((c[v * 3 + 1] - y0) / 3) * cell;
+      // Radiological habit aside: x grows to the right, y upwards.
+      const px = Math.round((c[v * 3] - x0) / step) * cell,
+        py = H - cell - Math.round((c[v * 3 + 1] - y0) / step) * cell;
       const [r, gg, b] = inferno(max > 0 ? view.importance[v] / max : 0);
       g.fillStyle = `rgb(${r * 255},${gg * 255},${b * 255})`;
       g.fillRect(px, py, cell, cell);
@@ -261,11 +265,12 @@ function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
         g.fillRect(px + cell / 2 - 1, py + cell / 2 - 1, 2, 2);
       }
     }
-  }, [view, z, c, n]);
+  }, [view, z, c, n, step]);
+  const where = space === 'mm' ? `Axial slice z = ${z} mm (MNI)` : `Slice k = ${z} of the ${view.coords.dims?.join('×') ?? ''} grid`;
   return (
     <div>
       <label htmlFor={id} className="small">
-        Axial slice z = {z} mm (MNI){' '}
+        {where}{' '}
       </label>
       <input
         id={id}
@@ -283,7 +288,7 @@ function BrainSlice({ view }: { view: ExplainView & { coords: Int16Array } }) {
         data-testid="explain-slice"
         style={{ height: 220 }}
         role="img"
-        aria-label={`Voxel importance on the axial slice z = ${z} mm, dots coloured by ROI`}
+        aria-label={`Voxel importance on the slice ${space === 'mm' ? `z = ${z} mm` : `k = ${z} (voxel index)`}, dots coloured by ROI`}
       />
     </div>
   );
@@ -478,9 +483,11 @@ export function ExplainPanel() {
               </p>
               <VoxelImportance view={view} />
               {view.coords ? (
-                <BrainSlice view={view as ExplainView & { coords: Int16Array }} />
+                <BrainSlice view={view as ExplainView & { coords: VoxelCoords }} />
               ) : (
-                <p className="muted small">No voxel coordinates in this file: no brain slice (voxels are shown in file order).</p>
+                <p className="muted small">
+                  No voxel coordinates in this file (no NIfTI grid or voxel_xyz): no brain slice (voxels are shown in file order).
+                </p>
               )}
               <p className="small legend">
                 {['V1', 'V2', 'V3', 'HVC']

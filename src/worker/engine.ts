@@ -48,8 +48,7 @@ import type { StepEvent } from '../engine/types';
 import type { BackendOverride, BackendPrefs, CachedChoice } from '../engine/backendChoice';
 import type { ModelConfig } from '../model/config';
 import { parseManifest } from '../io/bundle/manifest';
-import type { NpyArray } from '../io/npy';
-import { counterfactualPair, explainPosition, runExplainer, sampleCoords, type RunExplainer } from '../explain/studio';
+import { counterfactualPair, explainPosition, runExplainer, type RunExplainer } from '../explain/studio';
 import { latentShape } from '../model/config';
 import type { FmriFile } from '../io/fmriFile';
 import { readStudioInput, type StudioInput } from '../io/studioInput';
@@ -98,8 +97,6 @@ export interface BundledData {
   bundledImage(split: 'train' | 'test', index: number): Promise<RgbaImage>;
   bundledClassName(split: 'train' | 'test', index: number): Promise<string | undefined>;
   bundledCnn(): Promise<CnnClassifier>;
-  /** The bundled set's sbj_3.npz members with voxel coordinates (`voxel_xyz`), for the explanation's brain slice. */
-  bundledVoxelCoords?(): Promise<Record<string, NpyArray>>;
 }
 
 /** Saved bundles (src/worker/modelStore.ts, OPFS). */
@@ -665,11 +662,8 @@ export class Engine {
       this.explained = null;
       this.explained = { ...(await runExplainer(engine, view, r.id, view.getSample(r.sample.index), r.settings.numSamples)), engine };
     }
-    const coords =
-      this.file.bundled && this.file.base.format === 'npz' && this.deps.data.bundledVoxelCoords
-        ? sampleCoords(await this.deps.data.bundledVoxelCoords().catch(() => ({})), view)
-        : undefined;
-    return explainPosition(engine, this.explained, decodeOptions(r.settings), r.steps, a, coords);
+    // The reader's coordinates of the sample's voxels (a NIfTI / mask grid, or a GOD .npz's voxel_xyz): the brain slice.
+    return explainPosition(engine, this.explained, decodeOptions(r.settings), r.steps, a, view.coords);
   }
 
   /** The run's sample decoded with an edited fMRI (lesion, ROI-only, control, other trial, interpolation) on the same seed. */

@@ -23,8 +23,6 @@ import {
 import { openBundle } from './bundles';
 import { Engine } from './engine';
 import { bundledClassName, bundledCnn, bundledImage, bundledSet } from './groundTruth';
-import { readNpz } from '../io/npz';
-import type { NpyArray } from '../io/npy';
 import { deleteSaved, listSaved, saveModel } from './modelStore';
 import { cloneForTransfer } from './previews';
 
@@ -72,15 +70,6 @@ function loseDevice(): void {
   b.device.destroy();
 }
 
-/** The bundled set's voxel coordinates (a same-origin file; no user data in the request), fetched once. */
-let voxelCoords: Promise<Record<string, NpyArray>> | null = null;
-function bundledVoxelCoords(): Promise<Record<string, NpyArray>> {
-  voxelCoords ??= fetch(new URL(`${import.meta.env.BASE_URL}data/god-synth/sbj_3.npz`, self.location.origin)).then(async (res) =>
-    res.ok ? readNpz(new Uint8Array(await res.arrayBuffer()), (n) => n === 'voxel_xyz') : {},
-  );
-  return voxelCoords;
-}
-
 const engine = new Engine({
   emit: (e, transfer = []) => post(e, transfer),
   gpu: {
@@ -94,7 +83,7 @@ const engine = new Engine({
     deviceLossError: (device, e) => deviceLossError(device as GPUDevice | undefined, e),
     destroyDevice: loseDevice,
   },
-  data: { bundledSet, bundledImage, bundledClassName, bundledCnn, bundledVoxelCoords },
+  data: { bundledSet, bundledImage, bundledClassName, bundledCnn },
   store: { saveModel, listSaved, deleteSaved },
   openBundle,
 });
