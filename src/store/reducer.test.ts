@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelInfo, RgbaImage, StepPreview } from '../engine/protocol';
+import type { CounterfactualView, FileInfo, ModelInfo, RgbaImage, StepPreview } from '../engine/protocol';
 import { parseReceipt, RECEIPT_KIND } from '../engine/receipt';
 import {
+  counterfactualShown,
+  dueReplay,
   initialState,
   lastPosition,
   normaliseSettings,
@@ -472,5 +474,130 @@ describe('status line: the actual blocker, refusals as errors', () => {
     });
     expect(busy.run.status).toBe('running');
     expect(busy.notice).toEqual({ kind: 'error', text: 'Run refused — Busy: a run is already in progress' });
+  });
+});
+
+describe('counterfactuals (issue 14): the form, the result of the run on screen, a dropped receipt replayed', () => {
+  const model = { sha256: 'a'.repeat(64), label: 'A' } as ModelInfo;
+  const file = { name: 'x.npz', sha256: 'c'.repeat(64), splits: [], roiNames: ['V1'] } as unknown as FileInfo;
+  const ref = { split: 'test-avg', index: 3 };
+  const cfSettings = { ...settings, seed: 2, steps: 4 };
+  const receiptWith = (counterfactual: unknown, seed = 2) =>
+    parseReceipt({
+      kind: RECEIPT_KIND,
+      receiptVersion: 1,
+      appVersion: '0.1.0',
+      createdAt: '2026-11-24T00:00:00Z',
+      model: { name: 'A', sha256: model.sha256, synthetic: true },
+      fmri: { fileName: file.name, sha256: file.sha256, split: ref.split, sampleIndex: ref.index },
+      ...cfSettings,
+      seed,
+      backend: 'webgpu',
+      ...(counterfactual ? { counterfactual } : {}),
+    });
+  const lesion = { kind: 'lesion', roi: 'V1', fill: 'shuffle', seed: 7 };
+  const ready = apply(initialState, { type: 'modelReady', info: model }, { type: 'fileReady', info: file });
+  // What the controller does after a drop: the receipt, then its sample (the file is open).
+  const dropped = (counterfactual: unknown = lesion) =>
+    apply(ready, { type: 'receipt', receipt: receiptWith(counterfactual) }, { type: 'sampleLoading', ref });
+  const run = (runId: number, s = cfSettings, sample = ref): Action => ({ type: 'runStarted', runId, total: 4, settings: s, sample });
+  const view = (original: number): CounterfactualView => ({
+    edit: { kind: 'control', fill: 'mean', seed: 0 },
+    description: 'all-mean control',
+    original: Array.from({ length: original }, () => img),
+    edited: [img],
+  });
+
+  it("restores the receipt's edit in the form and says it will be decoded beside the replayed run", () => {
+    const s = dropped();
+    expect(s.cf.form).toMatchObject({ kind: 'lesion', roi: 'V1', fill: 'shuffle', seed: 7 });
+    expect(s.cf.replay).toMatchObject({ edit: lesion, sample: ref, settings: cfSettings, modelSha256: model.sha256 });
+    expect(s.notice).toEqual({
+      kind: 'info',
+      text: 'Receipt settings applied (test-avg sample 3). Press Run to replay. The counterfactual (lesion V1 (shuffle, seed 7)) is decoded beside it once it is done.',
+    });
+    // Not before the run is done.
+    expect(dueReplay(s)).toBeUndefined();
+    expect(dueReplay(apply(s, run(1)))).toBeUndefined();
+  });
+
+  it('decodes it once the run of the receipt is done, and only once', () => {
+    let s = apply(dropped(), run(1), { type: 'runEnded', runId: 1, reason: 'done' });
+    expect(s.notice).toBeUndefined();
+    expect(dueReplay(s)).toEqual(lesion);
+    s = apply(s, { type: 'cfStarted', runId: 1 });
+    expect(s.cf.status).toBe('busy');
+    expect(s.cf.replay).toBeUndefined();
+    expect(dueReplay(apply(s, { type: 'cfFailed', runId: 1, error: 'x' }))).toBeUndefined();
+  });
+
+  it('waits through reading the file again, and for a cancelled run, until a matching run is done', () => {
+    let s = apply(dropped(), { type: 'fileReading', name: 'x.npz' }, { type: 'fileReady', info: file }, { type: 'sampleLoading', ref });
+    s = apply(s, run(1), { type: 'runEnded', runId: 1, reason: 'cancelled' });
+    expect(dueReplay(s)).toBeUndefined();
+    s = apply(s, run(2), { type: 'runEnded', runId: 2, reason: 'done' });
+    expect(dueReplay(s)).toEqual(lesion);
+  });
+
+  it('another run (seed, sample, model or file) drops it and says why', () => {
+    const other = [
+      apply(dropped(), run(1, { ...cfSettings, seed: 3 })),
+      apply(dropped(), run(1, cfSettings, { split: 'test-avg', index: 4 })),
+      apply(dropped(), { type: 'modelReady', info: { ...model, sha256: 'd'.repeat(64) } }, run(1)),
+      apply(dropped(), { type: 'fileReady', info: { ...file, sha256: 'e'.repeat(64) } }, run(1)),
+    ];
+    for (const s of other) {
+      expect(s.cf.replay).toBeUndefined();
+      expect(s.notice?.kind).toBe('warning');
+      expect(s.notice?.text).toMatch(/counterfactual \(lesion V1 \(shuffle, seed 7\)\) is not decoded beside this run/);
+      expect(dueReplay(apply(s, { type: 'runEnded', runId: 1, reason: 'done' }))).toBeUndefined();
+    }
+  });
+
+  it("an interpolation towards another file is restored but not replayed: the notice names decode's --interpolate", () => {
+    const other = { fileName: 'y.npy', sha256: 'f'.repeat(64), split: 'all', sampleIndex: 2 };
+    const s = dropped({ kind: 'interpolate', other, alpha: 0.25 });
+    expect(s.cf.form).toMatchObject({ kind: 'interpolate', other: 2, alpha: 0.25 });
+    expect(s.cf.replay).toBeUndefined();
+    expect(s.notice?.kind).toBe('warning');
+    expect(s.notice?.text).toMatch(/takes the other sample from y\.npy split 'all'.*--interpolate y\.npy/);
+    // The same file and split replays.
+    expect(
+      dropped({ kind: 'interpolate', other: { ...other, fileName: file.name, sha256: file.sha256, split: ref.split }, alpha: 0.25 }).cf
+        .replay,
+    ).toBeDefined();
+  });
+
+  it('a receipt without an edit drops a waiting one', () => {
+    expect(apply(dropped(), { type: 'receipt', receipt: receiptWith(undefined) }).cf.replay).toBeUndefined();
+  });
+
+  it('shows the result of the run on screen only; the original is decoded once per run and kept', () => {
+    let s = apply(ready, { type: 'sampleLoading', ref }, run(1), { type: 'runEnded', runId: 1, reason: 'done' });
+    s = apply(s, { type: 'cfStarted', runId: 1 }, { type: 'cfDone', runId: 1, view: view(1) });
+    expect(counterfactualShown(s)?.original).toHaveLength(1);
+    // The next edit skips the original (the engine sends none): the one on screen stays.
+    s = apply(s, { type: 'cfStarted', runId: 1 });
+    expect(counterfactualShown(s)?.original).toHaveLength(1);
+    s = apply(s, { type: 'cfDone', runId: 1, view: view(0) });
+    expect(counterfactualShown(s)?.original).toHaveLength(1);
+    // A failure keeps the last result and says why.
+    s = apply(s, { type: 'cfStarted', runId: 1 }, { type: 'cfFailed', runId: 1, error: 'sample 999 out of range' });
+    expect(s.cf).toMatchObject({ status: 'error', error: 'sample 999 out of range' });
+    expect(counterfactualShown(s)).toBeDefined();
+    // A new run clears it; late answers for the old run, or for a run no longer shown, are dropped.
+    const next = apply(s, run(2));
+    expect(counterfactualShown(next)).toBeUndefined();
+    expect(apply(next, { type: 'cfDone', runId: 1, view: view(1) }).cf.view).toBeUndefined();
+    expect(apply(next, { type: 'cfStarted', runId: 1 }).cf.status).toBe('idle');
+    const busy = apply(s, { type: 'cfStarted', runId: 1 }, { type: 'sampleLoading', ref: { ...ref, index: 0 } });
+    const late = apply(busy, { type: 'cfDone', runId: 1, view: view(1) }).cf;
+    expect(late.status).toBe('idle');
+    expect(late.view).toBeUndefined();
+  });
+
+  it('the form keeps every field across kinds', () => {
+    const s = apply(ready, { type: 'cfForm', patch: { kind: 'roi-only', value: 2 } }, { type: 'cfForm', patch: { kind: 'lesion' } });
+    expect(s.cf.form).toMatchObject({ kind: 'lesion', value: 2, roi: 'V1' });
   });
 });

@@ -16,6 +16,17 @@ import type {
 } from '../engine/protocol';
 import type { DecodeReceipt } from '../engine/receipt';
 import { DEFAULT_RUN_SETTINGS, normaliseSettings } from '../engine/settings';
+import type { CounterfactualView } from '../engine/protocol';
+import { describeEdit, type CounterfactualEdit } from '../explain/counterfactual';
+import {
+  formFromEdit,
+  idleCounterfactual,
+  initialCounterfactual,
+  replayMatches,
+  replayOfReceipt,
+  type CounterfactualForm,
+  type CounterfactualState,
+} from './counterfactual';
 
 export type Status = 'idle' | 'busy' | 'ready' | 'error';
 /** 'error': a started run failed (a request refused before it started is `refusal`, and leaves the last run as it was). */
@@ -71,6 +82,8 @@ export interface StudioState {
   receiptModel?: string;
   /** Settings from a dropped receipt that the loaded model/file do not match. */
   notice?: { kind: 'info' | 'warning' | 'error'; text: string };
+  /** Issue 14: the Explain panel's counterfactual form, its result for the run on screen, a receipt's waiting replay. */
+  cf: CounterfactualState;
 }
 
 /** The studio's settings before a model brings its own: the same defaults as the CLIs (src/engine/settings.ts). */
@@ -90,6 +103,7 @@ export const initialState: StudioState = {
   position: 0,
   follow: true,
   exportScale: DEFAULT_EXPORT_SCALE,
+  cf: initialCounterfactual,
 };
 
 export type Action =
@@ -124,7 +138,12 @@ export type Action =
   | { type: 'preview'; runId: number; preview: StepPreview }
   | { type: 'receipt'; receipt: DecodeReceipt }
   | { type: 'notice'; notice?: StudioState['notice'] }
-  | { type: 'exportScale'; scale: number };
+  | { type: 'exportScale'; scale: number }
+  /** Issue 14: the counterfactual form edited; a decode of run `runId`'s sample with an edit started, answered, failed. */
+  | { type: 'cfForm'; patch: Partial<CounterfactualForm> }
+  | { type: 'cfStarted'; runId: number }
+  | { type: 'cfDone'; runId: number; view: CounterfactualView }
+  | { type: 'cfFailed'; runId: number; error: string };
 
 const clampInt = (v: number, lo: number, hi: number, fallback: number): number =>
   Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.round(v))) : fallback;
@@ -165,10 +184,32 @@ export function runActive(run: StudioState['run']): boolean {
   return run.status === 'running' || run.status === 'paused';
 }
 
-/** No run on screen. The last run's id stays, so its late events are still recognised as stale. */
-function clearedRun(state: StudioState): Pick<StudioState, 'run' | 'position' | 'follow' | 'preview'> {
+/**
+ * No run on screen, nor a counterfactual of it. The last run's id stays, so its late events are still recognised
+ * as stale.
+ */
+function clearedRun(state: StudioState): Pick<StudioState, 'run' | 'position' | 'follow' | 'preview' | 'cf'> {
   const run: StudioState['run'] = { status: 'idle', total: 0, steps: [], ...(state.run.id !== undefined ? { id: state.run.id } : {}) };
-  return { run, position: 0, follow: true, preview: undefined };
+  return { run, position: 0, follow: true, preview: undefined, cf: idleCounterfactual(state.cf) };
+}
+
+/**
+ * A new run and a receipt's waiting counterfactual: it stays for a run of the receipt's model, file, sample and
+ * settings (decoded beside it once done, see dueReplay); any other run drops it, and the notice says why.
+ */
+function startedWithReplay(state: StudioState, settings: RunSettings, sample: SampleRef): Pick<StudioState, 'cf' | 'notice'> {
+  const cf = idleCounterfactual(state.cf);
+  const r = cf.replay;
+  if (!r) return { cf, notice: undefined };
+  const on = { modelSha256: state.model.info?.sha256, fmriSha256: state.file.info?.sha256, sample, settings };
+  if (replayMatches(r, on)) return { cf, notice: undefined };
+  return {
+    cf: { form: cf.form, status: 'idle' },
+    notice: {
+      kind: 'warning',
+      text: `The receipt's counterfactual (${describeEdit(r.edit)}) is not decoded beside this run: its model, file, sample or settings differ from the receipt's.`,
+    },
+  };
 }
 
 export function reduce(state: StudioState, a: Action): StudioState {
@@ -242,7 +283,7 @@ export function reduce(state: StudioState, a: Action): StudioState {
         ...state,
         ...clearedRun(state),
         run: { id: a.runId, status: 'running', total: a.total, steps: [], settings: a.settings, sample: a.sample },
-        notice: undefined,
+        ...startedWithReplay(state, a.settings, a.sample),
         refusal: undefined,
       };
     case 'step': {
@@ -315,21 +356,73 @@ export function reduce(state: StudioState, a: Action): StudioState {
       const file = state.file.info;
       if (!file) problems.push(`open ${r.fmri.fileName} (sha256 ${r.fmri.sha256.slice(0, 12)}…)`);
       else if (file.sha256 !== r.fmri.sha256) problems.push(`the open fMRI file's sha256 differs from the receipt's ${r.fmri.fileName}`);
+      // Issue 14: a counterfactual is restored in the Explain panel's form and decoded once the replayed run is done.
+      const { replay, problem } = replayOfReceipt(r, settings);
+      if (problem) problems.push(problem);
+      const cfText = replay ? ` The counterfactual (${describeEdit(replay.edit)}) is decoded beside it once it is done.` : '';
       const text = problems.length
-        ? `Receipt settings applied. To replay it exactly: ${problems.join('; ')}.`
-        : `Receipt settings applied (${r.fmri.split} sample ${r.fmri.sampleIndex}). Press Run to replay.`;
+        ? `Receipt settings applied. To replay it exactly: ${problems.join('; ')}.${cfText}`
+        : `Receipt settings applied (${r.fmri.split} sample ${r.fmri.sampleIndex}). Press Run to replay.${cfText}`;
+      const cf = r.counterfactual ? { ...state.cf, form: formFromEdit(r.counterfactual, state.cf.form) } : state.cf;
       return {
         ...state,
         settings,
         receiptModel: model?.sha256 === r.model.sha256 ? undefined : r.model.sha256,
         notice: { kind: problems.length ? 'warning' : 'info', text },
+        // A receipt without a counterfactual also drops one an earlier receipt left waiting.
+        cf: { ...cf, replay },
       };
     }
     case 'notice':
       return { ...state, notice: a.notice };
     case 'exportScale':
       return (EXPORT_SCALES as readonly number[]).includes(a.scale) ? { ...state, exportScale: a.scale } : state;
+    case 'cfForm':
+      return { ...state, cf: { ...state.cf, form: { ...state.cf.form, ...a.patch } } };
+    case 'cfStarted':
+      // Only for the run on screen; a started decode is the replay, if one was waiting.
+      if (a.runId !== state.run.id) return state;
+      return {
+        ...state,
+        cf: {
+          form: state.cf.form,
+          status: 'busy',
+          runId: a.runId,
+          ...(state.cf.runId === a.runId && state.cf.view ? { view: state.cf.view } : {}),
+        },
+      };
+    case 'cfDone': {
+      if (a.runId !== state.cf.runId || state.cf.status !== 'busy') return state;
+      // The engine skips the original when this run's is on screen already (skipOriginal): keep that one.
+      const kept = state.cf.view?.original;
+      const view = a.view.original.length === 0 && kept ? { ...a.view, original: kept } : a.view;
+      return { ...state, cf: { form: state.cf.form, status: 'done', runId: a.runId, view } };
+    }
+    case 'cfFailed':
+      if (a.runId !== state.cf.runId || state.cf.status !== 'busy') return state;
+      return { ...state, cf: { ...state.cf, status: 'error', error: a.error } };
   }
+}
+
+/**
+ * The edit of a dropped receipt to decode now: its run is on screen and done (runStarted dropped the replay of any
+ * other run; the check is repeated for a model or file that changed since). The controller asks for it after each run.
+ */
+export function dueReplay(state: StudioState): CounterfactualEdit | undefined {
+  const r = state.cf.replay;
+  if (!r || state.run.status !== 'done' || state.run.id === undefined || state.cf.status === 'busy') return undefined;
+  const on = {
+    modelSha256: state.model.info?.sha256,
+    fmriSha256: state.file.info?.sha256,
+    sample: state.run.sample,
+    settings: state.run.settings,
+  };
+  return replayMatches(r, on) ? r.edit : undefined;
+}
+
+/** The counterfactual result of the run on screen (a result of an earlier run is never shown). */
+export function counterfactualShown(state: Pick<StudioState, 'cf' | 'run'>): CounterfactualView | undefined {
+  return state.cf.runId !== undefined && state.cf.runId === state.run.id ? state.cf.view : undefined;
 }
 
 /** Whether the preview on screen is the one for the timeline position (it lags while the engine answers). */

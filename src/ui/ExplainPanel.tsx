@@ -2,17 +2,19 @@
 // viewer's timeline): a heatmap over the image of the cross-attention that reaches a chosen ROI's voxels,
 // attention mass per ROI, voxel importance for a brushed image region, and counterfactual decoding on the
 // same seed (lesion, ROI-only, controls, another trial, interpolation) side by side with the original.
-// Maps are computed only while "Show attention maps" is on, so normal decoding keeps its speed.
+// Maps are computed only while "Show attention maps" is on, so normal decoding keeps its speed. The counterfactual form
+// and result are in the store (src/store/counterfactual.ts), so a dropped receipt restores and decodes its edit.
 import { useEffect, useId, useRef, useState } from 'react';
-import type { CounterfactualView, ExplainView, RgbaImage } from '../engine/protocol';
+import type { ExplainView, RgbaImage } from '../engine/protocol';
 import type { CounterfactualEdit, LesionFill } from '../explain/counterfactual';
 import type { VoxelCoords } from '../io/coords';
 import { heatToRgb, inferno } from '../explain/render';
-import { useStudio } from '../store/studio';
-import { previewShown } from '../store/reducer';
+import { dispatch, useStudio } from '../store/studio';
+import { counterfactualShown, previewShown } from '../store/reducer';
+import type { CounterfactualForm, EditKind } from '../store/counterfactual';
 import { makeReceipt, receiptToJson } from '../engine/receipt';
 import { asEngineError } from '../worker/client';
-import { explainEngine } from './controller';
+import { cancelCounterfactual, decodeCounterfactual, explainEngine } from './controller';
 import { RgbaCanvas } from './widgets';
 
 declare const __APP_VERSION__: string;
@@ -294,8 +296,6 @@ function BrainSlice({ view }: { view: ExplainView & { coords: VoxelCoords } }) {
   );
 }
 
-type EditKind = 'lesion' | 'roi-only' | 'control-shuffle' | 'control-mean' | 'trial' | 'interpolate';
-
 export function ExplainPanel() {
   const run = useStudio((s) => s.run);
   const position = useStudio((s) => s.position);
@@ -310,17 +310,24 @@ export function ExplainPanel() {
   const [view, setView] = useState<ExplainView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [kind, setKind] = useState<EditKind>('lesion');
-  const [editRoi, setEditRoi] = useState('V1');
-  const [fill, setFill] = useState<LesionFill>('mean');
-  const [value, setValue] = useState(1);
-  const [other, setOther] = useState(1);
-  const [alpha, setAlpha] = useState(0.5);
-  const [cf, setCf] = useState<CounterfactualView | null>(null);
-  const [cfError, setCfError] = useState<string | null>(null);
-  const [cfBusy, setCfBusy] = useState(false);
-  const originals = useRef<{ runId: number; images: RgbaImage[] } | null>(null);
-  const ids = { on: useId(), roi: useId(), kind: useId(), eroi: useId(), fill: useId(), value: useId(), other: useId(), alpha: useId() };
+  // The counterfactual form and result live in the store: a dropped receipt restores and decodes them.
+  const form = useStudio((s) => s.cf.form);
+  const { kind, roi: editRoi, fill, value, other, alpha, seed } = form;
+  const setForm = (patch: Partial<CounterfactualForm>) => dispatch({ type: 'cfForm', patch });
+  const cf = useStudio((s) => counterfactualShown(s));
+  const cfError = useStudio((s) => (s.cf.status === 'error' && s.cf.runId === s.run.id ? s.cf.error : undefined));
+  const cfBusy = useStudio((s) => s.cf.status === 'busy');
+  const ids = {
+    on: useId(),
+    roi: useId(),
+    kind: useId(),
+    eroi: useId(),
+    fill: useId(),
+    value: useId(),
+    other: useId(),
+    alpha: useId(),
+    seed: useId(),
+  };
   const hasRun = run.steps.length > 0 && run.id !== undefined;
 
   useEffect(() => {
@@ -349,43 +356,8 @@ export function ExplainPanel() {
   }, [on, hasRun, run.id, run.steps.length, position, roi, region, sample]);
 
   useEffect(() => {
-    setCf(null);
     setRegion([]);
   }, [run.id]);
-
-  const edit = (): CounterfactualEdit => {
-    const otherRef = { fileName: fileInfo?.name ?? '', sha256: fileInfo?.sha256 ?? '', split: run.sample?.split ?? '', sampleIndex: other };
-    switch (kind) {
-      case 'lesion':
-        return { kind: 'lesion', roi: editRoi, fill, seed: 0 };
-      case 'roi-only':
-        return { kind: 'roi-only', roi: editRoi, value };
-      case 'control-shuffle':
-        return { kind: 'control', fill: 'shuffle', seed: 0 };
-      case 'control-mean':
-        return { kind: 'control', fill: 'mean', seed: 0 };
-      case 'trial':
-        return { kind: 'trial', other: otherRef };
-      case 'interpolate':
-        return { kind: 'interpolate', other: otherRef, alpha };
-    }
-  };
-  const decodeCounterfactual = async () => {
-    setCfBusy(true);
-    setCfError(null);
-    try {
-      // The original of this run is the same for every edit: decode it once per run.
-      const kept = originals.current;
-      const reuse = kept && kept.runId === run.id ? kept.images : undefined;
-      const v = await explainEngine().call('counterfactual', { edit: edit(), ...(reuse ? { skipOriginal: true } : {}) });
-      if (!reuse && run.id !== undefined) originals.current = { runId: run.id, images: v.original };
-      setCf(reuse ? { ...v, original: reuse } : v);
-    } catch (e) {
-      setCfError(asEngineError(e).message);
-    } finally {
-      setCfBusy(false);
-    }
-  };
   const roiNames = view?.roiNames ?? fileInfo?.roiNames ?? [];
   const n = run.settings?.numSamples ?? 1;
 
@@ -506,7 +478,7 @@ export function ExplainPanel() {
       <h3>Counterfactual decoding (same seed and settings)</h3>
       <div className="row" style={ROW}>
         <label htmlFor={ids.kind}>Edit </label>
-        <select id={ids.kind} value={kind} onChange={(e) => setKind(e.target.value as EditKind)} data-testid="cf-kind">
+        <select id={ids.kind} value={kind} onChange={(e) => setForm({ kind: e.target.value as EditKind })} data-testid="cf-kind">
           <option value="lesion">lesion an ROI</option>
           <option value="roi-only">ROI-only input</option>
           <option value="control-shuffle">shuffled control</option>
@@ -517,7 +489,7 @@ export function ExplainPanel() {
         {kind === 'lesion' || kind === 'roi-only' ? (
           <>
             <label htmlFor={ids.eroi}> ROI </label>
-            <select id={ids.eroi} value={editRoi} onChange={(e) => setEditRoi(e.target.value)} data-testid="cf-roi">
+            <select id={ids.eroi} value={editRoi} onChange={(e) => setForm({ roi: e.target.value })} data-testid="cf-roi">
               {(fileInfo?.roiNames ?? []).map((r) => (
                 <option key={r} value={r}>
                   {r}
@@ -529,7 +501,7 @@ export function ExplainPanel() {
         {kind === 'lesion' ? (
           <>
             <label htmlFor={ids.fill}> fill </label>
-            <select id={ids.fill} value={fill} onChange={(e) => setFill(e.target.value as LesionFill)} data-testid="cf-fill">
+            <select id={ids.fill} value={fill} onChange={(e) => setForm({ fill: e.target.value as LesionFill })} data-testid="cf-fill">
               <option value="mean">training mean</option>
               <option value="zero">zero</option>
               <option value="shuffle">shuffled</option>
@@ -544,8 +516,23 @@ export function ExplainPanel() {
               type="number"
               step="0.5"
               value={value}
-              onChange={(e) => setValue(Number(e.target.value))}
+              onChange={(e) => setForm({ value: Number(e.target.value) })}
               style={{ width: 64 }}
+            />
+          </>
+        ) : null}
+        {(kind === 'lesion' && fill === 'shuffle') || kind === 'control-shuffle' ? (
+          <>
+            <label htmlFor={ids.seed}> shuffle seed </label>
+            <input
+              id={ids.seed}
+              type="number"
+              min={0}
+              step={1}
+              value={seed}
+              onChange={(e) => setForm({ seed: Number(e.target.value) })}
+              style={{ width: 64 }}
+              data-testid="cf-seed"
             />
           </>
         ) : null}
@@ -558,7 +545,7 @@ export function ExplainPanel() {
               min={0}
               max={Math.max(0, sampleCount - 1)}
               value={other}
-              onChange={(e) => setOther(Number(e.target.value))}
+              onChange={(e) => setForm({ other: Number(e.target.value) })}
               style={{ width: 64 }}
               data-testid="cf-other"
             />
@@ -574,7 +561,7 @@ export function ExplainPanel() {
               max={1}
               step={0.05}
               value={alpha}
-              onChange={(e) => setAlpha(Number(e.target.value))}
+              onChange={(e) => setForm({ alpha: Number(e.target.value) })}
               data-testid="cf-alpha"
               aria-valuetext={`alpha ${alpha.toFixed(2)}: ${(1 - alpha).toFixed(2)} of this trial, ${alpha.toFixed(2)} of sample ${other}`}
             />
@@ -589,7 +576,7 @@ export function ExplainPanel() {
           {cfBusy ? 'Decoding…' : 'Decode'}
         </button>
         {cfBusy ? (
-          <button type="button" onClick={() => void explainEngine().call('cancelCounterfactual', {})} data-testid="cf-cancel">
+          <button type="button" onClick={() => void cancelCounterfactual()} data-testid="cf-cancel">
             Cancel
           </button>
         ) : null}
@@ -606,7 +593,14 @@ export function ExplainPanel() {
             {cf.description}
             {cf.baselineSource ? ` — training mean: ${cf.baselineSource}` : ''}
           </p>
-          <button type="button" data-testid="cf-receipt" onClick={() => setCfError(downloadCounterfactualReceipt(cf.edit))}>
+          <button
+            type="button"
+            data-testid="cf-receipt"
+            onClick={() => {
+              const why = downloadCounterfactualReceipt(cf.edit);
+              if (why) dispatch({ type: 'notice', notice: { kind: 'error', text: `Receipt of the counterfactual: ${why}` } });
+            }}
+          >
             Export receipt of this counterfactual (JSON)
           </button>
           <div className="row" style={ROW}>

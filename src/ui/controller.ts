@@ -2,7 +2,9 @@
 import type { EngineEvent, ExportFormat, ExportTarget, ModelSourceSpec, ReadFileExtras, SampleRef } from '../engine/protocol';
 import { parseReceipt, receiptToJson } from '../engine/receipt';
 import { studioReceipt } from '../store/receipt';
-import { previewShown } from '../store/reducer';
+import { counterfactualShown, dueReplay, previewShown } from '../store/reducer';
+import { editFromForm } from '../store/counterfactual';
+import type { CounterfactualEdit } from '../explain/counterfactual';
 import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
@@ -26,7 +28,7 @@ function engine(): EngineClient {
   return client;
 }
 
-/** Issue 14: the explanation panel's engine calls (ops 'explain' and 'counterfactual'; src/ui/ExplainPanel.tsx). */
+/** Issue 14: the explanation panel's maps (op 'explain'; src/ui/ExplainPanel.tsx). */
 export const explainEngine = (): EngineClient => engine();
 
 function onEvent(e: EngineEvent): void {
@@ -209,7 +211,35 @@ export async function runDecode(): Promise<void> {
     dispatch({ type: 'runEnded', runId, reason: r.reason, ...(r.final ? { final: r.final } : {}) });
   } catch (e) {
     dispatch({ type: 'runFailed', runId, error: asEngineError(e) });
+    return;
   }
+  // A dropped receipt's counterfactual follows the run it replays (src/store/counterfactual.ts).
+  const due = dueReplay(useStudio.getState());
+  if (due) await decodeCounterfactual(due);
+}
+
+/**
+ * Issue 14: decodes the shown run's sample with `edit` (default: the Explain panel's form) on the run's seed and
+ * settings, beside the original; the original is decoded once per run. Failures land in the store (cf.error).
+ */
+export async function decodeCounterfactual(edit?: CounterfactualEdit): Promise<void> {
+  const s = useStudio.getState();
+  const runId = s.run.id;
+  if (runId === undefined || !s.run.sample || !s.file.info) return;
+  const e = edit ?? editFromForm(s.cf.form, s.file.info, s.run.sample.split);
+  const skipOriginal = (counterfactualShown(s)?.original.length ?? 0) > 0;
+  dispatch({ type: 'cfStarted', runId });
+  try {
+    const view = await engine().call('counterfactual', { edit: e, ...(skipOriginal ? { skipOriginal: true } : {}) });
+    dispatch({ type: 'cfDone', runId, view });
+  } catch (err) {
+    dispatch({ type: 'cfFailed', runId, error: asEngineError(err).message });
+  }
+}
+
+/** Stops the counterfactual decode in progress (its call then fails with an AbortError). */
+export async function cancelCounterfactual(): Promise<void> {
+  await engine().call('cancelCounterfactual', {});
 }
 
 export async function pause(): Promise<void> {
