@@ -7,25 +7,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeReceipt, receiptToJson } from '../src/engine/receipt';
+import { dropText } from './drop';
 import { root, shot } from './shots';
 
 const steps = (page: Page) => page.getByLabel('Steps', { exact: true });
 const run = (page: Page) => page.getByRole('button', { name: 'Run' });
 const status = (page: Page) => page.getByTestId('run-status');
-
-/** Drops a text file on the page the way a user's drag does. */
-async function dropText(page: Page, name: string, text: string): Promise<void> {
-  await page.evaluate(
-    ([n, t]) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([t], n, { type: 'application/json' }));
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
-      }
-    },
-    [name, text] as const,
-  );
-}
 
 test('steps field: 0, −1, empty and 2.5 refused in words; 1, 2, 3, 999 and 1000 run as stated', async ({ page }) => {
   test.setTimeout(1_500_000);
