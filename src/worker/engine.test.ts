@@ -5,7 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent, RunSettings, SampleRef, StepPreview } from '../engine/protocol';
 import { EngineCallError } from './client';
-import { bundledFile, harness, modelSource, type Harness } from '../../test/engineTestKit';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readFmriFile } from '../io/fmriFile';
+import { bundledFile, DATA_DIR, harness, modelSource, type Harness } from '../../test/engineTestKit';
 
 const settings: RunSettings = { sampler: 'ddim', steps: 4, eta: 0, seed: 7, numSamples: 2, init: 'noise', strength: 1, guidance: 1 };
 const sample: SampleRef = { split: 'test-avg', index: 0 };
@@ -187,5 +190,34 @@ describe('Engine on a CPU backend (tfjs wasm)', () => {
     expect(stepsOf(h.events, 9)).toHaveLength(1);
     const next = await h.engine.handle('run', { runId: 10, settings, sample });
     expect(next.reason).toBe('done');
+  });
+});
+
+describe('explain op: the brain slice gets the coordinates the reader put in the file', () => {
+  const one: RunSettings = { ...settings, steps: 1, numSamples: 1 };
+  const explainAfterRun = async (h: Harness, ref: SampleRef, runId: number) => {
+    await h.engine.handle('selectSample', ref);
+    expect((await h.engine.handle('run', { runId, settings: one, sample: ref })).reason).toBe('done');
+    return h.engine.handle('explain', { position: 0, sample: 0 });
+  };
+  const blob = async (name: string) => ({ name, file: new Blob([await readFile(join(DATA_DIR, name))]) });
+
+  it("the bundled .npz's voxel_xyz (mm, VC voxels), then the NIfTI sample's mask grid (i, j, k)", async () => {
+    const h = await ready();
+    const npz = await explainAfterRun(h, sample, 1);
+    const god = await readFmriFile('sbj_3.npz', new Uint8Array(await readFile(join(DATA_DIR, 'sbj_3.npz'))));
+    expect(npz.coords).toMatchObject({ space: 'mm', step: 3 });
+    expect(npz.coords?.xyz).toEqual(god.coords?.xyz);
+    expect(npz.coords?.xyz).toHaveLength(3 * npz.importance.length);
+
+    await h.engine.handle('readFile', { ...(await blob('sample_test0.nii.gz')), mask: await blob('sample_mask.nii.gz') });
+    const nii = await explainAfterRun(h, { split: 'all', index: 0 }, 2);
+    const maskBytes = new Uint8Array(await readFile(join(DATA_DIR, 'sample_mask.nii.gz')));
+    const grid = await readFmriFile('sample_test0.nii.gz', new Uint8Array(await readFile(join(DATA_DIR, 'sample_test0.nii.gz'))), {
+      mask: maskBytes,
+    });
+    expect(nii.coords).toMatchObject({ space: 'grid', step: 1, dims: [60, 72, 60] });
+    expect(nii.coords?.xyz).toEqual(grid.coords?.xyz);
+    expect(nii.coords?.xyz).toHaveLength(3 * 4511);
   });
 });
