@@ -12,6 +12,7 @@ import { FmriShapeError, preprocessFmri } from '../model/preprocess';
 import { FmriFormatError } from './errors';
 import { readFmriFile, type FmriFile, type ReadFmriOptions } from './fmriFile';
 import { npyToFloat32, readNpy } from './npy';
+import { readFmriStream } from './stream';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REAL = resolve(here, '..', '..', '..', 'shared', 'fixtures', 'real-world');
@@ -182,6 +183,15 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     expectValues(await read('v73_ub1024.mat', { scale: 1 / 300 }), refOf('v73_ub1024_scaled'), 1e-6);
     const err = await refusal(read('v5.mat'));
     expect(err.message).toMatch(/MATLAB v5\/v7 \.mat .*-v7\.3/);
+  });
+
+  it('the streamed NIfTI reader (CLI, studio) takes a volume that is no whole number of float64s (5×3×2 int16: 60 bytes)', async () => {
+    const b = bytesOf(join(dir, 'int16.nii'));
+    const f = await readFmriStream('int16.nii', b.length, async function* () {
+      for (let o = 0; o < b.length; o += 37) yield b.slice(o, o + 37);
+    });
+    expect(f.note).toMatch(/read volume by volume/);
+    expectValues(f, refOf('int16_nifti_scaled').replace('_scaled', '_raw'));
   });
 
   it('a scale given by the user applies on every format', async () => {
