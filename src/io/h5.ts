@@ -187,7 +187,14 @@ function walk(group: Group, out: Dataset[]): void {
   }
 }
 
-async function readBData(name: string, file: H5File, dsPath: string, mdPath: string, notes: string[]): Promise<H5Table> {
+async function readBData(
+  name: string,
+  file: H5File,
+  dsPath: string,
+  mdPath: string,
+  notes: string[],
+  checkHeaps: () => void,
+): Promise<H5Table> {
   const ds = file.get(dsPath) as Dataset;
   const shape = ds.shape ?? [];
   if (shape.length !== 2) throw new FmriFormatError(name, `BData ${dsPath} has shape ${shape.join('×')}, expected [samples, columns]`);
@@ -199,6 +206,7 @@ async function readBData(name: string, file: H5File, dsPath: string, mdPath: str
   }
   for (const d of [ds, keyDs, valDs]) await ensureFilters(name, d);
   const all = numericValues(name, ds);
+  if (keyDs.metadata.vlen) checkHeaps();
   const keys = stringValues(name, keyDs);
   const values = numericValues(name, valDs);
   if (values.length !== keys.length * allCols) {
@@ -266,6 +274,57 @@ export function superblockOffset(bytes: Uint8Array): number {
   return -1;
 }
 
+/**
+ * Checks every global heap collection (where HDF5 keeps variable-length strings, such as BData's metadata
+ * keys) before HDF5 reads one: HDF5 walks a collection's objects by their declared sizes, and a damaged
+ * size (0, or past the collection's end; the wasm build also truncates sizes to 32 bits) sends that walk
+ * into an endless loop that no caller can interrupt. A collection is the signature `GCOL`, version 1,
+ * 3 reserved bytes and its size (the superblock's size of lengths L), then objects of index (2 bytes),
+ * reference count (2), reserved (4), size (L) and data padded to 8 bytes; object 0 is the free space,
+ * its size counting its own header (HDF5 spec, "Global Heap"; H5HGcache.c).
+ * @param base byte offset of the superblock (addresses in the file are relative to it)
+ * @throws FmriFormatError naming the collection's byte offset and the object that does not fit
+ */
+export function checkGlobalHeaps(name: string, bytes: Uint8Array, base: number): void {
+  const version = bytes[base + 8];
+  const L = version === 0 || version === 1 ? bytes[base + 14] : bytes[base + 10];
+  if (L !== 2 && L !== 4 && L !== 8) return; // HDF5 itself refuses the superblock
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = (at: number) =>
+    L === 8
+      ? view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32
+      : L === 4
+        ? view.getUint32(at, true)
+        : view.getUint16(at, true);
+  const header = 8 + L;
+  const objectHeader = 8 + L;
+  for (let at = 0; at + header <= bytes.length; at++) {
+    if (bytes[at] !== 0x47 || bytes[at + 1] !== 0x43 || bytes[at + 2] !== 0x4f || bytes[at + 3] !== 0x4c) continue; // 'GCOL'
+    if (bytes[at + 4] !== 1 || bytes[at + 5] !== 0 || bytes[at + 6] !== 0 || bytes[at + 7] !== 0) continue;
+    const size = length(at + 8);
+    const bad = (what: string) =>
+      new FmriFormatError(
+        name,
+        `corrupt HDF5 file: the global heap collection at byte ${at} (variable-length strings) is damaged: ${what}`,
+      );
+    if (size < header || at + size > bytes.length) throw bad(`it declares ${size} bytes, the file has ${bytes.length - at} from there`);
+    const end = at + size;
+    let p = at + header;
+    while (p < end) {
+      if (p + objectHeader > end) break; // too small for an object: free space
+      const index = view.getUint16(p, true);
+      const objectSize = length(p + 8);
+      const need = index > 0 ? objectHeader + Math.ceil(objectSize / 8) * 8 : objectSize;
+      if (need === 0 || p + need > end) {
+        throw bad(
+          `object ${index} at byte ${p} declares ${objectSize} bytes, ${end - p - (index > 0 ? objectHeader : 0)} are left in the collection`,
+        );
+      }
+      p += need;
+    }
+  }
+}
+
 /** MATLAB's 128-byte header: text, then version 0x0100 (v5/v7) or 0x0200 (v7.3 = HDF5) at bytes 124–125. */
 function matlabVersion(bytes: Uint8Array): 'v4-or-unknown' | 'v5' | 'v7.3' | undefined {
   const text = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(116, bytes.length)));
@@ -294,7 +353,8 @@ export async function readH5(
         "save(file, var, '-v7.3'), or in Python: scipy.io.loadmat(file)[var] → numpy.save('x.npy', ...)",
     );
   }
-  if (superblockOffset(bytes) < 0) {
+  const base = superblockOffset(bytes);
+  if (base < 0) {
     throw new FmriFormatError(
       name,
       matlab
@@ -312,6 +372,11 @@ export async function readH5(
     Module.activate_throwing_error_handler();
     throwing = true;
   }
+  let heapsChecked = false;
+  const checkHeaps = () => {
+    if (!heapsChecked) checkGlobalHeaps(name, bytes, base);
+    heapsChecked = true;
+  };
   const path = `/decoding-studio-${counter++}.h5`;
   FS.writeFile(path, bytes);
   let file: H5File | undefined;
@@ -334,7 +399,7 @@ export async function readH5(
         ['/dataSet', '/metaData'],
       ]) {
         if (isNumericDataset(file.get(dsPath)) && file.get(mdPath) instanceof lib().Group) {
-          return await readBData(name, file, dsPath, mdPath, notes);
+          return await readBData(name, file, dsPath, mdPath, notes, checkHeaps);
         }
       }
     }
