@@ -11,7 +11,8 @@
 // uninitialised buffer). HDF5's own diagnostics are routed into the thrown errors, never to stderr.
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { FmriFormatError } from './errors';
-import { readMask } from './mask';
+import { maskVariable, matlabVersion } from './mat';
+import type { Mask } from './mask';
 
 export interface H5Table {
   /** Path of the dataset the samples come from. */
@@ -325,34 +326,20 @@ export function checkGlobalHeaps(name: string, bytes: Uint8Array, base: number):
   }
 }
 
-/** MATLAB's 128-byte header: text, then version 0x0100 (v5/v7) or 0x0200 (v7.3 = HDF5) at bytes 124–125. */
-function matlabVersion(bytes: Uint8Array): 'v4-or-unknown' | 'v5' | 'v7.3' | undefined {
-  const text = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(116, bytes.length)));
-  if (!text.startsWith('MATLAB')) return undefined;
-  if (bytes.length < 128) return 'v4-or-unknown';
-  const le = bytes[126] === 0x49 && bytes[127] === 0x4d; // 'IM': little-endian
-  const version = le ? bytes[124] | (bytes[125] << 8) : (bytes[124] << 8) | bytes[125];
-  return version === 0x0200 ? 'v7.3' : version === 0x0100 ? 'v5' : 'v4-or-unknown';
+/** An open file and what readers of it need: MATLAB's version, and the global-heap check (run once, lazily). */
+interface Opened {
+  file: H5File;
+  matlab: ReturnType<typeof matlabVersion>;
+  checkHeaps: () => void;
 }
 
 /**
- * @param opts.dataset path of the dataset to read instead of the automatic choice
- * @param opts.mask bytes of a NIfTI (or 3-D .npy) mask: needed for a 4-D volume series such as NSD's
- *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
+ * Opens the bytes as HDF5 in h5wasm's in-memory file system, runs `fn`, closes and removes the file.
+ * @throws FmriFormatError for a MATLAB v5 file, bytes without an HDF5 superblock, or a file HDF5 cannot open
  */
-export async function readH5(
-  name: string,
-  bytes: Uint8Array,
-  opts: { dataset?: string; mask?: Uint8Array; maskName?: string } = {},
-): Promise<H5Table> {
+async function withH5<T>(name: string, bytes: Uint8Array, fn: (o: Opened) => Promise<T>): Promise<T> {
   const matlab = matlabVersion(bytes);
-  if (matlab === 'v5') {
-    throw new FmriFormatError(
-      name,
-      'a MATLAB v5/v7 .mat file (not HDF5-based), which this reader does not read: re-save it in MATLAB with ' +
-        "save(file, var, '-v7.3'), or in Python: scipy.io.loadmat(file)[var] → numpy.save('x.npy', ...)",
-    );
-  }
+  if (matlab === 'v5') throw new FmriFormatError(name, 'a MATLAB v5/v7 .mat file, not HDF5-based (read by the v5 reader)');
   const base = superblockOffset(bytes);
   if (base < 0) {
     throw new FmriFormatError(
@@ -392,6 +379,36 @@ export async function readH5(
       file = undefined;
       throw new FmriFormatError(name, 'corrupt or truncated HDF5 file (the HDF5 library cannot open it)');
     }
+    try {
+      return await fn({ file, matlab, checkHeaps });
+    } catch (e) {
+      // HDF5 failing inside a walk or a metadata read (a damaged link, object header, …): its first line.
+      if (e instanceof FmriFormatError) throw e;
+      throw new FmriFormatError(name, `corrupt HDF5 file: ${firstLine(e)}`);
+    }
+  } finally {
+    file?.close();
+    FS.unlink(path);
+  }
+}
+
+/**
+ * An HDF5 file (or MATLAB v7.3 .mat) → samples × voxels: a bdpy BData file (VoxelData columns, ROI_* masks,
+ * DataType splits, Label), else the named or chosen numeric dataset (a preferred name, else the largest 2-D
+ * one; MATLAB logical variables are masks, never the data): 2-D [samples, voxels] (MATLAB matrices
+ * transposed from column-major), 1-D one sample, 4-D volumes through `opts.mask`.
+ * @param opts.dataset path of the dataset to read instead of the automatic choice
+ * @param opts.mask a 3-D mask (NIfTI, .npy, .mat): needed for a 4-D volume series such as NSD's
+ *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
+ * @throws FmriFormatError naming the file: not HDF5, corrupt, no numeric dataset, a filter that cannot be
+ *   decoded (naming dataset and filter), a 4-D series without a matching mask, a damaged global heap
+ */
+export async function readH5(
+  name: string,
+  bytes: Uint8Array,
+  opts: { dataset?: string; mask?: Mask; maskName?: string } = {},
+): Promise<H5Table> {
+  return withH5(name, bytes, async ({ file, matlab, checkHeaps }) => {
     const notes: string[] = [];
     if (!opts.dataset) {
       for (const [dsPath, mdPath] of [
@@ -417,7 +434,7 @@ export async function readH5(
       }
       chosen = e;
     } else {
-      const twoD = numeric.filter((d) => (d.shape ?? []).length === 2 || (d.shape ?? []).length === 1);
+      const twoD = numeric.filter((d) => ((d.shape ?? []).length === 2 || (d.shape ?? []).length === 1) && !isLogical(d, checkHeaps));
       // A 4-D volume series (NSD /betas, MATLAB X×Y×Z×T) when no 2-D table exists.
       const fourD = numeric.filter((d) => (d.shape ?? []).length === 4).sort((a, b) => size(b) - size(a))[0];
       if (fourD && !twoD.some((d) => (d.shape ?? []).length === 2)) {
@@ -455,11 +472,13 @@ export async function readH5(
         `MATLAB matrix ${chosen.path} (${shape[1]}×${shape[0]} in MATLAB, stored ${shape.join('×')}) read as ${rows} samples × ${cols} voxels`,
       );
     }
-    // 1-D datasets as long as a row are ROI masks when they hold only 0/1 (h5py writes bool as an enum).
+    // Vectors as long as a row are ROI masks when they hold only 0/1 (h5py writes bool as an enum; MATLAB
+    // writes a logical 1×N or N×1 vector as a 2-D uint8 dataset [N, 1] or [1, N]).
     const masks: Record<string, Uint8Array> = {};
     for (const d of numeric) {
       const s = d.shape ?? [];
-      if (d === chosen || s.length !== 1 || s[0] !== cols) continue;
+      const vector = s.length === 1 || (isMatlab && s.length === 2 && Math.min(s[0], s[1]) === 1);
+      if (d === chosen || !vector || s[0] * (s[1] ?? 1) !== cols) continue;
       await ensureFilters(name, d);
       const v = numericValues(name, d);
       if (v.every((x) => x === 0 || x === 1)) masks[d.path.split('/').pop()!] = Uint8Array.from(v);
@@ -469,10 +488,50 @@ export async function readH5(
     if (integer) table.integer = integer;
     if (Object.keys(masks).length) table.masks = masks;
     return table;
-  } finally {
-    file?.close();
-    FS.unlink(path);
-  }
+  });
+}
+
+/** The one mask array of an HDF5 / MATLAB v7.3 mask file, as stored. */
+export interface H5MaskArray {
+  dataset: string;
+  /** MATLAB's class ('logical', 'double', …), 'bool' (h5py), or the HDF5 type ('uint8', 'float'). */
+  kind: string;
+  logical: boolean;
+  /** A MATLAB variable: `dims` are MATLAB's (the HDF5 shape reversed) and `data` is column-major over them. */
+  matlab: boolean;
+  /** MATLAB's dimensions, or the HDF5 shape (C order) for other files. */
+  dims: number[];
+  data: Float32Array;
+}
+
+/**
+ * The mask array of an HDF5 or MATLAB v7.3 file: its one logical dataset (MATLAB logical, h5py bool), else
+ * its one numeric dataset.
+ * @throws FmriFormatError naming the file: not HDF5 or corrupt, no numeric dataset, several logical (or,
+ *   without a logical one, several numeric) datasets to choose from (all named), a filter that cannot be decoded
+ */
+export async function readH5Mask(name: string, bytes: Uint8Array): Promise<H5MaskArray> {
+  return withH5(name, bytes, async ({ file, matlab, checkHeaps }) => {
+    const datasets: Dataset[] = [];
+    walk(file, datasets);
+    const numeric = datasets.filter(isNumericDataset);
+    const logical = numeric.filter((d) => isLogical(d, checkHeaps));
+    const label = (d: Dataset) => `${d.path} ${(d.shape ?? []).join('×')}`;
+    const d = maskVariable(
+      name,
+      numeric,
+      logical,
+      label,
+      `no numeric dataset to use as a mask (found: ${datasets.map(label).join(', ') || 'nothing'})`,
+    );
+    await ensureFilters(name, d);
+    const data = numericValues(name, d);
+    const cls = matlabClass(d, checkHeaps);
+    const isMatlab = matlab === 'v7.3' || cls !== undefined;
+    const shape = d.shape ?? [];
+    const kind = cls ?? (d.metadata.type === 8 ? 'bool' : (integerType(d) ?? `float${d.metadata.size * 8}`));
+    return { dataset: d.path, kind, logical: logical.includes(d), matlab: isMatlab, dims: isMatlab ? [...shape].reverse() : shape, data };
+  });
 }
 
 /**
@@ -480,7 +539,7 @@ export async function readH5(
  * (x fastest, NIfTI's file order: NSD's .hdf5, MATLAB's X×Y×Z×T) or [X, Y, Z, T] (a nibabel array saved
  * by h5py). Output columns are the masked voxels in C order over (x, y, z), like nibabel's data[mask].
  */
-async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array; maskName?: string }, notes: string[]): Promise<H5Table> {
+async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskName?: string }, notes: string[]): Promise<H5Table> {
   const shape = ds.shape ?? [];
   if (!opts.mask) {
     throw new FmriFormatError(
@@ -489,7 +548,7 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
     );
   }
   const maskName = opts.maskName ?? 'mask';
-  const mask = readMask(maskName, opts.mask);
+  const mask = opts.mask;
   if (!mask.dims) throw new FmriFormatError(maskName, 'a 4-D HDF5 volume series needs a 3-D mask (NIfTI or 3-D .npy) to match its grid');
   const [X, Y, Z] = mask.dims;
   const tzyx = shape[1] === Z && shape[2] === Y && shape[3] === X;
@@ -569,6 +628,27 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
   const integer = integerType(ds);
   if (integer) table.integer = integer;
   return table;
+}
+
+/** MATLAB's class of a v7.3 variable (its MATLAB_class attribute: 'double', 'logical', …), if it has one. */
+function matlabClass(d: Dataset, checkHeaps: () => void): string | undefined {
+  if (!hasAttr(d, 'MATLAB_class')) return undefined;
+  try {
+    const a = (d.attrs as Record<string, { metadata: { vlen: boolean }; value: unknown }>).MATLAB_class;
+    if (a.metadata.vlen) checkHeaps();
+    const v = a.value;
+    return typeof v === 'string' ? v : undefined;
+  } catch (e) {
+    if (e instanceof FmriFormatError) throw e;
+    return undefined;
+  }
+}
+
+/** A logical array: MATLAB's (uint8 with MATLAB_class 'logical') or h5py's bool (an enum of FALSE/TRUE). */
+function isLogical(d: Dataset, checkHeaps: () => void): boolean {
+  const e = d.metadata.enum_type as { members?: Record<string, number> } | undefined;
+  if (d.metadata.type === 8 && e?.members && Object.keys(e.members).sort().join() === 'FALSE,TRUE') return true;
+  return matlabClass(d, checkHeaps) === 'logical';
 }
 
 function hasAttr(d: Dataset, attr: string): boolean {

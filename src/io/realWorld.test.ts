@@ -10,9 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
 import { FmriShapeError, preprocessFmri } from '../model/preprocess';
 import { FmriFormatError } from './errors';
+import { parseArgs } from '../cli/args';
+import { FMRI_INPUT_SPEC, readFmriInputs } from '../cli/fmriInputs';
 import { readFmriFile, type FmriFile, type ReadFmriOptions } from './fmriFile';
-import { npyToFloat32, readNpy } from './npy';
 import { readFmriStream } from './stream';
+import { readStudioInput } from './studioInput';
+import { npyToFloat32, readNpy } from './npy';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REAL = resolve(here, '..', '..', '..', 'shared', 'fixtures', 'real-world');
@@ -176,13 +179,66 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     );
   });
 
-  it('MATLAB v7.3 behind a 1024-byte user block, int16, with and without scale; v5 refused', async () => {
+  it('MATLAB v7.3 behind a 1024-byte user block, int16, with and without scale', async () => {
     const f = await read('v73_ub1024.mat');
     expectValues(f, refOf('v73_ub1024'));
     expect(f.note).toMatch(/int16 values used unscaled/);
     expectValues(await read('v73_ub1024.mat', { scale: 1 / 300 }), refOf('v73_ub1024_scaled'), 1e-6);
-    const err = await refusal(read('v5.mat'));
-    expect(err.message).toMatch(/MATLAB v5\/v7 \.mat .*-v7\.3/);
+  });
+
+  it('MATLAB v5/v7: a double matrix, and a compressed int16 one with a logical ROI vector and a cell beside it', async () => {
+    const plain = await read('v5.mat');
+    expect(plain.format).toBe('matlab');
+    expect(plain.note).toMatch(/MATLAB v5 double matrix 'betas' chosen, read as 4 samples × 30 voxels/);
+    expectValues(plain, refOf('v73_ub1024'));
+    const f = await read('v5_int16_compressed.mat');
+    expectValues(f, refOf('v73_ub1024'));
+    expect(f.note).toMatch(/variables that are not numeric arrays ignored: labels \(cell\)/);
+    expect(f.note).toMatch(/int16 values used unscaled/);
+    expect(Object.keys(f.masks ?? {})).toEqual(['roi']);
+    expectValues(f.select({ roi: 'roi' }), refOf('v5_roi'));
+    expectValues(await read('v5_int16_compressed.mat', { scale: 1 / 300 }), refOf('v73_ub1024_scaled'), 1e-6);
+    // A damaged compressed variable is an error, never numbers.
+    const b = bytesOf(join(dir, 'v5_int16_compressed.mat'));
+    b[200] ^= 0x10;
+    expect((await refusal(readFmriFile('v5_int16_compressed.mat', b))).message).toMatch(
+      /compressed variable at byte 128 (fails its Adler-32|does not inflate)/,
+    );
+  });
+
+  it.each(['mask3d_v5.mat', 'mask3d_v5_compressed.mat', 'mask3d_v73.mat'])(
+    'MATLAB logical X×Y×Z mask %s over a 4-D NIfTI equals numpy data[mask]',
+    async (mask) => {
+      const f = await read('int16.nii', { mask: bytesOf(join(dir, mask)), maskName: mask });
+      expectValues(f, refOf('mask3d'));
+      expect(f.note).toMatch(new RegExp(`mask ${mask}: MATLAB v(5|7\\.3) logical 'roi' 5×3×2: 5 of 30 voxels true`));
+    },
+  );
+
+  it.each(['maskvec_v5.mat', 'maskvec_v73.mat'])('MATLAB logical 1×N mask %s over a samples × voxels file', async (mask) => {
+    const f = await read('int16.npy', { mask: bytesOf(join(dir, mask)), maskName: mask });
+    expect(f.roi).toBe('mask');
+    expectValues(f, refOf('maskvec'));
+    // The v7.3 file also holds a double 1×30 variable: the logical one is the mask.
+    expect(f.note).toMatch(/MATLAB v(5|7\.3) logical 'keep' 1×30: 8 of 30 voxels true/);
+  });
+
+  it('MATLAB masks wherever masks are taken: decode/eval --mask, and the studio (file and mask dropped together)', async () => {
+    const parse = (argv: string[]) => parseArgs(argv, FMRI_INPUT_SPEC);
+    const quiet = () => undefined;
+    const cli = await readFmriInputs(parse(['--fmri', join(dir, 'int16.nii'), '--mask', join(dir, 'mask3d_v73.mat')]), quiet, quiet);
+    expectValues(cli.file, refOf('mask3d'));
+    expect(cli.inputs.map((x) => `${x.role} ${x.fileName}`)).toEqual(['data int16.nii', 'mask mask3d_v73.mat']);
+    const blob = (n: string) => ({ name: n, file: new Blob([bytesOf(join(dir, n))]) });
+    for (const [data, mask, ref] of [
+      ['int16.nii', 'mask3d_v5_compressed.mat', 'mask3d'],
+      ['int16.npy', 'maskvec_v5.mat', 'maskvec'],
+      ['int16.npy', 'maskvec_v73.mat', 'maskvec'],
+    ]) {
+      const studio = await readStudioInput({ ...blob(data), mask: blob(mask) });
+      expectValues(studio.file, refOf(ref));
+      expect(studio.file.note).toMatch(new RegExp(`mask ${mask.replace('.', '\\.')}: MATLAB v(5|7\\.3) logical`));
+    }
   });
 
   it('the streamed NIfTI reader (CLI, studio) takes a volume that is no whole number of float64s (5×3×2 int16: 60 bytes)', async () => {
@@ -192,6 +248,11 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     });
     expect(f.note).toMatch(/read volume by volume/);
     expectValues(f, refOf('int16_nifti_scaled').replace('_scaled', '_raw'));
+  });
+
+  it('a MATLAB mask file with two logical variables is refused, both named', async () => {
+    const err = await refusal(read('int16.npy', { mask: bytesOf(join(dir, 'mask_two_logicals_v5.mat')), maskName: 'two.mat' }));
+    expect(err.message).toMatch(/^two\.mat: several logical variables \(a 1×30, b 1×30\): keep the one mask in its own file/);
   });
 
   it('a scale given by the user applies on every format', async () => {
