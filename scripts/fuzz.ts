@@ -6,10 +6,12 @@
 // Each reader runs in a child process under a watchdog: an input that does not return within --hang-ms (code
 // stuck in a loop inside WebAssembly cannot be interrupted from its own thread) is counted as a HANG, the
 // child is killed, and a fresh child resumes at the next input (the plans are the same for the same seed).
-// Progress goes to stderr every 1,000 inputs. `--dump .h5:5736 out.h5` writes one input's bytes to a file.
+// After an input that made WebAssembly trap inside HDF5 (it reads as a typed error, and HDF5 is unusable until a
+// reload), a fresh child goes on too; those inputs are listed. Progress goes to stderr every 1,000 inputs. `--dump .h5:5736 out.h5` writes one input's bytes to a file.
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { hdf5Usable } from '../src/io/h5';
 import { count, fuzzInput, fuzzOne, type FuzzStats, type InputResult, planText, plansFor, readers, warmUp } from '../test/fuzz/harness';
 
 const argv = process.argv.slice(2);
@@ -25,6 +27,9 @@ const LIMIT_MS = 2000;
 if (!Number.isInteger(n) || n < 1 || !Number.isInteger(seed) || !(hangMs > LIMIT_MS))
   throw new Error('usage: npm run fuzz -- [--n 10000] [--seed s] [--only reader,reader] [--hang-ms ms > 2000] [--dump reader:index file]');
 
+/** The child's exit code when HDF5 is unusable after an input (a reload of the page, for the studio). */
+const RELOAD = 3;
+
 type FromChild = { kind: 'start'; i: number } | { kind: 'done'; i: number; res: InputResult; rss: number };
 
 /** Child: reads inputs `from`… of one reader, telling the parent before and after each. */
@@ -38,14 +43,16 @@ async function child(name: string, from: number): Promise<void> {
     await send({ kind: 'start', i });
     const res = await fuzzOne(r, plans[i], LIMIT_MS);
     await send({ kind: 'done', i, res, rss: process.memoryUsage().rss });
+    // WebAssembly trapped inside HDF5: the studio says to reload the page; here a fresh child goes on.
+    if (!hdf5Usable()) process.exit(RELOAD);
   }
   process.disconnect();
 }
 
 /** Parent: one reader through children under the watchdog. */
-async function run(name: string): Promise<FuzzStats & { hangs: number[]; slowAt: number[]; peakRss: number }> {
+async function run(name: string): Promise<FuzzStats & { hangs: number[]; slowAt: number[]; reloads: number[]; peakRss: number }> {
   const plans = plansFor(n, seed);
-  const stats: FuzzStats & { hangs: number[]; slowAt: number[]; peakRss: number } = {
+  const stats: FuzzStats & { hangs: number[]; slowAt: number[]; reloads: number[]; peakRss: number } = {
     reader: name,
     inputs: 0,
     counts: {},
@@ -54,6 +61,7 @@ async function run(name: string): Promise<FuzzStats & { hangs: number[]; slowAt:
     maxMs: 0,
     hangs: [],
     slowAt: [],
+    reloads: [],
     peakRss: 0,
   };
   let next = 0;
@@ -84,6 +92,9 @@ async function run(name: string): Promise<FuzzStats & { hangs: number[]; slowAt:
         if (hung) {
           stats.hangs.push(current);
           count(stats, { outcome: 'HANG', ms: hangMs, message: `no result after ${hangMs} ms (input ${current})` }, plans[current]);
+          done(current + 1);
+        } else if (code === RELOAD) {
+          stats.reloads.push(current);
           done(current + 1);
         } else if (code === 0 && stats.inputs >= n) done(n);
         else fail(new Error(`the ${name} child exited (${signal ?? code}) at input ${current}`));
@@ -120,6 +131,10 @@ if (childAt >= 0) {
         `peak RSS ${(s.peakRss / 2 ** 20).toFixed(0)} MiB  ${counts}\n`,
     );
     for (const c of s.crashes) process.stdout.write(`  ${c.message}\n    plan ${c.plan}\n`);
+    if (s.reloads.length)
+      process.stdout.write(
+        `  WebAssembly trapped inside HDF5 at inputs ${s.reloads.join(', ')} (a typed error; HDF5 unusable until a reload)\n`,
+      );
     if (s.slowAt.length) process.stdout.write(`  SLOW at inputs ${s.slowAt.slice(0, 20).join(', ')}\n`);
     if (s.hangs.length) process.stdout.write(`  HANG at inputs ${s.hangs.join(', ')} (--dump '${r.name}:${s.hangs[0]}' FILE writes one)\n`);
     bad += (s.counts.CRASH ?? 0) + s.slow + s.hangs.length;

@@ -176,6 +176,20 @@ describe('readFmriFile HDF5', () => {
     );
   });
 
+  it('HDF5 errors leave no file open: h5wasm reports each through a tmpfile() it never closes (4,096 made HDF5 unusable)', async () => {
+    const bad = fixtureBytes('plain.h5').slice();
+    bad.fill(0xff, 800, 900); // a damaged object header: HDF5 fails inside the walk
+    await rejects(
+      read('plain.h5').then(() => readFmriFile('plain.h5', bad)),
+      /corrupt HDF5 file/,
+    );
+    const FS = (await (await import('h5wasm')).ready).FS as unknown as { streams: unknown[] };
+    const open = FS.streams.filter(Boolean).length;
+    for (let i = 0; i < 30; i++) await rejects(readFmriFile('plain.h5', bad), /corrupt HDF5 file/);
+    expect(FS.streams.filter(Boolean).length).toBe(open);
+    expectEqual(await read('plain.h5'), 'plain_h5_VC');
+  });
+
   it('explicit dataset path; a missing one is named', async () => {
     await rejects(read('plain.h5', { dataset: '/nope' }), /no numeric dataset \/nope.*\/subject\/fmri/);
   });

@@ -47,6 +47,18 @@ let throwing = false;
 type H5Module = typeof import('h5wasm');
 let h5: H5Module | undefined;
 const lib = (): H5Module => h5!;
+/** The file inside which WebAssembly trapped: HDF5 stopped in the middle of a call, and is unusable after it. */
+let broken: string | undefined;
+/** Set when WebAssembly trapped inside HDF5 during the current file. */
+let trapped = false;
+
+/**
+ * Whether HDF5 can still read files in this page or process: false after WebAssembly trapped inside it (a damaged
+ * file made it access memory out of bounds); HDF5's state is then half-updated and later files would fail or
+ * trap too. h5wasm is one instance per page (a second instance from its module cannot load the filter plugins:
+ * the module keeps their dynamic-linking state), so only a reload (a new process for the CLI) brings it back.
+ */
+export const hdf5Usable = (): boolean => broken === undefined;
 
 /** Filters built into h5wasm's HDF5: deflate, shuffle, fletcher32, szip, nbit, scaleoffset. */
 const BUILTIN_FILTERS = new Set([1, 2, 3, 4, 5, 6]);
@@ -87,7 +99,8 @@ async function ensureFilters(name: string, ds: Dataset): Promise<void> {
   let filters: { id: number; name: string }[];
   try {
     filters = ds.filters;
-  } catch {
+  } catch (e) {
+    firstLine(e);
     return;
   } // no filter pipeline to report: the read itself will say
   for (const f of filters) {
@@ -121,13 +134,15 @@ function filterNames(ds: Dataset): string {
   try {
     const f = ds.filters.map((x) => `${x.name || 'filter'} (${x.id})`);
     return f.length ? `filters ${f.join(', ')}` : 'no filter';
-  } catch {
+  } catch (e) {
+    firstLine(e);
     return 'filters unknown';
   }
 }
 
-/** HDF5's first diagnostic line, not the whole stack. */
+/** HDF5's first diagnostic line, not the whole stack; a WebAssembly trap is noted (HDF5 is unusable after it). */
 const firstLine = (e: unknown): string => {
+  if (e instanceof WebAssembly.RuntimeError) trapped = true;
   const lines = String((e as Error)?.message ?? e)
     .split('\n')
     .map((l) => l.trim())
@@ -349,8 +364,14 @@ async function withH5<T>(name: string, bytes: Uint8Array, fn: (o: Opened) => Pro
         : 'not an HDF5 file (the \\x89HDF signature is missing at 0, 512, 1024, 2048, … bytes)',
     );
   }
-  h5 ??= await import('h5wasm');
-  const Module = await h5.ready;
+  if (broken) {
+    throw new FmriFormatError(
+      name,
+      `HDF5 stopped working on the damaged file ${broken} (WebAssembly trapped inside it): reload the page (or run the command again) to read HDF5 files`,
+    );
+  }
+  const lib5 = (h5 ??= await import('h5wasm'));
+  const Module = await lib5.ready;
   const { FS } = Module;
   if (!FS) throw new FmriFormatError(name, 'h5wasm has no in-memory file system');
   // HDF5 errors become exceptions carrying the diagnostics, instead of a stack printed on stderr and
@@ -369,7 +390,7 @@ async function withH5<T>(name: string, bytes: Uint8Array, fn: (o: Opened) => Pro
   let file: H5File | undefined;
   try {
     try {
-      file = new h5.File(path, 'r');
+      file = new lib5.File(path, 'r');
     } catch (e) {
       file = undefined;
       throw new FmriFormatError(name, `corrupt or truncated HDF5 file: ${firstLine(e)}`);
@@ -387,9 +408,28 @@ async function withH5<T>(name: string, bytes: Uint8Array, fn: (o: Opened) => Pro
       throw new FmriFormatError(name, `corrupt HDF5 file: ${firstLine(e)}`);
     }
   } finally {
-    file?.close();
-    FS.unlink(path);
+    try {
+      file?.close();
+      FS.unlink(path);
+      closeErrorStreams(FS);
+    } catch (e) {
+      firstLine(e);
+    }
+    if (trapped) broken = name;
+    trapped = false;
   }
+}
+
+/**
+ * h5wasm's throwing error handler prints HDF5's error stack into a `tmpfile()` and throws before closing it:
+ * one file descriptor is lost with every HDF5 error, and after Emscripten's 4,096 HDF5 can open nothing (every
+ * later file fails with "not a property list class" / "unable to open file", and HDF5 prints its stack on
+ * stderr). Those streams (unlinked /tmp/tmpfile_* files) are closed once a file is done with; nothing reads
+ * them after the throw.
+ */
+function closeErrorStreams(FS: object): void {
+  const fs = FS as { streams?: ({ path?: string } | null)[]; close(stream: object): void };
+  for (const s of fs.streams ?? []) if (s?.path?.startsWith('/tmp/tmpfile_')) fs.close(s);
 }
 
 /**
@@ -640,6 +680,7 @@ function matlabClass(d: Dataset, checkHeaps: () => void): string | undefined {
     return typeof v === 'string' ? v : undefined;
   } catch (e) {
     if (e instanceof FmriFormatError) throw e;
+    firstLine(e);
     return undefined;
   }
 }
@@ -654,7 +695,8 @@ function isLogical(d: Dataset, checkHeaps: () => void): boolean {
 function hasAttr(d: Dataset, attr: string): boolean {
   try {
     return Object.prototype.hasOwnProperty.call(d.attrs, attr);
-  } catch {
+  } catch (e) {
+    firstLine(e);
     return false;
   }
 }
