@@ -241,6 +241,32 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     }
   });
 
+  it("the studio's Scale applies on every format it reads (its reader: streamed NIfTI, whole files otherwise)", async () => {
+    const { gzipSync } = await import('fflate');
+    const b = (n: string) => bytesOf(join(dir, n));
+    const csv = new TextDecoder().decode(b('ints.csv'));
+    const files: [string, Uint8Array, string][] = [
+      ['int16.npy', b('int16.npy'), 'int16_scaled'],
+      ['uint8.npz', b('uint8.npz'), 'uint8_scaled'],
+      ['int16.nii', b('int16.nii'), 'int16_nifti_scaled'],
+      ['int16.nii.gz', gzipSync(b('int16.nii')), 'int16_nifti_scaled'],
+      ['ints.csv', b('ints.csv'), 'int16_scaled'],
+      ['ints.tsv', new TextEncoder().encode(csv.replaceAll(',', '\t')), 'int16_scaled'],
+      ['v73_ub1024.mat', b('v73_ub1024.mat'), 'v73_ub1024_scaled'],
+      ['v5_int16_compressed.mat', b('v5_int16_compressed.mat'), 'v73_ub1024_scaled'],
+    ];
+    for (const [name, bytes, ref] of files) {
+      const r = await readStudioInput({ name, file: new Blob([bytes]), scale: 1 / 300 });
+      expect([name, r.file.note]).toEqual([name, expect.stringMatching(/values × scale 0\.00333/)]);
+      expectValues(r.file, refOf(ref), 1e-6);
+    }
+    // HDF5 with a filter plugin (float64): × 2.
+    const h5 = await readStudioInput({ name: 'lzf_f8.h5', file: new Blob([b('lzf_f8.h5')]), scale: 2 });
+    const plain = await readStudioInput({ name: 'lzf_f8.h5', file: new Blob([b('lzf_f8.h5')]) });
+    expect(h5.file.note).toMatch(/values × scale 2 \(given\)/);
+    expect(Array.from(h5.file.getSample(3))).toEqual(Array.from(plain.file.getSample(3), (v) => v * 2));
+  });
+
   it('the streamed NIfTI reader (CLI, studio) takes a volume that is no whole number of float64s (5×3×2 int16: 60 bytes)', async () => {
     const b = bytesOf(join(dir, 'int16.nii'));
     const f = await readFmriStream('int16.nii', b.length, async function* () {
