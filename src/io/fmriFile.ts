@@ -99,7 +99,7 @@ export interface FmriSource {
   labels?: Record<string, string[]>;
   groundTruth?: (split: string, i: number) => number | undefined;
   notes: string[];
-  /** Integer dtype of the samples as stored (e.g. 'i2', 'int16'), when they are integers. */
+  /** Integer type of the samples as stored ('int16', 'uint8', …), when they are integers. */
   integer?: string;
   /** A scale from the file itself (an .npz `scale` member) was already applied. */
   fileScaled?: boolean;
@@ -343,6 +343,8 @@ function toMatrix(name: string, what: string, a: NpyArray, scale: number | undef
 }
 
 const isInteger = (a: NpyArray) => a.dtype[0] === 'i' || a.dtype[0] === 'u';
+/** numpy's 'i2' → 'int16', 'u1' → 'uint8' (the notes name every format's integers alike). */
+const integerName = (a: NpyArray) => `${a.dtype[0] === 'u' ? 'uint' : 'int'}${Number(a.dtype.slice(1)) * 8}`;
 
 function fromNpy(name: string, bytes: Uint8Array): Source {
   const header = readNpyHeader(bytes);
@@ -350,7 +352,7 @@ function fromNpy(name: string, bytes: Uint8Array): Source {
   const a = readNpy(bytes);
   const notes: string[] = [];
   const src: Source = { name, format: 'npy', splits: { all: toMatrix(name, 'array', a, undefined, notes) }, defaultSplit: 'all', notes };
-  if (isInteger(a)) src.integer = a.dtype;
+  if (isInteger(a)) src.integer = integerName(a);
   return src;
 }
 
@@ -386,7 +388,7 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   let integer: string | undefined;
   const scaleFor = (_key: string, a: NpyArray) => {
     if (!isInteger(a)) return undefined;
-    integer ??= a.dtype;
+    integer ??= integerName(a);
     return scale;
   };
   const splits: Record<string, Matrix> = {};

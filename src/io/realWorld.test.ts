@@ -256,7 +256,7 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
       ['v5_int16_compressed.mat', b('v5_int16_compressed.mat'), 'v73_ub1024_scaled'],
     ];
     for (const [name, bytes, ref] of files) {
-      const r = await readStudioInput({ name, file: new Blob([bytes]), scale: 1 / 300 });
+      const r = await readStudioInput({ name, file: new Blob([bytes as Uint8Array<ArrayBuffer>]), scale: 1 / 300 });
       expect([name, r.file.note]).toEqual([name, expect.stringMatching(/values × scale 0\.00333/)]);
       expectValues(r.file, refOf(ref), 1e-6);
     }
