@@ -38,7 +38,9 @@ export const FMRI_INPUT_SPEC: Record<string, FlagSpec> = {
   },
   mask: {
     type: 'string',
-    help: 'mask volume for NIfTI/HDF5 4-D data (NSD nsdgeneral.nii.gz: values > 0 inside when the mask has negative values), or a 0/1 column mask',
+    help:
+      'mask volume for NIfTI/HDF5 4-D data (NSD nsdgeneral.nii.gz: values > 0 inside when the mask has negative values; a MATLAB .mat logical X×Y×Z), ' +
+      'or a column mask (0/1 .npy, a MATLAB logical vector)',
   },
   scale: {
     type: 'string',

@@ -125,8 +125,8 @@ describe('BOLD5000: a subject of ten per-ROI files', () => {
 });
 
 describe('NSD: nsdgeneral mask values and int16 × 300', () => {
-  it('mask values −1/0/1: only 1 is inside (not every non-zero value)', () => {
-    const m = readMask('nsdgeneral.nii.gz', bytes('nsdgeneral.nii.gz'));
+  it('mask values −1/0/1: only 1 is inside (not every non-zero value)', async () => {
+    const m = await readMask('nsdgeneral.nii.gz', bytes('nsdgeneral.nii.gz'));
     expect(m.count).toBe(ref('nsd_masked_raw').shape[1]);
     expect(m.count).toBeLessThan(ref('nsd_nonzero_count').data[0]);
     expect(m.note).toMatch(/NSD mask values recognised/);

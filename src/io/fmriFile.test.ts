@@ -162,6 +162,41 @@ describe('readFmriFile HDF5', () => {
     expectEqual(await read('plain.h5', { dataset: '/subject/fmri', roi: undefined }).then((x) => x.select({})), 'plain_h5_VC');
   });
 
+  it('a damaged global heap (BData keys) is refused before HDF5 walks it in an endless loop', async () => {
+    // Found by npm run fuzz (.h5 input 5736 of seed 11): an object of size 0 in the collection holding the
+    // variable-length key strings made HDF5's walk stand still (p = begin + 0) and the read never returned.
+    const good = fixtureBytes('bdata.h5');
+    const at = Buffer.from(good).indexOf('GCOL');
+    expect(at).toBeGreaterThan(0);
+    const b = good.slice();
+    b.fill(0, at + 16, at + 32); // first object: index 0, size 0
+    await rejects(
+      readFmriFile('bdata.h5', b),
+      new RegExp(`corrupt HDF5 file: the global heap collection at byte ${at} .*object 0 at byte ${at + 16} declares 0 bytes`),
+    );
+    // A size past the collection's end (HDF5 in wasm truncates it to 32 bits and wraps around).
+    const c = good.slice();
+    new DataView(c.buffer).setUint32(at + 28, 0xff, true); // object 1's size ('ROI_VC', 6 bytes) + 255 × 2^32
+    await rejects(
+      readFmriFile('bdata.h5', c),
+      new RegExp(`object 1 at byte ${at + 16} declares ${0xff * 2 ** 32 + 6} bytes, 4064 are left`),
+    );
+  });
+
+  it('HDF5 errors leave no file open: h5wasm reports each through a tmpfile() it never closes (4,096 made HDF5 unusable)', async () => {
+    const bad = fixtureBytes('plain.h5').slice();
+    bad.fill(0xff, 800, 900); // a damaged object header: HDF5 fails inside the walk
+    await rejects(
+      read('plain.h5').then(() => readFmriFile('plain.h5', bad)),
+      /corrupt HDF5 file/,
+    );
+    const FS = (await (await import('h5wasm')).ready).FS as unknown as { streams: unknown[] };
+    const open = FS.streams.filter(Boolean).length;
+    for (let i = 0; i < 30; i++) await rejects(readFmriFile('plain.h5', bad), /corrupt HDF5 file/);
+    expect(FS.streams.filter(Boolean).length).toBe(open);
+    expectEqual(await read('plain.h5'), 'plain_h5_VC');
+  });
+
   it('explicit dataset path; a missing one is named', async () => {
     await rejects(read('plain.h5', { dataset: '/nope' }), /no numeric dataset \/nope.*\/subject\/fmri/);
   });

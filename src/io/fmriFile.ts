@@ -1,11 +1,12 @@
 // Any supported fMRI file → validated voxel vectors (one per sample), with the choices made reported.
-// Formats: .npy, .npz (GOD/MinD-Vis layout or plain), .h5/.hdf5 (BData or a 2-D dataset), MATLAB v7.3 .mat
-// (HDF5 behind a user block), .nii/.nii.gz, .csv/.tsv. Integer data is never scaled silently: a note says
+// Formats: .npy, .npz (GOD/MinD-Vis layout or plain), .h5/.hdf5 (BData or a 2-D dataset), MATLAB .mat (v7.3:
+// HDF5 behind a user block; v5/v7: mat.ts), .nii/.nii.gz, .csv/.tsv. Integer data is never scaled silently: a note says
 // whether a scale was applied (`opts.scale`, or an .npz `scale` member) or the integers were used as stored.
 import { readDelimited } from './csv';
 import { FmriFormatError } from './errors';
 import { readH5 } from './h5';
-import { readMask } from './mask';
+import { matlabVersion, readMatV5, type MatVariable, type SkippedVariable } from './mat';
+import { readMask, type Mask } from './mask';
 import { averageByLabel, takeRows } from './average';
 import { gridCoords, mmCoords, selectCoords, type VoxelCoords } from './coords';
 import { bold5000Part, defaultOrder } from './bold5000';
@@ -13,7 +14,8 @@ import { readNifti } from './nifti';
 import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
 import { readNpz, type Npz, type SkippedMember } from './npz';
 
-export type FmriFormat = 'npy' | 'npz' | 'hdf5' | 'nifti' | 'csv';
+/** 'hdf5' includes MATLAB v7.3 .mat files; 'matlab' is a v5/v7 .mat. */
+export type FmriFormat = 'npy' | 'npz' | 'hdf5' | 'matlab' | 'nifti' | 'csv';
 
 export interface ReadFmriOptions {
   /** Which split to expose (GOD npz: 'train' | 'test-single' | 'test-avg'; BData: 'train' | 'test' | …). */
@@ -27,8 +29,8 @@ export interface ReadFmriOptions {
    */
   scale?: number;
   /**
-   * Voxels to keep: 0/1 flags, or the bytes of a mask file (NIfTI or .npy; non-zero = keep), told apart by
-   * content. For NIfTI data it is a spatial mask (C order over x, y, z); for other formats a column mask,
+   * Voxels to keep: 0/1 flags, or the bytes of a mask file (NIfTI, .npy, MATLAB .mat v5/v7.3 or HDF5 with one
+   * logical or numeric variable; non-zero = keep), told apart by content (mask.ts). For NIfTI data it is a spatial mask (C order over x, y, z); for other formats a column mask,
    * offered as ROI 'mask' and selected by default.
    */
   mask?: Uint8Array;
@@ -104,7 +106,7 @@ export interface FmriSource {
   labels?: Record<string, string[]>;
   groundTruth?: (split: string, i: number) => number | undefined;
   notes: string[];
-  /** Integer dtype of the samples as stored (e.g. 'i2', 'int16'), when they are integers. */
+  /** Integer type of the samples as stored ('int16', 'uint8', …), when they are integers. */
   integer?: string;
   /** A scale from the file itself (an .npz `scale` member) was already applied. */
   fileScaled?: boolean;
@@ -141,7 +143,8 @@ export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
 /**
  * Any supported fMRI file → samples × voxels: the format is told by the bytes (magic numbers), the name only breaks
  * ties. .npy, .npz (GOD / MinD-Vis layout with splits and ROI masks, or numeric members), HDF5 / MATLAB v7.3
- * (bdpy/BData with ROI columns, plain 2-D datasets, 4-D volumes through a mask), NIfTI 3-D/4-D (through a mask),
+ * (bdpy/BData with ROI columns, plain 2-D datasets, 4-D volumes through a mask), MATLAB v5/v7 (a numeric matrix,
+ * logical ROI vectors), NIfTI 3-D/4-D (through a mask),
  * .csv/.tsv. The FmriFile exposes one split and ROI at a time (`select` for others), float32 samples in the file's
  * units times any scale, and a note of everything decided on the user's behalf (members skipped, transposition,
  * integer scaling, the data set's convention).
@@ -152,6 +155,12 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
   if (bytes.length === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
   checkScale(name, opts.scale);
   const format = detectFormat(name, bytes);
+  const maskName = opts.maskName ?? 'mask';
+  const mask = opts.mask
+    ? await readMask(maskName, opts.mask).catch((e: unknown) => {
+        throw asFmriError(maskName, e);
+      })
+    : undefined;
   let source: Source;
   try {
     switch (format) {
@@ -162,18 +171,19 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
         source = fromNpz(name, bytes, opts);
         break;
       case 'hdf5':
-        source = await fromH5(name, bytes, opts);
+      case 'matlab':
+        source = matlabVersion(bytes) === 'v5' ? fromMatV5(name, bytes) : await fromH5(name, bytes, opts, mask);
         break;
       case 'nifti':
-        source = fromNifti(name, bytes, opts);
+        source = fromNifti(name, bytes, mask, opts.maskName);
         break;
       case 'csv':
         source = fromCsv(name, bytes);
         break;
     }
-    if (opts.mask && format !== 'nifti' && !source.spatial) {
+    if (mask && format !== 'nifti' && !source.spatial) {
       const cols = source.splits[source.defaultSplit].cols;
-      source.masks = { ...source.masks, mask: maskFlags(opts, cols, `one per voxel of ${name}`, source.notes) };
+      source.masks = { ...source.masks, mask: maskFlags(mask, opts.maskName, cols, `one per voxel of ${name}`, source.notes) };
     }
     applyScale(source, opts.scale, opts.convention);
   } catch (e) {
@@ -346,6 +356,8 @@ function toMatrix(name: string, what: string, a: NpyArray, scale: number | undef
 }
 
 const isInteger = (a: NpyArray) => a.dtype[0] === 'i' || a.dtype[0] === 'u';
+/** numpy's 'i2' → 'int16', 'u1' → 'uint8' (the notes name every format's integers alike). */
+const integerName = (a: NpyArray) => `${a.dtype[0] === 'u' ? 'uint' : 'int'}${Number(a.dtype.slice(1)) * 8}`;
 
 function fromNpy(name: string, bytes: Uint8Array): Source {
   const header = readNpyHeader(bytes);
@@ -353,7 +365,7 @@ function fromNpy(name: string, bytes: Uint8Array): Source {
   const a = readNpy(bytes);
   const notes: string[] = [];
   const src: Source = { name, format: 'npy', splits: { all: toMatrix(name, 'array', a, undefined, notes) }, defaultSplit: 'all', notes };
-  if (isInteger(a)) src.integer = a.dtype;
+  if (isInteger(a)) src.integer = integerName(a);
   return src;
 }
 
@@ -389,7 +401,7 @@ function fromNpz(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source
   let integer: string | undefined;
   const scaleFor = (_key: string, a: NpyArray) => {
     if (!isInteger(a)) return undefined;
-    integer ??= a.dtype;
+    integer ??= integerName(a);
     return scale;
   };
   const splits: Record<string, Matrix> = {};
@@ -538,10 +550,10 @@ function bold5000Members(
   return { matrix: { rows, cols, values }, masks, order };
 }
 
-async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Promise<Source> {
+async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions, mask: Mask | undefined): Promise<Source> {
   const t = await readH5(name, bytes, {
     dataset: opts.dataset,
-    ...(opts.mask ? { mask: opts.mask, maskName: opts.maskName ?? 'mask' } : {}),
+    ...(mask ? { mask, maskName: opts.maskName ?? 'mask' } : {}),
   });
   checkShape(name, t.dataset, [t.rows, t.cols]);
   const all: Matrix = { rows: t.rows, cols: t.cols, values: t.data };
@@ -580,27 +592,72 @@ async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions): P
   return src;
 }
 
-/** Mask flags from 0/1 bytes or from a NIfTI/.npy mask file (NSD's −1/0/1 values recognised); its note is kept. */
-function maskFlags(opts: ReadFmriOptions, expected: number, what: string, notes?: string[]): Uint8Array {
-  const name = opts.maskName ?? 'mask';
-  const m = readMask(name, opts.mask!);
+/**
+ * MATLAB v5/v7 .mat: the variable named fmri/data/x/betas/… (case-insensitive), else the largest real numeric
+ * matrix (logical variables are masks, never the data). MATLAB's M×N matrix (samples × voxels) is column-major:
+ * it is reordered to M samples × N voxels. Vectors (logical, or numeric holding only 0/1) as long as a sample are
+ * ROI masks; cell, struct, char, sparse and complex variables are left out with a note.
+ */
+function fromMatV5(name: string, bytes: Uint8Array): Source {
+  const skipped: SkippedVariable[] = [];
+  const vars = readMatV5(name, bytes, skipped);
+  const notes: string[] = [];
+  if (skipped.length)
+    notes.push(`variables that are not numeric arrays ignored: ${skipped.map((v) => `${v.name} (${v.class})`).join(', ')}`);
+  const matrices = vars.filter((v) => v.class !== 'logical' && v.dims.length === 2 && v.data.length > 0);
+  const numel = (v: MatVariable) => v.data.length;
+  const chosen =
+    PREFERRED_MAT.map((p) => matrices.find((v) => v.name.toLowerCase() === p)).find((v) => v) ??
+    [...matrices].sort((a, b) => numel(b) - numel(a))[0];
+  if (!chosen) {
+    const shown = vars.map((v) => `${v.name} ${v.class} ${v.dims.join('×')}`).join(', ');
+    throw new FmriFormatError(
+      name,
+      `no numeric matrix in the .mat file (variables: ${shown || 'none'}${skipped.length ? `; ${notes[0]}` : ''}); ` +
+        'a volume series (X×Y×Z×T) is read from -v7.3 files (through a mask) or NIfTI',
+    );
+  }
+  const [rows, cols] = chosen.dims;
+  checkShape(name, `variable '${chosen.name}'`, [rows, cols]);
+  const values = new Float32Array(rows * cols);
+  for (let j = 0; j < cols; j++) for (let i = 0; i < rows; i++) values[i * cols + j] = chosen.data[i + rows * j];
+  const others = matrices.filter((v) => v !== chosen).map((v) => v.name);
+  notes.push(
+    `MATLAB v5 ${chosen.class} matrix '${chosen.name}' chosen${others.length ? ` (other matrices: ${others.join(', ')})` : ''}, ` +
+      `read as ${rows} samples × ${cols} voxels`,
+  );
+  const masks: Record<string, Uint8Array> = {};
+  for (const v of vars) {
+    if (v === chosen || v.data.length !== cols || v.dims.filter((d) => d > 1).length > 1) continue;
+    if (v.class === 'logical' || v.data.every((x) => x === 0 || x === 1)) masks[v.name] = Uint8Array.from(v.data, (x) => (x ? 1 : 0));
+  }
+  const src: Source = { name, format: 'matlab', splits: { all: { rows, cols, values } }, defaultSplit: 'all', notes };
+  if (/int/.test(chosen.class)) src.integer = chosen.class;
+  if (Object.keys(masks).length) src.masks = masks;
+  return src;
+}
+const PREFERRED_MAT = ['fmri', 'data', 'x', 'betas', 'dataset', 'voxels', 'responses'];
+
+/** The mask's flags (NSD's −1/0/1 values recognised), checked against the voxel count; its note is kept. */
+function maskFlags(m: Mask, maskName: string | undefined, expected: number, what: string, notes?: string[]): Uint8Array {
+  const name = maskName ?? 'mask';
   if (m.flags.length !== expected) throw new FmriFormatError(name, `mask has ${m.flags.length} entries, expected ${expected} (${what})`);
   notes?.push(`mask ${name}: ${m.note}`);
   return m.flags;
 }
 
-function fromNifti(name: string, bytes: Uint8Array, opts: ReadFmriOptions): Source {
+function fromNifti(name: string, bytes: Uint8Array, m: Mask | undefined, maskName: string | undefined): Source {
   const vol = readNifti(name, bytes);
   const spatial = vol.dims[0] * vol.dims[1] * vol.dims[2];
   const notes = [...vol.notes];
-  if (!opts.mask && vol.volumes === 1) {
+  if (!m && vol.volumes === 1) {
     throw new FmriFormatError(name, `3-D volume (${vol.dims.join('×')}): give a mask (NIfTI of the same grid) to pick the voxels`);
   }
   let values = vol.data;
   let cols = spatial;
   let mask: Uint8Array | undefined;
-  if (opts.mask) {
-    mask = maskFlags(opts, spatial, `the ${vol.dims.join('×')} grid of ${name}`, notes);
+  if (m) {
+    mask = maskFlags(m, maskName, spatial, `the ${vol.dims.join('×')} grid of ${name}`, notes);
     const idx: number[] = [];
     mask.forEach((v, i) => {
       if (v) idx.push(i);

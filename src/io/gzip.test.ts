@@ -1,7 +1,8 @@
-// gunzipAll against Python's gzip module semantics: every member, CRC/length checked, size capped.
+// gunzipAll against Python's gzip module semantics: every member, CRC/length checked, size capped; gunzipHead for headers.
 import { gzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { crc32, gunzipAll, GzipError } from './gzip';
+import { crc32, gunzipAll, gunzipHead, GzipError } from './gzip';
+import { readNifti } from './nifti';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const cat = (...parts: Uint8Array[]) => {
@@ -33,5 +34,22 @@ describe('gunzipAll', () => {
     const bomb = gzipSync(new Uint8Array(4 << 20), { level: 9 });
     expect(bomb.length).toBeLessThan(16_384);
     expect(() => gunzipAll(bomb, 1 << 20)).toThrow(/more than 1048576 bytes/);
+  });
+});
+
+describe('gunzipHead', () => {
+  it('the first n bytes, across members; fewer when the stream holds fewer', () => {
+    const z = cat(gzipSync(text('abc')), gzipSync(text('defgh')));
+    expect(new TextDecoder().decode(gunzipHead(z, 5))).toBe('abcde');
+    expect(new TextDecoder().decode(gunzipHead(z, 50))).toBe('abcdefgh');
+  });
+
+  it('readNifti judges the header before inflating the rest: a cut bomb that is no NIfTI is "not NIfTI", not "truncated"', () => {
+    // Inflating the whole stream first (16 MiB) would end in the truncation error; the head is enough to refuse it.
+    const bomb = gzipSync(new Uint8Array(16 << 20), { level: 9 });
+    expect(gunzipHead(bomb, 540).length).toBe(540);
+    const cut = bomb.subarray(0, bomb.length - 100);
+    expect(() => gunzipAll(cut)).toThrow(/truncated|corrupt/);
+    expect(() => readNifti('bomb.nii.gz', cut)).toThrow(/bomb\.nii\.gz: not a NIfTI file/);
   });
 });

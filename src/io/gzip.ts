@@ -61,6 +61,26 @@ export function gunzipAll(bytes: Uint8Array, maxBytes = MAX_INFLATED_BYTES): Uin
   return out;
 }
 
+/**
+ * The first `n` inflated bytes of a gzip stream (fewer when it holds fewer, or when it is corrupt before
+ * that), inflating no more than needed: a reader checks a header before inflating a whole file.
+ */
+export function gunzipHead(bytes: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let got = 0;
+  const g = new Gunzip((chunk) => {
+    const take = Math.min(chunk.length, n - got);
+    out.set(chunk.subarray(0, take), got);
+    got += take;
+  });
+  try {
+    for (let at = 0; at < bytes.length && got < n; at += 256) g.push(bytes.subarray(at, Math.min(bytes.length, at + 256)), false);
+  } catch {
+    /* corrupt: what was inflated so far */
+  }
+  return out.subarray(0, got);
+}
+
 let table: Uint32Array | undefined;
 
 /** CRC-32 of RFC 1952 (polynomial 0xEDB88320). */

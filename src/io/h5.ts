@@ -12,7 +12,8 @@
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { FmriFormatError } from './errors';
 import { gridCoords, type VoxelCoords } from './coords';
-import { readMask } from './mask';
+import { maskVariable, matlabVersion } from './mat';
+import type { Mask } from './mask';
 
 export interface H5Table {
   /** Path of the dataset the samples come from. */
@@ -49,6 +50,18 @@ let throwing = false;
 type H5Module = typeof import('h5wasm');
 let h5: H5Module | undefined;
 const lib = (): H5Module => h5!;
+/** The file inside which WebAssembly trapped: HDF5 stopped in the middle of a call, and is unusable after it. */
+let broken: string | undefined;
+/** Set when WebAssembly trapped inside HDF5 during the current file. */
+let trapped = false;
+
+/**
+ * Whether HDF5 can still read files in this page or process: false after WebAssembly trapped inside it (a damaged
+ * file made it access memory out of bounds); HDF5's state is then half-updated and later files would fail or
+ * trap too. h5wasm is one instance per page (a second instance from its module cannot load the filter plugins:
+ * the module keeps their dynamic-linking state), so only a reload (a new process for the CLI) brings it back.
+ */
+export const hdf5Usable = (): boolean => broken === undefined;
 
 /** Filters built into h5wasm's HDF5: deflate, shuffle, fletcher32, szip, nbit, scaleoffset. */
 const BUILTIN_FILTERS = new Set([1, 2, 3, 4, 5, 6]);
@@ -89,7 +102,8 @@ async function ensureFilters(name: string, ds: Dataset): Promise<void> {
   let filters: { id: number; name: string }[];
   try {
     filters = ds.filters;
-  } catch {
+  } catch (e) {
+    firstLine(e);
     return;
   } // no filter pipeline to report: the read itself will say
   for (const f of filters) {
@@ -123,13 +137,15 @@ function filterNames(ds: Dataset): string {
   try {
     const f = ds.filters.map((x) => `${x.name || 'filter'} (${x.id})`);
     return f.length ? `filters ${f.join(', ')}` : 'no filter';
-  } catch {
+  } catch (e) {
+    firstLine(e);
     return 'filters unknown';
   }
 }
 
-/** HDF5's first diagnostic line, not the whole stack. */
+/** HDF5's first diagnostic line, not the whole stack; a WebAssembly trap is noted (HDF5 is unusable after it). */
 const firstLine = (e: unknown): string => {
+  if (e instanceof WebAssembly.RuntimeError) trapped = true;
   const lines = String((e as Error)?.message ?? e)
     .split('\n')
     .map((l) => l.trim())
@@ -190,7 +206,14 @@ function walk(group: Group, out: Dataset[]): void {
   }
 }
 
-async function readBData(name: string, file: H5File, dsPath: string, mdPath: string, notes: string[]): Promise<H5Table> {
+async function readBData(
+  name: string,
+  file: H5File,
+  dsPath: string,
+  mdPath: string,
+  notes: string[],
+  checkHeaps: () => void,
+): Promise<H5Table> {
   const ds = file.get(dsPath) as Dataset;
   const shape = ds.shape ?? [];
   if (shape.length !== 2) throw new FmriFormatError(name, `BData ${dsPath} has shape ${shape.join('×')}, expected [samples, columns]`);
@@ -202,6 +225,7 @@ async function readBData(name: string, file: H5File, dsPath: string, mdPath: str
   }
   for (const d of [ds, keyDs, valDs]) await ensureFilters(name, d);
   const all = numericValues(name, ds);
+  if (keyDs.metadata.vlen) checkHeaps();
   const keys = stringValues(name, keyDs);
   const values = numericValues(name, valDs);
   if (values.length !== keys.length * allCols) {
@@ -269,35 +293,73 @@ export function superblockOffset(bytes: Uint8Array): number {
   return -1;
 }
 
-/** MATLAB's 128-byte header: text, then version 0x0100 (v5/v7) or 0x0200 (v7.3 = HDF5) at bytes 124–125. */
-function matlabVersion(bytes: Uint8Array): 'v4-or-unknown' | 'v5' | 'v7.3' | undefined {
-  const text = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(116, bytes.length)));
-  if (!text.startsWith('MATLAB')) return undefined;
-  if (bytes.length < 128) return 'v4-or-unknown';
-  const le = bytes[126] === 0x49 && bytes[127] === 0x4d; // 'IM': little-endian
-  const version = le ? bytes[124] | (bytes[125] << 8) : (bytes[124] << 8) | bytes[125];
-  return version === 0x0200 ? 'v7.3' : version === 0x0100 ? 'v5' : 'v4-or-unknown';
+/**
+ * Checks every global heap collection (where HDF5 keeps variable-length strings, such as BData's metadata
+ * keys) before HDF5 reads one: HDF5 walks a collection's objects by their declared sizes, and a damaged
+ * size (0, or past the collection's end; the wasm build also truncates sizes to 32 bits) sends that walk
+ * into an endless loop that no caller can interrupt. A collection is the signature `GCOL`, version 1,
+ * 3 reserved bytes and its size (the superblock's size of lengths L), then objects of index (2 bytes),
+ * reference count (2), reserved (4), size (L) and data padded to 8 bytes; object 0 is the free space,
+ * its size counting its own header (HDF5 spec, "Global Heap"; H5HGcache.c).
+ * @param base byte offset of the superblock (addresses in the file are relative to it)
+ * @throws FmriFormatError naming the collection's byte offset and the object that does not fit
+ */
+export function checkGlobalHeaps(name: string, bytes: Uint8Array, base: number): void {
+  const version = bytes[base + 8];
+  const L = version === 0 || version === 1 ? bytes[base + 14] : bytes[base + 10];
+  if (L !== 2 && L !== 4 && L !== 8) return; // HDF5 itself refuses the superblock
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = (at: number) =>
+    L === 8
+      ? view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32
+      : L === 4
+        ? view.getUint32(at, true)
+        : view.getUint16(at, true);
+  const header = 8 + L;
+  const objectHeader = 8 + L;
+  for (let at = 0; at + header <= bytes.length; at++) {
+    if (bytes[at] !== 0x47 || bytes[at + 1] !== 0x43 || bytes[at + 2] !== 0x4f || bytes[at + 3] !== 0x4c) continue; // 'GCOL'
+    if (bytes[at + 4] !== 1 || bytes[at + 5] !== 0 || bytes[at + 6] !== 0 || bytes[at + 7] !== 0) continue;
+    const size = length(at + 8);
+    const bad = (what: string) =>
+      new FmriFormatError(
+        name,
+        `corrupt HDF5 file: the global heap collection at byte ${at} (variable-length strings) is damaged: ${what}`,
+      );
+    if (size < header || at + size > bytes.length) throw bad(`it declares ${size} bytes, the file has ${bytes.length - at} from there`);
+    const end = at + size;
+    let p = at + header;
+    while (p < end) {
+      if (p + objectHeader > end) break; // too small for an object: free space
+      const index = view.getUint16(p, true);
+      const objectSize = length(p + 8);
+      const need = index > 0 ? objectHeader + Math.ceil(objectSize / 8) * 8 : objectSize;
+      if (need === 0 || p + need > end) {
+        throw bad(
+          `object ${index} at byte ${p} declares ${objectSize} bytes, ${end - p - (index > 0 ? objectHeader : 0)} are left in the collection`,
+        );
+      }
+      p += need;
+    }
+  }
+}
+
+/** An open file and what readers of it need: MATLAB's version, and the global-heap check (run once, lazily). */
+interface Opened {
+  file: H5File;
+  matlab: ReturnType<typeof matlabVersion>;
+  checkHeaps: () => void;
 }
 
 /**
- * @param opts.dataset path of the dataset to read instead of the automatic choice
- * @param opts.mask bytes of a NIfTI (or 3-D .npy) mask: needed for a 4-D volume series such as NSD's
- *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
+ * Opens the bytes as HDF5 in h5wasm's in-memory file system, runs `fn`, closes and removes the file.
+ * @throws FmriFormatError for a MATLAB v5 file, bytes without an HDF5 superblock, or a file HDF5 cannot open
  */
-export async function readH5(
-  name: string,
-  bytes: Uint8Array,
-  opts: { dataset?: string; mask?: Uint8Array; maskName?: string } = {},
-): Promise<H5Table> {
+async function withH5<T>(name: string, bytes: Uint8Array, fn: (o: Opened) => Promise<T>): Promise<T> {
   const matlab = matlabVersion(bytes);
-  if (matlab === 'v5') {
-    throw new FmriFormatError(
-      name,
-      'a MATLAB v5/v7 .mat file (not HDF5-based), which this reader does not read: re-save it in MATLAB with ' +
-        "save(file, var, '-v7.3'), or in Python: scipy.io.loadmat(file)[var] → numpy.save('x.npy', ...)",
-    );
-  }
-  if (superblockOffset(bytes) < 0) {
+  if (matlab === 'v5') throw new FmriFormatError(name, 'a MATLAB v5/v7 .mat file, not HDF5-based (read by the v5 reader)');
+  const base = superblockOffset(bytes);
+  if (base < 0) {
     throw new FmriFormatError(
       name,
       matlab
@@ -305,8 +367,14 @@ export async function readH5(
         : 'not an HDF5 file (the \\x89HDF signature is missing at 0, 512, 1024, 2048, … bytes)',
     );
   }
-  h5 ??= await import('h5wasm');
-  const Module = await h5.ready;
+  if (broken) {
+    throw new FmriFormatError(
+      name,
+      `HDF5 stopped working on the damaged file ${broken} (WebAssembly trapped inside it): reload the page (or run the command again) to read HDF5 files`,
+    );
+  }
+  const lib5 = (h5 ??= await import('h5wasm'));
+  const Module = await lib5.ready;
   const { FS } = Module;
   if (!FS) throw new FmriFormatError(name, 'h5wasm has no in-memory file system');
   // HDF5 errors become exceptions carrying the diagnostics, instead of a stack printed on stderr and
@@ -315,12 +383,17 @@ export async function readH5(
     Module.activate_throwing_error_handler();
     throwing = true;
   }
+  let heapsChecked = false;
+  const checkHeaps = () => {
+    if (!heapsChecked) checkGlobalHeaps(name, bytes, base);
+    heapsChecked = true;
+  };
   const path = `/decoding-studio-${counter++}.h5`;
   FS.writeFile(path, bytes);
   let file: H5File | undefined;
   try {
     try {
-      file = new h5.File(path, 'r');
+      file = new lib5.File(path, 'r');
     } catch (e) {
       file = undefined;
       throw new FmriFormatError(name, `corrupt or truncated HDF5 file: ${firstLine(e)}`);
@@ -330,6 +403,55 @@ export async function readH5(
       file = undefined;
       throw new FmriFormatError(name, 'corrupt or truncated HDF5 file (the HDF5 library cannot open it)');
     }
+    try {
+      return await fn({ file, matlab, checkHeaps });
+    } catch (e) {
+      // HDF5 failing inside a walk or a metadata read (a damaged link, object header, …): its first line.
+      if (e instanceof FmriFormatError) throw e;
+      throw new FmriFormatError(name, `corrupt HDF5 file: ${firstLine(e)}`);
+    }
+  } finally {
+    try {
+      file?.close();
+      FS.unlink(path);
+      closeErrorStreams(FS);
+    } catch (e) {
+      firstLine(e);
+    }
+    if (trapped) broken = name;
+    trapped = false;
+  }
+}
+
+/**
+ * h5wasm's throwing error handler prints HDF5's error stack into a `tmpfile()` and throws before closing it:
+ * one file descriptor is lost with every HDF5 error, and after Emscripten's 4,096 HDF5 can open nothing (every
+ * later file fails with "not a property list class" / "unable to open file", and HDF5 prints its stack on
+ * stderr). Those streams (unlinked /tmp/tmpfile_* files) are closed once a file is done with; nothing reads
+ * them after the throw.
+ */
+function closeErrorStreams(FS: object): void {
+  const fs = FS as { streams?: ({ path?: string } | null)[]; close(stream: object): void };
+  for (const s of fs.streams ?? []) if (s?.path?.startsWith('/tmp/tmpfile_')) fs.close(s);
+}
+
+/**
+ * An HDF5 file (or MATLAB v7.3 .mat) → samples × voxels: a bdpy BData file (VoxelData columns, ROI_* masks,
+ * DataType splits, Label), else the named or chosen numeric dataset (a preferred name, else the largest 2-D
+ * one; MATLAB logical variables are masks, never the data): 2-D [samples, voxels] (MATLAB matrices
+ * transposed from column-major), 1-D one sample, 4-D volumes through `opts.mask`.
+ * @param opts.dataset path of the dataset to read instead of the automatic choice
+ * @param opts.mask a 3-D mask (NIfTI, .npy, .mat): needed for a 4-D volume series such as NSD's
+ *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
+ * @throws FmriFormatError naming the file: not HDF5, corrupt, no numeric dataset, a filter that cannot be
+ *   decoded (naming dataset and filter), a 4-D series without a matching mask, a damaged global heap
+ */
+export async function readH5(
+  name: string,
+  bytes: Uint8Array,
+  opts: { dataset?: string; mask?: Mask; maskName?: string } = {},
+): Promise<H5Table> {
+  return withH5(name, bytes, async ({ file, matlab, checkHeaps }) => {
     const notes: string[] = [];
     if (!opts.dataset) {
       for (const [dsPath, mdPath] of [
@@ -337,7 +459,7 @@ export async function readH5(
         ['/dataSet', '/metaData'],
       ]) {
         if (isNumericDataset(file.get(dsPath)) && file.get(mdPath) instanceof lib().Group) {
-          return await readBData(name, file, dsPath, mdPath, notes);
+          return await readBData(name, file, dsPath, mdPath, notes, checkHeaps);
         }
       }
     }
@@ -355,7 +477,7 @@ export async function readH5(
       }
       chosen = e;
     } else {
-      const twoD = numeric.filter((d) => (d.shape ?? []).length === 2 || (d.shape ?? []).length === 1);
+      const twoD = numeric.filter((d) => ((d.shape ?? []).length === 2 || (d.shape ?? []).length === 1) && !isLogical(d, checkHeaps));
       // A 4-D volume series (NSD /betas, MATLAB X×Y×Z×T) when no 2-D table exists.
       const fourD = numeric.filter((d) => (d.shape ?? []).length === 4).sort((a, b) => size(b) - size(a))[0];
       if (fourD && !twoD.some((d) => (d.shape ?? []).length === 2)) {
@@ -393,11 +515,13 @@ export async function readH5(
         `MATLAB matrix ${chosen.path} (${shape[1]}×${shape[0]} in MATLAB, stored ${shape.join('×')}) read as ${rows} samples × ${cols} voxels`,
       );
     }
-    // 1-D datasets as long as a row are ROI masks when they hold only 0/1 (h5py writes bool as an enum).
+    // Vectors as long as a row are ROI masks when they hold only 0/1 (h5py writes bool as an enum; MATLAB
+    // writes a logical 1×N or N×1 vector as a 2-D uint8 dataset [N, 1] or [1, N]).
     const masks: Record<string, Uint8Array> = {};
     for (const d of numeric) {
       const s = d.shape ?? [];
-      if (d === chosen || s.length !== 1 || s[0] !== cols) continue;
+      const vector = s.length === 1 || (isMatlab && s.length === 2 && Math.min(s[0], s[1]) === 1);
+      if (d === chosen || !vector || s[0] * (s[1] ?? 1) !== cols) continue;
       await ensureFilters(name, d);
       const v = numericValues(name, d);
       if (v.every((x) => x === 0 || x === 1)) masks[d.path.split('/').pop()!] = Uint8Array.from(v);
@@ -407,10 +531,50 @@ export async function readH5(
     if (integer) table.integer = integer;
     if (Object.keys(masks).length) table.masks = masks;
     return table;
-  } finally {
-    file?.close();
-    FS.unlink(path);
-  }
+  });
+}
+
+/** The one mask array of an HDF5 / MATLAB v7.3 mask file, as stored. */
+export interface H5MaskArray {
+  dataset: string;
+  /** MATLAB's class ('logical', 'double', …), 'bool' (h5py), or the HDF5 type ('uint8', 'float'). */
+  kind: string;
+  logical: boolean;
+  /** A MATLAB variable: `dims` are MATLAB's (the HDF5 shape reversed) and `data` is column-major over them. */
+  matlab: boolean;
+  /** MATLAB's dimensions, or the HDF5 shape (C order) for other files. */
+  dims: number[];
+  data: Float32Array;
+}
+
+/**
+ * The mask array of an HDF5 or MATLAB v7.3 file: its one logical dataset (MATLAB logical, h5py bool), else
+ * its one numeric dataset.
+ * @throws FmriFormatError naming the file: not HDF5 or corrupt, no numeric dataset, several logical (or,
+ *   without a logical one, several numeric) datasets to choose from (all named), a filter that cannot be decoded
+ */
+export async function readH5Mask(name: string, bytes: Uint8Array): Promise<H5MaskArray> {
+  return withH5(name, bytes, async ({ file, matlab, checkHeaps }) => {
+    const datasets: Dataset[] = [];
+    walk(file, datasets);
+    const numeric = datasets.filter(isNumericDataset);
+    const logical = numeric.filter((d) => isLogical(d, checkHeaps));
+    const label = (d: Dataset) => `${d.path} ${(d.shape ?? []).join('×')}`;
+    const d = maskVariable(
+      name,
+      numeric,
+      logical,
+      label,
+      `no numeric dataset to use as a mask (found: ${datasets.map(label).join(', ') || 'nothing'})`,
+    );
+    await ensureFilters(name, d);
+    const data = numericValues(name, d);
+    const cls = matlabClass(d, checkHeaps);
+    const isMatlab = matlab === 'v7.3' || cls !== undefined;
+    const shape = d.shape ?? [];
+    const kind = cls ?? (d.metadata.type === 8 ? 'bool' : (integerType(d) ?? `float${d.metadata.size * 8}`));
+    return { dataset: d.path, kind, logical: logical.includes(d), matlab: isMatlab, dims: isMatlab ? [...shape].reverse() : shape, data };
+  });
 }
 
 /**
@@ -418,7 +582,7 @@ export async function readH5(
  * (x fastest, NIfTI's file order: NSD's .hdf5, MATLAB's X×Y×Z×T) or [X, Y, Z, T] (a nibabel array saved
  * by h5py). Output columns are the masked voxels in C order over (x, y, z), like nibabel's data[mask].
  */
-async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array; maskName?: string }, notes: string[]): Promise<H5Table> {
+async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskName?: string }, notes: string[]): Promise<H5Table> {
   const shape = ds.shape ?? [];
   if (!opts.mask) {
     throw new FmriFormatError(
@@ -427,7 +591,7 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
     );
   }
   const maskName = opts.maskName ?? 'mask';
-  const mask = readMask(maskName, opts.mask);
+  const mask = opts.mask;
   if (!mask.dims) throw new FmriFormatError(maskName, 'a 4-D HDF5 volume series needs a 3-D mask (NIfTI or 3-D .npy) to match its grid');
   const [X, Y, Z] = mask.dims;
   const tzyx = shape[1] === Z && shape[2] === Y && shape[3] === X;
@@ -510,10 +674,33 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Uint8Array;
   return table;
 }
 
+/** MATLAB's class of a v7.3 variable (its MATLAB_class attribute: 'double', 'logical', …), if it has one. */
+function matlabClass(d: Dataset, checkHeaps: () => void): string | undefined {
+  if (!hasAttr(d, 'MATLAB_class')) return undefined;
+  try {
+    const a = (d.attrs as Record<string, { metadata: { vlen: boolean }; value: unknown }>).MATLAB_class;
+    if (a.metadata.vlen) checkHeaps();
+    const v = a.value;
+    return typeof v === 'string' ? v : undefined;
+  } catch (e) {
+    if (e instanceof FmriFormatError) throw e;
+    firstLine(e);
+    return undefined;
+  }
+}
+
+/** A logical array: MATLAB's (uint8 with MATLAB_class 'logical') or h5py's bool (an enum of FALSE/TRUE). */
+function isLogical(d: Dataset, checkHeaps: () => void): boolean {
+  const e = d.metadata.enum_type as { members?: Record<string, number> } | undefined;
+  if (d.metadata.type === 8 && e?.members && Object.keys(e.members).sort().join() === 'FALSE,TRUE') return true;
+  return matlabClass(d, checkHeaps) === 'logical';
+}
+
 function hasAttr(d: Dataset, attr: string): boolean {
   try {
     return Object.prototype.hasOwnProperty.call(d.attrs, attr);
-  } catch {
+  } catch (e) {
+    firstLine(e);
     return false;
   }
 }

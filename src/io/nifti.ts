@@ -3,7 +3,7 @@
 // so vectors built in Python and here line up.
 import * as nifti from 'nifti-reader-js';
 import { FmriFormatError } from './errors';
-import { gunzipAll, isGzip } from './gzip';
+import { gunzipAll, gunzipHead, isGzip } from './gzip';
 
 export interface NiftiVolume {
   /** Spatial dims [X, Y, Z] and the number of volumes T (1 for 3-D). */
@@ -44,6 +44,12 @@ const READERS: Record<number, [number, Reader, string]> = {
  *   datatype, data shorter than the header says, or more values than fit in memory
  */
 export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
+  const notNifti = () => new FmriFormatError(name, 'not a NIfTI file (no n+1/ni1/n+2 magic in the header)');
+  // The header first: a gzip that is not NIfTI (or a decompression bomb) is refused without inflating it all.
+  if (isGzip(bytes)) {
+    const head = gunzipHead(bytes, 540);
+    if (head.length >= 348 && !nifti.isNIFTI(toArrayBuffer(head))) throw notNifti();
+  }
   let buf: ArrayBuffer;
   try {
     // Every gzip member, not only the first (nifti-reader-js's decompress stops after one).
@@ -51,7 +57,7 @@ export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
   } catch (e) {
     throw new FmriFormatError(name, (e as Error).message);
   }
-  if (!nifti.isNIFTI(buf)) throw new FmriFormatError(name, 'not a NIfTI file (no n+1/ni1/n+2 magic in the header)');
+  if (!nifti.isNIFTI(buf)) throw notNifti();
   let header: nifti.NIFTI1 | nifti.NIFTI2;
   let image: ArrayBuffer;
   try {

@@ -143,21 +143,20 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
     else if (!spec[1].startsWith('float')) integer = spec[1];
     const native = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? hh.le : !hh.le;
     const view = new DataView(vol.buffer);
-    // Typed views when the byte order is the platform's (the common case), DataView otherwise.
-    const typed = native
-      ? (
-          {
-            2: new Uint8Array(vol.buffer),
-            4: new Int16Array(vol.buffer),
-            8: new Int32Array(vol.buffer),
-            16: new Float32Array(vol.buffer),
-            64: new Float64Array(vol.buffer),
-            256: new Int8Array(vol.buffer),
-            512: new Uint16Array(vol.buffer),
-            768: new Uint32Array(vol.buffer),
-          } as Record<number, ArrayLike<number>>
-        )[hh.datatype]
-      : undefined;
+    // Typed views when the byte order is the platform's (the common case), DataView otherwise. Only the
+    // datatype's own view is made: another type's constructor throws on a volume that is not a whole number of
+    // its elements (30 int16 voxels are 60 bytes, not a whole number of float64s).
+    const views: Record<number, () => ArrayLike<number>> = {
+      2: () => new Uint8Array(vol.buffer),
+      4: () => new Int16Array(vol.buffer),
+      8: () => new Int32Array(vol.buffer),
+      16: () => new Float32Array(vol.buffer),
+      64: () => new Float64Array(vol.buffer),
+      256: () => new Int8Array(vol.buffer),
+      512: () => new Uint16Array(vol.buffer),
+      768: () => new Uint32Array(vol.buffer),
+    };
+    const typed = native ? views[hh.datatype]?.() : undefined;
     const getters: Record<number, (o: number) => number> = {
       2: (o) => view.getUint8(o),
       4: (o) => view.getInt16(o, hh.le),

@@ -10,7 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
 import { FmriShapeError, preprocessFmri } from '../model/preprocess';
 import { FmriFormatError } from './errors';
+import { parseArgs } from '../cli/args';
+import { FMRI_INPUT_SPEC, readFmriInputs } from '../cli/fmriInputs';
 import { readFmriFile, type FmriFile, type ReadFmriOptions } from './fmriFile';
+import { readFmriStream } from './stream';
+import { readStudioInput } from './studioInput';
 import { npyToFloat32, readNpy } from './npy';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -175,13 +179,106 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
     );
   });
 
-  it('MATLAB v7.3 behind a 1024-byte user block, int16, with and without scale; v5 refused', async () => {
+  it('MATLAB v7.3 behind a 1024-byte user block, int16, with and without scale', async () => {
     const f = await read('v73_ub1024.mat');
     expectValues(f, refOf('v73_ub1024'));
     expect(f.note).toMatch(/int16 values used unscaled/);
     expectValues(await read('v73_ub1024.mat', { scale: 1 / 300 }), refOf('v73_ub1024_scaled'), 1e-6);
-    const err = await refusal(read('v5.mat'));
-    expect(err.message).toMatch(/MATLAB v5\/v7 \.mat .*-v7\.3/);
+  });
+
+  it('MATLAB v5/v7: a double matrix, and a compressed int16 one with a logical ROI vector and a cell beside it', async () => {
+    const plain = await read('v5.mat');
+    expect(plain.format).toBe('matlab');
+    expect(plain.note).toMatch(/MATLAB v5 double matrix 'betas' chosen, read as 4 samples × 30 voxels/);
+    expectValues(plain, refOf('v73_ub1024'));
+    const f = await read('v5_int16_compressed.mat');
+    expectValues(f, refOf('v73_ub1024'));
+    expect(f.note).toMatch(/variables that are not numeric arrays ignored: labels \(cell\)/);
+    expect(f.note).toMatch(/int16 values used unscaled/);
+    expect(Object.keys(f.masks ?? {})).toEqual(['roi']);
+    expectValues(f.select({ roi: 'roi' }), refOf('v5_roi'));
+    expectValues(await read('v5_int16_compressed.mat', { scale: 1 / 300 }), refOf('v73_ub1024_scaled'), 1e-6);
+    // A damaged compressed variable is an error, never numbers.
+    const b = bytesOf(join(dir, 'v5_int16_compressed.mat'));
+    b[200] ^= 0x10;
+    expect((await refusal(readFmriFile('v5_int16_compressed.mat', b))).message).toMatch(
+      /compressed variable at byte 128 (fails its Adler-32|does not inflate)/,
+    );
+  });
+
+  it.each(['mask3d_v5.mat', 'mask3d_v5_compressed.mat', 'mask3d_v73.mat'])(
+    'MATLAB logical X×Y×Z mask %s over a 4-D NIfTI equals numpy data[mask]',
+    async (mask) => {
+      const f = await read('int16.nii', { mask: bytesOf(join(dir, mask)), maskName: mask });
+      expectValues(f, refOf('mask3d'));
+      expect(f.note).toMatch(new RegExp(`mask ${mask}: MATLAB v(5|7\\.3) logical 'roi' 5×3×2: 5 of 30 voxels true`));
+    },
+  );
+
+  it.each(['maskvec_v5.mat', 'maskvec_v73.mat'])('MATLAB logical 1×N mask %s over a samples × voxels file', async (mask) => {
+    const f = await read('int16.npy', { mask: bytesOf(join(dir, mask)), maskName: mask });
+    expect(f.roi).toBe('mask');
+    expectValues(f, refOf('maskvec'));
+    // The v7.3 file also holds a double 1×30 variable: the logical one is the mask.
+    expect(f.note).toMatch(/MATLAB v(5|7\.3) logical 'keep' 1×30: 8 of 30 voxels true/);
+  });
+
+  it('MATLAB masks wherever masks are taken: decode/eval --mask, and the studio (file and mask dropped together)', async () => {
+    const parse = (argv: string[]) => parseArgs(argv, FMRI_INPUT_SPEC);
+    const quiet = () => undefined;
+    const cli = await readFmriInputs(parse(['--fmri', join(dir, 'int16.nii'), '--mask', join(dir, 'mask3d_v73.mat')]), quiet, quiet);
+    expectValues(cli.file, refOf('mask3d'));
+    expect(cli.inputs.map((x) => `${x.role} ${x.fileName}`)).toEqual(['data int16.nii', 'mask mask3d_v73.mat']);
+    const blob = (n: string) => ({ name: n, file: new Blob([bytesOf(join(dir, n))]) });
+    for (const [data, mask, ref] of [
+      ['int16.nii', 'mask3d_v5_compressed.mat', 'mask3d'],
+      ['int16.npy', 'maskvec_v5.mat', 'maskvec'],
+      ['int16.npy', 'maskvec_v73.mat', 'maskvec'],
+    ]) {
+      const studio = await readStudioInput({ ...blob(data), mask: blob(mask) });
+      expectValues(studio.file, refOf(ref));
+      expect(studio.file.note).toMatch(new RegExp(`mask ${mask.replace('.', '\\.')}: MATLAB v(5|7\\.3) logical`));
+    }
+  });
+
+  it("the studio's Scale applies on every format it reads (its reader: streamed NIfTI, whole files otherwise)", async () => {
+    const { gzipSync } = await import('fflate');
+    const b = (n: string) => bytesOf(join(dir, n));
+    const csv = new TextDecoder().decode(b('ints.csv'));
+    const files: [string, Uint8Array, string][] = [
+      ['int16.npy', b('int16.npy'), 'int16_scaled'],
+      ['uint8.npz', b('uint8.npz'), 'uint8_scaled'],
+      ['int16.nii', b('int16.nii'), 'int16_nifti_scaled'],
+      ['int16.nii.gz', gzipSync(b('int16.nii')), 'int16_nifti_scaled'],
+      ['ints.csv', b('ints.csv'), 'int16_scaled'],
+      ['ints.tsv', new TextEncoder().encode(csv.replaceAll(',', '\t')), 'int16_scaled'],
+      ['v73_ub1024.mat', b('v73_ub1024.mat'), 'v73_ub1024_scaled'],
+      ['v5_int16_compressed.mat', b('v5_int16_compressed.mat'), 'v73_ub1024_scaled'],
+    ];
+    for (const [name, bytes, ref] of files) {
+      const r = await readStudioInput({ name, file: new Blob([bytes as Uint8Array<ArrayBuffer>]), scale: 1 / 300 });
+      expect([name, r.file.note]).toEqual([name, expect.stringMatching(/values × scale 0\.00333/)]);
+      expectValues(r.file, refOf(ref), 1e-6);
+    }
+    // HDF5 with a filter plugin (float64): × 2.
+    const h5 = await readStudioInput({ name: 'lzf_f8.h5', file: new Blob([b('lzf_f8.h5')]), scale: 2 });
+    const plain = await readStudioInput({ name: 'lzf_f8.h5', file: new Blob([b('lzf_f8.h5')]) });
+    expect(h5.file.note).toMatch(/values × scale 2 \(given\)/);
+    expect(Array.from(h5.file.getSample(3))).toEqual(Array.from(plain.file.getSample(3), (v) => v * 2));
+  });
+
+  it('the streamed NIfTI reader (CLI, studio) takes a volume that is no whole number of float64s (5×3×2 int16: 60 bytes)', async () => {
+    const b = bytesOf(join(dir, 'int16.nii'));
+    const f = await readFmriStream('int16.nii', b.length, async function* () {
+      for (let o = 0; o < b.length; o += 37) yield b.slice(o, o + 37);
+    });
+    expect(f.note).toMatch(/read volume by volume/);
+    expectValues(f, refOf('int16_nifti_scaled').replace('_scaled', '_raw'));
+  });
+
+  it('a MATLAB mask file with two logical variables is refused, both named', async () => {
+    const err = await refusal(read('int16.npy', { mask: bytesOf(join(dir, 'mask_two_logicals_v5.mat')), maskName: 'two.mat' }));
+    expect(err.message).toMatch(/^two\.mat: several logical variables \(a 1×30, b 1×30\): keep the one mask in its own file/);
   });
 
   it('a scale given by the user applies on every format', async () => {

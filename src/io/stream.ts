@@ -57,7 +57,7 @@ export async function readFmriStream(
   const lower = name.toLowerCase();
   const raw = counted(open(), size, opts, name);
   if (lower.endsWith('.nii') || lower.endsWith('.nii.gz')) {
-    const mask = opts.mask ? readMask(opts.maskName ?? 'mask', opts.mask) : undefined;
+    const mask = opts.mask ? await readMask(opts.maskName ?? 'mask', opts.mask) : undefined;
     const gz = lower.endsWith('.gz');
     let s;
     try {

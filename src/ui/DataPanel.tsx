@@ -13,7 +13,7 @@ import {
   selectSample,
 } from './controller';
 import { FMRI_EXTENSIONS } from './dropped';
-import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot } from './widgets';
+import { ErrorBox, formatBytes, RgbaCanvas, SyntheticTag, VoxelPlot, voxelRange } from './widgets';
 import { describeZscore } from '../model/preprocess';
 import { HelpTip } from './Help';
 
@@ -332,6 +332,10 @@ export function DataPanel() {
             <ErrorBox error={s.preprocessError} testId="preprocess-error" />
           </div>
           <VoxelPlot voxels={s.voxels} />
+          {/* The values as the model gets them, after any scale: int16 × 300 or percent signal change is visible here. */}
+          <p className="muted small" data-testid="voxel-range">
+            {voxelRange(s.voxels)}
+          </p>
         </div>
       ) : null}
     </section>

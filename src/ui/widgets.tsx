@@ -24,6 +24,18 @@ export function RgbaCanvas({ image, label, size = 128, testId }: { image?: RgbaI
 }
 
 /** The voxel vector as a min–max envelope per pixel column (fast for any length). */
+/** 'values −1262 to 1187' for a sample (4 significant digits), as the model receives them. */
+export function voxelRange(voxels: Float32Array): string {
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of voxels) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const f = (v: number) => String(Number(v.toPrecision(4)));
+  return voxels.length ? `values ${f(lo)} to ${f(hi)}` : 'no values';
+}
+
 export function VoxelPlot({ voxels }: { voxels: Float32Array }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {

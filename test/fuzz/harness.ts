@@ -16,6 +16,7 @@ import { BundleError, FmriFormatError } from '../../src/io/errors';
 import { CheckpointError } from '../../src/convert/errors';
 import { readFmriFile } from '../../src/io/fmriFile';
 import { gunzipAll } from '../../src/io/gzip';
+import { readMask } from '../../src/io/mask';
 import { loadAll, memoryAccess, readCheckpoint } from '../../src/convert/torch/index';
 import { PUBLISHED_GOD_SBJ3 } from '../../src/model/config';
 import { fixtureBytes } from '../fixtures/io/fixtures';
@@ -57,7 +58,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 2048 }) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'bomb' as const }) },
 );
-export const planArb: fc.Arbitrary<Plan> = fc.record({
+const planArb: fc.Arbitrary<Plan> = fc.record({
   seed: fc.nat(),
   inner: fc.boolean(),
   ops: fc.array(opArb, { minLength: 1, maxLength: 4 }),
@@ -207,9 +208,26 @@ export async function readers(): Promise<Reader[]> {
     fm('.npy', [f('dtype_le_f4.npy'), f('dtype_i1.npy'), f('fortran.npy'), ...real('py2_long_shape.npy')]),
     fm('.npz', [f('god.npz'), f('plain.npz'), ...real('god_with_object_member.npz')], { container: 'zip' }),
     fm('.h5', [f('bdata.h5'), f('plain.h5'), ...real('lzf_compressed.h5'), ...real('betas_int16_x300.hdf5')]),
-    fm('.mat', real('matlab_v73.mat').length ? real('matlab_v73.mat') : [f('plain.h5')]),
+    fm('.mat', [...real('matlab_v73.mat'), f('matlab_v5.mat'), f('matlab_v5_int16.mat')]),
     fm('.nii', [f('vol3d.nii')], { read: (b) => fmri('fuzz.nii', b, mask) }),
     fm('.nii.gz', [f('vol4d.nii.gz'), ...real('multi_member.nii.gz')], { container: 'gzip', bomb: gzipBomb }),
+    {
+      name: 'mask',
+      seeds: [f('mask_v5.mat'), f('mask_v73.mat'), mask],
+      bomb: gzipBomb,
+      read: async (b) => {
+        const m = await readMask('fuzz-mask', b);
+        let n = 0;
+        for (const v of m.flags) {
+          if (v !== 0 && v !== 1) throw new Error(`mask flag ${v}, not 0/1`);
+          n += v;
+        }
+        if (n !== m.count) throw new Error(`mask count ${m.count}, ${n} flags set`);
+        if (m.dims && m.dims[0] * m.dims[1] * m.dims[2] !== m.flags.length)
+          throw new Error(`mask dims ${m.dims} for ${m.flags.length} flags`);
+      },
+      typed: isFmriError,
+    },
     fm('.csv', [f('table.csv')]),
     fm('.tsv', [f('table.tsv')]),
     bundleReader('bundle manifest', 'manifest.json', bundle),
@@ -229,7 +247,8 @@ export interface FuzzStats {
   maxMs: number;
 }
 
-async function input(r: Reader, plan: Plan): Promise<Uint8Array> {
+/** The bytes of one plan: a seed file of the reader, mutated (inside its gzip/zip container for `inner` plans). */
+export async function fuzzInput(r: Reader, plan: Plan): Promise<Uint8Array> {
   let base = r.seeds[plan.seed % r.seeds.length];
   let wrap = (b: Uint8Array) => b;
   if (plan.inner && r.container === 'gzip') {
@@ -258,33 +277,60 @@ async function input(r: Reader, plan: Plan): Promise<Uint8Array> {
   return wrap(b);
 }
 
+/** One input's outcome: 'ok', the typed error's class name, 'CRASH' (untyped error) or 'SLOW' (over `limitMs`). */
+export interface InputResult {
+  outcome: string;
+  ms: number;
+  /** The untyped error, for a crash. */
+  message?: string;
+}
+
+/** The plan as one short line (byte arrays by their length), to reproduce an input. */
+export const planText = (plan: Plan): string =>
+  JSON.stringify(plan, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 300);
+
+/** The `n` plans of a run: fast-check's sample for `seed`, the same on every call (a restarted run resumes at an index). */
+export const plansFor = (n: number, seed: number): Plan[] => fc.sample(planArb, { numRuns: n, seed });
+
+/** Builds the plan's input and reads it, timing the read only. */
+export async function fuzzOne(r: Reader, plan: Plan, limitMs = 2000): Promise<InputResult> {
+  const bytes = await fuzzInput(r, plan);
+  const t0 = performance.now();
+  let outcome: string;
+  let message: string | undefined;
+  try {
+    await r.read(bytes);
+    outcome = 'ok';
+  } catch (e) {
+    outcome = r.typed(e) ? (e as Error).name : 'CRASH';
+    if (outcome === 'CRASH') message = `${(e as Error)?.name}: ${String((e as Error)?.message ?? e).slice(0, 300)}`;
+  }
+  const ms = performance.now() - t0;
+  if (ms > limitMs && outcome !== 'CRASH') outcome = 'SLOW';
+  return message === undefined ? { outcome, ms } : { outcome, ms, message };
+}
+
+/** Reads the first seed once, untimed: loading a reader's code (h5wasm compiles its WebAssembly) is not an input's cost. */
+export async function warmUp(r: Reader): Promise<void> {
+  await r.read(r.seeds[0]).catch(() => undefined);
+}
+
+/** Adds one input's result to the stats. */
+export function count(stats: FuzzStats, res: InputResult, plan: Plan): void {
+  stats.maxMs = Math.max(stats.maxMs, res.ms);
+  if (res.outcome === 'SLOW') stats.slow++;
+  if (res.message !== undefined && stats.crashes.length < 5) stats.crashes.push({ plan: planText(plan), message: res.message });
+  stats.counts[res.outcome] = (stats.counts[res.outcome] ?? 0) + 1;
+  stats.inputs++;
+}
+
+/**
+ * Every plan in this thread, one after another (src/io/fuzz.test.ts). An input that never returns (a hang in
+ * wasm code) blocks it: `npm run fuzz` runs each reader in a child process under a watchdog instead.
+ */
 export async function fuzzReader(r: Reader, n: number, seed: number, limitMs = 2000): Promise<FuzzStats> {
   const stats: FuzzStats = { reader: r.name, inputs: 0, counts: {}, crashes: [], slow: 0, maxMs: 0 };
-  const plans = fc.sample(planArb, { numRuns: n, seed });
-  for (const plan of plans) {
-    const bytes = await input(r, plan);
-    const t0 = performance.now();
-    let outcome: string;
-    try {
-      await r.read(bytes);
-      outcome = 'ok';
-    } catch (e) {
-      outcome = r.typed(e) ? (e as Error).name : 'CRASH';
-      if (outcome === 'CRASH' && stats.crashes.length < 5) {
-        stats.crashes.push({
-          plan: JSON.stringify(plan, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)).slice(0, 300),
-          message: `${(e as Error)?.name}: ${String((e as Error)?.message ?? e).slice(0, 300)}`,
-        });
-      }
-    }
-    const ms = performance.now() - t0;
-    stats.maxMs = Math.max(stats.maxMs, ms);
-    if (ms > limitMs) {
-      stats.slow++;
-      outcome = outcome === 'CRASH' ? outcome : 'SLOW';
-    }
-    stats.counts[outcome] = (stats.counts[outcome] ?? 0) + 1;
-    stats.inputs++;
-  }
+  await warmUp(r);
+  for (const plan of plansFor(n, seed)) count(stats, await fuzzOne(r, plan, limitMs), plan);
   return stats;
 }
