@@ -59,11 +59,32 @@ function gzFilesAsStored(): Plugin {
   };
 }
 
+/**
+ * WebAssembly threads: tfjs-backend-wasm starts its pthread workers from the source text of the threaded
+ * emscripten factory (factory.toString()), which minification breaks. Its import of that factory resolves
+ * to src/worker/wasmThreadedFactory.ts, which hands the workers the file's unminified source instead
+ * (the reasons are written there). Needed for the build; the dev server's pre-bundled, unminified copy of
+ * tfjs works either way.
+ */
+function tfjsWasmThreadsSource(): Plugin {
+  const shim = resolve(import.meta.dirname, 'src/worker/wasmThreadedFactory.ts');
+  return {
+    name: 'studio-tfjs-wasm-threads-source',
+    enforce: 'pre',
+    resolveId: (source, importer) =>
+      source === '../wasm-out/tfjs-backend-wasm-threaded-simd.js' &&
+      importer?.replaceAll('\\', '/').includes('/@tensorflow/tfjs-backend-wasm/dist/')
+        ? shim
+        : null,
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), devCsp(), gzFilesAsStored()],
+  plugins: [react(), devCsp(), gzFilesAsStored(), tfjsWasmThreadsSource()],
   define: { __APP_VERSION__: JSON.stringify(version) },
   server: { headers: isolation },
   preview: { headers: isolation },
-  worker: { format: 'es' },
+  // config.plugins apply to worker bundles only in dev; the build's worker bundle needs its own.
+  worker: { format: 'es', plugins: () => [tfjsWasmThreadsSource()] },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000 },
 });

@@ -3,6 +3,7 @@
 // reload, and a real device loss in the middle of a WebGPU run (test hook, ?testHooks=1) stops the run
 // with a message, the studio continues on WebAssembly and a new run there succeeds.
 import { expect, test, type Page } from '@playwright/test';
+import { watchErrors } from './pageErrors';
 import { shot } from './shots';
 
 /** Mean and max of the RGB channels of a canvas: a black (or empty) image has max 0. */
@@ -20,15 +21,6 @@ async function canvasStats(page: Page, testId: string): Promise<{ mean: number; 
       }
     return { mean: sum / Math.max(1, n), max, width: c.width };
   });
-}
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  return errors;
 }
 
 test('opens on the faster backend by measurement, says why, and the override switches and persists', async ({ page }) => {

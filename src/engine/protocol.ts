@@ -5,6 +5,7 @@
 import type { ModelConfig } from '../model/config';
 import type { BackendDecision, BackendOverride, BackendPrefs, CachedChoice } from './backendChoice';
 import type { BackendName, DecodeOptions, ModelCard } from './types';
+import type { WasmThreadsEmulation, WasmThreadsPref } from './wasmThreads';
 
 export interface AdapterInfo {
   vendor: string;
@@ -21,6 +22,8 @@ export interface BackendInfo {
   choice?: BackendDecision;
   /** WebAssembly threads (backend 'wasm'). */
   threads?: number;
+  /** Why WebAssembly runs with that many threads; why threads were given up when they could not start. */
+  threadsNote?: string;
 }
 
 /** A structured error that the UI shows inline. `code` is the thrown error's class name or an engine code. */
@@ -246,8 +249,14 @@ export interface ExportResult {
 
 /** op name → [args, result]. */
 export interface Ops {
-  /** choice: the stored override and cached decisions (backend chosen by measurement when a model loads); testHooks: e2e only (?testHooks). */
-  init: [{ prefer: BackendName[]; choice?: BackendPrefs; testHooks?: boolean }, BackendInfo];
+  /**
+   * choice: the stored override and cached decisions (backend chosen by measurement when a model loads); testHooks: e2e only (?testHooks).
+   * wasmThreads: the URL's ?wasmThreads (default 'auto'); emulate: e2e only, honoured with testHooks (src/engine/wasmThreads.ts).
+   */
+  init: [
+    { prefer: BackendName[]; choice?: BackendPrefs; testHooks?: boolean; wasmThreads?: WasmThreadsPref; emulate?: WasmThreadsEmulation },
+    BackendInfo,
+  ];
   /** Set the override and reload the current model on the backend it selects (null: no model loaded). */
   setBackendOverride: [{ override: BackendOverride }, LoadedModel | null];
   /** e2e only (init testHooks): destroy the WebGPU device now, as a driver reset would. */

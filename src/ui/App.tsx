@@ -103,6 +103,11 @@ function BackendStatus() {
           {info.choice.reason}
         </div>
       ) : null}
+      {info?.backend === 'wasm' && info.threadsNote ? (
+        <div className="muted small" data-testid="wasm-threads">
+          WebAssembly: {info.threadsNote}
+        </div>
+      ) : null}
       <div className="muted small">
         {typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated ? 'cross-origin isolated' : 'not isolated'} · no data leaves this
         page

@@ -10,6 +10,7 @@ import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
 import { classifyDrop, type DroppedFile } from './dropped';
 import type { BackendInfo } from '../engine/protocol';
+import type { WasmThreadsEmulation, WasmThreadsPref } from '../engine/wasmThreads';
 import {
   parsePrefs,
   PREFS_STORAGE_KEY,
@@ -73,7 +74,12 @@ export async function start(): Promise<void> {
   try {
     dispatch({
       type: 'backendReady',
-      info: await engine().call('init', { prefer: ['webgpu', 'wasm', 'cpu'], choice: loadBackendPrefs(), testHooks: installTestHooks() }),
+      info: await engine().call('init', {
+        prefer: ['webgpu', 'wasm', 'cpu'],
+        choice: loadBackendPrefs(),
+        testHooks: installTestHooks(),
+        ...wasmThreadsFromUrl(),
+      }),
     });
   } catch (e) {
     dispatch({ type: 'backendFailed', error: asEngineError(e) });
@@ -440,6 +446,25 @@ export async function setBackendOverride(override: BackendOverride): Promise<voi
   } catch (e) {
     dispatch({ type: 'modelFailed', error: asEngineError(e) });
   }
+}
+
+/**
+ * ?wasmThreads=off|on: WebAssembly without threads, or with the threaded build however few threads it gets (to
+ * compare; the default, 'auto', uses threads where they help: src/engine/wasmThreads.ts).
+ * e2e only, with ?testHooks=1: ?cores=N and ?threadsFail=1 (WasmThreadsEmulation).
+ */
+function wasmThreadsFromUrl(): { wasmThreads?: WasmThreadsPref; emulate?: WasmThreadsEmulation } {
+  const q = new URLSearchParams(location.search);
+  const pref = q.get('wasmThreads');
+  const cores = Number(q.get('cores'));
+  const emulate: WasmThreadsEmulation = {
+    ...(Number.isInteger(cores) && cores > 0 ? { cores } : {}),
+    ...(q.get('threadsFail') === '1' ? { threadsFail: true } : {}),
+  };
+  return {
+    ...(pref === 'off' || pref === 'on' ? { wasmThreads: pref } : {}),
+    ...(Object.keys(emulate).length ? { emulate } : {}),
+  };
 }
 
 /**

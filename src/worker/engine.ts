@@ -64,6 +64,7 @@ import { ExportError, pngAtScale, sheetPng, sheetTiles, trajectoryGif } from './
 import { cloneForTransfer, FrameCache, makeFrame, type Frame } from './previews';
 import { RunCancelled, RunGate } from './runGate';
 import { validateRunSettings } from '../engine/settings';
+import type { WasmThreadsEmulation, WasmThreadsPref } from '../engine/wasmThreads';
 
 /** The WebGPU-facing functions of src/engine/backend.ts (fakes in tests simulate errors and device loss). */
 export interface GpuHooks {
@@ -89,6 +90,8 @@ export interface GpuHooks {
   deviceLossError?(device: unknown, error: unknown): Promise<EngineError | undefined>;
   /** e2e only (?testHooks=1): destroys the GPU device, as a driver reset does. */
   destroyDevice?(): void;
+  /** Threads or not for WebAssembly (src/worker/wasmThreads.ts), before it first starts; `emulate`: e2e only. */
+  configureWasmThreads?(pref: WasmThreadsPref, emulate?: WasmThreadsEmulation): void;
 }
 
 /** The bundled synthetic data set's ground truth (src/worker/groundTruth.ts; read from disk in tests). */
@@ -196,7 +199,10 @@ export class Engine {
   handle<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     const a = args as never;
     const ops: { [P in OpName]: (x: OpArgs<P>) => Promise<OpResult<P>> } = {
-      init: (x) => this.startBackend(x.prefer, x.choice, x.testHooks),
+      init: (x) => {
+        this.deps.gpu.configureWasmThreads?.(x.wasmThreads ?? 'auto', x.testHooks ? x.emulate : undefined);
+        return this.startBackend(x.prefer, x.choice, x.testHooks);
+      },
       setBackendOverride: (x) => this.setBackendOverride(x.override),
       testLoseDevice: async () => this.testLoseDevice(),
       loadModel: (x) => this.openModel(x.source, x.save),

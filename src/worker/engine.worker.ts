@@ -3,6 +3,7 @@
 // tfjs, the GPU device, the model, the open file and the run; its events and answers go back as messages, pixel and
 // byte buffers transferred.
 import './wasmPaths';
+import { configureWasmThreads, wasmThreadsNote } from './wasmThreads';
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { activeGpuDevice, deviceLossError, dropWebGpu, gpuSettled, initBackend, watchDeviceLost, watchGpuErrors } from '../engine/backend';
@@ -32,6 +33,17 @@ function post(m: WorkerMessage, transfer: Transferable[] = []): void {
   scope.postMessage(m, transfer);
 }
 
+/** WebAssembly's thread count and why (for a BackendInfo whose backend is 'wasm'). */
+function wasmThreadsInfo(): Pick<BackendInfo, 'threads' | 'threadsNote'> {
+  const note = wasmThreadsNote();
+  return { threads: wasmThreads(), ...(note ? { threadsNote: note } : {}) };
+}
+
+async function initBackendHere(prefer: BackendInfo['backend'][]): Promise<BackendInfo> {
+  const info = await initBackend(prefer);
+  return info.backend === 'wasm' ? { ...info, ...wasmThreadsInfo() } : info;
+}
+
 /** Backend by measurement (issue 12): the probe of src/engine/backendProbe.ts at the model's shape, activated here. */
 async function chooseFor(config: ModelConfig, prefs: BackendPrefs, opts: { excludeWebGpu: boolean }) {
   const activate = async (b: 'webgpu' | 'wasm'): Promise<string | undefined> => {
@@ -50,7 +62,7 @@ async function chooseFor(config: ModelConfig, prefs: BackendPrefs, opts: { exclu
     ...(b === 'webgpu' && out.adapter
       ? { adapter: { vendor: out.adapter.vendor, architecture: out.adapter.architecture, description: out.adapter.description } }
       : {}),
-    ...(b === 'wasm' ? { threads: wasmThreads() } : {}),
+    ...(b === 'wasm' ? wasmThreadsInfo() : {}),
   };
   const measured = out.decision.how === 'probe' || out.decision.how === 'only';
   const cache = measured
@@ -73,7 +85,7 @@ function loseDevice(): void {
 const engine = new Engine({
   emit: (e, transfer = []) => post(e, transfer),
   gpu: {
-    initBackend,
+    initBackend: initBackendHere,
     watchDeviceLost,
     watchGpuErrors,
     gpuSettled,
@@ -82,6 +94,7 @@ const engine = new Engine({
     activeDevice: activeGpuDevice,
     deviceLossError: (device, e) => deviceLossError(device as GPUDevice | undefined, e),
     destroyDevice: loseDevice,
+    configureWasmThreads,
   },
   data: { bundledSet, bundledImage, bundledClassName, bundledCnn },
   store: { saveModel, listSaved, deleteSaved },

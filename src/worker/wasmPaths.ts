@@ -1,6 +1,6 @@
 // Browser-only: let Vite emit the tfjs wasm binaries as assets and tell the wasm backend their URLs.
-// Kept out of src/engine/backend.ts so Node code never sees `?url` imports.
-import * as tf from '@tensorflow/tfjs-core';
+// Kept out of src/engine/backend.ts so Node code never sees `?url` imports. Whether the threaded build runs:
+// ./wasmThreads.ts.
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -12,8 +12,3 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
 });
-
-// The engine runs in a module worker, where the threaded build's pthread workers (blob scripts from
-// emscripten) fail with "ReferenceError: e is not defined" and take the engine down. Use the
-// single-threaded SIMD build; the engine is already off the main thread.
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
