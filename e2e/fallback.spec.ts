@@ -37,8 +37,13 @@ test('falls back to WebAssembly with a banner, and decodes there', async ({ page
   await page.getByLabel('Sampler', { exact: true }).selectOption('ddim');
   await page.getByLabel('Samples', { exact: true }).fill('2');
   // 3 steps: the authors' uniform list would end at t = 1000, so they run on the trailing spacing (issue 12),
-  // t = 999, 666, 332; from the model's own low-level start at strength 0.7 the run starts at t = 666.
+  // t = 999, 666, 332; from the low-level start at strength 0.7 (set here, whatever the model's default) the run
+  // starts at t = 666.
   await page.getByLabel('Steps', { exact: true }).fill('3');
+  await page.getByLabel('Strength', { exact: true }).focus();
+  await page.keyboard.press('End');
+  for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowLeft');
+  await expect(page.getByTestId('strength-value')).toHaveText('0.70');
   await expect(page.getByTestId('steps-help')).toContainText('the last 2 of them after the low-level start: t = 666, 332.');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 2 steps after the low-level start', { timeout: 120_000 });

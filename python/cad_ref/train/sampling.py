@@ -5,11 +5,14 @@ sampler settings the studio and `decode` default to (SYNTHETIC god-synth data).
 
 The sweep decodes the VALIDATION pairs (single training trials held out of stages 2–3 and of the low-level
 decoder, `common.validation_split`), never the test set, over a grid of strength × guidance scale, and scores:
+  - `2way`: 2-way identification by pixel correlation against every other validation image (chance 0.5);
   - `ident`: top-1 identification by pixel correlation among all validation images (n-way, n = 150);
   - `cnn`: top-1 of the CNN classifier (`classifier_cnn.npz`) with the label its class of the true image
     (the authors' n-way protocol with all 10 classes);
   - `pcc`: mean pixel correlation with the true image.
-The chosen setting maximises `ident + cnn` (two accuracies, one scale), averaged over the samples.
+The chosen setting maximises `criterion` = `2way + cnn` (two accuracies, one scale), averaged over the samples.
+Why not the 150-way top-1: on single trials it sits near its floor (≈ 0.03–0.05 for every setting), so it
+ranked settings by noise; 2-way identification is the same pixel-correlation test with a usable range.
 Validation trials are single trials while the test fMRI are averages of 35 repetitions, so the chosen strength is
 a conservative one: lower-SNR input favours more of the prior.
 """
@@ -29,7 +32,7 @@ def load_cnn():
     return lambda images: classifier.logits(model, images)
 
 
-STRENGTHS = (0.3, 0.5, 0.7)
+STRENGTHS = (0.2, 0.3, 0.5, 0.7)
 GUIDANCES = (1.0, 2.0, 3.5)
 
 
@@ -63,28 +66,37 @@ def decode(ldm, extras, null_context, fmri, *, samples=2, steps=20, sampler='ddi
 
 
 def score(recs, truth, cnn):
-    """recs [S, n, R*R], truth [n, R*R] → mean over samples of ident (n-way top-1 by PCC), cnn top-1, pcc."""
+    """recs [S, n, R*R], truth [n, R*R] → mean over samples of 2way (2-way identification by PCC, ties count
+    half), ident (n-way top-1 by PCC), cnn top-1, pcc."""
     n = len(truth)
     gt_class = cnn(truth).argmax(1)
-    out = {'ident': [], 'cnn': [], 'pcc': []}
+    out = {'2way': [], 'ident': [], 'cnn': [], 'pcc': []}
     for r in recs:
         cm = np.corrcoef(r, truth)[:n, n:]
+        own = np.diag(cm)[:, None]
+        wins = (own > cm).sum(1) + 0.5 * ((own == cm).sum(1) - 1)
+        out['2way'].append(np.mean(wins / (n - 1)))
         out['ident'].append(np.mean(cm.argmax(1) == np.arange(n)))
         out['cnn'].append(np.mean(cnn(r).argmax(1) == gt_class))
         out['pcc'].append(np.mean(np.diag(cm)))
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
+def criterion(m):
+    """What the validation choices maximise: 2-way identification + CNN class top-1 (see the module docstring)."""
+    return m['2way'] + m['cnn']
+
+
 def low_level_score(pix, truth, cnn):
     return score(pix[None], truth, cnn)
 
 
-LOWLEVEL_ALPHAS = (100., 300., 1000., 3000., 10000., 30000.)
+LOWLEVEL_ALPHAS = (30., 100., 300., 1000., 3000., 10000., 30000.)
 
 
 def choose_lowlevel(run, subject, fit):
-    """Fits the low-level ridge for each alpha on the fitted training pairs and keeps the one whose pixels
-    identify best (ident + pcc) on the validation pairs. fit: cad_ref.train.lowlevel.fit_lowlevel."""
+    """Fits the low-level ridge for each alpha on the fitted training pairs and keeps the one whose pixels score
+    best on the validation pairs by the sweep's `criterion`. fit: cad_ref.train.lowlevel.fit_lowlevel."""
     d = np.load(os.path.join(DATA_DIR, 'images_32.npz'))
     pca = np.load(os.path.join(DATA_DIR, 'pca64.npz'))
     truth = d['train_images'][subject['val_index']].reshape(len(subject['val_index']), -1) / 255.
@@ -95,8 +107,8 @@ def choose_lowlevel(run, subject, fit):
         m = low_level_score(lowlevel_pixels(extras, torch.from_numpy(subject['val'])).numpy(), truth, cnn)
         table.append({'alpha': alpha, **m})
         run.log(f'  low-level ridge alpha {alpha:g}: validation {m}')
-        if best is None or m['ident'] + m['pcc'] > best[0]:
-            best = (m['ident'] + m['pcc'], alpha, extras)
+        if best is None or criterion(m) > best[0]:
+            best = (criterion(m), alpha, extras)
     return best[2], {'alphas': table, 'chosen_alpha': best[1]}
 
 
@@ -121,10 +133,10 @@ def sweep(run, ldm, extras, null_context, subject, samples=2, steps=20):
         m = score(recs, truth, cnn)
         grid.append({'init': 'noise', 'strength': 1.0, 'guidance': g, **m})
         run.log(f'  sweep from noise guidance {g}: {m}')
-    best = max(grid, key=lambda r: r['ident'] + r['cnn'])
+    best = max(grid, key=criterion)
     chosen = {'sampler': 'ddim', 'steps': steps, 'init': best['init'], 'strength': best['strength'],
               'guidance': best['guidance']}
     return {'protocol': f'SYNTHETIC data; validation: {len(truth)} single-trial training pairs held out of stages 2-3 '
                         f'and the low-level decoder; DDIM {steps} steps eta 0, {samples} samples; '
-                        'criterion ident + cnn (mean over samples)',
+                        'criterion 2way + cnn (mean over samples)',
             'low_level_alone': low, 'grid': grid, 'chosen': chosen}
