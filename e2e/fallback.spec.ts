@@ -3,6 +3,7 @@
 // the backend is chosen, by the same statement prepended to the worker's script.
 import { expect, test } from '@playwright/test';
 import { shot } from './shots';
+import { setStrength } from './strength';
 
 const REMOVE_GPU = `Object.defineProperty(Object.getPrototypeOf(navigator), 'gpu', { get: () => undefined, configurable: true });\n`;
 
@@ -40,10 +41,7 @@ test('falls back to WebAssembly with a banner, and decodes there', async ({ page
   // t = 999, 666, 332; from the low-level start at strength 0.7 (set here, whatever the model's default) the run
   // starts at t = 666.
   await page.getByLabel('Steps', { exact: true }).fill('3');
-  await page.getByLabel('Strength', { exact: true }).focus();
-  await page.keyboard.press('End');
-  for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowLeft');
-  await expect(page.getByTestId('strength-value')).toHaveText('0.70');
+  await setStrength(page, 0.7);
   await expect(page.getByTestId('steps-help')).toContainText('the last 2 of them after the low-level start: t = 666, 332.');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 2 steps after the low-level start', { timeout: 120_000 });

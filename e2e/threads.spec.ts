@@ -7,6 +7,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { watchErrors } from './pageErrors';
 import { shot } from './shots';
+import { setStrength } from './strength';
 
 /** Open the studio on WebAssembly (the override, as a user would set it) with `query`, and wait for the model. */
 async function openOnWasm(page: Page, query: string): Promise<void> {
@@ -18,13 +19,14 @@ async function openOnWasm(page: Page, query: string): Promise<void> {
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
 }
 
-/** A short run on test0 (DDIM 3 from the low-level start: 2 steps, 1 sample); its metrics and the image's pixels. */
+/** A short run on test0 (DDIM 3 from the low-level start at strength 0.7: 2 steps, 1 sample); its metrics and the image's pixels. */
 async function shortRun(page: Page): Promise<{ metrics: string; pixels: number[] }> {
   await page.getByRole('button', { name: 'test0 .npy' }).click();
   await expect(page.getByTestId('file-info')).toContainText('sample_test0.npy', { timeout: 60_000 });
   await page.getByLabel('Sampler', { exact: true }).selectOption('ddim');
   await page.getByLabel('Samples', { exact: true }).fill('1');
   await page.getByLabel('Steps', { exact: true }).fill('3');
+  await setStrength(page, 0.7);
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 2 steps after the low-level start', { timeout: 120_000 });
   const metrics = (await page.getByTestId('metrics-0').textContent()) ?? '';
