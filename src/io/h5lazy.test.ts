@@ -17,6 +17,7 @@ import { openNodeFile } from './nodeFile';
 import { npyToFloat32, readNpy } from './npy';
 import type { RandomAccessFile } from './randomAccess';
 import { readFmriStream } from './stream';
+import { readStudioInput } from './studioInput';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GEN = resolve(here, '..', '..', 'test', 'fixtures', 'make_h5_layouts.py');
@@ -137,6 +138,63 @@ describe('a 4-D [T, Z, Y, X] series read lazily through a mask equals numpy (bet
     expect(Array.from(matrix(f))).toEqual(Array.from(ref().data));
     expect(seen.at(-1)).toBe(bytes.length);
     expect(file.asked).toBeGreaterThan(0);
+  });
+});
+
+describe("the studio's worker reads a File lazily where it has FileReaderSync", () => {
+  /** A File-like Blob over bytes (slices too) and a FileReaderSync reading it, counting the bytes asked. */
+  function fakeWorker(bytes: Uint8Array) {
+    const read = { bytes: 0 };
+    class FakeBlob {
+      constructor(readonly data: Uint8Array) {}
+      get size() {
+        return this.data.length;
+      }
+      slice(a: number, b: number) {
+        return new FakeBlob(this.data.subarray(a, b));
+      }
+      stream() {
+        return new Blob([this.data as Uint8Array<ArrayBuffer>]).stream();
+      }
+    }
+    class FakeFileReaderSync {
+      readAsArrayBuffer(b: FakeBlob): ArrayBuffer {
+        read.bytes += b.size;
+        return b.data.slice().buffer;
+      }
+    }
+    return { file: new FakeBlob(bytes) as unknown as Blob, Reader: FakeFileReaderSync, read };
+  }
+
+  it('values equal numpy, the digest is of the whole file, and HDF5 reads from the File (not a copy)', async () => {
+    const bytes = new Uint8Array(readFileSync(P('chunk_voxel.h5')));
+    const maskBytes = new Uint8Array(readFileSync(P('nsdgeneral.nii.gz')));
+    const w = fakeWorker(bytes);
+    const g = globalThis as { FileReaderSync?: unknown };
+    g.FileReaderSync = w.Reader;
+    let r;
+    const progress: number[] = [];
+    try {
+      r = await readStudioInput(
+        { name: 'chunk_voxel.h5', file: w.file, mask: { name: 'nsdgeneral.nii.gz', file: new Blob([maskBytes]) } },
+        { onProgress: (p) => progress.push(p.done) },
+      );
+    } finally {
+      delete g.FileReaderSync;
+    }
+    const want = npyToFloat32(readNpy(new Uint8Array(readFileSync(P('ref_masked.npy')))));
+    expect(Array.from(matrix(r.file))).toEqual(Array.from(want));
+    const { createHash } = await import('node:crypto');
+    expect(r.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(progress.at(-1)).toBe(bytes.length);
+    expect(w.read.bytes).toBeGreaterThan(0); // HDF5 read through FileReaderSync
+    // Without FileReaderSync (a page's main thread, Node) the File is read whole, with the same values.
+    const whole = await readStudioInput({
+      name: 'chunk_voxel.h5',
+      file: new Blob([bytes]),
+      mask: { name: 'nsdgeneral.nii.gz', file: new Blob([maskBytes]) },
+    });
+    expect(Array.from(matrix(whole.file))).toEqual(Array.from(want));
   });
 });
 
