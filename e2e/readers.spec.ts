@@ -95,10 +95,11 @@ test('4-D HDF5 and MATLAB v7.3 series through nsdgeneral.nii.gz, read by the wor
   await page.goto('/');
   const layouts = join(dir, 'layouts');
   const want = range(join(layouts, 'ref_masked.npy'));
+  const voxels = readNpy(new Uint8Array(readFileSync(join(layouts, 'ref_masked.npy')))).shape[1];
   for (const name of ['chunk_voxel.h5', 'matlab_betas.mat']) {
     await page.getByTestId('fmri-input').setInputFiles([join(layouts, name), join(layouts, 'nsdgeneral.nii.gz')]);
     await expect(page.getByTestId('file-info')).toContainText(name, { timeout: 120_000 });
-    await expect(page.getByTestId('file-info')).toContainText('1830 voxels');
+    await expect(page.getByTestId('file-info')).toContainText(`${voxels} voxels`);
     await expect(page.getByTestId('file-note')).toContainText('[T, Z, Y, X] volumes read through mask nsdgeneral.nii.gz');
     await expect(page.getByTestId('voxel-range')).toHaveText(want, { timeout: 60_000 });
     await expect(page.getByTestId('file-error')).toHaveCount(0);
