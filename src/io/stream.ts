@@ -104,6 +104,7 @@ export async function readFmriStream(
     const head = readAt(opts.file, 0, 512);
     if (detectFormat(name, head) === 'hdf5' && matlabVersion(head) !== 'v5') {
       for await (const _ of raw); // progress, cancel and the caller's digest
+      if (opts.signal?.aborted) throw new DOMException(`reading ${name} was cancelled`, 'AbortError');
       return readFmriFile(name, opts.file, opts);
     }
   }
