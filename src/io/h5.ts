@@ -9,6 +9,9 @@
 // h5wasm's in-memory plugin folder the first time a dataset needs one. A dataset that still cannot be
 // decoded is an error naming it and its filters — never numbers (HDF5 would otherwise hand back the
 // uninitialised buffer). HDF5's own diagnostics are routed into the thrown errors, never to stderr.
+// A file is read either from its bytes (copied into h5wasm's in-memory file system) or, given as a RandomAccessFile
+// (a path in the CLI, the user's File in the studio's worker), on demand through a read-only mount: HDF5 then reads
+// only what it needs (metadata, the chosen dataset, the chunks of a 4-D series' masked voxels), never the whole file.
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { FmriFormatError } from './errors';
 import { gridCoords, type VoxelCoords } from './coords';
