@@ -110,6 +110,16 @@ describe('a 4-D [T, Z, Y, X] series read lazily through a mask equals numpy (bet
     expect(file.asked).toBeGreaterThan(0.17 * bytes.length);
   });
 
+  it('a 2-D table beside a 2 MB dataset it does not need: only the table and the metadata are read', async () => {
+    const bytes = new Uint8Array(readFileSync(P('table_and_images.h5')));
+    const file = memoryFile(bytes);
+    const f = await readFmriFile('table_and_images.h5', file);
+    const want = npyToFloat32(readNpy(new Uint8Array(readFileSync(P('ref_table.npy')))));
+    expect([f.samples, f.voxels]).toEqual([20, 300]);
+    expect(Array.from(matrix(f))).toEqual(Array.from(want));
+    expect(file.asked).toBeLessThan(0.05 * bytes.length);
+  });
+
   it('the CLI reads an HDF5 file given by path lazily, with the receipt digest of the whole file', async () => {
     const args = parseArgs(['--fmri', P('chunk_voxel.h5'), '--mask', P('nsdgeneral.nii.gz')], FMRI_INPUT_SPEC);
     const quiet = () => undefined;
