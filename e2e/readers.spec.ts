@@ -2,6 +2,8 @@
 // HDF5 files compressed with filters that only the h5wasm-plugins provide (LZF, and bz2 failing on LZF data):
 // the plugins must be served and loaded by the built app, not only in Node. Files from
 // test/fixtures/make_real_world_fixtures.py and ../shared/fixtures/real-world; values from their numpy refs.
+// 4-D HDF5 / MATLAB v7.3 series through an nsdgeneral mask, which the worker reads from the File on demand
+// (test/fixtures/make_h5_layouts.py).
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ let dir = '';
 test.beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'e2e-readers-'));
   execFileSync('/usr/bin/python3', [join(root, 'test/fixtures/make_real_world_fixtures.py'), dir], { stdio: 'pipe' });
+  execFileSync('/usr/bin/python3', [join(root, 'test/fixtures/make_h5_layouts.py'), join(dir, 'layouts')], { stdio: 'pipe' });
 });
 test.afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -83,5 +86,23 @@ test('HDF5 filter plugins load in the built studio: LZF decoded, bz2 failing and
     'compressed with HDF5 filter 32767 (xyz), which this reader cannot decode: re-save it with gzip',
     { timeout: 60_000 },
   );
+  expect(errors).toEqual([]);
+});
+
+test('4-D HDF5 and MATLAB v7.3 series through nsdgeneral.nii.gz, read by the worker from the File', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  const layouts = join(dir, 'layouts');
+  const want = range(join(layouts, 'ref_masked.npy'));
+  const voxels = readNpy(new Uint8Array(readFileSync(join(layouts, 'ref_masked.npy')))).shape[1];
+  for (const name of ['chunk_voxel.h5', 'matlab_betas.mat']) {
+    await page.getByTestId('fmri-input').setInputFiles([join(layouts, name), join(layouts, 'nsdgeneral.nii.gz')]);
+    await expect(page.getByTestId('file-info')).toContainText(name, { timeout: 120_000 });
+    await expect(page.getByTestId('file-info')).toContainText(`${voxels} voxels`);
+    await expect(page.getByTestId('file-note')).toContainText('[T, Z, Y, X] volumes read through mask nsdgeneral.nii.gz');
+    await expect(page.getByTestId('voxel-range')).toHaveText(want, { timeout: 60_000 });
+    await expect(page.getByTestId('file-error')).toHaveCount(0);
+  }
   expect(errors).toEqual([]);
 });

@@ -4,7 +4,7 @@
 // browser's idle footprint after the model loaded. Usage: npx tsx scripts/bench-bigfile-studio.ts BETAS MASK
 import { chromium } from '@playwright/test';
 import { execSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 
 const [betas, mask] = process.argv.slice(2);
 const port = Number(process.env.E2E_PORT ?? 4173);
@@ -53,7 +53,7 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(timer);
   const note = await page.getByTestId('file-note').textContent();
-  const size = readFileSync(betas).length;
+  const size = statSync(betas).size;
   process.stdout.write(
     `${JSON.stringify({ seconds: +seconds.toFixed(1), browserIdleMB: Math.round(idle), browserPeakMB: Math.round(peak), addedMB: Math.round(peak - idle), fileMB: Math.round(size / 1e6), note })}\n`,
   );

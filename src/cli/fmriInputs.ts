@@ -10,6 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { bold5000Part } from '../io/bold5000';
 import type { Convention, FmriFile } from '../io/fmriFile';
 import { parseScale } from '../io/scale';
+import { openNodeFile } from '../io/nodeFile';
 import { readFmriStream } from '../io/stream';
 import { isStimulusList } from '../io/names';
 import { concatenateParts, readStimulusList } from '../io/subject';
@@ -176,8 +177,11 @@ export async function readFmriInputs(
     const st = await stat(path);
     const hash = createHash('sha256');
     let lastPct = -1;
+    // HDF5 / MATLAB v7.3 files are read by HDF5 from the file itself, only what it needs (the stream is digested).
+    const onDisk = st.isFile() ? openNodeFile(path) : undefined;
     const file = await readFmriStream(name, st.size, () => hashed(createReadStream(path, { highWaterMark: 1 << 20 }), hash), {
       ...common,
+      ...(onDisk ? { file: onDisk } : {}),
       // Several files are concatenated first: split and ROI apply to the subject, not to each part.
       ...(data.length === 1
         ? { ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) }
@@ -192,7 +196,7 @@ export async function readFmriInputs(
           progress(`reading ${name} ${pct}% (${(bytesRead / 1e6).toFixed(0)}/${(totalBytes / 1e6).toFixed(0)} MB)`);
         }
       },
-    });
+    }).finally(() => onDisk?.close());
     inputs.push({ role: 'data', fileName: name, sha256: hash.digest('hex') });
     files.push(file);
   }

@@ -4,7 +4,7 @@
 // whether a scale was applied (`opts.scale`, or an .npz `scale` member) or the integers were used as stored.
 import { readDelimited } from './csv';
 import { FmriFormatError } from './errors';
-import { readH5 } from './h5';
+import { readH5, type H5Input } from './h5';
 import { matlabVersion, readMatV5, type MatVariable, type SkippedVariable } from './mat';
 import { readMask, type Mask } from './mask';
 import { averageByLabel, takeRows } from './average';
@@ -13,6 +13,7 @@ import { bold5000Part, defaultOrder } from './bold5000';
 import { readNifti } from './nifti';
 import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
 import { readNpz, type Npz, type SkippedMember } from './npz';
+import { readAt, type RandomAccessFile } from './randomAccess';
 
 /** 'hdf5' includes MATLAB v7.3 .mat files; 'matlab' is a v5/v7 .mat. */
 export type FmriFormat = 'npy' | 'npz' | 'hdf5' | 'matlab' | 'nifti' | 'csv';
@@ -148,13 +149,20 @@ export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
  * .csv/.tsv. The FmriFile exposes one split and ROI at a time (`select` for others), float32 samples in the file's
  * units times any scale, and a note of everything decided on the user's behalf (members skipped, transposition,
  * integer scaling, the data set's convention).
+ * @param input the file's bytes, or the file read on demand: HDF5 and MATLAB v7.3 files are then read lazily
+ *   (only the parts HDF5 needs: a masked 4-D series never in memory whole); other formats are read whole
  * @throws FmriFormatError naming the file and what is wrong (empty, unknown format, a split or ROI it lacks, a
  *   mask of the wrong size, non-numeric data); NpyFormatError for a malformed .npy
  */
-export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFmriOptions = {}): Promise<FmriFile> {
-  if (bytes.length === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
+export async function readFmriFile(name: string, input: Uint8Array | RandomAccessFile, opts: ReadFmriOptions = {}): Promise<FmriFile> {
+  const size = input instanceof Uint8Array ? input.length : input.size;
+  if (size === 0) throw new FmriFormatError(name, 'empty file (0 bytes)');
   checkScale(name, opts.scale);
-  const format = detectFormat(name, bytes);
+  const head = input instanceof Uint8Array ? input : readAt(input, 0, 512);
+  const format = detectFormat(name, head);
+  // HDF5 (and MATLAB v7.3) is read on demand when it can be; every other format from its bytes.
+  const lazyH5 = format === 'hdf5' && matlabVersion(head) !== 'v5' && !(input instanceof Uint8Array);
+  const bytes = input instanceof Uint8Array ? input : lazyH5 ? head : readAt(input, 0, size);
   const maskName = opts.maskName ?? 'mask';
   const mask = opts.mask
     ? await readMask(maskName, opts.mask).catch((e: unknown) => {
@@ -172,7 +180,11 @@ export async function readFmriFile(name: string, bytes: Uint8Array, opts: ReadFm
         break;
       case 'hdf5':
       case 'matlab':
-        source = matlabVersion(bytes) === 'v5' ? fromMatV5(name, bytes) : await fromH5(name, bytes, opts, mask);
+        source = lazyH5
+          ? await fromH5(name, input, opts, mask)
+          : matlabVersion(bytes) === 'v5'
+            ? fromMatV5(name, bytes)
+            : await fromH5(name, bytes, opts, mask);
         break;
       case 'nifti':
         source = fromNifti(name, bytes, mask, opts.maskName);
@@ -550,8 +562,8 @@ function bold5000Members(
   return { matrix: { rows, cols, values }, masks, order };
 }
 
-async function fromH5(name: string, bytes: Uint8Array, opts: ReadFmriOptions, mask: Mask | undefined): Promise<Source> {
-  const t = await readH5(name, bytes, {
+async function fromH5(name: string, input: H5Input, opts: ReadFmriOptions, mask: Mask | undefined): Promise<Source> {
+  const t = await readH5(name, input, {
     dataset: opts.dataset,
     ...(mask ? { mask, maskName: opts.maskName ?? 'mask' } : {}),
   });

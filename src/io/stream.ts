@@ -1,11 +1,23 @@
 // Any fMRI file read from a byte stream with progress and cancel. NIfTI (.nii, .nii.gz) is read volume by
-// volume, keeping only the masked voxels (niftiStream.ts); other formats are collected and parsed whole
-// (their readers need random access). The same function serves the CLI (node:fs streams, node:zlib) and
-// the studio's worker (File.stream(), fflate).
+// volume, keeping only the masked voxels (niftiStream.ts); HDF5 and MATLAB v7.3, given the file for reads at any
+// offset too (a path in the CLI, the user's File in the studio's worker), are read lazily by HDF5 after the stream
+// has been counted and digested; other formats are collected and parsed whole (their readers need random access).
+// The same function serves the CLI (node:fs streams, node:zlib) and the studio's worker (File.stream(), fflate).
 import { FmriFormatError } from './errors';
-import { applyScale, checkScale, fmriView, readFmriFile, type FmriFile, type FmriSource, type ReadFmriOptions } from './fmriFile';
+import {
+  applyScale,
+  checkScale,
+  detectFormat,
+  fmriView,
+  readFmriFile,
+  type FmriFile,
+  type FmriSource,
+  type ReadFmriOptions,
+} from './fmriFile';
 import { gridCoords } from './coords';
 import { readMask } from './mask';
+import { matlabVersion } from './mat';
+import { readAt, type RandomAccessFile } from './randomAccess';
 import { gunzipStream, readNiftiStream } from './niftiStream';
 
 export interface ByteProgress {
@@ -19,6 +31,11 @@ export interface StreamReadOptions extends ReadFmriOptions {
   signal?: AbortSignal;
   /** Inflate a gzip stream; default fflate's streaming Gunzip (the CLI passes node:zlib's, which is faster). */
   inflate?: (raw: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
+  /**
+   * The same file, readable at any offset: an HDF5 / MATLAB v7.3 file is then read by HDF5 on demand instead of
+   * from a whole copy (the stream is still read through, for progress and the caller's digest).
+   */
+  file?: RandomAccessFile;
 }
 
 /** Raw chunks counted for progress and checked for cancel. */
@@ -82,6 +99,14 @@ export async function readFmriStream(
     if (s.integer) src.integer = s.integer;
     applyScale(src, opts.scale, opts.convention);
     return fmriView(src, { split: opts.split, roi: opts.roi });
+  }
+  if (opts.file) {
+    const head = readAt(opts.file, 0, 512);
+    if (detectFormat(name, head) === 'hdf5' && matlabVersion(head) !== 'v5') {
+      for await (const _ of raw); // progress, cancel and the caller's digest
+      if (opts.signal?.aborted) throw new DOMException(`reading ${name} was cancelled`, 'AbortError');
+      return readFmriFile(name, opts.file, opts);
+    }
   }
   const parts: Uint8Array[] = [];
   let total = 0;

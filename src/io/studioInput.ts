@@ -4,6 +4,7 @@
 // NIfTI is read volume by volume through the mask (io/stream.ts), keeping only the masked voxels.
 import type { ReceiptInput } from '../engine/receipt';
 import type { Convention, FmriFile } from './fmriFile';
+import { blobFile } from './randomAccess';
 import { Sha256 } from './sha256';
 import { readFmriStream } from './stream';
 import { concatenateParts, readStimulusList } from './subject';
@@ -110,6 +111,7 @@ export async function readStudioInput(
   const files: FmriFile[] = [];
   for (const d of data) {
     const offset = before;
+    const lazy = blobFile(d.file);
     const read = async (inflate: ((raw: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>) | undefined) => {
       const hash = new Sha256();
       const f = await readFmriStream(d.name, d.file.size, () => chunks(d.file, hash, opts.signal), {
@@ -118,6 +120,8 @@ export async function readStudioInput(
         ...(args.convention ? { convention: args.convention } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(inflate ? { inflate } : {}),
+        // HDF5 / MATLAB v7.3: read by HDF5 from the File on demand (a worker has FileReaderSync), not copied whole.
+        ...(lazy ? { file: lazy } : {}),
         onProgress: (p) => opts.onProgress?.({ name: d.name, done: offset + p.bytesRead, total }),
       });
       return { f, sha256: hash.hex() };

@@ -15,6 +15,7 @@ import { writeBundle } from '../../src/io/bundle/writer';
 import { BundleError, FmriFormatError } from '../../src/io/errors';
 import { CheckpointError } from '../../src/convert/errors';
 import { readFmriFile } from '../../src/io/fmriFile';
+import { cachedFile } from '../../src/io/randomAccess';
 import { gunzipAll } from '../../src/io/gzip';
 import { readMask } from '../../src/io/mask';
 import { loadAll, memoryAccess, readCheckpoint } from '../../src/convert/torch/index';
@@ -133,8 +134,16 @@ const real = (f: string): Uint8Array[] => {
   }
 };
 
-async function fmri(name: string, bytes: Uint8Array, mask?: Uint8Array): Promise<void> {
-  const f = await readFmriFile(name, bytes, mask ? { mask } : {});
+async function fmri(name: string, bytes: Uint8Array, mask?: Uint8Array, lazy = false): Promise<void> {
+  // lazy: read on demand through a mount in h5wasm's file system (as a file given by path or a worker's File).
+  const input = lazy
+    ? cachedFile(bytes.length, (position, into) => {
+        const part = bytes.subarray(position, position + into.length);
+        into.set(part);
+        return part.length;
+      })
+    : bytes;
+  const f = await readFmriFile(name, input, mask ? { mask } : {});
   for (let i = 0; i < Math.min(f.samples, 64); i++) {
     const s = f.getSample(i);
     if (s.length !== f.voxels) throw new Error(`sample ${i} has ${s.length} values, announced ${f.voxels}`);
@@ -209,6 +218,10 @@ export async function readers(): Promise<Reader[]> {
     fm('.npz', [f('god.npz'), f('plain.npz'), ...real('god_with_object_member.npz')], { container: 'zip' }),
     fm('.h5', [f('bdata.h5'), f('plain.h5'), ...real('lzf_compressed.h5'), ...real('betas_int16_x300.hdf5')]),
     fm('.mat', [...real('matlab_v73.mat'), f('matlab_v5.mat'), f('matlab_v5_int16.mat')]),
+    fm('.h5-lazy', [f('bdata.h5'), f('plain.h5'), ...real('lzf_compressed.h5'), ...real('betas_int16_x300.hdf5')], {
+      read: (b) => fmri('fuzz.h5', b, undefined, true),
+    }),
+    fm('.mat-lazy', [...real('matlab_v73.mat'), f('matlab_v5.mat')], { read: (b) => fmri('fuzz.mat', b, undefined, true) }),
     fm('.nii', [f('vol3d.nii')], { read: (b) => fmri('fuzz.nii', b, mask) }),
     fm('.nii.gz', [f('vol4d.nii.gz'), ...real('multi_member.nii.gz')], { container: 'gzip', bomb: gzipBomb }),
     {
