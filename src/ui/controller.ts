@@ -9,6 +9,7 @@ import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
 import { classifyDrop, type DroppedFile } from './dropped';
+import { modelFromQuery } from './modelUrl';
 import type { BackendInfo } from '../engine/protocol';
 import type { WasmThreadsEmulation, WasmThreadsPref } from '../engine/wasmThreads';
 import {
@@ -86,7 +87,16 @@ export async function start(): Promise<void> {
     return;
   }
   void refreshSaved();
-  await loadModel({ kind: 'url', base: new URL(DEFAULT_MODEL_URL, location.href).href, label: 'Embedded default' }, false);
+  // ?model=<url> (src/ui/modelUrl.ts): that bundle instead of the embedded default, not saved in the browser.
+  const asked = modelFromQuery(location.search, location.href);
+  if (asked.kind === 'error') {
+    dispatch({ type: 'modelFailed', error: { code: 'BadModelUrl', message: asked.message } });
+    return;
+  }
+  await loadModel(
+    asked.kind === 'load' ? asked.source : { kind: 'url', base: new URL(DEFAULT_MODEL_URL, location.href).href, label: 'Embedded default' },
+    false,
+  );
 }
 
 export async function refreshSaved(): Promise<void> {
