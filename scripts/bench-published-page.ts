@@ -58,7 +58,7 @@ if (!existsSync(join(bundleDir, 'manifest.json'))) {
   execFileSync('npx', ['tsx', join(root, 'scripts/make-published-bundle.ts'), '--out', bundleDir], { stdio: 'inherit', cwd: root });
 }
 const manifest = JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')) as {
-  config: { name: string; preprocess: { rawVoxels?: number }; encoder: { numVoxels: number } };
+  config: { name: string; description?: string; preprocess: { rawVoxels?: number }; encoder: { numVoxels: number } };
   dtype: string;
   shards: { nbytes: number }[];
   card?: { params?: number };
@@ -196,7 +196,7 @@ interface MemoryReport {
 const startedAt = new Date();
 const result: Record<string, unknown> = {
   date: startedAt.toISOString(),
-  what: `${manifest.config.name}: random weights, published GOD sbj_3 shapes, ${manifest.dtype} bundle`,
+  what: `${manifest.config.name} (${manifest.dtype} bundle, ${((manifest.card?.params ?? 0) / 1e6).toFixed(1)} M parameters): ${manifest.config.description ?? ''}`,
   weights: args.weights,
   machine: machine(),
 };
@@ -232,7 +232,10 @@ try {
     if (m.type() === 'error') log(`page console error: ${m.text()}`);
   });
   page.on('pageerror', (e) => log(`page error: ${e.message}`));
-  await page.addInitScript(() => localStorage.setItem('decoding-studio.backend', JSON.stringify({ override: 'webgpu', cache: {} })));
+  await page.addInitScript(() => {
+    if (location.protocol.startsWith('http'))
+      localStorage.setItem('decoding-studio.backend', JSON.stringify({ override: 'webgpu', cache: {} }));
+  });
   await page.goto('about:blank');
   const idleRss = rss();
   result.browserIdleRssBytes = idleRss;
@@ -267,10 +270,11 @@ try {
   const afterLoad = await memory();
   Object.assign(result, {
     backend,
-    adapter: await page
-      .getByTestId('backend-reason')
-      .textContent()
-      .catch(() => null),
+    choice: (await page.getByTestId('backend-reason').textContent())?.trim(),
+    adapter: await page.evaluate(async () => {
+      const a = await navigator.gpu?.requestAdapter();
+      return a ? `${a.info.vendor}/${a.info.architecture} ${a.info.description}`.trim() : null;
+    }),
     downloadBytes: served.bundleBytes,
     bundleBytes,
     downloadMs: served.lastBundleByteAt - served.firstBundleByteAt,
@@ -357,7 +361,7 @@ const rows: [string, string][] = [
     `node ${m.node}, ${m.chromium}, tfjs ${m.tfjs} (webgpu ${m.tfjsWebgpu}), playwright ${m.playwright}, app ${m.app} @ ${m.commit}`,
   ],
   ['model', String(result.what)],
-  ['backend', `${result.backend ?? '–'} (${result.adapter ?? ''})`],
+  ['backend', `${result.backend ?? '–'} on ${result.adapter ?? '?'} (${result.choice ?? ''})`],
   ['weights on the device', `${result.deviceWeights ?? '–'} (?weights=${result.weights})`],
   [
     'download',
