@@ -46,3 +46,29 @@ export function memoryReport(): MemoryReport {
     ...(peak ? { peakGpuBytesInUse: peak.used, peakGpuBytesAllocated: peak.allocated } : {}),
   };
 }
+
+/**
+ * Destroys the buffers tfjs keeps for reuse (those of disposed tensors) once the GPU has finished the work submitted so
+ * far, and returns their bytes. After a model load they are the weights' upload and re-layout buffers, which no later
+ * op of the same size may ever ask for; a decode allocates what it needs again. Only while nothing else runs on the GPU.
+ */
+export async function releaseFreeGpuBuffers(): Promise<number> {
+  const bm = bufferManager() as (BufferManagerLike & { freeBuffers?: Map<string, GPUBuffer[]>; numFreeBuffers?: number }) | undefined;
+  if (!bm?.freeBuffers) return 0;
+  const backend = tf.backend() as unknown as { submitQueue?(): void; commandEncoder?: unknown; device?: GPUDevice };
+  // Commands still being recorded go out first (their disposals then join the pool), then the GPU finishes them all.
+  if (backend.commandEncoder) backend.submitQueue?.();
+  await backend.device?.queue.onSubmittedWorkDone();
+  let freed = 0,
+    count = 0;
+  for (const list of bm.freeBuffers.values()) {
+    for (const buffer of list.splice(0)) {
+      freed += buffer.size;
+      count++;
+      buffer.destroy();
+    }
+  }
+  bm.numBytesAllocated -= freed;
+  if (typeof bm.numFreeBuffers === 'number') bm.numFreeBuffers -= count;
+  return freed;
+}

@@ -19,7 +19,7 @@ import {
   type EngineModel,
   type WeightStorage,
 } from '../engine/pipeline';
-import { memoryReport, trackGpuPeak } from '../engine/gpuMemory';
+import { memoryReport, releaseFreeGpuBuffers, trackGpuPeak } from '../engine/gpuMemory';
 import { hasLowLevel } from '../model/lowlevel';
 import {
   decodeOptions,
@@ -393,6 +393,9 @@ export class Engine {
       if (this.model?.info.sha256 !== sha256) this.run = null;
       this.model?.engine.dispose();
       this.model = { engine, info, source };
+      // Nothing runs on the GPU now: give back the buffers of the load's uploads and re-layouts and of the previous
+      // model, which tfjs would keep for reuse (src/engine/gpuMemory.ts).
+      await releaseFreeGpuBuffers();
       // The model is in use from here on; failing to keep a copy (quota, no OPFS) is only a warning.
       let saveError: EngineError | undefined;
       if (keep) {
