@@ -61,8 +61,9 @@ const manifest = JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8
   config: { name: string; description?: string; preprocess: { rawVoxels?: number }; encoder: { numVoxels: number } };
   dtype: string;
   shards: { nbytes: number }[];
-  card?: { params?: number };
+  tensors: { shape: number[] }[];
 };
+const params = manifest.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
 const bundleBytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0) + statSync(join(bundleDir, 'manifest.json')).size;
 if (!args['no-build']) {
   log('vite build');
@@ -196,7 +197,7 @@ interface MemoryReport {
 const startedAt = new Date();
 const result: Record<string, unknown> = {
   date: startedAt.toISOString(),
-  what: `${manifest.config.name} (${manifest.dtype} bundle, ${((manifest.card?.params ?? 0) / 1e6).toFixed(1)} M parameters): ${manifest.config.description ?? ''}`,
+  what: `${manifest.config.name} (${manifest.dtype} bundle, ${(params / 1e6).toFixed(1)} M parameters): ${manifest.config.description ?? ''}`,
   weights: args.weights,
   machine: machine(),
 };
