@@ -2,8 +2,9 @@
 // the attention kernels read packed K/V in), half the bytes of float32. Each is widened back to a float32 tensor
 // by shaders/unpack_f16.wgsl just before the op that reads it (linear, conv2d in src/model/layers.ts), inside that
 // op's tidy, so one layer's float32 copy exists at a time; the math stays float32.
-// Tolerance: a weight's value is rounded to f16 (11 significant bits, relative error ≤ 2^-11 ≈ 4.9e-4 in the normal
-// range), so a layer's output moves by about that relative to its scale: tested within 2e-3 (src/kernels/packedWeights.test.ts).
+// Tolerance: a weight's value is rounded to f16 (11 significant bits: relative error ≤ 2^-11 ≈ 4.9e-4 in the normal range
+// when rounded to nearest; WGSL's pack2x16float may take either neighbour, ≤ 2^-10), so a layer's output moves by about
+// that relative to its scale: tested within 2e-3 (src/kernels/packedWeights.test.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { UnpackF16Program } from './attentionPrograms';
