@@ -139,7 +139,18 @@ function npyRow(n: number): Buffer {
 }
 
 // ---- the browser's memory: resident memory of its process tree, sampled -------------------------------------------------
-function treeRssBytes(rootPid: number): number {
+/** Proportional set size of a process (shared pages split among their users), or 0 when it cannot be read. */
+function pssBytes(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of a process tree: `rss` sums each process's RSS (shared memory counted in every process that maps it), `pss` splits it. */
+function treeMemory(rootPid: number): { rss: number; pss: number } {
   const ps = execSync('ps -e -o pid=,ppid=,rss=')
     .toString()
     .trim()
@@ -148,14 +159,16 @@ function treeRssBytes(rootPid: number): number {
   const kids = new Map<number, number[]>();
   for (const [pid, ppid] of ps) kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
   const rss = new Map(ps.map(([pid, , r]) => [pid, r]));
-  let total = 0;
+  let total = 0,
+    pss = 0;
   const stack = [rootPid];
   while (stack.length) {
     const p = stack.pop()!;
     total += (rss.get(p) ?? 0) * 1024;
+    pss += pssBytes(p);
     stack.push(...(kids.get(p) ?? []));
   }
-  return total;
+  return { rss: total, pss };
 }
 
 function machine(): Record<string, string | number> {
@@ -222,11 +235,16 @@ const browserPids = execSync(`pgrep -P ${process.pid} chromium || pgrep -P ${pro
   .split('\n')
   .filter(Boolean)
   .map(Number);
-const rss = (): number => browserPids.reduce((a, p) => a + treeRssBytes(p), 0);
-let peakRss = 0;
+const mem = (): { rss: number; pss: number } =>
+  browserPids.map(treeMemory).reduce((a, m) => ({ rss: a.rss + m.rss, pss: a.pss + m.pss }), { rss: 0, pss: 0 });
+const rss = (): number => mem().rss;
+let peakRss = 0,
+  peakPss = 0;
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, rss());
-}, 250);
+  const m = mem();
+  peakRss = Math.max(peakRss, m.rss);
+  peakPss = Math.max(peakPss, m.pss);
+}, 1000);
 try {
   const page = await browser.newPage();
   page.on('console', (m) => {
@@ -238,8 +256,9 @@ try {
       localStorage.setItem('decoding-studio.backend', JSON.stringify({ override: 'webgpu', cache: {} }));
   });
   await page.goto('about:blank');
-  const idleRss = rss();
-  result.browserIdleRssBytes = idleRss;
+  const idle = mem();
+  result.browserIdleRssBytes = idle.rss;
+  result.browserIdlePssBytes = idle.pss;
   const url = `http://127.0.0.1:${port}/?model=/published-bundle/&testHooks=1&weights=${args.weights}`;
   log(`open ${url}`);
   const t0 = Date.now();
@@ -285,6 +304,7 @@ try {
     deviceWeights: (await page.getByTestId('model-device-bytes').textContent())?.trim(),
     memoryAfterLoad: afterLoad,
     browserRssAfterLoadBytes: rss(),
+    browserPssAfterLoadBytes: mem().pss,
   });
   log(`loaded in ${(loadMs / 1000).toFixed(1)} s on ${backend}; ${result.deviceWeights}; GPU in use ${mib(afterLoad.gpuBytesInUse)}`);
   if (backend !== 'webgpu') throw new Error(`the studio runs on ${backend}, not WebGPU`);
@@ -340,7 +360,9 @@ try {
   process.exitCode = 1;
 } finally {
   clearInterval(sampler);
-  result.browserPeakRssBytes = Math.max(peakRss, rss());
+  const end = mem();
+  result.browserPeakRssBytes = Math.max(peakRss, end.rss);
+  result.browserPeakPssBytes = Math.max(peakPss, end.pss);
   result.finishedAt = new Date().toISOString();
   result.loadAverageAtEnd = loadavg()
     .map((x) => x.toFixed(2))
@@ -380,7 +402,11 @@ const rows: [string, string][] = [
   ['GPU memory peak (tfjs: in use / allocated)', `${mib((mr ?? ml)?.peakGpuBytesInUse)} / ${mib((mr ?? ml)?.peakGpuBytesAllocated)}`],
   ['page memory (measureUserAgentSpecificMemory)', mib((result.pageMemory as number | null) ?? undefined)],
   [
-    "browser processes' RSS (idle / after load / peak)",
+    "browser processes' PSS (idle / after load / peak)",
+    `${mib(result.browserIdlePssBytes as number)} / ${mib(result.browserPssAfterLoadBytes as number)} / ${mib(result.browserPeakPssBytes as number)}`,
+  ],
+  [
+    "browser processes' RSS summed (idle / after load / peak)",
     `${mib(result.browserIdleRssBytes as number)} / ${mib(result.browserRssAfterLoadBytes as number)} / ${mib(result.browserPeakRssBytes as number)}`,
   ],
   [
