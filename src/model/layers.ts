@@ -10,7 +10,9 @@ import { PackedF16, weightTensor, type Weight } from '../kernels/packedWeights';
  * prepared: tfjs-wasm's matMul with transposeB is about 10× slower than on a pre-transposed kernel.
  */
 export function linearKernel(weight: tf.Tensor): tf.Tensor2D {
-  return tf.transpose(tf.reshape(weight, [weight.shape[0], -1])) as tf.Tensor2D;
+  // In a tidy: the reshaped view shares the weight's buffer, and left alive it would keep that buffer on the device
+  // after the weight itself is freed (a second copy of every linear weight, 1.2 GB at the published size).
+  return tf.tidy(() => tf.transpose(tf.reshape(weight, [weight.shape[0], -1])) as tf.Tensor2D);
 }
 
 /** nn.Linear: x[..., in] · K + b with the prepared kernel K [in, out] (see linearKernel; packed f16 or float32). */
