@@ -14,6 +14,7 @@ import { prepareUNet, unet } from '../model/unet';
 import { prepareVQ, vqDecode } from '../model/vq';
 import { modelFromWeights, decodeSteps, decodeLatents, disposeDerived, releaseRelaidWeights, runToEnd } from '../engine/pipeline';
 import type { BackendName } from '../engine/types';
+import { randomInit } from './randomWeights';
 
 const SPEC: Record<string, FlagSpec> = {
   backend: { type: 'string', help: 'tfjs backend', default: 'wasm', choices: ['wasm', 'cpu', 'webgpu'] },
@@ -47,16 +48,13 @@ async function time(reps: number, fn: () => Promise<void>): Promise<number> {
   return median(xs);
 }
 
-/** Random weights with fan-in scaling; norm gains 1 and biases small, so activations stay finite. */
+/** Random weights (src/cli/randomWeights.ts's rule) drawn on the backend. */
 function randomWeights(cfg: ModelConfig, filter: (name: string) => boolean): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
   for (const [name, shape] of Object.entries(expectedShapes(cfg))) {
     if (!filter(name)) continue;
-    const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-    out[name] =
-      /norm.*weight$|\.norm\.weight$/.test(name) && shape.length === 1
-        ? tf.ones(shape)
-        : tf.randomNormal(shape, 0, shape.length > 1 ? 1 / Math.sqrt(fanIn) : 0.01, 'float32', 1);
+    const init = randomInit(name, shape);
+    out[name] = init.ones ? tf.ones(shape) : tf.randomNormal(shape, 0, init.std, 'float32', 1);
   }
   return out;
 }

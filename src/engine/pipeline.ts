@@ -22,6 +22,7 @@ import { loadBundle, sha256Hex, type BundleSource, type LoadOptions } from '../i
 import type { ConditioningResult, DecodeEvent, DecodeOptions, ImageBatch, InitKind, ModelCard } from './types';
 import { modeProblems, problemMessage, settingsProblems } from './settings';
 import { errorClass } from '../errors';
+import { packF16, type KeepKernel, type Weight } from '../kernels/packedWeights';
 
 /** Bundle name of the classifier-free guidance null context [77, condDim] (issue 16; not an authors' key). */
 export const NULL_CONTEXT = 'decoding_studio.null_context';
@@ -38,8 +39,25 @@ export interface EngineModel {
   /** Low-level decoder (fMRI → img2img start), when the bundle carries decoding_studio.lowlevel.* (src/model/lowlevel.ts). */
   lowlevel?: LowLevelParams;
   schedule: Schedule;
+  /** Bytes the weights take on the device: 4 per parameter, 2 for those kept as packed f16. */
+  deviceWeightBytes: number;
+  /** Matrices kept as packed f16 on the GPU (see PackWeightsOptions): how many, the bytes that saves, and their weights' names; absent when none are. */
+  packedF16?: { tensors: number; bytesSaved: number; names: string[] };
   dispose(): void;
 }
+
+/**
+ * Packed-f16 weights (issue 15): on WebGPU, the UNet's and the fMRI encoder's re-laid-out linear and conv kernels of at
+ * least `minElements` values are kept as f16 pairs (src/kernels/packedWeights.ts) and widened per op.
+ */
+export interface PackWeightsOptions {
+  minElements: number;
+}
+
+/** Weights on the device above this (float32) are packed by loadModel on WebGPU. */
+export const PACK_ABOVE_BYTES = 2 * 2 ** 30;
+/** Smallest matrix packed: 64 Ki values (256 KiB in float32); the published UNet's and encoder's matrices are larger. */
+export const PACK_MIN_ELEMENTS = 2 ** 16;
 
 /** Parameters per network, counted from the weight names. */
 export function countParams(weights: WeightMap): Record<string, number> {
@@ -99,13 +117,35 @@ export function modelFromWeights(
   config: ModelConfig,
   weights: WeightMap,
   card?: Partial<ModelCard>,
-  opts: { releaseRelaid?: boolean } = {},
+  opts: { releaseRelaid?: boolean; packF16?: PackWeightsOptions } = {},
 ): EngineModel {
   const own: Record<string, tf.Tensor> = { ...weights };
   const params = countParams(own);
-  const encoder = prepareFmriEncoder(config, own);
+  const packedNames: string[] = [];
+  let bytesSaved = 0;
+  // With releaseRelaid, a weight is freed as soon as its re-laid-out copy exists (not after every network is
+  // prepared), so the device never holds both layouts of every weight at once; with packF16, large copies are packed.
+  function packing<T extends tf.Tensor>(kernel: T, source: string): Weight<T> {
+    let out: Weight<T> = kernel;
+    if (opts.packF16 && kernel.size >= opts.packF16.minElements) {
+      const p = packF16(kernel);
+      kernel.dispose();
+      packedNames.push(source);
+      bytesSaved += kernel.size * 4 - p.bytes;
+      out = p;
+    }
+    const src = own[source];
+    if (src && src !== kernel && source !== NULL_CONTEXT) {
+      src.dispose();
+      delete own[source];
+    }
+    return out;
+  }
+  if (opts.packF16 && !opts.releaseRelaid) throw new Error('packF16 needs releaseRelaid (the weights are handed over)');
+  const keep: KeepKernel | undefined = opts.releaseRelaid ? packing : undefined;
+  const encoder = prepareFmriEncoder(config, own, undefined, keep);
   const cond = prepareCondStage(config, own);
-  const unetParams = prepareUNet(config, own);
+  const unetParams = prepareUNet(config, own, undefined, keep);
   const vq = prepareVQ(config, own);
   const lowlevel = prepareLowLevel(config, own);
   const schedule = makeSchedule(config.schedule);
@@ -120,6 +160,8 @@ export function modelFromWeights(
     vq,
     lowlevel,
     schedule,
+    deviceWeightBytes: params.total * 4 - bytesSaved,
+    ...(packedNames.length ? { packedF16: { tensors: packedNames.length, bytesSaved, names: packedNames } } : {}),
     dispose() {
       disposeDerived([encoder, cond, unetParams, vq, lowlevel], own);
       for (const t of Object.values(own)) t.dispose();
@@ -133,18 +175,37 @@ export function disposeDerived(params: unknown, weights: WeightMap): void {
   for (const t of tensorsIn(params)) if (!owned.has(t) && !t.isDisposed) t.dispose();
 }
 
+/**
+ * How the weights are kept on a WebGPU device: 'auto' packs the large matrices as f16 when the float32 weights would
+ * exceed PACK_ABOVE_BYTES, 'f16' always, 'f32' never. Other backends keep float32.
+ */
+export type WeightStorage = 'auto' | 'f32' | 'f16';
+
+/** Whether loadModel packs (see WeightStorage), for a model of `params` parameters on the active backend. */
+export function packsWeights(storage: WeightStorage, params: number): boolean {
+  if (tf.getBackend() !== 'webgpu') return false;
+  return storage === 'f16' || (storage === 'auto' && params * 4 > PACK_ABOVE_BYTES);
+}
+
 /** Loads a weight bundle (byte progress, cancellable) and prepares every network. */
-export async function loadModel(source: BundleSource, opts: LoadOptions = {}): Promise<EngineModel> {
+export async function loadModel(source: BundleSource, opts: LoadOptions & { weights?: WeightStorage } = {}): Promise<EngineModel> {
   const { manifest, manifestBytes, tensors } = await loadBundle(source, opts);
   const weights: Record<string, tf.Tensor> = {};
   try {
-    for (const [name, t] of Object.entries(tensors)) weights[name] = tf.tensor(t.data, t.shape, 'float32');
+    let params = 0;
+    for (const [name, t] of Object.entries(tensors)) {
+      weights[name] = tf.tensor(t.data, t.shape, 'float32');
+      params += t.data.length;
+      // tfjs holds the values until the tensor's first upload; this copy must not outlive it.
+      delete tensors[name];
+    }
     const bytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
+    const pack = packsWeights(opts.weights ?? 'auto', params);
     const model = modelFromWeights(
       manifest.config,
       weights,
       { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) },
-      { releaseRelaid: true },
+      { releaseRelaid: true, ...(pack ? { packF16: { minElements: PACK_MIN_ELEMENTS } } : {}) },
     );
     await compileShaders(model);
     return model;

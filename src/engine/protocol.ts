@@ -6,6 +6,7 @@ import type { ModelConfig } from '../model/config';
 import type { BackendDecision, BackendOverride, BackendPrefs, CachedChoice } from './backendChoice';
 import type { BackendName, DecodeOptions, ModelCard } from './types';
 import type { WasmThreadsEmulation, WasmThreadsPref } from './wasmThreads';
+import type { WeightStorage } from './pipeline';
 
 export interface AdapterInfo {
   vendor: string;
@@ -64,8 +65,10 @@ export interface ModelInfo {
   sha256: string;
   /** Trained on simulated data, or an untrained stand-in: the UI labels it. */
   syntheticLabel?: string;
-  /** Estimated bytes of weights held on the device. */
+  /** Bytes of weights held on the device (4 per value, 2 for matrices kept as packed f16). */
   memoryBytes: number;
+  /** Matrices kept as packed f16 on the GPU and the bytes saved (src/kernels/packedWeights.ts); absent when none. */
+  packedF16?: { tensors: number; bytesSaved: number };
   /** Low-level start and guidance support (init 'lowlevel', guidance ≠ 1). */
   capabilities: ModelCapabilities;
 }
@@ -247,6 +250,20 @@ export interface ExportResult {
   bytes: Uint8Array;
 }
 
+/** tfjs's memory counts (src/engine/gpuMemory.ts); GPU figures only on WebGPU, peaks since the model began loading. */
+export interface MemoryReport {
+  backend: string;
+  numTensors: number;
+  /** Bytes of all live tensors (tf.memory().numBytes). */
+  numBytes: number;
+  /** tf.memory().numBytesInGPU: buffers of live tensors. */
+  gpuBytesInUse?: number;
+  /** tf.memory().numBytesAllocatedInGPU: also the buffers tfjs keeps for reuse. */
+  gpuBytesAllocated?: number;
+  peakGpuBytesInUse?: number;
+  peakGpuBytesAllocated?: number;
+}
+
 /** op name → [args, result]. */
 export interface Ops {
   /**
@@ -254,9 +271,19 @@ export interface Ops {
    * wasmThreads: the URL's ?wasmThreads (default 'auto'); emulate: e2e only, honoured with testHooks (src/engine/wasmThreads.ts).
    */
   init: [
-    { prefer: BackendName[]; choice?: BackendPrefs; testHooks?: boolean; wasmThreads?: WasmThreadsPref; emulate?: WasmThreadsEmulation },
+    {
+      prefer: BackendName[];
+      choice?: BackendPrefs;
+      testHooks?: boolean;
+      wasmThreads?: WasmThreadsPref;
+      emulate?: WasmThreadsEmulation;
+      /** The URL's ?weights= (src/engine/pipeline.ts WeightStorage; default 'auto'). */
+      weights?: WeightStorage;
+    },
     BackendInfo,
   ];
+  /** tfjs's memory counts now, and the GPU peaks (the page benchmark reads them). */
+  memory: [Record<string, never>, MemoryReport];
   /** Set the override and reload the current model on the backend it selects (null: no model loaded). */
   setBackendOverride: [{ override: BackendOverride }, LoadedModel | null];
   /** e2e only (init testHooks): destroy the WebGPU device now, as a driver reset would. */

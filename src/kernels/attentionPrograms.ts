@@ -1,5 +1,5 @@
 // tfjs WebGPUProgram wrappers for shaders/cross_attention.wgsl, shaders/flash_attention.wgsl and
-// shaders/pack_f16.wgsl. tfjs generates the bindings (result, then Q, K, V), the uniform struct and _start;
+// shaders/pack_f16.wgsl / unpack_f16.wgsl. tfjs generates the bindings (result, then Q, K, V), the uniform struct and _start;
 // the WGSL files supply main() and the wrapper prepends the load functions of the storage precision.
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { shaderSource, type ShaderName } from './shaderSource';
@@ -121,5 +121,26 @@ export class PackF16Program implements WebGPUProgram {
 
   getUserCode(): string {
     return shaderSource('pack_f16');
+  }
+}
+
+/** int32 [ceil(size / 2)] of packed f16 pairs (PackF16Program's layout) → float32 of `shape` (size elements). */
+export class UnpackF16Program implements WebGPUProgram {
+  variableNames = ['X'];
+  outputShape: number[];
+  shaderKey = 'ds_unpack_f16';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+
+  constructor(size: number) {
+    this.outputShape = [size];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.ceil(size / this.workgroupSize[0]), 1, 1];
+  }
+
+  getUserCode(): string {
+    return shaderSource('unpack_f16');
   }
 }

@@ -9,7 +9,8 @@ export type ShaderName =
   | 'attention_load_f32'
   | 'attention_load_f16packed'
   | 'attention_load_f16'
-  | 'pack_f16';
+  | 'pack_f16'
+  | 'unpack_f16';
 
 function readShaders(): Record<string, string> {
   if (import.meta.env) {

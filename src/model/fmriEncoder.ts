@@ -5,6 +5,7 @@ import type { ModelConfig } from './config';
 import { getWeight, type WeightMap } from './weights';
 import { gelu, layerNorm, linear, linearKernel } from './layers';
 import { attention } from '../kernels/attention';
+import { keepAsIs, type KeepKernel, type Weight } from '../kernels/packedWeights';
 
 interface Norm {
   gamma: tf.Tensor1D;
@@ -13,15 +14,15 @@ interface Norm {
 
 export interface FmriEncoderBlock {
   norm1: Norm;
-  /** PyTorch Linear layout [3D, D]; rows q‖k‖v, heads contiguous inside each. */
-  qkvWeight: tf.Tensor2D;
+  /** Prepared kernel [D, 3D] (PyTorch's [3D, D] transposed); columns q‖k‖v, heads contiguous inside each. */
+  qkvWeight: Weight<tf.Tensor2D>;
   qkvBias: tf.Tensor1D;
-  projWeight: tf.Tensor2D;
+  projWeight: Weight<tf.Tensor2D>;
   projBias: tf.Tensor1D;
   norm2: Norm;
-  fc1Weight: tf.Tensor2D;
+  fc1Weight: Weight<tf.Tensor2D>;
   fc1Bias: tf.Tensor1D;
-  fc2Weight: tf.Tensor2D;
+  fc2Weight: Weight<tf.Tensor2D>;
   fc2Bias: tf.Tensor1D;
 }
 
@@ -35,8 +36,16 @@ export interface FmriEncoderParams {
   norm: Norm;
 }
 
-/** Checks and views the encoder weights under `prefix`; the reshaped/sliced tensors are new and owned by the caller. */
-export function prepareFmriEncoder(cfg: ModelConfig, w: WeightMap, prefix = 'cond_stage_model.mae.'): FmriEncoderParams {
+/**
+ * Checks and views the encoder weights under `prefix`; the reshaped/sliced tensors are new and owned by the caller.
+ * `keep` decides what is kept of each block's re-laid-out kernels (see prepareUNet).
+ */
+export function prepareFmriEncoder(
+  cfg: ModelConfig,
+  w: WeightMap,
+  prefix = 'cond_stage_model.mae.',
+  keep: KeepKernel = keepAsIs,
+): FmriEncoderParams {
   const { numVoxels, patchSize: p, embedDim: d, depth, mlpRatio } = cfg.encoder;
   if (numVoxels % p !== 0) throw new Error(`encoder numVoxels ${numVoxels} is not a multiple of patchSize ${p}`);
   const l = numVoxels / p;
@@ -45,19 +54,20 @@ export function prepareFmriEncoder(cfg: ModelConfig, w: WeightMap, prefix = 'con
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`, [d]), beta: get(`${name}.bias`, [d]) });
   const posTable = get<tf.Tensor3D>('pos_embed', [1, l + 1, d]);
   const patch = get('patch_embed.proj.weight', [d, 1, p]);
+  const kernel = (name: string, shape: number[]) => keep(linearKernel(get<tf.Tensor2D>(name, shape)), prefix + name);
   const blocks: FmriEncoderBlock[] = [];
   for (let i = 0; i < depth; i++) {
     const b = `blocks.${i}.`;
     blocks.push({
       norm1: norm(`${b}norm1`),
-      qkvWeight: linearKernel(get(`${b}attn.qkv.weight`, [3 * d, d])),
+      qkvWeight: kernel(`${b}attn.qkv.weight`, [3 * d, d]),
       qkvBias: get(`${b}attn.qkv.bias`, [3 * d]),
-      projWeight: linearKernel(get(`${b}attn.proj.weight`, [d, d])),
+      projWeight: kernel(`${b}attn.proj.weight`, [d, d]),
       projBias: get(`${b}attn.proj.bias`, [d]),
       norm2: norm(`${b}norm2`),
-      fc1Weight: linearKernel(get(`${b}mlp.fc1.weight`, [hidden, d])),
+      fc1Weight: kernel(`${b}mlp.fc1.weight`, [hidden, d]),
       fc1Bias: get(`${b}mlp.fc1.bias`, [hidden]),
-      fc2Weight: linearKernel(get(`${b}mlp.fc2.weight`, [d, hidden])),
+      fc2Weight: kernel(`${b}mlp.fc2.weight`, [d, hidden]),
       fc2Bias: get(`${b}mlp.fc2.bias`, [d]),
     });
   }
@@ -93,7 +103,12 @@ export function fmriEncoder(cfg: ModelConfig, params: FmriEncoderParams, x: tf.T
     const l = numVoxels / p;
     // kernel = stride = p: each patch is one dot product with the [D, p] kernel.
     let h = tf.add(linear(tf.reshape(x, [batch, l, p]), params.patchWeight, params.patchBias), params.pos) as tf.Tensor3D;
-    for (const b of params.blocks) h = block(h, b, numHeads);
+    // Each block in its own tidy, so that its intermediates are freed when it ends.
+    for (const b of params.blocks) {
+      const prev = h;
+      h = tf.tidy(() => block(prev, b, numHeads));
+      prev.dispose();
+    }
     return layerNorm(h, params.norm.gamma, params.norm.beta) as tf.Tensor3D;
   });
 }

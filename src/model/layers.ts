@@ -3,21 +3,24 @@
 // layout and are re-laid-out once by the callers' prepare step (see conv2dKernel).
 // Only functional tf.* ops: tfjs-core alone does not register the chained tensor methods (x.reshape).
 import * as tf from '@tensorflow/tfjs-core';
+import { PackedF16, weightTensor, type Weight } from '../kernels/packedWeights';
 
 /**
  * PyTorch Linear weight [out, in] → the [in, out] kernel `linear` takes. Done once when a network is
  * prepared: tfjs-wasm's matMul with transposeB is about 10× slower than on a pre-transposed kernel.
  */
 export function linearKernel(weight: tf.Tensor): tf.Tensor2D {
-  return tf.transpose(tf.reshape(weight, [weight.shape[0], -1])) as tf.Tensor2D;
+  // In a tidy: the reshaped view shares the weight's buffer, and left alive it would keep that buffer on the device
+  // after the weight itself is freed (a second copy of every linear weight, 1.2 GB at the published size).
+  return tf.tidy(() => tf.transpose(tf.reshape(weight, [weight.shape[0], -1])) as tf.Tensor2D);
 }
 
-/** nn.Linear: x[..., in] · K + b with the prepared kernel K [in, out] (see linearKernel). */
-export function linear(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+/** nn.Linear: x[..., in] · K + b with the prepared kernel K [in, out] (see linearKernel; packed f16 or float32). */
+export function linear(x: tf.Tensor, kernel: Weight, bias?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const inDim = x.shape[x.shape.length - 1];
     const lead = x.shape.slice(0, -1);
-    const y = tf.matMul(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, kernel as tf.Tensor2D);
+    const y = tf.matMul(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, weightTensor(kernel) as tf.Tensor2D);
     const yb = bias ? tf.add(y, bias) : y;
     return tf.reshape(yb, [...lead, kernel.shape[1] as number]);
   });
@@ -58,11 +61,13 @@ export function conv2dKernel(weight: tf.Tensor): tf.Tensor4D {
 }
 
 /**
- * nn.Conv2d on NHWC with a prepared [kh, kw, in, out] kernel; symmetric zero padding as PyTorch. One fused
+ * nn.Conv2d on NHWC with a prepared [kh, kw, in, out] kernel (packed f16 or float32); symmetric zero padding as PyTorch. One fused
  * kernel (explicit padding and bias inside the convolution): a separate pad and bias add were 2 of every 3
  * kernel launches of a convolution, and the pad a full copy of the activation (npm run profile:unet).
  */
-export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | undefined, stride = 1, pad = 0): tf.Tensor4D {
+export function conv2d(x: tf.Tensor4D, kernel: Weight<tf.Tensor4D>, bias: tf.Tensor | undefined, stride = 1, pad = 0): tf.Tensor4D {
+  // A packed kernel is widened for this convolution only (src/kernels/packedWeights.ts).
+  if (kernel instanceof PackedF16) return tf.tidy(() => conv2d(x, weightTensor(kernel) as tf.Tensor4D, bias, stride, pad));
   return tf.fused.conv2d({
     x,
     filter: kernel,

@@ -20,13 +20,14 @@ import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } fro
 import { prepareTimeCondition, timeCondition, type TimeConditionParams } from './condStage';
 import { attention, attentionWithWeights } from '../kernels/attention';
 import { errorClass } from '../errors';
+import { keepAsIs, type KeepKernel, type Weight } from '../kernels/packedWeights';
 
 interface Conv {
-  kernel: tf.Tensor4D;
+  kernel: Weight<tf.Tensor4D>;
   bias: tf.Tensor1D;
 }
 interface Linear {
-  weight: tf.Tensor2D;
+  weight: Weight<tf.Tensor2D>;
   bias?: tf.Tensor1D;
 }
 interface Norm {
@@ -90,8 +91,9 @@ export class UNetInputError extends errorClass('UNetInputError', 'unet: ') {}
  * Validates every UNet tensor against the config (one error naming all missing / mis-shaped ones) and
  * returns the parameters: conv kernels re-laid-out to HWIO (new tensors, owned by the caller); Linear
  * weights, norms and biases are the WeightMap's tensors (1×1 convs are reshaped views of them).
+ * `keep` decides what is kept of each re-laid-out kernel (itself by default; packed f16 under modelFromWeights' policy).
  */
-export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX): UNetParams {
+export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX, keep: KeepKernel = keepAsIs): UNetParams {
   const u = cfg.unet;
   const layout = unetLayout(u);
   for (const l of [...layout.input.flat(), ...layout.middle, ...layout.output.flat()]) {
@@ -101,14 +103,15 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
   }
   checkWeights(w, unetShapes(cfg, prefix), `UNet weights under ${prefix}`);
   const get = <T extends tf.Tensor>(name: string): T => w[prefix + name] as T;
-  const conv = (name: string): Conv => ({ kernel: conv2dKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) });
+  const conv = (name: string): Conv => ({
+    kernel: keep(conv2dKernel(get(`${name}.weight`)), `${prefix}${name}.weight`),
+    bias: get(`${name}.bias`),
+  });
   const lin = (name: string, bias = true): Linear => ({
-    weight: linearKernel(get(`${name}.weight`)),
+    weight: keep(linearKernel(get(`${name}.weight`)), `${prefix}${name}.weight`),
     bias: bias ? get(`${name}.bias`) : undefined,
   });
-  const pointwise = (name: string): Linear => {
-    return { weight: linearKernel(get(`${name}.weight`)), bias: get(`${name}.bias`) };
-  };
+  const pointwise = (name: string): Linear => lin(name);
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
   const attn = (name: string): AttentionParams => ({
     q: lin(`${name}.to_q`, false),
@@ -171,7 +174,7 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
 function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Tensor4D {
   const h = conv2d(silu(groupNorm(x, 32, p.inNorm.gamma, p.inNorm.beta, 1e-5)) as tf.Tensor4D, p.inConv.kernel, p.inConv.bias, 1, 1);
   const e = linear(embAct, p.emb.weight, p.emb.bias);
-  const h1 = tf.add(h, tf.reshape(e, [embAct.shape[0], 1, 1, p.emb.weight.shape[1]])) as tf.Tensor4D;
+  const h1 = tf.add(h, tf.reshape(e, [embAct.shape[0], 1, 1, e.shape[1] as number])) as tf.Tensor4D;
   // out_layers' Dropout is the identity at inference.
   const h2 = conv2d(silu(groupNorm(h1, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D, p.outConv.kernel, p.outConv.bias, 1, 1);
   const skip = p.skip ? conv2d(x, p.skip.kernel, p.skip.bias) : x;
@@ -300,14 +303,24 @@ export function unet(
     let hcur = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
     const skips: tf.Tensor4D[] = [];
     const cap: CaptureState | undefined = capture && { fn: capture, layer: 0 };
+    // Each block in its own tidy: its intermediates are freed when it ends, not when the whole step ends; only the
+    // skips and the running activation live on, and each is disposed once the next block has read it.
+    const inBlock = (block: UNetLayerParams[], input: () => tf.Tensor4D): tf.Tensor4D =>
+      tf.tidy(() => runBlock(block, input(), embAct, c, u.numHeads, cap));
     for (const block of p.input) {
-      hcur = runBlock(block, hcur, embAct, c, u.numHeads, cap);
+      const prev = hcur;
+      hcur = inBlock(block, () => prev);
       skips.push(hcur);
     }
-    hcur = runBlock(p.middle, hcur, embAct, c, u.numHeads, cap);
+    const last = hcur;
+    hcur = inBlock(p.middle, () => last);
     for (const block of p.output) {
       // torch.cat([h, hs.pop()], dim=1): the running activation first, then the skip.
-      hcur = runBlock(block, tf.concat([hcur, skips.pop()!], 3), embAct, c, u.numHeads, cap);
+      const skip = skips.pop()!;
+      const prev = hcur;
+      hcur = inBlock(block, () => tf.concat([prev, skip], 3) as tf.Tensor4D);
+      if (prev !== hcur) prev.dispose();
+      if (skip !== hcur) skip.dispose();
     }
     const out = conv2d(
       silu(groupNorm(hcur, 32, p.outNorm.gamma, p.outNorm.beta, 1e-5)) as tf.Tensor4D,

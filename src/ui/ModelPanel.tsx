@@ -161,7 +161,12 @@ export function ModelPanel() {
               </tr>
               <tr>
                 <th scope="row">weights on device</th>
-                <td>{formatBytes(info.memoryBytes)} (float32)</td>
+                <td data-testid="model-device-bytes">
+                  {formatBytes(info.memoryBytes)}{' '}
+                  {info.packedF16
+                    ? `(float32; ${info.packedF16.tensors} large matrices packed as f16, ${formatBytes(info.packedF16.bytesSaved)} saved)`
+                    : '(float32)'}
+                </td>
               </tr>
               <tr>
                 <th scope="row">fMRI voxels</th>

@@ -9,6 +9,7 @@ import { parseScale } from '../io/scale';
 import { dispatch, useStudio } from '../store/studio';
 import { asEngineError, EngineClient } from '../worker/client';
 import { classifyDrop, type DroppedFile } from './dropped';
+import { modelFromQuery } from './modelUrl';
 import type { BackendInfo } from '../engine/protocol';
 import type { WasmThreadsEmulation, WasmThreadsPref } from '../engine/wasmThreads';
 import {
@@ -79,6 +80,7 @@ export async function start(): Promise<void> {
         choice: loadBackendPrefs(),
         testHooks: installTestHooks(),
         ...wasmThreadsFromUrl(),
+        ...weightsFromUrl(),
       }),
     });
   } catch (e) {
@@ -86,7 +88,16 @@ export async function start(): Promise<void> {
     return;
   }
   void refreshSaved();
-  await loadModel({ kind: 'url', base: new URL(DEFAULT_MODEL_URL, location.href).href, label: 'Embedded default' }, false);
+  // ?model=<url> (src/ui/modelUrl.ts): that bundle instead of the embedded default, not saved in the browser.
+  const asked = modelFromQuery(location.search, location.href);
+  if (asked.kind === 'error') {
+    dispatch({ type: 'modelFailed', error: { code: 'BadModelUrl', message: asked.message } });
+    return;
+  }
+  await loadModel(
+    asked.kind === 'load' ? asked.source : { kind: 'url', base: new URL(DEFAULT_MODEL_URL, location.href).href, label: 'Embedded default' },
+    false,
+  );
 }
 
 export async function refreshSaved(): Promise<void> {
@@ -468,11 +479,23 @@ function wasmThreadsFromUrl(): { wasmThreads?: WasmThreadsPref; emulate?: WasmTh
 }
 
 /**
+ * ?weights=f32|f16|auto: how a WebGPU device keeps the weights (src/engine/pipeline.ts WeightStorage; 'auto', the
+ * default, packs the large matrices as f16 when float32 weights would exceed 2 GiB). For memory comparisons.
+ */
+function weightsFromUrl(): { weights?: 'auto' | 'f32' | 'f16' } {
+  const w = new URLSearchParams(location.search).get('weights');
+  return w === 'auto' || w === 'f32' || w === 'f16' ? { weights: w } : {};
+}
+
+/**
  * e2e only, with ?testHooks=1 in the URL (never set in normal use): window.__studioTest.loseDevice()
  * destroys the worker's WebGPU device, as a driver reset would.
  */
 function installTestHooks(): boolean {
   if (new URLSearchParams(location.search).get('testHooks') !== '1') return false;
-  (window as unknown as { __studioTest: unknown }).__studioTest = { loseDevice: () => engine().call('testLoseDevice', {}) };
+  (window as unknown as { __studioTest: unknown }).__studioTest = {
+    loseDevice: () => engine().call('testLoseDevice', {}),
+    memory: () => engine().call('memory', {}),
+  };
   return true;
 }

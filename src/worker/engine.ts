@@ -17,7 +17,9 @@ import {
   preprocessSummary,
   runMode,
   type EngineModel,
+  type WeightStorage,
 } from '../engine/pipeline';
+import { memoryReport, releaseFreeGpuBuffers, trackGpuPeak } from '../engine/gpuMemory';
 import { hasLowLevel } from '../model/lowlevel';
 import {
   decodeOptions,
@@ -190,6 +192,8 @@ export class Engine {
   /** The user's backend override and the decisions measured so far (the studio keeps them in localStorage). */
   private backendPrefs: BackendPrefs = { override: 'auto', cache: {} };
   private testHooks = false;
+  /** How weights are kept on a WebGPU device (?weights=; src/engine/pipeline.ts WeightStorage). */
+  private weightStorage: WeightStorage = 'auto';
   /** The WebGPU device was lost in this session: WebGPU is no longer a candidate. */
   private webGpuLost = false;
 
@@ -201,8 +205,10 @@ export class Engine {
     const ops: { [P in OpName]: (x: OpArgs<P>) => Promise<OpResult<P>> } = {
       init: (x) => {
         this.deps.gpu.configureWasmThreads?.(x.wasmThreads ?? 'auto', x.testHooks ? x.emulate : undefined);
+        if (x.weights) this.weightStorage = x.weights;
         return this.startBackend(x.prefer, x.choice, x.testHooks);
       },
+      memory: async () => memoryReport(),
       setBackendOverride: (x) => this.setBackendOverride(x.override),
       testLoseDevice: async () => this.testLoseDevice(),
       loadModel: (x) => this.openModel(x.source, x.save),
@@ -356,7 +362,8 @@ export class Engine {
     try {
       const bundle = await this.deps.openBundle(source, keep);
       await this.chooseBackendFor((f) => bundle.source.read(f));
-      const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress });
+      trackGpuPeak();
+      const engine = await loadModel(bundle.source, { signal: abort.signal, onProgress, weights: this.weightStorage });
       // The active run samples with the current engine's weights: it must end before they are disposed.
       await this.stopRun();
       if (abort.signal.aborted) {
@@ -377,7 +384,8 @@ export class Engine {
         config: engine.config,
         card: engine.card,
         sha256,
-        memoryBytes: (engine.card.params.total ?? 0) * 4,
+        memoryBytes: engine.deviceWeightBytes,
+        ...(engine.packedF16 ? { packedF16: { tensors: engine.packedF16.tensors, bytesSaved: engine.packedF16.bytesSaved } } : {}),
         capabilities: { lowLevel: hasLowLevel(engine), nullContext: hasNullContext(engine) },
         ...(label ? { syntheticLabel: label } : {}),
       };
@@ -385,6 +393,9 @@ export class Engine {
       if (this.model?.info.sha256 !== sha256) this.run = null;
       this.model?.engine.dispose();
       this.model = { engine, info, source };
+      // Nothing runs on the GPU now: give back the buffers of the load's uploads and re-layouts and of the previous
+      // model, which tfjs would keep for reuse (src/engine/gpuMemory.ts).
+      await releaseFreeGpuBuffers();
       // The model is in use from here on; failing to keep a copy (quota, no OPFS) is only a warning.
       let saveError: EngineError | undefined;
       if (keep) {

@@ -237,6 +237,11 @@ describe('bundle sources', () => {
     await expect(loadBundle(urlSource('https://models.example/m', fakeFetch))).rejects.toThrow(
       /manifest\.json is missing from https:\/\/models\.example\/m \(HTTP 404\)/,
     );
+    const spa = (async () =>
+      new Response('<!doctype html><title>studio</title>', { headers: { 'content-type': 'text/html; charset=utf-8' } })) as typeof fetch;
+    await expect(loadBundle(urlSource('https://models.example/nothing/', spa))).rejects.toThrow(
+      'manifest.json is missing from https://models.example/nothing/ (the server answered with an HTML page, not the file)',
+    );
   });
 
   it('a directory source reports a missing manifest', async () => {

@@ -50,6 +50,11 @@ export function urlSource(base: string, fetchImpl: typeof fetch = fetch): Bundle
       }
       if (res.status === 404) throw new BundleError(`${file} is missing from ${base} (HTTP 404)`);
       if (!res.ok) throw new BundleError(`cannot fetch ${file} from ${base}: HTTP ${res.status}`);
+      // A single-page-app server (vite preview, most static hosts) answers an unknown path with its index page.
+      if (/^text\/html\b/i.test(res.headers.get('content-type') ?? '')) {
+        void res.body?.cancel();
+        throw new BundleError(`${file} is missing from ${base} (the server answered with an HTML page, not the file)`);
+      }
       if (!res.body) {
         const bytes = new Uint8Array(await res.arrayBuffer());
         opts.onBytes?.(bytes.length);
