@@ -18,6 +18,7 @@ import { createServer, type Server } from 'node:http';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs, usage, type FlagSpec } from '../src/cli/args';
+import type { MemoryReport } from '../src/engine/protocol';
 
 const SPEC: Record<string, FlagSpec> = {
   weights: { type: 'string', help: 'weights on the device (?weights=)', default: 'auto', choices: ['auto', 'f16', 'f32'] },
@@ -197,16 +198,6 @@ function machine(): Record<string, string | number> {
 }
 
 // ---- the run ------------------------------------------------------------------------------------------------------------
-interface MemoryReport {
-  backend: string;
-  numTensors: number;
-  numBytes: number;
-  gpuBytesInUse?: number;
-  gpuBytesAllocated?: number;
-  peakGpuBytesInUse?: number;
-  peakGpuBytesAllocated?: number;
-}
-
 const startedAt = new Date();
 const result: Record<string, unknown> = {
   date: startedAt.toISOString(),
