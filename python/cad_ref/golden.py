@@ -20,7 +20,7 @@ from . import config as cfg_classes
 from .checkpoints import save_safetensors, with_shared_storage
 from .diffusion import FmriLDM, ddim_sample, guided_eps, plms_sample
 from .fmri_mae import MAEforFMRIContrast, wrap_pad
-from .lowlevel import EXTRA_NAMES as LOWLEVEL_NAMES, lowlevel_latent
+from .lowlevel import COEF_NORM, EXTRA_NAMES as LOWLEVEL_NAMES, lowlevel_latent, lowlevel_pixels
 
 PRESETS = {
     'tiny': {
@@ -137,16 +137,17 @@ def ldm_checkpoint(ldm, cfg, gen):
 
 
 def lowlevel_extras(cfg, seed, k=8):
-    """Random decoding_studio.lowlevel.* tensors (ridge [V, K], bias [K], components [K, R*R], mean [R*R]) from
-    their own generator, so the other goldens keep their values. Scaled so the pixels spread over [0, 1] with a few
-    percent clamped at either end (the clamp is part of what the port must match)."""
+    """Random decoding_studio.lowlevel.* tensors (ridge [V, K], bias [K], components [K, R*R], mean [R*R], and
+    coef_norm [1]) from their own generator, so the other goldens keep their values. Scaled so the pixels spread over
+    [0, 1] with a few percent clamped at either end (the clamp is part of what the port must match); coef_norm is near
+    the rows' own norm (≈ √K), so rescaled and raw pixels both keep that spread."""
     gen = torch.Generator().manual_seed(seed * 1000 + 16)
     v, rr = cfg['encoder']['numVoxels'], cfg['vq']['resolution'] ** 2
     w = torch.randn(v, k, generator=gen) / math.sqrt(v)
     b = 0.1 * torch.randn(k, generator=gen)
     comps = 0.25 * torch.randn(k, rr, generator=gen) / math.sqrt(k)
     mean = 0.5 + 0.1 * torch.randn(rr, generator=gen)
-    return dict(zip(LOWLEVEL_NAMES, (w, b, comps, mean)))
+    return {**dict(zip(LOWLEVEL_NAMES, (w, b, comps, mean))), COEF_NORM: torch.tensor([0.8 * math.sqrt(k)])}
 
 
 def code_margin(vq, z):
@@ -263,6 +264,7 @@ def generate(preset, seed, out):
         ll_pix, ll_z0 = lowlevel_latent(extras, vq, torch.from_numpy(fmri))
         save('lowlevel_pix', ll_pix)
         save('lowlevel_z0', ll_z0)
+        save('lowlevel_pix_raw', lowlevel_pixels({k: v for k, v in extras.items() if k != COEF_NORM}, torch.from_numpy(fmri)))
         for k, v in extras.items():
             np.save(os.path.join(out, 'tensors', k + '.npy'), v.numpy())
         save_safetensors(extras, os.path.join(out, 'extras.safetensors'), metadata={'format': 'pt'})

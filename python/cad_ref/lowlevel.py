@@ -3,11 +3,16 @@
 Reference definition (shared plan, issue 16, deliverable 2; the TypeScript port is src/model/lowlevel.ts):
 
     p   = x @ W + b                      x: preprocessed fMRI [n, numVoxels] (wrap-padded, z-scored)
+    p   = p * norm / max(|p|, 1e-8)      only when the bundle has `coef_norm` (per row, Euclidean norm over K)
     pix = clamp(p @ C + mean, 0, 1)      [n, R*R] grey in [0, 1], row-major, R = config.vq.resolution
     img = pix as [n, 1, R, R] repeated to 3 channels, * 2 − 1          ([-1, 1], NCHW)
     z0  = vq.encode(img)                 quant_conv(encoder(img)), NOT quantised (CompVis VQModelInterface.encode)
 
-The four tensors live in the bundle under names that cannot clash with the authors' keys (EXTRA_NAMES).
+The four tensors live in the bundle under names that cannot clash with the authors' keys (EXTRA_NAMES), with
+an optional fifth, COEF_NORM [1]. Why the rescale: ridge shrinks its predictions towards the mean image (the more,
+the noisier the input), and the sampler started from such a low-contrast latent drifts to the prior's mean; giving
+every predicted coefficient vector the norm of a typical training image (times a factor chosen on validation,
+cad_ref.train.sampling.choose_lowlevel) keeps the direction the ridge decodes and restores a natural contrast.
 """
 import torch
 
@@ -17,6 +22,8 @@ RIDGE_BIAS = PREFIX + 'ridge.bias'              # [K]
 PCA_COMPONENTS = PREFIX + 'pca.components'      # [K, R*R]
 PCA_MEAN = PREFIX + 'pca.mean'                  # [R*R]
 EXTRA_NAMES = (RIDGE_WEIGHT, RIDGE_BIAS, PCA_COMPONENTS, PCA_MEAN)
+COEF_NORM = PREFIX + 'coef_norm'                # [1], optional: the norm every predicted coefficient row gets
+NORM_EPS = 1e-8                                  # a zero prediction stays zero (the mean image)
 
 
 def check_extras(extras, num_voxels=None, resolution=None):
@@ -29,6 +36,8 @@ def check_extras(extras, num_voxels=None, resolution=None):
         raise ValueError(f'low-level decoder tensors have inconsistent shapes: ridge.weight {list(w.shape)}, '
                          f'ridge.bias {list(b.shape)}, pca.components {list(c.shape)}, pca.mean {list(m.shape)} '
                          f'(need [V, K], [K], [K, R*R], [R*R])')
+    if COEF_NORM in extras and (tuple(extras[COEF_NORM].shape) != (1,) or not float(extras[COEF_NORM][0]) > 0):
+        raise ValueError(f'coef_norm must be one positive value [1], found shape {list(extras[COEF_NORM].shape)}')
     if num_voxels is not None and w.shape[0] != num_voxels:
         raise ValueError(f'ridge.weight has {w.shape[0]} inputs but the encoder takes {num_voxels} voxels')
     if resolution is not None and c.shape[1] != resolution * resolution:
@@ -42,6 +51,8 @@ def lowlevel_pixels(extras, fmri):
     check_extras(extras, num_voxels=fmri.shape[1])
     w, b, c, m = (extras[n].float() for n in EXTRA_NAMES)
     p = fmri.float() @ w + b
+    if COEF_NORM in extras:
+        p = p * (extras[COEF_NORM].float() / p.norm(dim=1, keepdim=True).clamp_min(NORM_EPS))
     return torch.clamp(p @ c + m, 0.0, 1.0)
 
 
@@ -58,7 +69,7 @@ def pixels_to_image(pix):
 def lowlevel_latent(extras, vq, fmri):
     """(pix [n, R*R] in [0, 1], z0 [n, embedDim, R/f, R/f]) for preprocessed fMRI [n, numVoxels].
 
-    extras: dict name → tensor holding EXTRA_NAMES; vq: cad_ref.vq.VQModelInterface (its encode does not quantise).
+    extras: dict name → tensor holding EXTRA_NAMES (and optionally COEF_NORM); vq: cad_ref.vq.VQModelInterface (its encode does not quantise).
     """
     pix = lowlevel_pixels(extras, fmri)
     return pix, vq.encode(pixels_to_image(pix))

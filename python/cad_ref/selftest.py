@@ -326,7 +326,7 @@ def safetensors_layout():
 @check
 def lowlevel_ridge_vs_sklearn_and_pixels():
     from sklearn.linear_model import Ridge
-    from .lowlevel import EXTRA_NAMES, lowlevel_latent
+    from .lowlevel import COEF_NORM, EXTRA_NAMES, lowlevel_latent, lowlevel_pixels
     from .train.lowlevel import fit_lowlevel
     rng = np.random.RandomState(11)
     q, _ = np.linalg.qr(rng.randn(64, 6))
@@ -348,6 +348,14 @@ def lowlevel_ridge_vs_sklearn_and_pixels():
     pix, z0 = lowlevel_latent(ex, ldm.first_stage_model, x)
     manual = np.clip((x.numpy() @ ex[EXTRA_NAMES[0]].numpy() + ex[EXTRA_NAMES[1]].numpy()) @ ex[EXTRA_NAMES[2]].numpy() + 0.5, 0, 1)
     close(pix, manual, 1e-5, 'low-level pixels')
+    p = x.numpy() @ ex[EXTRA_NAMES[0]].numpy() + ex[EXTRA_NAMES[1]].numpy()
+    p = p * (1.7 / np.linalg.norm(p, axis=1, keepdims=True))
+    close(lowlevel_pixels({**ex, COEF_NORM: torch.tensor([1.7])}, x), np.clip(p @ ex[EXTRA_NAMES[2]].numpy() + 0.5, 0, 1),
+          1e-5, 'low-level pixels, coefficient rows rescaled to coef_norm')
+    fit = fit_lowlevel(x.numpy(), np.zeros((3, 8, 8, 1), np.uint8) + np.arange(3)[:, None, None, None] * 60, mean, q.T,
+                       alpha=5.0, norm_factor=1.5)
+    y = (np.arange(3)[:, None] * 60 / 255. + np.zeros((3, 64)) - mean) @ q
+    close(fit[COEF_NORM].numpy(), [1.5 * np.median(np.linalg.norm(y, axis=1))], 1e-5, 'coef_norm = factor × median norm')
     img = torch.from_numpy(np.repeat(manual.reshape(3, 1, 32, 32), 3, axis=1) * 2 - 1).float()
     with torch.no_grad():
         close(z0, ldm.first_stage_model.quant_conv(ldm.first_stage_model.encoder(img)), 1e-5, 'z0 = quant_conv(encoder(img)), no quantisation')

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import type { ModelConfig } from '../model/config';
-import { expectedShapes, LOWLEVEL_NAMES, vqEncoderShapes } from '../model/layout';
+import { expectedShapes, LOWLEVEL_COEF_NORM, LOWLEVEL_NAMES, vqEncoderShapes } from '../model/layout';
 import { loadBundle } from '../io/bundle/loader';
 import { dirSink, dirSource } from '../io/bundle/node';
 import { planConversion, writeConvertedBundle, type ConvertInput } from './convert';
@@ -81,7 +81,7 @@ describe('convert golden tiny checkpoints', () => {
     const names = [...Object.keys(expectedShapes(plan.config)), ...encoder, ...extras];
     expect(Object.keys(plan.tensors).sort()).toEqual([...names].sort());
     expect(plan.params.vqEncoder).toBe(encoder.reduce((a, n) => a + plan.tensors[n].shape.reduce((x, y) => x * y, 1), 0));
-    expect(plan.params.lowLevel).toBe(112 * 8 + 8 + 8 * 1024 + 1024);
+    expect(plan.params.lowLevel).toBe(112 * 8 + 8 + 8 * 1024 + 1024 + 1); // + coef_norm
     // The authors' part of the plan is what phase3.pth alone gives.
     const alone = planConversion([await input('phase3.pth')], { overrides });
     expect(alone.config).toEqual(plan.config);
@@ -139,6 +139,43 @@ describe('convert golden tiny checkpoints', () => {
         { overrides },
       ),
     ).toThrow(`${LOWLEVEL_NAMES.ridgeWeight}: expected [112, 8], found [100, 8]`);
+    for (const [value, shape] of [
+      [0, [1]],
+      [-2, [1]],
+      [Number.NaN, [1]],
+    ] as const) {
+      const bad: Checkpoint = {
+        ...extras,
+        file: 'bad-norm.safetensors',
+        tensors: {
+          ...extras.tensors,
+          [LOWLEVEL_COEF_NORM]: { shape: [...shape], dtype: 'float32', read: () => new Float32Array([value]) },
+        },
+      };
+      expect(() =>
+        planConversion(
+          [
+            { checkpoint: base, sha256: '0'.repeat(64) },
+            { checkpoint: bad, sha256: '1'.repeat(64) },
+          ],
+          { overrides },
+        ),
+      ).toThrow(`${LOWLEVEL_COEF_NORM} must be a positive finite norm, found ${value}`);
+    }
+    const twoNorms: Checkpoint = {
+      ...extras,
+      file: 'two-norms.safetensors',
+      tensors: { ...extras.tensors, [LOWLEVEL_COEF_NORM]: { shape: [2], dtype: 'float32', read: () => new Float32Array([1, 1]) } },
+    };
+    expect(() =>
+      planConversion(
+        [
+          { checkpoint: base, sha256: '0'.repeat(64) },
+          { checkpoint: twoNorms, sha256: '1'.repeat(64) },
+        ],
+        { overrides },
+      ),
+    ).toThrow(`${LOWLEVEL_COEF_NORM}: expected [1], found [2]`);
   });
 
   it('phase1.pth + phase3.pth: encoder heads come from the pickled phase-1 config, phase 3 overrides the encoder', async () => {

@@ -2,7 +2,15 @@
 // files (later ones win), infers the ModelConfig from tensor shapes (+ pickled configs + overrides),
 // keeps only the tensors inference needs, and reports missing / extra / mis-shaped tensors by name.
 import { PUBLISHED_GOD_SBJ3, type ModelConfig, type PreprocessConfig } from '../model/config';
-import { expectedShapes, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes, vqEncoderShapes, type ShapeMap } from '../model/layout';
+import {
+  expectedShapes,
+  LOWLEVEL_COEF_NORM,
+  LOWLEVEL_NAMES,
+  LOWLEVEL_PREFIX,
+  lowLevelShapes,
+  vqEncoderShapes,
+  type ShapeMap,
+} from '../model/layout';
 import { inferModelConfig, type DeepPartial } from './inferConfig';
 import { storesAsFloat16, type BundleManifest, type SourceEntry, type StorageDtype } from '../io/bundle/manifest';
 import { writeBundle, type BundleSink } from '../io/bundle/writer';
@@ -241,6 +249,11 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
     } else report.extra.push(name);
   }
   if (report.missing.length || report.misShaped.length) throw new ConvertError(describeProblems(report));
+  const coefNorm = merged.get(LOWLEVEL_COEF_NORM)?.tensor.read()[0];
+  if (coefNorm !== undefined && !(coefNorm > 0 && Number.isFinite(coefNorm)))
+    throw new ConvertError(
+      `${LOWLEVEL_COEF_NORM} must be a positive finite norm, found ${coefNorm}: every low-level image would be flat or inverted`,
+    );
   return { config, tensors, sources, report, params };
 }
 
@@ -257,11 +270,12 @@ function extraShapes(config: ModelConfig, merged: Map<string, { tensor: LazyTens
   const shapes: ShapeMap = {};
   for (const n of names) shapes[n] = merged.get(n)!.tensor.shape;
   if (merged.has(NULL_CONTEXT)) shapes[NULL_CONTEXT] = [config.cond.outTokens, config.cond.condDim];
-  const lowNames = Object.values(LOWLEVEL_NAMES) as string[];
+  const lowNames = [...Object.values(LOWLEVEL_NAMES), LOWLEVEL_COEF_NORM] as string[];
   if (names.some((n) => n.startsWith(LOWLEVEL_PREFIX))) {
     const bias = merged.get(LOWLEVEL_NAMES.ridgeBias)?.tensor.shape;
     const k = bias?.length === 1 ? bias[0] : (merged.get(LOWLEVEL_NAMES.ridgeWeight)?.tensor.shape[1] ?? 0);
     Object.assign(shapes, lowLevelShapes(config, k));
+    if (merged.has(LOWLEVEL_COEF_NORM)) shapes[LOWLEVEL_COEF_NORM] = [1];
     const vqEncoder = vqEncoderShapes(config);
     Object.assign(shapes, vqEncoder);
     report.keptVQEncoder = true;

@@ -302,6 +302,12 @@ export const LOWLEVEL_NAMES = {
 } as const;
 
 /**
+ * Optional [1]: when present every predicted coefficient row is rescaled to this Euclidean norm before the PCA
+ * back-projection (python/cad_ref/lowlevel.py says why). Not in LOWLEVEL_NAMES: older bundles lack it.
+ */
+export const LOWLEVEL_COEF_NORM = `${LOWLEVEL_PREFIX}coef_norm`;
+
+/**
  * Low-level decoder with K image-PCA components: ridge [numVoxels, K] (layout [in, out]), bias [K],
  * components [K, R·R], mean [R·R] (R = vq.resolution, grey pixels row-major).
  */

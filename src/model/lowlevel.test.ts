@@ -15,7 +15,9 @@ import {
   lowLevelLatent,
   lowLevelLatentTensors,
   LowLevelInputError,
+  LOWLEVEL_COEF_NORM,
   LOWLEVEL_NAMES,
+  lowLevelPixels,
   NoLowLevelError,
   prepareLowLevel,
 } from './lowlevel';
@@ -23,12 +25,12 @@ import { prepareVQ, vqEncode } from './vq';
 
 let dir: string;
 let cfg: ModelConfig;
-let fmri: HostArray, pix: HostArray, z0: HostArray;
+let fmri: HostArray, pix: HostArray, z0: HostArray, pixRaw: HostArray;
 
 beforeAll(async () => {
   dir = await goldenDir('tiny');
   cfg = await goldenConfig(dir);
-  [fmri, pix, z0] = await Promise.all(['fmri', 'lowlevel_pix', 'lowlevel_z0'].map((n) => goldenArray(dir, n)));
+  [fmri, pix, z0, pixRaw] = await Promise.all(['fmri', 'lowlevel_pix', 'lowlevel_z0', 'lowlevel_pix_raw'].map((n) => goldenArray(dir, n)));
 });
 
 /** All golden phase-3 weights plus the low-level tensors, minus the names `drop` rejects. */
@@ -99,6 +101,35 @@ describe.each(['cpu', 'wasm'])('low-level decoder on %s', (backend) => {
     tf.dispose([x, bumped, out.pixels, out.latent, ...Object.values(w)]);
   });
 
+  it('without coef_norm (older bundles) the raw ridge rows are used, as PyTorch (≤ 1e-4), and differ from the rescaled ones', async () => {
+    const w = await allWeights((n) => n.startsWith('decoding_studio.'));
+    const ex = await goldenExtras(dir);
+    expect(ex[LOWLEVEL_COEF_NORM]?.shape).toEqual([1]);
+    const p = prepareLowLevel(cfg, { ...w, ...ex })!;
+    expect(p.coefNorm).toBeDefined();
+    const { [LOWLEVEL_COEF_NORM]: norm, ...rest } = ex;
+    const raw = prepareLowLevel(cfg, { ...w, ...rest })!;
+    expect(raw.coefNorm).toBeUndefined();
+    const x = tf.tensor2d(fmri.data, fmri.shape as [number, number]);
+    const a = lowLevelPixels(raw, x);
+    expect(maxRel(a.dataSync(), pixRaw.data)).toBeLessThanOrEqual(1e-4);
+    expect(maxRel(a.dataSync(), pix.data)).toBeGreaterThan(1e-2);
+    const b = lowLevelPixels(p, tf.zerosLike(x) as tf.Tensor2D);
+    const meanOnly = lowLevelPixels(raw, tf.zerosLike(x) as tf.Tensor2D);
+    // A zero prediction is not divided by zero: bias-only rows rescale, the result stays finite.
+    expect(b.dataSync().every(Number.isFinite)).toBe(true);
+    expect(meanOnly.dataSync().every(Number.isFinite)).toBe(true);
+    tf.dispose([x, a, b, meanOnly, norm, ...Object.values(rest), ...Object.values(w)]);
+  });
+
+  it('rejects a coef_norm of the wrong shape', async () => {
+    const w = await allWeights();
+    const bad = tf.tensor1d([1, 2]);
+    expect(() => prepareLowLevel(cfg, { ...w, [LOWLEVEL_COEF_NORM]: bad })).toThrow(WeightMismatchError);
+    expect(() => prepareLowLevel(cfg, { ...w, [LOWLEVEL_COEF_NORM]: bad })).toThrow(/coef_norm: expected \[1\], found \[2\]/);
+    tf.dispose([bad, ...Object.values(w)]);
+  });
+
   it('rejects input whose length is not a multiple of the padded voxel count', async () => {
     await expect(lowLevelLatent(model, new Float32Array(cfg.encoder.numVoxels - 12))).rejects.toThrow(LowLevelInputError);
     await expect(lowLevelLatent(model, new Float32Array(0))).rejects.toThrow(/n × 112 values/);
@@ -152,7 +183,7 @@ describe('models without a low-level decoder', () => {
         .reduce((a, [, t]) => a + t.size, 0);
     expect(groups.vqEncoder).toBe(sum(/^first_stage_model\.(encoder|quant_conv)\./));
     expect(groups.vqDecoder).toBe(sum(/^first_stage_model\.(?!encoder\.|quant_conv\.)/));
-    expect(groups.lowLevel).toBe(112 * 8 + 8 + 8 * 1024 + 1024);
+    expect(groups.lowLevel).toBe(112 * 8 + 8 + 8 * 1024 + 1024 + 1); // + coef_norm
     expect(groups.total).toBe(Object.values(w).reduce((a, t) => a + t.size, 0));
     tf.dispose(Object.values(w));
   });

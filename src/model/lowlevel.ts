@@ -1,18 +1,18 @@
 // Low-level decoder (issue 16): preprocessed fMRI → grey image (ridge to image-PCA coefficients) → the
 // first-stage latent that starts the sampler (img2img), as MindEye2 / Brain-Diffuser encode their blurry
 // reconstruction. Reference: python/cad_ref/lowlevel.py (`lowlevel_latent`):
-//   p = x·W + b;  pix = clamp(p·C + mean, 0, 1);  img = pix → [n, 3, R, R] grey, ·2 − 1;  z0 = quant_conv(encoder(img)).
+//   p = x·W + b;  [p = p·norm / max(|p|, 1e-8) when the bundle has coef_norm];  pix = clamp(p·C + mean, 0, 1);  img = pix → [n, 3, R, R] grey, ·2 − 1;  z0 = quant_conv(encoder(img)).
 // The tensors are this project's own (`decoding_studio.lowlevel.*`), trained by `npm run train`; the
 // authors' checkpoints have none, so every entry point here says so instead of failing later.
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
-import { checkWeights, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes } from './layout';
+import { checkWeights, LOWLEVEL_COEF_NORM, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes } from './layout';
 import { vqEncode, type VQParams } from './vq';
 import type { EngineModel } from '../engine/pipeline';
 import { errorClass } from '../errors';
 
-export { LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes };
+export { LOWLEVEL_COEF_NORM, LOWLEVEL_NAMES, LOWLEVEL_PREFIX, lowLevelShapes };
 
 /** Prepared low-level decoder: the bundle tensors themselves (already in the [in, out] layout matMul takes). */
 export interface LowLevelParams {
@@ -24,7 +24,15 @@ export interface LowLevelParams {
   components: tf.Tensor2D;
   /** PCA mean image [R·R], grey in [0, 1]. */
   mean: tf.Tensor1D;
+  /**
+   * Optional [1]: the Euclidean norm every predicted coefficient row is rescaled to (ridge shrinks towards the
+   * mean image; the training command sets it to a validation-chosen multiple of the training images' median norm).
+   */
+  coefNorm?: tf.Tensor1D;
 }
+
+/** A zero prediction stays zero (the mean image) instead of dividing by zero; python/cad_ref/lowlevel.py NORM_EPS. */
+const NORM_EPS = 1e-8;
 
 /** The model has no low-level decoder (or no VQ encoder to go with it): img2img from fMRI is unavailable. */
 export class NoLowLevelError extends errorClass('NoLowLevelError') {}
@@ -44,23 +52,30 @@ export function prepareLowLevel(cfg: ModelConfig, w: WeightMap): LowLevelParams 
   const bias = w[LOWLEVEL_NAMES.ridgeBias];
   const k =
     bias && bias.rank === 1 ? bias.shape[0] : (w[LOWLEVEL_NAMES.ridgeWeight]?.shape[1] ?? w[LOWLEVEL_NAMES.components]?.shape[0] ?? 0);
-  checkWeights(w, lowLevelShapes(cfg, k), `low-level decoder weights under ${LOWLEVEL_PREFIX}`);
+  const shapes = lowLevelShapes(cfg, k);
+  if (w[LOWLEVEL_COEF_NORM]) shapes[LOWLEVEL_COEF_NORM] = [1];
+  checkWeights(w, shapes, `low-level decoder weights under ${LOWLEVEL_PREFIX}`);
   return {
     ridgeWeight: w[LOWLEVEL_NAMES.ridgeWeight] as tf.Tensor2D,
     ridgeBias: w[LOWLEVEL_NAMES.ridgeBias] as tf.Tensor1D,
     components: w[LOWLEVEL_NAMES.components] as tf.Tensor2D,
     mean: w[LOWLEVEL_NAMES.mean] as tf.Tensor1D,
+    coefNorm: w[LOWLEVEL_COEF_NORM] as tf.Tensor1D | undefined,
   };
 }
 
-/** Preprocessed fMRI [n, numVoxels] → grey pixels [n, R·R] in [0, 1]: clamp((x·W + b)·C + mean, 0, 1). */
+/**
+ * Preprocessed fMRI [n, numVoxels] → grey pixels [n, R·R] in [0, 1]: clamp(p·C + mean, 0, 1) with p = x·W + b,
+ * each row of p first rescaled to norm coefNorm when the model has one.
+ */
 export function lowLevelPixels(p: LowLevelParams, x: tf.Tensor2D): tf.Tensor2D {
   const v = p.ridgeWeight.shape[0];
   if (x.rank !== 2 || x.shape[1] !== v) {
     throw new LowLevelInputError(`input must be preprocessed fMRI [n, ${v}], found [${x.shape}]`);
   }
   return tf.tidy(() => {
-    const coef = tf.add(tf.matMul(x, p.ridgeWeight), p.ridgeBias) as tf.Tensor2D;
+    let coef = tf.add(tf.matMul(x, p.ridgeWeight), p.ridgeBias) as tf.Tensor2D;
+    if (p.coefNorm) coef = tf.mul(coef, tf.div(p.coefNorm, tf.maximum(tf.norm(coef, 'euclidean', 1, true), NORM_EPS)));
     return tf.clipByValue(tf.add(tf.matMul(coef, p.components), p.mean), 0, 1) as tf.Tensor2D;
   });
 }

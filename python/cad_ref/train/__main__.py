@@ -10,7 +10,7 @@ Stages (each writes its checkpoint into --out; a stage left out of --stages is l
   stage2  cross-modal guidance with a small image MAE                            → image_mae.pth, phase2.pth
   stage3  LDM fine-tuning on the training pairs, with conditioning dropout to a learned null context
                                                                                  → phase3.pth, phase3.safetensors
-  lowlevel ridge fMRI → image PCs (the img2img start), alpha on the validation pairs → lowlevel.json
+  lowlevel ridge fMRI → image PCs (the img2img start), alpha and norm factor on the validation pairs → lowlevel.json
   sweep   strength × guidance on the validation pairs, never the test set        → sweep.json (chosen settings)
   eval    the chosen settings on the 50 averaged test fMRI, vs a ridge baseline  → eval.json
   export  extras.safetensors (null context + low-level decoder), model_config.json, overrides.json and the
@@ -111,6 +111,13 @@ def write_card(run, a, cfg, result, size):
         f'- Bundle: {size / 1e6:.2f} MB (fp16). Reproduce: `bash scripts/train-default.sh --budget {run.budget_name}` '
         '(see docs/training.md).',
     ]
+    if os.path.exists(run.path('lowlevel.json')):
+        low = json.load(open(run.path('lowlevel.json')))
+        f = low.get('chosen_norm_factor')
+        lines.append(f'- Low-level decoder (img2img start): ridge voxels → 64 image PCs, alpha {low["chosen_alpha"]:g}, '
+                     + ('raw predictions' if f is None else
+                        f'each prediction rescaled to {f:g} × the training images\' median PC norm (coef_norm)')
+                     + ', both chosen on the validation pairs.')
     if result:
         lines += ['', 'Python-side check (synthetic data): ' + result['protocol'],
                   f'- model: {json.dumps({k: round(v, 3) for k, v in result["model"].items()})}',

@@ -9,15 +9,17 @@ import numpy as np
 import torch
 
 from ..checkpoints import save_safetensors
-from ..lowlevel import PCA_COMPONENTS, PCA_MEAN, RIDGE_BIAS, RIDGE_WEIGHT, check_extras
+from ..lowlevel import COEF_NORM, PCA_COMPONENTS, PCA_MEAN, RIDGE_BIAS, RIDGE_WEIGHT, check_extras
 
 
-def fit_lowlevel(x_train, images_u8, pca_mean, pca_components, alpha):
+def fit_lowlevel(x_train, images_u8, pca_mean, pca_components, alpha, norm_factor=None):
     """Ridge fMRI → PCA coefficients, closed form in float64 with an unpenalised intercept (as sklearn's Ridge).
 
     x_train: [N, numVoxels] preprocessed fMRI (float); images_u8: [N, R, R, 1] or [N, R, R] uint8 grey images
     paired with the rows of x_train; pca_mean: [R*R]; pca_components: [K, R*R] (rows orthonormal); alpha > 0.
-    Returns {name: float32 torch tensor} with the four decoding_studio.lowlevel.* tensors.
+    norm_factor: None, or > 0 to add coef_norm = norm_factor × the median Euclidean norm of the training images'
+    coefficient vectors (cad_ref/lowlevel.py rescales every prediction to that norm).
+    Returns {name: float32 torch tensor} with the four decoding_studio.lowlevel.* tensors (five with coef_norm).
     """
     if not alpha > 0:
         raise ValueError(f'alpha must be positive (got {alpha})')
@@ -42,6 +44,10 @@ def fit_lowlevel(x_train, images_u8, pca_mean, pca_components, alpha):
         w = xc.T @ np.linalg.solve(xc @ xc.T + alpha * np.eye(n), yc)
     b = ym - xm @ w
     out = {RIDGE_WEIGHT: w, RIDGE_BIAS: b, PCA_COMPONENTS: comps, PCA_MEAN: mean}
+    if norm_factor is not None:
+        if not norm_factor > 0:
+            raise ValueError(f'norm_factor must be positive (got {norm_factor})')
+        out[COEF_NORM] = np.array([norm_factor * np.median(np.linalg.norm(y, axis=1))])
     out = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in out.items()}
     check_extras(out, num_voxels=x.shape[1])
     return out

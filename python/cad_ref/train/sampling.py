@@ -32,8 +32,8 @@ def load_cnn():
     return lambda images: classifier.logits(model, images)
 
 
-STRENGTHS = (0.2, 0.3, 0.5, 0.7)
-GUIDANCES = (1.0, 2.0, 3.5)
+STRENGTHS = (0.1, 0.2, 0.3, 0.5, 0.7)
+GUIDANCES = (1.0, 2.0, 3.5, 5.0)
 
 
 @torch.no_grad()
@@ -92,24 +92,30 @@ def low_level_score(pix, truth, cnn):
 
 
 LOWLEVEL_ALPHAS = (30., 100., 300., 1000., 3000., 10000., 30000.)
+# None: the ridge's own predictions; a factor: every prediction rescaled to factor × the median norm of the
+# training images' PCA coefficients (cad_ref/lowlevel.py, coef_norm).
+LOWLEVEL_NORM_FACTORS = (None, 1.0, 1.25, 1.5, 2.0)
 
 
 def choose_lowlevel(run, subject, fit):
-    """Fits the low-level ridge for each alpha on the fitted training pairs and keeps the one whose pixels score
-    best on the validation pairs by the sweep's `criterion`. fit: cad_ref.train.lowlevel.fit_lowlevel."""
+    """Fits the low-level ridge for each alpha on the fitted training pairs and keeps the alpha and norm factor
+    whose pixels score best on the validation pairs by the sweep's `criterion`.
+    fit: cad_ref.train.lowlevel.fit_lowlevel."""
     d = np.load(os.path.join(DATA_DIR, 'images_32.npz'))
     pca = np.load(os.path.join(DATA_DIR, 'pca64.npz'))
     truth = d['train_images'][subject['val_index']].reshape(len(subject['val_index']), -1) / 255.
     cnn = load_cnn()
     best, table = None, []
     for alpha in LOWLEVEL_ALPHAS:
-        extras = fit(subject['train'], d['train_images'][subject['index']], pca['mean'], pca['components'], alpha)
-        m = low_level_score(lowlevel_pixels(extras, torch.from_numpy(subject['val'])).numpy(), truth, cnn)
-        table.append({'alpha': alpha, **m})
-        run.log(f'  low-level ridge alpha {alpha:g}: validation {m}')
-        if best is None or criterion(m) > best[0]:
-            best = (criterion(m), alpha, extras)
-    return best[2], {'alphas': table, 'chosen_alpha': best[1]}
+        for f in LOWLEVEL_NORM_FACTORS:
+            extras = fit(subject['train'], d['train_images'][subject['index']], pca['mean'], pca['components'], alpha,
+                         norm_factor=f)
+            m = low_level_score(lowlevel_pixels(extras, torch.from_numpy(subject['val'])).numpy(), truth, cnn)
+            table.append({'alpha': alpha, 'norm_factor': f, **m})
+            run.log(f'  low-level ridge alpha {alpha:g} norm factor {f}: validation {m}')
+            if best is None or criterion(m) > best[0]:
+                best = (criterion(m), alpha, f, extras)
+    return best[3], {'alphas': table, 'chosen_alpha': best[1], 'chosen_norm_factor': best[2]}
 
 
 def sweep(run, ldm, extras, null_context, subject, samples=2, steps=20):
