@@ -177,6 +177,7 @@ export async function readFmriInputs(
     const st = await stat(path);
     const hash = createHash('sha256');
     let lastPct = -1;
+    let lastPhase = 'bytes';
     // HDF5 / MATLAB v7.3 files are read by HDF5 from the file itself, only what it needs (the stream is digested).
     const onDisk = st.isFile() ? openNodeFile(path) : undefined;
     const file = await readFmriStream(name, st.size, () => hashed(createReadStream(path, { highWaterMark: 1 << 20 }), hash), {
@@ -187,13 +188,22 @@ export async function readFmriInputs(
         ? { ...(args.split ? { split: String(args.split) } : {}), ...(args.roi ? { roi: String(args.roi) } : {}) }
         : {}),
       inflate: nodeInflate,
-      onProgress: ({ bytesRead, totalBytes }) => {
-        // Big files only; every 1 % on a terminal (one rewritten line), every 10 % otherwise (a log).
-        const pct = Math.floor((100 * bytesRead) / totalBytes);
+      onProgress: ({ phase, done, total }) => {
+        // Big files only; every 1 % on a terminal (one rewritten line), every 10 % otherwise (a log). A masked 4-D
+        // HDF5 series is then read by HDF5 (phase 'volumes'): a second line, from 0 %.
+        if (phase !== lastPhase) {
+          lastPhase = phase;
+          lastPct = -1;
+        }
+        const pct = Math.floor((100 * done) / Math.max(1, total));
         const every = process.stderr.isTTY ? 1 : 10;
-        if (totalBytes >= 64e6 && Math.floor(pct / every) !== Math.floor(lastPct / every)) {
+        if (st.size >= 64e6 && Math.floor(pct / every) !== Math.floor(lastPct / every)) {
           lastPct = pct;
-          progress(`reading ${name} ${pct}% (${(bytesRead / 1e6).toFixed(0)}/${(totalBytes / 1e6).toFixed(0)} MB)`);
+          progress(
+            phase === 'volumes'
+              ? `reading ${name} volumes through the mask ${pct}% (${done}/${total} values)`
+              : `reading ${name} ${pct}% (${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB)`,
+          );
         }
       },
     }).finally(() => onDisk?.close());

@@ -336,10 +336,16 @@ export interface ReadFileExtras {
 }
 // ---- end data-set inputs ----
 
+/** A phase of reading the fMRI input: its bytes read through, then a masked 4-D HDF5 series' volumes (io/fmriFile.ts PhaseProgress). */
+export type ReadPhase = 'bytes' | 'volumes';
+
 export type EngineEvent =
   | { event: 'loadProgress'; done: number; total: number }
-  /** Bytes of the fMRI input read so far (issue 13), about every 1 %. */
-  | { event: 'readProgress'; name: string; done: number; total: number }
+  /**
+   * The fMRI input's read (issue 13), about every 1 %: phase 'bytes', the bytes of the data files read so far;
+   * then, for a masked 4-D HDF5 / MATLAB v7.3 series, phase 'volumes', its masked values (volumes × voxels) read.
+   */
+  | { event: 'readProgress'; name: string; phase: ReadPhase; done: number; total: number }
   /** `total`: the run's timeline frames (the sampler steps after the img2img cut, plus the init frame with init 'lowlevel'). */
   | { event: 'runStarted'; runId: number; total: number; settings: RunSettings; sample: SampleRef }
   /** A timeline frame: the init frame (step.kind 'init', first) or a sampler step. */

@@ -13,7 +13,7 @@ import { PUBLISHED_GOD_SBJ3, type ModelConfig } from '../model/config';
 import { parseArgs, UsageError } from '../cli/args';
 import { makeReceipt, parseReceipt, receiptToJson } from '../engine/receipt';
 import { FMRI_INPUT_SPEC, readFmriInputs, refuseExtraArguments } from '../cli/fmriInputs';
-import { readFmriFile, type FmriFile } from './fmriFile';
+import { readFmriFile, type FmriFile, type PhaseProgress } from './fmriFile';
 import { readMask } from './mask';
 import { voxelMismatch } from './modelFit';
 import { npyToFloat32, readNpy } from './npy';
@@ -210,7 +210,7 @@ describe('NSD: nsdgeneral mask values and int16 × 300', () => {
     const size = bytes('betas_session01.nii.gz').length;
     await stream('betas_session01.nii.gz', {
       mask: bytes('nsdgeneral.nii.gz'),
-      onProgress: (p: { bytesRead: number }) => seen.push(p.bytesRead),
+      onProgress: (p: PhaseProgress) => seen.push(p.phase === 'bytes' ? p.done : Number.NaN),
     });
     expect(seen.at(-1)).toBe(size);
     expect(seen.every((v, i) => i === 0 || v > seen[i - 1])).toBe(true);

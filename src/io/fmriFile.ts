@@ -44,6 +44,30 @@ export interface ReadFmriOptions {
    * `betas_session*` int16 × 300); 'nsd' applies NSD's whatever the names; 'none' recognises nothing.
    */
   convention?: Convention;
+  /**
+   * Called as the read progresses (PhaseProgress): readFmriFile itself reports only the 'volumes' phase of a
+   * masked 4-D HDF5 / MATLAB v7.3 series; readFmriStream reports the 'bytes' phase of every format before it.
+   */
+  onProgress?: (p: PhaseProgress) => void;
+  /**
+   * Cancels the read with DOMException 'AbortError': readFmriFile checks it between the slabs of a masked 4-D HDF5
+   * series, readFmriStream between the chunks of its stream too.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * How far one file's read has got, in up to two phases, each reported from 0 (or its first chunk) to `total`,
+ * monotonic, about every 1 % in between:
+ * - 'bytes': the raw (still compressed) bytes of the stream read, `done`/`total` in bytes (readFmriStream; a NIfTI's
+ *   values are taken on the way; an HDF5 / MATLAB v7.3 file read on demand is read through for the digest);
+ * - 'volumes': HDF5 reading a masked 4-D series slab by slab, `done`/`total` in masked values (volumes × masked
+ *   voxels), after the 'bytes' phase when there is one.
+ */
+export interface PhaseProgress {
+  phase: 'bytes' | 'volumes';
+  done: number;
+  total: number;
 }
 
 export type Convention = 'auto' | 'nsd' | 'none';
@@ -152,7 +176,8 @@ export function detectFormat(name: string, bytes: Uint8Array): FmriFormat {
  * @param input the file's bytes, or the file read on demand: HDF5 and MATLAB v7.3 files are then read lazily
  *   (only the parts HDF5 needs: a masked 4-D series never in memory whole); other formats are read whole
  * @throws FmriFormatError naming the file and what is wrong (empty, unknown format, a split or ROI it lacks, a
- *   mask of the wrong size, non-numeric data); NpyFormatError for a malformed .npy
+ *   mask of the wrong size, non-numeric data); NpyFormatError for a malformed .npy; DOMException 'AbortError' when
+ *   `opts.signal` aborts a masked 4-D HDF5 series' read
  */
 export async function readFmriFile(name: string, input: Uint8Array | RandomAccessFile, opts: ReadFmriOptions = {}): Promise<FmriFile> {
   const size = input instanceof Uint8Array ? input.length : input.size;
@@ -199,6 +224,7 @@ export async function readFmriFile(name: string, input: Uint8Array | RandomAcces
     }
     applyScale(source, opts.scale, opts.convention);
   } catch (e) {
+    if ((e as Error | undefined)?.name === 'AbortError') throw e;
     throw asFmriError(name, e);
   }
   return fmriView(source, {
@@ -563,9 +589,12 @@ function bold5000Members(
 }
 
 async function fromH5(name: string, input: H5Input, opts: ReadFmriOptions, mask: Mask | undefined): Promise<Source> {
+  const onProgress = opts.onProgress;
   const t = await readH5(name, input, {
     dataset: opts.dataset,
     ...(mask ? { mask, maskName: opts.maskName ?? 'mask' } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(onProgress ? { onProgress: (done: number, total: number) => onProgress({ phase: 'volumes', done, total }) } : {}),
   });
   checkShape(name, t.dataset, [t.rows, t.cols]);
   const all: Matrix = { rows: t.rows, cols: t.cols, values: t.data };

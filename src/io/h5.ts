@@ -569,7 +569,7 @@ async function withH5<T>(name: string, input: H5Input, fn: (o: Opened) => Promis
       const io = readFailure();
       if (io) throw io;
       // HDF5 failing inside a walk or a metadata read (a damaged link, object header, …): its first line.
-      if (e instanceof FmriFormatError) throw e;
+      if (e instanceof FmriFormatError || isAbort(e)) throw e;
       throw new FmriFormatError(name, `corrupt HDF5 file: ${firstLine(e)}`);
     }
   } finally {
@@ -604,6 +604,24 @@ function closeErrorStreams(FS: object): void {
   for (const s of fs.streams ?? []) if (s?.path?.startsWith('/tmp/tmpfile_')) fs.close(s);
 }
 
+/** A cancel (DOMException 'AbortError', as every reader throws it): passed on as it is, never named a corrupt file. */
+const isAbort = (e: unknown): boolean => (e as Error | undefined)?.name === 'AbortError';
+
+/** How reading a masked 4-D series is followed and cancelled (readH5's `opts`). */
+interface VolumeReadOptions {
+  /**
+   * Masked values read so far (volumes × masked voxels, `total` in all): 0 before the first slab, then about every
+   * 1 %, and `total` last; monotonic. Only a 4-D series read through a mask reports it.
+   */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Checked between slabs: once aborted, the read stops with DOMException 'AbortError' (the file closed, nothing left
+   * mounted). Given a signal, the read also yields to the event loop at each report (and every 50 ms), since a
+   * cancel arrives as a message (the studio's worker) that a loop never awaiting would not let through.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * An HDF5 file (or MATLAB v7.3 .mat) → samples × voxels: a bdpy BData file (VoxelData columns, ROI_* masks,
  * DataType splits, Label), else the named or chosen numeric dataset (a preferred name, else the largest 2-D
@@ -612,13 +630,16 @@ function closeErrorStreams(FS: object): void {
  * @param opts.dataset path of the dataset to read instead of the automatic choice
  * @param opts.mask a 3-D mask (NIfTI, .npy, .mat): needed for a 4-D volume series such as NSD's
  *   betas_session*.hdf5 (/betas [T, Z, Y, X]) or a MATLAB v7.3 X×Y×Z×T array (stored [T, Z, Y, X])
+ * @param opts.onProgress, opts.signal progress and cancel of a 4-D series' read (VolumeReadOptions); other datasets
+ *   are read in one HDF5 call, without either
  * @throws FmriFormatError naming the file: not HDF5, corrupt, no numeric dataset, a filter that cannot be
- *   decoded (naming dataset and filter), a 4-D series without a matching mask, a damaged global heap
+ *   decoded (naming dataset and filter), a 4-D series without a matching mask, a damaged global heap;
+ *   DOMException 'AbortError' when `opts.signal` aborts a 4-D series' read
  */
 export async function readH5(
   name: string,
   input: H5Input,
-  opts: { dataset?: string; mask?: Mask; maskName?: string } = {},
+  opts: { dataset?: string; mask?: Mask; maskName?: string } & VolumeReadOptions = {},
 ): Promise<H5Table> {
   return withH5(name, input, async ({ file, matlab, checkHeaps }) => {
     const notes: string[] = [];
@@ -750,8 +771,14 @@ export async function readH5Mask(name: string, bytes: Uint8Array): Promise<H5Mas
  * A 4-D dataset read slab by slab through a spatial mask, keeping only the masked voxels: [T, Z, Y, X]
  * (x fastest, NIfTI's file order: NSD's .hdf5, MATLAB's X×Y×Z×T) or [X, Y, Z, T] (a nibabel array saved
  * by h5py). Output columns are the masked voxels in C order over (x, y, z), like nibabel's data[mask].
+ * Progress and cancel between slabs (VolumeReadOptions).
  */
-async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskName?: string }, notes: string[]): Promise<H5Table> {
+async function readVolumes(
+  name: string,
+  ds: Dataset,
+  opts: { mask?: Mask; maskName?: string } & VolumeReadOptions,
+  notes: string[],
+): Promise<H5Table> {
   const shape = ds.shape ?? [];
   if (!opts.mask) {
     throw new FmriFormatError(
@@ -776,6 +803,8 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskN
   if (T * cols * 4 > 2 ** 31 - 1) throw new FmriFormatError(name, `${T} volumes × ${cols} masked voxels do not fit in memory`);
   await ensureFilters(name, ds);
   const data = new Float32Array(T * cols);
+  const slabDone = volumeProgress(name, T * cols, opts);
+  await slabDone(0);
   // Column j of the output: the j-th masked voxel in C order over (x, y, z).
   let j = 0;
   const read = (ranges: [number, number][]): Numeric => {
@@ -807,6 +836,7 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskN
           const at = ((z - z0) * ny + (y - y0)) * nx + (x - x0);
           for (let t = t0; t < t1; t++) data[t * cols + c] = Number(slab[(t - t0) * plane + at]);
         }
+        await slabDone((b.voxels.length / 4) * (t1 - t0));
       }
     }
   } else {
@@ -826,11 +856,13 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskN
         [0, Z],
         [0, T],
       ]);
+      const first = j;
       for (let k = 0; k < Y * Z; k++) {
         if (!mask.flags[start + k]) continue;
         for (let t = 0; t < T; t++) data[t * cols + j] = Number(slab[k * T + t]);
         j++;
       }
+      await slabDone((j - first) * T);
     }
   }
   notes.push(`${tzyx ? '[T, Z, Y, X]' : '[X, Y, Z, T]'} volumes read through mask ${maskName} (${mask.note}): ${T} volumes → ${T} samples`);
@@ -839,6 +871,33 @@ async function readVolumes(name: string, ds: Dataset, opts: { mask?: Mask; maskN
   const integer = integerType(ds);
   if (integer) table.integer = integer;
   return table;
+}
+
+/**
+ * The step taken after each slab of a masked 4-D series: adds the slab's masked values to the count, reports it
+ * (0 first, then about every 1 %, `total` last), yields to the event loop when a signal could abort the read (at a
+ * report, or after 50 ms without one), and throws once it has.
+ * @throws DOMException 'AbortError' when `opts.signal` is aborted
+ */
+function volumeProgress(name: string, total: number, opts: VolumeReadOptions): (values: number) => Promise<void> {
+  const step = Math.max(1, Math.floor(total / 100));
+  let done = 0;
+  let reported = -1;
+  let yielded = Date.now();
+  return async (values) => {
+    done += values;
+    const report = reported < 0 || done - reported >= step || (done === total && reported !== total);
+    if (report) {
+      reported = done;
+      opts.onProgress?.(done, total);
+    }
+    if (opts.signal && (report || Date.now() - yielded >= 50)) {
+      // A macrotask, not a microtask: the worker's 'cancelRead' message is one too.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      yielded = Date.now();
+    }
+    if (opts.signal?.aborted) throw new DOMException(`reading ${name} was cancelled`, 'AbortError');
+  };
 }
 
 /** Most hyperslab reads one masked 4-D series may take; blocks grow (along y, then t, then z) to stay under it. */

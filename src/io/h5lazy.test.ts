@@ -1,7 +1,8 @@
 // HDF5 and MATLAB v7.3 files read lazily (a RandomAccessFile mounted read-only in h5wasm's file system) instead of
 // from a whole in-memory copy: the same values as numpy/h5py (test/fixtures/make_h5_layouts.py) in every storage
 // layout of a masked 4-D series, only the parts HDF5 needs read, the same values and messages as the in-memory path
-// for every HDF5 fixture, and nothing left open or mounted.
+// for every HDF5 fixture, and nothing left open or mounted; the masked series' read reports its progress (phase
+// 'volumes') and stops between slabs when cancelled.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +13,13 @@ import { ioFixturesDir } from '../../test/fixtures/io/fixtures';
 import { parseArgs } from '../cli/args';
 import { FMRI_INPUT_SPEC, readFmriInputs } from '../cli/fmriInputs';
 import { FmriFormatError } from './errors';
-import { readFmriFile, type FmriFile, type ReadFmriOptions } from './fmriFile';
+import { readFmriFile, type FmriFile, type PhaseProgress, type ReadFmriOptions } from './fmriFile';
+import { hdf5Usable } from './h5';
 import { openNodeFile } from './nodeFile';
 import { npyToFloat32, readNpy } from './npy';
 import type { RandomAccessFile } from './randomAccess';
 import { readFmriStream } from './stream';
-import { readStudioInput } from './studioInput';
+import { readStudioInput, type ReadProgress } from './studioInput';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GEN = resolve(here, '..', '..', 'test', 'fixtures', 'make_h5_layouts.py');
@@ -143,7 +145,9 @@ describe('a 4-D [T, Z, Y, X] series read lazily through a mask equals numpy (bet
     const f = await readFmriStream('chunk_odd_gzip.h5', bytes.length, chunks, {
       ...mask(),
       file,
-      onProgress: (p) => seen.push(p.bytesRead),
+      onProgress: (p) => {
+        if (p.phase === 'bytes') seen.push(p.done);
+      },
     });
     expect(Array.from(matrix(f))).toEqual(Array.from(ref().data));
     expect(seen.at(-1)).toBe(bytes.length);
@@ -151,31 +155,31 @@ describe('a 4-D [T, Z, Y, X] series read lazily through a mask equals numpy (bet
   });
 });
 
-describe("the studio's worker reads a File lazily where it has FileReaderSync", () => {
-  /** A File-like Blob over bytes (slices too) and a FileReaderSync reading it, counting the bytes asked. */
-  function fakeWorker(bytes: Uint8Array) {
-    const read = { bytes: 0 };
-    class FakeBlob {
-      constructor(readonly data: Uint8Array) {}
-      get size() {
-        return this.data.length;
-      }
-      slice(a: number, b: number) {
-        return new FakeBlob(this.data.subarray(a, b));
-      }
-      stream() {
-        return new Blob([this.data as Uint8Array<ArrayBuffer>]).stream();
-      }
+/** A File-like Blob over bytes (slices too) and a FileReaderSync reading it, counting the bytes asked. */
+function fakeWorker(bytes: Uint8Array) {
+  const read = { bytes: 0 };
+  class FakeBlob {
+    constructor(readonly data: Uint8Array) {}
+    get size() {
+      return this.data.length;
     }
-    class FakeFileReaderSync {
-      readAsArrayBuffer(b: FakeBlob): ArrayBuffer {
-        read.bytes += b.size;
-        return b.data.slice().buffer;
-      }
+    slice(a: number, b: number) {
+      return new FakeBlob(this.data.subarray(a, b));
     }
-    return { file: new FakeBlob(bytes) as unknown as Blob, Reader: FakeFileReaderSync, read };
+    stream() {
+      return new Blob([this.data as Uint8Array<ArrayBuffer>]).stream();
+    }
   }
+  class FakeFileReaderSync {
+    readAsArrayBuffer(b: FakeBlob): ArrayBuffer {
+      read.bytes += b.size;
+      return b.data.slice().buffer;
+    }
+  }
+  return { file: new FakeBlob(bytes) as unknown as Blob, Reader: FakeFileReaderSync, read };
+}
 
+describe("the studio's worker reads a File lazily where it has FileReaderSync", () => {
   it('values equal numpy, the digest is of the whole file, and HDF5 reads from the File (not a copy)', async () => {
     const bytes = new Uint8Array(readFileSync(P('chunk_voxel.h5')));
     const maskBytes = new Uint8Array(readFileSync(P('nsdgeneral.nii.gz')));
@@ -187,7 +191,11 @@ describe("the studio's worker reads a File lazily where it has FileReaderSync", 
     try {
       r = await readStudioInput(
         { name: 'chunk_voxel.h5', file: w.file, mask: { name: 'nsdgeneral.nii.gz', file: new Blob([maskBytes]) } },
-        { onProgress: (p) => progress.push(p.done) },
+        {
+          onProgress: (p) => {
+            if (p.phase === 'bytes') progress.push(p.done);
+          },
+        },
       );
     } finally {
       delete g.FileReaderSync;
@@ -205,6 +213,155 @@ describe("the studio's worker reads a File lazily where it has FileReaderSync", 
       mask: { name: 'nsdgeneral.nii.gz', file: new Blob([maskBytes]) },
     });
     expect(Array.from(matrix(whole.file))).toEqual(Array.from(want));
+  });
+});
+
+describe("a masked 4-D series' read reports its progress (phase 'volumes') and is cancelled between slabs", () => {
+  const ref = () => npyToFloat32(readNpy(new Uint8Array(readFileSync(P('ref_masked.npy')))));
+  const mask = () => ({ mask: new Uint8Array(readFileSync(P('nsdgeneral.nii.gz'))), maskName: 'nsdgeneral.nii.gz' });
+  const isAbort = (e: unknown) => e instanceof DOMException && e.name === 'AbortError' && /reading \S+ was cancelled/.test(e.message);
+
+  /** The 'volumes' reports: from 0, strictly increasing, to T × masked voxels, with the same total throughout. */
+  function expectVolumePhase(seen: PhaseProgress[], total: number): void {
+    const volumes = seen.filter((p) => p.phase === 'volumes');
+    expect(volumes.length).toBeGreaterThan(2);
+    expect(volumes[0].done).toBe(0);
+    expect(volumes.at(-1)?.done).toBe(total);
+    expect(volumes.every((p) => p.total === total)).toBe(true);
+    expect(volumes.every((p, i) => i === 0 || p.done > volumes[i - 1].done)).toBe(true);
+    // About every 1 %: never more than ~100 reports, whatever the number of slabs.
+    expect(volumes.length).toBeLessThanOrEqual(102);
+  }
+
+  it.each([...LAYOUTS.map((l) => `${l}.h5`), 'matlab_betas.mat', 'xyzt.h5'])(
+    '%s: reaches T × voxels, monotonic; the values still equal numpy',
+    async (name) => {
+      const want = ref();
+      for (const signal of [undefined, new AbortController().signal]) {
+        const seen: PhaseProgress[] = [];
+        const f = await lazily(P(name), { ...mask(), ...(signal ? { signal } : {}), onProgress: (p) => seen.push(p) });
+        expect(Array.from(matrix(f))).toEqual(Array.from(want));
+        expectVolumePhase(seen, f.samples * f.voxels);
+        expect(seen.every((p) => p.phase === 'volumes')).toBe(true); // readFmriFile reads no stream
+      }
+    },
+  );
+
+  it('read from a stream: the bytes phase to the file size first, then the volumes phase', async () => {
+    const bytes = new Uint8Array(readFileSync(P('chunk_voxel.h5')));
+    async function* chunks() {
+      for (let o = 0; o < bytes.length; o += 65536) yield bytes.slice(o, o + 65536);
+    }
+    const seen: PhaseProgress[] = [];
+    const f = await readFmriStream('chunk_voxel.h5', bytes.length, chunks, {
+      ...mask(),
+      file: memoryFile(bytes),
+      onProgress: (p) => seen.push(p),
+    });
+    const firstVolumes = seen.findIndex((p) => p.phase === 'volumes');
+    expect(seen.slice(0, firstVolumes).every((p) => p.phase === 'bytes')).toBe(true);
+    expect(seen[firstVolumes - 1]).toEqual({ phase: 'bytes', done: bytes.length, total: bytes.length });
+    expect(seen.slice(firstVolumes).every((p) => p.phase === 'volumes')).toBe(true);
+    expectVolumePhase(seen, f.samples * f.voxels);
+    // The in-memory copy (no file to read on demand) reports the same volumes phase.
+    const copied: PhaseProgress[] = [];
+    await readFmriStream('chunk_voxel.h5', bytes.length, chunks, { ...mask(), onProgress: (p) => copied.push(p) });
+    expect(copied.filter((p) => p.phase === 'volumes')).toEqual(seen.filter((p) => p.phase === 'volumes'));
+  });
+
+  it.each(['chunk_voxel.h5', 'chunk_odd_gzip.h5', 'xyzt.h5'])(
+    '%s: an abort mid-read rejects with AbortError, leaves nothing open or mounted, and the next read works',
+    async (name) => {
+      const before = await h5State();
+      const ac = new AbortController();
+      const seen: PhaseProgress[] = [];
+      const e = await lazily(P(name), {
+        ...mask(),
+        signal: ac.signal,
+        onProgress: (p) => {
+          seen.push(p);
+          if (p.done > p.total / 3) ac.abort();
+        },
+      }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(isAbort(e)).toBe(true);
+      const last = seen.at(-1)!;
+      expect(last.done).toBeGreaterThan(last.total / 3);
+      expect(last.done).toBeLessThan(last.total); // stopped at the next slab, not read to the end
+      expect(await h5State()).toEqual(before);
+      expect(before.entries).toEqual([]);
+      expect(hdf5Usable()).toBe(true);
+      expect(Array.from(matrix(await lazily(P(name), mask())))).toEqual(Array.from(ref()));
+    },
+  );
+
+  it("an abort from another task (the worker's cancel message) gets through: the read yields between slabs", async () => {
+    const ac = new AbortController();
+    const seen: PhaseProgress[] = [];
+    const read = lazily(P('chunk_row.h5'), {
+      ...mask(),
+      signal: ac.signal,
+      onProgress: (p) => {
+        seen.push(p);
+        // A macrotask, as a message is: it runs only if the read gives the event loop a turn.
+        if (seen.length === 1) setTimeout(() => ac.abort(), 0);
+      },
+    });
+    await expect(read).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen.at(-1)!.done).toBeLessThan(seen.at(-1)!.total);
+    expect((await h5State()).entries).toEqual([]);
+  });
+
+  it('an aborted signal stops the read before the first slab; from the bytes in memory too', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const seen: PhaseProgress[] = [];
+    const bytes = new Uint8Array(readFileSync(P('chunk_volume.h5')));
+    await expect(
+      readFmriFile('chunk_volume.h5', bytes, { ...mask(), signal: ac.signal, onProgress: (p) => seen.push(p) }),
+    ).rejects.toSatisfy(isAbort);
+    expect(seen.map((p) => p.done)).toEqual([0]);
+    expect((await h5State()).entries).toEqual([]);
+  });
+
+  it('the studio: the volumes phase follows the bytes; a cancel during it rejects with AbortError (no second read)', async () => {
+    const bytes = new Uint8Array(readFileSync(P('chunk_voxel.h5')));
+    const maskBlob = { name: 'nsdgeneral.nii.gz', file: new Blob([mask().mask]) };
+    const g = globalThis as { FileReaderSync?: unknown };
+    try {
+      let w = fakeWorker(bytes);
+      g.FileReaderSync = w.Reader;
+      const seen: ReadProgress[] = [];
+      const r = await readStudioInput({ name: 'chunk_voxel.h5', file: w.file, mask: maskBlob }, { onProgress: (p) => seen.push(p) });
+      expect(Array.from(matrix(r.file))).toEqual(Array.from(ref()));
+      expect(seen.every((p) => p.name === 'chunk_voxel.h5')).toBe(true);
+      expect(seen.filter((p) => p.phase === 'bytes').at(-1)?.done).toBe(bytes.length);
+      expect(seen.findLastIndex((p) => p.phase === 'bytes')).toBeLessThan(seen.findIndex((p) => p.phase === 'volumes'));
+      expectVolumePhase(seen, r.file.samples * r.file.voxels);
+
+      w = fakeWorker(bytes);
+      g.FileReaderSync = w.Reader;
+      const ac = new AbortController();
+      const phases: string[] = [];
+      const cancelled = readStudioInput(
+        { name: 'chunk_voxel.h5', file: w.file, mask: maskBlob },
+        {
+          signal: ac.signal,
+          onProgress: (p) => {
+            phases.push(p.phase);
+            if (p.phase === 'volumes' && p.done > 0) ac.abort();
+          },
+        },
+      );
+      await expect(cancelled).rejects.toSatisfy(isAbort);
+      expect(phases.filter((p) => p === 'bytes').length).toBeGreaterThan(0);
+      expect(phases.lastIndexOf('bytes')).toBeLessThan(phases.indexOf('volumes')); // read through once, not again
+      expect((await h5State()).entries).toEqual([]);
+    } finally {
+      delete g.FileReaderSync;
+    }
   });
 });
 

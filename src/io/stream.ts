@@ -1,7 +1,8 @@
 // Any fMRI file read from a byte stream with progress and cancel. NIfTI (.nii, .nii.gz) is read volume by
 // volume, keeping only the masked voxels (niftiStream.ts); HDF5 and MATLAB v7.3, given the file for reads at any
 // offset too (a path in the CLI, the user's File in the studio's worker), are read lazily by HDF5 after the stream
-// has been counted and digested; other formats are collected and parsed whole (their readers need random access).
+// has been counted and digested (a masked 4-D series slab by slab, its progress a second phase, 'volumes', and
+// cancelled between slabs); other formats are collected and parsed whole (their readers need random access).
 // The same function serves the CLI (node:fs streams, node:zlib) and the studio's worker (File.stream(), fflate).
 import { FmriFormatError } from './errors';
 import {
@@ -20,15 +21,11 @@ import { matlabVersion } from './mat';
 import { readAt, type RandomAccessFile } from './randomAccess';
 import { gunzipStream, readNiftiStream } from './niftiStream';
 
-export interface ByteProgress {
-  bytesRead: number;
-  totalBytes: number;
-}
-
+/**
+ * readFmriFile's options, whose `onProgress` here reports the 'bytes' phase too (raw, compressed bytes, at most
+ * about every 1 % of the file) and whose `signal` is checked between the stream's chunks too.
+ */
 export interface StreamReadOptions extends ReadFmriOptions {
-  /** Called as raw (compressed) bytes are read; at most about every 1 % of the file. */
-  onProgress?: (p: ByteProgress) => void;
-  signal?: AbortSignal;
   /** Inflate a gzip stream; default fflate's streaming Gunzip (the CLI passes node:zlib's, which is faster). */
   inflate?: (raw: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
   /**
@@ -53,7 +50,7 @@ async function* counted(
     read += c.length;
     if (opts.onProgress && (read - reported >= step || read === total)) {
       reported = read;
-      opts.onProgress({ bytesRead: read, totalBytes: total });
+      opts.onProgress({ phase: 'bytes', done: read, total });
     }
     yield c;
   }

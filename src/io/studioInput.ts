@@ -1,9 +1,10 @@
 // What the studio's worker reads when the user opens data: one file or several files of a subject (+ a
 // stimulus list) and an optional mask, streamed from their Blobs with
 // byte progress and cancel; sha256 digested on the way (io/sha256.ts) so no file is held whole for it.
-// NIfTI is read volume by volume through the mask (io/stream.ts), keeping only the masked voxels.
+// NIfTI is read volume by volume through the mask (io/stream.ts), keeping only the masked voxels; a masked 4-D
+// HDF5 series slab by slab after that, with progress (phase 'volumes') and cancel too.
 import type { ReceiptInput } from '../engine/receipt';
-import type { Convention, FmriFile } from './fmriFile';
+import type { Convention, FmriFile, PhaseProgress } from './fmriFile';
 import { blobFile } from './randomAccess';
 import { Sha256 } from './sha256';
 import { readFmriStream } from './stream';
@@ -38,10 +39,13 @@ export interface StudioInput {
   inputs: ReceiptInput[];
 }
 
-export interface ReadProgress {
+/**
+ * The studio's read progress: phase 'bytes' counts the bytes of all the data files together (`done`/`total`
+ * over the parts); phase 'volumes' the masked values of the 4-D HDF5 series `name` alone (PhaseProgress).
+ */
+export interface ReadProgress extends PhaseProgress {
+  /** The data file being read. */
   name: string;
-  done: number;
-  total: number;
 }
 
 async function* chunks(blob: Blob, hash: Sha256, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
@@ -122,7 +126,8 @@ export async function readStudioInput(
         ...(inflate ? { inflate } : {}),
         // HDF5 / MATLAB v7.3: read by HDF5 from the File on demand (a worker has FileReaderSync), not copied whole.
         ...(lazy ? { file: lazy } : {}),
-        onProgress: (p) => opts.onProgress?.({ name: d.name, done: offset + p.bytesRead, total }),
+        onProgress: (p) =>
+          opts.onProgress?.(p.phase === 'bytes' ? { name: d.name, phase: 'bytes', done: offset + p.done, total } : { name: d.name, ...p }),
       });
       return { f, sha256: hash.hex() };
     };

@@ -186,9 +186,30 @@ describe('studio reducer', () => {
 
   it('fileProgress: kept while reading, ignored once the file is ready or failed (issue 13)', () => {
     const reading = apply(initialState, { type: 'fileReading', name: 'betas.nii.gz' });
-    expect(apply(reading, { type: 'fileProgress', done: 5, total: 10 }).file.progress).toEqual({ done: 5, total: 10 });
+    expect(apply(reading, { type: 'fileProgress', phase: 'bytes', done: 5, total: 10 }).file.progress).toEqual({
+      phase: 'bytes',
+      done: 5,
+      total: 10,
+    });
     const failed = apply(reading, { type: 'fileFailed', name: 'betas.nii.gz', error: { code: 'AbortError', message: 'cancelled' } });
-    expect(apply(failed, { type: 'fileProgress', done: 6, total: 10 })).toBe(failed);
+    expect(apply(failed, { type: 'fileProgress', phase: 'bytes', done: 6, total: 10 })).toBe(failed);
+  });
+
+  it("fileProgress: a masked 4-D HDF5 series' volumes phase follows the bytes phase, its own count from 0 (issue 13)", () => {
+    let s = apply(initialState, { type: 'fileReading', name: 'betas.hdf5' });
+    s = apply(s, { type: 'fileProgress', phase: 'bytes', done: 1000, total: 1000 });
+    s = apply(s, { type: 'fileProgress', phase: 'volumes', done: 0, total: 9000 });
+    expect(s.file.progress).toEqual({ phase: 'volumes', done: 0, total: 9000 });
+    s = apply(s, { type: 'fileProgress', phase: 'volumes', done: 4500, total: 9000 });
+    expect(s.file).toMatchObject({ status: 'busy', name: 'betas.hdf5', progress: { phase: 'volumes', done: 4500, total: 9000 } });
+    // A cancel during it ends the read like any other; a late report does not bring it back.
+    const cancelled = apply(s, {
+      type: 'fileFailed',
+      name: 'betas.hdf5',
+      error: { code: 'Cancelled', message: 'reading betas.hdf5 was cancelled' },
+    });
+    expect(cancelled.file.progress).toBeUndefined();
+    expect(apply(cancelled, { type: 'fileProgress', phase: 'volumes', done: 9000, total: 9000 })).toBe(cancelled);
   });
 
   it('device loss stops the run and marks the model as reloading', () => {

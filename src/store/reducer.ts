@@ -6,6 +6,7 @@ import type {
   EngineError,
   FileInfo,
   ModelInfo,
+  ReadPhase,
   RunEndReason,
   RunSettings,
   SampleInfo,
@@ -44,7 +45,14 @@ export interface StudioState {
     reloading?: string;
   };
   saved: SavedModel[];
-  file: { status: Status; name?: string; info?: FileInfo; error?: EngineError; progress?: { done: number; total: number } };
+  /** `progress`: the read's current phase (bytes; then, for a masked 4-D HDF5 series, its volumes) and how far it is. */
+  file: {
+    status: Status;
+    name?: string;
+    info?: FileInfo;
+    error?: EngineError;
+    progress?: { phase: ReadPhase; done: number; total: number };
+  };
   sample: { status: Status; ref?: SampleRef; info?: SampleInfo; error?: EngineError };
   settings: RunSettings;
   run: {
@@ -120,8 +128,8 @@ export type Action =
   | { type: 'fileReading'; name: string }
   | { type: 'fileReady'; info: FileInfo }
   | { type: 'fileFailed'; name: string; error: EngineError }
-  /** Bytes of the fMRI input read so far (issue 13). */
-  | { type: 'fileProgress'; done: number; total: number }
+  /** The fMRI input's read so far (issue 13): bytes, then a masked 4-D HDF5 series' values (volumes × voxels). */
+  | { type: 'fileProgress'; phase: ReadPhase; done: number; total: number }
   | { type: 'sampleLoading'; ref: SampleRef }
   | { type: 'sampleReady'; info: SampleInfo }
   | { type: 'sampleFailed'; ref: SampleRef; error: EngineError }
@@ -267,7 +275,9 @@ export function reduce(state: StudioState, a: Action): StudioState {
       return { ...state, file: { status: 'error', name: a.name, error: a.error } };
     case 'fileProgress':
       // Only while a read is in progress: a late event must not revive a finished or failed one.
-      return state.file.status === 'busy' ? { ...state, file: { ...state.file, progress: { done: a.done, total: a.total } } } : state;
+      return state.file.status === 'busy'
+        ? { ...state, file: { ...state.file, progress: { phase: a.phase, done: a.done, total: a.total } } }
+        : state;
     case 'sampleLoading':
       return { ...state, sample: { status: 'busy', ref: a.ref, info: state.sample.info }, ...clearedRun(state), refusal: undefined };
     // Answers for a sample the user has already moved away from are dropped.

@@ -151,10 +151,19 @@ export function DataPanel() {
           <span>
             Reading {file.name}…
             {file.progress
-              ? ` ${Math.floor((100 * file.progress.done) / Math.max(1, file.progress.total))}% (${formatBytes(file.progress.done)} of ${formatBytes(file.progress.total)})`
+              ? file.progress.phase === 'volumes'
+                ? // HDF5 reading a masked 4-D series, after the bytes were read through (counted in masked values).
+                  ` the masked volumes ${Math.floor((100 * file.progress.done) / Math.max(1, file.progress.total))}%`
+                : ` ${Math.floor((100 * file.progress.done) / Math.max(1, file.progress.total))}% (${formatBytes(file.progress.done)} of ${formatBytes(file.progress.total)})`
               : ''}
           </span>{' '}
-          {file.progress ? <progress value={file.progress.done} max={file.progress.total} aria-label={`reading ${file.name}`} /> : null}{' '}
+          {file.progress ? (
+            <progress
+              value={file.progress.done}
+              max={file.progress.total}
+              aria-label={file.progress.phase === 'volumes' ? `reading the masked volumes of ${file.name}` : `reading ${file.name}`}
+            />
+          ) : null}{' '}
           <button type="button" data-testid="cancel-read" onClick={() => void cancelRead()}>
             Cancel
           </button>

@@ -39,7 +39,7 @@ function onEvent(e: EngineEvent): void {
       dispatch({ type: 'loadProgress', done: e.done, total: e.total });
       break;
     case 'readProgress':
-      dispatch({ type: 'fileProgress', done: e.done, total: e.total });
+      dispatch({ type: 'fileProgress', phase: e.phase, done: e.done, total: e.total });
       break;
     case 'runStarted':
       dispatch({ type: 'runStarted', runId: e.runId, total: e.total, settings: e.settings, sample: e.sample });
