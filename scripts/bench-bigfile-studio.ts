@@ -5,6 +5,7 @@
 import { chromium } from '@playwright/test';
 import { execSync, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { chromiumLaunchOptions } from './chromium-webgpu.mjs';
 
 const [betas, mask] = process.argv.slice(2);
 const port = Number(process.env.E2E_PORT ?? 4173);
@@ -34,7 +35,7 @@ function treeRss(root: number): number {
   return total / 1024;
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--enable-unsafe-webgpu'] });
+const browser = await chromium.launch(chromiumLaunchOptions());
 try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/`);

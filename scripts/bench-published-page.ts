@@ -19,6 +19,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs, usage, type FlagSpec } from '../src/cli/args';
 import type { MemoryReport } from '../src/engine/protocol';
+import { chromiumLaunchOptions, setSwiftShaderEnv } from './chromium-webgpu.mjs';
 
 const SPEC: Record<string, FlagSpec> = {
   weights: { type: 'string', help: 'weights on the device (?weights=)', default: 'auto', choices: ['auto', 'f16', 'f32'] },
@@ -47,8 +48,7 @@ const port = Number(args.port);
 const timeoutMs = Number(args['timeout-min']) * 60_000;
 const steps = Number(args.steps);
 if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`--steps must be a positive integer (got ${args.steps})`);
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp';
+setSwiftShaderEnv();
 
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const mib = (b: number | undefined): string => (b === undefined ? '–' : `${(b / 2 ** 20).toFixed(0)} MiB`);
@@ -206,20 +206,9 @@ const result: Record<string, unknown> = {
   machine: machine(),
 };
 const server = await serve();
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  // The e2e configuration's flags (playwright.config.ts), and no GPU watchdog: on a software adapter one dispatch of
-  // the published VQ decoder's convolutions can run for seconds.
-  args: [
-    '--enable-unsafe-webgpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-    '--disable-gpu-watchdog',
-  ],
-});
+// The e2e configuration's flags (scripts/chromium-webgpu.mjs), and no GPU watchdog: on a software adapter one dispatch
+// of the published VQ decoder's convolutions can run for seconds.
+const browser = await chromium.launch(chromiumLaunchOptions(['--disable-gpu-watchdog']));
 const browserPids = execSync(`pgrep -P ${process.pid} chromium || pgrep -P ${process.pid} || true`)
   .toString()
   .trim()
