@@ -20,6 +20,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs, usage, type FlagSpec } from '../src/cli/args';
 import type { MemoryReport } from '../src/engine/protocol';
 import { chromiumLaunchOptions, setSwiftShaderEnv } from './chromium-webgpu.mjs';
+import { treeMemory } from './process-memory';
 
 const SPEC: Record<string, FlagSpec> = {
   weights: { type: 'string', help: 'weights on the device (?weights=)', default: 'auto', choices: ['auto', 'f16', 'f32'] },
@@ -139,39 +140,6 @@ function npyRow(n: number): Buffer {
   return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer)]);
 }
 
-// ---- the browser's memory: resident memory of its process tree, sampled -------------------------------------------------
-/** Proportional set size of a process (shared pages split among their users), or 0 when it cannot be read. */
-function pssBytes(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Resident memory of a process tree: `rss` sums each process's RSS (shared memory counted in every process that maps it), `pss` splits it. */
-function treeMemory(rootPid: number): { rss: number; pss: number } {
-  const ps = execSync('ps -e -o pid=,ppid=,rss=')
-    .toString()
-    .trim()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number));
-  const kids = new Map<number, number[]>();
-  for (const [pid, ppid] of ps) kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
-  const rss = new Map(ps.map(([pid, , r]) => [pid, r]));
-  let total = 0,
-    pss = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    total += (rss.get(p) ?? 0) * 1024;
-    pss += pssBytes(p);
-    stack.push(...(kids.get(p) ?? []));
-  }
-  return { rss: total, pss };
-}
-
 function machine(): Record<string, string | number> {
   const version = (cmd: string, a: string[]): string => {
     const r = spawnSync(cmd, a, { encoding: 'utf8' });
@@ -215,8 +183,8 @@ const browserPids = execSync(`pgrep -P ${process.pid} chromium || pgrep -P ${pro
   .split('\n')
   .filter(Boolean)
   .map(Number);
-const mem = (): { rss: number; pss: number } =>
-  browserPids.map(treeMemory).reduce((a, m) => ({ rss: a.rss + m.rss, pss: a.pss + m.pss }), { rss: 0, pss: 0 });
+// The browser's memory: resident memory of its process trees (RSS and PSS), sampled.
+const mem = (): { rss: number; pss: number } => treeMemory(browserPids, true);
 const rss = (): number => mem().rss;
 let peakRss = 0,
   peakPss = 0;
