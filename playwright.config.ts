@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './scripts/chromium-webgpu.mjs';
 
 // E2E_PORT lets several checkouts of the repository run their e2e suites side by side.
 const port = Number(process.env.E2E_PORT ?? 4173);
@@ -13,17 +14,7 @@ export default defineConfig({
     baseURL: `http://127.0.0.1:${port}`,
     browserName: 'chromium',
     screenshot: 'on',
-    launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--enable-unsafe-webgpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    },
+    launchOptions: chromiumLaunchOptions(),
   },
   webServer: {
     // Build first: preview serves dist/, which would otherwise be whatever was built last (or nothing).

@@ -5,6 +5,8 @@
 import { chromium } from '@playwright/test';
 import { execSync, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { chromiumLaunchOptions } from './chromium-webgpu.mjs';
+import { treeMemory } from './process-memory';
 
 const [betas, mask] = process.argv.slice(2);
 const port = Number(process.env.E2E_PORT ?? 4173);
@@ -14,34 +16,15 @@ const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port',
 });
 await new Promise((r) => setTimeout(r, 4000));
 
-/** Resident memory of a process and all its descendants, in MB. */
-function treeRss(root: number): number {
-  const ps = execSync('ps -e -o pid=,ppid=,rss=')
-    .toString()
-    .trim()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number));
-  const kids = new Map<number, number[]>();
-  for (const [pid, ppid] of ps) kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
-  const rss = new Map(ps.map(([pid, , r]) => [pid, r]));
-  let total = 0;
-  const stack = [root];
-  while (stack.length) {
-    const p = stack.pop()!;
-    total += rss.get(p) ?? 0;
-    stack.push(...(kids.get(p) ?? []));
-  }
-  return total / 1024;
-}
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--enable-unsafe-webgpu'] });
+const browser = await chromium.launch(chromiumLaunchOptions());
 try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.getByTestId('model-status').filter({ hasText: 'Ready' }).waitFor({ timeout: 240_000 });
   // The browser's processes: children of this node process named chromium.
   const pids = execSync(`pgrep -P ${process.pid} chromium || pgrep -P ${process.pid}`).toString().trim().split('\n').map(Number);
-  const rss = () => pids.reduce((a, p) => a + treeRss(p), 0);
+  // Resident memory of their process trees, in MB (MiB).
+  const rss = () => treeMemory(pids).rss / 2 ** 20;
   const idle = rss();
   let peak = idle;
   const timer = setInterval(() => {

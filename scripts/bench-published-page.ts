@@ -19,6 +19,8 @@ import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { parseArgs, usage, type FlagSpec } from '../src/cli/args';
 import type { MemoryReport } from '../src/engine/protocol';
+import { chromiumLaunchOptions, setSwiftShaderEnv } from './chromium-webgpu.mjs';
+import { treeMemory } from './process-memory';
 
 const SPEC: Record<string, FlagSpec> = {
   weights: { type: 'string', help: 'weights on the device (?weights=)', default: 'auto', choices: ['auto', 'f16', 'f32'] },
@@ -47,8 +49,7 @@ const port = Number(args.port);
 const timeoutMs = Number(args['timeout-min']) * 60_000;
 const steps = Number(args.steps);
 if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`--steps must be a positive integer (got ${args.steps})`);
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp';
+setSwiftShaderEnv();
 
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const mib = (b: number | undefined): string => (b === undefined ? '–' : `${(b / 2 ** 20).toFixed(0)} MiB`);
@@ -139,39 +140,6 @@ function npyRow(n: number): Buffer {
   return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer)]);
 }
 
-// ---- the browser's memory: resident memory of its process tree, sampled -------------------------------------------------
-/** Proportional set size of a process (shared pages split among their users), or 0 when it cannot be read. */
-function pssBytes(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Resident memory of a process tree: `rss` sums each process's RSS (shared memory counted in every process that maps it), `pss` splits it. */
-function treeMemory(rootPid: number): { rss: number; pss: number } {
-  const ps = execSync('ps -e -o pid=,ppid=,rss=')
-    .toString()
-    .trim()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number));
-  const kids = new Map<number, number[]>();
-  for (const [pid, ppid] of ps) kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
-  const rss = new Map(ps.map(([pid, , r]) => [pid, r]));
-  let total = 0,
-    pss = 0;
-  const stack = [rootPid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    total += (rss.get(p) ?? 0) * 1024;
-    pss += pssBytes(p);
-    stack.push(...(kids.get(p) ?? []));
-  }
-  return { rss: total, pss };
-}
-
 function machine(): Record<string, string | number> {
   const version = (cmd: string, a: string[]): string => {
     const r = spawnSync(cmd, a, { encoding: 'utf8' });
@@ -206,28 +174,17 @@ const result: Record<string, unknown> = {
   machine: machine(),
 };
 const server = await serve();
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  // The e2e configuration's flags (playwright.config.ts), and no GPU watchdog: on a software adapter one dispatch of
-  // the published VQ decoder's convolutions can run for seconds.
-  args: [
-    '--enable-unsafe-webgpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-    '--disable-gpu-watchdog',
-  ],
-});
+// The e2e configuration's flags (scripts/chromium-webgpu.mjs), and no GPU watchdog: on a software adapter one dispatch
+// of the published VQ decoder's convolutions can run for seconds.
+const browser = await chromium.launch(chromiumLaunchOptions(['--disable-gpu-watchdog']));
 const browserPids = execSync(`pgrep -P ${process.pid} chromium || pgrep -P ${process.pid} || true`)
   .toString()
   .trim()
   .split('\n')
   .filter(Boolean)
   .map(Number);
-const mem = (): { rss: number; pss: number } =>
-  browserPids.map(treeMemory).reduce((a, m) => ({ rss: a.rss + m.rss, pss: a.pss + m.pss }), { rss: 0, pss: 0 });
+// The browser's memory: resident memory of its process trees (RSS and PSS), sampled.
+const mem = (): { rss: number; pss: number } => treeMemory(browserPids, true);
 const rss = (): number => mem().rss;
 let peakRss = 0,
   peakPss = 0;

@@ -10,6 +10,7 @@
 // to the first query.
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright';
+import { chromiumLaunchOptions, setSwiftShaderEnv } from './chromium-webgpu.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,8 +21,7 @@ const compare = arg('compare', null);
 const rounds = Number(arg('rounds', 1));
 const queries = compare === null ? [''] : compare.split(';').map((q) => q.trim());
 const port = Number(arg('port', process.env.E2E_PORT ?? 4199));
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-process.env.XDG_RUNTIME_DIR ??= '/tmp';
+setSwiftShaderEnv();
 
 const server = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
   stdio: 'ignore',
@@ -45,17 +45,7 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 200));
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--enable-unsafe-webgpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-  ],
-});
+const browser = await chromium.launch(chromiumLaunchOptions());
 /** One page: open the studio with `query`, wait for the model, run the default decode on test0. */
 async function measureOnce(query) {
   const page = await browser.newPage();

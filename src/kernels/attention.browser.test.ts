@@ -10,7 +10,7 @@ import { maxRel } from '../../test/compare';
 
 beforeAll(async () => {
   if (!(await tf.setBackend('webgpu'))) {
-    throw new Error('tf.setBackend("webgpu") failed in chromium: launch it with --enable-unsafe-webgpu (vitest.config.ts)');
+    throw new Error('tf.setBackend("webgpu") failed in chromium: launch it with --enable-unsafe-webgpu (scripts/chromium-webgpu.mjs)');
   }
 });
 
