@@ -1,6 +1,7 @@
-// npm run profile:unet -- [--config default|mid] [--reps n]: where the milliseconds of one UNet step go on
-// tfjs-wasm (1 thread, as in Node), by tfjs kernel and by kind of work, from tf.profile. Random weights; batch 1,
-// t = 500. The "between kernels" row is the wall time of an unprofiled step minus the summed kernel times: JS
+// npm run profile:unet -- [--config default|mid] [--reps n] [--batch n]: where the milliseconds of one UNet step go
+// on tfjs-wasm (1 thread, as in Node), by tfjs kernel and by kind of work, from tf.profile. Random weights; batch 2
+// by default (the studio's default run: one sample, guidance ≠ 1, so conditional + unconditional rows), t = 500; the
+// context-only work (cross-attention K/V, time condition) is prepared once, as the pipeline does per run. The "between kernels" row is the wall time of an unprofiled step minus the summed kernel times: JS
 // dispatch, tensor bookkeeping and memory management, which no kernel fusion inside a kernel can remove.
 import * as tf from '@tensorflow/tfjs-core';
 import { readFile } from 'node:fs/promises';
@@ -9,11 +10,12 @@ import { initNodeBackend } from './nodeBackend';
 import { MID_CONFIG } from './benchConfigs';
 import { latentShape, type ModelConfig } from '../model/config';
 import { unetShapes } from '../model/layout';
-import { prepareUNet, unet } from '../model/unet';
+import { prepareUNet, unet, unetContext } from '../model/unet';
 import { releaseRelaidWeights } from '../engine/pipeline';
 
 const SPEC: Record<string, FlagSpec> = {
   config: { type: 'string', help: 'UNet configuration', default: 'default', choices: ['default', 'mid'] },
+  batch: { type: 'number', help: 'UNet rows per step (2 = one sample with classifier-free guidance)', default: 2 },
   reps: { type: 'number', help: 'profiled steps (their kernel times are summed per kernel, then divided by reps)', default: 3 },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -41,6 +43,8 @@ async function main(): Promise<void> {
   }
   const reps = Number(args.reps);
   if (!(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be a positive integer (got ${args.reps})`);
+  const batch = Number(args.batch);
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`--batch must be a positive integer (got ${args.batch})`);
   await initNodeBackend('wasm');
   const cfg: ModelConfig =
     args.config === 'mid'
@@ -51,10 +55,11 @@ async function main(): Promise<void> {
   const p = prepareUNet(cfg, w);
   releaseRelaidWeights(w, p);
   const [c, h, ww] = latentShape(cfg);
-  const x = tf.randomNormal([1, c, h, ww], 0, 1, 'float32', 2) as tf.Tensor4D;
-  const ctx = tf.randomNormal([1, cfg.cond.outTokens, cfg.cond.condDim], 0, 1, 'float32', 3) as tf.Tensor3D;
+  const x = tf.randomNormal([batch, c, h, ww], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const ctx = tf.randomNormal([batch, cfg.cond.outTokens, cfg.cond.condDim], 0, 1, 'float32', 3) as tf.Tensor3D;
+  const context = unetContext(cfg, p, ctx);
   const step = async (): Promise<void> => {
-    const y = unet(cfg, p, x, 500, ctx);
+    const y = unet(cfg, p, x, 500, context);
     await y.data();
     y.dispose();
   };
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
   const wall = median(walls);
   const pct = (ms: number): string => `${((100 * ms) / wall).toFixed(1)}%`;
   console.log(
-    `UNet step, ${args.config} config (${cfg.unet.modelChannels} ch × [${cfg.unet.channelMult}], latent ${c}×${h}×${ww}), tfjs-wasm ${tf.version_core}, 1 thread`,
+    `UNet step, ${args.config} config (${cfg.unet.modelChannels} ch × [${cfg.unet.channelMult}], latent ${c}×${h}×${ww}, batch ${batch}), tfjs-wasm ${tf.version_core}, 1 thread`,
   );
   console.log(
     `wall (unprofiled) median ${wall.toFixed(1)} ms (min ${Math.min(...walls).toFixed(1)}, max ${Math.max(...walls).toFixed(1)}, n ${walls.length}); ${calls.toFixed(0)} kernel calls`,
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
   console.log('\n| kernel | ms | calls | share of wall |\n|---|---|---|---|');
   for (const [n, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
     console.log(`| ${n} | ${e.ms.toFixed(2)} | ${e.calls.toFixed(0)} | ${pct(e.ms)} |`);
+  context.dispose();
   tf.dispose([x, ctx]);
 }
 

@@ -8,7 +8,7 @@ import type { WeightMap } from '../model/weights';
 import { preprocessFmri } from '../model/preprocess';
 import { prepareFmriEncoder, fmriEncoder, type FmriEncoderParams } from '../model/fmriEncoder';
 import { condStage, prepareCondStage, type CondStageParams } from '../model/condStage';
-import { prepareUNet, unet, type UNetParams } from '../model/unet';
+import { prepareUNet, unet, unetWithContextCache, type UNetParams } from '../model/unet';
 import { prepareVQ, vqDecode, toImage, type VQParams } from '../model/vq';
 import { lowLevelLatentTensors, prepareLowLevel, type LowLevelParams } from '../model/lowlevel';
 import { makeSchedule, runTimesteps, type Schedule } from '../diffusion/schedule';
@@ -411,7 +411,9 @@ export async function* decodeSteps(
       : undefined;
   const xT = tf.tensor4d(noise, [n, ch, h, w]);
   const x0Init = low ? tf.tidy(() => tf.tile(tf.tensor4d(low.latent, [1, ch, h, w]), [n, 1, 1, 1]) as tf.Tensor4D) : undefined;
-  const eps = guidedEps((x, t, ctx) => unet(cfg, model.unet, x, t, ctx), cRep, nullContext(model), mode.guidance);
+  // guidedEps hands the UNet the same context tensor at every step: its K / V projections and time condition are made once.
+  const denoiser = unetWithContextCache(cfg, model.unet);
+  const eps = guidedEps(denoiser, cRep, nullContext(model), mode.guidance);
   const common = {
     schedule: model.schedule,
     steps: opts.steps,
@@ -471,6 +473,7 @@ export async function* decodeSteps(
   } finally {
     await sampler.return?.(undefined as never);
     eps.dispose();
+    denoiser.dispose();
     tf.dispose([xT, cRep, ...(x0Init ? [x0Init] : [])]);
   }
 }

@@ -7,7 +7,7 @@ import { goldenArray, goldenConfig, goldenDir, goldenWeights, preparedTensors, w
 import { maxRel } from '../../test/compare';
 import type { ModelConfig } from './config';
 import { WeightMismatchError } from './layout';
-import { prepareUNet, unet, UNetInputError, type UNetParams } from './unet';
+import { prepareUNet, unet, unetWithContextCache, UNetInputError, type UNetParams } from './unet';
 
 const PREFIX = 'model.diffusion_model.';
 const ATTN2_BIAS = `${PREFIX}middle_block.1.transformer_blocks.0.attn2.to_out.0.bias`;
@@ -65,6 +65,25 @@ describe.each(['cpu', 'wasm'])('unet on %s', (backend) => {
     expect(maxRel(s.subarray(0, half), g.subarray(0, half))).toBe(0);
     expect(maxRel(s.subarray(half), g.subarray(half))).toBeGreaterThan(1e-3);
     tf.dispose([x, c, scalar, repeated, golden0]);
+  });
+
+  it('makes the context-only work once per context tensor: the same ε as from the bare context, freed by dispose()', () => {
+    const [x, c] = inputs();
+    const bare = unet(cfg, params, x, golden.t.data, c);
+    const before = tf.memory().numTensors;
+    const denoiser = unetWithContextCache(cfg, params);
+    // The first step in a tf.tidy, as guidedEps runs it: the context it makes must outlive that tidy.
+    const ys = [tf.tidy(() => denoiser(x, golden.t.data, c))];
+    const afterFirst = tf.memory().numTensors;
+    ys.push(denoiser(x, golden.t.data, c));
+    expect(tf.memory().numTensors).toBe(afterFirst + 1); // the second step made only its output
+    const other = tf.clone(c);
+    ys.push(denoiser(x, golden.t.data, other)); // another context tensor: its own context, the first one freed
+    expect(tf.memory().numTensors).toBe(afterFirst + 3);
+    for (const y of ys) expect(maxRel(y.dataSync(), bare.dataSync())).toBe(0);
+    denoiser.dispose();
+    expect(tf.memory().numTensors).toBe(before + ys.length + 1);
+    tf.dispose([x, c, other, bare, ...ys]);
   });
 
   it('fails parity when one attn2 weight is off by 1e-3', () => {

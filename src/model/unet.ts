@@ -18,7 +18,7 @@ import {
 } from './layers';
 import { checkWeights, unetLayout, unetShapes, UNET_PREFIX, type UNetLayer } from './layout';
 import { prepareTimeCondition, timeCondition, type TimeConditionParams } from './condStage';
-import { attention, attentionWithWeights } from '../kernels/attention';
+import { attentionKeys, attentionKeysTensors, attentionOnKeys, attentionWithWeights, type AttentionKeys } from '../kernels/attention';
 import { errorClass } from '../errors';
 import { keepAsIs, type KeepKernel, type Weight } from '../kernels/packedWeights';
 
@@ -56,8 +56,12 @@ interface TransformerBlockParams {
   norm2: Norm;
   attn2: AttentionParams;
   norm3: Norm;
-  /** GEGLU projection C → 8C (value ‖ gate), then 4C → C. */
-  ffIn: Linear;
+  /**
+   * GEGLU: ff.net.0.proj (C → 8C, value ‖ gate) prepared as its two halves C → 4C, value · GELU(gate), then
+   * 4C → C. Two products instead of one product and a split, which copied both halves (npm run profile:unet).
+   */
+  ffValue: Linear;
+  ffGate: Linear;
   ffOut: Linear;
 }
 interface SpatialTransformerParams {
@@ -89,8 +93,9 @@ export class UNetInputError extends errorClass('UNetInputError', 'unet: ') {}
 
 /**
  * Validates every UNet tensor against the config (one error naming all missing / mis-shaped ones) and
- * returns the parameters: conv kernels re-laid-out to HWIO (new tensors, owned by the caller); Linear
- * weights, norms and biases are the WeightMap's tensors (1×1 convs are reshaped views of them).
+ * returns the parameters: conv kernels re-laid-out to HWIO and Linear kernels to [in, out], GEGLU's projection as
+ * its two halves, biases included (new tensors, owned by the caller); norms and the other biases are the WeightMap's
+ * tensors.
  * `keep` decides what is kept of each re-laid-out kernel (itself by default; packed f16 under modelFromWeights' policy).
  */
 export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX, keep: KeepKernel = keepAsIs): UNetParams {
@@ -112,6 +117,18 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
     bias: bias ? get(`${name}.bias`) : undefined,
   });
   const pointwise = (name: string): Linear => lin(name);
+  const geglu = (name: string): { ffValue: Linear; ffGate: Linear } => {
+    const weight = get<tf.Tensor2D>(`${name}.weight`),
+      bias = get<tf.Tensor1D>(`${name}.bias`);
+    const half = weight.shape[0] / 2;
+    // Both kernels exist before either is kept: keep may free the source weight (modelFromWeights' releaseRelaid).
+    const kernels = [0, 1].map((i) => tf.tidy(() => linearKernel(tf.slice(weight, [i * half, 0], [half, -1]))));
+    const [ffValue, ffGate] = kernels.map((k, i) => ({
+      weight: keep(k, `${prefix}${name}.weight`),
+      bias: tf.slice(bias, [i * half], [half]),
+    }));
+    return { ffValue, ffGate };
+  };
   const norm = (name: string): Norm => ({ gamma: get(`${name}.weight`), beta: get(`${name}.bias`) });
   const attn = (name: string): AttentionParams => ({
     q: lin(`${name}.to_q`, false),
@@ -151,7 +168,7 @@ export function prepareUNet(cfg: ModelConfig, w: WeightMap, prefix = UNET_PREFIX
               norm2: norm(`${b}.norm2`),
               attn2: attn(`${b}.attn2`),
               norm3: norm(`${b}.norm3`),
-              ffIn: lin(`${b}.ff.net.0.proj`),
+              ...geglu(`${b}.ff.net.0.proj`),
               ffOut: lin(`${b}.ff.net.2`),
             };
           }),
@@ -181,18 +198,22 @@ function resBlock(p: ResBlockParams, x: tf.Tensor4D, embAct: tf.Tensor2D): tf.Te
   return tf.add(skip, h2) as tf.Tensor4D;
 }
 
+/** K and V projections [B, M, C] of one attention's keys and values, laid out for attention on them. */
+function keysValues(p: AttentionParams, context: tf.Tensor3D, numHeads: number): AttentionKeys {
+  return attentionKeys(linear(context, p.k.weight) as tf.Tensor3D, linear(context, p.v.weight) as tf.Tensor3D, numHeads);
+}
+
+/** Attention of x on keys / values already projected (self-attention: of x itself; attn2: of the context, once per run). */
 function crossAttention(
   p: AttentionParams,
   x: tf.Tensor3D,
-  context: tf.Tensor3D,
+  keys: AttentionKeys,
   numHeads: number,
   onWeights?: (weights: tf.Tensor4D) => void,
 ): tf.Tensor3D {
-  const q = linear(x, p.q.weight),
-    k = linear(context, p.k.weight),
-    v = linear(context, p.v.weight);
-  if (!onWeights) return linear(attention(q, k, v, { numHeads }), p.out.weight, p.out.bias) as tf.Tensor3D;
-  const { out, weights } = attentionWithWeights(q, k, v, { numHeads });
+  const q = linear(x, p.q.weight);
+  if (!onWeights) return linear(attentionOnKeys(q, keys, { numHeads }), p.out.weight, p.out.bias) as tf.Tensor3D;
+  const { out, weights } = attentionWithWeights(q, keys.k, keys.v, { numHeads });
   onWeights(weights);
   return linear(out, p.out.weight, p.out.bias) as tf.Tensor3D;
 }
@@ -205,6 +226,76 @@ function crossAttention(
  */
 export type CrossAttentionCapture = (weights: tf.Tensor4D, where: { layer: number; height: number; width: number }) => void;
 
+/**
+ * What the UNet computes from the context c alone: time_embed_condtion(c) and every attn2's K and V projections of c.
+ * They are the same at every step of a sampler run, so a run makes them once (unetContext, unetWithContextCache)
+ * instead of 2 + 2·(transformer blocks) matrix products per step; unet() on a bare context tensor makes them per call.
+ */
+export interface UNetContext {
+  readonly c: tf.Tensor3D;
+  /** time_embed_condtion(c) [B, 4·modelChannels], when the model has one. */
+  readonly timeCond?: tf.Tensor2D;
+  /** Each attn2's projections of c, by its parameters. */
+  readonly keysValues: ReadonlyMap<AttentionParams, AttentionKeys>;
+  dispose(): void;
+}
+
+/** Every SpatialTransformer block's attn2, in call order. */
+function crossAttentions(p: UNetParams): AttentionParams[] {
+  return [...p.input.flat(), ...p.middle, ...p.output.flat()].flatMap((l) =>
+    l.kind === 'transformer' ? l.blocks.map((b) => b.attn2) : [],
+  );
+}
+
+/**
+ * The UNetContext of c [B, tokens, contextDim]: new tensors, kept out of any enclosing tf.tidy (a sampler's step
+ * runs in one, and the context must outlive it), freed by its dispose(); c stays the caller's.
+ */
+export function unetContext(cfg: ModelConfig, p: UNetParams, c: tf.Tensor3D): UNetContext {
+  if (c.rank !== 3 || c.shape[2] !== cfg.unet.contextDim) {
+    throw new UNetInputError(`context must be [batch, tokens, ${cfg.unet.contextDim}], found [${c.shape}]`);
+  }
+  const attns = crossAttentions(p);
+  const kvs = attns.map((a) => keysValues(a, c, cfg.unet.numHeads));
+  const timeCond = p.timeCond ? timeCondition(cfg, p.timeCond, c) : undefined;
+  const tensors = [...kvs.flatMap(attentionKeysTensors), ...(timeCond ? [timeCond] : [])];
+  for (const t of tensors) tf.keep(t);
+  return {
+    c,
+    timeCond,
+    keysValues: new Map(attns.map((a, i) => [a, kvs[i]])),
+    dispose() {
+      tf.dispose(tensors);
+    },
+  };
+}
+
+/**
+ * unet() for a caller that passes the same context tensor at every step (the samplers, through guidedEps): its
+ * UNetContext is made at the first call and reused while that tensor comes back (made anew when another does).
+ * dispose() frees it; the context tensors stay the caller's.
+ */
+export function unetWithContextCache(
+  cfg: ModelConfig,
+  p: UNetParams,
+): ((x: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D) => tf.Tensor4D) & { dispose(): void } {
+  let cached: UNetContext | undefined;
+  const apply = (x: tf.Tensor4D, t: number | ArrayLike<number>, c: tf.Tensor3D): tf.Tensor4D => {
+    if (cached?.c !== c) {
+      cached?.dispose();
+      cached = undefined; // should unetContext throw, nothing disposed stays cached
+      cached = unetContext(cfg, p, c);
+    }
+    return unet(cfg, p, x, t, cached);
+  };
+  return Object.assign(apply, {
+    dispose() {
+      cached?.dispose();
+      cached = undefined;
+    },
+  });
+}
+
 /** Capture state of one unet() call: the callback and the running attn2 index. */
 interface CaptureState {
   fn: CrossAttentionCapture;
@@ -215,7 +306,7 @@ interface CaptureState {
 function spatialTransformer(
   p: SpatialTransformerParams,
   x: tf.Tensor4D,
-  c: tf.Tensor3D,
+  ctx: UNetContext,
   numHeads: number,
   capture?: CaptureState,
 ): tf.Tensor4D {
@@ -224,11 +315,21 @@ function spatialTransformer(
   let t = linear(tf.reshape(n, [b, h * w, ch]), p.projIn.weight, p.projIn.bias) as tf.Tensor3D;
   for (const blk of p.blocks) {
     const n1 = layerNorm(t, blk.norm1.gamma, blk.norm1.beta) as tf.Tensor3D;
-    t = tf.add(t, crossAttention(blk.attn1, n1, n1, numHeads));
+    t = tf.add(t, crossAttention(blk.attn1, n1, keysValues(blk.attn1, n1, numHeads), numHeads));
     const onWeights = capture && ((wts: tf.Tensor4D) => capture.fn(wts, { layer: capture.layer++, height: h, width: w }));
-    t = tf.add(t, crossAttention(blk.attn2, layerNorm(t, blk.norm2.gamma, blk.norm2.beta) as tf.Tensor3D, c, numHeads, onWeights));
-    const proj = linear(layerNorm(t, blk.norm3.gamma, blk.norm3.beta), blk.ffIn.weight, blk.ffIn.bias);
-    const [value, gate] = tf.split(proj, 2, 2); // GEGLU: value first, gate second
+    t = tf.add(
+      t,
+      crossAttention(
+        blk.attn2,
+        layerNorm(t, blk.norm2.gamma, blk.norm2.beta) as tf.Tensor3D,
+        ctx.keysValues.get(blk.attn2)!,
+        numHeads,
+        onWeights,
+      ),
+    );
+    const n3 = layerNorm(t, blk.norm3.gamma, blk.norm3.beta);
+    const value = linear(n3, blk.ffValue.weight, blk.ffValue.bias),
+      gate = linear(n3, blk.ffGate.weight, blk.ffGate.bias);
     t = tf.add(t, linear(tf.mul(value, gelu(gate)), blk.ffOut.weight, blk.ffOut.bias));
   }
   const out = linear(t, p.projOut.weight, p.projOut.bias);
@@ -239,7 +340,7 @@ function runBlock(
   block: UNetLayerParams[],
   x: tf.Tensor4D,
   embAct: tf.Tensor2D,
-  c: tf.Tensor3D,
+  ctx: UNetContext,
   numHeads: number,
   capture?: CaptureState,
 ): tf.Tensor4D {
@@ -259,7 +360,7 @@ function runBlock(
         h = resBlock(l, h, embAct);
         break;
       case 'transformer':
-        h = spatialTransformer(l, h, c, numHeads, capture);
+        h = spatialTransformer(l, h, ctx, numHeads, capture);
         break;
     }
   }
@@ -268,7 +369,7 @@ function runBlock(
 
 /**
  * ε-prediction εθ(x, t, c): x NCHW [B, inChannels, s, s], t one timestep for all samples or one per
- * sample (may be fractional), c [B, tokens, contextDim] → NCHW [B, outChannels, s, s].
+ * sample (may be fractional), c [B, tokens, contextDim] (or its UNetContext, made once per run) → NCHW [B, outChannels, s, s].
  * `capture` (optional) receives every attn2's softmax weights (see CrossAttentionCapture); without it the
  * call is the plain, fast path.
  */
@@ -277,10 +378,11 @@ export function unet(
   p: UNetParams,
   x: tf.Tensor4D,
   t: number | ArrayLike<number>,
-  c: tf.Tensor3D,
+  context: tf.Tensor3D | UNetContext,
   capture?: CrossAttentionCapture,
 ): tf.Tensor4D {
   const u = cfg.unet;
+  const c = context instanceof tf.Tensor ? context : context.c;
   const [b, ch, h, w] = x.shape;
   const f = 2 ** (u.channelMult.length - 1);
   if (x.rank !== 4 || ch !== u.inChannels || h % f !== 0 || w % f !== 0) {
@@ -291,13 +393,31 @@ export function unet(
   }
   const ts = typeof t === 'number' ? new Array<number>(b).fill(t) : Array.from(t);
   if (ts.length !== b) throw new UNetInputError(`${ts.length} timesteps for a batch of ${b}`);
+  // A bare context tensor: its UNetContext for this call only.
+  const ctx = context instanceof tf.Tensor ? unetContext(cfg, p, context) : context;
+  try {
+    return unetOn(cfg, p, x, ts, ctx, capture);
+  } finally {
+    if (ctx !== context) ctx.dispose();
+  }
+}
+
+function unetOn(
+  cfg: ModelConfig,
+  p: UNetParams,
+  x: tf.Tensor4D,
+  ts: number[],
+  ctx: UNetContext,
+  capture?: CrossAttentionCapture,
+): tf.Tensor4D {
+  const u = cfg.unet;
   return tf.tidy(() => {
     let emb = linear(
       silu(linear(timestepEmbedding(ts, u.modelChannels), p.timeEmbed0.weight, p.timeEmbed0.bias)),
       p.timeEmbed2.weight,
       p.timeEmbed2.bias,
     );
-    if (p.timeCond) emb = tf.add(emb, timeCondition(cfg, p.timeCond, c));
+    if (ctx.timeCond) emb = tf.add(emb, ctx.timeCond);
     // Every ResBlock's emb_layers begins with SiLU on the same embedding: apply it once.
     const embAct = silu(emb) as tf.Tensor2D;
     let hcur = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
@@ -306,7 +426,7 @@ export function unet(
     // Each block in its own tidy: its intermediates are freed when it ends, not when the whole step ends; only the
     // skips and the running activation live on, and each is disposed once the next block has read it.
     const inBlock = (block: UNetLayerParams[], input: () => tf.Tensor4D): tf.Tensor4D =>
-      tf.tidy(() => runBlock(block, input(), embAct, c, u.numHeads, cap));
+      tf.tidy(() => runBlock(block, input(), embAct, ctx, u.numHeads, cap));
     for (const block of p.input) {
       const prev = hcur;
       hcur = inBlock(block, () => prev);
