@@ -30,6 +30,7 @@ const SHAPES: Record<string, number[]> = {
   vq_quantized: LAT,
   vq_decoded: [B, 3, 32, 32],
   lowlevel_pix: [B, 1024],
+  lowlevel_pix_raw: [B, 1024],
   lowlevel_z0: LAT,
   plms_xT: LAT,
   plms_timesteps: [PLMS_STEPS],
@@ -177,27 +178,34 @@ describe('golden directory (tiny preset)', () => {
 });
 
 describe('low-level decoder goldens (issue 16)', () => {
-  it('pixels are clamp((fmri·W + b)·C + mean, 0, 1), re-derived in float64 from the extras', async () => {
+  it('pixels are clamp(p·C + mean, 0, 1) with p = fmri·W + b rescaled to coef_norm per row, re-derived in float64 (raw: without the rescale)', async () => {
     const ll = (n: string) => goldenNpy(dir, `tensors/decoding_studio.lowlevel.${n}`);
-    const [w, b, c, m] = await Promise.all(['ridge.weight', 'ridge.bias', 'pca.components', 'pca.mean'].map(ll));
+    const [w, b, c, m, nrm] = await Promise.all(['ridge.weight', 'ridge.bias', 'pca.components', 'pca.mean', 'coef_norm'].map(ll));
     const [V, K] = w.shape;
     const RR = c.shape[1];
-    expect([b.shape, m.shape, V, RR]).toEqual([[K], [RR], 112, 1024]);
+    expect([b.shape, m.shape, nrm.shape, V, RR]).toEqual([[K], [RR], [1], 112, 1024]);
     const [W, Bb, C, M, x] = [npyToFloat32(w), npyToFloat32(b), npyToFloat32(c), npyToFloat32(m), f32('fmri')];
-    const expected = new Float64Array(B * RR);
-    for (let r = 0; r < B; r++) {
-      const p = Array.from({ length: K }, (_, k) => {
-        let s = Bb[k];
-        for (let v = 0; v < V; v++) s += x[r * V + v] * W[v * K + k];
-        return s;
-      });
-      for (let j = 0; j < RR; j++) {
-        let s = M[j];
-        for (let k = 0; k < K; k++) s += p[k] * C[k * RR + j];
-        expected[r * RR + j] = Math.min(1, Math.max(0, s));
+    const norm = npyToFloat32(nrm)[0];
+    const pixels = (rescale: boolean) => {
+      const out = new Float64Array(B * RR);
+      for (let r = 0; r < B; r++) {
+        const p = Array.from({ length: K }, (_, k) => {
+          let s = Bb[k];
+          for (let v = 0; v < V; v++) s += x[r * V + v] * W[v * K + k];
+          return s;
+        });
+        const scale = rescale ? norm / Math.max(Math.hypot(...p), 1e-8) : 1;
+        for (let j = 0; j < RR; j++) {
+          let s = M[j];
+          for (let k = 0; k < K; k++) s += scale * p[k] * C[k * RR + j];
+          out[r * RR + j] = Math.min(1, Math.max(0, s));
+        }
       }
-    }
-    expect(maxRel(f32('lowlevel_pix'), expected)).toBeLessThan(1e-5);
+      return out;
+    };
+    expect(maxRel(f32('lowlevel_pix'), pixels(true))).toBeLessThan(1e-5);
+    expect(maxRel(f32('lowlevel_pix_raw'), pixels(false))).toBeLessThan(1e-5);
+    expect(maxRel(f32('lowlevel_pix'), pixels(false))).toBeGreaterThan(1e-2);
   });
 });
 
