@@ -2,7 +2,8 @@
 // time to a loaded model, and ms per step of the default run (the model's sampling defaults) on the test0
 // sample. Not a test: it prints figures. Usage:
 //   npx vite build && node scripts/measure-studio.mjs [--backend auto|webgpu|wasm] [--port 4199]
-//       [--compare 'QUERY;QUERY;…' --rounds N]
+//       [--compare 'QUERY;QUERY;…' --rounds N] [--samples N]
+// --samples: fill the Samples field before the run (default: the studio's own default, 1 sample).
 // --compare: URL queries to measure side by side (an empty one is the default studio), e.g.
 // 'wasmThreads=off;' for WebAssembly without against with threads; each round opens every one in turn (a
 // fresh page each, the order rotating per round), so load from other jobs falls on all of them alike. It
@@ -19,6 +20,7 @@ const arg = (name, fallback) => {
 const backend = arg('backend', 'auto');
 const compare = arg('compare', null);
 const rounds = Number(arg('rounds', 1));
+const samples = arg('samples', null);
 const queries = compare === null ? [''] : compare.split(';').map((q) => q.trim());
 const port = Number(arg('port', process.env.E2E_PORT ?? 4199));
 setSwiftShaderEnv();
@@ -63,6 +65,7 @@ async function measureOnce(query) {
     const reason = await page.getByTestId('backend-reason').textContent();
     await page.getByRole('button', { name: 'test0 .npy' }).click();
     await page.getByTestId('file-info').filter({ hasText: 'sample_test0.npy' }).waitFor({ timeout: 60_000 });
+    if (samples !== null) await page.getByLabel('Samples', { exact: true }).fill(samples);
     const settings = await page.evaluate(() =>
       Array.from(document.querySelectorAll('.settings input, .settings select'))
         .map((e) => `${e.closest('.field')?.querySelector('label')?.textContent ?? '?'}=${e.value}`)
