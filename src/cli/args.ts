@@ -6,6 +6,8 @@ export interface FlagSpec {
   type: 'string' | 'number' | 'boolean' | 'list';
   help: string;
   default?: string | number | boolean;
+  /** A source consulted before `default` (help text: "default: <defaultFrom>, else <default>"). */
+  defaultFrom?: string;
   choices?: string[];
 }
 
@@ -47,27 +49,38 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
 
 export function usage(command: string, synopsis: string, spec: Record<string, FlagSpec>): string {
   const lines = Object.entries(spec).map(([k, s]) => {
-    const def = s.default !== undefined && s.type !== 'boolean' ? ` (default ${s.default})` : '';
+    const def =
+      s.default === undefined || s.type === 'boolean'
+        ? ''
+        : s.defaultFrom
+          ? ` (default: ${s.defaultFrom}, else ${s.default})`
+          : ` (default ${s.default})`;
     const arg = s.type === 'boolean' ? '' : s.choices ? ` <${s.choices.join('|')}>` : ' <value>';
     return `  --${k}${arg}\n      ${s.help}${def}`;
   });
   return `usage: ${command} ${synopsis}\n\noptions:\n${lines.join('\n')}\n`;
 }
 
+/** Help text of the flags a model's config.sampling supplies when they are not typed (src/cli/samplingDefaults.ts). */
+export const MODEL_DEFAULT = "the model's config.sampling when its bundle has one";
+
 /** --init / --strength / --guidance, shared by decode and eval (DecodeOptions.init / strength / guidance). */
 export const DECODE_MODE_SPEC: Record<string, FlagSpec> = {
   init: {
+    defaultFrom: MODEL_DEFAULT,
     type: 'string',
     choices: ['noise', 'lowlevel'],
     default: DEFAULT_RUN_SETTINGS.init,
     help: "where sampling starts: noise (x_T) or lowlevel (img2img from the model's fMRI-predicted low-level latent; needs a model with a low-level decoder)",
   },
   strength: {
+    defaultFrom: MODEL_DEFAULT,
     type: 'number',
     default: DEFAULT_RUN_SETTINGS.strength,
     help: 'img2img strength in (0, 1]: noise the low-level latent to the step nearest t = strength·T and run only the remaining steps; < 1 needs --init lowlevel',
   },
   guidance: {
+    defaultFrom: MODEL_DEFAULT,
     type: 'number',
     default: DEFAULT_RUN_SETTINGS.guidance,
     help: 'classifier-free guidance scale g, a finite number ≥ 0: ε_u + g·(ε_c − ε_u); 1 = off, 0 = unconditional; ≠ 1 needs a model with a null context',

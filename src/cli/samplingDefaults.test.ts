@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from '../io/bundle/manifest';
-import { DECODE_MODE_SPEC, decodeMode, parseArgs, type FlagSpec } from './args';
+import { DECODE_MODE_SPEC, decodeMode, parseArgs, usage, type FlagSpec } from './args';
 import { applyModelSampling, cliRunSettings, DEFAULTS_HELP, readBundleSampling, samplerFlagSpec, typedFlags } from './samplingDefaults';
 import { DEFAULT_RUN_SETTINGS, type RunSettings } from '../engine/settings';
 
@@ -21,6 +21,25 @@ function resolve(argv: string[], s: typeof sampling | undefined = sampling) {
   const r = applyModelSampling(args, typedFlags(argv), s);
   return { args, ...r };
 }
+
+describe('help text names where the sampling defaults come from', () => {
+  it("--sampler/--steps/--init/--strength/--guidance: the model's config.sampling first, then the shared default; others plain", () => {
+    const help = usage('decode', '--fmri FILE', { ...samplerFlagSpec(), ...DECODE_MODE_SPEC });
+    const d = DEFAULT_RUN_SETTINGS;
+    for (const [flag, value] of [
+      ['sampler', d.sampler],
+      ['steps', d.steps],
+      ['init', d.init],
+      ['strength', d.strength],
+      ['guidance', d.guidance],
+    ] as const) {
+      const block = help.slice(help.indexOf(`\n  --${flag} `)).split('\n  --')[1];
+      expect(block, flag).toContain(`(default: the model's config.sampling when its bundle has one, else ${value})`);
+    }
+    expect(help).toContain(`(default ${d.eta})`);
+    expect(help).not.toContain(`(default: the model's config.sampling when its bundle has one, else ${d.eta})`);
+  });
+});
 
 describe('sampler defaults from the model (config.sampling)', () => {
   it('fills every untyped sampling flag from the model and says which', () => {

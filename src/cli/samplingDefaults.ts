@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MANIFEST_FILE, parseManifest } from '../io/bundle/manifest';
 import type { SamplingDefaults } from '../model/config';
 import { checkSamplingDefaults } from '../model/inferConfig';
-import { UsageError, type FlagSpec, type ParsedArgs } from './args';
+import { MODEL_DEFAULT, UsageError, type FlagSpec, type ParsedArgs } from './args';
 import {
   DEFAULT_RUN_SETTINGS,
   DEFAULTS_REASON,
@@ -38,12 +38,12 @@ export function samplerFlagSpec(prefix = ''): Record<string, FlagSpec> {
     steps: {
       type: 'number',
       default: d.steps,
+      defaultFrom: MODEL_DEFAULT,
       help:
         `${prefix}sampler steps S, a whole number from 1 to the model's schedule length T (1000 for the published models). The authors' ` +
-        "uniform spacing is used where it is valid (it may run a few more: 12 → 13); where it would reach t = T, diffusers' trailing spacing. " +
-        "--sampler/--steps/--init/--strength/--guidance default to the model's config.sampling when it has one",
+        "uniform spacing is used where it is valid (it may run a few more: 12 → 13); where it would reach t = T, diffusers' trailing spacing",
     },
-    sampler: { type: 'string', help: `${prefix}sampler`, default: d.sampler, choices: [...SAMPLERS] },
+    sampler: { type: 'string', help: `${prefix}sampler`, default: d.sampler, defaultFrom: MODEL_DEFAULT, choices: [...SAMPLERS] },
     eta: { type: 'number', help: `${prefix}DDIM eta, 0 to 1 (PLMS is deterministic: 0 only)`, default: d.eta },
     seed: { type: 'number', help: `${prefix}seed of x_T (and of DDIM noise), a whole number from 0 to 2^32 − 1`, default: d.seed },
   };
