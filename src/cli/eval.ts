@@ -1,4 +1,4 @@
-// npm run eval -- --data public/data/god-synth (--baseline ridge|shuffled | --model <bundle>) [--json out.json]
+// npm run eval -- --data public/data/god-synth (--baseline ridge|shuffled | --model <bundle> [--baseline lowlevel]) [--json out.json]
 // Scores reconstructions of the 50 test images of the SYNTHETIC god-synth set (simulated responses,
 // not brain data) with the authors' metrics (src/eval/metrics.ts), prints a table and writes JSON.
 import { existsSync } from 'node:fs';
@@ -175,7 +175,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) {
     process.stdout.write(
-      usage('npm run eval --', '[--data <dir>] (--baseline ridge|shuffled | --model <bundle>) [options]', SPEC) + DEFAULTS_HELP,
+      usage('npm run eval --', '[--data <dir>] (--baseline ridge|shuffled | --model <bundle> [--baseline lowlevel]) [options]', SPEC) +
+        DEFAULTS_HELP,
     );
     return;
   }

@@ -264,7 +264,7 @@ async function* hashed(stream: AsyncIterable<Buffer>, hash: ReturnType<typeof cr
 export function describeFile(f: FmriFile): string {
   const kind = f.splitKinds?.[f.split];
   return (
-    `split '${f.split}'${kind ? ` (${kind === 'averaged' ? 'averaged over repetitions' : 'single trials'})` : ''}, ${f.samples} samples × ${f.voxels} voxels` +
+    `split '${f.split}'${kind ? ` (${kind === 'averaged' ? 'averaged over repetitions' : 'single trials'})` : ''}, ${f.samples} sample${f.samples === 1 ? '' : 's'} × ${f.voxels} voxels` +
     `${f.roi ? `, ROI ${f.roi}` : ', all voxels (no ROI)'}${f.note ? `; ${f.note}` : ''}`
   );
 }
