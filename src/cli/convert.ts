@@ -12,6 +12,7 @@ import { planConversion, writeConvertedBundle, type ConvertInput, type DeepParti
 import { readCheckpoint } from '../convert/torch/index';
 import { fileAccess } from '../convert/torch/nodeFile';
 import { parseArgs, usage, UsageError, type FlagSpec } from './args';
+import { progressLine } from './progress';
 
 const SPEC: Record<string, FlagSpec> = {
   out: { type: 'string', help: 'bundle directory to write (manifest.json + shard-NNN.bin)' },
@@ -104,12 +105,13 @@ async function main(): Promise<void> {
 
     const dtype = args.fp16 ? 'float16' : 'float32';
     const out = String(args.out);
+    const writing = progressLine((done, total) => `writing ${mib(done)} / ${mib(total)}`);
     const manifest = await writeConvertedBundle(dirSink(out), plan, {
       dtype,
       shardBytes: Math.round(shardMb * 2 ** 20),
-      onProgress: (done, total) => process.stderr.write(`\rwriting ${mib(done)} / ${mib(total)}`),
+      onProgress: writing.update,
     });
-    process.stderr.write('\n');
+    writing.end();
     const bytes = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
     process.stdout.write(`wrote ${out}: ${manifest.tensors.length} tensors, ${manifest.shards.length} shard(s), ${mib(bytes)}, ${dtype}\n`);
     for (const [net, n] of Object.entries(plan.params)) process.stdout.write(`  ${net.padEnd(12)} ${millions(n)} params\n`);

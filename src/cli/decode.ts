@@ -21,6 +21,7 @@ import { checkReceiptTimesteps, makeReceipt, parseReceipt, receiptArgs, receiptT
 import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES, stepPlan, type RunSettings } from '../engine/settings';
 import type { BackendName, DecodeOptions } from '../engine/types';
 import { EXPLAIN_SPEC, prepareExplain } from './explainArgs'; // issue 14
+import { progressLine } from './progress';
 
 /** The app version in receipts, as the studio writes it (package.json). */
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -130,10 +131,9 @@ async function main(): Promise<void> {
 
   const backend =
     args.backend === 'auto' ? await chooseNodeBackend(String(args.model)) : await initNodeBackend(args.backend as BackendName);
-  const model = await loadModelFromDir(String(args.model), (done, total) => {
-    process.stderr.write(`\rloading model ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`);
-  });
-  process.stderr.write('\n');
+  const loading = progressLine((done, total) => `loading model ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`);
+  const model = await loadModelFromDir(String(args.model), loading.update);
+  loading.end();
   if (receipt && receipt.model.sha256 !== model.card.sha256) {
     process.stderr.write(`warning: the model is not the one the receipt was made with (${receipt.model.name}, sha256 differs)\n`);
   }

@@ -14,6 +14,7 @@ import { meanMetrics, type GreyImage, type PixelClassifier, type ReconstructionM
 import { evaluateWithExtras, scoreSamples, type SampleScoreOptions } from '../eval/samples';
 import { loadCnnClassifier, stackGrey } from '../eval/cnn';
 import type { SamplerName } from '../engine/types';
+import { progressLine } from './progress';
 
 const SPEC: Record<string, FlagSpec> = {
   data: {
@@ -118,11 +119,12 @@ async function evaluateModel(
   const t0 = performance.now();
   const fmri = testFmri(ds);
   const pairing = args.shuffle ? derangement(fmri.length, Number(args.seed)) : undefined;
+  const progress = progressLine((d, t) => `decoded ${d}/${t}`);
   const images = await reconstructBatch(String(args.model), pairing ? pairing.map((j) => fmri[j]) : fmri, {
     ...opts,
-    onProgress: (d, t) => process.stderr.write(`\rdecoded ${d}/${t}`),
+    onProgress: progress.update,
   });
-  process.stderr.write('\n');
+  progress.end();
   const seconds = (performance.now() - t0) / 1000;
   const scores = await scoreSamples(images, numSamples, gt, ds.testLabels, clf, extras);
   return {

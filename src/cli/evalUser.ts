@@ -10,6 +10,7 @@ import { loadGodLayout, scoreAgainstImages } from '../eval/userData';
 import type { SamplerName } from '../engine/types';
 import { decodeMode, UsageError } from './args';
 import { describeFile } from './fmriInputs';
+import { progressLine } from './progress';
 
 export async function evalGodLayout(args: Record<string, unknown>, scale: number | undefined): Promise<void> {
   if (!args.model || args.baseline || args.shuffle) {
@@ -40,8 +41,9 @@ export async function evalGodLayout(args: Record<string, unknown>, scale: number
   const { initNodeBackend } = await import('./nodeBackend');
   await initNodeBackend(args.backend as 'wasm' | 'cpu' | 'webgpu');
   const fmri = Array.from({ length: set.fmri.samples }, (_, i) => set.fmri.getSample(i));
-  const images = await reconstructBatch(modelDir, fmri, { ...opts, onProgress: (d, t) => process.stderr.write(`\rdecoded ${d}/${t}`) });
-  process.stderr.write('\n');
+  const progress = progressLine((d, t) => `decoded ${d}/${t}`);
+  const images = await reconstructBatch(modelDir, fmri, { ...opts, onProgress: progress.update });
+  progress.end();
   // Each fMRI's first sample, grey (the decoded RGB [side, side, 3] in [0, 1]).
   const side = Math.sqrt(images[0].length / (3 * numSamples));
   const recons = images.map((img) => {
