@@ -19,6 +19,7 @@ import { pearson, ssim, toGrey } from '../eval/metrics';
 import { encodePng } from '../io/png';
 import { readTruthImages, truthFor, type TruthImages } from '../io/truthImages';
 import { UsageError, type FlagSpec, type ParsedArgs } from './args';
+import { progressLine, type ProgressLine, type ProgressStream } from './progress';
 
 export const FMRI_EXTENSIONS = ['.npy', '.npz', '.h5', '.hdf5', '.mat', '.nii', '.nii.gz', '.csv', '.tsv'];
 
@@ -152,7 +153,7 @@ function nodeInflate(raw: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> 
 export async function readFmriInputs(
   args: ParsedArgs,
   log: (line: string) => void,
-  progress: (text: string) => void = defaultProgress,
+  progress: ProgressStream = process.stderr,
 ): Promise<FmriInputs> {
   const values = (args.fmri as string[] | undefined) ?? [];
   if (values.length === 0) throw new UsageError('--fmri <file or folder> is required');
@@ -176,8 +177,10 @@ export async function readFmriInputs(
     const name = basename(path);
     const st = await stat(path);
     const hash = createHash('sha256');
-    let lastPct = -1;
-    let lastPhase = 'bytes';
+    // Big files only: one progress line per phase (bytes read, then for a masked 4-D HDF5 series the volumes HDF5
+    // reads through the mask), every 1 % on a terminal, every 10 % in a log.
+    let line: ProgressLine | undefined;
+    let linePhase: string | undefined;
     // HDF5 / MATLAB v7.3 files are read by HDF5 from the file itself, only what it needs (the stream is digested).
     const onDisk = st.isFile() ? openNodeFile(path) : undefined;
     const file = await readFmriStream(name, st.size, () => hashed(createReadStream(path, { highWaterMark: 1 << 20 }), hash), {
@@ -189,24 +192,26 @@ export async function readFmriInputs(
         : {}),
       inflate: nodeInflate,
       onProgress: ({ phase, done, total }) => {
-        // Big files only; every 1 % on a terminal (one rewritten line), every 10 % otherwise (a log). A masked 4-D
-        // HDF5 series is then read by HDF5 (phase 'volumes'): a second line, from 0 %.
-        if (phase !== lastPhase) {
-          lastPhase = phase;
-          lastPct = -1;
-        }
-        const pct = Math.floor((100 * done) / Math.max(1, total));
-        const every = process.stderr.isTTY ? 1 : 10;
-        if (st.size >= 64e6 && Math.floor(pct / every) !== Math.floor(lastPct / every)) {
-          lastPct = pct;
-          progress(
-            phase === 'volumes'
-              ? `reading ${name} volumes through the mask ${pct}% (${done}/${total} values)`
-              : `reading ${name} ${pct}% (${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB)`,
+        if (st.size < 64e6) return;
+        if (phase !== linePhase) {
+          line?.end();
+          linePhase = phase;
+          line = progressLine(
+            (d, t) => {
+              const pct = Math.floor((100 * d) / Math.max(1, t));
+              return phase === 'volumes'
+                ? `reading ${name} volumes through the mask ${pct}% (${d}/${t} values)`
+                : `reading ${name} ${pct}% (${(d / 1e6).toFixed(0)}/${(t / 1e6).toFixed(0)} MB)`;
+            },
+            { stream: progress, ttyPercent: 1 },
           );
         }
+        line?.update(done, total);
       },
-    }).finally(() => onDisk?.close());
+    }).finally(() => {
+      line?.end();
+      onDisk?.close();
+    });
     inputs.push({ role: 'data', fileName: name, sha256: hash.digest('hex') });
     files.push(file);
   }
@@ -246,11 +251,6 @@ export async function readFmriInputs(
   const sha256 = dataParts.length === 1 ? dataParts[0].sha256 : sha256hex(dataParts.map((x) => x.sha256).join('\n'));
   log(`${name}: ${describeFile(file)}`);
   return { file, name, inputs, sha256 };
-}
-
-/** Progress on stderr: a rewritten line on a terminal, a line per report otherwise. */
-export function defaultProgress(text: string): void {
-  process.stderr.write(process.stderr.isTTY ? `\r${text}${text.includes(' 100% ') ? '\n' : ''}` : `${text}\n`);
 }
 
 async function* hashed(stream: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {

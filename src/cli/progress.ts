@@ -14,22 +14,34 @@ export interface ProgressLine {
   end(): void;
 }
 
-/** label(done, total) is the text of one report (e.g. `decoded 3/50`). */
-export function progressLine(label: (done: number, total: number) => string, stream: ProgressStream = process.stderr): ProgressLine {
-  let tenth = -1;
+export interface ProgressOptions {
+  /** Default process.stderr. */
+  stream?: ProgressStream;
+  /** On a terminal, rewrite only when the percentage crosses a multiple of this (default: every report). */
+  ttyPercent?: number;
+}
+
+/** label(done, total) is the text of one report (e.g. `decoded 3/50`). end() closes the line only if one was written. */
+export function progressLine(label: (done: number, total: number) => string, opts: ProgressOptions = {}): ProgressLine {
+  const stream = opts.stream ?? process.stderr;
+  const tty = !!stream.isTTY;
+  // Reports are written when this bucket changes: every report on a terminal (or every ttyPercent %), tenths in a log.
+  const per = tty ? (opts.ttyPercent ?? 0) : 10;
+  let bucket = Number.NaN;
+  let started = false;
   return {
     update(done, total) {
-      if (stream.isTTY) {
-        stream.write(`\r${label(done, total)}`);
-        return;
+      if (per > 0) {
+        const pct = total > 0 ? Math.min(100, Math.floor((100 * done) / total)) : 100;
+        const b = Math.floor(pct / per);
+        if (b === bucket) return;
+        bucket = b;
       }
-      const t = total > 0 ? Math.min(10, Math.floor((10 * done) / total)) : 10;
-      if (t === tenth) return;
-      tenth = t;
-      stream.write(`${label(done, total)}\n`);
+      started = true;
+      stream.write(tty ? `\r${label(done, total)}` : `${label(done, total)}\n`);
     },
     end() {
-      if (stream.isTTY) stream.write('\n');
+      if (tty && started) stream.write('\n');
     },
   };
 }

@@ -419,7 +419,7 @@ describe('CLI inputs', () => {
 
   it('a folder: BOLD5000 parts in the authors order, its stimulus list used, img_dict.npy left out and said', async () => {
     const lines: string[] = [];
-    const r = await readFmriInputs(parse(['--fmri', P('bold5000', 'CSI1'), '--split', 'all']), (l) => lines.push(l), quiet);
+    const r = await readFmriInputs(parse(['--fmri', P('bold5000', 'CSI1'), '--split', 'all']), (l) => lines.push(l), { write: quiet });
     expectRef(r.file, 'bold5000_all');
     expect(r.inputs.map((x) => x.fileName)).toEqual([...AUTHORS.map(partFile), 'CSI1_stim_lists.txt']);
     expect(r.inputs.every((x) => /^[0-9a-f]{64}$/.test(x.sha256))).toBe(true);
@@ -429,29 +429,33 @@ describe('CLI inputs', () => {
 
   it('files in any order, --order, and the errors a user can make', async () => {
     const files = [...AUTHORS].reverse().flatMap((p) => ['--fmri', P('bold5000', 'CSI1', partFile(p))]);
-    expectRef((await readFmriInputs(parse(files), quiet, quiet)).file, 'bold5000_all');
+    expectRef((await readFmriInputs(parse(files), quiet, { write: quiet })).file, 'bold5000_all');
     expectRef(
-      (await readFmriInputs(parse([...files, '--order', [...AUTHORS].sort().join(',')]), quiet, quiet)).file,
+      (await readFmriInputs(parse([...files, '--order', [...AUTHORS].sort().join(',')]), quiet, { write: quiet })).file,
       'bold5000_alphabetical',
     );
-    await expect(readFmriInputs(parse([...files, '--order', 'LHLOC']), quiet, quiet)).rejects.toThrow(/--order: the order leaves out/);
-    await expect(readFmriInputs(parse(['--fmri', P('nope.npy')]), quiet, quiet)).rejects.toThrow(
+    await expect(readFmriInputs(parse([...files, '--order', 'LHLOC']), quiet, { write: quiet })).rejects.toThrow(
+      /--order: the order leaves out/,
+    );
+    await expect(readFmriInputs(parse(['--fmri', P('nope.npy')]), quiet, { write: quiet })).rejects.toThrow(
       /--fmri .*nope.npy: no such file or folder/,
     );
-    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--mask', P('bold5000')]), quiet, quiet)).rejects.toThrow(
-      /--mask .*a folder, expected a file/,
-    );
-    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--order', 'a,b']), quiet, quiet)).rejects.toThrow(
+    await expect(
+      readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--mask', P('bold5000')]), quiet, { write: quiet }),
+    ).rejects.toThrow(/--mask .*a folder, expected a file/);
+    await expect(readFmriInputs(parse(['--fmri', P('bold5000_rois.npz'), '--order', 'a,b']), quiet, { write: quiet })).rejects.toThrow(
       /--order needs several/,
     );
   });
 
   it('an NSD pair: mask and scale recognised, mask recorded with its sha256', async () => {
-    const r = await readFmriInputs(parse(['--fmri', P('betas_session01.nii.gz'), '--mask', P('nsdgeneral.nii.gz')]), quiet, quiet);
+    const r = await readFmriInputs(parse(['--fmri', P('betas_session01.nii.gz'), '--mask', P('nsdgeneral.nii.gz')]), quiet, {
+      write: quiet,
+    });
     expectRef(r.file, 'nsd_masked_scaled', 1e-6);
     expect(r.inputs.map((x) => x.role)).toEqual(['data', 'mask']);
     expect(statSync(P('betas_session01.nii.gz')).size).toBeGreaterThan(0);
-    await expect(readFmriInputs(parse(['--fmri', P('betas_session01.nii.gz')]), quiet, quiet)).resolves.toMatchObject({
+    await expect(readFmriInputs(parse(['--fmri', P('betas_session01.nii.gz')]), quiet, { write: quiet })).resolves.toMatchObject({
       file: { voxels: 60 },
     });
   });

@@ -125,7 +125,7 @@ describe('a 4-D [T, Z, Y, X] series read lazily through a mask equals numpy (bet
   it('the CLI reads an HDF5 file given by path lazily, with the receipt digest of the whole file', async () => {
     const args = parseArgs(['--fmri', P('chunk_voxel.h5'), '--mask', P('nsdgeneral.nii.gz')], FMRI_INPUT_SPEC);
     const quiet = () => undefined;
-    const cli = await readFmriInputs(args, quiet, quiet);
+    const cli = await readFmriInputs(args, quiet, { write: quiet });
     expect(Array.from(matrix(cli.file))).toEqual(Array.from(ref().data));
     const { createHash } = await import('node:crypto');
     expect(cli.sha256).toBe(

@@ -226,7 +226,9 @@ describe('a second file of each kind (written by numpy/h5py/nibabel/scipy now)',
   it('MATLAB masks wherever masks are taken: decode/eval --mask, and the studio (file and mask dropped together)', async () => {
     const parse = (argv: string[]) => parseArgs(argv, FMRI_INPUT_SPEC);
     const quiet = () => undefined;
-    const cli = await readFmriInputs(parse(['--fmri', join(dir, 'int16.nii'), '--mask', join(dir, 'mask3d_v73.mat')]), quiet, quiet);
+    const cli = await readFmriInputs(parse(['--fmri', join(dir, 'int16.nii'), '--mask', join(dir, 'mask3d_v73.mat')]), quiet, {
+      write: quiet,
+    });
     expectValues(cli.file, refOf('mask3d'));
     expect(cli.inputs.map((x) => `${x.role} ${x.fileName}`)).toEqual(['data int16.nii', 'mask mask3d_v73.mat']);
     const blob = (n: string) => ({ name: n, file: new Blob([bytesOf(join(dir, n))]) });
