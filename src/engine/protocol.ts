@@ -336,8 +336,8 @@ export interface ReadFileExtras {
 }
 // ---- end data-set inputs ----
 
-/** A phase of reading the fMRI input: its bytes read through, then a masked 4-D HDF5 series' volumes (io/fmriFile.ts PhaseProgress). */
-export type ReadPhase = 'bytes' | 'volumes';
+/** A phase of reading the fMRI input: its bytes read through, then a masked 4-D HDF5 series' volumes. */
+export type ReadPhase = PhaseProgress['phase'];
 
 export type EngineEvent =
   | { event: 'loadProgress'; done: number; total: number }
@@ -399,6 +399,7 @@ export function timelineFrames(s: Pick<RunSettings, 'init'>, samplerSteps: numbe
 // with src/explain/studio.ts.
 import type { CounterfactualEdit } from '../explain/counterfactual';
 import type { VoxelCoords } from '../io/coords';
+import type { PhaseProgress } from '../io/fmriFile';
 
 export interface ExplainArgs {
   /** Timeline position of the shown run (as 'preview'). */

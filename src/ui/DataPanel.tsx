@@ -1,6 +1,6 @@
 // fMRI data: picker, bundled synthetic samples, split/sample/ROI picker, ground truth, preprocessing summary.
 import { useId, useState } from 'react';
-import { runActive } from '../store/reducer';
+import { runActive, type StudioState } from '../store/reducer';
 import { useStudio } from '../store/studio';
 import {
   addGroundTruth,
@@ -149,13 +149,7 @@ export function DataPanel() {
       {file.status === 'busy' ? (
         <div className="status" data-testid="file-reading">
           <span>
-            Reading {file.name}…
-            {file.progress
-              ? file.progress.phase === 'volumes'
-                ? // HDF5 reading a masked 4-D series, after the bytes were read through (counted in masked values).
-                  ` the masked volumes ${Math.floor((100 * file.progress.done) / Math.max(1, file.progress.total))}%`
-                : ` ${Math.floor((100 * file.progress.done) / Math.max(1, file.progress.total))}% (${formatBytes(file.progress.done)} of ${formatBytes(file.progress.total)})`
-              : ''}
+            Reading {file.name}…{file.progress ? readProgressText(file.progress) : ''}
           </span>{' '}
           {file.progress ? (
             <progress
@@ -349,4 +343,11 @@ export function DataPanel() {
       ) : null}
     </section>
   );
+}
+
+/** The read's progress after "Reading NAME…": bytes with their count, or (HDF5 reading a masked 4-D series, after the
+ * bytes were read through) the masked volumes, counted in values. */
+function readProgressText(p: NonNullable<StudioState['file']['progress']>): string {
+  const pct = Math.floor((100 * p.done) / Math.max(1, p.total));
+  return p.phase === 'volumes' ? ` the masked volumes ${pct}%` : ` ${pct}% (${formatBytes(p.done)} of ${formatBytes(p.total)})`;
 }
