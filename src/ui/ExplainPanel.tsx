@@ -15,7 +15,7 @@ import type { CounterfactualForm, EditKind } from '../store/counterfactual';
 import { makeReceipt, receiptToJson } from '../engine/receipt';
 import { asEngineError } from '../worker/client';
 import { cancelCounterfactual, decodeCounterfactual, explainEngine } from './controller';
-import { RgbaCanvas } from './widgets';
+import { RgbaCanvas, usePaintedCanvas } from './widgets';
 
 declare const __APP_VERSION__: string;
 
@@ -86,39 +86,39 @@ function HeatmapBrush({
   region: number[];
   onRegion: (r: number[]) => void;
 }) {
-  const ref = useRef<HTMLCanvasElement>(null);
   const drag = useRef<null | 0 | 1>(null);
   const size = 256;
   const [cursor, setCursor] = useState(0);
   const [focused, setFocused] = useState(false);
-  useEffect(() => {
-    const canvas = ref.current;
-    if (!canvas) return;
-    const W = under?.width ?? view.width * 4,
-      H = under?.height ?? view.height * 4;
-    let lo = Infinity,
-      hi = -Infinity;
-    for (const v of view.heat) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-    const img = rgbaOf(heatToRgb(view.heat, view.height, view.width, H, W, lo, hi, under ? rgbOf(under) : undefined), W, H);
-    canvas.width = W;
-    canvas.height = H;
-    const g = canvas.getContext('2d')!;
-    g.putImageData(new ImageData(img.pixels as Uint8ClampedArray<ArrayBuffer>, W, H), 0, 0);
-    g.strokeStyle = '#00e5ff';
-    g.lineWidth = 1;
-    const fy = H / view.height,
-      fx = W / view.width;
-    region.forEach((on, i) => {
-      if (on) g.strokeRect((i % view.width) * fx + 0.5, Math.floor(i / view.width) * fy + 0.5, fx - 1, fy - 1);
-    });
-    if (focused) {
-      g.strokeStyle = '#fff';
-      g.strokeRect((cursor % view.width) * fx + 0.5, Math.floor(cursor / view.width) * fy + 0.5, fx - 1, fy - 1);
-    }
-  }, [view, under, region, cursor, focused]);
+  const ref = usePaintedCanvas(
+    (canvas) => {
+      const W = under?.width ?? view.width * 4,
+        H = under?.height ?? view.height * 4;
+      let lo = Infinity,
+        hi = -Infinity;
+      for (const v of view.heat) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      const img = rgbaOf(heatToRgb(view.heat, view.height, view.width, H, W, lo, hi, under ? rgbOf(under) : undefined), W, H);
+      canvas.width = W;
+      canvas.height = H;
+      const g = canvas.getContext('2d')!;
+      g.putImageData(new ImageData(img.pixels as Uint8ClampedArray<ArrayBuffer>, W, H), 0, 0);
+      g.strokeStyle = '#00e5ff';
+      g.lineWidth = 1;
+      const fy = H / view.height,
+        fx = W / view.width;
+      region.forEach((on, i) => {
+        if (on) g.strokeRect((i % view.width) * fx + 0.5, Math.floor(i / view.width) * fy + 0.5, fx - 1, fy - 1);
+      });
+      if (focused) {
+        g.strokeStyle = '#fff';
+        g.strokeRect((cursor % view.width) * fx + 0.5, Math.floor(cursor / view.width) * fy + 0.5, fx - 1, fy - 1);
+      }
+    },
+    [view, under, region, cursor, focused],
+  );
   const cell = (e: React.PointerEvent<HTMLCanvasElement>): number => {
     const r = e.currentTarget.getBoundingClientRect();
     const x = Math.min(view.width - 1, Math.floor(((e.clientX - r.left) / r.width) * view.width));
@@ -177,33 +177,33 @@ function HeatmapBrush({
 
 /** Voxels in file order, one column per voxel group, coloured by ROI and as bright as their importance. */
 function VoxelImportance({ view }: { view: ExplainView }) {
-  const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const canvas = ref.current;
-    if (!canvas) return;
-    const W = 512,
-      H = 48,
-      n = view.importance.length;
-    canvas.width = W;
-    canvas.height = H;
-    const g = canvas.getContext('2d')!;
-    g.fillStyle = '#fff';
-    g.fillRect(0, 0, W, H);
-    const cols = new Float64Array(W),
-      roi = new Int16Array(W).fill(-1);
-    for (let v = 0; v < n; v++) {
-      const x = Math.floor((v / n) * W);
-      cols[x] += view.importance[v];
-      if (roi[x] === -1) roi[x] = view.roiOf[v];
-    }
-    const max = Math.max(...cols, 1e-12);
-    for (let x = 0; x < W; x++) {
-      const h = (cols[x] / max) * (H - 6);
-      g.fillStyle = roi[x] >= 0 ? ROI_COLOURS[roi[x] % ROI_COLOURS.length] : '#bbb';
-      g.fillRect(x, H - h, 1, h);
-      g.fillRect(x, 0, 1, 3);
-    }
-  }, [view]);
+  const ref = usePaintedCanvas(
+    (canvas) => {
+      const W = 512,
+        H = 48,
+        n = view.importance.length;
+      canvas.width = W;
+      canvas.height = H;
+      const g = canvas.getContext('2d')!;
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, W, H);
+      const cols = new Float64Array(W),
+        roi = new Int16Array(W).fill(-1);
+      for (let v = 0; v < n; v++) {
+        const x = Math.floor((v / n) * W);
+        cols[x] += view.importance[v];
+        if (roi[x] === -1) roi[x] = view.roiOf[v];
+      }
+      const max = Math.max(...cols, 1e-12);
+      for (let x = 0; x < W; x++) {
+        const h = (cols[x] / max) * (H - 6);
+        g.fillStyle = roi[x] >= 0 ? ROI_COLOURS[roi[x] % ROI_COLOURS.length] : '#bbb';
+        g.fillRect(x, H - h, 1, h);
+        g.fillRect(x, 0, 1, 3);
+      }
+    },
+    [view],
+  );
   return (
     <canvas
       ref={ref}
@@ -224,50 +224,50 @@ function VoxelImportance({ view }: { view: ExplainView }) {
  * affine is not applied, so left/right follow the file's storage order).
  */
 function BrainSlice({ view }: { view: ExplainView & { coords: VoxelCoords } }) {
-  const ref = useRef<HTMLCanvasElement>(null);
   const id = useId();
   const { xyz: c, step, space } = view.coords;
   const n = view.importance.length;
   const zs = [...new Set(Array.from({ length: n }, (_, v) => c[v * 3 + 2]))].sort((a, b) => a - b);
   const [zIndex, setZIndex] = useState(() => Math.floor(zs.length / 2));
   const z = zs[Math.min(zIndex, zs.length - 1)];
-  useEffect(() => {
-    const canvas = ref.current;
-    if (!canvas) return;
-    let x0 = Infinity,
-      x1 = -Infinity,
-      y0 = Infinity,
-      y1 = -Infinity,
-      max = 0;
-    for (let v = 0; v < n; v++) {
-      x0 = Math.min(x0, c[v * 3]);
-      x1 = Math.max(x1, c[v * 3]);
-      y0 = Math.min(y0, c[v * 3 + 1]);
-      y1 = Math.max(y1, c[v * 3 + 1]);
-      max = Math.max(max, view.importance[v]);
-    }
-    const cell = 6,
-      W = Math.round((x1 - x0) / step + 1) * cell,
-      H = Math.round((y1 - y0) / step + 1) * cell;
-    canvas.width = W;
-    canvas.height = H;
-    const g = canvas.getContext('2d')!;
-    g.fillStyle = '#111';
-    g.fillRect(0, 0, W, H);
-    for (let v = 0; v < n; v++) {
-      if (c[v * 3 + 2] !== z) continue;
-      // Radiological habit aside: x grows to the right, y upwards.
-      const px = Math.round((c[v * 3] - x0) / step) * cell,
-        py = H - cell - Math.round((c[v * 3 + 1] - y0) / step) * cell;
-      const [r, gg, b] = inferno(max > 0 ? view.importance[v] / max : 0);
-      g.fillStyle = `rgb(${r * 255},${gg * 255},${b * 255})`;
-      g.fillRect(px, py, cell, cell);
-      if (view.roiOf[v] >= 0) {
-        g.fillStyle = ROI_COLOURS[view.roiOf[v] % ROI_COLOURS.length];
-        g.fillRect(px + cell / 2 - 1, py + cell / 2 - 1, 2, 2);
+  const ref = usePaintedCanvas(
+    (canvas) => {
+      let x0 = Infinity,
+        x1 = -Infinity,
+        y0 = Infinity,
+        y1 = -Infinity,
+        max = 0;
+      for (let v = 0; v < n; v++) {
+        x0 = Math.min(x0, c[v * 3]);
+        x1 = Math.max(x1, c[v * 3]);
+        y0 = Math.min(y0, c[v * 3 + 1]);
+        y1 = Math.max(y1, c[v * 3 + 1]);
+        max = Math.max(max, view.importance[v]);
       }
-    }
-  }, [view, z, c, n, step]);
+      const cell = 6,
+        W = Math.round((x1 - x0) / step + 1) * cell,
+        H = Math.round((y1 - y0) / step + 1) * cell;
+      canvas.width = W;
+      canvas.height = H;
+      const g = canvas.getContext('2d')!;
+      g.fillStyle = '#111';
+      g.fillRect(0, 0, W, H);
+      for (let v = 0; v < n; v++) {
+        if (c[v * 3 + 2] !== z) continue;
+        // Radiological habit aside: x grows to the right, y upwards.
+        const px = Math.round((c[v * 3] - x0) / step) * cell,
+          py = H - cell - Math.round((c[v * 3 + 1] - y0) / step) * cell;
+        const [r, gg, b] = inferno(max > 0 ? view.importance[v] / max : 0);
+        g.fillStyle = `rgb(${r * 255},${gg * 255},${b * 255})`;
+        g.fillRect(px, py, cell, cell);
+        if (view.roiOf[v] >= 0) {
+          g.fillStyle = ROI_COLOURS[view.roiOf[v] % ROI_COLOURS.length];
+          g.fillRect(px + cell / 2 - 1, py + cell / 2 - 1, 2, 2);
+        }
+      }
+    },
+    [view, z, c, n, step],
+  );
   const where = space === 'mm' ? `Axial slice z = ${z} mm (MNI)` : `Slice k = ${z} of the ${view.coords.dims?.join('×') ?? ''} grid`;
   return (
     <div>
