@@ -100,6 +100,16 @@ describe('npm run decode: metrics against the ground truth (SIMULATED data set)'
     expectScores(written.scores, await oracle(out, 1, 'train', image));
   }, 300_000);
 
+  it('refuses a sample the file does not have before loading the model', async () => {
+    const r = await decode(join(tmp, 'no-such-sample'), ['--fmri', join(DATA, 'sample_test0.npy'), '--sample', '5']).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r?.code).toBe(1);
+    expect(r?.stderr).toContain("--sample 5: sample_test0.npy (split 'all') has only sample 0");
+    expect(r?.stderr).not.toMatch(/loading model/);
+  }, 120_000);
+
   it("prints no metrics for a file that is not the data set's (no ground truth known), nor for single test trials", async () => {
     const arr = readNpy(new Uint8Array(await readFile(join(DATA, 'sample_test0.npy'))));
     const own = join(tmp, 'own.npy');

@@ -125,6 +125,11 @@ async function main(): Promise<void> {
   const truth = args.truth ? await readTruthFile(String(args.truth)) : undefined;
   const scale = args.scale === undefined ? undefined : parseScale(String(args.scale));
   const index = Number(args.sample);
+  // A sample the file does not have is refused before the model loads (which takes seconds), with the file's count.
+  if (!Number.isInteger(index) || index < 0 || index >= file.samples) {
+    const range = file.samples === 1 ? 'only sample 0' : `samples 0 to ${file.samples - 1}`;
+    throw new UsageError(`--sample ${args.sample}: ${input.name} (split '${file.split}') has ${range}`);
+  }
   if (receipt && receipt.fmri.sha256 !== input.sha256) {
     process.stderr.write(`warning: ${input.name} is not the input the receipt was made from (${receipt.fmri.fileName}, sha256 differs)\n`);
   }
