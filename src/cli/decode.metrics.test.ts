@@ -100,6 +100,24 @@ describe('npm run decode: metrics against the ground truth (SIMULATED data set)'
     expectScores(written.scores, await oracle(out, 1, 'train', image));
   }, 300_000);
 
+  it('a run from the low-level start scores that start too (lowlevel.png), as the oracle scores it', async () => {
+    const out = join(tmp, 'lowlevel');
+    const { stdout } = await decode(out, [
+      '--fmri',
+      join(DATA, 'sample_test0.npy'),
+      '--steps',
+      '20',
+      '--init',
+      'lowlevel',
+      '--strength',
+      '0.1',
+    ]);
+    const written = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { scores: Score[] };
+    expect(written.scores.map((s) => s.name)).toEqual(['sample 0', 'low-level start']);
+    expectScores(written.scores, await oracle(out, 1, 'test', 0));
+    expect(stdout).toMatch(/^ {2}low-level start +PCC \d\.\d{3} · SSIM/m);
+  }, 300_000);
+
   it('refuses a sample the file does not have before loading the model', async () => {
     const r = await decode(join(tmp, 'no-such-sample'), ['--fmri', join(DATA, 'sample_test0.npy'), '--sample', '5']).then(
       () => undefined,

@@ -19,7 +19,7 @@ import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
 import { checkReceiptTimesteps, makeReceipt, parseReceipt, receiptArgs, receiptToJson, type DecodeReceipt } from '../engine/receipt';
 import { DEFAULT_RUN_SETTINGS, MAX_SAMPLES, stepPlan, type RunSettings } from '../engine/settings';
-import type { BackendName, DecodeOptions } from '../engine/types';
+import type { BackendName, DecodeOptions, ImageBatch } from '../engine/types';
 import { EXPLAIN_SPEC, prepareExplain } from './explainArgs'; // issue 14
 import { progressLine } from './progress';
 
@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const gen = decodeSteps(model, raw, opts);
   let final: Float32Array;
+  let lowLevel: ImageBatch | undefined; // the low-level start as RGB in [0, 1], when the run starts from it
   for (;;) {
     const r = await gen.next();
     if (r.done) {
@@ -196,10 +197,13 @@ async function main(): Promise<void> {
         `start: low-level latent noised to t=${s.t} (strength ${opts.strength}), ${s.steps} steps follow  ${s.ms.toFixed(0)} ms\n`,
       );
       const res = model.config.vq.resolution;
-      await writeFile(
-        join(out, 'lowlevel.png'),
-        encodePng(toRgb8(Float32Array.from({ length: res * res * 3 }, (_, k) => s.pixels[Math.floor(k / 3)])), res, res),
-      );
+      lowLevel = {
+        n: 1,
+        height: res,
+        width: res,
+        data: Float32Array.from({ length: res * res * 3 }, (_, k) => s.pixels[Math.floor(k / 3)]),
+      };
+      await writeFile(join(out, 'lowlevel.png'), encodePng(toRgb8(lowLevel.data), res, res));
       if (args.dump) {
         dumps.lowlevel_pixels = { data: s.pixels, shape: [1, res * res] };
         dumps.lowlevel_latent = { data: s.x0.subarray(0, ch * h * w), shape: [1, ch, h, w] };
@@ -227,6 +231,8 @@ async function main(): Promise<void> {
   const gt = await groundTruthFor(String(args.data), input.sha256, file, index);
   if (gt) {
     const scores = await scoreImages(images, gt);
+    // The low-level image the sampler started from (lowlevel.png, before the VQ round trip), scored the same way.
+    if (lowLevel) scores.push({ ...(await scoreImages(lowLevel, gt))[0], name: 'low-level start' });
     process.stdout.write(formatScores(gt, scores));
     await writeFile(
       join(out, 'metrics.json'),

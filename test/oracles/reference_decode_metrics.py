@@ -3,7 +3,8 @@
 the data set's stimulus image, computed independently of src/eval (zlib PNG decoding, numpy, torch).
 
 usage: reference_decode_metrics.py <out dir> <n samples> <data dir> <train|test> <image index>
-Prints JSON: [{name, pcc, ssim, cnnClass}] for sample 0..n-1 and, with n > 1, the pixel mean (from --dump's image.npy).
+Prints JSON: [{name, pcc, ssim, cnnClass}] for sample 0..n-1, with n > 1 the pixel mean (from --dump's image.npy),
+and the low-level start (lowlevel.png) when the run wrote one.
 PCC: np.corrcoef of the channel-mean grey images; SSIM: skimage structural_similarity's formula (7×7 uniform
 window, sample covariance, K1 0.01, K2 0.03, data_range 1, mean over the valid windows); CNN: the torch
 module the classifier was trained as (python/cad_ref/train/classifier.py).
@@ -65,6 +66,9 @@ def main(out, n, data, split, index):
     if n > 1:  # the mean of the float images (decode --dump's image.npy), then 8 bits, as the studio shows it
         rgb.append(np.round(np.clip(np.load(os.path.join(out, 'image.npy')).mean(axis=0), 0, 1) * 255) / 255)
         names.append('mean of samples')
+    if os.path.exists(os.path.join(out, 'lowlevel.png')):  # the low-level start, written with --init lowlevel
+        rgb.append(read_png_rgb8(os.path.join(out, 'lowlevel.png')).astype(np.float64) / 255)
+        names.append('low-level start')
     assert all(r.shape == (32, 32, 3) for r in rgb), 'the default model decodes 32×32 images, the ground truth size'
     grey = [r.mean(axis=-1) for r in rgb]
     classes = json.load(open(os.path.join(data, 'class_index.json')))
