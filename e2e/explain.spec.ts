@@ -199,6 +199,10 @@ test('explain: a dropped receipt with a lesion replays it beside the original; a
   // mask's grid indices.
   await page.getByRole('button', { name: 'test0 .nii.gz + mask' }).click();
   await expect(page.getByTestId('file-info')).toContainText('sample_test0.nii.gz', { timeout: 60_000 });
+  // Its voxels are put into the model's order by their positions (the bundle's), and the data panel says so.
+  await expect(page.getByTestId('voxel-order')).toContainText(
+    "voxel order: put into the model's (its 4,511 voxels' positions matched in mm",
+  );
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByTestId('run-status')).toContainText('Done: 3 steps', { timeout: 300_000 });
   const panel = page.getByTestId('explain-panel');

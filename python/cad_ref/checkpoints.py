@@ -7,9 +7,12 @@ import torch
 _SAFETENSORS_DTYPES = {torch.float32: 'F32', torch.float16: 'F16', torch.int64: 'I64', torch.uint8: 'U8'}
 
 # Tensors of this project that are not in the authors' checkpoints live under this prefix, which no key of theirs
-# has: the learned null context for classifier-free guidance [77, condDim] and the low-level decoder (lowlevel.py).
+# has: the learned null context for classifier-free guidance [77, condDim], the low-level decoder (lowlevel.py) and
+# the input voxels' positions [rawVoxels, 3] in mm, in input order (src/model/layout.ts VOXEL_XYZ_MM: the readers
+# put a masked NIfTI's voxels into this order).
 EXTRAS_PREFIX = 'decoding_studio.'
 NULL_CONTEXT = EXTRAS_PREFIX + 'null_context'
+VOXEL_XYZ_MM = EXTRAS_PREFIX + 'voxels.xyz_mm'
 
 
 def load_safetensors(path):

@@ -47,7 +47,9 @@ async function main(): Promise<void> {
     );
     process.stdout.write(
       'decoding_studio.* tensors (e.g. extras.safetensors from npm run train: the low-level decoder, the null context) pass into\n' +
-        'the bundle; with the low-level decoder the VQ encoder is kept too (it is dropped otherwise).\n',
+        'the bundle; with the low-level decoder the VQ encoder is kept too (it is dropped otherwise).\n' +
+        'decoding_studio.voxels.xyz_mm [raw-voxels, 3] (voxel_positions.safetensors from npm run train) records the mm position of\n' +
+        "each input voxel: the readers then put a masked NIfTI's voxels into the model's order.\n",
     );
     return;
   }

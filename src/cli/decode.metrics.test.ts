@@ -3,13 +3,14 @@
 // the written PNGs with zlib, the stimulus from images_32.npz with numpy, and runs the CNN in PyTorch.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON, REPO_ROOT } from '../../test/golden';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
+import type { ModelConfig } from '../model/config';
 
 const run = promisify(execFile);
 const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
@@ -23,13 +24,13 @@ interface Score {
   cnnClass?: string;
 }
 
-async function decode(out: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+async function decode(out: string, args: string[], model = MODEL): Promise<{ stdout: string; stderr: string }> {
   return run(
     TSX,
     [
       'src/cli/decode.ts',
       '--model',
-      MODEL,
+      model,
       '--out',
       out,
       '--backend',
@@ -127,6 +128,79 @@ describe('npm run decode: metrics against the ground truth (SIMULATED data set)'
     expect(r?.stderr).toContain("--sample 5: sample_test0.npy (split 'all') has only sample 0");
     expect(r?.stderr).not.toMatch(/loading model/);
   }, 120_000);
+
+  it("the NIfTI sample through its mask decodes as the .npy does (its voxels put into the model's order); a mask lacking a model voxel is refused", async () => {
+    const args = ['--steps', '2', '--samples', '1'];
+    const npy = join(tmp, 'order-npy');
+    const nii = join(tmp, 'order-nii');
+    await decode(npy, ['--fmri', join(DATA, 'sample_test0.npy'), ...args]);
+    const { stderr } = await decode(nii, [
+      '--fmri',
+      join(DATA, 'sample_test0.nii.gz'),
+      '--mask',
+      join(DATA, 'sample_mask.nii.gz'),
+      ...args,
+    ]);
+    expect(stderr).toContain(
+      "voxel order: put into the model's (its 4,511 voxels' positions matched in mm through sample_mask.nii.gz's sform)",
+    );
+    const scores = async (out: string) => (JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { scores: Score[] }).scores;
+    expect(await scores(nii)).toEqual(await scores(npy));
+    expect((await readFile(join(nii, 'sample_0.png'))).equals(await readFile(join(npy, 'sample_0.png')))).toBe(true);
+    // The mask less the model's first voxel (numpy/nibabel): refused before any decoding, exit code 1.
+    const mask = join(tmp, 'mask_less_one.nii.gz');
+    await run(PYTHON, [
+      '-c',
+      'import sys, numpy as np, nibabel as nib\n' +
+        "m = nib.load(sys.argv[1] + '/sample_mask.nii.gz'); x = np.load(sys.argv[1] + '/sbj_3.npz')['voxel_xyz'][0]\n" +
+        'i, j, k = np.round(np.linalg.inv(m.affine) @ np.r_[x, 1])[:3].astype(int); d = m.get_fdata().astype(np.uint8); d[i, j, k] = 0\n' +
+        'nib.Nifti1Image(d, m.affine).to_filename(sys.argv[2])',
+      DATA,
+      mask,
+    ]);
+    const err = await decode(join(tmp, 'order-refused'), ['--fmri', join(DATA, 'sample_test0.nii.gz'), '--mask', mask, ...args]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toContain(
+      'error: 1 of the 4,511 voxels the model default-god-synth-sbj3 takes are not among the 4,510 voxels of sample_test0.nii.gz, ' +
+        "the first at (-29, -97, 5) mm; the mask is not the one the model was trained on: use the model's own mask",
+    );
+  }, 300_000);
+
+  it("a model that does not record its voxels' positions (the authors' checkpoints): the grid's order, as before, and a note says so", async () => {
+    // The default bundle without the positions' manifest entry (the shard is the same file).
+    const bare = join(tmp, 'no-positions');
+    await mkdir(bare);
+    const manifest = JSON.parse(await readFile(join(MODEL, 'manifest.json'), 'utf8')) as { tensors: { name: string }[] };
+    manifest.tensors = manifest.tensors.filter((t) => t.name !== 'decoding_studio.voxels.xyz_mm');
+    await writeFile(join(bare, 'manifest.json'), JSON.stringify(manifest));
+    await copyFile(join(MODEL, 'shard-000.bin'), join(bare, 'shard-000.bin'));
+    const args = ['--steps', '2', '--samples', '1'];
+    const nii = join(tmp, 'unchecked-nii');
+    const { stderr } = await decode(
+      nii,
+      ['--fmri', join(DATA, 'sample_test0.nii.gz'), '--mask', join(DATA, 'sample_mask.nii.gz'), '--dump', ...args],
+      bare,
+    );
+    expect(stderr).toContain(
+      "voxel order: the grid's C order over (x, y, z); the model does not record its voxels' positions, so this must be the order the model was trained on",
+    );
+    // The vector decoded is the grid's C order (nibabel: data[mask > 0]), not the model's (the .npy).
+    const { stdout } = await run(PYTHON, [
+      '-c',
+      'import sys, json, nibabel as nib\n' +
+        "d = nib.load(sys.argv[1] + '/sample_test0.nii.gz').get_fdata(); m = nib.load(sys.argv[1] + '/sample_mask.nii.gz').get_fdata()\n" +
+        'print(json.dumps(d[m > 0].astype("float32").tolist()))',
+      DATA,
+    ]);
+    const dumped = npyToFloat32(readNpy(new Uint8Array(await readFile(join(nii, 'fmri.npy')))));
+    const { config } = JSON.parse(await readFile(join(MODEL, 'manifest.json'), 'utf8')) as { config: ModelConfig };
+    const { mean, std } = config.preprocess;
+    const gridOrder = JSON.parse(stdout) as number[];
+    gridOrder.forEach((x, v) => expect(Math.abs(dumped[v] - (x - mean!) / std!), `voxel ${v}`).toBeLessThan(1e-5));
+  }, 300_000);
 
   it("prints no metrics for a file that is not the data set's (no ground truth known), nor for single test trials", async () => {
     const arr = readNpy(new Uint8Array(await readFile(join(DATA, 'sample_test0.npy'))));

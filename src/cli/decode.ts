@@ -13,6 +13,7 @@ import { conditioningResult, decodeLatents, decodeSteps, decodeTimesteps } from 
 import { latentShape } from '../model/config';
 import { compareWithTruth, FMRI_INPUT_SPEC, readFmriInputs, readTruthFile, refuseExtraArguments } from './fmriInputs';
 import { voxelMismatch } from '../io/modelFit';
+import { inModelOrder } from '../io/voxelOrder';
 import { FmriShapeError } from '../model/preprocess';
 import { parseScale } from '../io/scale';
 import { npyToFloat32, readNpy, writeNpy } from '../io/npy';
@@ -145,6 +146,10 @@ async function main(): Promise<void> {
   // Without --roi, use the model's ROI when the file carries that mask (GOD-layout files carry several).
   const modelRoi = model.config.preprocess.roi;
   if (!args.roi && modelRoi && file.masks?.[modelRoi] && file.roi !== modelRoi) file = file.select({ roi: modelRoi });
+  // The file's voxels in the model's order, by their positions where both know them (a refusal names the missing voxels).
+  const ordered = inModelOrder(file, model);
+  if (ordered.note) process.stderr.write(`${ordered.note}\n`);
+  file = ordered.file;
   // A voxel count the model does not take: the real cause (one subject per model), before any work.
   const mismatch = voxelMismatch(file, model.config);
   if (mismatch) throw new FmriShapeError(mismatch, model.config.preprocess.rawVoxels ?? model.config.encoder.numVoxels, file.voxels);

@@ -5,6 +5,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifest, MANIFEST_FILE } from '../io/bundle/manifest';
 import { voxelMismatch } from '../io/modelFit';
+import { inModelOrder } from '../io/voxelOrder';
+import { readVoxelPositions } from './nodeModel';
 import type { ModelConfig } from '../model/config';
 import { loadGodLayout, scoreAgainstImages } from '../eval/userData';
 import type { SamplerName } from '../engine/types';
@@ -26,7 +28,11 @@ export async function evalGodLayout(args: Record<string, unknown>, scale: number
     ...(scale !== undefined ? { scale } : {}),
   });
   process.stderr.write(`${set.subjectFile}: ${describeFile(set.fmri)}\n`);
-  const mismatch = voxelMismatch(set.fmri, config);
+  // The file's voxels in the model's order, by their positions where both know them (voxel_xyz, the bundle's).
+  const ordered = inModelOrder(set.fmri, { config, voxelXyzMm: await readVoxelPositions(modelDir) });
+  if (ordered.note) process.stderr.write(`${ordered.note}\n`);
+  const fmriFile = ordered.file;
+  const mismatch = voxelMismatch(fmriFile, config);
   if (mismatch) throw new UsageError(mismatch);
   const numSamples = Number(args.samples);
   const opts = {
@@ -40,7 +46,7 @@ export async function evalGodLayout(args: Record<string, unknown>, scale: number
   const { reconstructBatch } = await import('./reconstruct');
   const { initNodeBackend } = await import('./nodeBackend');
   await initNodeBackend(args.backend as 'wasm' | 'cpu' | 'webgpu');
-  const fmri = Array.from({ length: set.fmri.samples }, (_, i) => set.fmri.getSample(i));
+  const fmri = Array.from({ length: fmriFile.samples }, (_, i) => fmriFile.getSample(i));
   const progress = progressLine((d, t) => `decoded ${d}/${t}`);
   const images = await reconstructBatch(modelDir, fmri, { ...opts, onProgress: progress.update });
   progress.end();

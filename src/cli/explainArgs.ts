@@ -16,6 +16,7 @@ import { decodeLatents, decodeSteps, runToEnd, type EngineModel } from '../engin
 import type { DecodeOptions, ImageBatch, StepEvent } from '../engine/types';
 import type { DecodeReceipt } from '../engine/receipt';
 import { readFmriFile, type FmriFile } from '../io/fmriFile';
+import { inModelOrder } from '../io/voxelOrder';
 import { latentShape } from '../model/config';
 import { writeNpy } from '../io/npy';
 import { encodePng, toRgb8 } from '../io/png';
@@ -153,6 +154,8 @@ export async function prepareExplain(args: ParsedArgs, receipt: DecodeReceipt | 
       let other = await readFmriFile(basename(fe.path), bytes);
       if (ctx.file.roi && other.masks?.[ctx.file.roi] && other.roi !== ctx.file.roi) other = other.select({ roi: ctx.file.roi });
       if (other.splits[ctx.file.split] !== undefined && other.split !== ctx.file.split) other = other.select({ split: ctx.file.split });
+      // In the model's voxel order, as the decoded file is (decode.ts).
+      other = inModelOrder(other, ctx.model).file;
       const k = fe.sample ?? ctx.index;
       ectx.other = other.getSample(k);
       const sha = sha256(bytes);

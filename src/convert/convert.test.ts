@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goldenConfig, goldenDir, goldenNpy } from '../../test/golden';
 import type { ModelConfig } from '../model/config';
-import { expectedShapes, LOWLEVEL_COEF_NORM, LOWLEVEL_NAMES, vqEncoderShapes } from '../model/layout';
+import { expectedShapes, LOWLEVEL_COEF_NORM, LOWLEVEL_NAMES, VOXEL_XYZ_MM, vqEncoderShapes } from '../model/layout';
 import { loadBundle } from '../io/bundle/loader';
 import { dirSink, dirSource } from '../io/bundle/node';
 import { planConversion, writeConvertedBundle, type ConvertInput } from './convert';
@@ -176,6 +176,49 @@ describe('convert golden tiny checkpoints', () => {
         { overrides },
       ),
     ).toThrow(`${LOWLEVEL_COEF_NORM}: expected [1], found [2]`);
+  });
+
+  it('voxel positions: kept float32 (exact) in an fp16 bundle, not counted as parameters; a wrong shape, a NaN or no raw voxel count refused', async () => {
+    const base = (await input('phase3.pth')).checkpoint;
+    const raw = 100;
+    // Millimetres that half precision would round: 1.8 mm steps and a 0.1 mm offset.
+    const xyz = Float32Array.from({ length: raw * 3 }, (_, n) => -72.1 + 1.8 * (n % 97));
+    const positions = (shape: number[], values: Float32Array): Checkpoint => ({
+      ...base,
+      file: 'voxel_positions.safetensors',
+      stateDictKey: '',
+      objects: {},
+      tensors: { [VOXEL_XYZ_MM]: { shape, dtype: 'float32', read: () => values } },
+    });
+    const plan = (ck: Checkpoint, rawVoxels: number | null = raw) =>
+      planConversion(
+        [
+          { checkpoint: base, sha256: '0'.repeat(64) },
+          { checkpoint: ck, sha256: '1'.repeat(64) },
+        ],
+        { overrides: { encoder: { numHeads: 2 } }, ...(rawVoxels !== null ? { preprocess: { rawVoxels } } : {}) },
+      );
+    const ok = plan(positions([raw, 3], xyz));
+    const alone = planConversion([{ checkpoint: base, sha256: '0'.repeat(64) }], {
+      overrides: { encoder: { numHeads: 2 } },
+      preprocess: { rawVoxels: raw },
+    });
+    expect(ok.params).toEqual(alone.params);
+    expect(ok.report.extras).toEqual([VOXEL_XYZ_MM]);
+    expect(ok.report.notes.join('\n')).toContain(`voxel positions (${VOXEL_XYZ_MM}, 100 × 3 mm) present`);
+    const out = tmp();
+    const manifest = await writeConvertedBundle(dirSink(out), ok, { dtype: 'float16' });
+    expect(manifest.tensors.find((t) => t.name === VOXEL_XYZ_MM)).toMatchObject({ shape: [raw, 3], dtype: 'float32' });
+    expect(Array.from((await loadBundle(dirSource(out))).tensors[VOXEL_XYZ_MM].data)).toEqual(Array.from(xyz));
+
+    expect(() => plan(positions([raw + 1, 3], new Float32Array((raw + 1) * 3)))).toThrow(
+      `${VOXEL_XYZ_MM} has shape [101, 3]; the voxel positions must be [rawVoxels, 3] = [100, 3]`,
+    );
+    expect(() => plan(positions([3, raw], new Float32Array(raw * 3)))).toThrow(ConvertError);
+    const nan = xyz.slice();
+    nan[7] = Number.NaN;
+    expect(() => plan(positions([raw, 3], nan))).toThrow(`${VOXEL_XYZ_MM}: voxel 2 has a non-finite coordinate (NaN)`);
+    expect(() => plan(positions([raw, 3], xyz), null)).toThrow(/the raw voxel count is unknown: give --raw-voxels N/);
   });
 
   it('phase1.pth + phase3.pth: encoder heads come from the pickled phase-1 config, phase 3 overrides the encoder', async () => {

@@ -8,6 +8,7 @@ import {
   LOWLEVEL_NAMES,
   LOWLEVEL_PREFIX,
   lowLevelShapes,
+  VOXEL_XYZ_MM,
   vqEncoderShapes,
   type ShapeMap,
 } from '../model/layout';
@@ -42,7 +43,7 @@ export interface ConvertReport {
   /** Where config values came from, and what was assumed. */
   notes: string[];
   /**
-   * This project's own tensors (`decoding_studio.*`: the low-level decoder, the null context) passed
+   * This project's own tensors (`decoding_studio.*`: the low-level decoder, the null context, the voxel positions) passed
    * through into the bundle, and whether the VQ encoder was kept for the low-level decoder (it is
    * dropped otherwise, as for the authors' checkpoints).
    */
@@ -237,6 +238,8 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
       continue;
     }
     tensors[name] = got.tensor;
+    // The voxel positions describe the input; they are not parameters of any network.
+    if (name === VOXEL_XYZ_MM) continue;
     const net = network(name);
     params[net] = (params[net] ?? 0) + shape.reduce((a, b) => a * b, 1);
   }
@@ -249,6 +252,7 @@ export function planConversion(inputs: ConvertInput[], opts: ConvertOptions = {}
     } else report.extra.push(name);
   }
   if (report.missing.length || report.misShaped.length) throw new ConvertError(describeProblems(report));
+  checkVoxelPositions(config, merged.get(VOXEL_XYZ_MM)?.tensor, report);
   const coefNorm = merged.get(LOWLEVEL_COEF_NORM)?.tensor.read()[0];
   if (coefNorm !== undefined && !(coefNorm > 0 && Number.isFinite(coefNorm)))
     throw new ConvertError(
@@ -284,11 +288,41 @@ function extraShapes(config: ModelConfig, merged: Map<string, { tensor: LazyTens
         `(${Object.keys(vqEncoder).length} tensors) that turn its image into the sampler's starting latent`,
     );
   }
-  const unknown = names.filter((n) => n !== NULL_CONTEXT && !lowNames.includes(n));
+  const unknown = names.filter((n) => n !== NULL_CONTEXT && n !== VOXEL_XYZ_MM && !lowNames.includes(n));
   if (unknown.length)
     report.notes.push(`passed through ${unknown.length} unrecognised ${EXTRAS_PREFIX}* tensor(s) unchecked: ${unknown.join(', ')}`);
   report.extras = Object.keys(shapes).filter((n) => n.startsWith(EXTRAS_PREFIX));
   return shapes;
+}
+
+/**
+ * The model's input voxel positions (VOXEL_XYZ_MM), when given, must be [preprocess.rawVoxels, 3] finite
+ * millimetres: a file's voxels are put into this order by them (src/io/voxelOrder.ts), so a wrong shape or a NaN
+ * would misplace every voxel. Notes what was kept.
+ * @throws ConvertError naming the tensor, the shape found and the one expected (or the missing --raw-voxels), or
+ *   the first non-finite value
+ */
+function checkVoxelPositions(config: ModelConfig, t: LazyTensor | undefined, report: ConvertReport): void {
+  if (!t) return;
+  const raw = config.preprocess.rawVoxels;
+  if (raw === undefined)
+    throw new ConvertError(
+      `${VOXEL_XYZ_MM} gives one position per raw input voxel, but the raw voxel count is unknown: give --raw-voxels N`,
+    );
+  if (!sameShape(t.shape, [raw, 3]))
+    throw new ConvertError(
+      `${VOXEL_XYZ_MM} has shape ${shapeText(t.shape)}; the voxel positions must be [rawVoxels, 3] = [${raw}, 3]: ` +
+        'one (x, y, z) in mm per input voxel of the model, in input order, before wrap padding',
+    );
+  const xyz = t.read();
+  const bad = xyz.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new ConvertError(
+      `${VOXEL_XYZ_MM}: voxel ${Math.floor(bad / 3)} has a non-finite coordinate (${xyz[bad]}); the voxel positions must be finite millimetres`,
+    );
+  report.notes.push(
+    `voxel positions (${VOXEL_XYZ_MM}, ${raw} × 3 mm) present: files with voxel positions are put into the model's voxel order by them`,
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../model/config';
 import { latentShape } from '../model/config';
 import type { WeightMap } from '../model/weights';
+import { VOXEL_XYZ_MM } from '../model/layout';
 import { preprocessFmri } from '../model/preprocess';
 import { prepareFmriEncoder, fmriEncoder, type FmriEncoderParams } from '../model/fmriEncoder';
 import { condStage, prepareCondStage, type CondStageParams } from '../model/condStage';
@@ -38,6 +39,11 @@ export interface EngineModel {
   vq: VQParams;
   /** Low-level decoder (fMRI → img2img start), when the bundle carries decoding_studio.lowlevel.* (src/model/lowlevel.ts). */
   lowlevel?: LowLevelParams;
+  /**
+   * The input voxels' positions, [rawVoxels × 3] mm in input order (the bundle's VOXEL_XYZ_MM, kept on the CPU: it
+   * is not a weight); undefined when the bundle does not record them. src/io/voxelOrder.ts puts a file into this order.
+   */
+  voxelXyzMm?: Float32Array;
   schedule: Schedule;
   /** Bytes the weights take on the device: 4 per parameter, 2 for those kept as packed f16. */
   deviceWeightBytes: number;
@@ -190,6 +196,9 @@ export function packsWeights(storage: WeightStorage, params: number): boolean {
 /** Loads a weight bundle (byte progress, cancellable) and prepares every network. */
 export async function loadModel(source: BundleSource, opts: LoadOptions & { weights?: WeightStorage } = {}): Promise<EngineModel> {
   const { manifest, manifestBytes, tensors } = await loadBundle(source, opts);
+  // A copy: the loaded array may be a view on the whole shard.
+  const voxelXyzMm = tensors[VOXEL_XYZ_MM]?.data.slice();
+  delete tensors[VOXEL_XYZ_MM];
   const weights: Record<string, tf.Tensor> = {};
   try {
     let params = 0;
@@ -207,6 +216,7 @@ export async function loadModel(source: BundleSource, opts: LoadOptions & { weig
       { dtype: manifest.dtype, bytes, sha256: await sha256Hex(manifestBytes) },
       { releaseRelaid: true, ...(pack ? { packF16: { minElements: PACK_MIN_ELEMENTS } } : {}) },
     );
+    if (voxelXyzMm) model.voxelXyzMm = voxelXyzMm;
     await compileShaders(model);
     return model;
   } catch (e) {

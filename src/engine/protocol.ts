@@ -151,8 +151,13 @@ export interface SampleInfo {
   voxels: Float32Array;
   /** Null until a model is loaded (the summary depends on its preprocessing). */
   preprocess: PreprocessInfo | null;
-  /** Error from preprocessing against the loaded model (e.g. voxel count mismatch). */
+  /** Error from preprocessing against the loaded model (e.g. voxel count mismatch, VoxelOrderError). */
   preprocessError?: EngineError;
+  /**
+   * How the sample's voxels were put into the loaded model's order, or why that order could not be checked
+   * (src/io/voxelOrder.ts inModelOrder); absent without a model or for a file whose voxels have no positions.
+   */
+  voxelOrder?: string;
   groundTruth?: RgbaImage;
   /** Fashion-MNIST class name of the ground truth (bundled data set only). */
   groundTruthClass?: string;

@@ -11,6 +11,9 @@ export class FmriFormatError extends StudioError {
   }
 }
 
+/** A file's voxels that cannot be put into a model's voxel order (src/io/voxelOrder.ts): the message says which and why. */
+export class VoxelOrderError extends errorClass('VoxelOrderError') {}
+
 /** A weight bundle that is incomplete, corrupt or of an unknown version. */
 export class BundleError extends errorClass('BundleError') {}
 

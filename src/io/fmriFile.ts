@@ -8,7 +8,7 @@ import { readH5, type H5Input } from './h5';
 import { matlabVersion, readMatV5, type MatVariable, type SkippedVariable } from './mat';
 import { readMask, type Mask } from './mask';
 import { averageByLabel, takeRows } from './average';
-import { gridCoords, mmCoords, selectCoords, type VoxelCoords } from './coords';
+import { gridCoords, maskedGridAffine, mmCoords, selectCoords, type VoxelCoords } from './coords';
 import { bold5000Part, defaultOrder } from './bold5000';
 import { readNifti } from './nifti';
 import { npyToFloat32, readNpy, readNpyHeader, type NpyArray } from './npy';
@@ -97,8 +97,9 @@ export interface FmriFile {
   parts?: string[];
   /**
    * Where each voxel of a sample sits (row v = voxel v of getSample, after the ROI selection): a NIfTI's grid
-   * indices (i, j, k) — of the mask's grid when read through one, also for a 4-D HDF5 series — or a GOD .npz's
-   * voxel_xyz in mm. Absent when the file says nothing about space (other formats, several files concatenated).
+   * indices (i, j, k) — of the mask's grid when read through one, also for a 4-D HDF5 series — with the grid's
+   * voxel-to-mm affine when a NIfTI header gives one (the mask's, else the data's), or a GOD .npz's voxel_xyz in mm.
+   * Absent when the file says nothing about space (other formats, several files concatenated).
    */
   coords?: VoxelCoords;
   /** The same file with another split/ROI, without re-reading the bytes. */
@@ -719,7 +720,7 @@ function fromNifti(name: string, bytes: Uint8Array, m: Mask | undefined, maskNam
     defaultSplit: 'all',
     notes,
     // The same C order as the selection above: row j is the grid index of column j.
-    coords: gridCoords(vol.dims, mask),
+    coords: gridCoords(vol.dims, mask, maskedGridAffine(vol.affine, m?.affine)),
   };
   if (vol.integer) src.integer = vol.integer;
   return src;

@@ -867,7 +867,16 @@ async function readVolumes(
   }
   notes.push(`${tzyx ? '[T, Z, Y, X]' : '[X, Y, Z, T]'} volumes read through mask ${maskName} (${mask.note}): ${T} volumes → ${T} samples`);
   // Columns are the mask's voxels in C order (both branches above), which is gridCoords' row order.
-  const table: H5Table = { dataset: ds.path, rows: T, cols, data, notes, spatial: true, coords: gridCoords(mask.dims, mask.flags) };
+  // HDF5 has no affine: positions in mm are the NIfTI mask's (none for an .npy / .mat mask).
+  const table: H5Table = {
+    dataset: ds.path,
+    rows: T,
+    cols,
+    data,
+    notes,
+    spatial: true,
+    coords: gridCoords(mask.dims, mask.flags, mask.affine),
+  };
   const integer = integerType(ds);
   if (integer) table.integer = integer;
   return table;

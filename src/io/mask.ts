@@ -3,6 +3,7 @@
 // the ROI 0 and inside the ROI ≥ 1: when a mask holds negative values, only positive values are inside
 // (counting every non-zero value would take the whole brain: 501,295 voxels instead of ~15,000). MATLAB
 // masks (.mat v5/v7 or v7.3) are logical arrays, X×Y×Z in column-major order.
+import type { GridAffine } from './coords';
 import { FmriFormatError } from './errors';
 import { readH5Mask, superblockOffset } from './h5';
 import { maskVariable, matlabVersion, readMatV5, type SkippedVariable } from './mat';
@@ -14,6 +15,8 @@ export interface Mask {
   flags: Uint8Array;
   /** Spatial dims [X, Y, Z] for a NIfTI mask. */
   dims?: [number, number, number];
+  /** A NIfTI mask's voxel-to-mm affine, when its header gives one. */
+  affine?: GridAffine;
   /** Voxels kept. */
   count: number;
   /** How the values were read (shown to the user). */
@@ -88,7 +91,7 @@ export async function readMask(name: string, bytes: Uint8Array): Promise<Mask> {
     const vol = readNifti(name, bytes);
     if (vol.volumes !== 1) throw new FmriFormatError(name, `a mask must be one 3-D volume; this NIfTI has ${vol.volumes} volumes`);
     const { flags, note } = flagsFromValues(vol.data);
-    mask = { flags, dims: vol.dims, count: count(flags), note };
+    mask = { flags, dims: vol.dims, count: count(flags), note, ...(vol.affine ? { affine: vol.affine } : {}) };
   }
   if (mask.count === 0) throw new FmriFormatError(name, 'the mask selects no voxel');
   return mask;

@@ -2,6 +2,7 @@
 // Voxel order is NumPy's C order over (x, y, z), i.e. what nibabel's `img.get_fdata()[mask]` gives,
 // so vectors built in Python and here line up.
 import * as nifti from 'nifti-reader-js';
+import type { GridAffine } from './coords';
 import { FmriFormatError } from './errors';
 import { gunzipAll, gunzipHead, isGzip } from './gzip';
 
@@ -14,6 +15,53 @@ export interface NiftiVolume {
   notes: string[];
   /** The stored integer type when the values are integers not rescaled by scl_slope (e.g. 'int16'). */
   integer?: string;
+  /** The grid's voxel-to-mm affine (niftiAffine), when the header gives one. */
+  affine?: GridAffine;
+}
+
+/**
+ * The voxel-to-mm affine of a NIfTI-1 or NIfTI-2 header (`head`: at least its 348 / 540 bytes, either byte order),
+ * chosen as nibabel chooses `img.affine`: the sform (srow_x/y/z) when sform_code > 0, else the qform (quaternion,
+ * pixdim and qoffset, computed as nifti1_io's quatern_to_mat44) when qform_code > 0, else none. Read here rather
+ * than taken from nifti-reader-js, whose `affine` prefers the qform when its code is higher and ignores the qform
+ * of NIfTI-2.
+ * @param file the file's name, recorded in the affine for messages
+ * @returns undefined when both codes are 0 (or `head` is not a NIfTI header)
+ */
+export function niftiAffine(file: string, head: Uint8Array): GridAffine | undefined {
+  if (head.length < 348) return undefined;
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const two = v.getInt32(0, true) === 540 || v.getInt32(0, false) === 540;
+  if (two && head.length < 540) return undefined;
+  const le = two ? v.getInt32(0, true) === 540 : v.getInt32(0, true) === 348;
+  if (!two && !le && v.getInt32(0, false) !== 348) return undefined;
+  const float = (o: number) => (two ? v.getFloat64(o, le) : v.getFloat32(o, le));
+  const [qformCode, sformCode] = two ? [v.getInt32(344, le), v.getInt32(348, le)] : [v.getInt16(252, le), v.getInt16(254, le)];
+  if (sformCode > 0) {
+    const srow = two ? 400 : 280;
+    const step = two ? 8 : 4;
+    return { rows: Array.from({ length: 12 }, (_, n) => float(srow + n * step)), from: 'sform', file };
+  }
+  if (qformCode <= 0) return undefined;
+  const [qb, qc, qd, qx, qy, qz] = (two ? [352, 360, 368, 376, 384, 392] : [256, 260, 264, 268, 272, 276]).map(float);
+  const pixdim = (n: number) => (two ? v.getFloat64(104 + 8 * n, le) : v.getFloat32(76 + 4 * n, le));
+  let [a, b, c, d] = [1 - (qb * qb + qc * qc + qd * qd), qb, qc, qd];
+  if (a < 1e-7) {
+    // A 180° rotation: (b, c, d) is renormalised and a = 0 (nifti1_io).
+    const n = 1 / Math.sqrt(b * b + c * c + d * d);
+    [a, b, c, d] = [0, b * n, c * n, d * n];
+  } else a = Math.sqrt(a);
+  const size = (n: number) => (pixdim(n) > 0 ? pixdim(n) : 1);
+  const [dx, dy, dz] = [size(1), size(2), pixdim(0) < 0 ? -size(3) : size(3)];
+  return {
+    rows: [
+      [(a * a + b * b - c * c - d * d) * dx, 2 * (b * c - a * d) * dy, 2 * (b * d + a * c) * dz, qx],
+      [2 * (b * c + a * d) * dx, (a * a + c * c - b * b - d * d) * dy, 2 * (c * d - a * b) * dz, qy],
+      [2 * (b * d - a * c) * dx, 2 * (c * d + a * b) * dy, (a * a + d * d - c * c - b * b) * dz, qz],
+    ].flat(),
+    from: 'qform',
+    file,
+  };
 }
 
 const MAX_ELEMENTS = 1e9;
@@ -113,5 +161,7 @@ export function readNifti(name: string, bytes: Uint8Array): NiftiVolume {
   }
   const vol: NiftiVolume = { dims: [X, Y, Z], volumes: T, data, notes };
   if (!scaled && !typeName.startsWith('float')) vol.integer = typeName;
+  const affine = niftiAffine(name, new Uint8Array(buf, 0, Math.min(buf.byteLength, 540)));
+  if (affine) vol.affine = affine;
   return vol;
 }

@@ -4,9 +4,11 @@
 // progress on the compressed bytes it reads. Values and voxel order equal `readNifti` + mask, i.e.
 // nibabel's `img.get_fdata()[mask]` (C order over x, y, z), with scl_slope/scl_inter applied.
 import { Gunzip } from 'fflate';
+import type { GridAffine } from './coords';
 import { FmriFormatError } from './errors';
 import { GzipError } from './gzip';
 import type { Mask } from './mask';
+import { niftiAffine } from './nifti';
 
 export interface MaskedSeries {
   dims: [number, number, number];
@@ -18,6 +20,8 @@ export interface MaskedSeries {
   notes: string[];
   /** Stored integer type when the values are integers not rescaled by scl_slope. */
   integer?: string;
+  /** The grid's voxel-to-mm affine (nifti.ts niftiAffine), when the header gives one. */
+  affine?: GridAffine;
 }
 
 interface Header {
@@ -28,6 +32,7 @@ interface Header {
   slope: number;
   inter: number;
   le: boolean;
+  affine?: GridAffine;
 }
 
 const TYPES: Record<number, [number, string]> = {
@@ -60,7 +65,17 @@ function parseHeader(name: string, b: Uint8Array): Header {
   const inter = two ? v.getFloat64(184, le) : v.getFloat32(116, le);
   if (!(voxOffset >= (two ? 540 : 348)) || !Number.isInteger(voxOffset))
     throw new FmriFormatError(name, `NIfTI vox_offset ${voxOffset} is invalid`);
-  return { dims: [d[0] ?? 1, d[1] ?? 1, d[2] ?? 1], volumes: d[3] ?? 1, datatype, voxOffset, slope, inter, le };
+  const affine = niftiAffine(name, b);
+  return {
+    dims: [d[0] ?? 1, d[1] ?? 1, d[2] ?? 1],
+    volumes: d[3] ?? 1,
+    datatype,
+    voxOffset,
+    slope,
+    inter,
+    le,
+    ...(affine ? { affine } : {}),
+  };
 }
 
 export interface StreamOptions {
@@ -228,6 +243,7 @@ export async function readNiftiStream(name: string, chunks: AsyncIterable<Uint8A
   notes.push(`${h.volumes} volume${h.volumes > 1 ? 's' : ''} → ${h.volumes} sample${h.volumes > 1 ? 's' : ''}, read volume by volume`);
   const out: MaskedSeries = { dims: h.dims, volumes: h.volumes, cols, values, notes };
   if (integer) out.integer = integer;
+  if (h.affine) out.affine = h.affine;
   return out;
 }
 

@@ -15,7 +15,7 @@ import {
   type FmriSource,
   type ReadFmriOptions,
 } from './fmriFile';
-import { gridCoords } from './coords';
+import { gridCoords, maskedGridAffine } from './coords';
 import { readMask } from './mask';
 import { matlabVersion } from './mat';
 import { readAt, type RandomAccessFile } from './randomAccess';
@@ -91,7 +91,7 @@ export async function readFmriStream(
       defaultSplit: 'all',
       notes: s.notes,
       // readNiftiStream keeps the grid's voxels in this C order (k fastest) too: row j is column j's (i, j, k).
-      coords: gridCoords(s.dims, mask?.flags),
+      coords: gridCoords(s.dims, mask?.flags, maskedGridAffine(s.affine, mask?.affine)),
     };
     if (s.integer) src.integer = s.integer;
     applyScale(src, opts.scale, opts.convention);

@@ -333,6 +333,11 @@ export function DataPanel() {
               <p className="muted">{s.preprocessError ? '' : 'Load a model to see how this sample is prepared.'}</p>
             )}
             <ErrorBox error={s.preprocessError} testId="preprocess-error" />
+            {s.voxelOrder ? (
+              <p className="muted small" data-testid="voxel-order">
+                {s.voxelOrder}
+              </p>
+            ) : null}
           </div>
           <VoxelPlot voxels={s.voxels} />
           {/* The values as the model gets them, after any scale: int16 × 300 or percent signal change is visible here. */}

@@ -5,10 +5,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent, RunSettings, SampleRef, StepPreview } from '../engine/protocol';
 import { EngineCallError } from './client';
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFmriFile } from '../io/fmriFile';
-import { bundledFile, DATA_DIR, harness, modelSource, type Harness } from '../../test/engineTestKit';
+import { inModelOrder } from '../io/voxelOrder';
+import type { ModelConfig } from '../model/config';
+import { readVoxelPositions } from '../cli/nodeModel';
+import { PYTHON } from '../../test/golden';
+import { bundledFile, DATA_DIR, harness, MODEL_DIR, modelSource, type Harness } from '../../test/engineTestKit';
 
 const settings: RunSettings = { sampler: 'ddim', steps: 4, eta: 0, seed: 7, numSamples: 2, init: 'noise', strength: 1, guidance: 1 };
 const sample: SampleRef = { split: 'test-avg', index: 0 };
@@ -202,7 +208,7 @@ describe('explain op: the brain slice gets the coordinates the reader put in the
   };
   const blob = async (name: string) => ({ name, file: new Blob([await readFile(join(DATA_DIR, name))]) });
 
-  it("the bundled .npz's voxel_xyz (mm, VC voxels), then the NIfTI sample's mask grid (i, j, k)", async () => {
+  it("the bundled .npz's voxel_xyz (mm, VC voxels), then the NIfTI sample's mask grid (i, j, k) in the model's voxel order", async () => {
     const h = await ready();
     const npz = await explainAfterRun(h, sample, 1);
     const god = await readFmriFile('sbj_3.npz', new Uint8Array(await readFile(join(DATA_DIR, 'sbj_3.npz'))));
@@ -216,8 +222,55 @@ describe('explain op: the brain slice gets the coordinates the reader put in the
     const grid = await readFmriFile('sample_test0.nii.gz', new Uint8Array(await readFile(join(DATA_DIR, 'sample_test0.nii.gz'))), {
       mask: maskBytes,
     });
-    expect(nii.coords).toMatchObject({ space: 'grid', step: 1, dims: [60, 72, 60] });
-    expect(nii.coords?.xyz).toEqual(grid.coords?.xyz);
+    expect(nii.coords).toMatchObject({ space: 'grid', step: 1, dims: [60, 72, 60], affine: { from: 'sform', file: 'sample_mask.nii.gz' } });
+    // The grid's (i, j, k), reordered as the voxels were: row v is the model's voxel v.
     expect(nii.coords?.xyz).toHaveLength(3 * 4511);
+    expect(nii.coords?.xyz).not.toEqual(grid.coords?.xyz);
+    const { config } = JSON.parse(await readFile(join(MODEL_DIR, 'manifest.json'), 'utf8')) as { config: ModelConfig };
+    expect(nii.coords?.xyz).toEqual(inModelOrder(grid, { config, voxelXyzMm: await readVoxelPositions(MODEL_DIR) }).file.coords?.xyz);
+  });
+});
+
+describe("the studio's samples in the model's voxel order", () => {
+  const blob = async (name: string, dir = DATA_DIR) => ({ name, file: new Blob([await readFile(join(dir, name))]) });
+  const one: RunSettings = { ...settings, steps: 1, numSamples: 1 };
+  const ref: SampleRef = { split: 'all', index: 0 };
+
+  it("the NIfTI sample through its mask: the .npy's vector, with the note; a mask lacking model voxels: refused in the sample and the run", async () => {
+    const h = await ready();
+    await h.engine.handle('readFile', { ...(await blob('sample_test0.nii.gz')), mask: await blob('sample_mask.nii.gz') });
+    const info = await h.engine.handle('selectSample', ref);
+    const npy = await readFmriFile('sample_test0.npy', new Uint8Array(await readFile(join(DATA_DIR, 'sample_test0.npy'))));
+    expect(Array.from(info.voxels)).toEqual(Array.from(npy.getSample(0)));
+    expect(info.voxelOrder).toBe(
+      "voxel order: put into the model's (its 4,511 voxels' positions matched in mm through sample_mask.nii.gz's sform)",
+    );
+    expect(info.preprocessError).toBeUndefined();
+    expect(info.preprocess?.rawVoxels).toBe(4511);
+
+    // The mask less three voxels: the sample is shown as read, with the refusal; a run is refused, never started.
+    const tmp = await mkdtemp(join(tmpdir(), 'engine-order-'));
+    try {
+      execFileSync(PYTHON, [
+        '-c',
+        'import sys, numpy as np, nibabel as nib\n' +
+          "m = nib.load(sys.argv[1] + '/sample_mask.nii.gz'); d = m.get_fdata().astype(np.uint8); d[tuple(np.argwhere(d)[:3].T)] = 0\n" +
+          "nib.Nifti1Image(d, m.affine).to_filename(sys.argv[2] + '/less.nii.gz')",
+        DATA_DIR,
+        tmp,
+      ]);
+      await h.engine.handle('readFile', { ...(await blob('sample_test0.nii.gz')), mask: await blob('less.nii.gz', tmp) });
+      const refused = await h.engine.handle('selectSample', ref);
+      expect(refused.voxelCount).toBe(4508);
+      expect(refused.preprocessError?.code).toBe('VoxelOrderError');
+      expect(refused.preprocessError?.message).toMatch(
+        /^3 of the 4,511 voxels the model default-god-synth-sbj3 takes are not among the 4,508 voxels of sample_test0\.nii\.gz, the first at \(.+\) mm; the mask is not the one the model was trained on/,
+      );
+      const before = h.events.length;
+      expect(await codeOf(h.engine.handle('run', { runId: 50, settings: one, sample: ref }))).toBe('VoxelOrderError');
+      expect(h.events.slice(before).filter((e) => e.event === 'runStarted')).toHaveLength(0);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -56,6 +56,7 @@ import type { FmriFile } from '../io/fmriFile';
 import { readStudioInput, type StudioInput } from '../io/studioInput';
 import { truthFor, type TruthImages } from '../io/truthImages';
 import { voxelMismatch } from '../io/modelFit';
+import { inModelOrder, type ModelOrder } from '../io/voxelOrder';
 import { toGrey } from '../eval/metrics';
 import { greySamples, sampleMeanGrey } from '../eval/samples';
 import { FASHION_MNIST_CLASSES, type CnnClassifier } from '../eval/cnn';
@@ -149,6 +150,8 @@ interface OpenFile {
   bundled: boolean;
   bundledTestImage?: number;
   views: Map<string, FmriFile>;
+  /** The views in a model's voxel order, by model sha256, split and ROI. */
+  ordered: Map<string, ModelOrder>;
   /** Ground-truth images the user gave with the data (issue 13). */
   truth?: TruthImages;
 }
@@ -423,6 +426,23 @@ export class Engine {
     return v;
   }
 
+  /**
+   * The sample's view in the loaded model's voxel order, with the note saying how it was decided (inModelOrder);
+   * the file's own view when no model is loaded. Every vector given to the model comes from here.
+   * @throws VoxelOrderError when the file lacks some of the model's voxels
+   */
+  private modelView(f: OpenFile, ref: SampleRef): ModelOrder {
+    const v = this.viewOf(f, ref);
+    if (!this.model) return { file: v };
+    const key = `${this.model.info.sha256}\u0000${ref.split}\u0000${ref.roi ?? ''}`;
+    let o = f.ordered.get(key);
+    if (!o) {
+      o = inModelOrder(v, this.model.engine);
+      f.ordered.set(key, o);
+    }
+    return o;
+  }
+
   private async openFile(args: OpArgs<'readFile'>): Promise<FileInfo> {
     // The run belongs to the file being replaced; its events would be shown against the new one.
     await this.stopRun();
@@ -477,6 +497,7 @@ export class Engine {
       info,
       bundled,
       views: new Map(),
+      ordered: new Map(),
       ...(bundled && set?.singleSampleTestImage !== undefined ? { bundledTestImage: set.singleSampleTestImage } : {}),
       ...(truth ? { truth } : {}),
     };
@@ -509,10 +530,21 @@ export class Engine {
     // The UI shows the newly selected sample: a run of another sample must not keep going behind it.
     await this.stopRun();
     const file = this.file;
-    const v = this.viewOf(file, ref);
+    // The voxels as the model takes them; a file lacking some of the model's voxels is shown as read, with the refusal.
+    let v = this.viewOf(file, ref);
+    let order: ModelOrder | undefined;
+    let orderError: EngineError | undefined;
+    try {
+      order = this.modelView(file, ref);
+      v = order.file;
+    } catch (e) {
+      orderError = toEngineError(e);
+    }
     const voxels = v.getSample(ref.index);
     const info: SampleInfo = { ref, voxelCount: v.voxels, voxels: voxels.slice(), preprocess: null, ...(v.roi ? { roi: v.roi } : {}) };
-    if (this.model) {
+    if (order?.note) info.voxelOrder = order.note;
+    if (orderError) info.preprocessError = orderError;
+    else if (this.model) {
       try {
         info.preprocess = preprocessSummary(this.model.engine, voxels);
       } catch (e) {
@@ -592,7 +624,7 @@ export class Engine {
     runMode(engine, decodeOptions(args.settings));
     // The authors' uniform discretisation may run more steps than requested (S = 12 → 13); img2img runs fewer.
     const total = timelineFrames(args.settings, decodeTimesteps(engine.config, decodeOptions(args.settings)).length);
-    const fmriRaw = this.viewOf(this.file, args.sample).getSample(args.sample.index);
+    const fmriRaw = this.modelView(this.file, args.sample).file.getSample(args.sample.index);
     const gate = new RunGate();
     const runDevice = this.deps.gpu.activeDevice?.();
     let finish!: () => void;
@@ -673,7 +705,7 @@ export class Engine {
     if (!this.model || !this.file || !this.run) throw refused('NoRun', 'run the sampler first: the maps explain the shown run');
     const r = this.run,
       engine = this.model.engine,
-      view = this.viewOf(this.file, r.sample);
+      view = this.modelView(this.file, r.sample).file;
     if (!this.explained || this.explained.runId !== r.id || this.explained.engine !== engine) {
       this.explained?.explainer.dispose();
       this.explained = null;
@@ -696,7 +728,7 @@ export class Engine {
       const r = this.run;
       return await counterfactualPair(
         this.model.engine,
-        this.viewOf(this.file, r.sample),
+        this.modelView(this.file, r.sample).file,
         r.sample.index,
         decodeOptions(r.settings),
         a,

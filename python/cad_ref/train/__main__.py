@@ -13,8 +13,8 @@ Stages (each writes its checkpoint into --out; a stage left out of --stages is l
   lowlevel ridge fMRI → image PCs (the img2img start), alpha and norm factor on the validation pairs → lowlevel.json
   sweep   strength × guidance on the validation pairs, never the test set        → sweep.json (chosen settings)
   eval    the chosen settings on the 50 averaged test fMRI, vs a ridge baseline  → eval.json
-  export  extras.safetensors (null context + low-level decoder), model_config.json, overrides.json and the
-          bundle via src/cli/convert.ts                                          → --bundle
+  export  extras.safetensors (null context + low-level decoder), voxel_positions.safetensors (sbj_3's voxel_xyz),
+          model_config.json, overrides.json and the bundle via src/cli/convert.ts → --bundle
 """
 import argparse
 import json
@@ -25,12 +25,12 @@ import time
 import numpy as np
 import torch
 
-from .common import BUDGETS, SEED, Run, default_subject, paired_images, pretraining_pool
+from .common import BUDGETS, SEED, Run, default_subject, paired_images, pretraining_pool, subject_voxel_xyz
 from .evaluate import evaluate, prior_check
 from .prior import load_vq, run_ldm, run_vq
 from .stage1 import build_mae, run_stage1
 from .stage2 import run_stage2
-from ..checkpoints import NULL_CONTEXT, load_safetensors as load_extras
+from ..checkpoints import NULL_CONTEXT, VOXEL_XYZ_MM, load_safetensors as load_extras, save_safetensors
 from .lowlevel import fit_lowlevel, save_extras
 from .sampling import choose_lowlevel, sweep
 from .stage3 import build_ldm, model_config, run_stage3
@@ -69,7 +69,9 @@ def timed(run, name, fn):
 
 def export(run, a, cfg, result, settings=None):
     """Converter inputs next to the checkpoints, then the bundle: phase3.pth plus extras.safetensors (null context
-    and low-level decoder), with the sampler settings chosen on the validation pairs as the model's defaults."""
+    and low-level decoder) and voxel_positions.safetensors (where each input voxel is, so that a masked NIfTI's voxels
+    are put into the training order), with the sampler settings chosen on the validation pairs as the model's
+    defaults."""
     # every size explicitly: the converter cannot see head counts or the image side in the weights
     overrides = {k: v for k, v in cfg.items() if k != 'preprocess'}
     if settings:
@@ -80,6 +82,10 @@ def export(run, a, cfg, result, settings=None):
         json.dump(cfg, f, indent=1)
     p = cfg['preprocess']
     extras = [run.path('extras.safetensors')] if os.path.exists(run.path('extras.safetensors')) else []
+    # the converter checks it is [rawVoxels, 3]
+    save_safetensors({VOXEL_XYZ_MM: torch.from_numpy(subject_voxel_xyz())}, run.path('voxel_positions.safetensors'),
+                     metadata={'format': 'pt', 'producer': 'cad_ref.train export', 'units': 'mm (MNI)'})
+    extras.append(run.path('voxel_positions.safetensors'))
     cmd = ['npx', 'tsx', 'src/cli/convert.ts', run.path('phase3.pth'), *extras, '--out', a.bundle, '--fp16',
            '--raw-voxels', str(p['rawVoxels']), '--mean', repr(p['mean']), '--std', repr(p['std']),
            '--config', run.path('overrides.json')]

@@ -166,6 +166,12 @@ def load_subject(path):
     return train, test, index
 
 
+def subject_voxel_xyz(path=os.path.join(DATA_DIR, 'sbj_3.npz')):
+    """float32 [V, 3]: each voxel's position in mm (the npz's voxel_xyz, MNI), in the column order of load_subject's
+    samples, i.e. the model's input order before wrap padding."""
+    return np.load(path)['voxel_xyz'].astype(np.float32)
+
+
 def fit_length(x, num_voxels, patch_size=16):
     """Phase-2 length alignment: wrap-pad (spec §1.5) then wrap further or truncate to `num_voxels`."""
     x = wrap_pad(x, patch_size)

@@ -28,6 +28,8 @@ export interface LoadedTensors {
 export interface LoadOptions {
   onProgress?(bytesDone: number, bytesTotal: number): void;
   signal?: AbortSignal;
+  /** Only the tensors whose name passes: shards holding none of them are not read. Default: every tensor. */
+  only?(name: string): boolean;
 }
 
 function abortError(): DOMException {
@@ -56,6 +58,7 @@ function typedView<T extends Float32Array | Uint16Array>(
  *   float16 widened to float32 per the manifest's dtype) with its PyTorch shape, row-major
  * @param opts.onProgress bytes read so far and in all (shards only), at most once per chunk the source reports
  * @param opts.signal aborts between and inside shard reads (DOMException 'AbortError')
+ * @param opts.only returns only the tensors it passes, and reads only the shards that hold them
  * @throws BundleError a missing file, a manifest that is not this app's format or version, a truncated or
  *   corrupt shard (both sizes, or both digests, and the source named), a tensor entry outside its shard
  * Format: src/io/bundle/manifest.ts (written by src/io/bundle/writer.ts, i.e. npm run convert).
@@ -65,11 +68,14 @@ export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): 
   if (signal?.aborted) throw abortError();
   const manifestBytes = await source.read(MANIFEST_FILE, { signal });
   const manifest = parseManifest(new TextDecoder().decode(manifestBytes));
-  const total = manifest.shards.reduce((a, s) => a + s.nbytes, 0);
+  const wanted = opts.only ? manifest.tensors.filter((t) => opts.only!(t.name)) : manifest.tensors;
+  const read = new Set(opts.only ? wanted.map((t) => t.shard) : manifest.shards.keys());
+  const total = manifest.shards.reduce((a, s, i) => a + (read.has(i) ? s.nbytes : 0), 0);
   let done = 0;
   opts.onProgress?.(0, total);
   const tensors: LoadedTensors['tensors'] = {};
   for (const [index, shard] of manifest.shards.entries()) {
+    if (!read.has(index)) continue;
     if (signal?.aborted) throw abortError();
     const start = done;
     const bytes = await source.read(shard.file, {
@@ -92,7 +98,7 @@ export async function loadBundle(source: BundleSource, opts: LoadOptions = {}): 
       done = start + shard.nbytes;
       opts.onProgress?.(done, total);
     }
-    for (const t of manifest.tensors) {
+    for (const t of wanted) {
       if (t.shard !== index) continue;
       tensors[t.name] = {
         shape: t.shape,

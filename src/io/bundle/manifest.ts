@@ -1,11 +1,13 @@
 // The web weight bundle: manifest.json + shard-000.bin, shard-001.bin, … (raw little-endian tensors).
 //
 // Precision: with dtype 'float16' every tensor of rank >= 2 is stored as IEEE half (round to nearest
-// even), except the VQ codebook; vectors (biases, norm scales) and the codebook stay float32. They are
-// < 0.1 % of the bytes, and an fp32 codebook keeps nearest-row quantisation identical to PyTorch's.
+// even), except the VQ codebook and the voxel positions; vectors (biases, norm scales), the codebook and the
+// positions stay float32. They are < 1 % of the bytes; an fp32 codebook keeps nearest-row quantisation identical
+// to PyTorch's, and fp32 positions are the training data's millimetres exactly (half would round 1.8 mm steps).
 // Loaded values are float32 either way; fp16 values are within 2^-11 relative of the originals
 // (normal range; |x| < 2^-14 are subnormal, absolute error <= 2^-25).
 import type { ModelConfig } from '../../model/config';
+import { VOXEL_XYZ_MM } from '../../model/layout';
 import { BundleError } from '../errors';
 
 export const BUNDLE_FORMAT = 'decoding-studio-bundle';
@@ -54,7 +56,7 @@ export interface BundleManifest {
 
 /** Whether a tensor is stored in float16 in a bundle of the given dtype (see the header). */
 export function storesAsFloat16(bundleDtype: StorageDtype, name: string, shape: readonly number[]): boolean {
-  return bundleDtype === 'float16' && shape.length >= 2 && !name.endsWith('quantize.embedding.weight');
+  return bundleDtype === 'float16' && shape.length >= 2 && !name.endsWith('quantize.embedding.weight') && name !== VOXEL_XYZ_MM;
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
