@@ -323,14 +323,8 @@ export function lowLevelShapes(cfg: ModelConfig, k: number): ShapeMap {
 
 // ---------------------------------------------------------------- the input voxels' positions (this project's)
 
-/**
- * Optional [rawVoxels, 3]: the millimetre position (x, y, z; the training data's space, e.g. MNI for GOD's
- * voxel_xyz) of each input voxel of the model, in input order, before wrap padding. With it a file whose voxels
- * have positions (a NIfTI grid through its affine, a GOD .npz's voxel_xyz) is put into the model's order
- * (src/io/voxelOrder.ts); without it (the authors' checkpoints) that order cannot be checked. Stored float32 in
- * every bundle (manifest.ts storesAsFloat16), so the positions round-trip exactly.
- */
-export const VOXEL_XYZ_MM = 'decoding_studio.voxels.xyz_mm';
+// The input voxels' positions: a bundle-format name (src/io/bundle/manifest.ts keeps it float32), listed here too.
+export { VOXEL_XYZ_MM } from '../io/bundle/manifest';
 
 // ---------------------------------------------------------------- fMRI encoder and mappers
 

@@ -7,10 +7,19 @@
 // Loaded values are float32 either way; fp16 values are within 2^-11 relative of the originals
 // (normal range; |x| < 2^-14 are subnormal, absolute error <= 2^-25).
 import type { ModelConfig } from '../../model/config';
-import { VOXEL_XYZ_MM } from '../../model/layout';
 import { BundleError } from '../errors';
 
 export const BUNDLE_FORMAT = 'decoding-studio-bundle';
+
+/**
+ * Optional [rawVoxels, 3]: the millimetre position (x, y, z; the training data's space, e.g. MNI for GOD's
+ * voxel_xyz) of each input voxel of the model, in input order, before wrap padding. With it a file whose voxels
+ * have positions (a NIfTI grid through its affine, a GOD .npz's voxel_xyz) is put into the model's order
+ * (src/io/voxelOrder.ts); without it (the authors' checkpoints) that order cannot be checked. Stored float32 in
+ * every bundle (storesAsFloat16 below), so the positions round-trip exactly.
+ */
+export const VOXEL_XYZ_MM = 'decoding_studio.voxels.xyz_mm';
+
 export const BUNDLE_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const DEFAULT_SHARD_BYTES = 128 * 2 ** 20;
