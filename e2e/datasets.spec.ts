@@ -76,7 +76,12 @@ test('datasets: BOLD5000 multi-file subject, NSD pair, voxel mismatch', async ({
   await expect(page.getByTestId('file-note')).toContainText('NSD mask values recognised');
   await expect(page.getByTestId('file-note')).toContainText('NSD convention recognised');
   await expect(page.getByTestId('file-inputs')).toContainText('nsdgeneral.nii.gz (mask) sha256');
-  await expect(page.getByTestId('preprocess')).toContainText('wrap padding');
+  // Its 4,511 voxels are a random stand-in on a 20³ grid, not the embedded model's: placed in mm through the grid's
+  // affine they miss the model's voxel positions, so the sample is refused, never decoded in the wrong order.
+  await expect(page.getByTestId('preprocess-error')).toContainText(
+    '4,511 of the 4,511 voxels the model default-god-synth-sbj3 takes are not among the 4,511 voxels of betas_session01.nii.gz',
+  );
+  await expect(page.getByTestId('preprocess-error')).toContainText('the mask is not the one the model was trained on');
 
   // The same session as a multi-member gzip (pigz -i): the browser's native inflate stops after the first
   // member, and the reader falls back to fflate, which reads every member.
