@@ -66,7 +66,7 @@ test('help: keyboard-accessible tips, the terms panel with chance levels, the Re
   const real = page.getByTestId('real-data');
   await expect(real).toContainText('npm run convert -- checkpoint_best.pth --out bundles/god-sbj3 --fp16');
   await expect(real).toContainText('npm run decode -- --model bundles/god-sbj3 --fmri sbj_3.npz --split test-avg');
-  await expect(real).toContainText('--scale 1/300');
+  await expect(real).toContainText('npm run decode -- --model bundles/nsd-subj01 --fmri betas_session01.nii.gz --mask nsdgeneral.nii.gz');
   await expect(real.getByRole('link', { name: 'FigShare' }).first()).toHaveAttribute('href', 'https://figshare.com/s/94cd778e6afafb00946e');
   await expect(real.getByRole('heading', { name: /NSD/ })).toBeVisible();
   await shot(page, 'studio-real-data');
