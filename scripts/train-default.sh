@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the embedded default model (public/models/default) from the shipped SYNTHETIC data, all three CAD stages,
 # on CPU. See docs/training.md.
-#   bash scripts/train-default.sh                  # budget quick, the shipped model: 61 min measured (2 threads, 2026-12-02)
+#   bash scripts/train-default.sh                  # budget quick, the shipped model: 104 min measured (2 threads, 2026-12-02, under load)
 #   bash scripts/train-default.sh --budget full   # longer schedule sized for ≈2 h on 2 dedicated cores (untimed)
 #   bash scripts/train-default.sh --stages stage3,eval,export   # resume: other stages load from --out (.cache/train)
 # Multi-process (DistributedDataParallel over gloo), same code:

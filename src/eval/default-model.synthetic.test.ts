@@ -4,8 +4,8 @@
 // engine on tfjs-wasm, a fixed seed, 2 samples, scored by the authors' metrics and the CNN class metric against
 // the bundled ground truth. Chance is 0.02 / 0.50 / 0.10 (50-way top-1, 2-way PCC, CNN 10-way class); a decoder that
 // ignores the fMRI sits there (the shuffled control of scripts/eval-default.sh). Measured with `npm run eval` at these
-// settings (4 samples, seed 0) on 2026-12-02, per sample: 0.290 / 0.896 / 0.64 (README; the shuffled control:
-// 0.025 / 0.457 / 0.070); the thresholds sit well above chance and the control, and below those values.
+// settings (4 samples, seed 0) on 2026-12-02, per sample: 0.275 / 0.892 / 0.67 (README; the shuffled control:
+// 0.020 / 0.464 / 0.060); the thresholds sit well above chance and the control, and below those values.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { loadReferenceModels, loadSynthDataset, readCnnWeights } from './data';

@@ -37,7 +37,7 @@ BUDGETS = {
                   prior_images=8000, ldm_steps=1500, ldm_batch=48,
                   s1_epochs=2, s1_batch=64,
                   img_mae_steps=400, img_mae_batch=64, s2_epochs=8, s2_batch=16,
-                  s3_epochs=16, s3_batch=16, s3_repeat=4, s3_uncond_pct=10,
+                  s3_epochs=40, s3_batch=16, s3_repeat=4, s3_uncond_pct=10,
                   eval_samples=2, eval_steps=20),
     'full': dict(extra_subjects=[1, 2, 4, 5], extra_pool=0,
                  vq_ae_steps=500, vq_steps=700, vq_batch=32,
