@@ -20,6 +20,20 @@ export interface NiftiVolume {
 }
 
 /**
+ * A NIfTI header's version and byte order, read from sizeof_hdr (348: NIfTI-1, 540: NIfTI-2, stored in either byte
+ * order); undefined when `head` starts with neither.
+ */
+export function niftiHeaderLayout(head: Uint8Array): { view: DataView; two: boolean; le: boolean } | undefined {
+  if (head.length < 4) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const sizeLe = view.getInt32(0, true),
+    sizeBe = view.getInt32(0, false);
+  if (sizeLe === 540 || sizeBe === 540) return { view, two: true, le: sizeLe === 540 };
+  if (sizeLe === 348 || sizeBe === 348) return { view, two: false, le: sizeLe === 348 };
+  return undefined;
+}
+
+/**
  * The voxel-to-mm affine of a NIfTI-1 or NIfTI-2 header (`head`: at least its 348 / 540 bytes, either byte order),
  * chosen as nibabel chooses `img.affine`: the sform (srow_x/y/z) when sform_code > 0, else the qform (quaternion,
  * pixdim and qoffset, computed as nifti1_io's quatern_to_mat44) when qform_code > 0, else none. Read here rather
@@ -29,12 +43,9 @@ export interface NiftiVolume {
  * @returns undefined when both codes are 0 (or `head` is not a NIfTI header)
  */
 export function niftiAffine(file: string, head: Uint8Array): GridAffine | undefined {
-  if (head.length < 348) return undefined;
-  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const two = v.getInt32(0, true) === 540 || v.getInt32(0, false) === 540;
-  if (two && head.length < 540) return undefined;
-  const le = two ? v.getInt32(0, true) === 540 : v.getInt32(0, true) === 348;
-  if (!two && !le && v.getInt32(0, false) !== 348) return undefined;
+  const layout = niftiHeaderLayout(head);
+  if (!layout || head.length < (layout.two ? 540 : 348)) return undefined;
+  const { view: v, two, le } = layout;
   const float = (o: number) => (two ? v.getFloat64(o, le) : v.getFloat32(o, le));
   const [qformCode, sformCode] = two ? [v.getInt32(344, le), v.getInt32(348, le)] : [v.getInt16(252, le), v.getInt16(254, le)];
   if (sformCode > 0) {

@@ -8,7 +8,7 @@ import type { GridAffine } from './coords';
 import { FmriFormatError } from './errors';
 import { GzipError } from './gzip';
 import type { Mask } from './mask';
-import { niftiAffine } from './nifti';
+import { niftiAffine, niftiHeaderLayout } from './nifti';
 
 export interface MaskedSeries {
   dims: [number, number, number];
@@ -47,12 +47,9 @@ const TYPES: Record<number, [number, string]> = {
 };
 
 function parseHeader(name: string, b: Uint8Array): Header {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const size1le = v.getInt32(0, true),
-    size1be = v.getInt32(0, false);
-  const two = size1le === 540 || size1be === 540;
-  if (!two && size1le !== 348 && size1be !== 348) throw new FmriFormatError(name, 'not a NIfTI file (sizeof_hdr is neither 348 nor 540)');
-  const le = two ? size1le === 540 : size1le === 348;
+  const layout = niftiHeaderLayout(b);
+  if (!layout) throw new FmriFormatError(name, 'not a NIfTI file (sizeof_hdr is neither 348 nor 540)');
+  const { view: v, two, le } = layout;
   const dim = (i: number) => (two ? Number(v.getBigInt64(16 + 8 * i, le)) : v.getInt16(40 + 2 * i, le));
   const nd = dim(0);
   if (!(nd >= 1 && nd <= 7)) throw new FmriFormatError(name, `NIfTI dim[0] = ${nd}, expected 1..7`);
